@@ -1,0 +1,4 @@
+"""`python -m bodega`: the bodega CLI."""
+from bodega.cli import main
+
+main()

@@ -1,0 +1,4 @@
+"""`bodega demo`."""
+from __future__ import annotations
+
+COMMANDS: list = []

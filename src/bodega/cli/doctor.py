@@ -1,0 +1,4 @@
+"""`bodega doctor`."""
+from __future__ import annotations
+
+COMMANDS: list = []

@@ -1,0 +1,4 @@
+"""`bodega fs`."""
+from __future__ import annotations
+
+COMMANDS: list = []

@@ -1,0 +1,68 @@
+"""How commands print: text for people, JSON for scripts, progress bars on stderr."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Callable
+
+import click
+
+
+def emit(data: Any, as_json: bool, text: Callable[[Any], str] | None = None) -> None:
+    """Prints data as JSON or, for people, as text(data)."""
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+    elif text is not None:
+        click.echo(text(data))
+    else:
+        click.echo(data)
+
+
+def human_bytes(n: float) -> str:
+    """1536 -> '1.5 KiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """A plain left-aligned table with a header line."""
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+class ProgressBar:
+    """A progress bar on stderr that shows only when stderr is a terminal and not in JSON mode."""
+
+    def __init__(self, label: str, total: int = 0, enabled: bool = True, unit: str = "B") -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.label, self.total, self.unit = label, total, unit
+        self._last = ""
+
+    def update(self, done: int, total: int | None = None, extra: str = "") -> None:
+        """Redraws the bar with done out of total."""
+        if not self.enabled:
+            return
+        total = total if total is not None else self.total
+        fmt = human_bytes if self.unit == "B" else str
+        if total:
+            frac = min(1.0, done / total)
+            bar = "#" * int(frac * 30)
+            line = f"\r{self.label} [{bar:<30}] {frac * 100:5.1f}% {fmt(done)}/{fmt(total)} {extra}"
+        else:
+            line = f"\r{self.label} {fmt(done)} {extra}"
+        if line != self._last:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            self._last = line
+
+    def close(self) -> None:
+        """Ends the bar's line."""
+        if self.enabled and self._last:
+            sys.stderr.write("\n")
+            sys.stderr.flush()

@@ -1,0 +1,214 @@
+"""The BodegaError tree: every error bodega raises, its message and its exit code.
+
+A leaf module (imports nothing from bodega) so every layer, the native bindings included,
+can raise these.  Each class's docstring is its default message; `exit_code` is unique per
+class (tests/test_errors.py checks) and documented in docs/errors.md.  Exit codes: 0 ok,
+1 internal error, 2 usage (click), 3-99 errors, 100-127 warnings.
+
+OS-level errors inherit both BodegaError and the matching built-in (FileNotFoundError,
+PermissionError, ...), and keep errno and filename, so ordinary Python code that catches
+OSError still works.
+"""
+from __future__ import annotations
+
+import errno as _errno
+import os
+from typing import Any
+
+
+class BodegaError(Exception):
+    """bodega failed."""
+
+    exit_code = 3
+    bug = False  # True: a bug in bodega, so the CLI shows the traceback
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        self.details = details
+        super().__init__(message or (self.__doc__ or type(self).__name__).strip().splitlines()[0])
+
+    @property
+    def message(self) -> str:
+        """The human-readable message."""
+        return str(self.args[0]) if self.args else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description of the error."""
+        out: dict[str, Any] = {"type": type(self).__name__, "message": str(self), "exit_code": self.exit_code}
+        path = getattr(self, "filename", None) or self.details.get("path")
+        if path is not None:
+            out["path"] = os.fsdecode(path) if isinstance(path, (bytes, str)) else str(path)
+        return out
+
+
+class InternalError(BodegaError, RuntimeError):
+    """Internal error: this is a bug in bodega."""
+
+    exit_code = 1
+    bug = True
+
+
+# --- input and state --------------------------------------------------------------------
+
+class InvalidInput(BodegaError, ValueError):
+    """Invalid input."""
+
+    exit_code = 10
+
+
+class NotFound(BodegaError, LookupError):
+    """Not found."""
+
+    exit_code = 11
+
+
+class Conflict(BodegaError):
+    """The request conflicts with the current state."""
+
+    exit_code = 12
+
+
+class Cancelled(BodegaError):
+    """Cancelled."""
+
+    exit_code = 13
+
+
+class UnsafePath(BodegaError):
+    """A link or reparse point was found where bodega will not follow one."""
+
+    exit_code = 14
+
+
+class IntegrityError(BodegaError):
+    """Data does not match its checksum."""
+
+    exit_code = 15
+
+
+class NotSupported(BodegaError):
+    """Not supported on this platform or filesystem."""
+
+    exit_code = 16
+
+
+class CloneNotSupported(NotSupported):
+    """This volume cannot clone files copy-on-write."""
+
+    exit_code = 17
+
+
+class CrossDevice(BodegaError):
+    """Source and destination are on different volumes."""
+
+    exit_code = 18
+
+
+class SpecialFile(BodegaError):
+    """A special file (fifo, socket or device) cannot be copied."""
+
+    exit_code = 19
+
+
+class ChangedWhileReading(BodegaError):
+    """A file changed or vanished while it was being read."""
+
+    exit_code = 20
+
+
+# --- storage I/O: also the matching built-in OSError subclass --------------------------
+
+class StorageError(BodegaError, OSError):
+    """A filesystem operation failed."""
+
+    exit_code = 30
+
+    def __init__(self, errno: int | None = None, strerror: str | None = None,
+                 filename: str | bytes | None = None, op: str | None = None) -> None:
+        # OSError's own constructor sets .errno, .strerror and .filename.
+        self.details = {"op": op} if op else {}
+        self.op = op
+        if errno is None:
+            OSError.__init__(self, strerror or (self.__doc__ or "").strip())
+        elif filename is None:
+            OSError.__init__(self, errno, strerror or os.strerror(errno))
+        else:
+            OSError.__init__(self, errno, strerror or os.strerror(errno), filename)
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+    def __str__(self) -> str:
+        if self.errno is None:
+            return str(self.args[0]) if self.args else (self.__doc__ or "").strip()
+        where = f"{self.op}: " if self.op else ""
+        if self.filename is not None:
+            return f"{where}{os.fsdecode(self.filename)}: {self.strerror}"
+        return f"{where}{self.strerror}"
+
+
+class PathNotFound(StorageError, FileNotFoundError):
+    """No such file or directory."""
+
+    exit_code = 31
+
+
+class PathExists(StorageError, FileExistsError):
+    """The path exists already."""
+
+    exit_code = 32
+
+
+class AccessDenied(StorageError, PermissionError):
+    """Permission denied."""
+
+    exit_code = 33
+
+
+class NoSpace(StorageError):
+    """No space left on the device."""
+
+    exit_code = 34
+
+
+class NotADirectory(StorageError, NotADirectoryError):
+    """Not a directory."""
+
+    exit_code = 35
+
+
+class IsADirectory(StorageError, IsADirectoryError):
+    """Is a directory."""
+
+    exit_code = 36
+
+
+_ERRNO_CLASSES: dict[int, type[StorageError]] = {
+    _errno.ENOENT: PathNotFound,
+    _errno.EEXIST: PathExists,
+    _errno.ENOTEMPTY: PathExists,
+    _errno.EACCES: AccessDenied,
+    _errno.EPERM: AccessDenied,
+    _errno.ENOSPC: NoSpace,
+    _errno.EDQUOT: NoSpace,
+    _errno.ENOTDIR: NotADirectory,
+    _errno.EISDIR: IsADirectory,
+}
+
+
+def storage_error(errno: int, filename: str | bytes | None = None, op: str | None = None) -> StorageError:
+    """The StorageError subclass for an errno, with errno, strerror and filename set."""
+    cls = _ERRNO_CLASSES.get(errno, StorageError)
+    return cls(errno, os.strerror(errno), filename, op)
+
+
+def all_error_classes() -> list[type[BodegaError]]:
+    """Every BodegaError subclass, the root included, depth first."""
+    out: list[type[BodegaError]] = []
+    stack: list[type[BodegaError]] = [BodegaError]
+    while stack:
+        cls = stack.pop()
+        if cls not in out:
+            out.append(cls)
+            stack.extend(reversed(cls.__subclasses__()))
+    return out
