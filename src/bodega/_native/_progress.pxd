@@ -1,0 +1,7 @@
+from bodega._native.bd cimport bd_progress
+
+cdef class ProgressBridge:
+    cdef bd_progress c
+    cdef object fn
+    cdef object exc
+    cdef int reraise(self) except -1
