@@ -44,6 +44,7 @@ typedef struct scan_dir {
     uint32_t entry;       /* its entry; NO_INDEX for the root */
     uint32_t parent;      /* parent dir; NO_INDEX for the root */
     uint32_t pending;     /* subdirectories not opened yet, +1 while it is being listed */
+    uint32_t users;       /* threads opening a subdirectory from handle right now */
     uint32_t first_run, last_run;
     uint32_t path_len;    /* ordering: length of its relative path */
     uint32_t sorted_pos;  /* ordering: index of its entry once sorted */
@@ -267,7 +268,8 @@ static bd_status reopen_locked(walk *w, uint32_t dir, bd_dir **out, int *temp, b
 }
 
 /* Opens dir (not the root) from its parent's handle.  *vanished is set, and nothing
- * opened, when it no longer exists. */
+ * opened, when it no longer exists.  The parent's handle cannot be closed meanwhile: not
+ * for lack of pending subdirectories (this one counts), nor to save handles (users). */
 static bd_status open_dir(walk *w, uint32_t dir, bd_dir **out, int *vanished, bd_error *e)
 {
     char name[BD_ERR_PATH_MAX];
@@ -285,6 +287,8 @@ static bd_status open_dir(walk *w, uint32_t dir, bd_dir **out, int *vanished, bd
     parent_handle = w->dirs[parent].handle;
     if (!parent_handle)
         rc = reopen_locked(w, parent, &parent_handle, &temp, e);
+    if (!temp)
+        w->dirs[parent].users++;
     bd_mutex_unlock(w->lock);
 
     bd_dir *d = 0;
@@ -294,6 +298,8 @@ static bd_status open_dir(walk *w, uint32_t dir, bd_dir **out, int *vanished, bd
     bd_mutex_lock(w->lock);
     if (temp)
         bd_dir_close(parent_handle);
+    else
+        w->dirs[parent].users--;
     if (--w->dirs[parent].pending == 0)
         drop_handle(w, parent);
     if (rc == BD_OK)
@@ -431,6 +437,8 @@ static int on_entry(void *ctx, const char *name, size_t name_len, const bd_stat 
             if (le.sys_errno == ENOENT)
                 return 0;  /* vanished since the listing */
             if (st->kind == BD_KIND_SYMLINK) {
+                if (le.sys_errno == EINVAL)  /* no longer a link */
+                    le.code = BD_E_CHANGED;
                 k->e = le;
                 blame(k->w, k->dir, name, name_len, &k->e);
                 return 1;
@@ -508,7 +516,7 @@ static bd_status list_dir(worker *k, uint32_t dir)
     bd_mutex_lock(w->lock);
     if (--w->dirs[dir].pending == 0)
         drop_handle(w, dir);
-    else if (w->open_handles > BD_SCAN_MAX_OPEN)
+    else if (w->open_handles > BD_SCAN_MAX_OPEN && w->dirs[dir].users == 0)
         drop_handle(w, dir);  /* its subdirectories will reopen it */
     bd_mutex_unlock(w->lock);
     k->nbatch = 0;
