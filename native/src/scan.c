@@ -413,7 +413,8 @@ static int on_entry(void *ctx, const char *name, size_t name_len, const bd_stat 
     en->parent = NO_INDEX;
     en->kind = st->kind;
     char *out = k->text + k->text_len;
-    memcpy(out, k->prefix, k->prefix_len);
+    if (k->prefix_len)  /* the root's entries have no prefix (and prefix may be NULL) */
+        memcpy(out, k->prefix, k->prefix_len);
     memcpy(out + k->prefix_len, name, name_len);
     memcpy(out + path_len, k->link, link_len);
     k->text_len += path_len + link_len;
@@ -541,10 +542,12 @@ static void work(worker *k)
             bd_mutex_unlock(w->lock);
             bd_status rc = checkpoint(k);
             bd_mutex_lock(w->lock);
-            if (rc != BD_OK && w->err.code == BD_OK)
-                w->err = k->e;
-            if (rc != BD_OK)
+            if (rc != BD_OK) {
+                if (w->err.code == BD_OK)
+                    w->err = k->e;
                 ATOMIC_STORE(&w->stop, 1);
+                bd_cond_broadcast(w->wake);
+            }
         }
         if (ATOMIC_LOAD(&w->stop) || w->ntasks == 0)
             break;
