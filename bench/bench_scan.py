@@ -47,15 +47,11 @@ TOOLS = {"bodega": bodega_scan, "find": find_printf, "scandir": scandir_walk}
 
 
 @pytest.mark.parametrize("tool", list(TOOLS))
-def test_scan_speed(benchmark, bench_tree, ratios, tool):
+def test_scan_speed(benchmark, bench_fs, bench_tree, ratios, tool):
     """One tool scanning the whole tree, warm cache, median of ROUNDS."""
-    benchmark.group = f"scan ({_fs_of(bench_tree)})"
+    benchmark.group = f"scan ({bench_fs})"
     benchmark.pedantic(TOOLS[tool], args=(bench_tree,), rounds=ROUNDS, warmup_rounds=1, iterations=1)
-    ratios.record(f"scan ({_fs_of(bench_tree)})", tool, benchmark.stats.stats.median)
-
-
-def _fs_of(tree: Path) -> str:
-    return "xfs" if tree.parent.name == "mnt" else "ext4"
+    ratios.record(f"scan ({bench_fs})", tool, benchmark.stats.stats.median)
 
 
 @pytest.mark.parametrize("fs", ["xfs", "ext4"])
@@ -89,13 +85,16 @@ print(json.dumps({"entries": len(s), "before_kib": before, "after_kib": after, "
 """
 
 
-def test_scan_memory_per_entry(bench_tree, ratios):
+def test_scan_memory_per_entry(bench_fs, bench_tree, ratios):
     """Peak RSS growth while holding a Scan of the tree, per entry, in a fresh interpreter."""
     out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(bench_tree)],
                          env=dict(os.environ, PYTHONPATH=str(SRC)), capture_output=True, text=True, check=True)
     m = json.loads(out.stdout)
     per_entry = (m["after_kib"] - m["before_kib"]) * 1024 / m["entries"]
-    ratios.note(f"scan memory ({_fs_of(bench_tree)}): {per_entry:.0f} bytes/entry peak above baseline "
+    ratios.note(f"scan memory ({bench_fs}): {per_entry:.0f} bytes/entry peak above baseline "
                 f"({m['nbytes'] / m['entries']:.0f} held), {m['entries']} entries")
     assert m["entries"] >= BENCH_FILES
-    assert per_entry <= MAX_BYTES_PER_ENTRY, m
+    # A scan's fixed cost (two workers' batch buffers, ~200 KiB) is noise at the 100k entries
+    # the criterion is about, but dominates a tiny tree: allowed there only.
+    fixed = 0 if m["entries"] >= 50_000 else 512 * 1024
+    assert (m["after_kib"] - m["before_kib"]) * 1024 <= MAX_BYTES_PER_ENTRY * m["entries"] + fixed, m
