@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -43,7 +45,12 @@ def scandir_walk(root: Path) -> int:
     return count
 
 
-TOOLS = {"bodega": bodega_scan, "find": find_printf, "scandir": scandir_walk}
+TOOLS = {
+    "bodega": bodega_scan,
+    "bodega-1-thread": lambda root: len(scan(root, threads=1)),
+    "find": find_printf,
+    "scandir": scandir_walk,
+}
 
 
 @pytest.mark.parametrize("tool", list(TOOLS))
@@ -54,11 +61,21 @@ def test_scan_speed(benchmark, bench_fs, bench_tree, ratios, tool):
     ratios.record(f"scan ({bench_fs})", tool, benchmark.stats.stats.median)
 
 
-@pytest.mark.parametrize("fs", ["xfs", "ext4"])
-def test_scan_at_least_as_fast_as_find(ratios, fs):
-    medians = ratios.medians.get(f"scan ({fs})", {})
-    if not {"bodega", "find"} <= medians.keys():
-        pytest.skip("run with test_scan_speed (the whole module) to compare")
+def test_scan_at_least_as_fast_as_find(bench_fs, bench_tree, ratios):
+    """The acceptance check, on rounds that alternate the tools: on a shared machine the
+    load drifts, and one tool's five rounds in a row could meet a busier minute."""
+    times: dict[str, list[float]] = {tool: [] for tool in TOOLS}
+    for tool in TOOLS:  # warm up
+        TOOLS[tool](bench_tree)
+    for r in range(ROUNDS):
+        order = list(TOOLS)[r % len(TOOLS):] + list(TOOLS)[:r % len(TOOLS)]
+        for tool in order:
+            start = time.perf_counter()
+            TOOLS[tool](bench_tree)
+            times[tool].append(time.perf_counter() - start)
+    medians = {tool: statistics.median(t) for tool, t in times.items()}
+    for tool, m in medians.items():
+        ratios.record(f"scan ({bench_fs}, rounds alternated)", tool, m)
     assert medians["bodega"] <= medians["find"], medians
 
 
