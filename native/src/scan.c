@@ -430,7 +430,8 @@ static int on_entry(void *ctx, const char *name, size_t name_len, const bd_stat 
 }
 
 /* Takes dir from the stack as the worker's task: its path, what its parent saw, and the
- * handle to open it from, pinned (users) so it stays open.  Locked. */
+ * handle to open it from (none when it vanished), pinned (users) so it stays open.
+ * Locked. */
 static bd_status take_locked(worker *k, uint32_t dir)
 {
     walk *w = k->w;
@@ -459,6 +460,12 @@ static bd_status take_locked(worker *k, uint32_t dir)
     k->from = w->dirs[parent].handle;
     if (!k->from) {
         bd_status rc = reopen_locked(w, parent, &k->from, &k->from_temp, &k->e);
+        if (rc != BD_OK && k->e.sys_errno == ENOENT) {
+            bd_error_clear(&k->e);  /* an ancestor vanished, and this directory with it */
+            return BD_OK;
+        }
+        if (rc != BD_OK && rc != BD_E_NOMEM)
+            blame(k, 0, 0, &k->e);  /* the directory it was reopened for */
         if (rc != BD_OK)
             return rc;
     }
@@ -555,7 +562,7 @@ static void work(worker *k)
         bd_status rc = take_locked(k, w->tasks[--w->ntasks]);
         bd_mutex_unlock(w->lock);
 
-        if (rc == BD_OK && k->dir != 0)
+        if (rc == BD_OK && k->from)
             rc = open_task(k);
         if (rc == BD_OK && k->handle)
             rc = list_task(k);
