@@ -53,3 +53,68 @@ cdef extern from "bodega/bd_progress.h" nogil:
     void bd_progress_init(bd_progress *p)
     void bd_progress_cancel(bd_progress *p)
     uint64_t bd_now_ns()
+
+
+cdef extern from "bodega/bd_platform.h" nogil:
+    ctypedef struct bd_stat:
+        uint8_t kind
+        uint32_t mode
+        uint32_t attrs
+        uint32_t reparse_tag
+        uint32_t nlink
+        uint32_t uid
+        uint32_t gid
+        uint64_t size
+        uint64_t alloc_size
+        int64_t mtime_ns
+        int64_t ctime_ns
+        uint64_t volume_id
+        uint64_t file_id
+        uint64_t file_id_hi
+
+    ctypedef struct bd_dir
+
+    bd_status bd_dir_open(const char *path, bd_dir **out, bd_error *e)
+    void bd_dir_close(bd_dir *d)
+
+
+cdef extern from "bodega/bd_hash.h" nogil:
+    enum:
+        BD_HASH_LEN
+        BD_BLAKE3_KEY_LEN
+
+    ctypedef struct bd_blake3:
+        pass
+
+    void bd_blake3_init(bd_blake3 *h)
+    void bd_blake3_init_keyed(bd_blake3 *h, const uint8_t *key)
+    void bd_blake3_init_derive_key(bd_blake3 *h, const char *context, size_t context_len)
+    void bd_blake3_update(bd_blake3 *h, const void *data, size_t len)
+    void bd_blake3_finalize(const bd_blake3 *h, uint8_t *out, size_t out_len)
+
+    ctypedef enum bd_blake3_impl:
+        BD_BLAKE3_PORTABLE
+        BD_BLAKE3_SSE41
+        BD_BLAKE3_AVX2
+        BD_BLAKE3_AVX512
+        BD_BLAKE3_IMPL_COUNT
+
+    int bd_blake3_impl_available(bd_blake3_impl impl)
+    bd_blake3_impl bd_blake3_impl_current()
+    const char *bd_blake3_impl_name(bd_blake3_impl impl)
+    bd_status bd_blake3_use(bd_blake3_impl impl, bd_error *e)
+
+    bd_status bd_hash_file(bd_dir *d, const char *name, size_t name_len, unsigned threads,
+                           uint8_t *out, bd_stat *st, bd_progress *p, bd_error *e)
+
+    ctypedef struct bd_hash_job:
+        const char *path
+        size_t path_len
+        bd_status status
+        int sys_errno
+        const char *op
+        uint8_t hash[32]
+        bd_stat st
+
+    bd_status bd_hash_files(bd_dir *root, bd_hash_job *jobs, size_t n, unsigned threads,
+                            bd_progress *p, bd_error *e)
