@@ -5,21 +5,21 @@
 /* ---- back ends ---------------------------------------------------------------------- */
 
 static const b3_backend BACKENDS[BD_BLAKE3_IMPL_COUNT] = {
-    {1, bd_b3_compress_portable, bd_b3_hash_many_portable},
+    {1, bd_b3_hash_many_portable},
 #ifdef B3_HAVE_SSE41
-    {4, bd_b3_compress_portable, bd_b3_hash_many_sse41},
+    {4, bd_b3_hash_many_sse41},
 #else
-    {0, 0, 0},
+    {0, 0},
 #endif
 #ifdef B3_HAVE_AVX2
-    {8, bd_b3_compress_portable, bd_b3_hash_many_avx2},
+    {8, bd_b3_hash_many_avx2},
 #else
-    {0, 0, 0},
+    {0, 0},
 #endif
 #ifdef B3_HAVE_AVX512
-    {16, bd_b3_compress_portable, bd_b3_hash_many_avx512},
+    {16, bd_b3_hash_many_avx512},
 #else
-    {0, 0, 0},
+    {0, 0},
 #endif
 };
 

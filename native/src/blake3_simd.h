@@ -13,6 +13,8 @@
  *                     at once are more than the hardware prefetcher follows
  *   B3S_HASH_MANY     the name of the exported hash_many
  *   B3S_NEXT          the hash_many that takes the inputs left over (fewer than DEGREE)
+ *   B3S_PAD_MIN       from this many inputs left over (0: never), they are hashed as one
+ *                     group padded with copies of the first input instead
  */
 
 B3S_FN void b3s_round(B3S_VEC v[16], const B3S_VEC m[16], size_t r)
@@ -155,5 +157,17 @@ B3S_API void B3S_HASH_MANY(const uint8_t *const *inputs, size_t n, size_t blocks
         n -= B3S_DEGREE;
         out += B3S_DEGREE * B3_OUT_LEN;
     }
+#if B3S_PAD_MIN
+    if (n >= B3S_PAD_MIN) {
+        const uint8_t *padded[B3S_DEGREE];
+        uint8_t cvs[B3S_DEGREE * B3_OUT_LEN];
+        B3_UNROLL
+        for (size_t i = 0; i < B3S_DEGREE; i++)
+            padded[i] = inputs[i < n ? i : 0];
+        b3s_hash_group(padded, blocks, key, counter, increment_counter, flags, flags_start, flags_end, cvs);
+        memcpy(out, cvs, n * B3_OUT_LEN);
+        return;
+    }
+#endif
     B3S_NEXT(inputs, n, blocks, key, counter, increment_counter, flags, flags_start, flags_end, out);
 }
