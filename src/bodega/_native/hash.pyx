@@ -183,11 +183,27 @@ def hash_file(path, *, threads=None, progress=None):
     return (<char *>out)[:32]
 
 
+cdef bint _plain_relative(const char *p, Py_ssize_t n) noexcept:
+    """1 when p is '/'-separated names, none empty, '.' or '..', and no NUL (a C loop: 100k paths)."""
+    cdef Py_ssize_t i, start = 0, size
+    if n == 0:
+        return 0
+    for i in range(n + 1):
+        if i < n and p[i] != b'/':
+            if p[i] == 0:
+                return 0
+            continue
+        size = i - start
+        if size == 0 or (size == 1 and p[start] == b'.') or (size == 2 and p[start] == b'.' and p[start + 1] == b'.'):
+            return 0
+        start = i + 1
+    return 1
+
+
 cdef bytes _relpath(object path):
     """A batch path as bytes, checked: relative, '/'-separated, no empty, '.' or '..' part."""
-    raw = os.fsencode(path)
-    parts = raw.split(b"/")
-    if not raw or raw.startswith(b"/") or b"\0" in raw or any(p in (b"", b".", b"..") for p in parts):
+    cdef bytes raw = path.encode("utf-8", "surrogateescape") if type(path) is str else os.fsencode(path)
+    if not _plain_relative(raw, len(raw)):
         raise errors.InvalidInput(f"not a relative path of plain names: {os.fsdecode(raw)!r}")
     return raw
 
@@ -212,8 +228,8 @@ cdef object _job_error(const bd_hash_job *job, object root):
     return errors.InternalError("a failed hash job had no error")
 
 
-def _hash_batch(root, relpaths, threads, progress):
-    """Runs bd_hash_files; returns one FileHash per path."""
+def _hash_batch(root, relpaths, threads, progress, bint report):
+    """Runs bd_hash_files: one FileHash per path (report), else the digests, raising the first error."""
     cdef bd_error e
     cdef bd_dir *d = NULL
     cdef bd_status rc
@@ -243,6 +259,11 @@ def _hash_batch(root, relpaths, threads, progress):
             bd_dir_close(d)
         if rc != BD_OK:
             raise_failure(&e, relay, root_raw)
+        if not report:
+            for i in range(n):
+                if jobs[i].status != BD_OK:
+                    raise _job_error(&jobs[i], root_raw)
+            return [(<char *>jobs[i].hash)[:32] for i in range(n)]
         out = []
         for i in range(n):
             if jobs[i].status == BD_OK:
@@ -259,16 +280,12 @@ def _hash_batch(root, relpaths, threads, progress):
 
 def hash_files_report(root, relpaths, *, threads=None, progress=None):
     """Hashes many files under root on all cores; each result carries its digest or its error."""
-    return _hash_batch(root, relpaths, threads, progress)
+    return _hash_batch(root, relpaths, threads, progress, True)
 
 
 def hash_files(root, relpaths, *, threads=None, progress=None):
     """The digests of many files under root, in order; raises the first file's error."""
-    results = _hash_batch(root, relpaths, threads, progress)
-    for r in results:
-        if r.error is not None:
-            raise r.error
-    return [r.digest for r in results]
+    return _hash_batch(root, relpaths, threads, progress, False)
 
 
 def _use_from_environment():
