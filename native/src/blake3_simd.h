@@ -12,6 +12,8 @@
  *                     it prefetches ahead with B3S_PREFETCH, since the streams of many inputs
  *                     at once are more than the hardware prefetcher follows
  *   B3S_HASH_MANY     the name of the exported hash_many
+ *   B3S_HASH_CHUNKS   the name of the exported hash_chunks (its leftovers go one by one to
+ *                     the portable one, or as one padded group from B3S_PAD_MIN)
  *   B3S_NEXT          the hash_many that takes the inputs left over (fewer than DEGREE)
  *   B3S_PAD_MIN       from this many inputs left over (0: never), they are hashed as one
  *                     group padded with copies of the first input instead
@@ -170,4 +172,90 @@ B3S_API void B3S_HASH_MANY(const uint8_t *const *inputs, size_t n, size_t blocks
     }
 #endif
     B3S_NEXT(inputs, n, blocks, key, counter, increment_counter, flags, flags_start, flags_end, out);
+}
+
+/* Hashes exactly B3S_DEGREE chunk jobs of possibly different lengths: a lane whose chunk has
+ * ended keeps computing on zeros and its result is taken at its last block. */
+B3S_FN void b3s_chunks_group(const b3_chunk_job *jobs, const uint32_t key[8], uint8_t flags, uint8_t *out)
+{
+    static const uint8_t zeros[B3_BLOCK_LEN];
+    B3S_VEC h[8], m[16], v[16];
+    uint32_t lo[B3S_DEGREE], hi[B3S_DEGREE], lens[B3S_DEGREE], fl[B3S_DEGREE];
+    uint8_t tails[B3S_DEGREE][B3_BLOCK_LEN]; /* zero-padded partial last blocks */
+    const uint8_t *ptrs[B3S_DEGREE];
+    size_t blocks[B3S_DEGREE], most = 0;
+    for (size_t i = 0; i < B3S_DEGREE; i++) {
+        blocks[i] = b3_job_blocks(&jobs[i]);
+        most = blocks[i] > most ? blocks[i] : most;
+        lo[i] = (uint32_t)jobs[i].counter;
+        hi[i] = (uint32_t)(jobs[i].counter >> 32);
+        size_t tail = jobs[i].len - (blocks[i] - 1) * B3_BLOCK_LEN;
+        memset(tails[i], 0, B3_BLOCK_LEN);
+        if (tail)
+            memcpy(tails[i], jobs[i].data + (blocks[i] - 1) * B3_BLOCK_LEN, tail);
+    }
+    B3S_VEC counter_lo = B3S_LOADU(lo), counter_hi = B3S_LOADU(hi);
+    for (size_t i = 0; i < 8; i++)
+        h[i] = B3S_SET1(key[i]);
+    for (size_t b = 0; b < most; b++) {
+        int ending = 0;
+        for (size_t i = 0; i < B3S_DEGREE; i++) {
+            int last = b + 1 == blocks[i];
+            ptrs[i] = b + 1 < blocks[i] ? jobs[i].data + b * B3_BLOCK_LEN : last ? tails[i] : zeros;
+            lens[i] = last ? (uint32_t)(jobs[i].len - b * B3_BLOCK_LEN) : B3_BLOCK_LEN;
+            fl[i] = (uint32_t)(flags | (b == 0 ? B3_CHUNK_START : 0) | (last ? B3_CHUNK_END | jobs[i].end_flags : 0));
+            ending |= last;
+        }
+        b3s_transpose_msg(ptrs, 0, m);
+        for (size_t i = 0; i < 8; i++)
+            v[i] = h[i];
+        v[8] = B3S_SET1(bd_b3_iv[0]);
+        v[9] = B3S_SET1(bd_b3_iv[1]);
+        v[10] = B3S_SET1(bd_b3_iv[2]);
+        v[11] = B3S_SET1(bd_b3_iv[3]);
+        v[12] = counter_lo;
+        v[13] = counter_hi;
+        v[14] = B3S_LOADU(lens);
+        v[15] = B3S_LOADU(fl);
+        b3s_round(v, m, 0);
+        b3s_round(v, m, 1);
+        b3s_round(v, m, 2);
+        b3s_round(v, m, 3);
+        b3s_round(v, m, 4);
+        b3s_round(v, m, 5);
+        b3s_round(v, m, 6);
+        for (size_t i = 0; i < 8; i++)
+            h[i] = B3S_XOR(v[i], v[i + 8]);
+        if (ending) {
+            uint32_t words[8][B3S_DEGREE];
+            for (size_t i = 0; i < 8; i++)
+                B3S_STOREU(words[i], h[i]);
+            for (size_t lane = 0; lane < B3S_DEGREE; lane++)
+                if (b + 1 == blocks[lane])
+                    for (size_t i = 0; i < 8; i++)
+                        memcpy(out + lane * B3_OUT_LEN + 4 * i, &words[i][lane], 4);
+        }
+    }
+}
+
+B3S_API void B3S_HASH_CHUNKS(const b3_chunk_job *jobs, size_t n, const uint32_t key[8], uint8_t flags, uint8_t *out)
+{
+    while (n >= B3S_DEGREE) {
+        b3s_chunks_group(jobs, key, flags, out);
+        jobs += B3S_DEGREE;
+        n -= B3S_DEGREE;
+        out += B3S_DEGREE * B3_OUT_LEN;
+    }
+#if B3S_PAD_MIN
+    if (n >= B3S_PAD_MIN) {
+        b3_chunk_job padded[B3S_DEGREE];
+        uint8_t cvs[B3S_DEGREE * B3_OUT_LEN];
+        for (size_t i = 0; i < B3S_DEGREE; i++)
+            padded[i] = jobs[i < n ? i : 0];
+        b3s_chunks_group(padded, key, flags, cvs);
+        memcpy(out, cvs, n * B3_OUT_LEN);
+        return;
+    }
+#endif
+    bd_b3_hash_chunks_portable(jobs, n, key, flags, out);
 }

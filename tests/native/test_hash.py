@@ -335,6 +335,18 @@ def test_hash_files_matches_blake3_in_input_order(tmp_path, threads):
     assert digests == [blake3.blake3(files[n]).digest() for n in names]
 
 
+def test_hash_files_every_size_class_every_backend(tmp_path, impl):
+    # small files are hashed many at once, their chunks side by side in the SIMD lanes
+    sizes = SIZES + [16 * KIB + 1024, 15 * KIB + 7, 3 * KIB + 1] + list(range(0, 200, 13))
+    files = {}
+    for i, size in enumerate(sizes):
+        files[f"f{i:03}"] = random_bytes(size, seed=i)
+        (tmp_path / f"f{i:03}").write_bytes(files[f"f{i:03}"])
+    names = sorted(files)
+    for threads in (1, 2):
+        assert bh.hash_files(tmp_path, names, threads=threads) == [blake3.blake3(files[n]).digest() for n in names]
+
+
 def test_hash_files_report_carries_metadata_and_per_file_errors(tmp_path):
     files = make_tree(tmp_path)
     os.symlink(tmp_path / "top", tmp_path / "link")

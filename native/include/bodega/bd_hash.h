@@ -61,6 +61,15 @@ void bd_blake3_update(bd_blake3 *h, const void *data, size_t len);
  * as BLAKE3's XOF does).  Does not change h, so more input may follow. */
 void bd_blake3_finalize(const bd_blake3 *h, uint8_t *out, size_t out_len);
 
+/* Messages up to this size are hashed together by bd_blake3_hash_messages. */
+#define BD_BLAKE3_SMALL_MAX (16 * 1024)
+
+/* Hashes n whole messages (ordinary hash mode): out gets 32 bytes per message.  The chunks
+ * of messages of at most BD_BLAKE3_SMALL_MAX bytes fill the SIMD lanes together, which is
+ * what many small files need (one message alone has too few chunks to fill them); longer
+ * messages are hashed one by one. */
+void bd_blake3_hash_messages(const uint8_t *const *msgs, const size_t *lens, size_t n, uint8_t *out);
+
 /* ---- subtrees: hashing parts of one input on several threads -------------------------
  *
  * A part of 2^k chunks (k >= 1) starting at a chunk index that is a multiple of 2^k is a
