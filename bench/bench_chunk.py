@@ -12,29 +12,18 @@ from __future__ import annotations
 import os
 import random
 import statistics
-import time
 from pathlib import Path
 
 import blake3
 import pytest
+from measure import ROUNDS, median_seconds
 
 from bodega._native import chunk
 
-ROUNDS = 5
 SIZE = 256 << 20
 KIB, MIB = 1 << 10, 1 << 20
 
 pyfastcdc = pytest.importorskip("pyfastcdc", reason="pip install pyfastcdc")
-
-
-def median_seconds(fn, rounds: int = ROUNDS) -> float:
-    """The median wall time of fn() over rounds runs."""
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 @pytest.fixture(scope="module")

@@ -12,31 +12,19 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import statistics
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import blake3
 import pytest
+from measure import ROUNDS, median_seconds
 
 from bodega._native import hash as bh
 
-ROUNDS = 5
 BENCH_DIR = Path(os.environ.get("BODEGA_BENCH_DIR", "/var/tmp"))
 BIG_FILE_SIZE = 4 << 30
 TREE_FILES = 100_000
-
-
-def median_seconds(fn, rounds: int = ROUNDS) -> float:
-    """The median wall time of fn() over rounds runs."""
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def warm(paths) -> None:

@@ -7,13 +7,13 @@ from libc.stdlib cimport free, realloc
 
 from bodega import errors
 from bodega._native.bd cimport (
-    bd_error, bd_error_clear, bd_status, BD_OK, bd_dir, bd_dir_open,
-    bd_dir_close, bd_chunk_params, bd_chunk_params_check, bd_chunker, bd_chunker_init, bd_chunker_find,
-    bd_chunk, bd_chunk_file, BD_CHUNK_GEAR_VERSION, BD_CHUNK_MIN_DEFAULT, BD_CHUNK_AVG_DEFAULT,
+    bd_error, bd_error_clear, bd_status, BD_OK, bd_dir, bd_dir_close, bd_chunk_params, bd_chunk_params_check,
+    bd_chunker, bd_chunker_init, bd_chunker_find, bd_chunk, bd_chunk_file, BD_CHUNK_GEAR_VERSION, BD_CHUNK_MIN_DEFAULT, BD_CHUNK_AVG_DEFAULT,
     BD_CHUNK_MAX_DEFAULT, BD_CHUNK_LEVEL_DEFAULT,
 )
 from bodega._native._progress cimport ProgressRelay, raise_failure
 from bodega._native.hash import split_file_path
+from bodega._native.hash cimport open_dir
 
 GEAR_VERSION = BD_CHUNK_GEAR_VERSION
 MIN_SIZE = BD_CHUNK_MIN_DEFAULT
@@ -164,29 +164,25 @@ def chunk_file(path, *, min_size=MIN_SIZE, avg_size=AVG_SIZE, max_size=MAX_SIZE,
     cdef bd_error e
     cdef bd_dir *d = NULL
     cdef bd_status rc
-    cdef int opened = 0
     cdef chunk_list chunks
     cdef unsigned char digest[32]
     cdef ProgressRelay relay = ProgressRelay(progress)
     parent, name = split_file_path(path)
-    cdef const char *c_parent = parent
     cdef const char *c_name = name
     cdef size_t name_len = len(name)
     chunks.items = NULL
     chunks.n = chunks.cap = 0
     chunks.out_of_memory = 0
     bd_error_clear(&e)
+    d = open_dir(parent, relay)
     try:
         with nogil:
-            rc = bd_dir_open(c_parent, &d, &e)
-            if rc == BD_OK:
-                opened = 1
-                rc = bd_chunk_file(d, c_name, name_len, &p, _collect, &chunks, digest, NULL, &relay.c, &e)
-                bd_dir_close(d)
+            rc = bd_chunk_file(d, c_name, name_len, &p, _collect, &chunks, digest, NULL, &relay.c, &e)
+            bd_dir_close(d)
         if chunks.out_of_memory:
             raise MemoryError("cannot grow the list of chunks")
         if rc != BD_OK:
-            raise_failure(&e, relay, parent if opened else None)
+            raise_failure(&e, relay, parent)
         out = [Chunk(chunks.items[i].offset, chunks.items[i].length, (<char *>chunks.items[i].hash)[:32])
                for i in range(chunks.n)]
         return ChunkedFile((<char *>digest)[:32], sum(c.length for c in out), out)

@@ -156,6 +156,20 @@ def split_file_path(path):
     return parent or b".", name
 
 
+cdef bd_dir *open_dir(bytes path, ProgressRelay relay) except NULL:
+    """Opens a directory the caller named (its earlier components may be links), without the GIL."""
+    cdef bd_error e
+    cdef bd_dir *d = NULL
+    cdef bd_status rc
+    cdef const char *c_path = path
+    bd_error_clear(&e)
+    with nogil:
+        rc = bd_dir_open(c_path, &d, &e)
+    if rc != BD_OK:
+        raise_failure(&e, relay, None)
+    return d
+
+
 def hash_file(path, *, threads=None, progress=None):
     """The BLAKE3-256 digest of a regular file (never through a link), large files over all cores."""
     cdef bd_error e
@@ -165,14 +179,10 @@ def hash_file(path, *, threads=None, progress=None):
     cdef unsigned nthreads = _threads(threads)
     cdef ProgressRelay relay = ProgressRelay(progress)
     parent, name = split_file_path(path)
-    cdef const char *c_parent = parent
     cdef const char *c_name = name
     cdef size_t name_len = len(name)
     bd_error_clear(&e)
-    with nogil:
-        rc = bd_dir_open(c_parent, &d, &e)
-    if rc != BD_OK:
-        raise_failure(&e, relay, None)
+    d = open_dir(parent, relay)
     try:
         with nogil:
             rc = bd_hash_file(d, c_name, name_len, nthreads, out, NULL, &relay.c, &e)
@@ -240,18 +250,14 @@ def _hash_batch(root, relpaths, threads, progress, bint report):
     cdef bd_hash_job *jobs = <bd_hash_job *>malloc((n if n else 1) * sizeof(bd_hash_job))
     if jobs == NULL:
         raise MemoryError("cannot allocate the hash jobs")
-    root_raw = os.fsencode(root)
-    cdef const char *c_root = root_raw
+    cdef bytes root_raw = os.fsencode(root)
     cdef size_t i
     try:
         for i in range(n):
             jobs[i].path = <bytes>paths[i]
             jobs[i].path_len = len(<bytes>paths[i])
         bd_error_clear(&e)
-        with nogil:
-            rc = bd_dir_open(c_root, &d, &e)
-        if rc != BD_OK:
-            raise_failure(&e, relay, None)
+        d = open_dir(root_raw, relay)
         try:
             with nogil:
                 rc = bd_hash_files(d, jobs, n, nthreads, &relay.c, &e)
