@@ -268,6 +268,8 @@ bd_status bd_hash_files(bd_dir *root, bd_hash_job *jobs, size_t n, unsigned thre
             if (rc == BD_OK)
                 rc = bd_progress_tick(p, 0, e);
         }
+    if (rc == BD_OK)
+        rc = bd_progress_tick(p, 1, e); /* the final counts, whatever the interval */
     for (unsigned w = 0; b.workers && w < b.threads; w++) {
         chain_free(&b.workers[w].chain);
         free(b.workers[w].buf);

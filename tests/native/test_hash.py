@@ -417,6 +417,8 @@ def test_hash_files_progress_counts_files_and_cancels(tmp_path):
     seen = []
     bh.hash_files(tmp_path, names, threads=2, progress=seen.append)
     assert seen and all(p.files_total == len(names) for p in seen)
+    assert seen[-1].files_done == len(names)
+    assert seen[-1].bytes_done == sum(len(files[n]) for n in names)
 
     def stop(progress):
         raise RuntimeError("enough")

@@ -145,7 +145,8 @@ typedef struct bd_hash_job {
  * A file that fails gets its own status (same codes as bd_hash_file) and the batch goes
  * on.  Returns BD_OK once every job has a status, BD_E_CANCELLED when cancelled (jobs not
  * reached keep status BD_E_CANCELLED), BD_E_NOMEM / BD_E_IO when the workers could not
- * start.  p gets files_total = n, bytes_done and files_done (also for failed files). */
+ * start.  p gets files_total = n, bytes_done and files_done (also for failed files), and
+ * a last forced tick once all is done. */
 bd_status bd_hash_files(bd_dir *root, bd_hash_job *jobs, size_t n, unsigned threads,
                         bd_progress *p, bd_error *e);
 
