@@ -86,6 +86,26 @@ def test_chunker_reuse_after_finish_and_empty_stream():
     assert first == second and first[0][0] == 0
 
 
+def test_chunker_fed_from_two_threads_at_once_is_refused():
+    import threading
+
+    c = chunk.Chunker(min_size=64, avg_size=128, max_size=256)
+    data = bytes(range(256)) * 400_000  # long enough that the first call is still cutting
+    errors_seen = []
+
+    def feed():
+        try:
+            c.update(data)
+        except errors.InvalidInput as exc:
+            errors_seen.append(exc)
+    threads = [threading.Thread(target=feed) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors_seen and "two threads" in str(errors_seen[0])
+
+
 def test_chunker_refuses_text():
     with pytest.raises(TypeError, match="encoded"):
         chunk.Chunker().update("text")

@@ -85,6 +85,7 @@ cdef class Chunker:
     cdef bd_chunker c
     cdef bytes pending        # bytes after the last cut
     cdef unsigned long long offset  # stream offset of pending[0]
+    cdef bint busy            # a call is cutting without the GIL
 
     def __init__(self, *, min_size=MIN_SIZE, avg_size=AVG_SIZE, max_size=MAX_SIZE, level=LEVEL):
         cdef bd_chunk_params p = _params(min_size, avg_size, max_size, level)
@@ -106,9 +107,12 @@ cdef class Chunker:
         cuts.n = cuts.cap = 0
         if isinstance(data, str):
             raise TypeError("Strings must be encoded before chunking")
+        if self.busy:
+            raise errors.InvalidInput("a Chunker was fed from two threads at once")
         if self.pending:
             data = self.pending + bytes(data)  # a cut needs the chunk's bytes in one piece
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        self.busy = True
         try:
             with nogil:
                 done = _cut_all(&self.c, <const uint8_t *>view.buf, <size_t>view.len, at_end, &cuts)
@@ -121,6 +125,7 @@ cdef class Chunker:
             self.pending = bytes((<const char *>view.buf)[done:view.len]) if <size_t>view.len > done else b""
             return out
         finally:
+            self.busy = False
             free(cuts.lengths)
             PyBuffer_Release(&view)
 
