@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bodega/bd_hash.h"
+#include "bodega/bd_thread.h"
 #include "file_read.h"
 #include "hash_open.h"
 #include "parallel.h"
@@ -32,7 +33,8 @@ typedef struct worker {
 typedef struct batch {
     bd_dir *root;
     bd_hash_job *jobs;
-    unsigned threads;
+    unsigned threads;        /* workers of the first pass */
+    unsigned file_threads;   /* threads for one big file: what the caller asked for */
     unsigned char *deferred; /* 1: a big file left for the second pass */
     worker *workers;
     bd_progress *p;
@@ -180,7 +182,7 @@ static bd_status hash_run(void *ctx, unsigned w, size_t start, size_t end, bd_er
         bd_stat before;
         bd_error_clear(&fe);
         bd_status rc = open_job(b, wk, job, &f, &before, &fe);
-        if (rc == BD_OK && b->threads > 1 && before.size >= BIG_FILE) {
+        if (rc == BD_OK && b->file_threads > 1 && before.size >= BIG_FILE) {
             bd_file_close(f);
             b->deferred[i] = 1;
             continue;
@@ -252,6 +254,7 @@ bd_status bd_hash_files(bd_dir *root, bd_hash_job *jobs, size_t n, unsigned thre
     b.jobs = jobs;
     b.p = p;
     b.threads = bd_parallel_workers(n, CLAIM_RUN, threads);
+    b.file_threads = threads ? threads : bd_cpu_count();
     b.deferred = calloc(n ? n : 1, 1);
     b.workers = calloc(b.threads, sizeof *b.workers);
     if (!b.deferred || !b.workers)
@@ -264,7 +267,7 @@ bd_status bd_hash_files(bd_dir *root, bd_hash_job *jobs, size_t n, unsigned thre
     /* big files, one after the other, each split over every thread */
     for (size_t i = 0; rc == BD_OK && i < n; i++)
         if (b.deferred[i]) {
-            rc = hash_alone(&b, i, threads, e);
+            rc = hash_alone(&b, i, b.file_threads, e);
             if (rc == BD_OK)
                 rc = bd_progress_tick(p, 0, e);
         }
