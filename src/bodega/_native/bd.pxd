@@ -1,5 +1,5 @@
 # bd.pxd: extern declarations mirroring native/include/bodega/*.h, and nothing else.
-from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 
 cdef extern from "bodega/bd_status.h" nogil:
     ctypedef enum bd_status:
@@ -56,6 +56,14 @@ cdef extern from "bodega/bd_progress.h" nogil:
 
 
 cdef extern from "bodega/bd_platform.h" nogil:
+    ctypedef enum bd_kind:
+        BD_KIND_NONE
+        BD_KIND_FILE
+        BD_KIND_DIR
+        BD_KIND_SYMLINK
+        BD_KIND_REPARSE
+        BD_KIND_SPECIAL
+
     ctypedef struct bd_stat:
         uint8_t kind
         uint32_t mode
@@ -154,3 +162,38 @@ cdef extern from "bodega/bd_chunk.h" nogil:
     bd_status bd_chunk_file(bd_dir *d, const char *name, size_t name_len, const bd_chunk_params *params,
                             bd_chunk_fn fn, void *ctx, uint8_t *file_hash, bd_stat *st,
                             bd_progress *p, bd_error *e)
+
+
+cdef extern from "bodega/bd_scan.h" nogil:
+    enum:
+        BD_SCAN_NO_PARENT
+        BD_SCAN_MAX_THREADS
+
+    ctypedef struct bd_scan_entry:
+        uint64_t path_off
+        uint64_t size
+        uint64_t alloc_size
+        int64_t mtime_ns
+        int64_t ctime_ns
+        uint64_t file_id
+        uint64_t file_id_hi
+        uint32_t path_len
+        uint32_t link_len
+        uint32_t mode
+        uint32_t nlink
+        uint32_t attrs
+        uint32_t reparse_tag
+        uint32_t parent
+        uint16_t volume
+        uint8_t kind
+
+    ctypedef struct bd_scan
+
+    bd_status bd_scan_tree(const char *root_path, unsigned threads, bd_progress *p,
+                           bd_scan **out, bd_error *e)
+    void bd_scan_free(bd_scan *s)
+    size_t bd_scan_count(const bd_scan *s)
+    const bd_scan_entry *bd_scan_entries(const bd_scan *s)
+    const char *bd_scan_arena(const bd_scan *s)
+    uint64_t bd_scan_volume_id(const bd_scan *s, uint16_t volume)
+    size_t bd_scan_nbytes(const bd_scan *s)
