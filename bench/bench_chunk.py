@@ -50,7 +50,7 @@ PARAMS = [
 
 
 @pytest.mark.parametrize("label, min_size, avg_size, max_size, level", PARAMS, ids=[p[0] for p in PARAMS])
-def test_chunker_vs_pyfastcdc(benchmark, data, label, min_size, avg_size, max_size, level):
+def test_chunker_vs_pyfastcdc(benchmark, data, ratios, label, min_size, avg_size, max_size, level):
     args = (data, min_size, avg_size, max_size, level)
     medians = interleaved_medians({"ours": lambda: ours(*args), "theirs": lambda: theirs(*args)})
     result = benchmark.pedantic(ours, args=args, rounds=ROUNDS, iterations=1)
@@ -61,6 +61,8 @@ def test_chunker_vs_pyfastcdc(benchmark, data, label, min_size, avg_size, max_si
     print(f"  bodega is {peer / mine:.2f}x pyfastcdc; acceptance >= 1 GB/s: "
           f"{'PASS' if SIZE / mine >= 1e9 else 'FAIL'}, >= 2x pyfastcdc: {'PASS' if peer / mine >= 2 else 'FAIL'}")
     benchmark.extra_info.update(pyfastcdc_s=peer, ratio=peer / mine, chunks=len(result))
+    ratios.record(f"chunk 256 MiB, {label}", "bodega", mine)
+    ratios.record(f"chunk 256 MiB, {label}", "pyfastcdc", peer)
 
 
 def test_default_parameters_sweep(data):

@@ -2,10 +2,10 @@
 
     PYTHONPATH=src python -m pytest bench/bench_hash.py -s
 
-One 4 GiB file (acceptance: >= 0.9x b3sum's throughput with its default threads) and a
-tree of ~100k small and medium files (acceptance: >= 1.5x faster than
-`find -type f -print0 | xargs -0 b3sum`), page cache warm, medians of 5 rounds.  Data lives
-in /var/tmp (BODEGA_BENCH_DIR overrides) and is kept between runs.
+One 4 GiB file (acceptance: >= 0.9x b3sum's throughput with its default threads), kept in
+/var/tmp (BODEGA_BENCH_DIR overrides) between runs, and the generated tree of
+BODEGA_BENCH_FILES (100k) files (acceptance: >= 1.5x faster than
+`find -type f -print0 | xargs -0 b3sum`); page cache warm, medians of 5 rounds taking turns.
 """
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from bodega._native import hash as bh
 
 BENCH_DIR = Path(os.environ.get("BODEGA_BENCH_DIR", "/var/tmp"))
 BIG_FILE_SIZE = 4 << 30
-TREE_FILES = 100_000
 
 
 def warm(paths) -> None:
@@ -65,38 +64,18 @@ def big_file() -> Path:
     return path
 
 
-def make_tree(root: Path, count: int) -> list[str]:
-    """~count files in 1000 directories two levels deep: mostly small, some medium."""
-    rng = random.Random(42)
-    names = []
-    sizes = [0, 100, 500, 1000, 2000, 4000, 8000, 16000, 32000, 100_000, 500_000]
-    weights = [2, 10, 15, 15, 15, 15, 10, 8, 5, 4, 1]
-    blob = rng.randbytes(1 << 20)
-    for i in range(count):
-        d = f"d{i % 50:02}/e{(i // 50) % 20:02}"
-        name = f"{d}/f{i:06}.dat"
-        size = rng.choices(sizes, weights)[0]
-        (root / d).mkdir(parents=True, exist_ok=True)
-        start = rng.randrange(len(blob) - size + 1) if size < len(blob) else 0
-        with open(root / name, "wb") as f:
-            f.write(rng.randbytes(16) + blob[start:start + size])  # distinct contents
-        names.append(name)
-    return sorted(names)
-
-
 @pytest.fixture(scope="module")
-def tree() -> tuple[Path, list[str]]:
-    """The ~100k-file tree and its sorted relative paths."""
-    root = BENCH_DIR / f"bodega-bench-tree-{TREE_FILES}"
-    marker = root / ".complete"
-    if not marker.exists():
-        shutil.rmtree(root, ignore_errors=True)
-        root.mkdir(parents=True)
-        make_tree(root, TREE_FILES)
-        marker.write_text("ok")
-    names = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p != marker)
-    warm(root / n for n in names)
-    return root, names
+def tree(ext4_tree) -> tuple[Path, list[str]]:
+    """The generated tree (bench/treegen.py, on ext4) and its regular files, sorted."""
+    names = []
+    for dirpath, _dirs, files in os.walk(ext4_tree):
+        rel = os.path.relpath(dirpath, ext4_tree)
+        for f in files:
+            if os.path.isfile(os.path.join(dirpath, f)) and not os.path.islink(os.path.join(dirpath, f)):
+                names.append(f if rel == "." else f"{rel}/{f}")
+    names.sort()
+    warm(Path(ext4_tree) / n for n in names)
+    return Path(ext4_tree), names
 
 
 def b3sum(args: list[str], cwd: Path | None = None, shell: str | None = None) -> str:
@@ -105,7 +84,7 @@ def b3sum(args: list[str], cwd: Path | None = None, shell: str | None = None) ->
     return subprocess.run(["b3sum", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
-def test_one_4gib_file(benchmark, big_file):
+def test_one_4gib_file(benchmark, big_file, ratios):
     if not shutil.which("b3sum"):
         pytest.fail("b3sum is missing (apt-get install b3sum)")
     expected = b3sum([str(big_file)]).split()[0]
@@ -123,10 +102,12 @@ def test_one_4gib_file(benchmark, big_file):
     package = medians["blake3 package update_mmap(max_threads=AUTO)"]
     report(f"one {BIG_FILE_SIZE >> 30} GiB file, page cache warm (runs taking turns)", list(medians.items()),
            BIG_FILE_SIZE, accept=("b3sum (default threads, mmap)", 0.9))
+    ratios.record("hash one 4 GiB file", "bodega", ours)
+    ratios.record("hash one 4 GiB file", "b3sum", peer)
     benchmark.extra_info.update(b3sum_s=peer, blake3_package_s=package, ratio=peer / ours)
 
 
-def test_many_small_files(benchmark, tree):
+def test_many_small_files(benchmark, tree, ratios):
     root, names = tree
     total = sum(os.lstat(root / n).st_size for n in names)
     sample = names[:: len(names) // 50]
@@ -163,5 +144,7 @@ def test_many_small_files(benchmark, tree):
     package = medians[f"blake3 package, {os.cpu_count()} Python threads"]
     report(f"{len(names)} files, {total / 1e6:.0f} MB, page cache warm (runs taking turns)", list(medians.items()),
            total, accept=("find | xargs -0 b3sum", 1.5))
+    ratios.record(f"hash {len(names)} files", "bodega", ours)
+    ratios.record(f"hash {len(names)} files", "find | xargs b3sum", peer)
     benchmark.extra_info.update(b3sum_s=peer, with_listing_s=with_listing, blake3_package_s=package,
                                 ratio=peer / ours)
