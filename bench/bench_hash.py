@@ -64,16 +64,26 @@ def big_file() -> Path:
     return path
 
 
+def regular_files(root: Path) -> list[str]:
+    """The relative paths of the regular files under root (what `find -type f` lists)."""
+    names = []
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        with os.scandir(root / rel if rel else root) as entries:
+            for entry in entries:
+                path = f"{rel}/{entry.name}" if rel else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(path)
+                elif entry.is_file(follow_symlinks=False):
+                    names.append(path)
+    return names
+
+
 @pytest.fixture(scope="module")
 def tree(ext4_tree) -> tuple[Path, list[str]]:
     """The generated tree (bench/treegen.py, on ext4) and its regular files, sorted."""
-    names = []
-    for dirpath, _dirs, files in os.walk(ext4_tree):
-        rel = os.path.relpath(dirpath, ext4_tree)
-        for f in files:
-            if os.path.isfile(os.path.join(dirpath, f)) and not os.path.islink(os.path.join(dirpath, f)):
-                names.append(f if rel == "." else f"{rel}/{f}")
-    names.sort()
+    names = sorted(regular_files(Path(ext4_tree)))
     warm(Path(ext4_tree) / n for n in names)
     return Path(ext4_tree), names
 
@@ -118,13 +128,6 @@ def test_many_small_files(benchmark, tree, ratios):
         assert digests[name].hex() == digest
     shell = "find . -type f -print0 | xargs -0 b3sum > /dev/null"
 
-    def listing() -> list[str]:
-        out = []
-        for dirpath, _dirs, files in os.walk(root):
-            rel = os.path.relpath(dirpath, root)
-            out += [f if rel == "." else f"{rel}/{f}" for f in files]
-        return out
-
     def package_pool() -> None:
         def one(name: str) -> bytes:
             with open(root / name, "rb") as f:
@@ -134,13 +137,13 @@ def test_many_small_files(benchmark, tree, ratios):
     medians = interleaved_medians({
         "bodega hash_files (paths given)": lambda: bh.hash_files(root, names),
         "find | xargs -0 b3sum": lambda: b3sum([], cwd=root, shell=shell),
-        "bodega hash_files + os.walk listing": lambda: bh.hash_files(root, listing()),
+        "bodega hash_files + os.scandir listing": lambda: bh.hash_files(root, regular_files(root)),
         f"blake3 package, {os.cpu_count()} Python threads": package_pool,
     })
     benchmark.pedantic(bh.hash_files, args=(root, names), rounds=ROUNDS, iterations=1)
     ours = medians["bodega hash_files (paths given)"]
     peer = medians["find | xargs -0 b3sum"]
-    with_listing = medians["bodega hash_files + os.walk listing"]
+    with_listing = medians["bodega hash_files + os.scandir listing"]
     package = medians[f"blake3 package, {os.cpu_count()} Python threads"]
     report(f"{len(names)} files, {total / 1e6:.0f} MB, page cache warm (runs taking turns)", list(medians.items()),
            total, accept=("find | xargs -0 b3sum", 1.5))
