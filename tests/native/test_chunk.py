@@ -191,6 +191,19 @@ def test_chunk_file_reports_a_file_changed_while_read(tmp_path):
         chunk.chunk_file(f, **SMALL, progress=grow)
 
 
+def test_chunk_file_progress_sees_bytes_and_its_exception_cancels(tmp_path):
+    f = tmp_path / "f"
+    f.write_bytes(random_bytes(3 * MIB, seed=12))
+    seen = []
+
+    def stop(progress):
+        seen.append(progress)
+        raise KeyError("enough")
+    with pytest.raises(KeyError, match="enough"):
+        chunk.chunk_file(f, progress=stop)
+    assert len(seen) == 1 and 0 < seen[0].bytes_done < 3 * MIB
+
+
 def test_chunk_file_refuses_links_and_names_missing_files(tmp_path):
     (tmp_path / "real").write_bytes(b"data")
     (tmp_path / "link").symlink_to(tmp_path / "real")

@@ -292,17 +292,18 @@ def test_bad_thread_counts_are_refused(tmp_path, threads):
         bh.hash_file(tmp_path / "f", threads=threads)
 
 
-def test_progress_reports_bytes_and_its_exception_cancels(tmp_path):
+@pytest.mark.parametrize("threads, size", [(1, 2 * MIB), (2, 40 * MIB)])
+def test_progress_reports_bytes_and_its_exception_cancels(tmp_path, threads, size):
     f = tmp_path / "f"
-    f.write_bytes(random_bytes(2 * MIB))
+    f.write_bytes(random_bytes(size))
     seen = []
 
     def stop(progress):
         seen.append(progress)
         raise KeyError("stop here")
     with pytest.raises(KeyError, match="stop here"):
-        bh.hash_file(f, threads=1, progress=stop)
-    assert len(seen) == 1 and 0 < seen[0].bytes_done < 2 * MIB
+        bh.hash_file(f, threads=threads, progress=stop)
+    assert len(seen) == 1 and 0 < seen[0].bytes_done < size
     with pytest.raises(TypeError, match="callable"):
         bh.hash_file(f, progress=42)
 
