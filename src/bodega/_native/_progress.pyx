@@ -1,9 +1,48 @@
-# _progress.pyx: a bd_progress whose callback reaches a Python callable (and Ctrl-C).
+# _progress.pyx: a bd_progress whose checkpoints call back into Python and honour Ctrl-C.
+from collections import namedtuple
+
 from cpython.exc cimport PyErr_CheckSignals
 
 from bodega._native.bd cimport bd_progress, bd_progress_init
 
+Progress = namedtuple("Progress", "files_done files_total bytes_done bytes_total")
+Progress.__doc__ = "How far a native operation is: counts of files and bytes (totals 0 when unknown)."
 
+
+cdef int _relay(const bd_progress *p, void *ctx) noexcept with gil:
+    """Called by C at checkpoints on the calling thread: nonzero asks C to cancel."""
+    relay = <ProgressRelay>ctx
+    try:
+        PyErr_CheckSignals()  # Ctrl-C during a long native call cancels it
+        if relay.callback is not None:
+            relay.callback(Progress(p.files_done, p.files_total, p.bytes_done, p.bytes_total))
+    except BaseException as exc:  # re-raised by reraise() once C has stopped
+        relay.error = exc
+        return 1
+    return 0
+
+
+cdef class ProgressRelay:
+    """The bd_progress of one native call, calling `callback(Progress)` now and then."""
+
+    def __cinit__(self, callback=None):
+        if callback is not None and not callable(callback):
+            raise TypeError("progress must be a callable taking a Progress")
+        bd_progress_init(&self.c)
+        self.c.fn = _relay
+        self.c.ctx = <void *>self
+        self.callback = callback
+        self.error = None
+
+    cdef int reraise(self) except -1:
+        """Raises what the callback (or Ctrl-C) raised during the call, if anything."""
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        return 0
+
+
+# Merge of the scan and hash branches: the scan's ProgressBridge, kept until the lead picks one.
 cdef int _trampoline(const bd_progress *p, void *ctx) noexcept with gil:
     """Called by C at checkpoints: runs fn(files_done, bytes_done); nonzero cancels."""
     cdef ProgressBridge bridge = <ProgressBridge>ctx

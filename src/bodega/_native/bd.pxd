@@ -1,5 +1,5 @@
 # bd.pxd: extern declarations mirroring native/include/bodega/*.h, and nothing else.
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
+from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 
 cdef extern from "bodega/bd_status.h" nogil:
     ctypedef enum bd_status:
@@ -55,6 +55,71 @@ cdef extern from "bodega/bd_progress.h" nogil:
     uint64_t bd_now_ns()
 
 
+cdef extern from "bodega/bd_platform.h" nogil:
+    ctypedef struct bd_stat:
+        uint8_t kind
+        uint32_t mode
+        uint32_t attrs
+        uint32_t reparse_tag
+        uint32_t nlink
+        uint32_t uid
+        uint32_t gid
+        uint64_t size
+        uint64_t alloc_size
+        int64_t mtime_ns
+        int64_t ctime_ns
+        uint64_t volume_id
+        uint64_t file_id
+        uint64_t file_id_hi
+
+    ctypedef struct bd_dir
+
+    bd_status bd_dir_open(const char *path, bd_dir **out, bd_error *e)
+    void bd_dir_close(bd_dir *d)
+
+
+cdef extern from "bodega/bd_hash.h" nogil:
+    enum:
+        BD_HASH_LEN
+        BD_BLAKE3_KEY_LEN
+
+    ctypedef struct bd_blake3:
+        pass
+
+    void bd_blake3_init(bd_blake3 *h)
+    void bd_blake3_init_keyed(bd_blake3 *h, const uint8_t *key)
+    void bd_blake3_init_derive_key(bd_blake3 *h, const char *context, size_t context_len)
+    void bd_blake3_update(bd_blake3 *h, const void *data, size_t len)
+    void bd_blake3_finalize(const bd_blake3 *h, uint8_t *out, size_t out_len)
+
+    ctypedef enum bd_blake3_impl:
+        BD_BLAKE3_PORTABLE
+        BD_BLAKE3_SSE41
+        BD_BLAKE3_AVX2
+        BD_BLAKE3_AVX512
+        BD_BLAKE3_IMPL_COUNT
+
+    int bd_blake3_impl_available(bd_blake3_impl impl)
+    bd_blake3_impl bd_blake3_impl_current()
+    const char *bd_blake3_impl_name(bd_blake3_impl impl)
+    bd_status bd_blake3_use(bd_blake3_impl impl, bd_error *e)
+
+    bd_status bd_hash_file(bd_dir *d, const char *name, size_t name_len, unsigned threads,
+                           uint8_t *out, bd_stat *st, bd_progress *p, bd_error *e)
+
+    ctypedef struct bd_hash_job:
+        const char *path
+        size_t path_len
+        bd_status status
+        int sys_errno
+        const char *op
+        uint8_t hash[32]
+        bd_stat st
+
+    bd_status bd_hash_files(bd_dir *root, bd_hash_job *jobs, size_t n, unsigned threads,
+                            bd_progress *p, bd_error *e)
+
+
 cdef extern from "bodega/bd_scan.h" nogil:
     enum:
         BD_SCAN_NO_PARENT
@@ -88,3 +153,71 @@ cdef extern from "bodega/bd_scan.h" nogil:
     const char *bd_scan_arena(const bd_scan *s)
     uint64_t bd_scan_volume_id(const bd_scan *s, uint16_t volume)
     size_t bd_scan_nbytes(const bd_scan *s)
+
+
+cdef extern from "bodega/bd_status.h" nogil:
+    bd_status bd_fail_n(bd_error *e, bd_status code, int sys_errno, const char *op,
+                        int path_base, const char *path, size_t path_len)
+
+
+cdef extern from "bodega/bd_manifest.h" nogil:
+    enum:
+        BD_MF_ROW_BYTES
+        BD_MF_CACHE_ROW_BYTES
+        BD_MF_NONE
+
+    ctypedef struct bd_mf:
+        size_t n
+        int delta
+        uint8_t *table
+        size_t table_len
+        uint64_t *size
+        int64_t *mtime_ns
+        uint32_t *mode
+        uint32_t *attrs
+        uint32_t *path_len
+        uint32_t *link_len
+        uint8_t *kind
+        uint8_t *hash
+        char *paths
+        char *links
+        uint8_t *flags
+        uint8_t *cache
+        size_t cache_len
+        int64_t *ctime_ns
+        uint64_t *file_id
+        uint64_t *file_id_hi
+        uint64_t *volume_id
+        int64_t scan_start_ns
+        int64_t racy_window_ns
+        uint64_t *path_off
+        uint64_t *link_off
+
+    ctypedef struct bd_mf_problem:
+        uint64_t offset
+        uint64_t entry
+        int in_cache
+        const char *what
+
+    ctypedef struct bd_mf_change:
+        uint32_t old_index
+        uint32_t new_index
+        uint32_t what
+
+    void bd_mf_free(bd_mf *m)
+    int bd_mf_check_sections(const uint8_t *table, size_t table_len, const uint8_t *cache,
+                             size_t cache_len, uint64_t n, int delta, bd_mf_problem *problem)
+    bd_status bd_mf_from_sections(const uint8_t *table, size_t table_len, const uint8_t *cache,
+                                  size_t cache_len, size_t n, int delta, int64_t scan_start_ns,
+                                  int64_t racy_window_ns, bd_mf **out, bd_error *e)
+    bd_status bd_mf_from_scan(const bd_scan *s, int64_t scan_start_ns, bd_mf **out, bd_error *e)
+    size_t bd_mf_reuse(bd_mf *cur, const bd_mf *prev, uint32_t *suspects)
+    bd_status bd_mf_hash_files(bd_mf *m, bd_dir *root, const uint32_t *idx, size_t k,
+                               bd_hash_job *jobs, unsigned threads, bd_progress *p, bd_error *e)
+    void bd_mf_root(const bd_mf *m, uint8_t *out)
+    size_t bd_mf_find(const bd_mf *m, const char *path, size_t len)
+    bd_status bd_mf_diff(const bd_mf *old_mf, const bd_mf *new_mf, bd_mf_change **out,
+                         size_t *count, bd_error *e)
+    void bd_mf_changes_free(bd_mf_change *changes)
+    bd_status bd_mf_delta(const bd_mf *base, const bd_mf *cur, bd_mf **out, bd_error *e)
+    bd_status bd_mf_apply(const bd_mf *base, const bd_mf *delta, bd_mf **out, bd_error *e)

@@ -1,0 +1,218 @@
+/* hash_files.c: the BLAKE3 hashes of many files under one root, on all cores. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bodega/bd_hash.h"
+#include "file_read.h"
+#include "hash_open.h"
+#include "parallel.h"
+
+#define BIG_FILE ((uint64_t)8 << 20)  /* hashed later on all threads rather than on one */
+#define CLAIM_RUN 16                  /* jobs a worker takes at once: neighbours share directories */
+
+/* The directories of a worker's last path, kept open: dirs[i] is the directory named by
+ * prefix[0 .. ends[i]). */
+typedef struct dir_chain {
+    bd_dir **dirs;
+    size_t *ends;
+    size_t depth, cap;
+    char *prefix;
+    size_t prefix_cap;
+} dir_chain;
+
+typedef struct worker {
+    dir_chain chain;
+    uint8_t *buf;
+} worker;
+
+typedef struct batch {
+    bd_dir *root;
+    bd_hash_job *jobs;
+    unsigned threads;
+    unsigned char *deferred; /* 1: a big file left for the second pass */
+    worker *workers;
+    bd_progress *p;
+} batch;
+
+static void chain_cut(dir_chain *c, size_t depth)
+{
+    while (c->depth > depth)
+        bd_dir_close(c->dirs[--c->depth]);
+}
+
+static void chain_free(dir_chain *c)
+{
+    chain_cut(c, 0);
+    free(c->dirs);
+    free(c->ends);
+    free(c->prefix);
+}
+
+static bd_status chain_grow(dir_chain *c, size_t dir_len, bd_error *e)
+{
+    if (c->depth == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 16;
+        bd_dir **dirs = realloc(c->dirs, cap * sizeof *dirs);
+        if (dirs)
+            c->dirs = dirs;
+        size_t *ends = dirs ? realloc(c->ends, cap * sizeof *ends) : 0;
+        if (!ends)
+            return bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
+        c->ends = ends;
+        c->cap = cap;
+    }
+    if (dir_len > c->prefix_cap) {
+        char *prefix = realloc(c->prefix, dir_len);
+        if (!prefix)
+            return bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
+        c->prefix = prefix;
+        c->prefix_cap = dir_len;
+    }
+    return BD_OK;
+}
+
+/* The open directory for path[0 .. dir_len) (dir_len 0: the root), reusing the chain's
+ * common leading directories and opening the rest one component at a time, no follow. */
+static bd_status chain_enter(dir_chain *c, bd_dir *root, const char *path, size_t dir_len, bd_dir **out,
+                             bd_error *e)
+{
+    size_t keep = 0;
+    while (keep < c->depth && c->ends[keep] <= dir_len && memcmp(c->prefix, path, c->ends[keep]) == 0
+           && (c->ends[keep] == dir_len || path[c->ends[keep]] == '/'))
+        keep++;
+    chain_cut(c, keep);
+    size_t pos = keep ? c->ends[keep - 1] + 1 : 0;
+    while (dir_len > 0 && pos <= dir_len) {
+        const char *slash = memchr(path + pos, '/', dir_len - pos);
+        size_t end = slash ? (size_t)(slash - path) : dir_len;
+        bd_dir *parent = c->depth ? c->dirs[c->depth - 1] : root;
+        bd_dir *d;
+        bd_status rc = chain_grow(c, dir_len, e);
+        if (rc == BD_OK)
+            rc = bd_dir_open_at(parent, path + pos, end - pos, &d, e);
+        if (rc != BD_OK)
+            return rc;
+        memcpy(c->prefix, path, end);
+        c->dirs[c->depth] = d;
+        c->ends[c->depth] = end;
+        c->depth++;
+        pos = end + 1;
+    }
+    *out = c->depth ? c->dirs[c->depth - 1] : root;
+    return BD_OK;
+}
+
+/* 1 when every component of path is a real name (not empty, ".", ".."). */
+static int path_ok(const char *path, size_t len)
+{
+    size_t start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && path[i] != '/')
+            continue;
+        size_t n = i - start;
+        if (n == 0 || (n == 1 && path[start] == '.') || (n == 2 && path[start] == '.' && path[start + 1] == '.'))
+            return 0;
+        start = i + 1;
+    }
+    return 1;
+}
+
+static void job_result(bd_hash_job *job, bd_status rc, const bd_error *e)
+{
+    job->status = rc;
+    job->sys_errno = rc == BD_OK ? 0 : e->sys_errno;
+    job->op = rc == BD_OK ? 0 : e->op;
+}
+
+/* Opens and hashes one job's file.  Returns a failure only for what must stop the batch
+ * (cancel, memory); the file's own failure goes into the job. */
+static bd_status hash_job(batch *b, unsigned w, size_t i, int first_pass, unsigned threads, bd_error *e)
+{
+    bd_hash_job *job = &b->jobs[i];
+    worker *wk = &b->workers[w];
+    bd_error fe;
+    bd_dir *dir;
+    bd_file *f;
+    bd_stat before;
+    bd_error_clear(&fe);
+    const char *slash = 0;
+    for (size_t k = job->path_len; k > 0; k--)
+        if (job->path[k - 1] == '/') {
+            slash = job->path + k - 1;
+            break;
+        }
+    size_t dir_len = slash ? (size_t)(slash - job->path) : 0;
+    const char *name = slash ? slash + 1 : job->path;
+    size_t name_len = job->path_len - (size_t)(name - job->path);
+    bd_status rc = path_ok(job->path, job->path_len) ? BD_OK
+                   : bd_fail(&fe, BD_E_INVAL, EINVAL, "path", BD_PATH_AS_GIVEN, 0);
+    if (rc == BD_OK)
+        rc = chain_enter(&wk->chain, b->root, job->path, dir_len, &dir, &fe);
+    if (rc == BD_OK)
+        rc = bd_file_open_read(dir, name, name_len, &f, &before, &fe);
+    if (rc == BD_OK) {
+        if (first_pass && b->threads > 1 && before.size >= BIG_FILE) {
+            bd_file_close(f);
+            b->deferred[i] = 1;
+            return BD_OK;
+        }
+        rc = bd_hash_open_file(f, &before, threads, wk->buf, job->hash, b->p, w == 0, &fe);
+        bd_file_close(f);
+        if (rc == BD_OK)
+            job->st = before;
+    }
+    bd_progress_add(b->p, 1, 0);
+    if (rc == BD_E_CANCELLED || rc == BD_E_NOMEM) {
+        *e = fe;
+        return rc;
+    }
+    job_result(job, rc, &fe);
+    return BD_OK;
+}
+
+static bd_status first_pass(void *ctx, unsigned w, size_t i, bd_error *e)
+{
+    return hash_job(ctx, w, i, 1, 1, e);
+}
+
+bd_status bd_hash_files(bd_dir *root, bd_hash_job *jobs, size_t n, unsigned threads,
+                        bd_progress *p, bd_error *e)
+{
+    batch b;
+    bd_status rc = BD_OK;
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].status = BD_E_CANCELLED;
+        jobs[i].sys_errno = 0;
+        jobs[i].op = "cancel";
+    }
+    if (p)
+        p->files_total = n;
+    b.root = root;
+    b.jobs = jobs;
+    b.p = p;
+    b.threads = bd_parallel_workers(n, CLAIM_RUN, threads);
+    b.deferred = calloc(n ? n : 1, 1);
+    b.workers = calloc(b.threads, sizeof *b.workers);
+    if (!b.deferred || !b.workers)
+        rc = bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
+    for (unsigned w = 0; rc == BD_OK && w < b.threads; w++)
+        if (!(b.workers[w].buf = malloc(BD_READ_BLOCK)))
+            rc = bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
+    if (rc == BD_OK)
+        rc = bd_parallel_for(n, CLAIM_RUN, b.threads, first_pass, &b, p, e);
+    /* big files, one after the other, each split over every thread */
+    for (size_t i = 0; rc == BD_OK && i < n; i++)
+        if (b.deferred[i]) {
+            rc = hash_job(&b, 0, i, 0, threads, e);
+            if (rc == BD_OK)
+                rc = bd_progress_tick(p, 0, e);
+        }
+    for (unsigned w = 0; b.workers && w < b.threads; w++) {
+        chain_free(&b.workers[w].chain);
+        free(b.workers[w].buf);
+    }
+    free(b.workers);
+    free(b.deferred);
+    return rc;
+}

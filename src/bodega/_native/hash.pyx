@@ -1,0 +1,285 @@
+# hash.pyx: BLAKE3 (bodega's content hash) over bytes, one file, and many files, without the GIL.
+import os
+from collections import namedtuple
+
+from cpython.buffer cimport PyBUF_SIMPLE, PyObject_GetBuffer, PyBuffer_Release
+from cpython.pythread cimport (
+    PyThread_type_lock, PyThread_allocate_lock, PyThread_free_lock, PyThread_acquire_lock,
+    PyThread_release_lock, WAIT_LOCK, NOWAIT_LOCK,
+)
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy, strlen
+
+from bodega import errors
+from bodega._native.bd cimport (
+    bd_error, bd_error_clear, bd_status, BD_OK, BD_PATH_AS_GIVEN, BD_PATH_SRC, BD_ERR_PATH_MAX, bd_dir, bd_dir_open,
+    bd_dir_close, bd_stat, bd_blake3, bd_blake3_init, bd_blake3_init_keyed, bd_blake3_init_derive_key,
+    bd_blake3_update, bd_blake3_finalize, bd_blake3_impl, bd_blake3_impl_available,
+    bd_blake3_impl_current, bd_blake3_impl_name, bd_blake3_use, BD_BLAKE3_IMPL_COUNT, bd_hash_file,
+    bd_hash_job, bd_hash_files,
+)
+from bodega._native._status cimport raise_status
+from bodega._native._progress cimport ProgressRelay
+
+DIGEST_SIZE = 32
+GIL_RELEASE_MIN = 2048  # below this, releasing the GIL costs more than the hashing
+
+FileHash = namedtuple("FileHash", "path digest size mode mtime_ns ctime_ns file_id volume_id error")
+FileHash.__doc__ = "One file of a batch: its digest and metadata from the open handle, or the error that stopped it."
+
+
+cdef class Blake3:
+    """A BLAKE3 hash object shaped like hashlib's (plus keyed and key-derivation modes)."""
+
+    cdef bd_blake3 state
+    cdef PyThread_type_lock lock
+
+    name = "blake3"
+    digest_size = DIGEST_SIZE
+    block_size = 64
+
+    def __cinit__(self, *args, **kwargs):
+        self.lock = PyThread_allocate_lock()
+        if self.lock == NULL:
+            raise MemoryError("cannot allocate a lock")
+
+    def __init__(self, data=b"", /, *, key=None, derive_key_context=None):
+        cdef const unsigned char[::1] key_view
+        if key is not None and derive_key_context is not None:
+            raise errors.InvalidInput("a BLAKE3 hash takes key or derive_key_context, not both")
+        if key is not None:
+            key_view = key
+            if key_view.shape[0] != 32:
+                raise errors.InvalidInput(f"a BLAKE3 key has 32 bytes, not {key_view.shape[0]}")
+            bd_blake3_init_keyed(&self.state, &key_view[0])
+        elif derive_key_context is not None:
+            context = derive_key_context.encode() if isinstance(derive_key_context, str) else bytes(derive_key_context)
+            bd_blake3_init_derive_key(&self.state, context, len(context))
+        else:
+            bd_blake3_init(&self.state)
+        if data is not None:
+            self.update(data)
+
+    def __dealloc__(self):
+        if self.lock != NULL:
+            PyThread_free_lock(self.lock)
+
+    cdef void _acquire(self):
+        if not PyThread_acquire_lock(self.lock, NOWAIT_LOCK):
+            with nogil:
+                PyThread_acquire_lock(self.lock, WAIT_LOCK)
+
+    def update(self, data, /):
+        """Adds data (any contiguous buffer) to the hash."""
+        cdef Py_buffer view
+        if isinstance(data, str):
+            raise TypeError("Strings must be encoded before hashing")
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        self._acquire()
+        try:
+            if view.len >= GIL_RELEASE_MIN:
+                with nogil:
+                    bd_blake3_update(&self.state, view.buf, <size_t>view.len)
+            else:
+                bd_blake3_update(&self.state, view.buf, <size_t>view.len)
+        finally:
+            PyThread_release_lock(self.lock)
+            PyBuffer_Release(&view)
+        return None
+
+    def digest(self, length=DIGEST_SIZE):
+        """The hash (length bytes: BLAKE3 extends its output to any length)."""
+        if length < 0:
+            raise errors.InvalidInput(f"digest length must not be negative, not {length}")
+        out = bytearray(length)
+        cdef unsigned char[::1] view = out
+        self._acquire()
+        try:
+            if length:
+                bd_blake3_finalize(&self.state, &view[0], <size_t>length)
+        finally:
+            PyThread_release_lock(self.lock)
+        return bytes(out)
+
+    def hexdigest(self, length=DIGEST_SIZE):
+        """The hash as lowercase hex."""
+        return self.digest(length).hex()
+
+    def copy(self):
+        """An independent copy of this hash in its current state."""
+        cdef Blake3 other = Blake3.__new__(Blake3)
+        self._acquire()
+        try:
+            other.state = self.state
+        finally:
+            PyThread_release_lock(self.lock)
+        return other
+
+
+def implementations():
+    """Names of the BLAKE3 back ends this build and CPU can run, slowest first."""
+    return [bd_blake3_impl_name(<bd_blake3_impl>i).decode() for i in range(BD_BLAKE3_IMPL_COUNT)
+            if bd_blake3_impl_available(<bd_blake3_impl>i)]
+
+
+def implementation():
+    """Name of the BLAKE3 back end in use."""
+    return bd_blake3_impl_name(bd_blake3_impl_current()).decode()
+
+
+def use_implementation(name):
+    """Makes the whole process hash with the named back end (tests and benchmarks)."""
+    cdef bd_error e
+    names = [bd_blake3_impl_name(<bd_blake3_impl>i).decode() for i in range(BD_BLAKE3_IMPL_COUNT)]
+    if name not in names:
+        raise errors.InvalidInput(f"unknown BLAKE3 back end {name!r}; known: {', '.join(names)}")
+    bd_error_clear(&e)
+    if bd_blake3_use(<bd_blake3_impl>names.index(name), &e) != BD_OK:
+        raise_status(&e)
+
+
+cdef unsigned _threads(threads) except? 0:
+    """The C thread count for a `threads` argument (None: one per CPU)."""
+    if threads is None:
+        return 0
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise errors.InvalidInput(f"threads must be a positive integer or None, not {threads!r}")
+    return min(threads, 1024)
+
+
+cdef int _fail(bd_error *e, ProgressRelay relay, object base) except -1:
+    """Raises for a failed call: the progress callback's own exception first."""
+    relay.reraise()
+    if e.path_base == BD_PATH_AS_GIVEN and e.path[0] != 0 and base is not None:
+        e.path_base = BD_PATH_SRC  # C named the file relative to the directory it opened
+    raise_status(e, base)
+    return -1
+
+
+def hash_file(path, *, threads=None, progress=None):
+    """The BLAKE3-256 digest of a regular file (never through a link), large files over all cores."""
+    cdef bd_error e
+    cdef bd_dir *d = NULL
+    cdef bd_status rc
+    cdef unsigned char out[32]
+    cdef unsigned nthreads = _threads(threads)
+    cdef ProgressRelay relay = ProgressRelay(progress)
+    raw = os.fsencode(path)
+    parent, name = os.path.split(raw.rstrip(b"/") or raw)
+    if not name or name in (b".", b".."):
+        raise errors.InvalidInput(f"not a file path: {os.fsdecode(raw)!r}")
+    parent = parent or b"."
+    cdef const char *c_parent = parent
+    cdef const char *c_name = name
+    cdef size_t name_len = len(name)
+    bd_error_clear(&e)
+    with nogil:
+        rc = bd_dir_open(c_parent, &d, &e)
+    if rc != BD_OK:
+        _fail(&e, relay, None)
+    try:
+        with nogil:
+            rc = bd_hash_file(d, c_name, name_len, nthreads, out, NULL, &relay.c, &e)
+    finally:
+        bd_dir_close(d)
+    if rc != BD_OK:
+        _fail(&e, relay, parent)
+    return (<char *>out)[:32]
+
+
+cdef bytes _relpath(object path):
+    """A batch path as bytes, checked: relative, '/'-separated, no empty, '.' or '..' part."""
+    raw = os.fsencode(path)
+    parts = raw.split(b"/")
+    if not raw or raw.startswith(b"/") or b"\0" in raw or any(p in (b"", b".", b"..") for p in parts):
+        raise errors.InvalidInput(f"not a relative path of plain names: {os.fsdecode(raw)!r}")
+    return raw
+
+
+cdef object _job_error(const bd_hash_job *job, object root):
+    """The BodegaError for a failed job, naming root/path."""
+    cdef bd_error e
+    bd_error_clear(&e)
+    e.code = job.status
+    e.sys_errno = job.sys_errno
+    if job.op != NULL:
+        e.op = job.op  # a static C string; bd_error_clear set "" otherwise
+    cdef size_t n = job.path_len if job.path_len < BD_ERR_PATH_MAX else BD_ERR_PATH_MAX - 1
+    memcpy(e.path, job.path, n)
+    e.path[n] = 0
+    e.path_truncated = job.path_len >= BD_ERR_PATH_MAX
+    e.path_base = BD_PATH_SRC
+    try:
+        raise_status(&e, root)
+    except Exception as exc:
+        return exc
+    return errors.InternalError("a failed hash job had no error")
+
+
+def _hash_batch(root, relpaths, threads, progress):
+    """Runs bd_hash_files; returns one FileHash per path."""
+    cdef bd_error e
+    cdef bd_dir *d = NULL
+    cdef bd_status rc
+    cdef unsigned nthreads = _threads(threads)
+    cdef ProgressRelay relay = ProgressRelay(progress)
+    paths = [_relpath(p) for p in relpaths]
+    cdef size_t n = len(paths)
+    cdef bd_hash_job *jobs = <bd_hash_job *>malloc((n if n else 1) * sizeof(bd_hash_job))
+    if jobs == NULL:
+        raise MemoryError("cannot allocate the hash jobs")
+    root_raw = os.fsencode(root)
+    cdef const char *c_root = root_raw
+    cdef size_t i
+    try:
+        for i in range(n):
+            jobs[i].path = <bytes>paths[i]
+            jobs[i].path_len = len(<bytes>paths[i])
+        bd_error_clear(&e)
+        with nogil:
+            rc = bd_dir_open(c_root, &d, &e)
+        if rc != BD_OK:
+            _fail(&e, relay, None)
+        try:
+            with nogil:
+                rc = bd_hash_files(d, jobs, n, nthreads, &relay.c, &e)
+        finally:
+            bd_dir_close(d)
+        if rc != BD_OK:
+            _fail(&e, relay, root_raw)
+        out = []
+        for i in range(n):
+            if jobs[i].status == BD_OK:
+                st = &jobs[i].st
+                out.append(FileHash(paths[i], (<char *>jobs[i].hash)[:32], st.size, st.mode, st.mtime_ns, st.ctime_ns,
+                                    st.file_id, st.volume_id, None))
+            else:
+                out.append(FileHash(paths[i], None, None, None, None, None, None, None,
+                                    _job_error(&jobs[i], root_raw)))
+        return out
+    finally:
+        free(jobs)
+
+
+def hash_files_report(root, relpaths, *, threads=None, progress=None):
+    """Hashes many files under root on all cores; each result carries its digest or its error."""
+    return _hash_batch(root, relpaths, threads, progress)
+
+
+def hash_files(root, relpaths, *, threads=None, progress=None):
+    """The digests of many files under root, in order; raises the first file's error."""
+    results = _hash_batch(root, relpaths, threads, progress)
+    for r in results:
+        if r.error is not None:
+            raise r.error
+    return [r.digest for r in results]
+
+
+def _use_from_environment():
+    """Honours BODEGA_BLAKE3_IMPL, so benchmarks and tests can pin a back end."""
+    name = os.environ.get("BODEGA_BLAKE3_IMPL")
+    if name:
+        use_implementation(name)
+
+
+_use_from_environment()
