@@ -1,5 +1,5 @@
 # bd.pxd: extern declarations mirroring native/include/bodega/*.h, and nothing else.
-from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 
 cdef extern from "bodega/bd_status.h" nogil:
     ctypedef enum bd_status:

@@ -19,7 +19,7 @@ from bodega._native.bd cimport (
     bd_mf_from_scan, bd_mf_reuse, bd_mf_hash_files, bd_mf_root, bd_mf_find, bd_mf_diff,
     bd_mf_changes_free, bd_mf_delta, bd_mf_apply, BD_MF_NONE,
 )
-from bodega._native._progress cimport ProgressBridge
+from bodega._native._progress cimport ProgressRelay
 from bodega._native._status cimport raise_status
 
 KINDS = ("deleted", "file", "dir", "symlink", "reparse", "special")
@@ -124,10 +124,10 @@ cdef class Table:
         """The root hash (32 bytes) of a full table."""
         if self.m.delta:
             raise errors.InternalError("the root hash of a delta's own entries means nothing")
-        cdef bytes out = PyBytes_FromStringAndSize(NULL, 32)
+        cdef uint8_t out[32]
         with nogil:
-            bd_mf_root(self.m, <uint8_t *>PyBytes_AS_STRING(out))
-        return out
+            bd_mf_root(self.m, out)
+        return (<char *>out)[:32]
 
     def find(self, bytes path) -> int:
         """Index of the entry with this path, or -1."""
@@ -234,7 +234,9 @@ cdef object _job_error(bd_hash_job *job, bytes root):
     cdef bd_status code = job.status
     if code == BD_E_IO and job.sys_errno == ENOENT:
         code = BD_E_CHANGED
-    cdef const char *op = job.op if job.op != NULL else b"hash"
+    cdef const char *op = job.op
+    if op == NULL:
+        op = "hash"
     bd_fail_n(&err, code, job.sys_errno, op, BD_PATH_SRC, job.path, job.path_len)
     try:
         raise_status(&err, src=root)
@@ -243,14 +245,14 @@ cdef object _job_error(bd_hash_job *job, bytes root):
 
 
 cdef int _hash(bd_mf *m, bd_dir *d, uint32_t *idx, size_t k, bd_hash_job *jobs, unsigned threads,
-               ProgressBridge bridge, bytes root) except -1:
+               ProgressRelay relay, bytes root) except -1:
     cdef bd_error err
     cdef bd_status rc
     bd_error_clear(&err)
     with nogil:
-        rc = bd_mf_hash_files(m, d, idx, k, jobs, threads, &bridge.c, &err)
+        rc = bd_mf_hash_files(m, d, idx, k, jobs, threads, &relay.c, &err)
     if rc != BD_OK:
-        bridge.reraise()
+        relay.reraise()
         raise_status(&err, src=root)
     return 0
 
@@ -260,7 +262,7 @@ def build(path, Table previous=None, *, int threads=0, progress=None):
 
     Files that previous (a full table with a stat cache) vouches for by the racy-git rule are
     not read.  A file that changes while read is read once more before counting as failed.
-    progress(files_done, files_total, bytes_done, bytes_total) is called while reading.
+    progress(Progress) is called now and then while files are read.
     """
     cdef bytes root = os.fsencode(path)
     if b"\0" in root:
@@ -277,15 +279,15 @@ def build(path, Table previous=None, *, int threads=0, progress=None):
     cdef bd_dir *d = NULL
     cdef bd_error err
     cdef bd_status rc
-    cdef ProgressBridge bridge = ProgressBridge(None)
+    cdef ProgressRelay relay = ProgressRelay(None)
     bd_error_clear(&err)
     with nogil:
-        rc = bd_scan_tree(c_root, c_threads, &bridge.c, &s, &err)
+        rc = bd_scan_tree(c_root, c_threads, &relay.c, &s, &err)
         if rc == BD_OK:
             rc = bd_mf_from_scan(s, start_ns, &m, &err)
             bd_scan_free(s)
     if rc != BD_OK:
-        bridge.reraise()
+        relay.reraise()
         raise_status(&err, src=root)
     cdef Table table = Table.wrap(m)
     cdef uint32_t *idx = <uint32_t *>malloc((m.n + 1) * sizeof(uint32_t))
@@ -308,10 +310,9 @@ def build(path, Table previous=None, *, int threads=0, progress=None):
                 rc = bd_dir_open(c_root, &d, &err)
             if rc != BD_OK:
                 raise_status(&err, src=root)
-            if progress is not None:
-                nfiles, nbytes = k, total_bytes
-                bridge = ProgressBridge(lambda f, b: progress(f, nfiles, b, nbytes))
-            _hash(m, d, idx, k, jobs, c_threads, bridge, root)
+            relay = ProgressRelay(progress)
+            relay.c.bytes_total = total_bytes
+            _hash(m, d, idx, k, jobs, c_threads, relay, root)
             # A file that changed while read gets one more read: live trees are written to.
             again = 0
             for j in range(k):
@@ -321,7 +322,7 @@ def build(path, Table previous=None, *, int threads=0, progress=None):
                 elif jobs[j].status != BD_OK:
                     failures.append(_job_error(&jobs[j], root))
             if again:
-                _hash(m, d, idx, again, jobs, c_threads, ProgressBridge(None), root)
+                _hash(m, d, idx, again, jobs, c_threads, ProgressRelay(None), root)
                 failures += [_job_error(&jobs[j], root) for j in range(again) if jobs[j].status != BD_OK]
         return table, k, failures
     finally:
