@@ -129,14 +129,14 @@ def decode(data: bytes | bytearray | memoryview) -> Sections:
         raise _corrupt(len(view), f"truncated: {len(view)} bytes, the header needs {HEADER.size}")
     if bytes(view[:8]) != MAGIC:
         raise _corrupt(0, "not a bodega manifest (bad magic)")
-    version, header_len = struct.unpack_from("<HH", view, 8)
+    (version,) = struct.unpack_from("<H", view, 8)
     if version != VERSION:
         raise ManifestVersionUnsupported(
             f"manifest format version {version} is not supported (this bodega reads version {VERSION})",
             version=version)
     if len(view) < HEADER.size:
         raise _corrupt(len(view), f"truncated: {len(view)} bytes, the header needs {HEADER.size}")
-    (_, _, _, flags, n, table_len, cache_len, scan_start, window, table_blocks, cache_blocks,
+    (_, _, header_len, flags, n, table_len, cache_len, scan_start, window, table_blocks, cache_blocks,
      root, base_root, reserved, crc) = HEADER.unpack_from(view, 0)
     if zlib.crc32(view[:HEADER.size - 4]) != crc:
         raise _corrupt(HEADER.size - 4, f"the header (bytes 0..{HEADER.size - 5}) fails its checksum")
