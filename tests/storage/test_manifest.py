@@ -567,3 +567,19 @@ def test_progress_reports_the_bytes_to_read(tree):
     assert seen
     assert seen[-1].bytes_total == m.total_file_bytes()
     assert seen[-1].files_total == 12
+
+
+def test_atheris_fuzzes_the_reader():
+    try:
+        import atheris  # noqa: F401
+    except ImportError:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from conftest import need
+
+        need("atheris is not installed (pip install atheris)")
+    script = Path(__file__).with_name("fuzz_manifest.py")
+    out = subprocess.run([sys.executable, str(script), "-runs=20000", "-max_len=2048"],
+                         capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PYTHONPATH": str(SRC)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "Done 20000 runs" in out.stderr
