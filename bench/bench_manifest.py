@@ -72,12 +72,19 @@ def test_manifest_build_big_file(benchmark, big_file_dir, ratios, tool):
 
 
 MEMORY_PROBE = """
-import json, resource, sys
+import json, sys
 import bodega.storage.manifest as mf
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+def status(key):
+    line = next(l for l in open("/proc/self/status") if l.startswith(key + ":"))
+    return int(line.split()[1]) * 1024
+
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # resets the peak RSS (VmHWM) to the current RSS
+base = status("VmRSS")
 m = mf.build(sys.argv[1])
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"entries": len(m), "peak_bytes": (peak - base) * 1024, "held": m.nbytes,
+peak = status("VmHWM")
+print(json.dumps({"entries": len(m), "peak_bytes": peak - base, "held": m.nbytes,
                   "file_bytes": len(m.to_bytes())}))
 """
 

@@ -501,12 +501,17 @@ def test_a_file_that_keeps_changing_while_read_is_reported(tmp_path):
         t.join()
 
 
-def test_a_file_that_vanishes_before_it_is_read_is_reported(tmp_path):
-    root = tmp_path / "t"
+def _many_files_then(root: Path, last: bytes) -> Path:
+    """400 small files and "zz-last", read last of all with one thread."""
     root.mkdir()
     for i in range(400):
         (root / f"f{i:04d}").write_bytes(b"x" * 100)
-    (root / "zz-last").write_bytes(b"last")
+    (root / "zz-last").write_bytes(last)
+    return root
+
+
+def test_a_file_that_vanishes_before_it_is_read_is_reported(tmp_path):
+    root = _many_files_then(tmp_path / "t", b"last")
     gone = []
 
     def progress(p):
@@ -519,11 +524,7 @@ def test_a_file_that_vanishes_before_it_is_read_is_reported(tmp_path):
 
 
 def test_a_file_replaced_between_scan_and_read_is_described_as_read(tmp_path):
-    root = tmp_path / "t"
-    root.mkdir()
-    for i in range(400):
-        (root / f"f{i:04d}").write_bytes(b"x" * 100)
-    (root / "zz-last").write_bytes(b"short")
+    root = _many_files_then(tmp_path / "t", b"short")
     done = []
 
     def progress(p):

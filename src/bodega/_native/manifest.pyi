@@ -45,11 +45,17 @@ class Table:
     def apply(self, delta: Table) -> Table: ...
     def same_table(self, other: Table) -> bool: ...
 
-def build(
+def scan_tree(
+    path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *, threads: int = 0
+) -> Table:
+    """The tree below path as a full table with a stat cache, every hash still zero."""
+
+def read_suspects(
+    table: Table,
     path: str | bytes | os.PathLike[str] | os.PathLike[bytes],
     previous: Table | None = None,
     *,
     threads: int = 0,
     progress: Callable[[Progress], object] | None = None,
-) -> tuple[Table, int, list[BodegaError]]:
-    """Reads the tree below path into (Table, files read, errors of the files that could not be)."""
+) -> tuple[int, list[BodegaError]]:
+    """Fills table's hashes, reading only the files previous does not vouch for."""

@@ -65,9 +65,8 @@ cdef class Table:
     @staticmethod
     def from_sections(const uint8_t[::1] table, cache, size_t n, bint delta,
                       int64_t scan_start_ns=0, int64_t racy_window_ns=0):
-        """A Table from sections that check_sections accepted."""
-        if check_sections(table, cache, n, delta) is not None:
-            raise errors.InternalError("Table.from_sections: sections were not checked")
+        """A Table from sections that check_sections accepted (call it first: only the
+        lengths are checked again here)."""
         cdef const uint8_t[::1] c
         cdef const uint8_t *cp = NULL
         cdef size_t clen = 0
@@ -79,8 +78,11 @@ cdef class Table:
         cdef bd_mf *m = NULL
         cdef bd_error err
         bd_error_clear(&err)
-        if bd_mf_from_sections(tp, table.shape[0], cp, clen, n, delta, scan_start_ns,
-                               racy_window_ns, &m, &err) != BD_OK:
+        cdef bd_status rc
+        with nogil:
+            rc = bd_mf_from_sections(tp, table.shape[0], cp, clen, n, delta, scan_start_ns,
+                                     racy_window_ns, &m, &err)
+        if rc != BD_OK:
             raise_status(&err)
         return Table.wrap(m)
 
@@ -199,32 +201,29 @@ cdef class Table:
 
     def delta_to(self, Table cur) -> Table:
         """The delta from self (the base) to cur."""
-        cdef bd_mf *out = NULL
-        cdef bd_error err
-        cdef bd_status rc
-        bd_error_clear(&err)
-        with nogil:
-            rc = bd_mf_delta(self.m, cur.m, &out, &err)
-        if rc != BD_OK:
-            raise_status(&err)
-        return Table.wrap(out)
+        return _merge(self, cur, 0)
 
     def apply(self, Table delta) -> Table:
         """self (full) with delta applied."""
-        cdef bd_mf *out = NULL
-        cdef bd_error err
-        cdef bd_status rc
-        bd_error_clear(&err)
-        with nogil:
-            rc = bd_mf_apply(self.m, delta.m, &out, &err)
-        if rc != BD_OK:
-            raise_status(&err)
-        return Table.wrap(out)
+        return _merge(self, delta, 1)
 
     def same_table(self, Table other) -> bool:
         """True when both table sections are byte for byte equal."""
         return (self.m.table_len == other.m.table_len and self.m.n == other.m.n and
                 memcmp(self.m.table, other.m.table, self.m.table_len) == 0)
+
+
+cdef Table _merge(Table a, Table b, bint apply):
+    """bd_mf_apply(a, b) when apply, else bd_mf_delta(a, b)."""
+    cdef bd_mf *out = NULL
+    cdef bd_error err
+    cdef bd_status rc
+    bd_error_clear(&err)
+    with nogil:
+        rc = bd_mf_apply(a.m, b.m, &out, &err) if apply else bd_mf_delta(a.m, b.m, &out, &err)
+    if rc != BD_OK:
+        raise_status(&err)
+    return Table.wrap(out)
 
 
 cdef object _job_error(bd_hash_job *job, bytes root):
@@ -257,29 +256,27 @@ cdef int _hash(bd_mf *m, bd_dir *d, uint32_t *idx, size_t k, bd_hash_job *jobs, 
     return 0
 
 
-def build(path, Table previous=None, *, int threads=0, progress=None):
-    """Reads the tree below path into (Table, files read, errors of the files that could not be).
-
-    Files that previous (a full table with a stat cache) vouches for by the racy-git rule are
-    not read.  A file that changes while read is read once more before counting as failed.
-    progress(Progress) is called now and then while files are read.
-    """
+cdef bytes _root_of(path, int threads):
+    """path as bytes, with the arguments checked."""
     cdef bytes root = os.fsencode(path)
     if b"\0" in root:
         raise errors.InvalidInput(f"path contains a NUL byte: {path!r}")
     if threads < 0 or threads > BD_SCAN_MAX_THREADS:
         raise errors.InvalidInput(f"threads must be 0 (one per CPU) to {BD_SCAN_MAX_THREADS}, not {threads}")
-    if previous is not None and previous.m.delta:
-        raise errors.InternalError("build: the previous table must be a full one")
+    return root
+
+
+def scan_tree(path, *, int threads=0) -> Table:
+    """The tree below path as a full table with a stat cache, every hash still zero."""
+    cdef bytes root = _root_of(path, threads)
     cdef const char *c_root = root
     cdef unsigned c_threads = <unsigned>threads
     cdef int64_t start_ns = time.time_ns()  # wall clock, as file times are: the racy rule compares them
     cdef bd_scan *s = NULL
     cdef bd_mf *m = NULL
-    cdef bd_dir *d = NULL
     cdef bd_error err
     cdef bd_status rc
-    cdef ProgressRelay relay = ProgressRelay(None)
+    cdef ProgressRelay relay = ProgressRelay(None)  # Ctrl-C
     bd_error_clear(&err)
     with nogil:
         rc = bd_scan_tree(c_root, c_threads, &relay.c, &s, &err)
@@ -289,12 +286,27 @@ def build(path, Table previous=None, *, int threads=0, progress=None):
     if rc != BD_OK:
         relay.reraise()
         raise_status(&err, src=root)
-    cdef Table table = Table.wrap(m)
+    return Table.wrap(m)
+
+
+cdef tuple _read_suspects(Table table, path, Table previous, int threads, progress):
+    """Reads the files of table that previous does not vouch for: (files read, failures)."""
+    cdef bytes root = _root_of(path, threads)
+    if table.m.delta or (previous is not None and previous.m.delta):
+        raise errors.InternalError("read_suspects works on full tables")
+    cdef const char *c_root = root
+    cdef unsigned c_threads = <unsigned>threads
+    cdef bd_mf *m = table.m
+    cdef bd_dir *d = NULL
+    cdef bd_error err
+    cdef bd_status rc
+    cdef ProgressRelay relay
     cdef uint32_t *idx = <uint32_t *>malloc((m.n + 1) * sizeof(uint32_t))
     cdef bd_hash_job *jobs = NULL
     cdef size_t k = 0, j, again
     cdef uint64_t total_bytes = 0
     failures = []
+    bd_error_clear(&err)
     try:
         if idx == NULL:
             raise MemoryError()
@@ -324,9 +336,17 @@ def build(path, Table previous=None, *, int threads=0, progress=None):
             if again:
                 _hash(m, d, idx, again, jobs, c_threads, ProgressRelay(None), root)
                 failures += [_job_error(&jobs[j], root) for j in range(again) if jobs[j].status != BD_OK]
-        return table, k, failures
+        return k, failures
     finally:
         if d != NULL:
             bd_dir_close(d)
         free(jobs)
         free(idx)
+
+
+def read_suspects(Table table, path, Table previous=None, *, int threads=0, progress=None):
+    """Fills table's hashes: those previous (a full table with a stat cache, read from the same
+    tree) vouches for by the racy-git rule are taken from it, every other file below path is
+    read, once more when it changed while read.  Returns (files read, the error of each file
+    that could not be read).  progress(Progress) is called now and then while reading."""
+    return _read_suspects(table, path, previous, threads, progress)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Union
 
@@ -206,8 +207,14 @@ def build(path: PathLike, previous: Manifest | None = None, *, threads: int = 0,
     for by the racy-git rule are not read.  A file that vanishes or keeps changing while it
     is read raises ChangedWhileReading, one that cannot be read its StorageError, naming it.
     """
-    table_prev = previous._table if previous is not None and not previous.is_delta else None
-    table, files_read, failures = _native.build(path, table_prev, threads=threads, progress=progress)
+    return _complete(_native.scan_tree(path, threads=threads), path, previous, threads, progress)
+
+
+def _complete(table: _native.Table, path: PathLike, previous: Manifest | None, threads: int,
+              progress: ProgressCallback | None) -> Manifest:
+    """A scanned table made a manifest: the suspects read, the rest taken from previous."""
+    prev = previous._table if previous is not None and not previous.is_delta else None
+    files_read, failures = _native.read_suspects(table, path, prev, threads=threads, progress=progress)
     if failures:
         raise _first_of(failures)
     return Manifest(table, table.root(), files_read=files_read)
@@ -266,13 +273,23 @@ def diff(old: Manifest | PathLike, new: Manifest | PathLike, *, renames: bool = 
     from bodega.storage.manifest_diff import Diff
 
     sides: list[Manifest | None] = [m if isinstance(m, Manifest) else None for m in (old, new)]
-    # Manifest files first, so that a tree on the other side can use one as its stat cache.
-    for i, given in enumerate((old, new)):
-        if sides[i] is None and not os.path.isdir(given):
-            sides[i] = load(given)
-    for i, given in enumerate((old, new)):
-        if sides[i] is None:
-            sides[i] = build(given, sides[1 - i], progress=progress)
+    is_tree = [s is None and os.path.isdir(given) for s, given in zip(sides, (old, new))]
+    if is_tree == [False, False]:
+        sides = [s if s is not None else load(given) for s, given in zip(sides, (old, new))]
+    elif is_tree == [True, True]:
+        sides[0] = build(old, progress=progress)
+        sides[1] = build(new, sides[0], progress=progress)
+    else:
+        # A tree and a manifest: the file loads while the tree is scanned (both mostly
+        # without the GIL), then the manifest's stat cache spares the unchanged files.
+        t, other = is_tree.index(True), is_tree.index(False)
+        given = (old, new)
+        with ThreadPoolExecutor(1) as pool:
+            loading = pool.submit(load, given[other]) if sides[other] is None else None
+            table = _native.scan_tree(given[t])
+            if loading is not None:
+                sides[other] = loading.result()
+        sides[t] = _complete(table, given[t], sides[other], 0, progress)
     old_m, new_m = sides
     assert old_m is not None and new_m is not None
     _full(old_m, "a diff's old side")
