@@ -112,7 +112,12 @@ static int is_utf8(const uint8_t *s, size_t n)
     while (i < n) {
         uint8_t c = s[i];
         if (c < 0x80) {
-            i++;
+            /* names are mostly ASCII: skip 8 bytes at a time while no high bit is set */
+            uint64_t w;
+            while (n - i >= 8 && (memcpy(&w, s + i, 8), (w & 0x8080808080808080ULL) == 0))
+                i += 8;
+            if (i < n && s[i] < 0x80)
+                i++;
             continue;
         }
         size_t len;

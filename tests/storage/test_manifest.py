@@ -275,7 +275,7 @@ def test_fuzz_column_checker_on_arbitrary_bytes(n, raw, delta, with_cache):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.binary(min_size=1, max_size=12), st.sampled_from([1, 2, 3])),
+@given(st.lists(st.tuples(st.binary(min_size=1, max_size=40), st.sampled_from([1, 2, 3])),
                 min_size=0, max_size=8, unique_by=lambda t: t[0]))
 def test_fuzz_well_formed_reference_tables_are_accepted(items):
     """Tables the reference writes from arbitrary names are accepted exactly when the names
@@ -584,3 +584,16 @@ def test_atheris_fuzzes_the_reader():
                          env={**os.environ, "PYTHONPATH": str(SRC)})
     assert out.returncode == 0, out.stderr[-3000:]
     assert "Done 20000 runs" in out.stderr
+
+
+def test_save_replaces_atomically_with_the_umask_mode(tree, tmp_path):
+    target = tmp_path / "m.bgm"
+    target.write_bytes(b"old")
+    old_umask = os.umask(0o022)
+    try:
+        mf.build(tree).save(target)
+    finally:
+        os.umask(old_umask)
+    assert oct(os.stat(target).st_mode & 0o777) == oct(0o644)
+    assert mf.load(target).root == mf.build(tree).root
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

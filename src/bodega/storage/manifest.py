@@ -8,7 +8,7 @@ adds the file format, the API and the entry objects.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Union
@@ -185,7 +185,9 @@ def _full(m: Manifest, what: str) -> None:
 def write_atomic(path: PathLike, data: bytes) -> None:
     """Writes data to path through a temporary file in the same directory and a rename."""
     target = Path(os.fsdecode(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    # os.open with 0o666 so the umask applies, as for any file the user writes
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
