@@ -20,6 +20,7 @@ import pytest
 import bodega
 
 from conftest import ROUNDS, run_peer
+from interleave import interleaved
 
 CHANGED_SHARE = 0.01
 mf = bodega.manifest
@@ -94,9 +95,18 @@ def _run(benchmark, ratios, s: Setup, tool: str, group: str) -> None:
 TOOLS = ["bodega diff", "bodega re-manifest", "git status", "rsync"]
 
 
+def _interleaved(ratios, s: Setup, group: str) -> None:
+    fns = {"bodega": lambda: bodega_live_diff(s), "bodega re-manifest": lambda: bodega_remanifest(s),
+           **peers(s)}
+    for tool, seconds in interleaved(fns, ROUNDS).items():
+        ratios.record(f"{group} (interleaved)", tool, seconds)
+
+
 @pytest.mark.parametrize("tool", TOOLS)
 def test_unchanged_tree(benchmark, setup, ratios, tool):
     _run(benchmark, ratios, setup, tool, "unchanged tree")
+    if tool == TOOLS[-1]:
+        _interleaved(ratios, setup, "unchanged tree")
 
 
 @pytest.mark.parametrize("tool", TOOLS)
@@ -104,3 +114,5 @@ def test_one_percent_changed(benchmark, setup, ratios, tool):
     if not setup.changed:
         setup.change_one_percent()
     _run(benchmark, ratios, setup, tool, "1% of files changed")
+    if tool == TOOLS[-1]:
+        _interleaved(ratios, setup, "1% of files changed")

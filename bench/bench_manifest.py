@@ -19,6 +19,7 @@ import pytest
 import bodega
 
 from conftest import BENCH_FILES, ROUNDS, run_peer
+from interleave import interleaved
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 BIG_FILE = int(os.environ.get("BODEGA_BENCH_BIG_FILE", str(4 << 30)))
@@ -69,6 +70,17 @@ def test_manifest_build_big_file(benchmark, big_file_dir, ratios, tool):
     benchmark.group = "manifest build (4 GiB file)"
     benchmark.pedantic(fn, args=args, rounds=ROUNDS, warmup_rounds=1, iterations=1)
     ratios.record(f"manifest build, one {BIG_FILE >> 30} GiB file", tool, benchmark.stats.stats.median)
+
+
+def test_manifest_build_interleaved(ext4_tree, big_file_dir, ratios):
+    """The same comparisons with bodega and b3sum alternating round by round."""
+    tree = interleaved({"bodega": lambda: bodega_build(ext4_tree),
+                        "b3sum": lambda: b3sum_tree(ext4_tree)}, ROUNDS)
+    big = interleaved({"bodega": lambda: bodega_build(big_file_dir),
+                       "b3sum": lambda: run_peer(["b3sum", str(big_file_dir / "big.bin")])}, ROUNDS)
+    for name, medians in (("100k-file tree", tree), (f"one {BIG_FILE >> 30} GiB file", big)):
+        for tool, seconds in medians.items():
+            ratios.record(f"manifest build, {name} (interleaved)", tool, seconds)
 
 
 MEMORY_PROBE = """
