@@ -56,6 +56,14 @@ cdef extern from "bodega/bd_progress.h" nogil:
 
 
 cdef extern from "bodega/bd_platform.h" nogil:
+    ctypedef enum bd_kind:
+        BD_KIND_NONE
+        BD_KIND_FILE
+        BD_KIND_DIR
+        BD_KIND_SYMLINK
+        BD_KIND_REPARSE
+        BD_KIND_SPECIAL
+
     ctypedef struct bd_stat:
         uint8_t kind
         uint32_t mode
