@@ -5,19 +5,19 @@
 /* ---- back ends ---------------------------------------------------------------------- */
 
 static const b3_backend BACKENDS[BD_BLAKE3_IMPL_COUNT] = {
-    {1, bd_b3_compress_portable, bd_b3_hash_many_portable},
+    {1, bd_b3_hash_many_portable, bd_b3_hash_chunks_portable},
 #ifdef B3_HAVE_SSE41
-    {4, bd_b3_compress_portable, bd_b3_hash_many_sse41},
+    {4, bd_b3_hash_many_sse41, bd_b3_hash_chunks_sse41},
 #else
     {0, 0, 0},
 #endif
 #ifdef B3_HAVE_AVX2
-    {8, bd_b3_compress_portable, bd_b3_hash_many_avx2},
+    {8, bd_b3_hash_many_avx2, bd_b3_hash_chunks_avx2},
 #else
     {0, 0, 0},
 #endif
 #ifdef B3_HAVE_AVX512
-    {16, bd_b3_compress_portable, bd_b3_hash_many_avx512},
+    {16, bd_b3_hash_many_avx512, bd_b3_hash_chunks_avx512},
 #else
     {0, 0, 0},
 #endif
@@ -422,6 +422,74 @@ void bd_blake3_finalize(const bd_blake3 *h, uint8_t *out, size_t out_len)
         o = parent_output(block, h->key, h->flags);
     }
     output_root(&o, out, out_len);
+}
+
+/* ---- many small messages at once ---------------------------------------------------- */
+
+#define JOB_BATCH 64 /* chunk jobs per back-end call: four AVX-512 groups */
+
+/* The chaining value (or, for the root, the hash) of the subtree over k >= 1 chunk
+ * values: its left part is the largest power of two of chunks that leaves one for the
+ * right, as in any BLAKE3 tree. */
+static void merge_chunks(const uint8_t *cvs, size_t k, int root, uint8_t out[B3_OUT_LEN])
+{
+    uint8_t block[B3_BLOCK_LEN];
+    uint32_t cv[8];
+    if (k == 1) {
+        memcpy(out, cvs, B3_OUT_LEN);
+        return;
+    }
+    size_t left = (size_t)round_down_pow2(k - 1);
+    merge_chunks(cvs, left, 0, block);
+    merge_chunks(cvs + left * B3_OUT_LEN, k - left, 0, block + B3_OUT_LEN);
+    memcpy(cv, bd_b3_iv, sizeof cv);
+    bd_b3_compress_portable(cv, block, B3_BLOCK_LEN, 0, (uint8_t)(B3_PARENT | (root ? B3_ROOT : 0)));
+    b3_store_cv(out, cv);
+}
+
+static size_t message_chunks(size_t len)
+{
+    return len ? (len + B3_CHUNK_LEN - 1) / B3_CHUNK_LEN : 1;
+}
+
+void bd_blake3_hash_messages(const uint8_t *const *msgs, const size_t *lens, size_t n, uint8_t *out)
+{
+    const b3_backend *be = bd_b3_backend();
+    b3_chunk_job jobs[JOB_BATCH];
+    uint8_t cvs[JOB_BATCH * B3_OUT_LEN];
+    size_t first = 0;
+    while (first < n) {
+        size_t n_jobs = 0, end = first;
+        for (; end < n; end++) {
+            size_t chunks = message_chunks(lens[end]);
+            if (lens[end] > BD_BLAKE3_SMALL_MAX) {
+                bd_blake3 h;  /* a large one alone, at once */
+                bd_blake3_init(&h);
+                bd_blake3_update(&h, msgs[end], lens[end]);
+                bd_blake3_finalize(&h, out + end * B3_OUT_LEN, B3_OUT_LEN);
+                continue;
+            }
+            if (n_jobs + chunks > JOB_BATCH)
+                break;
+            for (size_t c = 0; c < chunks; c++) {
+                size_t left = lens[end] - c * B3_CHUNK_LEN;
+                jobs[n_jobs].data = msgs[end] + c * B3_CHUNK_LEN;
+                jobs[n_jobs].len = left < B3_CHUNK_LEN ? left : B3_CHUNK_LEN;
+                jobs[n_jobs].counter = c;
+                jobs[n_jobs].end_flags = chunks == 1 ? B3_ROOT : 0;
+                n_jobs++;
+            }
+        }
+        be->hash_chunks(jobs, n_jobs, bd_b3_iv, 0, cvs);
+        for (size_t i = first, j = 0; i < end; i++) {
+            if (lens[i] > BD_BLAKE3_SMALL_MAX)
+                continue;
+            size_t chunks = message_chunks(lens[i]);
+            merge_chunks(cvs + j * B3_OUT_LEN, chunks, 1, out + i * B3_OUT_LEN);
+            j += chunks;
+        }
+        first = end;
+    }
 }
 
 /* ---- subtrees ----------------------------------------------------------------------- */

@@ -24,7 +24,9 @@
 #define B3S_LOADU(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
 #define B3S_STOREU(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), (v))
 #define B3S_HASH_MANY bd_b3_hash_many_avx2
+#define B3S_HASH_CHUNKS bd_b3_hash_chunks_avx2
 #define B3S_NEXT bd_b3_hash_many_sse41
+#define B3S_PAD_MIN 0 /* fewer than 8 left: the SSE4.1 back end takes them at no loss */
 
 /* m[w] = word w of the block at off of inputs 0..7: two 8x8 word transposes. */
 B3S_FN void b3s_transpose_msg(const uint8_t *const *in, size_t off, __m256i m[16])

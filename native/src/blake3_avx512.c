@@ -18,7 +18,12 @@
 #define B3S_LOADU(p) _mm512_loadu_si512((const void *)(p))
 #define B3S_STOREU(p, v) _mm512_storeu_si512((void *)(p), (v))
 #define B3S_HASH_MANY bd_b3_hash_many_avx512
-#define B3S_NEXT bd_b3_hash_many_avx2
+#define B3S_HASH_CHUNKS bd_b3_hash_chunks_avx512
+#define B3S_NEXT bd_b3_hash_many_portable /* a single input left */
+/* 2..15 inputs left: one padded 16-lane pass costs less than the narrower back ends (here
+ * 16 AVX-512 lanes take the time of ~5 AVX2 lanes or ~2.5 SSE4.1 / portable ones) */
+#define B3S_PAD_MIN 2
+
 
 /* m[w] = word w of the block at off of inputs 0..15: one 16x16 word transpose. */
 B3S_FN void b3s_transpose_msg(const uint8_t *const *in, size_t off, __m512i m[16])

@@ -96,3 +96,24 @@ void bd_b3_hash_many_portable(const uint8_t *const *inputs, size_t n, size_t blo
             counter++;
     }
 }
+
+void bd_b3_hash_chunks_portable(const b3_chunk_job *jobs, size_t n, const uint32_t key[8], uint8_t flags,
+                                uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        const b3_chunk_job *job = &jobs[i];
+        size_t blocks = b3_job_blocks(job);
+        uint32_t cv[8];
+        memcpy(cv, key, sizeof cv);
+        for (size_t b = 0; b < blocks; b++) {
+            uint8_t block[B3_BLOCK_LEN] = {0};
+            size_t len = b + 1 < blocks ? B3_BLOCK_LEN : job->len - b * B3_BLOCK_LEN;
+            uint8_t block_flags = (uint8_t)(flags | (b == 0 ? B3_CHUNK_START : 0)
+                                            | (b + 1 == blocks ? B3_CHUNK_END | job->end_flags : 0));
+            if (len)
+                memcpy(block, job->data + b * B3_BLOCK_LEN, len);
+            bd_b3_compress_portable(cv, block, (uint8_t)len, job->counter, block_flags);
+        }
+        b3_store_cv(out + i * B3_OUT_LEN, cv);
+    }
+}

@@ -20,7 +20,10 @@
 #define B3S_LOADU(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
 #define B3S_STOREU(p, v) _mm_storeu_si128((__m128i *)(void *)(p), (v))
 #define B3S_HASH_MANY bd_b3_hash_many_sse41
+#define B3S_HASH_CHUNKS bd_b3_hash_chunks_sse41
 #define B3S_NEXT bd_b3_hash_many_portable
+#define B3S_PAD_MIN 0 /* a remainder goes one by one: padding to 4 lanes does not pay */
+
 
 /* m[w] = word w of the block at off of inputs 0..3: four 4x4 word transposes. */
 B3S_FN void b3s_transpose_msg(const uint8_t *const *in, size_t off, __m128i m[16])

@@ -52,10 +52,11 @@ typedef struct segments {
     bd_progress *p;
 } segments;
 
-static bd_status hash_segment(void *ctx, unsigned worker, size_t i, bd_error *e)
+static bd_status hash_segment(void *ctx, unsigned worker, size_t i, size_t end, bd_error *e)
 {
     segments *s = ctx;
     bd_blake3 h;
+    (void)end; /* runs of one segment */
     if (!s->bufs[worker] && !(s->bufs[worker] = malloc(BD_READ_BLOCK)))
         return bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
     bd_blake3_init_subtree(&h, s->like, i * s->size);

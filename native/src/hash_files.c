@@ -4,12 +4,15 @@
 #include <string.h>
 
 #include "bodega/bd_hash.h"
+#include "bodega/bd_thread.h"
 #include "file_read.h"
 #include "hash_open.h"
 #include "parallel.h"
 
 #define BIG_FILE ((uint64_t)8 << 20)  /* hashed later on all threads rather than on one */
-#define CLAIM_RUN 16                  /* jobs a worker takes at once: neighbours share directories */
+#define CLAIM_RUN 32                  /* jobs a worker takes at once: neighbours share directories,
+                                         and their small files fill the SIMD lanes together */
+#define SMALL_BUF ((size_t)CLAIM_RUN * BD_BLAKE3_SMALL_MAX)
 
 /* The directories of a worker's last path, kept open: dirs[i] is the directory named by
  * prefix[0 .. ends[i]). */
@@ -23,13 +26,15 @@ typedef struct dir_chain {
 
 typedef struct worker {
     dir_chain chain;
-    uint8_t *buf;
+    uint8_t *buf;    /* read buffer of a file hashed on its own */
+    uint8_t *small;  /* the small files of a run, read whole and hashed together */
 } worker;
 
 typedef struct batch {
     bd_dir *root;
     bd_hash_job *jobs;
-    unsigned threads;
+    unsigned threads;        /* workers of the first pass */
+    unsigned file_threads;   /* threads for one big file: what the caller asked for */
     unsigned char *deferred; /* 1: a big file left for the second pass */
     worker *workers;
     bd_progress *p;
@@ -125,17 +130,10 @@ static void job_result(bd_hash_job *job, bd_status rc, const bd_error *e)
     job->op = rc == BD_OK ? 0 : e->op;
 }
 
-/* Opens and hashes one job's file.  Returns a failure only for what must stop the batch
- * (cancel, memory); the file's own failure goes into the job. */
-static bd_status hash_job(batch *b, unsigned w, size_t i, int first_pass, unsigned threads, bd_error *e)
+/* Opens a job's file: each directory of its path, then the file, never through a link. */
+static bd_status open_job(batch *b, worker *wk, const bd_hash_job *job, bd_file **f, bd_stat *before, bd_error *fe)
 {
-    bd_hash_job *job = &b->jobs[i];
-    worker *wk = &b->workers[w];
-    bd_error fe;
     bd_dir *dir;
-    bd_file *f;
-    bd_stat before;
-    bd_error_clear(&fe);
     const char *slash = 0;
     for (size_t k = job->path_len; k > 0; k--)
         if (job->path[k - 1] == '/') {
@@ -146,34 +144,98 @@ static bd_status hash_job(batch *b, unsigned w, size_t i, int first_pass, unsign
     const char *name = slash ? slash + 1 : job->path;
     size_t name_len = job->path_len - (size_t)(name - job->path);
     bd_status rc = path_ok(job->path, job->path_len) ? BD_OK
-                   : bd_fail(&fe, BD_E_INVAL, EINVAL, "path", BD_PATH_AS_GIVEN, 0);
+                   : bd_fail(fe, BD_E_INVAL, EINVAL, "path", BD_PATH_AS_GIVEN, 0);
     if (rc == BD_OK)
-        rc = chain_enter(&wk->chain, b->root, job->path, dir_len, &dir, &fe);
+        rc = chain_enter(&wk->chain, b->root, job->path, dir_len, &dir, fe);
     if (rc == BD_OK)
-        rc = bd_file_open_read(dir, name, name_len, &f, &before, &fe);
-    if (rc == BD_OK) {
-        if (first_pass && b->threads > 1 && before.size >= BIG_FILE) {
+        rc = bd_file_open_read(dir, name, name_len, f, before, fe);
+    return rc;
+}
+
+/* Ends a job that did not go into a small-file group: its status, one file of progress.
+ * Returns only what must stop the batch (cancel, memory); a file's own failure stays in
+ * its job. */
+static bd_status finish_job(batch *b, bd_hash_job *job, bd_status rc, const bd_error *fe, bd_error *e)
+{
+    bd_progress_add(b->p, 1, 0);
+    if (rc == BD_E_CANCELLED || rc == BD_E_NOMEM) {
+        *e = *fe;
+        return rc;
+    }
+    job_result(job, rc, fe);
+    return BD_OK;
+}
+
+/* Hashes a run of jobs: small files are read whole and hashed together at the end, others
+ * one by one on this thread, big ones left for the second pass. */
+static bd_status hash_run(void *ctx, unsigned w, size_t start, size_t end, bd_error *e)
+{
+    batch *b = ctx;
+    worker *wk = &b->workers[w];
+    size_t idx[CLAIM_RUN], lens[CLAIM_RUN] = {0}, n_small = 0, used = 0;
+    const uint8_t *msgs[CLAIM_RUN] = {0};
+    uint8_t hashes[CLAIM_RUN * BD_HASH_LEN];
+    for (size_t i = start; i < end; i++) {
+        bd_hash_job *job = &b->jobs[i];
+        bd_error fe;
+        bd_file *f;
+        bd_stat before;
+        bd_error_clear(&fe);
+        bd_status rc = open_job(b, wk, job, &f, &before, &fe);
+        if (rc == BD_OK && b->file_threads > 1 && before.size >= BIG_FILE) {
             bd_file_close(f);
             b->deferred[i] = 1;
-            return BD_OK;
+            continue;
         }
-        rc = bd_hash_open_file(f, &before, threads, wk->buf, job->hash, b->p, w == 0, &fe);
+        if (rc == BD_OK && before.size <= BD_BLAKE3_SMALL_MAX && used + before.size <= SMALL_BUF) {
+            size_t size = (size_t)before.size;
+            rc = bd_read_exact(f, wk->small + used, size, 0, &fe);
+            if (rc == BD_OK)
+                rc = bd_check_unchanged(f, &before, &fe);
+            bd_file_close(f);
+            if (rc == BD_OK) {
+                job->st = before;
+                idx[n_small] = i;
+                msgs[n_small] = wk->small + used;
+                lens[n_small++] = size;
+                used += size;
+                bd_progress_add(b->p, 1, size);
+                continue;
+            }
+        } else if (rc == BD_OK) {
+            rc = bd_hash_open_file(f, &before, 1, wk->buf, job->hash, b->p, w == 0, &fe);
+            bd_file_close(f);
+            if (rc == BD_OK)
+                job->st = before;
+        }
+        rc = finish_job(b, job, rc, &fe, e);
+        if (rc != BD_OK)
+            return rc;
+    }
+    bd_blake3_hash_messages(msgs, lens, n_small, hashes);
+    for (size_t k = 0; k < n_small; k++) {
+        memcpy(b->jobs[idx[k]].hash, hashes + k * BD_HASH_LEN, BD_HASH_LEN);
+        job_result(&b->jobs[idx[k]], BD_OK, 0);
+    }
+    return BD_OK;
+}
+
+/* Hashes one big job's file on every thread. */
+static bd_status hash_alone(batch *b, size_t i, unsigned threads, bd_error *e)
+{
+    bd_hash_job *job = &b->jobs[i];
+    bd_error fe;
+    bd_file *f;
+    bd_stat before;
+    bd_error_clear(&fe);
+    bd_status rc = open_job(b, &b->workers[0], job, &f, &before, &fe);
+    if (rc == BD_OK) {
+        rc = bd_hash_open_file(f, &before, threads, b->workers[0].buf, job->hash, b->p, 1, &fe);
         bd_file_close(f);
         if (rc == BD_OK)
             job->st = before;
     }
-    bd_progress_add(b->p, 1, 0);
-    if (rc == BD_E_CANCELLED || rc == BD_E_NOMEM) {
-        *e = fe;
-        return rc;
-    }
-    job_result(job, rc, &fe);
-    return BD_OK;
-}
-
-static bd_status first_pass(void *ctx, unsigned w, size_t i, bd_error *e)
-{
-    return hash_job(ctx, w, i, 1, 1, e);
+    return finish_job(b, job, rc, &fe, e);
 }
 
 bd_status bd_hash_files(bd_dir *root, bd_hash_job *jobs, size_t n, unsigned threads,
@@ -192,25 +254,29 @@ bd_status bd_hash_files(bd_dir *root, bd_hash_job *jobs, size_t n, unsigned thre
     b.jobs = jobs;
     b.p = p;
     b.threads = bd_parallel_workers(n, CLAIM_RUN, threads);
+    b.file_threads = threads ? threads : bd_cpu_count();
     b.deferred = calloc(n ? n : 1, 1);
     b.workers = calloc(b.threads, sizeof *b.workers);
     if (!b.deferred || !b.workers)
         rc = bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
     for (unsigned w = 0; rc == BD_OK && w < b.threads; w++)
-        if (!(b.workers[w].buf = malloc(BD_READ_BLOCK)))
+        if (!(b.workers[w].buf = malloc(BD_READ_BLOCK)) || !(b.workers[w].small = malloc(SMALL_BUF)))
             rc = bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
     if (rc == BD_OK)
-        rc = bd_parallel_for(n, CLAIM_RUN, b.threads, first_pass, &b, p, e);
+        rc = bd_parallel_for(n, CLAIM_RUN, b.threads, hash_run, &b, p, e);
     /* big files, one after the other, each split over every thread */
     for (size_t i = 0; rc == BD_OK && i < n; i++)
         if (b.deferred[i]) {
-            rc = hash_job(&b, 0, i, 0, threads, e);
+            rc = hash_alone(&b, i, b.file_threads, e);
             if (rc == BD_OK)
                 rc = bd_progress_tick(p, 0, e);
         }
+    if (rc == BD_OK)
+        rc = bd_progress_tick(p, 1, e); /* the final counts, whatever the interval */
     for (unsigned w = 0; b.workers && w < b.threads; w++) {
         chain_free(&b.workers[w].chain);
         free(b.workers[w].buf);
+        free(b.workers[w].small);
     }
     free(b.workers);
     free(b.deferred);

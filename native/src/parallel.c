@@ -8,7 +8,7 @@
 
 typedef struct pool {
     size_t n, batch, next;
-    bd_item_fn fn;
+    bd_run_fn fn;
     void *ctx;
     bd_progress *p;
     bd_mutex *mu;       /* guards next, stop, running and the first failure */
@@ -67,16 +67,14 @@ static void work(pool *pl, unsigned worker)
     size_t start, end;
     bd_error_clear(&we);
     while (claim(pl, &start, &end)) {
-        for (size_t i = start; i < end; i++) {
-            bd_status rc = bd_progress_cancelled(pl->p)
-                               ? bd_fail(&we, BD_E_CANCELLED, 0, "cancel", BD_PATH_AS_GIVEN, 0)
-                               : pl->fn(pl->ctx, worker, i, &we);
-            if (rc == BD_OK && worker == 0)
-                rc = bd_progress_tick(pl->p, 0, &we);
-            if (rc != BD_OK) {
-                fail(pl, rc, &we);
-                return;
-            }
+        bd_status rc = bd_progress_cancelled(pl->p)
+                           ? bd_fail(&we, BD_E_CANCELLED, 0, "cancel", BD_PATH_AS_GIVEN, 0)
+                           : pl->fn(pl->ctx, worker, start, end, &we);
+        if (rc == BD_OK && worker == 0)
+            rc = bd_progress_tick(pl->p, 0, &we);
+        if (rc != BD_OK) {
+            fail(pl, rc, &we);
+            return;
         }
     }
 }
@@ -102,7 +100,7 @@ unsigned bd_parallel_workers(size_t n, size_t batch, unsigned threads)
     return threads;
 }
 
-bd_status bd_parallel_for(size_t n, size_t batch, unsigned threads, bd_item_fn fn, void *ctx,
+bd_status bd_parallel_for(size_t n, size_t batch, unsigned threads, bd_run_fn fn, void *ctx,
                           bd_progress *p, bd_error *e)
 {
     pool pl = {0};

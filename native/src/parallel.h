@@ -4,7 +4,7 @@
  * The caller's thread is worker 0: it alone ticks the progress record, between items and
  * while it waits for the others, so a Python callback only ever runs on the thread that
  * holds the call.  Items are claimed in runs of `batch` consecutive indices, so neighbours
- * (files of one directory, segments of one file) tend to stay on one worker.
+ * (files of one directory, small files hashed together) stay on one worker.
  */
 #ifndef BODEGA_PARALLEL_H
 #define BODEGA_PARALLEL_H
@@ -13,15 +13,15 @@
 #include "bodega/bd_progress.h"
 #include "bodega/bd_status.h"
 
-/* Does item `item` on worker `worker` (0 .. threads-1).  A failure stops every worker at
- * its next item and becomes bd_parallel_for's result. */
-typedef bd_status (*bd_item_fn)(void *ctx, unsigned worker, size_t item, bd_error *e);
+/* Does items start .. end-1 (one claimed run) on worker `worker` (0 .. threads-1).  A
+ * failure stops every worker at its next run and becomes bd_parallel_for's result. */
+typedef bd_status (*bd_run_fn)(void *ctx, unsigned worker, size_t start, size_t end, bd_error *e);
 
-/* Runs fn for items 0..n-1 on up to `threads` threads (0: one per CPU), never more threads
- * than runs of items.  Returns BD_OK, the first failure of fn (e filled as fn filled it),
- * or BD_E_CANCELLED when p was cancelled.  Helper threads that cannot start are done
- * without. */
-bd_status bd_parallel_for(size_t n, size_t batch, unsigned threads, bd_item_fn fn, void *ctx,
+/* Runs fn over items 0..n-1 in runs of `batch` on up to `threads` threads (0: one per
+ * CPU), never more threads than runs.  Returns BD_OK, the first failure of fn (e filled as
+ * fn filled it), or BD_E_CANCELLED when p was cancelled.  Helper threads that cannot start
+ * are done without. */
+bd_status bd_parallel_for(size_t n, size_t batch, unsigned threads, bd_run_fn fn, void *ctx,
                           bd_progress *p, bd_error *e);
 
 /* How many workers bd_parallel_for will use for n items (so callers can size per-worker

@@ -61,6 +61,15 @@ void bd_blake3_update(bd_blake3 *h, const void *data, size_t len);
  * as BLAKE3's XOF does).  Does not change h, so more input may follow. */
 void bd_blake3_finalize(const bd_blake3 *h, uint8_t *out, size_t out_len);
 
+/* Messages up to this size are hashed together by bd_blake3_hash_messages. */
+#define BD_BLAKE3_SMALL_MAX (16 * 1024)
+
+/* Hashes n whole messages (ordinary hash mode): out gets 32 bytes per message.  The chunks
+ * of messages of at most BD_BLAKE3_SMALL_MAX bytes fill the SIMD lanes together, which is
+ * what many small files need (one message alone has too few chunks to fill them); longer
+ * messages are hashed one by one. */
+void bd_blake3_hash_messages(const uint8_t *const *msgs, const size_t *lens, size_t n, uint8_t *out);
+
 /* ---- subtrees: hashing parts of one input on several threads -------------------------
  *
  * A part of 2^k chunks (k >= 1) starting at a chunk index that is a multiple of 2^k is a
@@ -136,7 +145,8 @@ typedef struct bd_hash_job {
  * A file that fails gets its own status (same codes as bd_hash_file) and the batch goes
  * on.  Returns BD_OK once every job has a status, BD_E_CANCELLED when cancelled (jobs not
  * reached keep status BD_E_CANCELLED), BD_E_NOMEM / BD_E_IO when the workers could not
- * start.  p gets files_total = n, bytes_done and files_done (also for failed files). */
+ * start.  p gets files_total = n, bytes_done and files_done (also for failed files), and
+ * a last forced tick once all is done. */
 bd_status bd_hash_files(bd_dir *root, bd_hash_job *jobs, size_t n, unsigned threads,
                         bd_progress *p, bd_error *e);
 

@@ -8,18 +8,18 @@ from cpython.pythread cimport (
     PyThread_release_lock, WAIT_LOCK, NOWAIT_LOCK,
 )
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy, strlen
+from libc.string cimport memcpy
 
 from bodega import errors
 from bodega._native.bd cimport (
-    bd_error, bd_error_clear, bd_status, BD_OK, BD_PATH_AS_GIVEN, BD_PATH_SRC, BD_ERR_PATH_MAX, bd_dir, bd_dir_open,
+    bd_error, bd_error_clear, bd_status, BD_OK, BD_PATH_SRC, BD_ERR_PATH_MAX, bd_dir, bd_dir_open,
     bd_dir_close, bd_stat, bd_blake3, bd_blake3_init, bd_blake3_init_keyed, bd_blake3_init_derive_key,
     bd_blake3_update, bd_blake3_finalize, bd_blake3_impl, bd_blake3_impl_available,
     bd_blake3_impl_current, bd_blake3_impl_name, bd_blake3_use, BD_BLAKE3_IMPL_COUNT, bd_hash_file,
     bd_hash_job, bd_hash_files,
 )
 from bodega._native._status cimport raise_status
-from bodega._native._progress cimport ProgressRelay
+from bodega._native._progress cimport ProgressRelay, raise_failure
 
 DIGEST_SIZE = 32
 GIL_RELEASE_MIN = 2048  # below this, releasing the GIL costs more than the hashing
@@ -147,13 +147,27 @@ cdef unsigned _threads(threads) except? 0:
     return min(threads, 1024)
 
 
-cdef int _fail(bd_error *e, ProgressRelay relay, object base) except -1:
-    """Raises for a failed call: the progress callback's own exception first."""
-    relay.reraise()
-    if e.path_base == BD_PATH_AS_GIVEN and e.path[0] != 0 and base is not None:
-        e.path_base = BD_PATH_SRC  # C named the file relative to the directory it opened
-    raise_status(e, base)
-    return -1
+def split_file_path(path):
+    """(parent directory, file name) of a file path, as bytes; InvalidInput when it names no file."""
+    raw = os.fsencode(path)
+    parent, name = os.path.split(raw.rstrip(b"/") or raw)
+    if not name or name in (b".", b".."):
+        raise errors.InvalidInput(f"not a file path: {os.fsdecode(raw)!r}")
+    return parent or b".", name
+
+
+cdef bd_dir *open_dir(bytes path, ProgressRelay relay) except NULL:
+    """Opens a directory the caller named (its earlier components may be links), without the GIL."""
+    cdef bd_error e
+    cdef bd_dir *d = NULL
+    cdef bd_status rc
+    cdef const char *c_path = path
+    bd_error_clear(&e)
+    with nogil:
+        rc = bd_dir_open(c_path, &d, &e)
+    if rc != BD_OK:
+        raise_failure(&e, relay, None)
+    return d
 
 
 def hash_file(path, *, threads=None, progress=None):
@@ -164,34 +178,42 @@ def hash_file(path, *, threads=None, progress=None):
     cdef unsigned char out[32]
     cdef unsigned nthreads = _threads(threads)
     cdef ProgressRelay relay = ProgressRelay(progress)
-    raw = os.fsencode(path)
-    parent, name = os.path.split(raw.rstrip(b"/") or raw)
-    if not name or name in (b".", b".."):
-        raise errors.InvalidInput(f"not a file path: {os.fsdecode(raw)!r}")
-    parent = parent or b"."
-    cdef const char *c_parent = parent
+    parent, name = split_file_path(path)
     cdef const char *c_name = name
     cdef size_t name_len = len(name)
     bd_error_clear(&e)
-    with nogil:
-        rc = bd_dir_open(c_parent, &d, &e)
-    if rc != BD_OK:
-        _fail(&e, relay, None)
+    d = open_dir(parent, relay)
     try:
         with nogil:
             rc = bd_hash_file(d, c_name, name_len, nthreads, out, NULL, &relay.c, &e)
     finally:
         bd_dir_close(d)
     if rc != BD_OK:
-        _fail(&e, relay, parent)
+        raise_failure(&e, relay, parent)
     return (<char *>out)[:32]
+
+
+cdef bint _plain_relative(const char *p, Py_ssize_t n) noexcept:
+    """1 when p is '/'-separated names, none empty, '.' or '..', and no NUL (a C loop: 100k paths)."""
+    cdef Py_ssize_t i, start = 0, size
+    if n == 0:
+        return 0
+    for i in range(n + 1):
+        if i < n and p[i] != b'/':
+            if p[i] == 0:
+                return 0
+            continue
+        size = i - start
+        if size == 0 or (size == 1 and p[start] == b'.') or (size == 2 and p[start] == b'.' and p[start + 1] == b'.'):
+            return 0
+        start = i + 1
+    return 1
 
 
 cdef bytes _relpath(object path):
     """A batch path as bytes, checked: relative, '/'-separated, no empty, '.' or '..' part."""
-    raw = os.fsencode(path)
-    parts = raw.split(b"/")
-    if not raw or raw.startswith(b"/") or b"\0" in raw or any(p in (b"", b".", b"..") for p in parts):
+    cdef bytes raw = path.encode("utf-8", "surrogateescape") if type(path) is str else os.fsencode(path)
+    if not _plain_relative(raw, len(raw)):
         raise errors.InvalidInput(f"not a relative path of plain names: {os.fsdecode(raw)!r}")
     return raw
 
@@ -216,8 +238,8 @@ cdef object _job_error(const bd_hash_job *job, object root):
     return errors.InternalError("a failed hash job had no error")
 
 
-def _hash_batch(root, relpaths, threads, progress):
-    """Runs bd_hash_files; returns one FileHash per path."""
+def _hash_batch(root, relpaths, threads, progress, bint report):
+    """Runs bd_hash_files: one FileHash per path (report), else the digests, raising the first error."""
     cdef bd_error e
     cdef bd_dir *d = NULL
     cdef bd_status rc
@@ -228,25 +250,26 @@ def _hash_batch(root, relpaths, threads, progress):
     cdef bd_hash_job *jobs = <bd_hash_job *>malloc((n if n else 1) * sizeof(bd_hash_job))
     if jobs == NULL:
         raise MemoryError("cannot allocate the hash jobs")
-    root_raw = os.fsencode(root)
-    cdef const char *c_root = root_raw
+    cdef bytes root_raw = os.fsencode(root)
     cdef size_t i
     try:
         for i in range(n):
             jobs[i].path = <bytes>paths[i]
             jobs[i].path_len = len(<bytes>paths[i])
         bd_error_clear(&e)
-        with nogil:
-            rc = bd_dir_open(c_root, &d, &e)
-        if rc != BD_OK:
-            _fail(&e, relay, None)
+        d = open_dir(root_raw, relay)
         try:
             with nogil:
                 rc = bd_hash_files(d, jobs, n, nthreads, &relay.c, &e)
         finally:
             bd_dir_close(d)
         if rc != BD_OK:
-            _fail(&e, relay, root_raw)
+            raise_failure(&e, relay, root_raw)
+        if not report:
+            for i in range(n):
+                if jobs[i].status != BD_OK:
+                    raise _job_error(&jobs[i], root_raw)
+            return [(<char *>jobs[i].hash)[:32] for i in range(n)]
         out = []
         for i in range(n):
             if jobs[i].status == BD_OK:
@@ -263,16 +286,12 @@ def _hash_batch(root, relpaths, threads, progress):
 
 def hash_files_report(root, relpaths, *, threads=None, progress=None):
     """Hashes many files under root on all cores; each result carries its digest or its error."""
-    return _hash_batch(root, relpaths, threads, progress)
+    return _hash_batch(root, relpaths, threads, progress, True)
 
 
 def hash_files(root, relpaths, *, threads=None, progress=None):
     """The digests of many files under root, in order; raises the first file's error."""
-    results = _hash_batch(root, relpaths, threads, progress)
-    for r in results:
-        if r.error is not None:
-            raise r.error
-    return [r.digest for r in results]
+    return _hash_batch(root, relpaths, threads, progress, False)
 
 
 def _use_from_environment():

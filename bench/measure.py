@@ -1,0 +1,30 @@
+"""Timing shared by the benchmarks: medians of a few wall-clock rounds."""
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
+
+ROUNDS = 5
+
+
+def median_seconds(fn: Callable[[], object], rounds: int = ROUNDS) -> float:
+    """The median wall time of fn() over rounds runs."""
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def interleaved_medians(contenders: dict[str, Callable[[], object]], rounds: int = ROUNDS) -> dict[str, float]:
+    """The median wall time of each contender, their runs taking turns so that a busy
+    machine slows them all alike."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
