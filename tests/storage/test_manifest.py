@@ -335,6 +335,35 @@ def test_delta_applied_to_its_base_gives_the_new_full_manifest(tree, tmp_path):
     assert applied._table.stat_cache(applied._table.find(b"a.txt")) == new._table.stat_cache(i)
 
 
+NAMES = [b"a", b"a-b", b"a.c", b"a/x", b"a/y", b"b", b"b/c", b"b/c/d", b"\xff", b"z"]
+
+
+def _entry(path: bytes, kind: int, salt: int) -> dict:
+    mode = {1: 0o100644 | (salt & 0o100), 2: 0o040755, 3: 0o120000}[kind]
+    link = b"target%d" % salt if kind == 3 else b""
+    return {"path": path, "kind": kind, "mode": mode, "attrs": 0,
+            "size": {1: salt, 2: 0, 3: len(link)}[kind], "mtime_ns": salt * 1000,
+            "hash": blake3.blake3(b"%d" % salt).digest() if kind == 1 else bytes(32), "link": link}
+
+
+def _manifest_of(es: list[dict]):
+    return mf.loads(_encode_raw(ref.table_section(es), len(es), root=ref.root_hash(es)))
+
+
+_state = st.dictionaries(st.sampled_from(NAMES), st.tuples(st.sampled_from([1, 2, 3]), st.integers(0, 3)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_state, _state)
+def test_fuzz_delta_then_apply_gives_the_new_state(before, after):
+    base = _manifest_of([_entry(p, *before[p]) for p in sorted(before)])
+    new = _manifest_of([_entry(p, *after[p]) for p in sorted(after)])
+    delta = new.delta_from(base)
+    assert {e.path for e in delta if e.kind == "deleted"} == set(before) - set(after)
+    applied = base.apply(mf.loads(delta.to_bytes()))
+    assert applied == new and applied.root == ref.root_hash([_entry(p, *after[p]) for p in sorted(after)])
+
+
 def test_delta_of_equal_manifests_is_empty(tree):
     m = mf.build(tree)
     d = m.delta_from(m)
