@@ -21,9 +21,9 @@ def to_b3sum(m: Manifest) -> tuple[str, list[bytes]]:
             skipped.append(e.path)
             continue
         name = e.path.decode("utf-8")
-        if "\\" in name or "\n" in name or "\r" in name:
+        if "\\" in name or "\n" in name:
             # b3sum's escaping: the line starts with a backslash, the name escapes \ and newlines
-            name = name.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+            name = name.replace("\\", "\\\\").replace("\n", "\\n")
             lines.append(f"\\{e.hash.hex()}  {name}\n")
         else:
             lines.append(f"{e.hash.hex()}  {name}\n")
