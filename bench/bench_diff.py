@@ -20,7 +20,7 @@ import pytest
 import bodega
 
 from conftest import ROUNDS, run_peer
-from interleave import interleaved
+from measure import interleaved_medians
 
 CHANGED_SHARE = 0.01
 mf = bodega.manifest
@@ -98,7 +98,7 @@ TOOLS = ["bodega diff", "bodega re-manifest", "git status", "rsync"]
 def _interleaved(ratios, s: Setup, group: str) -> None:
     fns = {"bodega": lambda: bodega_live_diff(s), "bodega re-manifest": lambda: bodega_remanifest(s),
            **peers(s)}
-    for tool, seconds in interleaved(fns, ROUNDS).items():
+    for tool, seconds in interleaved_medians(fns, ROUNDS).items():
         ratios.record(f"{group} (interleaved)", tool, seconds)
 
 

@@ -19,7 +19,7 @@ import pytest
 import bodega
 
 from conftest import BENCH_FILES, ROUNDS, run_peer
-from interleave import interleaved
+from measure import interleaved_medians
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 BIG_FILE = int(os.environ.get("BODEGA_BENCH_BIG_FILE", str(4 << 30)))
@@ -74,9 +74,9 @@ def test_manifest_build_big_file(benchmark, big_file_dir, ratios, tool):
 
 def test_manifest_build_interleaved(ext4_tree, big_file_dir, ratios):
     """The same comparisons with bodega and b3sum alternating round by round."""
-    tree = interleaved({"bodega": lambda: bodega_build(ext4_tree),
+    tree = interleaved_medians({"bodega": lambda: bodega_build(ext4_tree),
                         "b3sum": lambda: b3sum_tree(ext4_tree)}, ROUNDS)
-    big = interleaved({"bodega": lambda: bodega_build(big_file_dir),
+    big = interleaved_medians({"bodega": lambda: bodega_build(big_file_dir),
                        "b3sum": lambda: run_peer(["b3sum", str(big_file_dir / "big.bin")])}, ROUNDS)
     for name, medians in (("100k-file tree", tree), (f"one {BIG_FILE >> 30} GiB file", big)):
         for tool, seconds in medians.items():
