@@ -2,15 +2,14 @@
  *
  * Two phases.  The walk lists directories on one or more threads: each directory is a
  * task on a shared LIFO stack, opened relative to its parent's handle; its entries are
- * appended in batches to one shared entry array (names and link targets to a shared
- * names arena), each batch recorded as a "run" of its directory's children.  Then the
- * ordering phase, on the caller's thread, visits directories depth first, sorting each
- * one's children by name (a subdirectory twice: itself by "name", its contents by
- * "name/"), which yields the byte order of full paths; it writes the full paths into an
- * arena sized exactly in advance and finally permutes the entry array in place.
+ * appended in batches to one shared entry array (full paths and link targets to the
+ * arena), each batch recorded as a "run" of its directory's children.  Then the ordering
+ * phase, on the caller's thread, visits directories depth first, sorting each one's
+ * children by name (a subdirectory twice: itself by "name", its contents by "name/"),
+ * which yields the byte order of full paths, and permutes the entry array in place.
  *
- * Memory: 88 bytes per entry plus its path, with transient names (~15 bytes) and a
- * permutation (4 bytes) during the ordering, and no allocation per entry.
+ * Memory: 88 bytes per entry plus its path, a 4-byte permutation during the ordering, a
+ * few bytes per directory, and no allocation per entry.
  */
 #include <errno.h>  /* sys_errno values: POSIX errno, or the Windows mapping onto it */
 #include <stdlib.h>
@@ -44,8 +43,8 @@ typedef struct scan_dir {
     uint32_t entry;       /* its entry; NO_INDEX for the root */
     uint32_t parent;      /* parent dir; NO_INDEX for the root */
     uint32_t pending;     /* subdirectories not opened yet, +1 while it is being listed */
+    uint32_t users;       /* threads opening a subdirectory from handle right now */
     uint32_t first_run, last_run;
-    uint32_t path_len;    /* ordering: length of its relative path */
     uint32_t sorted_pos;  /* ordering: index of its entry once sorted */
 } scan_dir;
 
@@ -60,11 +59,10 @@ typedef struct walk {
     int stop;                 /* set on failure or cancel (atomic) */
     bd_mutex *lock;
     bd_cond *wake;
-    bd_scan_entry *entries;   /* during the walk path_off/path_len hold the name in names,
-                                 and a directory's `parent` field holds its own dir index */
+    bd_scan_entry *entries;   /* until sorted, a directory's `parent` is its own dir index */
     size_t n, entries_cap;
-    char *names;
-    size_t names_len, names_cap;
+    char *arena;
+    size_t arena_len, arena_cap;
     scan_dir *dirs;
     size_t ndirs, dirs_cap;
     scan_run *runs;
@@ -84,11 +82,13 @@ typedef struct worker {
     int is_main;              /* the caller's thread: the only one that may tick */
     uint32_t dir;             /* the directory being listed */
     bd_dir *handle;
+    char *prefix;             /* its path and a '/' ("" for the root) */
+    size_t prefix_len, prefix_cap;
     bd_scan_entry batch[BATCH_ENTRIES];
     uint32_t nbatch;
     uint64_t batch_bytes;
-    char *names;              /* names (and link targets) of the batch */
-    size_t names_len, names_cap;
+    char *text;               /* the batch's paths and link targets */
+    size_t text_len, text_cap;
     char *link;
     uint64_t vol_id;          /* the last volume seen and its index */
     uint16_t vol_index;
@@ -99,23 +99,26 @@ typedef struct worker {
 
 /* ---- small tools -------------------------------------------------------------------- */
 
-/* Makes room for `need` elements of `size` bytes in *buf (capacity *cap), doubling. */
-static int reserve(void **buf, size_t *cap, size_t need, size_t size)
+/* Makes room for `need` elements of `size` bytes in the buffer whose pointer is at slot
+ * (capacity *cap), doubling.  0 when out of memory (the buffer is kept). */
+static int reserve(void *slot, size_t *cap, size_t need, size_t size)
 {
     if (need <= *cap)
         return 1;
     size_t c = *cap ? *cap : 64;
     while (c < need)
         c *= 2;
-    void *nb = realloc(*buf, c * size);
-    if (!nb)
+    void *buf;
+    memcpy(&buf, slot, sizeof buf);  /* slot is a T**: no aliasing through void** */
+    buf = realloc(buf, c * size);
+    if (!buf)
         return 0;
-    *buf = nb;
+    memcpy(slot, &buf, sizeof buf);
     *cap = c;
     return 1;
 }
 
-#define RESERVE(buf, cap, need) reserve((void **)&(buf), &(cap), (need), sizeof *(buf))
+#define RESERVE(buf, cap, need) reserve(&(buf), &(cap), (need), sizeof *(buf))
 
 static bd_status no_memory(bd_error *e)
 {
@@ -127,49 +130,26 @@ static int stopping(walk *w)
     return ATOMIC_LOAD(&w->stop) || bd_progress_cancelled(w->p);
 }
 
-/* Copies src to buf + at, keeping only what falls inside BD_ERR_PATH_MAX bytes. */
-static void put_clipped(char *buf, size_t at, const char *src, size_t n)
-{
-    if (at >= BD_ERR_PATH_MAX)
-        return;
-    memcpy(buf + at, src, n < BD_ERR_PATH_MAX - at ? n : BD_ERR_PATH_MAX - at);
-}
-
-/* Writes the relative path of dir (plus "/name" when name is given) into buf, which holds
- * BD_ERR_PATH_MAX bytes; returns its length, BD_ERR_PATH_MAX when it was cut.  Locked. */
-static size_t dir_path(const walk *w, uint32_t dir, const char *name, size_t name_len, char *buf)
-{
-    size_t total = name ? name_len : 0, parts = name ? 1 : 0;
-    for (uint32_t d = dir; d != 0; d = w->dirs[d].parent, parts++)
-        total += w->entries[w->dirs[d].entry].path_len;
-    if (parts > 1)
-        total += parts - 1;  /* the separators */
-    /* Fill from the end, so a cut keeps the start of the path. */
-    size_t end = total;
-    if (name) {
-        end -= name_len;
-        put_clipped(buf, end, name, name_len);
-        if (end)
-            put_clipped(buf, --end, "/", 1);
-    }
-    for (uint32_t d = dir; d != 0; d = w->dirs[d].parent) {
-        const bd_scan_entry *en = &w->entries[w->dirs[d].entry];
-        end -= en->path_len;
-        put_clipped(buf, end, w->names + en->path_off, en->path_len);
-        if (end)
-            put_clipped(buf, --end, "/", 1);
-    }
-    return total < BD_ERR_PATH_MAX ? total : BD_ERR_PATH_MAX;
-}
-
-/* Rewrites e's path as the relative path of dir (and name).  Locks. */
-static void blame(walk *w, uint32_t dir, const char *name, size_t name_len, bd_error *e)
+/* Rewrites e's path as the worker's directory, or the entry `name` in it. */
+static void blame(worker *k, const char *name, size_t name_len, bd_error *e)
 {
     char buf[BD_ERR_PATH_MAX];
-    bd_mutex_lock(w->lock);
-    size_t len = dir_path(w, dir, name, name_len, buf);
-    bd_mutex_unlock(w->lock);
-    bd_error_set_path(e, BD_PATH_SRC, buf, len);
+    size_t dir_len = k->prefix_len && !name ? k->prefix_len - 1 : k->prefix_len;  /* no '/' */
+    size_t len = dir_len + (name ? name_len : 0);
+    size_t n = dir_len < sizeof buf ? dir_len : sizeof buf;
+    memcpy(buf, k->prefix, n);
+    if (name && n < sizeof buf)
+        memcpy(buf + n, name, name_len < sizeof buf - n ? name_len : sizeof buf - n);
+    bd_error_set_path(e, BD_PATH_SRC, buf, len < sizeof buf ? len : sizeof buf);
+}
+
+/* Where an entry's own name starts in its path (after the last '/'). */
+static size_t name_start(const char *path, size_t len)
+{
+    size_t i = len;
+    while (i > 0 && path[i - 1] != '/')
+        i--;
+    return i;
 }
 
 /* Records a worker's failure as the walk's (the first one wins) and stops the walk. */
@@ -246,8 +226,10 @@ static bd_status reopen_locked(walk *w, uint32_t dir, bd_dir **out, int *temp, b
     bd_status rc = BD_OK;
     for (i = 0; i < depth && rc == BD_OK; i++) {
         const bd_scan_entry *en = &w->entries[w->dirs[chain[i]].entry];
+        const char *path = w->arena + en->path_off;
+        size_t skip = name_start(path, en->path_len);
         bd_dir *next;
-        rc = open_checked(h, w->names + en->path_off, en->path_len, en, w->volumes[en->volume], &next, e);
+        rc = open_checked(h, path + skip, en->path_len - skip, en, w->volumes[en->volume], &next, e);
         if (i > 0)
             bd_dir_close(h);
         if (rc == BD_OK)
@@ -266,38 +248,43 @@ static bd_status reopen_locked(walk *w, uint32_t dir, bd_dir **out, int *temp, b
     return BD_OK;
 }
 
-/* Opens dir (not the root) from its parent's handle.  *vanished is set, and nothing
- * opened, when it no longer exists. */
-static bd_status open_dir(walk *w, uint32_t dir, bd_dir **out, int *vanished, bd_error *e)
+/* Opens the worker's dir (not the root) from its parent's handle; its path and a '/'
+ * are in k->prefix.  *vanished is set, and nothing opened, when it no longer exists.  The
+ * parent's handle cannot be closed meanwhile: not for lack of pending subdirectories
+ * (this one counts), nor to save handles (users). */
+static bd_status open_dir(worker *k, bd_dir **out, int *vanished, bd_error *e)
 {
-    char name[BD_ERR_PATH_MAX];
+    walk *w = k->w;
     bd_scan_entry seen;
     bd_dir *parent_handle;
     int temp = 0;
     bd_status rc = BD_OK;
 
     bd_mutex_lock(w->lock);
-    uint32_t parent = w->dirs[dir].parent;
-    seen = w->entries[w->dirs[dir].entry];
+    uint32_t parent = w->dirs[k->dir].parent;
+    seen = w->entries[w->dirs[k->dir].entry];
     uint64_t volume_id = w->volumes[seen.volume];
-    size_t len = seen.path_len < sizeof name ? seen.path_len : sizeof name;
-    memcpy(name, w->names + seen.path_off, len);
     parent_handle = w->dirs[parent].handle;
     if (!parent_handle)
         rc = reopen_locked(w, parent, &parent_handle, &temp, e);
+    if (!temp)
+        w->dirs[parent].users++;
     bd_mutex_unlock(w->lock);
 
     bd_dir *d = 0;
+    size_t skip = name_start(k->prefix, k->prefix_len - 1);
     if (rc == BD_OK)  /* the parent's handle stays open: our task is one of its pending */
-        rc = open_checked(parent_handle, name, len, &seen, volume_id, &d, e);
+        rc = open_checked(parent_handle, k->prefix + skip, k->prefix_len - 1 - skip, &seen, volume_id, &d, e);
 
     bd_mutex_lock(w->lock);
     if (temp)
         bd_dir_close(parent_handle);
+    else
+        w->dirs[parent].users--;
     if (--w->dirs[parent].pending == 0)
         drop_handle(w, parent);
     if (rc == BD_OK)
-        set_handle(w, dir, d);
+        set_handle(w, k->dir, d);
     bd_mutex_unlock(w->lock);
 
     *vanished = rc != BD_OK && e->sys_errno == ENOENT;
@@ -307,6 +294,26 @@ static bd_status open_dir(walk *w, uint32_t dir, bd_dir **out, int *vanished, bd
     }
     *out = d;
     return rc;
+}
+
+/* Sets k->dir and k->prefix (its path and a '/', or "" for the root). */
+static bd_status enter_dir(worker *k, uint32_t dir)
+{
+    walk *w = k->w;
+    k->dir = dir;
+    k->prefix_len = 0;
+    if (dir == 0)
+        return BD_OK;
+    bd_mutex_lock(w->lock);
+    const bd_scan_entry *en = &w->entries[w->dirs[dir].entry];
+    int ok = RESERVE(k->prefix, k->prefix_cap, (size_t)en->path_len + 1);
+    if (ok) {
+        memcpy(k->prefix, w->arena + en->path_off, en->path_len);
+        k->prefix[en->path_len] = '/';
+        k->prefix_len = (size_t)en->path_len + 1;
+    }
+    bd_mutex_unlock(w->lock);
+    return ok ? BD_OK : no_memory(&k->e);
 }
 
 /* ---- listing ------------------------------------------------------------------------ */
@@ -355,7 +362,7 @@ static bd_status flush(worker *k)
     bd_mutex_lock(w->lock);
     if (w->n + nb >= NO_INDEX
         || !RESERVE(w->entries, w->entries_cap, w->n + nb)
-        || !RESERVE(w->names, w->names_cap, w->names_len + k->names_len)
+        || !RESERVE(w->arena, w->arena_cap, w->arena_len + k->text_len)
         || !RESERVE(w->runs, w->runs_cap, w->nruns + 1)
         || !RESERVE(w->dirs, w->dirs_cap, w->ndirs + subdirs)
         || !RESERVE(w->tasks, w->tasks_cap, w->ntasks + subdirs)) {
@@ -363,11 +370,11 @@ static bd_status flush(worker *k)
         return no_memory(&k->e);
     }
     uint32_t base = (uint32_t)w->n;
-    memcpy(w->names + w->names_len, k->names, k->names_len);
+    memcpy(w->arena + w->arena_len, k->text, k->text_len);
     for (uint32_t i = 0; i < nb; i++) {
         bd_scan_entry *en = &w->entries[base + i];
         *en = k->batch[i];
-        en->path_off += w->names_len;
+        en->path_off += w->arena_len;
         if (en->kind == BD_KIND_DIR) {
             uint32_t id = (uint32_t)w->ndirs++;
             scan_dir *sd = &w->dirs[id];
@@ -391,14 +398,14 @@ static bd_status flush(worker *k)
         w->runs[parent->last_run].next = run;
     parent->last_run = run;
     w->n += nb;
-    w->names_len += k->names_len;
+    w->arena_len += k->text_len;
     if (subdirs)
         bd_cond_broadcast(w->wake);
     bd_mutex_unlock(w->lock);
 
     bd_progress_add(w->p, nb, k->batch_bytes);
     k->nbatch = 0;
-    k->names_len = 0;
+    k->text_len = 0;
     k->batch_bytes = 0;
     return BD_OK;
 }
@@ -431,22 +438,25 @@ static int on_entry(void *ctx, const char *name, size_t name_len, const bd_stat 
             if (le.sys_errno == ENOENT)
                 return 0;  /* vanished since the listing */
             if (st->kind == BD_KIND_SYMLINK) {
+                if (le.sys_errno == EINVAL)  /* no longer a link */
+                    le.code = BD_E_CHANGED;
                 k->e = le;
-                blame(k->w, k->dir, name, name_len, &k->e);
+                blame(k, name, name_len, &k->e);
                 return 1;
             }
             link_len = 0;  /* a reparse point that is not a link: no target */
         }
     }
-    if (!RESERVE(k->names, k->names_cap, k->names_len + name_len + link_len)) {
+    size_t path_len = k->prefix_len + name_len;
+    if (!RESERVE(k->text, k->text_cap, k->text_len + path_len + link_len)) {
         no_memory(&k->e);
         return 1;
     }
     bd_scan_entry *en = &k->batch[k->nbatch];
     if (volume_index(k, st->volume_id, &en->volume) != BD_OK)
         return 1;
-    en->path_off = k->names_len;
-    en->path_len = (uint32_t)name_len;
+    en->path_off = k->text_len;
+    en->path_len = (uint32_t)path_len;
     en->link_len = (uint32_t)link_len;
     en->size = st->size;
     en->alloc_size = st->alloc_size;
@@ -460,9 +470,11 @@ static int on_entry(void *ctx, const char *name, size_t name_len, const bd_stat 
     en->reparse_tag = st->reparse_tag;
     en->parent = NO_INDEX;
     en->kind = st->kind;
-    memcpy(k->names + k->names_len, name, name_len);
-    memcpy(k->names + k->names_len + name_len, k->link, link_len);
-    k->names_len += name_len + link_len;
+    char *out = k->text + k->text_len;
+    memcpy(out, k->prefix, k->prefix_len);
+    memcpy(out + k->prefix_len, name, name_len);
+    memcpy(out + path_len, k->link, link_len);
+    k->text_len += path_len + link_len;
     if (st->kind == BD_KIND_FILE)
         k->batch_bytes += st->size;
     k->nbatch++;
@@ -480,20 +492,21 @@ static bd_status list_dir(worker *k, uint32_t dir)
     walk *w = k->w;
     bd_error *e = &k->e;
     bd_dir *d = 0;
+    if (enter_dir(k, dir) != BD_OK)
+        return e->code;
     if (dir == 0) {
         d = w->dirs[0].handle;
     } else {
         int vanished;
-        bd_status rc = open_dir(w, dir, &d, &vanished, e);
+        bd_status rc = open_dir(k, &d, &vanished, e);
         if (rc != BD_OK) {
             if (rc != BD_E_NOMEM)
-                blame(w, dir, 0, 0, e);
+                blame(k, 0, 0, e);
             return rc;
         }
         if (vanished)
             return BD_OK;
     }
-    k->dir = dir;
     k->handle = d;
 
     bd_mutex_lock(w->lock);
@@ -503,16 +516,16 @@ static bd_status list_dir(worker *k, uint32_t dir)
     /* When on_entry stops the listing, e holds its reason (the first failure wins). */
     bd_status rc = bd_dir_list(d, on_entry, k, e) == BD_OK ? flush(k) : e->code;
     if (rc != BD_OK && rc != BD_E_CANCELLED && rc != BD_E_NOMEM && e->path_base == BD_PATH_AS_GIVEN)
-        blame(w, dir, e->path[0] ? e->path : 0, strlen(e->path), e);  /* e->path: a name or "" */
+        blame(k, e->path[0] ? e->path : 0, strlen(e->path), e);  /* e->path: a name or "" */
 
     bd_mutex_lock(w->lock);
     if (--w->dirs[dir].pending == 0)
         drop_handle(w, dir);
-    else if (w->open_handles > BD_SCAN_MAX_OPEN)
+    else if (w->open_handles > BD_SCAN_MAX_OPEN && w->dirs[dir].users == 0)
         drop_handle(w, dir);  /* its subdirectories will reopen it */
     bd_mutex_unlock(w->lock);
     k->nbatch = 0;
-    k->names_len = 0;
+    k->text_len = 0;
     k->batch_bytes = 0;
     return rc;
 }
@@ -586,7 +599,8 @@ static worker *worker_new(walk *w, int is_main)
 static void worker_free(worker *k)
 {
     if (k) {
-        free(k->names);
+        free(k->prefix);
+        free(k->text);
         free(k->link);
         free(k);
     }
@@ -673,9 +687,11 @@ static bd_status push_dir(order_state *o, uint32_t dir, bd_error *e)
             return no_memory(e);
         for (uint32_t i = run->start; i < run->start + run->count; i++) {
             const bd_scan_entry *en = &w->entries[i];
+            const char *path = w->arena + en->path_off;
+            size_t skip = name_start(path, en->path_len);
             sort_item *it = &o->items[o->nitems++];
-            it->name = (const unsigned char *)w->names + en->path_off;
-            it->len = en->path_len;
+            it->name = (const unsigned char *)path + skip;
+            it->len = (uint32_t)(en->path_len - skip);
             it->ref = i;
             it->block = 0;
             if (en->kind == BD_KIND_DIR) {
@@ -717,27 +733,14 @@ static void permute(bd_scan_entry *entries, uint32_t *perm, size_t n)
     }
 }
 
-/* Sorts the walked entries into s: full paths in an exact-size arena, entries permuted. */
+/* Sorts the walked entries into s. */
 static bd_status order(walk *w, bd_scan *s, bd_error *e)
 {
     size_t n = w->n;
-    /* Directories were created after their parents, so one forward pass sizes the paths. */
-    size_t arena_len = w->names_len;
-    w->dirs[0].path_len = 0;
-    for (size_t d = 1; d < w->ndirs; d++) {
-        const scan_dir *parent = &w->dirs[w->dirs[d].parent];
-        size_t prefix = w->dirs[d].parent == 0 ? 0 : parent->path_len + 1;
-        w->dirs[d].path_len = (uint32_t)(prefix + w->entries[w->dirs[d].entry].path_len);
-    }
-    for (size_t d = 1; d < w->ndirs; d++)
-        for (uint32_t r = w->dirs[d].first_run; r != NO_INDEX; r = w->runs[r].next)
-            arena_len += (size_t)w->runs[r].count * (w->dirs[d].path_len + 1);
-
-    char *arena = malloc(arena_len ? arena_len : 1);
     uint32_t *perm = malloc((n ? n : 1) * sizeof *perm);
     order_state o = {w, 0, 0, 0, 0, 0, 0};
-    bd_status rc = arena && perm ? push_dir(&o, 0, e) : no_memory(e);
-    size_t pos = 0, cursor = 0;
+    bd_status rc = perm ? push_dir(&o, 0, e) : no_memory(e);
+    size_t pos = 0;
     while (rc == BD_OK && o.nframes) {
         frame *f = &o.frames[o.nframes - 1];
         if (f->pos == f->end) {
@@ -750,43 +753,35 @@ static bd_status order(walk *w, bd_scan *s, bd_error *e)
             rc = push_dir(&o, it.ref, e);
             continue;
         }
-        uint32_t dir = f->dir;
+        /* A directory's entry comes before its block ("name" < "name/"), so its sorted
+         * position is known when its children are placed. */
         bd_scan_entry *en = &w->entries[it.ref];
-        size_t start = cursor;
-        if (dir != 0) {
-            const bd_scan_entry *de = &w->entries[w->dirs[dir].entry];
-            memcpy(arena + cursor, arena + de->path_off, de->path_len);
-            cursor += de->path_len;
-            arena[cursor++] = '/';
-        }
-        memcpy(arena + cursor, w->names + en->path_off, (size_t)en->path_len + en->link_len);
-        cursor += (size_t)en->path_len + en->link_len;
         if (en->kind == BD_KIND_DIR)
             w->dirs[en->parent].sorted_pos = (uint32_t)pos;
-        en->parent = dir == 0 ? BD_SCAN_NO_PARENT : w->dirs[dir].sorted_pos;
-        en->path_off = start;
-        en->path_len = (uint32_t)(cursor - start - en->link_len);
+        en->parent = f->dir == 0 ? BD_SCAN_NO_PARENT : w->dirs[f->dir].sorted_pos;
         perm[pos++] = it.ref;
     }
     free(o.items);
     free(o.frames);
     if (rc != BD_OK) {
-        free(arena);
         free(perm);
         return rc;
     }
     permute(w->entries, perm, n);
     free(perm);
+    /* Hand the buffers over, giving back their unused tails. */
     s->entries = w->entries;
     s->count = n;
     w->entries = 0;
-    if (n < w->entries_cap) {  /* give back the unused tail */
-        bd_scan_entry *shrunk = realloc(s->entries, (n ? n : 1) * sizeof *s->entries);
-        if (shrunk)
-            s->entries = shrunk;
-    }
-    s->arena = arena;
-    s->arena_len = arena_len;
+    bd_scan_entry *entries = realloc(s->entries, (n ? n : 1) * sizeof *s->entries);
+    if (entries)
+        s->entries = entries;
+    s->arena = w->arena;
+    s->arena_len = w->arena_len;
+    w->arena = 0;
+    char *arena = realloc(s->arena, s->arena_len ? s->arena_len : 1);
+    if (arena)
+        s->arena = arena;
     s->volumes = w->volumes;
     s->nvolumes = w->nvolumes;
     w->volumes = 0;
@@ -801,7 +796,7 @@ static void walk_free(walk *w)
         if (w->dirs[d].handle)
             bd_dir_close(w->dirs[d].handle);
     free(w->entries);
-    free(w->names);
+    free(w->arena);
     free(w->dirs);
     free(w->runs);
     free(w->tasks);

@@ -4,7 +4,6 @@ import enum
 import os
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
-from libc.string cimport memrchr
 
 from bodega import errors
 
@@ -54,8 +53,9 @@ cdef class Entry:
     def name(self) -> str:
         """Last path component, decoded like path_str."""
         cdef const char *start = self._scan._arena + self._e.path_off
-        cdef const char *slash = <const char *>memrchr(start, b"/", self._e.path_len)
-        cdef Py_ssize_t skip = slash - start + 1 if slash != NULL else 0
+        cdef Py_ssize_t skip = self._e.path_len
+        while skip > 0 and start[skip - 1] != b"/":
+            skip -= 1
         return PyBytes_FromStringAndSize(start + skip, self._e.path_len - skip).decode(
             "utf-8", "surrogateescape")
 
