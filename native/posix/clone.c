@@ -205,7 +205,7 @@ static bd_status copy_segments(clone_job *j, bd_dir *dst, uint64_t src_dev, int 
         off = end;
     }
     free(buf);
-    if (rc == BD_OK && ftruncate(j->out, (off_t)j->size) != 0)  /* a trailing hole is a size */
+    if (rc == BD_OK && sparse && ftruncate(j->out, (off_t)j->size) != 0)  /* a trailing hole */
         rc = io_failed(errno, "ftruncate", j->name, e);
     return rc;
 }
@@ -244,27 +244,28 @@ bd_status bd_file_clone_at(bd_dir *src, const char *src_name, size_t src_len, bd
                            const char *dst_name, size_t dst_len, uint32_t flags,
                            bd_progress *p, bd_copy_result *r, bd_error *e)
 {
-    char dname[BD_NAME_BUF];
+    char sname[BD_NAME_BUF], dname[BD_NAME_BUF];
     bd_status rc = check_flags(flags, e);
-    if (rc || (rc = bd_posix_name(dst_name, dst_len, dname, e)) != BD_OK)
+    if (rc || (rc = bd_posix_name(src_name, src_len, sname, e)) != BD_OK
+        || (rc = bd_posix_name(dst_name, dst_len, dname, e)) != BD_OK)
         return rc;
-    bd_file *f;
+    int in;
     bd_stat st;
-    if ((rc = bd_file_open_read(src, src_name, src_len, &f, &st, e)) != BD_OK)
+    if ((rc = bd_posix_open_regular(src, sname, &in, &st, e)) != BD_OK)
         return rc;
     if ((rc = bd_progress_tick(p, 0, e)) != BD_OK) {
-        bd_file_close(f);
+        close(in);
         return rc;
     }
-    clone_job j = { f->fd, -1, st.size, dname, p, 0, 0, BD_METHOD_NONE };
+    clone_job j = { in, -1, st.size, dname, p, 0, 0, BD_METHOD_NONE };
 #ifdef __APPLE__
     int cloned = 0;
     if (st.size > 0 && (rc = clone_apple(j.in, dst, dname, flags, &cloned, e)) != BD_OK) {
-        bd_file_close(f);
+        close(in);
         return rc;
     }
     if (cloned) {
-        bd_file_close(f);
+        close(in);
         j.method = BD_METHOD_CLONE;
         rc = advance(&j, st.size, st.size, 0, e);
         if (rc)
@@ -276,7 +277,7 @@ bd_status bd_file_clone_at(bd_dir *src, const char *src_name, size_t src_len, bd
                    (mode_t)(st.mode & 0777));
     if (j.out < 0) {
         rc = io_failed(errno, "openat", dname, e);
-        bd_file_close(f);
+        close(in);
         return rc;
     }
     if (st.size > 0) {
@@ -310,7 +311,7 @@ bd_status bd_file_clone_at(bd_dir *src, const char *src_name, size_t src_len, bd
         rc = copy_segments(&j, dst, st.volume_id, sparse, (flags & BD_CLONE_NEVER) != 0, e);
     }
 close_out:
-    bd_file_close(f);
+    close(in);
     if (close(j.out) != 0 && rc == BD_OK)  /* NFS and quotas can report write errors here */
         rc = io_failed(errno, "close", dname, e);
     if (rc != BD_OK)

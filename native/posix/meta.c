@@ -15,6 +15,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
 #if defined(__linux__) || defined(__APPLE__)
 #include <sys/xattr.h>
 #define HAVE_XATTR 1
@@ -55,6 +58,32 @@ static int set_xattr(const char *path, const char *key, const void *v, size_t n)
 #define FD_PATH(buf, d, name) (snprintf((buf), sizeof (buf), "%s", (name)), (void)(d))
 #else
 static ssize_t list_xattrs(const char *path, char *buf, size_t cap) { return llistxattr(path, buf, cap); }
+
+#if defined(__linux__) && defined(__NR_listxattrat)
+#define SYS_LISTXATTRAT __NR_listxattrat
+#elif defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
+#define SYS_LISTXATTRAT 465  /* Linux 6.13; the same number on every architecture */
+#endif
+
+#ifdef SYS_LISTXATTRAT
+/* listxattrat (Linux 6.13+) lists name relative to the directory handle in one call,
+ * without the procfs walk; 0 once the kernel said it lacks it. */
+static int have_listxattrat = 1;
+
+static ssize_t list_xattrs_at(const bd_dir *d, const char *name, char *buf, size_t cap, int *done)
+{
+    *done = 0;
+    if (!__atomic_load_n(&have_listxattrat, __ATOMIC_RELAXED))
+        return -1;
+    long n = syscall(SYS_LISTXATTRAT, d->fd, name, AT_SYMLINK_NOFOLLOW, buf, cap);
+    if (n < 0 && errno == ENOSYS) {
+        __atomic_store_n(&have_listxattrat, 0, __ATOMIC_RELAXED);
+        return -1;
+    }
+    *done = 1;
+    return (ssize_t)n;
+}
+#endif
 static ssize_t get_xattr(const char *path, const char *key, void *buf, size_t cap)
 {
     return lgetxattr(path, key, buf, cap);
@@ -78,7 +107,13 @@ static bd_status copy_xattrs(bd_dir *src, const char *sname, bd_dir *dst, const 
     FD_PATH(spath, src, sname);
     char small[1024];
     char *list = small;
-    ssize_t n = list_xattrs(spath, small, sizeof small);
+    int done = 0;
+    ssize_t n = -1;
+#ifdef SYS_LISTXATTRAT
+    n = list_xattrs_at(src, sname, small, sizeof small, &done);
+#endif
+    if (!done)
+        n = list_xattrs(spath, small, sizeof small);
     if (n < 0 && errno == ERANGE) {
         if (!(list = malloc(XATTR_LIST_BUF)))
             return bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
@@ -124,7 +159,13 @@ bd_status bd_meta_copy_at(bd_dir *src, const char *src_name, size_t src_len, bd_
     if (rc)
         return rc;
     int is_link = S_ISLNK(st->mode);
-    if ((which & BD_META_OWNER) && geteuid() == 0
+    /* What the entry has now (no transaction, unlike a chown or chmod): most clones are
+     * created with the right owner and mode already, so those calls are skipped. */
+    struct stat now;
+    if ((which & (BD_META_OWNER | BD_META_MODE)) && fstatat(dst->fd, dname, &now, AT_SYMLINK_NOFOLLOW) != 0)
+        return bd_fail(e, BD_E_IO, errno, "fstatat", BD_PATH_AS_GIVEN, dname);
+    if ((which & BD_META_OWNER) && (now.st_uid != (uid_t)st->uid || now.st_gid != (gid_t)st->gid)
+        && geteuid() == 0
         && fchownat(dst->fd, dname, (uid_t)st->uid, (gid_t)st->gid, AT_SYMLINK_NOFOLLOW) != 0)
         return bd_fail(e, BD_E_IO, errno, "fchownat", BD_PATH_AS_GIVEN, dname);
     if (which & BD_META_XATTRS) {
@@ -139,7 +180,7 @@ bd_status bd_meta_copy_at(bd_dir *src, const char *src_name, size_t src_len, bd_
     }
     /* fchmodat cannot refuse to follow a link on older kernels; a link's mode means
      * nothing on Linux anyway, so it is left alone. */
-    if ((which & BD_META_MODE) && !is_link
+    if ((which & BD_META_MODE) && !is_link && (now.st_mode & 07777) != (st->mode & 07777)
         && fchmodat(dst->fd, dname, (mode_t)(st->mode & 07777), 0) != 0)
         return bd_fail(e, BD_E_IO, errno, "fchmodat", BD_PATH_AS_GIVEN, dname);
     if (which & BD_META_TIMES) {
