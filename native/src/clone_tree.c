@@ -3,9 +3,12 @@
  * The caller's thread walks: it takes a directory from a LIFO stack, opens it (source and
  * destination) relative to its parent's handles, lists it, creates its subdirectories and
  * links on the spot and queues its regular files.  Worker threads take files from the queue
- * (FIFO) and clone them with their metadata.  The walker lends a hand with files whenever
- * the queue runs long or too many directories are open, and drains the queue once the walk
- * is done, so every core stays busy without the walker racing ahead.
+ * (FIFO) in batches of one directory's files, and clone them with their metadata: threads
+ * working in different directories mostly work in different allocation groups of the
+ * filesystem (XFS spreads directories over them), so they do not queue on each other's
+ * inode and extent locks.  The walker lends a hand with batches whenever the queue runs
+ * long or too many directories are open, and drains the queue once the walk is done, so
+ * every core stays busy without the walker racing ahead.
  *
  * Directory handles are reference counted: a directory holds its own handles while it has
  * entries still to create (`direct`: its listing plus its queued files), and each child
@@ -28,7 +31,8 @@
 #include "bodega/bd_thread.h"
 
 #define LINK_BUF (64 * 1024)        /* longest link target (Windows targets can be long) */
-#define QUEUE_PER_WORKER 64         /* queued files per worker before the walker helps */
+#define BATCH_FILES 64              /* files of one directory handed out together */
+#define QUEUE_PER_WORKER 2          /* queued batches per worker before the walker helps */
 #define MAX_OPEN_DIRS 192           /* directories with open handles before the walker helps */
 #define TICK_EVERY 1024             /* entries listed between two progress checkpoints */
 #define IDLE_TICK_NS 100000000ULL   /* the caller's checkpoint while it waits for workers */
@@ -48,14 +52,24 @@ typedef struct cdir {
     char name[];
 } cdir;
 
-/* A regular file to clone. */
+/* A regular file to clone, packed in its batch's buffer (name right after it). */
 typedef struct task {
-    struct task *next;
-    cdir *dir;
     bd_stat st;
     size_t len;
-    char name[];
 } task;
+
+/* Files of one directory, cloned by one thread one after the other.  One allocation for
+ * all of them: the walker allocates, a worker frees, and per-file malloc/free across
+ * threads would make them queue on the allocator's lock. */
+typedef struct batch {
+    struct batch *next;
+    cdir *dir;
+    uint32_t n;
+    size_t used, cap;
+    char *buf;               /* n tasks, each followed by its name, aligned */
+} batch;
+
+#define TASK_SIZE(len) ((sizeof(task) + (len) + 7) & ~(size_t)7)
 
 /* A further name of a hardlinked file, linked at the end. */
 typedef struct extra_link {
@@ -84,12 +98,13 @@ typedef struct tree {
     uint64_t staging_volume, staging_id;
     /* shared, guarded by lock */
     bd_mutex *lock;
-    bd_cond *wake;           /* workers: a task was queued, or the walk ended */
-    bd_cond *idle;           /* the caller: a worker finished a task */
-    task *head, *tail;
-    size_t queued;
+    bd_cond *wake;           /* workers: a batch was queued, or the walk ended */
+    bd_cond *idle;           /* the caller: a worker finished a batch */
+    batch *head, *tail;
+    size_t queued;           /* batches */
     size_t open_dirs;
     unsigned busy;
+    unsigned waiting;        /* workers asleep on wake */
     int walk_done;
     int stop;                /* atomic: a failure or a cancel */
     bd_error err;            /* the first failure */
@@ -106,6 +121,7 @@ typedef struct tree {
     char *specials;
     size_t specials_len, specials_cap;
     char *link;              /* LINK_BUF bytes */
+    batch *filling;          /* the listed directory's files not queued yet */
     size_t high_water;
     unsigned since_tick;
     bd_clone_stats stats;
@@ -253,11 +269,12 @@ static void dir_finished(tree *t, cdir *d)
     bd_mutex_unlock(t->lock);
 }
 
-/* One of d's own entries is done. */
-static void entry_done(tree *t, cdir *d)
+/* n of d's own entries are done. */
+static void entries_done(tree *t, cdir *d, uint32_t n)
 {
     bd_mutex_lock(t->lock);
-    int last = --d->direct == 0;
+    d->direct -= n;
+    int last = d->direct == 0;
     bd_mutex_unlock(t->lock);
     if (last)
         dir_finished(t, d);
@@ -265,18 +282,18 @@ static void entry_done(tree *t, cdir *d)
 
 /* ---- files -------------------------------------------------------------------------- */
 
-static void clone_one(tree *t, task *k, bd_progress *fp, tally *own)
+static void clone_one(tree *t, cdir *d, task *k, bd_progress *fp, tally *own)
 {
-    cdir *d = k->dir;
+    const char *name = (const char *)(k + 1);
     if (!stopping(t)) {
         bd_error e;
         bd_error_clear(&e);
         bd_copy_result r;
-        bd_status rc = bd_file_clone_at(d->src, k->name, k->len, d->dst, k->name, k->len, t->flags, fp, &r, &e);
+        bd_status rc = bd_file_clone_at(d->src, name, k->len, d->dst, name, k->len, t->flags, fp, &r, &e);
         if (rc == BD_OK)
-            rc = bd_meta_copy_at(d->src, k->name, k->len, d->dst, k->name, k->len, &k->st, BD_META_ALL, &e);
+            rc = bd_meta_copy_at(d->src, name, k->len, d->dst, name, k->len, &k->st, BD_META_ALL, &e);
         if (rc)
-            fail(t, d, k->name, k->len, &e);
+            fail(t, d, name, k->len, &e);
         else {
             own->cloned += r.bytes_cloned;
             own->copied += r.bytes_copied;
@@ -284,21 +301,37 @@ static void clone_one(tree *t, task *k, bd_progress *fp, tally *own)
             bd_progress_add(t->p, 1, 0);
         }
     }
-    entry_done(t, d);
-    free(k);
 }
 
-/* Takes the next queued file, or NULL.  Locked. */
-static task *dequeue(tree *t)
+static void free_batch(batch *b)
 {
-    task *k = t->head;
-    if (k) {
-        t->head = k->next;
+    free(b->buf);
+    free(b);
+}
+
+/* Clones a batch's files (fp: the thread's progress), then frees it. */
+static void clone_batch(tree *t, batch *b, bd_progress *fp, tally *own)
+{
+    for (size_t at = 0; at < b->used;) {
+        task *k = (task *)(b->buf + at);
+        clone_one(t, b->dir, k, fp, own);
+        at += TASK_SIZE(k->len);
+    }
+    entries_done(t, b->dir, b->n);
+    free_batch(b);
+}
+
+/* Takes the next queued batch, or NULL.  Locked. */
+static batch *dequeue(tree *t)
+{
+    batch *b = t->head;
+    if (b) {
+        t->head = b->next;
         if (!t->head)
             t->tail = 0;
         t->queued--;
     }
-    return k;
+    return b;
 }
 
 /* The worker's progress callback: hands its counters on and reports the tree's stop. */
@@ -319,33 +352,37 @@ static void worker_main(void *arg)
     tree *t = w->t;
     bd_mutex_lock(t->lock);
     for (;;) {
-        while (!t->head && !t->walk_done && !ATOMIC_LOAD(&t->stop))
+        while (!t->head && !t->walk_done && !ATOMIC_LOAD(&t->stop)) {
+            t->waiting++;
             bd_cond_wait(t->wake, t->lock);
-        task *k = ATOMIC_LOAD(&t->stop) ? 0 : dequeue(t);
-        if (!k)
+            t->waiting--;
+        }
+        batch *b = ATOMIC_LOAD(&t->stop) ? 0 : dequeue(t);
+        if (!b)
             break;
         t->busy++;
         bd_mutex_unlock(t->lock);
-        clone_one(t, k, &w->local, &w->own);
+        clone_batch(t, b, &w->local, &w->own);
         forward(&w->local, w);
         bd_mutex_lock(t->lock);
         t->busy--;
-        bd_cond_signal(t->idle);
+        if (t->walk_done)  /* only then does the caller wait for us */
+            bd_cond_signal(t->idle);
     }
     bd_mutex_unlock(t->lock);
 }
 
-/* The caller's thread clones queued files while the queue is longer than `keep`
+/* The caller's thread clones queued batches while the queue is longer than `keep`
  * (or directories pile up), checking progress between them. */
 static void help(tree *t, size_t keep)
 {
     for (;;) {
         bd_mutex_lock(t->lock);
-        task *k = t->queued > keep || (t->open_dirs > MAX_OPEN_DIRS && t->queued) ? dequeue(t) : 0;
+        batch *b = t->queued > keep || (t->open_dirs > MAX_OPEN_DIRS && t->queued) ? dequeue(t) : 0;
         bd_mutex_unlock(t->lock);
-        if (!k)
+        if (!b)
             return;
-        clone_one(t, k, t->p, &t->own);
+        clone_batch(t, b, t->p, &t->own);
         bd_error e;
         bd_error_clear(&e);
         if (bd_progress_tick(t->p, 0, &e))
@@ -439,6 +476,26 @@ static int hardlink_seen(tree *t, const cdir *d, const char *name, size_t len, c
 
 static int on_entry(void *ctx, const char *name, size_t len, const bd_stat *st);
 
+/* Queues the files gathered so far (their directory now waits for them). */
+static void flush(tree *t)
+{
+    batch *b = t->filling;
+    if (!b)
+        return;
+    t->filling = 0;
+    bd_mutex_lock(t->lock);
+    b->dir->direct += b->n;
+    if (t->tail)
+        t->tail->next = b;
+    else
+        t->head = b;
+    t->tail = b;
+    t->queued++;
+    if (t->waiting)  /* a wakeup costs a context switch: only for a worker that sleeps */
+        bd_cond_signal(t->wake);
+    bd_mutex_unlock(t->lock);
+}
+
 typedef struct listing {
     tree *t;
     cdir *d;
@@ -475,21 +532,8 @@ static void walk_dir(tree *t, cdir *d)
             free(name);
         }
     }
-    entry_done(t, d);  /* the listing itself */
-}
-
-static void enqueue(tree *t, task *k)
-{
-    bd_mutex_lock(t->lock);
-    k->dir->direct++;
-    if (t->tail)
-        t->tail->next = k;
-    else
-        t->head = k;
-    t->tail = k;
-    t->queued++;
-    bd_cond_signal(t->wake);
-    bd_mutex_unlock(t->lock);
+    flush(t);
+    entries_done(t, d, 1);  /* the listing itself */
 }
 
 static int on_file(tree *t, cdir *d, const char *name, size_t len, const bd_stat *st, bd_error *e)
@@ -503,17 +547,30 @@ static int on_file(tree *t, cdir *d, const char *name, size_t len, const bd_stat
             return 0;
         }
     }
-    task *k = malloc(sizeof *k + len);
-    if (!k)
+    if (!t->filling && !(t->filling = calloc(1, sizeof *t->filling)))
         return no_memory(e), 1;
-    k->next = 0;
-    k->dir = d;
+    batch *b = t->filling;
+    b->dir = d;
+    size_t need = b->used + TASK_SIZE(len);
+    if (need > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap < need)
+            cap *= 2;
+        char *nb = realloc(b->buf, cap);
+        if (!nb)
+            return no_memory(e), 1;
+        b->buf = nb;
+        b->cap = cap;
+    }
+    task *k = (task *)(b->buf + b->used);
     k->st = *st;
     k->len = len;
-    memcpy(k->name, name, len);
+    memcpy(k + 1, name, len);
+    b->used = need;
     t->stats.files++;  /* the total, known once the walk ends */
     t->stats.bytes += st->size;
-    enqueue(t, k);
+    if (++b->n >= BATCH_FILES)
+        flush(t);
     return 0;
 }
 
@@ -710,7 +767,9 @@ static bd_status make_staging(tree *t, char *name, size_t cap, bd_dir **out, bd_
 static void teardown(tree *t)
 {
     while (t->head)
-        free(dequeue(t));
+        free_batch(dequeue(t));
+    if (t->filling)
+        free_batch(t->filling);
     for (size_t i = 0; i < t->ndirs; i++) {
         if (t->dirs[i]->src)
             bd_dir_close(t->dirs[i]->src);
