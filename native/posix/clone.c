@@ -64,6 +64,7 @@ static int method_unsupported(int err)
     }
 }
 
+#ifdef __linux__
 static int learned(bd_dir *dst, uint64_t src_dev, int bit)
 {
     return __atomic_load_n(&dst->no_clone_dev, __ATOMIC_RELAXED) == src_dev + 1
@@ -76,6 +77,7 @@ static void learn(bd_dir *dst, uint64_t src_dev, int bit)
         __atomic_store_n(&dst->no_clone, 0, __ATOMIC_RELAXED);
     __atomic_fetch_or(&dst->no_clone, bit, __ATOMIC_RELAXED);
 }
+#endif
 
 /* Accounts n more bytes and checks for cancel (the calling thread's checkpoint). */
 static bd_status advance(clone_job *j, uint64_t n, uint64_t cloned, uint64_t copied, bd_error *e)

@@ -36,63 +36,74 @@
 #define XATTR_VALUE_MAX (64 * 1024)   /* the Linux limit for one value */
 
 #ifdef HAVE_XATTR
-/* The path of `name` in the directory d without walking any directory but d's handle. */
-static void fd_path(char *buf, size_t cap, const bd_dir *d, const char *name)
-{
-    snprintf(buf, cap, "/proc/self/fd/%d/%s", d->fd, name);
-}
-
+/* Extended attributes of `name` in the directory d, never following a link and never
+ * walking any directory but d's handle: on Linux with the l*xattr calls through
+ * /proc/self/fd/<d>/<name> (listxattrat, Linux 6.13+, lists in one call without the procfs
+ * walk); on macOS through a descriptor opened with O_SYMLINK (a link opens as itself). */
 #ifdef __APPLE__
-static ssize_t list_xattrs(const char *path, char *buf, size_t cap)
-{
-    return listxattr(path, buf, cap, XATTR_NOFOLLOW);
-}
-static ssize_t get_xattr(const char *path, const char *key, void *buf, size_t cap)
-{
-    return getxattr(path, key, buf, cap, 0, XATTR_NOFOLLOW);
-}
-static int set_xattr(const char *path, const char *key, const void *v, size_t n)
-{
-    return setxattr(path, key, v, n, 0, XATTR_NOFOLLOW);
-}
-#define FD_PATH(buf, d, name) (snprintf((buf), sizeof (buf), "%s", (name)), (void)(d))
-#else
-static ssize_t list_xattrs(const char *path, char *buf, size_t cap) { return llistxattr(path, buf, cap); }
+#define XATTR_CALL(d, name, call)                                                          \
+    do {                                                                                   \
+        int fd_ = openat((d)->fd, (name), O_RDONLY | O_SYMLINK | O_CLOEXEC);               \
+        if (fd_ < 0)                                                                       \
+            return -1;                                                                     \
+        ssize_t r_ = (call);                                                               \
+        int err_ = errno;                                                                  \
+        close(fd_);                                                                        \
+        errno = err_;                                                                      \
+        return r_;                                                                         \
+    } while (0)
 
-#if defined(__linux__) && defined(__NR_listxattrat)
+static ssize_t list_xattrs(const bd_dir *d, const char *name, char *buf, size_t cap)
+{
+    XATTR_CALL(d, name, flistxattr(fd_, buf, cap, 0));
+}
+static ssize_t get_xattr(const bd_dir *d, const char *name, const char *key, void *buf, size_t cap)
+{
+    XATTR_CALL(d, name, fgetxattr(fd_, key, buf, cap, 0, 0));
+}
+static int set_xattr(const bd_dir *d, const char *name, const char *key, const void *v, size_t n)
+{
+    XATTR_CALL(d, name, fsetxattr(fd_, key, v, n, 0, 0));
+}
+#else
+#define PROC_PATH(buf, d, name) snprintf((buf), sizeof (buf), "/proc/self/fd/%d/%s", (d)->fd, (name))
+
+#if defined(__NR_listxattrat)
 #define SYS_LISTXATTRAT __NR_listxattrat
-#elif defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
+#elif defined(__x86_64__) || defined(__aarch64__)
 #define SYS_LISTXATTRAT 465  /* Linux 6.13; the same number on every architecture */
 #endif
 
 #ifdef SYS_LISTXATTRAT
-/* listxattrat (Linux 6.13+) lists name relative to the directory handle in one call,
- * without the procfs walk; 0 once the kernel said it lacks it. */
-static int have_listxattrat = 1;
-
-static ssize_t list_xattrs_at(const bd_dir *d, const char *name, char *buf, size_t cap, int *done)
-{
-    *done = 0;
-    if (!__atomic_load_n(&have_listxattrat, __ATOMIC_RELAXED))
-        return -1;
-    long n = syscall(SYS_LISTXATTRAT, d->fd, name, AT_SYMLINK_NOFOLLOW, buf, cap);
-    if (n < 0 && errno == ENOSYS) {
-        __atomic_store_n(&have_listxattrat, 0, __ATOMIC_RELAXED);
-        return -1;
-    }
-    *done = 1;
-    return (ssize_t)n;
-}
+static int have_listxattrat = 1;  /* 0 once the kernel said it lacks the call */
 #endif
-static ssize_t get_xattr(const char *path, const char *key, void *buf, size_t cap)
+
+static ssize_t list_xattrs(const bd_dir *d, const char *name, char *buf, size_t cap)
 {
+#ifdef SYS_LISTXATTRAT
+    if (__atomic_load_n(&have_listxattrat, __ATOMIC_RELAXED)) {
+        long n = syscall(SYS_LISTXATTRAT, d->fd, name, AT_SYMLINK_NOFOLLOW, buf, cap);
+        if (!(n < 0 && errno == ENOSYS))
+            return (ssize_t)n;
+        __atomic_store_n(&have_listxattrat, 0, __ATOMIC_RELAXED);
+    }
+#endif
+    char path[BD_NAME_BUF + 64];
+    PROC_PATH(path, d, name);
+    return llistxattr(path, buf, cap);
+}
+static ssize_t get_xattr(const bd_dir *d, const char *name, const char *key, void *buf, size_t cap)
+{
+    char path[BD_NAME_BUF + 64];
+    PROC_PATH(path, d, name);
     return lgetxattr(path, key, buf, cap);
 }
-static int set_xattr(const char *path, const char *key, const void *v, size_t n)
+static int set_xattr(const bd_dir *d, const char *name, const char *key, const void *v, size_t n)
 {
+    char path[BD_NAME_BUF + 64];
+    PROC_PATH(path, d, name);
     return lsetxattr(path, key, v, n, 0);
 }
-#define FD_PATH(buf, d, name) fd_path((buf), sizeof (buf), (d), (name))
 #endif
 
 static int xattrs_unsupported(int err)
@@ -103,21 +114,13 @@ static int xattrs_unsupported(int err)
 /* Copies every extended attribute of src/sname onto dst/dname. */
 static bd_status copy_xattrs(bd_dir *src, const char *sname, bd_dir *dst, const char *dname, bd_error *e)
 {
-    char spath[BD_NAME_BUF + 64], dpath[BD_NAME_BUF + 64];
-    FD_PATH(spath, src, sname);
     char small[1024];
     char *list = small;
-    int done = 0;
-    ssize_t n = -1;
-#ifdef SYS_LISTXATTRAT
-    n = list_xattrs_at(src, sname, small, sizeof small, &done);
-#endif
-    if (!done)
-        n = list_xattrs(spath, small, sizeof small);
+    ssize_t n = list_xattrs(src, sname, small, sizeof small);
     if (n < 0 && errno == ERANGE) {
         if (!(list = malloc(XATTR_LIST_BUF)))
             return bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
-        n = list_xattrs(spath, list, XATTR_LIST_BUF);
+        n = list_xattrs(src, sname, list, XATTR_LIST_BUF);
     }
     bd_status rc = BD_OK;
     if (n < 0) {
@@ -128,16 +131,14 @@ static bd_status copy_xattrs(bd_dir *src, const char *sname, bd_dir *dst, const 
     char *value = n > 0 ? malloc(XATTR_VALUE_MAX) : 0;
     if (n > 0 && !value)
         rc = bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
-    if (n > 0)
-        FD_PATH(dpath, dst, dname);
     for (ssize_t at = 0; rc == BD_OK && at < n; at += (ssize_t)strlen(list + at) + 1) {
         const char *key = list + at;
-        ssize_t len = get_xattr(spath, key, value, XATTR_VALUE_MAX);
+        ssize_t len = get_xattr(src, sname, key, value, XATTR_VALUE_MAX);
         if (len < 0) {
             if (errno == ENODATA)  /* removed since the listing */
                 continue;
             rc = bd_fail(e, BD_E_IO, errno, "getxattr", BD_PATH_AS_GIVEN, sname);
-        } else if (set_xattr(dpath, key, value, (size_t)len) != 0 && !xattrs_unsupported(errno)) {
+        } else if (set_xattr(dst, dname, key, value, (size_t)len) != 0 && !xattrs_unsupported(errno)) {
             rc = bd_fail(e, BD_E_IO, errno, "setxattr", BD_PATH_AS_GIVEN, dname);
         }
     }

@@ -280,3 +280,34 @@ def test_deep_tree_and_long_paths(tmp_path):
     assert r.dirs == 151 and r.files == 1
     key = lambda e: (e.path, e.kind, e.mode, e.size, e.mtime_ns)  # noqa: E731
     assert [key(e) for e in fs.scan(tmp_path / "dst")] == [key(e) for e in fs.scan(tmp_path / "src")]
+
+
+def test_destination_appearing_meanwhile_is_kept_and_read_only_staging_removed(tmp_path):
+    src = tmp_path / "src"
+    (src / "ro" / "sub").mkdir(parents=True)
+    (src / "ro" / "f").write_text("x")
+    (src / "ro" / "sub" / "g").write_text("y")
+    os.chmod(src / "ro" / "sub", 0o555)
+    os.chmod(src / "ro", 0o555)
+    # Just before the rename into place, someone else creates the destination.  The clone,
+    # run without root's override of permissions, must then remove a staging tree whose
+    # directories are read-only by now.
+    code = (
+        "import os, sys\n"
+        "from bodega import fs\n"
+        "def progress(p):\n"
+        "    if p.files_total and p.files_done == p.files_total and not os.path.exists(sys.argv[2]):\n"
+        "        os.mkdir(sys.argv[2])\n"
+        "try:\n"
+        "    fs.clone_tree(sys.argv[1], sys.argv[2], progress=progress, threads=1)\n"
+        "except FileExistsError as exc:\n"
+        "    print('exists', exc.filename)\n"
+    )
+    argv = [sys.executable, "-c", code, str(src), str(tmp_path / "dst")]
+    if os.geteuid() == 0:
+        argv = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", *argv]
+    done = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(SRC)))
+    assert done.stdout.strip() == f"exists {tmp_path / 'dst'}", done.stderr
+    assert os.listdir(tmp_path / "dst") == [] and leftovers(tmp_path) == []
+    os.chmod(src / "ro" / "sub", 0o755)
+    os.chmod(src / "ro", 0o755)
