@@ -700,12 +700,28 @@ static bd_status link_extras(tree *t, bd_error *e)
             return bd_error_set_path(e, BD_PATH_DST, x->target, x->target_len), rc;
         rc = walk_to(root, x->path, x->path_len, &ld, &lu, &lname, &ldir, e);
         if (rc == BD_OK) {
+            const char *dname = x->path + ldir;
+            size_t dlen = lname - 1 - ldir;
+            bd_error local;
+            bd_error_clear(&local);
             rc = bd_hardlink_at(td, x->target + tname, x->target_len - tname, ld, x->path + lname,
-                                x->path_len - lname, e);
-            /* The new name changed its directory's mtime (the root's is set last anyway). */
+                                x->path_len - lname, &local);
+            if (rc && ld != root && (local.sys_errno == EACCES || local.sys_errno == EPERM)) {
+                /* Its directory is read-only by now (and we are not root): open it up a moment. */
+                bd_stat open_up = x->dir_st;
+                open_up.mode |= 0700;
+                bd_error_clear(&local);
+                rc = bd_meta_copy_at(lu, dname, dlen, lu, dname, dlen, &open_up, BD_META_MODE, &local);
+                if (rc == BD_OK)
+                    rc = bd_hardlink_at(td, x->target + tname, x->target_len - tname, ld, x->path + lname,
+                                        x->path_len - lname, &local);
+            }
+            /* The new name changed its directory's mtime (and maybe mode); the root's is set
+             * last anyway. */
             if (rc == BD_OK && ld != root)
-                rc = bd_meta_copy_at(lu, x->path + ldir, lname - 1 - ldir, lu, x->path + ldir,
-                                     lname - 1 - ldir, &x->dir_st, BD_META_TIMES, e);
+                rc = bd_meta_copy_at(lu, dname, dlen, lu, dname, dlen, &x->dir_st, BD_META_MODE | BD_META_TIMES, &local);
+            if (rc && e && e->code == BD_OK)
+                *e = local;
             close_walk(root, ld, lu);
         }
         close_walk(root, td, tu);

@@ -311,3 +311,24 @@ def test_destination_appearing_meanwhile_is_kept_and_read_only_staging_removed(t
     assert os.listdir(tmp_path / "dst") == [] and leftovers(tmp_path) == []
     os.chmod(src / "ro" / "sub", 0o755)
     os.chmod(src / "ro", 0o755)
+
+
+def test_hardlink_into_a_read_only_directory_without_root_powers(tmp_path):
+    src = tmp_path / "src"
+    (src / "a").mkdir(parents=True)
+    (src / "z").mkdir()
+    (src / "a" / "first").write_text("shared")
+    os.link(src / "a" / "first", src / "z" / "second")
+    os.chmod(src / "z", 0o555)
+    code = "import sys; from bodega import fs; print(fs.clone_tree(sys.argv[1], sys.argv[2]).hardlinks)"
+    argv = [sys.executable, "-c", code, str(src), str(tmp_path / "dst")]
+    if os.geteuid() == 0:
+        argv = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", *argv]
+    done = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(SRC)))
+    assert done.stdout.strip() == "1", done.stderr
+    try:
+        assert facts(tmp_path / "dst") == facts(src)
+        assert os.stat(tmp_path / "dst" / "z" / "second").st_nlink == 2
+    finally:
+        os.chmod(src / "z", 0o755)
+        os.chmod(tmp_path / "dst" / "z", 0o755)
