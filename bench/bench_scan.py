@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -43,49 +45,73 @@ def scandir_walk(root: Path) -> int:
     return count
 
 
-TOOLS = {"bodega": bodega_scan, "find": find_printf, "scandir": scandir_walk}
+TOOLS = {
+    "bodega": bodega_scan,
+    "bodega-1-thread": lambda root: len(scan(root, threads=1)),
+    "find": find_printf,
+    "scandir": scandir_walk,
+}
 
 
 @pytest.mark.parametrize("tool", list(TOOLS))
-def test_scan_speed(benchmark, bench_tree, ratios, tool):
+def test_scan_speed(benchmark, bench_fs, bench_tree, ratios, tool):
     """One tool scanning the whole tree, warm cache, median of ROUNDS."""
-    benchmark.group = f"scan ({_fs_of(bench_tree)})"
+    benchmark.group = f"scan ({bench_fs})"
     benchmark.pedantic(TOOLS[tool], args=(bench_tree,), rounds=ROUNDS, warmup_rounds=1, iterations=1)
-    ratios.record(f"scan ({_fs_of(bench_tree)})", tool, benchmark.stats.stats.median)
+    ratios.record(f"scan ({bench_fs})", tool, benchmark.stats.stats.median)
 
 
-def _fs_of(tree: Path) -> str:
-    return "xfs" if tree.parent.name == "mnt" else "ext4"
-
-
-@pytest.mark.parametrize("fs", ["xfs", "ext4"])
-def test_scan_at_least_as_fast_as_find(ratios, fs):
-    medians = ratios.medians.get(f"scan ({fs})", {})
-    if not {"bodega", "find"} <= medians.keys():
-        pytest.skip("run with test_scan_speed (the whole module) to compare")
+def test_scan_at_least_as_fast_as_find(bench_fs, bench_tree, ratios):
+    """The acceptance check, on rounds that alternate the tools: on a shared machine the
+    load drifts, and one tool's five rounds in a row could meet a busier minute."""
+    times: dict[str, list[float]] = {tool: [] for tool in TOOLS}
+    for tool in TOOLS:  # warm up
+        TOOLS[tool](bench_tree)
+    for r in range(ROUNDS):
+        order = list(TOOLS)[r % len(TOOLS):] + list(TOOLS)[:r % len(TOOLS)]
+        for tool in order:
+            start = time.perf_counter()
+            TOOLS[tool](bench_tree)
+            times[tool].append(time.perf_counter() - start)
+    medians = {tool: statistics.median(t) for tool, t in times.items()}
+    for tool, m in medians.items():
+        ratios.record(f"scan ({bench_fs}, rounds alternated)", tool, m)
     assert medians["bodega"] <= medians["find"], medians
 
 
 MEMORY_PROBE = """
 import json, resource, sys, tempfile
 from bodega._native.scan import scan
+
+def peak_kib():
+    # ru_maxrss survives fork and exec (Linux keeps the parent's peak, here pytest's), so
+    # read the peak of this process image itself where the kernel shows it.
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
 with tempfile.TemporaryDirectory() as warm:
     open(warm + "/f", "w").close()
     scan(warm)  # load everything a scan touches (threads too), so the baseline holds it
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_kib()
 s = scan(sys.argv[1])
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+after = peak_kib()
 print(json.dumps({"entries": len(s), "before_kib": before, "after_kib": after, "nbytes": s.nbytes}))
 """
 
 
-def test_scan_memory_per_entry(bench_tree, ratios):
+def test_scan_memory_per_entry(bench_fs, bench_tree, ratios):
     """Peak RSS growth while holding a Scan of the tree, per entry, in a fresh interpreter."""
     out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(bench_tree)],
                          env=dict(os.environ, PYTHONPATH=str(SRC)), capture_output=True, text=True, check=True)
     m = json.loads(out.stdout)
     per_entry = (m["after_kib"] - m["before_kib"]) * 1024 / m["entries"]
-    ratios.note(f"scan memory ({_fs_of(bench_tree)}): {per_entry:.0f} bytes/entry peak above baseline "
+    ratios.note(f"scan memory ({bench_fs}): {per_entry:.0f} bytes/entry peak above baseline "
                 f"({m['nbytes'] / m['entries']:.0f} held), {m['entries']} entries")
     assert m["entries"] >= BENCH_FILES
-    assert per_entry <= MAX_BYTES_PER_ENTRY, m
+    # A scan's fixed cost (two workers' batch buffers, ~200 KiB) is noise at the 100k entries
+    # the criterion is about, but dominates a tiny tree: allowed there only.
+    fixed = 0 if m["entries"] >= 50_000 else 512 * 1024
+    assert (m["after_kib"] - m["before_kib"]) * 1024 <= MAX_BYTES_PER_ENTRY * m["entries"] + fixed, m

@@ -127,9 +127,15 @@ def ext4_tree() -> Path:
 
 
 @pytest.fixture(params=["xfs", "ext4"])
-def bench_tree(request) -> Path:
-    """The generated tree, on XFS then on ext4."""
-    return request.getfixturevalue(f"{request.param}_tree")
+def bench_fs(request) -> str:
+    """The filesystem a benchmark runs on: XFS, then ext4."""
+    return request.param
+
+
+@pytest.fixture
+def bench_tree(bench_fs, request) -> Path:
+    """The generated tree on bench_fs."""
+    return request.getfixturevalue(f"{bench_fs}_tree")
 
 
 @pytest.fixture

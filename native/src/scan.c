@@ -80,10 +80,17 @@ typedef struct walk {
 typedef struct worker {
     walk *w;
     int is_main;              /* the caller's thread: the only one that may tick */
-    uint32_t dir;             /* the directory being listed */
-    bd_dir *handle;
+    /* The task: a directory, taken from the stack, opened, listed, finished. */
+    uint32_t dir;
     char *prefix;             /* its path and a '/' ("" for the root) */
     size_t prefix_len, prefix_cap;
+    bd_scan_entry seen;       /* its entry, as its parent's listing saw it */
+    uint64_t seen_volume;
+    bd_dir *from;             /* the parent's handle it is opened from */
+    int from_temp;            /* from was reopened for this task: close it when done */
+    int holds_parent;         /* the parent is still waiting for this task to open */
+    bd_dir *handle;           /* the directory, once opened */
+    int published;            /* handle is in dirs[dir], pinned by this task (pending) */
     bd_scan_entry batch[BATCH_ENTRIES];
     uint32_t nbatch;
     uint64_t batch_bytes;
@@ -150,17 +157,6 @@ static size_t name_start(const char *path, size_t len)
     while (i > 0 && path[i - 1] != '/')
         i--;
     return i;
-}
-
-/* Records a worker's failure as the walk's (the first one wins) and stops the walk. */
-static void fail_walk(walk *w, const bd_error *e)
-{
-    bd_mutex_lock(w->lock);
-    if (w->err.code == BD_OK)
-        w->err = *e;
-    ATOMIC_STORE(&w->stop, 1);
-    bd_cond_broadcast(w->wake);
-    bd_mutex_unlock(w->lock);
 }
 
 static void set_handle(walk *w, uint32_t dir, bd_dir *h)
@@ -248,74 +244,6 @@ static bd_status reopen_locked(walk *w, uint32_t dir, bd_dir **out, int *temp, b
     return BD_OK;
 }
 
-/* Opens the worker's dir (not the root) from its parent's handle; its path and a '/'
- * are in k->prefix.  *vanished is set, and nothing opened, when it no longer exists.  The
- * parent's handle cannot be closed meanwhile: not for lack of pending subdirectories
- * (this one counts), nor to save handles (users). */
-static bd_status open_dir(worker *k, bd_dir **out, int *vanished, bd_error *e)
-{
-    walk *w = k->w;
-    bd_scan_entry seen;
-    bd_dir *parent_handle;
-    int temp = 0;
-    bd_status rc = BD_OK;
-
-    bd_mutex_lock(w->lock);
-    uint32_t parent = w->dirs[k->dir].parent;
-    seen = w->entries[w->dirs[k->dir].entry];
-    uint64_t volume_id = w->volumes[seen.volume];
-    parent_handle = w->dirs[parent].handle;
-    if (!parent_handle)
-        rc = reopen_locked(w, parent, &parent_handle, &temp, e);
-    if (!temp)
-        w->dirs[parent].users++;
-    bd_mutex_unlock(w->lock);
-
-    bd_dir *d = 0;
-    size_t skip = name_start(k->prefix, k->prefix_len - 1);
-    if (rc == BD_OK)  /* the parent's handle stays open: our task is one of its pending */
-        rc = open_checked(parent_handle, k->prefix + skip, k->prefix_len - 1 - skip, &seen, volume_id, &d, e);
-
-    bd_mutex_lock(w->lock);
-    if (temp)
-        bd_dir_close(parent_handle);
-    else
-        w->dirs[parent].users--;
-    if (--w->dirs[parent].pending == 0)
-        drop_handle(w, parent);
-    if (rc == BD_OK)
-        set_handle(w, k->dir, d);
-    bd_mutex_unlock(w->lock);
-
-    *vanished = rc != BD_OK && e->sys_errno == ENOENT;
-    if (*vanished) {
-        bd_error_clear(e);
-        return BD_OK;
-    }
-    *out = d;
-    return rc;
-}
-
-/* Sets k->dir and k->prefix (its path and a '/', or "" for the root). */
-static bd_status enter_dir(worker *k, uint32_t dir)
-{
-    walk *w = k->w;
-    k->dir = dir;
-    k->prefix_len = 0;
-    if (dir == 0)
-        return BD_OK;
-    bd_mutex_lock(w->lock);
-    const bd_scan_entry *en = &w->entries[w->dirs[dir].entry];
-    int ok = RESERVE(k->prefix, k->prefix_cap, (size_t)en->path_len + 1);
-    if (ok) {
-        memcpy(k->prefix, w->arena + en->path_off, en->path_len);
-        k->prefix[en->path_len] = '/';
-        k->prefix_len = (size_t)en->path_len + 1;
-    }
-    bd_mutex_unlock(w->lock);
-    return ok ? BD_OK : no_memory(&k->e);
-}
-
 /* ---- listing ------------------------------------------------------------------------ */
 
 /* The volume index of volume_id (a new one is added). */
@@ -348,8 +276,19 @@ static bd_status volume_index(worker *k, uint64_t volume_id, uint16_t *out)
     return rc;
 }
 
-/* Moves the batch into the shared arrays, pushing a task per subdirectory. */
-static bd_status flush(worker *k)
+/* Makes the task's handle the directory's, pinned while it is listed, so subdirectories
+ * pushed from now on can be opened from it.  Locked. */
+static void publish_locked(worker *k)
+{
+    if (k->published || !k->handle)
+        return;
+    set_handle(k->w, k->dir, k->handle);
+    k->w->dirs[k->dir].pending++;
+    k->published = 1;
+}
+
+/* Moves the batch into the shared arrays, pushing a task per subdirectory.  Locked. */
+static bd_status flush_locked(worker *k)
 {
     walk *w = k->w;
     uint32_t nb = k->nbatch;
@@ -358,17 +297,14 @@ static bd_status flush(worker *k)
     uint32_t subdirs = 0;
     for (uint32_t i = 0; i < nb; i++)
         subdirs += k->batch[i].kind == BD_KIND_DIR;
-
-    bd_mutex_lock(w->lock);
     if (w->n + nb >= NO_INDEX
         || !RESERVE(w->entries, w->entries_cap, w->n + nb)
         || !RESERVE(w->arena, w->arena_cap, w->arena_len + k->text_len)
         || !RESERVE(w->runs, w->runs_cap, w->nruns + 1)
         || !RESERVE(w->dirs, w->dirs_cap, w->ndirs + subdirs)
-        || !RESERVE(w->tasks, w->tasks_cap, w->ntasks + subdirs)) {
-        bd_mutex_unlock(w->lock);
+        || !RESERVE(w->tasks, w->tasks_cap, w->ntasks + subdirs))
         return no_memory(&k->e);
-    }
+    publish_locked(k);
     uint32_t base = (uint32_t)w->n;
     memcpy(w->arena + w->arena_len, k->text, k->text_len);
     for (uint32_t i = 0; i < nb; i++) {
@@ -401,13 +337,19 @@ static bd_status flush(worker *k)
     w->arena_len += k->text_len;
     if (subdirs)
         bd_cond_broadcast(w->wake);
-    bd_mutex_unlock(w->lock);
-
     bd_progress_add(w->p, nb, k->batch_bytes);
     k->nbatch = 0;
     k->text_len = 0;
     k->batch_bytes = 0;
     return BD_OK;
+}
+
+static bd_status flush(worker *k)
+{
+    bd_mutex_lock(k->w->lock);
+    bd_status rc = flush_locked(k);
+    bd_mutex_unlock(k->w->lock);
+    return rc;
 }
 
 /* A progress checkpoint: ticks on the caller's thread, else only looks for a stop. */
@@ -471,7 +413,8 @@ static int on_entry(void *ctx, const char *name, size_t name_len, const bd_stat 
     en->parent = NO_INDEX;
     en->kind = st->kind;
     char *out = k->text + k->text_len;
-    memcpy(out, k->prefix, k->prefix_len);
+    if (k->prefix_len)  /* the root's entries have no prefix (and prefix may be NULL) */
+        memcpy(out, k->prefix, k->prefix_len);
     memcpy(out + k->prefix_len, name, name_len);
     memcpy(out + path_len, k->link, link_len);
     k->text_len += path_len + link_len;
@@ -486,53 +429,111 @@ static int on_entry(void *ctx, const char *name, size_t name_len, const bd_stat 
     return 0;
 }
 
-/* Opens and lists one directory. */
-static bd_status list_dir(worker *k, uint32_t dir)
+/* Takes dir from the stack as the worker's task: its path, what its parent saw, and the
+ * handle to open it from (none when it vanished), pinned (users) so it stays open.
+ * Locked. */
+static bd_status take_locked(worker *k, uint32_t dir)
 {
     walk *w = k->w;
-    bd_error *e = &k->e;
-    bd_dir *d = 0;
-    if (enter_dir(k, dir) != BD_OK)
-        return e->code;
-    if (dir == 0) {
-        d = w->dirs[0].handle;
-    } else {
-        int vanished;
-        bd_status rc = open_dir(k, &d, &vanished, e);
-        if (rc != BD_OK) {
-            if (rc != BD_E_NOMEM)
-                blame(k, 0, 0, e);
-            return rc;
-        }
-        if (vanished)
-            return BD_OK;
-    }
-    k->handle = d;
-
-    bd_mutex_lock(w->lock);
-    w->dirs[dir].pending++;  /* keeps the handle open while subdirectories are pushed */
-    bd_mutex_unlock(w->lock);
-
-    /* When on_entry stops the listing, e holds its reason (the first failure wins). */
-    bd_status rc = bd_dir_list(d, on_entry, k, e) == BD_OK ? flush(k) : e->code;
-    if (rc != BD_OK && rc != BD_E_CANCELLED && rc != BD_E_NOMEM && e->path_base == BD_PATH_AS_GIVEN)
-        blame(k, e->path[0] ? e->path : 0, strlen(e->path), e);  /* e->path: a name or "" */
-
-    bd_mutex_lock(w->lock);
-    if (--w->dirs[dir].pending == 0)
-        drop_handle(w, dir);
-    else if (w->open_handles > BD_SCAN_MAX_OPEN && w->dirs[dir].users == 0)
-        drop_handle(w, dir);  /* its subdirectories will reopen it */
-    bd_mutex_unlock(w->lock);
+    k->dir = dir;
+    k->prefix_len = 0;
+    k->from = k->handle = 0;
+    k->from_temp = k->holds_parent = k->published = 0;
     k->nbatch = 0;
     k->text_len = 0;
     k->batch_bytes = 0;
+    if (dir == 0) {
+        k->handle = w->dirs[0].handle;
+        k->published = 1;
+        w->dirs[0].pending++;
+        return BD_OK;
+    }
+    k->holds_parent = 1;
+    k->seen = w->entries[w->dirs[dir].entry];
+    k->seen_volume = w->volumes[k->seen.volume];
+    if (!RESERVE(k->prefix, k->prefix_cap, (size_t)k->seen.path_len + 1))
+        return no_memory(&k->e);
+    memcpy(k->prefix, w->arena + k->seen.path_off, k->seen.path_len);
+    k->prefix[k->seen.path_len] = '/';
+    k->prefix_len = (size_t)k->seen.path_len + 1;
+    uint32_t parent = w->dirs[dir].parent;
+    k->from = w->dirs[parent].handle;
+    if (!k->from) {
+        bd_status rc = reopen_locked(w, parent, &k->from, &k->from_temp, &k->e);
+        if (rc != BD_OK && k->e.sys_errno == ENOENT) {
+            bd_error_clear(&k->e);  /* an ancestor vanished, and this directory with it */
+            return BD_OK;
+        }
+        if (rc != BD_OK && rc != BD_E_NOMEM)
+            blame(k, 0, 0, &k->e);  /* the directory it was reopened for */
+        if (rc != BD_OK)
+            return rc;
+    }
+    if (!k->from_temp)
+        w->dirs[parent].users++;
+    return BD_OK;
+}
+
+/* Opens the task's directory (not the root) from its parent's handle, which stays open
+ * meanwhile: not for lack of pending subdirectories (this task counts), nor to save
+ * handles (users).  Leaves k->handle NULL when the directory vanished. */
+static bd_status open_task(worker *k)
+{
+    bd_error *e = &k->e;
+    size_t skip = name_start(k->prefix, k->prefix_len - 1);
+    bd_status rc = open_checked(k->from, k->prefix + skip, k->prefix_len - 1 - skip, &k->seen,
+                                k->seen_volume, &k->handle, e);
+    if (rc != BD_OK && e->sys_errno == ENOENT) {
+        bd_error_clear(e);
+        return BD_OK;
+    }
+    if (rc != BD_OK && rc != BD_E_NOMEM)
+        blame(k, 0, 0, e);
+    return rc;
+}
+
+/* Lists the task's directory into batches. */
+static bd_status list_task(worker *k)
+{
+    bd_error *e = &k->e;
+    /* When on_entry stops the listing, e holds its reason (the first failure wins). */
+    bd_status rc = bd_dir_list(k->handle, on_entry, k, e) == BD_OK ? BD_OK : e->code;
+    if (rc != BD_OK && rc != BD_E_CANCELLED && rc != BD_E_NOMEM && e->path_base == BD_PATH_AS_GIVEN)
+        blame(k, e->path[0] ? e->path : 0, strlen(e->path), e);  /* e->path: a name or "" */
+    return rc;
+}
+
+/* Ends the task: the last batch, then the parent's and its own handle released (a handle
+ * still needed by pending subdirectories stays, unless too many are open).  Locked. */
+static bd_status finish_locked(worker *k, bd_status rc)
+{
+    walk *w = k->w;
+    if (k->holds_parent) {
+        uint32_t parent = w->dirs[k->dir].parent;
+        if (k->from_temp)
+            bd_dir_close(k->from);
+        else if (k->from)
+            w->dirs[parent].users--;
+        if (--w->dirs[parent].pending == 0)
+            drop_handle(w, parent);
+    }
+    if (rc == BD_OK)
+        rc = flush_locked(k);
+    if (k->published) {
+        scan_dir *d = &w->dirs[k->dir];
+        if (--d->pending == 0 || (w->open_handles > BD_SCAN_MAX_OPEN && d->users == 0))
+            drop_handle(w, k->dir);  /* pending subdirectories will reopen it */
+    } else if (k->handle) {
+        bd_dir_close(k->handle);  /* never shared: nothing was pushed from it */
+    }
+    w->busy--;
     return rc;
 }
 
 /* ---- the walk ----------------------------------------------------------------------- */
 
-/* Takes directories from the stack until none is left and nobody can push more. */
+/* Takes directories from the stack until none is left and nobody can push more; two
+ * lock holds per directory (take, finish) plus one per full batch. */
 static void work(worker *k)
 {
     walk *w = k->w;
@@ -557,19 +558,25 @@ static void work(worker *k)
         }
         if (ATOMIC_LOAD(&w->stop) || w->ntasks == 0)
             break;
-        uint32_t dir = w->tasks[--w->ntasks];
         w->busy++;
+        bd_status rc = take_locked(k, w->tasks[--w->ntasks]);
         bd_mutex_unlock(w->lock);
 
-        bd_status rc = list_dir(k, dir);
+        if (rc == BD_OK && k->from)
+            rc = open_task(k);
+        if (rc == BD_OK && k->handle)
+            rc = list_task(k);
         if (rc == BD_OK)
             rc = checkpoint(k);
-        if (rc != BD_OK)
-            fail_walk(w, &k->e);
 
         bd_mutex_lock(w->lock);
-        w->busy--;
-        if (w->busy == 0 && w->ntasks == 0)
+        rc = finish_locked(k, rc);
+        if (rc != BD_OK) {
+            if (w->err.code == BD_OK)
+                w->err = k->e;
+            ATOMIC_STORE(&w->stop, 1);
+        }
+        if (rc != BD_OK || (w->busy == 0 && w->ntasks == 0))
             bd_cond_broadcast(w->wake);
     }
     bd_mutex_unlock(w->lock);

@@ -209,6 +209,7 @@ def test_100k_entries_in_one_directory(tmp_path):
     assert len(s) == 100_001
     assert [e.path for e in s[1:]] == sorted(b"big/" + n for n in os.listdir(os.fsencode(d)))
     assert all(e.parent == 0 for e in s[1:])
+    shutil.rmtree(d)  # not left for pytest's retention of the last runs
 
 
 def test_handles_stay_bounded_in_a_deep_branching_tree(tmp_path):

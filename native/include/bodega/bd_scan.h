@@ -22,7 +22,9 @@
  *   - a directory below it cannot be opened or listed (permissions, I/O error): its error,
  *     e->path the relative path of that directory, path_base BD_PATH_SRC;
  *   - a directory replaced between its listing and its opening by a link or another
- *     object: BD_E_UNSAFE_PATH or BD_E_CHANGED naming it;
+ *     object, or a link that stopped being one before its target was read:
+ *     BD_E_UNSAFE_PATH or BD_E_CHANGED naming it;
+ *   - a link target longer than 64 KiB: BD_E_INVAL (ENAMETOOLONG) naming the link;
  *   - cancelled through the bd_progress: BD_E_CANCELLED.
  * Entries that vanish while the scan runs are left out (a directory removed between its
  * listing and its opening is kept, empty): a scan of a live tree shows each directory as

@@ -55,6 +55,16 @@ cdef extern from "bodega/bd_progress.h" nogil:
     uint64_t bd_now_ns()
 
 
+cdef extern from "bodega/bd_platform.h" nogil:
+    ctypedef enum bd_kind:
+        BD_KIND_NONE
+        BD_KIND_FILE
+        BD_KIND_DIR
+        BD_KIND_SYMLINK
+        BD_KIND_REPARSE
+        BD_KIND_SPECIAL
+
+
 cdef extern from "bodega/bd_scan.h" nogil:
     enum:
         BD_SCAN_NO_PARENT

@@ -10,7 +10,8 @@ from bodega import errors
 from bodega._native.bd cimport (
     bd_error, bd_error_clear, bd_status, BD_OK, bd_scan, bd_scan_entry, bd_scan_tree,
     bd_scan_free, bd_scan_count, bd_scan_entries, bd_scan_arena, bd_scan_volume_id,
-    bd_scan_nbytes, BD_SCAN_NO_PARENT, BD_SCAN_MAX_THREADS,
+    bd_scan_nbytes, BD_SCAN_NO_PARENT, BD_SCAN_MAX_THREADS, BD_KIND_FILE, BD_KIND_DIR,
+    BD_KIND_SYMLINK, BD_KIND_REPARSE, BD_KIND_SPECIAL,
 )
 from bodega._native._progress cimport ProgressBridge
 from bodega._native._status cimport raise_status
@@ -19,14 +20,14 @@ from bodega._native._status cimport raise_status
 class Kind(enum.IntEnum):
     """What an entry is (bd_kind)."""
 
-    FILE = 1
-    DIR = 2
-    SYMLINK = 3
-    REPARSE = 4   # a Windows reparse point other than a symlink (junction, ...)
-    SPECIAL = 5   # fifo, socket or device: listed, never opened
+    FILE = BD_KIND_FILE
+    DIR = BD_KIND_DIR
+    SYMLINK = BD_KIND_SYMLINK
+    REPARSE = BD_KIND_REPARSE   # a Windows reparse point other than a symlink (junction, ...)
+    SPECIAL = BD_KIND_SPECIAL   # fifo, socket or device: listed, never opened
 
 
-_KINDS = (None, Kind.FILE, Kind.DIR, Kind.SYMLINK, Kind.REPARSE, Kind.SPECIAL)
+_KINDS = {k.value: k for k in Kind}
 
 
 cdef class Entry:
@@ -117,7 +118,7 @@ cdef class Entry:
     @property
     def link_target(self):
         """The link's target as bytes, None for anything but a link."""
-        if self._e.kind != 3 and self._e.link_len == 0:
+        if self._e.kind != BD_KIND_SYMLINK and self._e.link_len == 0:
             return None
         return PyBytes_FromStringAndSize(
             self._scan._arena + self._e.path_off + self._e.path_len, self._e.link_len)
