@@ -6,27 +6,39 @@
 
 #include "posix.h"
 
+bd_status bd_posix_open_regular(bd_dir *d, const char *name, int *fd_out, bd_stat *st, bd_error *e)
+{
+    /* O_NONBLOCK: opening a fifo must not hang; it is refused just below. */
+    int fd = openat(d->fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return bd_posix_open_failed(errno, "openat", name, e);
+    bd_status rc = bd_posix_stat(fd, "", st, e);
+    if (rc == BD_OK && st->kind != BD_KIND_FILE)
+        rc = st->kind == BD_KIND_DIR ? bd_fail(e, BD_E_IO, EISDIR, "open", BD_PATH_AS_GIVEN, name)
+                                     : bd_fail(e, BD_E_SPECIAL, 0, "open", BD_PATH_AS_GIVEN, name);
+    if (rc != BD_OK) {
+        close(fd);
+        return rc;
+    }
+    *fd_out = fd;
+    return BD_OK;
+}
+
 bd_status bd_file_open_read(bd_dir *d, const char *name, size_t name_len, bd_file **out,
                             bd_stat *st, bd_error *e)
 {
     char buf[BD_NAME_BUF];
     if (bd_posix_name(name, name_len, buf, e))
         return e ? e->code : BD_E_INVAL;
-    /* O_NONBLOCK: opening a fifo must not hang; it is refused just below. */
-    int fd = openat(d->fd, buf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0)
-        return bd_posix_open_failed(errno, "openat", buf, e);
+    int fd;
     bd_stat local;
-    bd_status rc = bd_posix_stat(fd, "", &local, e);
-    if (rc == BD_OK && local.kind != BD_KIND_FILE)
-        rc = local.kind == BD_KIND_DIR ? bd_fail(e, BD_E_IO, EISDIR, "open", BD_PATH_AS_GIVEN, buf)
-                                       : bd_fail(e, BD_E_SPECIAL, 0, "open", BD_PATH_AS_GIVEN, buf);
-    bd_file *f = rc == BD_OK ? malloc(sizeof *f) : 0;
-    if (rc == BD_OK && !f)
-        rc = bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
-    if (rc != BD_OK) {
-        close(fd);
+    bd_status rc = bd_posix_open_regular(d, buf, &fd, &local, e);
+    if (rc)
         return rc;
+    bd_file *f = malloc(sizeof *f);
+    if (!f) {
+        close(fd);
+        return bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
     }
 #ifdef POSIX_FADV_SEQUENTIAL
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);

@@ -265,3 +265,57 @@ cdef extern from "bodega/bd_manifest.h" nogil:
     void bd_mf_changes_free(bd_mf_change *changes)
     bd_status bd_mf_delta(const bd_mf *base, const bd_mf *cur, bd_mf **out, bd_error *e)
     bd_status bd_mf_apply(const bd_mf *base, const bd_mf *delta, bd_mf **out, bd_error *e)
+cdef extern from "bodega/bd_platform.h" nogil:
+    ctypedef enum bd_copy_method:
+        BD_METHOD_NONE
+        BD_METHOD_CLONE
+        BD_METHOD_KERNEL_COPY
+        BD_METHOD_OS_COPY
+        BD_METHOD_USER_COPY
+
+    ctypedef struct bd_copy_result:
+        uint32_t method
+        uint64_t bytes_cloned
+        uint64_t bytes_copied
+
+    enum:
+        BD_CLONE_AUTO
+        BD_CLONE_REQUIRE
+        BD_CLONE_NEVER
+        BD_FS_CLONE
+
+    ctypedef struct bd_fs_info:
+        char fs_name[32]
+        uint64_t volume_id
+        uint32_t block_size
+        uint32_t flags
+        uint64_t bytes_total
+        uint64_t bytes_free
+
+    const char *bd_platform_features()
+
+
+cdef extern from "bodega/bd_clone.h" nogil:
+    enum:
+        BD_CLONE_MAX_THREADS
+
+    ctypedef struct bd_clone_stats:
+        uint64_t files
+        uint64_t dirs
+        uint64_t symlinks
+        uint64_t hardlinks
+        uint64_t specials
+        uint64_t bytes
+        uint64_t bytes_cloned
+        uint64_t bytes_copied
+        uint32_t methods
+        unsigned threads
+        char *special_paths
+        size_t special_paths_len
+
+    bd_status bd_clone_tree(const char *src_path, const char *dst_path, uint32_t flags,
+                            unsigned threads, bd_progress *p, bd_clone_stats *out, bd_error *e)
+    void bd_clone_stats_free(bd_clone_stats *s)
+    bd_status bd_clone_file(const char *src_path, const char *dst_path, uint32_t flags,
+                            bd_progress *p, bd_copy_result *r, bd_error *e)
+    bd_status bd_probe_cow(const char *path, bd_fs_info *out, bd_error *e)

@@ -1,4 +1,95 @@
-"""`bodega doctor`."""
+"""`bodega doctor`: what bodega runs on and whether copy-on-write cloning works in its home."""
 from __future__ import annotations
 
-COMMANDS: list = []
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bodega import __version__
+from bodega.cli.options import home_option, json_option
+from bodega.cli.output import emit, human_bytes
+
+
+def _default_home() -> Path:
+    """$BODEGA_HOME, else the platform's user data directory followed by `bodega`."""
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "bodega"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "bodega"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "bodega"
+
+
+def _native() -> dict[str, Any]:
+    """The native core: built or not, and its features."""
+    try:
+        from bodega import _native
+    except ImportError as exc:
+        return {"built": False, "error": str(exc), "features": []}
+    return {"built": True, "platform": _native.PLATFORM, "features": sorted(_native.features)}
+
+
+def _home(home: Path) -> dict[str, Any]:
+    """The home directory, its filesystem and whether it clones."""
+    from bodega import fs
+
+    info = fs.fs_info(home)
+    return {
+        "path": str(home),
+        "exists": home.is_dir(),
+        "probed_at": info.path,
+        "filesystem": info.fs_name,
+        "block_size": info.block_size,
+        "bytes_free": info.bytes_free,
+        "bytes_total": info.bytes_total,
+        "cow_clone": info.can_clone,
+    }
+
+
+def report(home: str | None) -> dict[str, Any]:
+    """Everything doctor shows, as a JSON-ready dict."""
+    native = _native()
+    out: dict[str, Any] = {
+        "bodega": __version__,
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "platform": f"{platform.system()} {platform.release()} ({platform.machine()})",
+        "native": native,
+    }
+    if native["built"]:
+        out["home"] = _home(Path(home).expanduser().absolute() if home else _default_home())
+    return out
+
+
+def _text(r: dict[str, Any]) -> str:
+    native = r["native"]
+    lines = [
+        f"bodega      {r['bodega']}",
+        f"python      {r['python']}",
+        f"platform    {r['platform']}",
+        "native      " + (f"built ({native['platform']}): {' '.join(native['features'])}" if native["built"]
+                          else f"NOT BUILT: {native['error']}"),
+    ]
+    h = r.get("home")
+    if h:
+        where = "" if h["exists"] else f" (not created yet; volume of {h['probed_at']})"
+        lines += [
+            f"home        {h['path']}{where}",
+            f"filesystem  {h['filesystem']}, {human_bytes(h['bytes_free'])} free of {human_bytes(h['bytes_total'])}",
+            "cow clone   " + ("yes: containers clone instantly, sharing blocks" if h["cow_clone"]
+                              else "no: clones fall back to copying (use XFS, btrfs or ReFS for instant clones)"),
+        ]
+    return "\n".join(lines)
+
+
+@click.command()
+@home_option
+@json_option
+def doctor(home: str | None, as_json: bool) -> None:
+    """Show the platform, the native build and whether the home can clone copy-on-write."""
+    emit(report(home), as_json, _text)
+
+
+COMMANDS = [doctor]

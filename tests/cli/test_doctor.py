@@ -1,0 +1,58 @@
+"""`bodega doctor`: the platform, the native build, the home and whether it clones."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+from bodega import __version__
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def doctor(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    env.pop("BODEGA_HOME", None)
+    if home is not None:
+        env["BODEGA_HOME"] = str(home)
+    return subprocess.run([sys.executable, "-m", "bodega", "doctor", *args], capture_output=True,
+                          text=True, env=env, stdin=subprocess.DEVNULL)
+
+
+def test_json_report_on_a_cow_home(cow_dir):
+    done = doctor("--json", home=cow_dir / "home")
+    assert done.returncode == 0, done.stderr
+    r = json.loads(done.stdout)
+    assert r["bodega"] == __version__
+    assert r["python"] == f"{platform.python_implementation()} {platform.python_version()}"
+    assert platform.system() in r["platform"]
+    assert r["native"]["built"] and {"ficlone", "statx"} <= set(r["native"]["features"])
+    home = r["home"]
+    assert home["path"] == str(cow_dir / "home") and home["exists"] is False
+    assert home["probed_at"] == str(cow_dir)
+    assert (home["filesystem"], home["cow_clone"]) == ("xfs", True)
+    assert os.listdir(cow_dir) == []  # the trial clone cleaned up
+
+
+def test_text_report_on_ext4(tmp_path):
+    done = doctor("--home", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert f"bodega      {__version__}" in text
+    assert f"home        {tmp_path}\n" in text
+    assert "filesystem  ext4" in text
+    assert "cow clone   no:" in text
+
+
+def test_default_home(tmp_path):
+    env_home = tmp_path / "fake-home"
+    env_home.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(SRC), HOME=str(env_home))
+    env.pop("BODEGA_HOME", None)
+    env.pop("XDG_DATA_HOME", None)
+    done = subprocess.run([sys.executable, "-m", "bodega", "doctor", "--json"], capture_output=True,
+                          text=True, env=env, check=True)
+    assert json.loads(done.stdout)["home"]["path"] == str(env_home / ".local" / "share" / "bodega")
