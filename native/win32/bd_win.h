@@ -95,6 +95,10 @@ int bd_win_clone_unsupported(DWORD err);
 DWORD bd_win_open(HANDLE dir, const WCHAR *name, size_t wlen, ACCESS_MASK access, ULONG share,
                   ULONG disposition, ULONG options, HANDLE *out);
 
+/* bd_win_name + bd_win_open, failures reported in e (op "NtCreateFile", the name as path). */
+bd_status bd_win_open_at(bd_dir *d, const char *name, size_t len, ACCESS_MASK access, ULONG share,
+                         ULONG disposition, ULONG options, HANDLE *out, bd_error *e);
+
 #define BD_SHARE_ALL (FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
 
 /* Fills st from an open handle (FileBasicInfo, FileStandardInfo, FileIdInfo, tag). */

@@ -151,17 +151,12 @@ bd_status bd_dir_stat(bd_dir *d, bd_stat *out, bd_error *e)
 bd_status bd_dir_create_at(bd_dir *parent, const char *name, size_t name_len, uint32_t mode, bd_error *e)
 {
     (void)mode;  /* Windows directories have no permission bits; ACLs are inherited */
-    bd_wname w;
-    bd_status rc = bd_win_name(name, name_len, &w, e);
-    if (rc)
-        return rc;
     HANDLE h;
-    DWORD err = bd_win_open(parent->h, w.buf, w.len, FILE_LIST_DIRECTORY, BD_SHARE_ALL,
-                            BD_FILE_CREATE, BD_FILE_DIRECTORY_FILE, &h);
-    if (err)
-        return bd_win_fail(e, err, "NtCreateFile", name, name_len);
-    CloseHandle(h);
-    return BD_OK;
+    bd_status rc = bd_win_open_at(parent, name, name_len, FILE_LIST_DIRECTORY, BD_SHARE_ALL,
+                                  BD_FILE_CREATE, BD_FILE_DIRECTORY_FILE, &h, e);
+    if (rc == BD_OK)
+        CloseHandle(h);
+    return rc;
 }
 
 bd_status bd_dir_sync(bd_dir *d, bd_error *e)
@@ -211,37 +206,38 @@ typedef struct raw_entry {
     bd_stat st;
 } raw_entry;
 
-static void entry_extd(const FILE_ID_EXTD_DIR_INFO *x, uint64_t vol, raw_entry *r)
+static void entry_common(uint32_t attrs, uint32_t tag, const LARGE_INTEGER *eof,
+                         const LARGE_INTEGER *alloc, const LARGE_INTEGER *mtime,
+                         const LARGE_INTEGER *ctime, uint64_t vol, const WCHAR *name,
+                         ULONG name_bytes, raw_entry *r)
 {
     memset(&r->st, 0, sizeof r->st);
-    bd_win_kind(x->FileAttributes, x->ReparsePointTag, &r->st);
-    r->st.nlink = 1;
-    r->st.size = (uint64_t)x->EndOfFile.QuadPart;
-    r->st.alloc_size = (uint64_t)x->AllocationSize.QuadPart;
-    r->st.mtime_ns = bd_win_ticks_to_ns(x->LastWriteTime.QuadPart);
-    r->st.ctime_ns = bd_win_ticks_to_ns(x->ChangeTime.QuadPart);
+    bd_win_kind(attrs, tag, &r->st);
+    r->st.nlink = 1;  /* completed for regular files by complete_file */
+    r->st.size = (uint64_t)eof->QuadPart;
+    r->st.alloc_size = (uint64_t)alloc->QuadPart;
+    r->st.mtime_ns = bd_win_ticks_to_ns(mtime->QuadPart);
+    r->st.ctime_ns = bd_win_ticks_to_ns(ctime->QuadPart);
     r->st.volume_id = vol;
+    r->name = name;
+    r->wlen = name_bytes / sizeof(WCHAR);
+}
+
+static void entry_extd(const FILE_ID_EXTD_DIR_INFO *x, uint64_t vol, raw_entry *r)
+{
+    entry_common(x->FileAttributes, x->ReparsePointTag, &x->EndOfFile, &x->AllocationSize,
+                 &x->LastWriteTime, &x->ChangeTime, vol, x->FileName, x->FileNameLength, r);
     memcpy(&r->st.file_id, x->FileId.Identifier, 8);
     memcpy(&r->st.file_id_hi, x->FileId.Identifier + 8, 8);
-    r->name = x->FileName;
-    r->wlen = x->FileNameLength / sizeof(WCHAR);
 }
 
 static void entry_both(const FILE_ID_BOTH_DIR_INFO *x, uint64_t vol, raw_entry *r)
 {
-    memset(&r->st, 0, sizeof r->st);
     /* In this layout a reparse point's tag travels in EaSize ([MS-FSCC] 2.4.17). */
-    bd_win_kind(x->FileAttributes, (x->FileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) ? x->EaSize : 0,
-                &r->st);
-    r->st.nlink = 1;
-    r->st.size = (uint64_t)x->EndOfFile.QuadPart;
-    r->st.alloc_size = (uint64_t)x->AllocationSize.QuadPart;
-    r->st.mtime_ns = bd_win_ticks_to_ns(x->LastWriteTime.QuadPart);
-    r->st.ctime_ns = bd_win_ticks_to_ns(x->ChangeTime.QuadPart);
-    r->st.volume_id = vol;
+    uint32_t tag = (x->FileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) ? x->EaSize : 0;
+    entry_common(x->FileAttributes, tag, &x->EndOfFile, &x->AllocationSize, &x->LastWriteTime,
+                 &x->ChangeTime, vol, x->FileName, x->FileNameLength, r);
     r->st.file_id = (uint64_t)x->FileId.QuadPart;
-    r->name = x->FileName;
-    r->wlen = x->FileNameLength / sizeof(WCHAR);
 }
 
 bd_status bd_dir_list(bd_dir *d, bd_dir_entry_fn fn, void *ctx, bd_error *e)
@@ -262,7 +258,9 @@ bd_status bd_dir_list(bd_dir *d, bd_dir_entry_fn fn, void *ctx, bd_error *e)
             DWORD err = GetLastError();
             if (err == ERROR_NO_MORE_FILES)
                 break;
-            if (extd && first && err == ERROR_INVALID_PARAMETER) {
+            /* Wine and some file systems (FAT, network redirectors) refuse the class. */
+            if (extd && first && (err == ERROR_INVALID_PARAMETER || err == ERROR_INVALID_LEVEL
+                                  || err == ERROR_NOT_SUPPORTED || err == ERROR_INVALID_FUNCTION)) {
                 extd = 0;
                 d->no_extd = 1;
                 continue;

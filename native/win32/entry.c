@@ -45,6 +45,17 @@ DWORD bd_win_open(HANDLE dir, const WCHAR *name, size_t wlen, ACCESS_MASK access
     return 0;
 }
 
+bd_status bd_win_open_at(bd_dir *d, const char *name, size_t len, ACCESS_MASK access, ULONG share,
+                         ULONG disposition, ULONG options, HANDLE *out, bd_error *e)
+{
+    bd_wname w;
+    bd_status rc = bd_win_name(name, len, &w, e);
+    if (rc)
+        return rc;
+    DWORD err = bd_win_open(d->h, w.buf, w.len, access, share, disposition, options, out);
+    return err ? bd_win_fail(e, err, "NtCreateFile", name, len) : BD_OK;
+}
+
 int64_t bd_win_ticks_to_ns(int64_t ticks)
 {
     const int64_t epoch = 116444736000000000LL;  /* 1970-01-01 in ticks since 1601 */
@@ -217,19 +228,13 @@ bd_status bd_win_open_file(bd_dir *d, const char *name, size_t len, ACCESS_MASK 
 
 bd_status bd_stat_at(bd_dir *d, const char *name, size_t name_len, bd_stat *out, bd_error *e)
 {
-    bd_wname w;
-    bd_status rc = bd_win_name(name, name_len, &w, e);
+    HANDLE h;
+    bd_status rc = bd_win_open_at(d, name, name_len, FILE_READ_ATTRIBUTES, BD_SHARE_ALL, BD_FILE_OPEN, 0, &h, e);
     if (rc)
         return rc;
-    HANDLE h;
-    DWORD err = bd_win_open(d->h, w.buf, w.len, FILE_READ_ATTRIBUTES, BD_SHARE_ALL, BD_FILE_OPEN, 0, &h);
-    if (err)
-        return bd_win_fail(e, err, "NtCreateFile", name, name_len);
-    err = bd_win_stat_handle(h, out);
+    DWORD err = bd_win_stat_handle(h, out);
     CloseHandle(h);
-    if (err)
-        return bd_win_fail(e, err, "GetFileInformationByHandleEx", name, name_len);
-    return BD_OK;
+    return err ? bd_win_fail(e, err, "GetFileInformationByHandleEx", name, name_len) : BD_OK;
 }
 
 /* NtSetInformationFile with a FILE_RENAME/LINK_INFORMATION naming `to` in to_dir. */
@@ -261,19 +266,13 @@ bd_status bd_rename_at(bd_dir *from_dir, const char *from, size_t from_len, bd_d
         return bd_fail(e, BD_E_INVAL, EINVAL, "rename flags", BD_PATH_AS_GIVEN, 0);
     if (flags & BD_RENAME_EXCHANGE)  /* Windows has no atomic exchange */
         return bd_fail_n(e, BD_E_NOTSUP, ENOTSUP, "rename exchange", BD_PATH_AS_GIVEN, from, from_len);
-    bd_wname a, b;
-    bd_status rc;
-    if ((rc = bd_win_name(from, from_len, &a, e)))
-        return rc;
-    if ((rc = bd_win_name(to, to_len, &b, e)))
-        return rc;
-
+    bd_wname b;
     HANDLE h;
-    DWORD err = bd_win_open(from_dir->h, a.buf, a.len, DELETE | FILE_READ_ATTRIBUTES, BD_SHARE_ALL,
-                            BD_FILE_OPEN, 0, &h);
-    if (err)
-        return bd_win_fail(e, err, "NtCreateFile", from, from_len);
-    err = set_name_info(h, BD_FileRenameInformation, !(flags & BD_RENAME_NOREPLACE), to_dir->h, &b);
+    bd_status rc = bd_win_name(to, to_len, &b, e);
+    if (rc || (rc = bd_win_open_at(from_dir, from, from_len, DELETE | FILE_READ_ATTRIBUTES,
+                                   BD_SHARE_ALL, BD_FILE_OPEN, 0, &h, e)) != BD_OK)
+        return rc;
+    DWORD err = set_name_info(h, BD_FileRenameInformation, !(flags & BD_RENAME_NOREPLACE), to_dir->h, &b);
     CloseHandle(h);
     if (err) {
         int exists = bd_win_errno(err) == EEXIST;
@@ -285,19 +284,13 @@ bd_status bd_rename_at(bd_dir *from_dir, const char *from, size_t from_len, bd_d
 bd_status bd_hardlink_at(bd_dir *src, const char *src_name, size_t src_len, bd_dir *dst,
                          const char *dst_name, size_t dst_len, bd_error *e)
 {
-    bd_wname a, b;
-    bd_status rc;
-    if ((rc = bd_win_name(src_name, src_len, &a, e)))
-        return rc;
-    if ((rc = bd_win_name(dst_name, dst_len, &b, e)))
-        return rc;
-
+    bd_wname b;
     HANDLE h;
-    DWORD err = bd_win_open(src->h, a.buf, a.len, FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES,
-                            BD_SHARE_ALL, BD_FILE_OPEN, BD_FILE_NON_DIRECTORY_FILE, &h);
-    if (err)
-        return bd_win_fail(e, err, "NtCreateFile", src_name, src_len);
-    err = set_name_info(h, BD_FileLinkInformation, 0, dst->h, &b);
+    bd_status rc = bd_win_name(dst_name, dst_len, &b, e);
+    if (rc || (rc = bd_win_open_at(src, src_name, src_len, FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES,
+                                   BD_SHARE_ALL, BD_FILE_OPEN, BD_FILE_NON_DIRECTORY_FILE, &h, e)) != BD_OK)
+        return rc;
+    DWORD err = set_name_info(h, BD_FileLinkInformation, 0, dst->h, &b);
     CloseHandle(h);
     if (err) {
         int exists = bd_win_errno(err) == EEXIST;
@@ -336,15 +329,12 @@ static DWORD delete_by_handle(HANDLE h, uint32_t attrs)
 
 bd_status bd_unlink_at(bd_dir *d, const char *name, size_t name_len, int is_dir, bd_error *e)
 {
-    bd_wname w;
-    bd_status rc = bd_win_name(name, name_len, &w, e);
+    HANDLE h;
+    bd_status rc = bd_win_open_at(d, name, name_len, DELETE | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES,
+                                  BD_SHARE_ALL, BD_FILE_OPEN, 0, &h, e);
     if (rc)
         return rc;
-    HANDLE h;
-    DWORD err = bd_win_open(d->h, w.buf, w.len, DELETE | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES,
-                            BD_SHARE_ALL, BD_FILE_OPEN, 0, &h);
-    if (err)
-        return bd_win_fail(e, err, "NtCreateFile", name, name_len);
+    DWORD err;
     FILE_ATTRIBUTE_TAG_INFO t;
     if (!GetFileInformationByHandleEx(h, (FILE_INFO_BY_HANDLE_CLASS)BD_FileAttributeTagInfo, &t, sizeof t)) {
         err = GetLastError();

@@ -18,18 +18,14 @@ typedef union reparse_data {
 bd_status bd_link_read_at(bd_dir *d, const char *name, size_t name_len, char *buf, size_t cap,
                           size_t *len, bd_error *e)
 {
-    bd_wname w;
-    bd_status rc = bd_win_name(name, name_len, &w, e);
+    HANDLE h;
+    bd_status rc = bd_win_open_at(d, name, name_len, FILE_READ_ATTRIBUTES, BD_SHARE_ALL, BD_FILE_OPEN, 0, &h, e);
     if (rc)
         return rc;
-    HANDLE h;
-    DWORD err = bd_win_open(d->h, w.buf, w.len, FILE_READ_ATTRIBUTES, BD_SHARE_ALL, BD_FILE_OPEN, 0, &h);
-    if (err)
-        return bd_win_fail(e, err, "NtCreateFile", name, name_len);
     reparse_data rd;
     DWORD got = 0;
     BOOL ok = DeviceIoControl(h, FSCTL_GET_REPARSE_POINT, 0, 0, &rd, sizeof rd, &got, 0);
-    err = ok ? 0 : GetLastError();
+    DWORD err = ok ? 0 : GetLastError();
     CloseHandle(h);
     if (err == ERROR_NOT_A_REPARSE_POINT)  /* like readlink on a non-link: EINVAL */
         return bd_win_fail_as(e, BD_E_INVAL, err, "FSCTL_GET_REPARSE_POINT", name, name_len);

@@ -57,14 +57,12 @@ DWORD bd_win_cluster_size(HANDLE h, uint32_t *out)
  * pieces and the rounded-up tail are exercised. */
 static bd_status make_probe(bd_dir *d, const char *name, uint32_t cluster, bd_error *e)
 {
-    bd_wname w;
-    bd_status rc = bd_win_name(name, strlen(name), &w, e);
+    HANDLE h;
+    bd_status rc = bd_win_open_at(d, name, strlen(name), GENERIC_WRITE, 0, BD_FILE_CREATE,
+                                  BD_FILE_NON_DIRECTORY_FILE, &h, e);
     if (rc)
         return rc;
-    HANDLE h;
-    DWORD err = bd_win_open(d->h, w.buf, w.len, GENERIC_WRITE, 0, BD_FILE_CREATE, BD_FILE_NON_DIRECTORY_FILE, &h);
-    if (err)
-        return bd_win_fail(e, err, "NtCreateFile", name, strlen(name));
+    DWORD err = 0;
     static const char block[4096] = "bodega clone probe";
     DWORD put;
     for (uint32_t done = 0; !err && done < cluster + 1;) {
