@@ -1,0 +1,137 @@
+/* meta.c (Windows): metadata onto an entry: attributes, mtime and alternate data streams.
+ *
+ * Streams go first (writing them touches the entry's times), attributes and times last, in
+ * one FILE_BASIC_INFO, READONLY included.  Owners are SIDs on Windows: BD_META_OWNER does
+ * nothing here (ACLs are inherited from the destination directory). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bd_win.h"
+
+/* The attributes FILE_BASIC_INFO can set; the others have their own calls or none. */
+#define SETTABLE (FILE_ATTRIBUTE_READONLY | FILE_ATTRIBUTE_HIDDEN | FILE_ATTRIBUTE_SYSTEM        \
+                  | FILE_ATTRIBUTE_ARCHIVE | FILE_ATTRIBUTE_TEMPORARY | FILE_ATTRIBUTE_OFFLINE     \
+                  | FILE_ATTRIBUTE_NOT_CONTENT_INDEXED)
+#define STREAM_BUF (64 * 1024)
+
+/* Copies one stream: "<entry>:<stream>:$DATA" from src to dst, both handle-relative. */
+static DWORD copy_stream(bd_dir *src, const bd_wname *sw, bd_dir *dst, const bd_wname *dw,
+                         const WCHAR *stream, size_t slen, unsigned char *buf)
+{
+    WCHAR from[2 * (BD_WNAME_MAX + 1) + 16], to[2 * (BD_WNAME_MAX + 1) + 16];
+    if (slen > BD_WNAME_MAX + 8)
+        return ERROR_FILENAME_EXCED_RANGE;
+    memcpy(from, sw->buf, sw->len * sizeof(WCHAR));
+    memcpy(from + sw->len, stream, slen * sizeof(WCHAR));
+    memcpy(to, dw->buf, dw->len * sizeof(WCHAR));
+    memcpy(to + dw->len, stream, slen * sizeof(WCHAR));
+    HANDLE in, out;
+    DWORD err = bd_win_open(src->h, from, sw->len + slen, FILE_READ_DATA, BD_SHARE_ALL, BD_FILE_OPEN, 0, &in);
+    if (err)
+        return err;
+    err = bd_win_open(dst->h, to, dw->len + slen, FILE_WRITE_DATA, BD_SHARE_ALL, BD_FILE_OVERWRITE_IF, 0, &out);
+    if (err) {
+        CloseHandle(in);
+        return err;
+    }
+    for (;;) {
+        DWORD got = 0, put = 0;
+        if (!ReadFile(in, buf, STREAM_BUF, &got, 0)) {
+            err = GetLastError();
+            break;
+        }
+        if (got == 0)
+            break;
+        BOOL ok = WriteFile(out, buf, got, &put, 0);
+        if (!ok || put != got) {
+            err = ok ? ERROR_DISK_FULL : GetLastError();
+            break;
+        }
+    }
+    CloseHandle(in);
+    CloseHandle(out);
+    return err == ERROR_HANDLE_EOF ? 0 : err;
+}
+
+/* Copies every named data stream of the source entry (Zone.Identifier and the like). */
+static bd_status copy_streams(bd_dir *src, const bd_wname *sw, const char *src_name, size_t src_len,
+                              bd_dir *dst, const bd_wname *dw, bd_error *e)
+{
+    HANDLE h;
+    DWORD err = bd_win_open(src->h, sw->buf, sw->len, FILE_READ_ATTRIBUTES, BD_SHARE_ALL, BD_FILE_OPEN, 0, &h);
+    if (err)
+        return bd_win_fail(e, err, "NtCreateFile", src_name, src_len);
+    LONGLONG *list = malloc(STREAM_BUF);  /* entries are 8-byte aligned */
+    unsigned char *buf = malloc(STREAM_BUF);
+    if (!list || !buf) {
+        CloseHandle(h);
+        free(list);
+        free(buf);
+        return bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
+    }
+    err = GetFileInformationByHandleEx(h, (FILE_INFO_BY_HANDLE_CLASS)BD_FileStreamInfo, list, STREAM_BUF)
+        ? 0 : GetLastError();
+    CloseHandle(h);
+    /* No streams (a directory), or a file system without them (FAT, Wine): nothing to do. */
+    if (err == ERROR_HANDLE_EOF || bd_win_clone_unsupported(err))
+        err = 0;
+    else if (err) {
+        free(list);
+        free(buf);
+        return bd_win_fail(e, err, "FileStreamInfo", src_name, src_len);
+    }
+    const unsigned char *p = (const unsigned char *)list;
+    for (int more = err == 0 && p; more;) {
+        const FILE_STREAM_INFO *s = (const FILE_STREAM_INFO *)p;
+        size_t n = s->StreamNameLength / sizeof(WCHAR);
+        static const WCHAR unnamed[] = L"::$DATA";
+        if (!(n == 7 && memcmp(s->StreamName, unnamed, 7 * sizeof(WCHAR)) == 0) && n > 0) {
+            err = copy_stream(src, sw, dst, dw, s->StreamName, n, buf);
+            if (err)
+                break;
+        }
+        more = s->NextEntryOffset != 0;
+        p += s->NextEntryOffset;
+    }
+    free(list);
+    free(buf);
+    return err ? bd_win_fail(e, err, "copy stream", src_name, src_len) : BD_OK;
+}
+
+bd_status bd_meta_copy_at(bd_dir *src, const char *src_name, size_t src_len, bd_dir *dst,
+                          const char *dst_name, size_t dst_len, const bd_stat *st,
+                          uint32_t which, bd_error *e)
+{
+    if (which & ~(uint32_t)BD_META_ALL)
+        return bd_fail(e, BD_E_INVAL, EINVAL, "meta flags", BD_PATH_AS_GIVEN, 0);
+    bd_wname sw, dw;
+    bd_status rc = bd_win_name(dst_name, dst_len, &dw, e);
+    if (rc)
+        return rc;
+    if (which & BD_META_XATTRS) {
+        if ((rc = bd_win_name(src_name, src_len, &sw, e)) != BD_OK
+            || (rc = copy_streams(src, &sw, src_name, src_len, dst, &dw, e)) != BD_OK)
+            return rc;
+    }
+    uint32_t attrs = 0;
+    int64_t ticks = 0;
+    if (which & BD_META_MODE) {
+        /* Attributes from a Windows source; from a POSIX one, READONLY for no owner write. */
+        uint32_t want = st->attrs ? (st->attrs & SETTABLE)
+                                  : ((st->mode & 0200) ? 0 : FILE_ATTRIBUTE_READONLY);
+        attrs = want ? want : FILE_ATTRIBUTE_NORMAL;
+    }
+    if (which & BD_META_TIMES)
+        ticks = bd_win_ns_to_ticks(st->mtime_ns);
+    if (!attrs && !ticks)
+        return BD_OK;
+    HANDLE h;
+    DWORD err = bd_win_open(dst->h, dw.buf, dw.len, FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES,
+                            BD_SHARE_ALL, BD_FILE_OPEN, 0, &h);
+    if (err)
+        return bd_win_fail(e, err, "NtCreateFile", dst_name, dst_len);
+    err = bd_win_set_basic(h, ticks, attrs);
+    CloseHandle(h);
+    return err ? bd_win_fail(e, err, "FileBasicInfo", dst_name, dst_len) : BD_OK;
+}
