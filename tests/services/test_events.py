@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-import bodega
 from bodega import errors
 from bodega.catalogue.models import EventLevel, EventLog, utcnow
 from bodega.services.events import parse_since
 
-from subprocesses import child_env, python_child, wait_for
+from subprocesses import child_env, python_child
 
 
 def test_every_mutation_is_audited_with_the_acting_user(b):

@@ -1,7 +1,6 @@
 """The task engine: in-process and agent runs, one task per container, cancel, wait, crash recovery."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess

@@ -76,16 +76,16 @@ class AppService:
         if status == AppStatus.READY and not eps:
             raise errors.EntryPointRequired(f"app {name!r} cannot be ready without an entry point")
         with self._b.catalogue.session_scope() as s:
-            container = self._b.containers.resolve(s, container)
-            row = AppInstance(id=uuid.uuid4(), container_id=container.id, name=name, version=version, vendor=vendor,
+            target = self._b.containers.resolve(s, container)
+            row = AppInstance(id=uuid.uuid4(), container_id=target.id, name=name, version=version, vendor=vendor,
                               install_source=install_source, install_path=install_path, entry_points=eps,
                               status=status)
             s.add(row)
             s.flush()
-            self._b.events.record(s, f"app {name} {status.value} in container {container.name}",
-                                  container_id=container.id, app_instance_id=row.id, task_id=task_id,
+            self._b.events.record(s, f"app {name} {status.value} in container {target.name}",
+                                  container_id=target.id, app_instance_id=row.id, task_id=task_id,
                                   context={"status": status.value})
-            self._b.containers.sync_manifest(s, container)
+            self._b.containers.sync_manifest(s, target)
             return AppInfo.of(row)
 
     def set_status(self, app_id: uuid.UUID, status: AppStatus | str, *,

@@ -6,6 +6,7 @@ the task together.
 """
 from __future__ import annotations
 
+import builtins
 import errno
 import os
 import platform as host
@@ -279,7 +280,7 @@ class ContainerService:
         with self._b.catalogue.session_scope(write=False) as s:
             return [ContainerInfo.of(c, email) for c, email in s.execute(q.order_by(Container.name, User.email))]
 
-    def usage(self, refs: Iterable[str | uuid.UUID] = ()) -> list[ContainerUsage]:
+    def usage(self, refs: Iterable[str | uuid.UUID] = ()) -> builtins.list[ContainerUsage]:
         """Files and apparent/allocated bytes of the given containers (default: all of yours)."""
         containers = [self.get(r) for r in refs] or self.list()
         return [ContainerUsage(c, measure_tree(Path(c.storage_path))) for c in containers]
@@ -292,7 +293,7 @@ class ContainerService:
             raise errors.NameTaken(f"a container named {name!r} exists already")
 
     def _new_container(self, s: Session, task: Task, *, name: str, description: str, platform: Platform,
-                       tags: list[str], settings: dict[str, Any]) -> Container:
+                       tags: builtins.list[str], settings: dict[str, Any]) -> Container:
         """Inserts a container in status creating for task, which will make it ready."""
         owner = self._b.users.current
         self._ensure_name_free(s, owner.id, name)
@@ -556,7 +557,7 @@ class ContainerService:
 
     # --- recovering from manifest.json ----------------------------------------------------
 
-    def recover(self, path: str | os.PathLike[str], *, name: str | None = None) -> list[ContainerInfo]:
+    def recover(self, path: str | os.PathLike[str], *, name: str | None = None) -> builtins.list[ContainerInfo]:
         """Rebuilds catalogue rows from a container directory's manifest.json, or from every container
         directory under path that the catalogue lacks (task container.recover each)."""
         path = Path(path).absolute()
@@ -584,7 +585,7 @@ class ContainerService:
                 continue
             new_name = validate_name(name if name is not None else manifest["container"]["name"])
 
-            def prepare(s: Session, task: Task, new_name: str = new_name) -> None:
+            def prepare(s: Session, task: Task, new_name: str = new_name, manifest: dict[str, Any] = manifest) -> None:
                 self._ensure_name_free(s, self._owner_for(s, manifest).id, new_name)
 
             task = self._b.tasks.submit(

@@ -8,6 +8,7 @@ bodega to open the home marks the task failed (interrupted) and removes its stag
 """
 from __future__ import annotations
 
+import builtins
 import os
 import shutil
 import socket
@@ -21,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -44,6 +45,17 @@ WAIT_POLL = 0.2
 PROGRESS_EVENT_INTERVAL = 0.25  # seconds between progress events, unless progress jumps 10 points
 
 ProgressCallback = Callable[[int], None]
+STATUS_LEVELS = {TaskStatus.FAILED: EventLevel.ERROR, TaskStatus.CANCELLED: EventLevel.WARNING}
+
+
+def _rowcount(result: sa.Result[Any]) -> int:
+    """Rows an UPDATE matched (Session.execute types its result loosely)."""
+    return cast("sa.CursorResult[Any]", result).rowcount
+
+
+def _runs_here(status: TaskStatus, pid: int | None, host: str | None) -> bool:
+    """Whether a task in this state is running in this very process."""
+    return status == TaskStatus.RUNNING and pid == os.getpid() and host == HOST
 
 
 def stale_after() -> float:
@@ -370,7 +382,7 @@ class TaskService:
     def _own_running(self, s: Session, ctx: TaskContext) -> Task:
         """The task's row, if this process still runs it; TaskInterrupted if someone declared it dead."""
         task = s.get(Task, ctx.task_id, with_for_update=True)
-        if task is None or task.status != TaskStatus.RUNNING or task.owner_pid != os.getpid() or task.owner_host != HOST:
+        if task is None or not _runs_here(task.status, task.owner_pid, task.owner_host):
             ctx.lost.set()
             raise errors.TaskInterrupted(f"task {ctx.task_id} is no longer run by this process")
         return task
@@ -417,7 +429,7 @@ class TaskService:
         self._record_status(s, task)
 
     def _record_status(self, s: Session, task: Task) -> None:
-        level = {TaskStatus.FAILED: EventLevel.ERROR, TaskStatus.CANCELLED: EventLevel.WARNING}.get(task.status, EventLevel.INFO)
+        level = STATUS_LEVELS.get(task.status, EventLevel.INFO)
         message = f"task {str(task.id)[:8]} {task.type} {task.status.value}"
         error = (task.result or {}).get("error")
         if error:
@@ -430,10 +442,10 @@ class TaskService:
 
     def _record_progress(self, ctx: TaskContext, percent: int) -> None:
         with self.bodega.catalogue.session_scope() as s:
-            updated = s.execute(
+            updated = _rowcount(s.execute(
                 sa.update(Task).where(Task.id == ctx.task_id, Task.status == TaskStatus.RUNNING)
                 .values(progress=percent, heartbeat_at=utcnow())
-            ).rowcount
+            ))
             if not updated:
                 ctx.lost.set()  # ended by another process (interrupted): stop at the next checkpoint
             else:
@@ -448,7 +460,7 @@ class TaskService:
                 with self.bodega.catalogue.session_scope() as s:
                     row = s.execute(sa.select(Task.status, Task.owner_pid, Task.owner_host, Task.cancel_requested)
                                     .where(Task.id == ctx.task_id)).one_or_none()
-                    if row is None or row.status != TaskStatus.RUNNING or row.owner_pid != os.getpid() or row.owner_host != HOST:
+                    if row is None or not _runs_here(row.status, row.owner_pid, row.owner_host):
                         ctx.lost.set()
                         return
                     s.execute(sa.update(Task).where(Task.id == ctx.task_id).values(heartbeat_at=utcnow()))
@@ -507,14 +519,14 @@ class TaskService:
             try:
                 with self.bodega.catalogue.session_scope() as s:
                     # The atomic claim: only one agent's UPDATE matches a queued row.
-                    claimed = s.execute(sa.update(Task).where(Task.id == task_id, Task.status == TaskStatus.QUEUED)
-                                        .values(status=TaskStatus.RUNNING)).rowcount
-                    if not claimed:
-                        continue
+                    claimed = _rowcount(s.execute(
+                        sa.update(Task).where(Task.id == task_id, Task.status == TaskStatus.QUEUED)
+                        .values(status=TaskStatus.RUNNING)))
                     task = s.get(Task, task_id, populate_existing=True)
+                    if not claimed or task is None:
+                        continue
                     self._claim(s, task, kind)
-                    email = s.scalar(sa.select(User.email).where(User.id == task.user_id)) if task.user_id else None
-                    return TaskInfo.of(task, email), kind
+                    return TaskInfo.of(task, self._email(s, task)), kind
             except errors.ContainerBusy:
                 continue  # stays queued: waits for the container
             except errors.NotFound:
@@ -523,8 +535,9 @@ class TaskService:
 
     # --- reading, cancel, wait ------------------------------------------------------------
 
-    def _query(self) -> sa.Select[Any]:
-        return sa.select(Task, User.email).outerjoin(User, User.id == Task.user_id)
+    def _email(self, s: Session, task: Task) -> str | None:
+        """The email of the user who started task."""
+        return s.scalar(sa.select(User.email).where(User.id == task.user_id)) if task.user_id else None
 
     def _resolve(self, s: Session, ref: str | uuid.UUID) -> Task:
         """A task by id or unique id prefix."""
@@ -548,13 +561,12 @@ class TaskService:
         """A task by id or unique id prefix."""
         with self.bodega.catalogue.session_scope(write=False) as s:
             task = self._resolve(s, ref)
-            email = s.scalar(sa.select(User.email).where(User.id == task.user_id)) if task.user_id else None
-            return TaskInfo.of(task, email)
+            return TaskInfo.of(task, self._email(s, task))
 
     def list(self, *, status: TaskStatus | str | None = None, container_id: uuid.UUID | None = None,
              type: str | None = None, limit: int | None = 50) -> list[TaskInfo]:
         """Tasks, newest first."""
-        q = self._query()
+        q = sa.select(Task, User.email).outerjoin(User, User.id == Task.user_id)
         if status is not None:
             q = q.where(Task.status == TaskStatus(status))
         if container_id is not None:
@@ -604,7 +616,7 @@ class TaskService:
 
     # --- crash recovery -------------------------------------------------------------------
 
-    def recover(self) -> list[TaskInfo]:
+    def recover(self) -> builtins.list[TaskInfo]:
         """Marks running tasks whose process is gone failed (interrupted) and removes their staging."""
         limit = timedelta(seconds=stale_after())
         now = utcnow()

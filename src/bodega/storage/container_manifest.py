@@ -37,7 +37,8 @@ def read_manifest(container_dir: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_bytes())
     except FileNotFoundError:
-        raise ContainerManifestInvalid(f"{path}: no manifest.json: not a bodega container directory", path=str(path)) from None
+        raise ContainerManifestInvalid(f"{path}: no manifest.json: not a bodega container directory",
+                                       path=str(path)) from None
     except (OSError, ValueError) as e:
         raise ContainerManifestInvalid(f"{path}: cannot read: {e}", path=str(path)) from None
 
