@@ -5,23 +5,9 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from bodega.cli import main
 
 from subprocesses import bodega_cli
 
-
-@pytest.fixture
-def run(home):
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0):
-        result = runner.invoke(main, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result
-
-    return invoke
 
 
 def js(result):

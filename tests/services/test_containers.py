@@ -407,3 +407,22 @@ def test_usage_reports_apparent_and_allocated_bytes(b):
     assert u.usage.files == 3  # the hardlink counts once; manifest.json is the third
     assert u.usage.apparent_bytes == (1 << 20) + (64 << 20) + manifest_size
     assert (1 << 20) <= u.usage.allocated_bytes < (8 << 20)  # the sparse file allocates (almost) nothing
+
+
+@pytest.mark.parametrize("system, machine, expected", [
+    ("linux", "x86_64", "linux-x64"),
+    ("win32", "AMD64", "windows-x64"),
+    ("win32", "ARM64", "windows-arm64"),
+    ("linux", "aarch64", None),
+    ("darwin", "arm64", None),
+])
+def test_the_platform_comes_from_the_host(monkeypatch, system, machine, expected):
+    from bodega.services import containers
+
+    monkeypatch.setattr(containers.sys, "platform", system)
+    monkeypatch.setattr(containers.host, "machine", lambda: machine)
+    if expected is None:
+        with pytest.raises(errors.NotSupported, match=machine):
+            containers.host_platform()
+    else:
+        assert containers.host_platform().value == expected

@@ -180,28 +180,24 @@ def tag(container: str, tags: tuple[str, ...], removed: tuple[str, ...], wait: b
     emit(c.to_dict(), as_json, lambda _: f"{c.name}: {', '.join(c.tags) or '(no tags)'}")
 
 
-@container.command("archive", epilog=exit_status(*COMMON_ERRORS))
-@container_argument()
-@wait_option
-@json_option
-@home_option
-def archive(container: str, wait: bool, as_json: bool, home: str | None) -> None:
-    """Archive a container: kept, but frozen until unarchived."""
-    with open_bodega(home) as b:
-        c = b.containers.archive(container, wait=wait)
-    emit(c.to_dict(), as_json, lambda _: f"{c.name}: {c.status.value}")
+def status_command(verb: str, help: str) -> click.Command:
+    """`bodega container archive|unarchive`: the same wiring, another status."""
+
+    @container.command(verb, help=help, epilog=exit_status(*COMMON_ERRORS))
+    @container_argument()
+    @wait_option
+    @json_option
+    @home_option
+    def command(container: str, wait: bool, as_json: bool, home: str | None) -> None:
+        with open_bodega(home) as b:
+            c = getattr(b.containers, verb)(container, wait=wait)
+        emit(c.to_dict(), as_json, lambda _: f"{c.name}: {c.status.value}")
+
+    return command
 
 
-@container.command("unarchive", epilog=exit_status(*COMMON_ERRORS))
-@container_argument()
-@wait_option
-@json_option
-@home_option
-def unarchive(container: str, wait: bool, as_json: bool, home: str | None) -> None:
-    """Make an archived container ready again."""
-    with open_bodega(home) as b:
-        c = b.containers.unarchive(container, wait=wait)
-    emit(c.to_dict(), as_json, lambda _: f"{c.name}: {c.status.value}")
+archive = status_command("archive", "Archive a container: kept, but frozen until unarchived.")
+unarchive = status_command("unarchive", "Make an archived container ready again.")
 
 
 @container.command("delete", epilog=exit_status(*COMMON_ERRORS))
@@ -217,7 +213,7 @@ def delete(container: str, yes: bool, detach: bool, wait: bool, as_json: bool, h
         c = b.containers.get(container)
         if not yes and sys.stdin.isatty() and not click.confirm(f"Delete container {c.name} and all its files?"):
             raise click.Abort()
-        task = b.containers.delete(c.id, detach=True) if detach else b.containers.delete(c.id, wait=wait)
+        task = b.containers.delete(container, detach=True) if detach else b.containers.delete(container, wait=wait)
     if task is not None:
         emit_container_or_task(task, as_json)
     else:

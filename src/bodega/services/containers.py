@@ -31,6 +31,7 @@ from bodega.catalogue.models import (
 )
 from bodega.catalogue.models.container import NAME_MAX, TAG_MAX
 from bodega.services.container_settings import validate_settings
+from bodega.services.id_prefix import find_by_id
 from bodega.services.tasks import ProgressCallback, TaskContext, TaskInfo, TaskKind
 from bodega.storage.container_manifest import SCHEMA_VERSION, read_manifest, write_manifest
 from bodega.storage.usage import TreeUsage, measure_tree
@@ -229,24 +230,14 @@ class ContainerService:
 
     def resolve(self, s: Session, ref: str | uuid.UUID) -> Container:
         """A container by the acting user's name for it, its id, or a unique id prefix."""
-        if isinstance(ref, uuid.UUID):
-            row = s.get(Container, ref)
-            if row is None:
-                raise errors.ContainerNotFound(f"no container {ref}")
-            return row
-        name = unicodedata.normalize("NFC", ref)
-        row = s.scalar(sa.select(Container).where(Container.owner_id == self._b.users.current.id,
-                                                  Container.name == name))
+        if isinstance(ref, str):
+            row = s.scalar(sa.select(Container).where(Container.owner_id == self._b.users.current.id,
+                                                      Container.name == unicodedata.normalize("NFC", ref)))
+            if row is not None:
+                return row
+        row = find_by_id(s, Container, ref, "container")
         if row is not None:
             return row
-        prefix = ref.strip().lower().replace("-", "")
-        if len(prefix) >= 4 and all(c in "0123456789abcdef" for c in prefix):
-            rows = s.scalars(sa.select(Container).where(
-                sa.func.replace(sa.cast(Container.id, sa.String), "-", "").like(prefix + "%")).limit(2)).all()
-            if len(rows) > 1:
-                raise errors.AmbiguousReference(f"container id {ref!r} matches more than one container: give more of it")
-            if rows:
-                return rows[0]
         raise errors.ContainerNotFound(f"no container {ref!r}")
 
     def _info(self, s: Session, row: Container) -> ContainerInfo:

@@ -32,6 +32,7 @@ from bodega.catalogue.models import (
     Container, ContainerLock, ContainerStatus, EventLevel, EventSource, ExportPackage, Role, Task, TaskStatus,
     User, utcnow,
 )
+from bodega.services.id_prefix import find_by_id
 from bodega.storage.usage import measure_tree
 
 if TYPE_CHECKING:
@@ -541,21 +542,10 @@ class TaskService:
 
     def _resolve(self, s: Session, ref: str | uuid.UUID) -> Task:
         """A task by id or unique id prefix."""
-        if isinstance(ref, uuid.UUID):
-            task = s.get(Task, ref)
-            if task is None:
-                raise errors.TaskNotFound(f"no task {ref}")
-            return task
-        prefix = ref.strip().lower().replace("-", "")
-        if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
-            raise errors.TaskNotFound(f"no task {ref!r}: give its id (at least 4 characters of it)")
-        matches = s.scalars(sa.select(Task).where(
-            sa.func.replace(sa.cast(Task.id, sa.String), "-", "").like(prefix + "%")).limit(2)).all()
-        if not matches:
-            raise errors.TaskNotFound(f"no task {ref!r}")
-        if len(matches) > 1:
-            raise errors.AmbiguousReference(f"task id {ref!r} matches more than one task: give more of it")
-        return matches[0]
+        task = find_by_id(s, Task, ref, "task")
+        if task is None:
+            raise errors.TaskNotFound(f"no task {ref!r}: give its id or at least 4 characters of it")
+        return task
 
     def get(self, ref: str | uuid.UUID) -> TaskInfo:
         """A task by id or unique id prefix."""
