@@ -9,11 +9,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-SRC = str(Path(__file__).resolve().parent.parent / "src")
+import bodega
+
+# Children import the bodega this test run imports: the installed one in CI, src/ in a checkout.
+SRC = str(Path(bodega.__file__).resolve().parent.parent)
 
 
 def child_env(home: Path, **extra: str) -> dict[str, str]:
-    """The environment of a child bodega: this home, and the source tree when not installed."""
+    """The environment of a child bodega: this home, and this run's bodega first on the path."""
     env = dict(os.environ, BODEGA_HOME=str(home), **extra)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, env.get("PYTHONPATH")) if p)
     return env

@@ -58,6 +58,7 @@ def test_an_inline_task_records_its_whole_life(b):
     assert task.started_at <= task.finished_at and task.created_at <= task.started_at
     assert (task.owner_host, task.owner_pid, task.user_email) == (HOST, os.getpid(), b.user.email)
     assert task.payload["name"] == "dev" and task.result["container_id"] == str(c.id)
+    assert task.result["log"] == [f"created an empty tree at {Path(c.storage_path) / 'root'}"]
     messages = [e.message for e in b.events.list(task_id=task.id)]
     assert set(messages[:2]) == {f"{b.user.email}: container create dev", "container dev creating"}
     assert [m for m in messages if m.startswith("task ")] == [

@@ -13,6 +13,7 @@ import platform as host
 import shutil
 import stat
 import sys
+import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
@@ -335,6 +336,7 @@ class ContainerService:
         target = self._b.home.container_dir(ctx.container_id)
         os.rename(stage, target)  # publish the tree; the catalogue follows in finish()
         ctx.result.update(container_id=str(ctx.container_id), path=str(target))
+        ctx.log(f"created an empty tree at {target / 'root'}")
         with ctx.finish() as s:
             row = self._row(s, ctx.container_id)
             self._transition(s, row, ContainerStatus.READY, ctx.task_id)
@@ -387,7 +389,9 @@ class ContainerService:
 
         stage = ctx.staging / "container"
         stage.mkdir()
+        started = time.monotonic()
         clone_container_tree(source_root, stage / "root", on_file)
+        ctx.log(f"cloned {done} files from {source_root} in {time.monotonic() - started:.2f} s")
         target = self._b.home.container_dir(ctx.container_id)
         os.rename(stage, target)
         ctx.result.update(container_id=str(ctx.container_id), source_id=str(source_id), path=str(target),
@@ -545,6 +549,7 @@ class ContainerService:
         # `bodega container recover` can bring back, never a row without its tree.
         if path.exists():
             os.replace(path, ctx.staging / "deleted")
+        ctx.log(f"removed {path}")
 
     # --- recovering from manifest.json ----------------------------------------------------
 
@@ -611,6 +616,7 @@ class ContainerService:
                 raise errors.storage_error(e.errno or errno.EIO, str(source), "rename") from None
         ctx.container_id = container_id  # so the engine measures it
         ctx.result.update(container_id=str(container_id), path=str(target))
+        ctx.log(f"recovered from {source}" + (f", moved to {target}" if moved else ""))
         try:
             with ctx.finish() as s:
                 owner = self._owner_for(s, manifest)
