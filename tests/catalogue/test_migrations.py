@@ -78,7 +78,7 @@ def test_every_constraint_and_index_is_named_by_the_convention():
 
 
 def test_the_migrations_ship_with_the_package():
-    # pyproject's package-data globs must match what is on disk, or a wheel would lack them.
+    # pyproject's package-data globs must match every migration file, or a wheel would lack it.
     import tomllib
     from fnmatch import fnmatch
     from pathlib import Path
@@ -86,7 +86,9 @@ def test_the_migrations_ship_with_the_package():
     root = Path(__file__).resolve().parents[2]
     patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["bodega"]
     package = root / "src" / "bodega"
-    files = [p.relative_to(package).as_posix() for p in MIGRATIONS.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-    assert any(f.endswith("0001_create_catalogue.py") for f in files)
+    files = [p.relative_to(package).as_posix() for p in (package / "catalogue" / "migrations").rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts]
+    assert "catalogue/migrations/versions/0001_create_catalogue.py" in files
     for f in files:
         assert any(fnmatch(f, pat) for pat in patterns), f"{f} would not be in a wheel"
+    assert (MIGRATIONS / "versions" / "0001_create_catalogue.py").is_file()  # and this bodega has them
