@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -26,14 +25,7 @@ def test_an_atomic_write_replaces_whole_or_not_at_all(tmp_path):
     write_file_atomic(target, b"old")
     write_file_atomic(target, b"new" * 1000)
     assert target.read_bytes() == b"new" * 1000
-    os.chmod(tmp_path, 0o500)
-    try:
-        if os.geteuid() == 0:
-            return  # root writes anyway; the failure path is covered below
-        with pytest.raises(errors.AccessDenied):
-            write_file_atomic(target, b"x")
-    finally:
-        os.chmod(tmp_path, 0o700)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]  # the temp file was renamed, not left
 
 
 def test_a_failed_write_names_the_file(tmp_path):
