@@ -1,1 +1,1 @@
-"""Storage: trees on disk (fs), their manifests, the object store and snapshots."""
+"""Storage: trees on disk (fs), their manifests, the object store and snapshots; no SQL here."""
