@@ -183,6 +183,128 @@ class IsADirectory(StorageError, IsADirectoryError):
     exit_code = 36
 
 
+# --- catalogue, services and tasks (40-59) ---------------------------------------------
+
+class InvalidName(InvalidInput):
+    """Invalid name."""
+
+    exit_code = 40
+
+
+class InvalidSettings(InvalidInput):
+    """Invalid container settings."""
+
+    exit_code = 41
+
+
+class AmbiguousReference(InvalidInput):
+    """The reference matches more than one item: give more of the id."""
+
+    exit_code = 42
+
+
+class ContainerNotFound(NotFound):
+    """No such container."""
+
+    exit_code = 43
+
+
+class TaskNotFound(NotFound):
+    """No such task."""
+
+    exit_code = 44
+
+
+class UserNotFound(NotFound):
+    """No such user."""
+
+    exit_code = 45
+
+
+class NameTaken(Conflict):
+    """The name is taken."""
+
+    exit_code = 46
+
+
+class ContainerBusy(Conflict):
+    """Another task is running on the container."""
+
+    exit_code = 47
+
+
+class WrongStatus(Conflict):
+    """Not allowed in the current status."""
+
+    exit_code = 48
+
+
+class DeltaBaseMismatch(Conflict):
+    """A delta snapshot needs a base snapshot of the same container."""
+
+    exit_code = 49
+
+
+class EntryPointRequired(InvalidInput):
+    """An app that is ready needs at least one entry point."""
+
+    exit_code = 50
+
+
+class NotAnExportTask(Conflict):
+    """Export packages are created only by an export task."""
+
+    exit_code = 51
+
+
+class TaskFailed(BodegaError):
+    """The task failed."""
+
+    exit_code = 52
+
+
+class TaskInterrupted(TaskFailed):
+    """The task was interrupted: the process running it stopped."""
+
+    exit_code = 53
+
+
+class WaitTimeout(BodegaError):
+    """Timed out waiting."""
+
+    exit_code = 54
+
+
+class DatabaseLocked(BodegaError):
+    """The catalogue is locked by another process."""
+
+    exit_code = 55
+
+
+class CatalogueError(BodegaError):
+    """The catalogue cannot be used."""
+
+    exit_code = 56
+
+
+class Forbidden(BodegaError, PermissionError):
+    """Your role does not allow this."""
+
+    exit_code = 57
+
+
+class ContainerManifestInvalid(InvalidInput):
+    """The container's manifest.json is missing or invalid."""
+
+    exit_code = 58
+
+
+class ContainerExists(Conflict):
+    """The container is in the catalogue already."""
+
+    exit_code = 59
+
+
 _ERRNO_CLASSES: dict[int, type[StorageError]] = {
     _errno.ENOENT: PathNotFound,
     _errno.EEXIST: PathExists,

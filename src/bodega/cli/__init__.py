@@ -41,15 +41,26 @@ def main() -> None:
 
     \b
     EXIT STATUS
-      0 ok, 1 internal error (a bug), 2 usage error, 3-99 errors (see docs/errors.md).
+      0 ok, 1 internal error (a bug), 2 usage error, 3-99 errors (`bodega errors` lists them).
+
+    \b
+    ENVIRONMENT
+      BODEGA_HOME            the home directory (or --home)
+      BODEGA_DATABASE_URL    the catalogue's database (default: SQLite $BODEGA_HOME/bodega.db)
+      BODEGA_BUSY_TIMEOUT    seconds to wait for a catalogue locked by another process (10)
+      BODEGA_TASK_STALE_AFTER  seconds without heartbeat before a running task counts as interrupted (30)
+
+    \b
+    SHELL COMPLETION
+      eval "$(_BODEGA_COMPLETE=bash_source bodega)"   # in ~/.bashrc (zsh_source, fish_source likewise)
     """
 
 
 def _register() -> None:
     """Adds every command group; each lives in its own module."""
-    from bodega.cli import doctor, demo, fs  # noqa: F401  (imported for their commands)
+    from bodega.cli import container, demo, doctor, error_list, events, fs, tasks  # noqa: F401  (for their commands)
 
-    for module in (doctor, demo, fs):
+    for module in (doctor, demo, fs, container, tasks, events, error_list):
         for command in getattr(module, "COMMANDS", ()):
             main.add_command(command)
 

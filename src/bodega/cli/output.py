@@ -66,3 +66,30 @@ class ProgressBar:
         if self.enabled and self._last:
             sys.stderr.write("\n")
             sys.stderr.flush()
+
+
+class TaskProgress:
+    """A progress bar for a task run in-process; pass `.update` as the task's progress callback."""
+
+    def __init__(self, label: str, as_json: bool) -> None:
+        self._bar = ProgressBar(label, total=100, unit="%", enabled=not as_json)
+
+    def update(self, percent: int) -> None:
+        """Shows percent done."""
+        self._bar.update(percent)
+
+    def __enter__(self) -> "TaskProgress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.close()
+
+
+def short_id(value: Any) -> str:
+    """The first 8 characters of an id, enough to name it on the command line."""
+    return str(value)[:8] if value else ""
+
+
+def local_time(when: Any) -> str:
+    """A timestamp in local time, to the second."""
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S") if when else ""

@@ -1,0 +1,1 @@
+"""The catalogue: SQLAlchemy models, Alembic migrations and the database session."""

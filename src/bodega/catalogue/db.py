@@ -1,0 +1,307 @@
+"""The catalogue database: engine, SQLite pragmas, schema upgrades and session_scope().
+
+session_scope() is the one place a session is opened, committed or rolled back, and the one
+place SQLAlchemy errors become BodegaErrors (by constraint name, see CONSTRAINT_ERRORS).
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.orm import Session, sessionmaker
+
+from bodega import errors
+from bodega.catalogue.models import Base
+from bodega.home import Home
+
+# The Alembic head this code expects; tests/catalogue/test_migrations.py keeps it honest.
+# Knowing it here lets every command check the schema with one SELECT instead of loading
+# Alembic's script directory.
+SCHEMA_REVISION = "0001"
+
+DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a writer waits for another writer before DatabaseLocked
+
+# Violations the services normally catch first with a friendlier message; these are the
+# backstop when two processes race past the service's check.
+CONSTRAINT_ERRORS: dict[str, type[errors.BodegaError]] = {
+    "uq_containers_owner_id_name": errors.NameTaken,
+    "ck_containers_name_length": errors.InvalidName,
+    "uq_users_email": errors.NameTaken,
+    "pk_container_locks": errors.ContainerBusy,
+    "fk_container_locks_container_id_containers": errors.ContainerBusy,
+    "ck_snapshots_delta_has_base": errors.DeltaBaseMismatch,
+    "fk_snapshots_base_snapshot_id_snapshots": errors.DeltaBaseMismatch,
+    "ck_snapshots_base_not_self": errors.DeltaBaseMismatch,
+    "ck_app_instances_ready_has_entry_point": errors.EntryPointRequired,
+    "ck_export_packages_made_by_export_task": errors.NotAnExportTask,
+    "fk_export_packages_task_id_tasks": errors.NotAnExportTask,
+}
+
+
+def database_url(home: Home) -> str:
+    """$BODEGA_DATABASE_URL, else the SQLite file bodega.db in the home."""
+    return os.environ.get("BODEGA_DATABASE_URL") or f"sqlite:///{home.database}"
+
+
+def busy_timeout() -> float:
+    """Seconds to wait for a locked catalogue: $BODEGA_BUSY_TIMEOUT, else 10."""
+    raw = os.environ.get("BODEGA_BUSY_TIMEOUT")
+    if not raw:
+        return DEFAULT_BUSY_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        raise errors.InvalidInput(f"BODEGA_BUSY_TIMEOUT must be a number of seconds, not {raw!r}") from None
+    if value < 0:
+        raise errors.InvalidInput(f"BODEGA_BUSY_TIMEOUT must not be negative, not {raw!r}")
+    return value
+
+
+def _make_engine(url: str, timeout: float, foreign_keys: bool = True, **kwargs: Any) -> sa.Engine:
+    """An engine; on SQLite with WAL, foreign keys, a busy timeout and bodega's own BEGINs."""
+    is_sqlite = url.startswith("sqlite")
+    if is_sqlite:
+        # Several threads of one process (a task and its heartbeat) share the pool.
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": timeout})
+    engine = sa.create_engine(url, **kwargs)
+    if not is_sqlite:
+        return engine
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's own transaction handling would BEGIN lazily, only before writes;
+        # bodega issues BEGIN itself (below) so a read sees one snapshot and a write holds
+        # the write lock from its first statement.
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        cur.execute("PRAGMA journal_mode = WAL")  # readers never block on writers
+        cur.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+        cur.execute("PRAGMA synchronous = NORMAL")  # durable at WAL checkpoints; never corrupt
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        # IMMEDIATE takes the write lock now, so two writers serialize at BEGIN (waiting up to
+        # busy_timeout) instead of failing when a read transaction tries to become a write.
+        write = conn.get_execution_options().get("bodega_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+class Catalogue:
+    """The catalogue database of one home."""
+
+    def __init__(self, url: str, timeout: float | None = None) -> None:
+        self.url = url
+        self.timeout = busy_timeout() if timeout is None else timeout
+        self.engine = _make_engine(url, self.timeout)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def for_home(cls, home: Home, timeout: float | None = None) -> "Catalogue":
+        """The catalogue of home, at $BODEGA_DATABASE_URL or home/bodega.db."""
+        return cls(database_url(home), timeout)
+
+    def close(self) -> None:
+        """Closes every pooled connection."""
+        self.engine.dispose()
+
+    @contextmanager
+    def session_scope(self, write: bool = True) -> Iterator[Session]:
+        """A session committed on success and rolled back on error; SQLAlchemy errors become BodegaErrors.
+
+        write=True takes the write lock at once (SQLite BEGIN IMMEDIATE); write=False reads one
+        consistent snapshot and never waits for writers.
+        """
+        try:
+            with self._sessions() as session:
+                session.connection(execution_options={"bodega_write": write})
+                try:
+                    yield session
+                    if write:
+                        session.commit()
+                    else:
+                        session.rollback()
+                except BaseException:
+                    session.rollback()
+                    raise
+        except exc.SQLAlchemyError as e:
+            raise self._translate(e) from e
+
+    def _translate(self, e: exc.SQLAlchemyError) -> errors.BodegaError:
+        """The BodegaError for a SQLAlchemy error (InternalError for what can only be a bug)."""
+        if isinstance(e, exc.IntegrityError):
+            name = _constraint_name(e)
+            cls = CONSTRAINT_ERRORS.get(name or "")
+            if cls is not None:
+                return cls(constraint=name)
+            if name is not None and name.startswith("fk_"):
+                if (e.statement or "").lstrip().upper().startswith("DELETE"):
+                    return errors.Conflict("it is still in use", constraint=name)
+                return errors.NotFound("something it refers to no longer exists (deleted meanwhile)", constraint=name)
+            return errors.InternalError(f"catalogue constraint violated: {e.orig}")
+        if isinstance(e, exc.NoResultFound):
+            return errors.NotFound()
+        if isinstance(e, exc.OperationalError):
+            text = str(e.orig).lower()
+            if "locked" in text or "busy" in text:
+                return errors.DatabaseLocked(
+                    f"the catalogue is locked by another process (waited {self.timeout:g} s): {self._where()}"
+                )
+            return errors.CatalogueError(f"cannot use the catalogue {self._where()}: {e.orig}")
+        if isinstance(e, exc.DatabaseError):
+            return errors.CatalogueError(f"cannot use the catalogue {self._where()}: {e.orig}")
+        return errors.InternalError(f"catalogue: {e}")  # anything else is a bug in bodega
+
+    def _where(self) -> str:
+        """The database, for messages (the file for SQLite, the URL without password otherwise)."""
+        url = sa.make_url(self.url)
+        return url.database or "" if url.get_backend_name() == "sqlite" else url.render_as_string(hide_password=True)
+
+    # --- schema ---------------------------------------------------------------------------
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at, or None for an empty database."""
+        with self.session_scope(write=False) as s:
+            if not sa.inspect(s.connection()).has_table("alembic_version"):
+                return None
+            return s.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    def ensure_schema(self) -> None:
+        """Upgrades the database to this code's schema; refuses a schema newer than this code."""
+        current = self.revision()
+        if current == SCHEMA_REVISION:
+            return
+        if current is not None and current not in _known_revisions():
+            raise errors.CatalogueError(
+                f"the catalogue {self._where()} has schema {current}, newer than this bodega knows: upgrade bodega"
+            )
+        self.upgrade()
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Runs the Alembic migrations up to revision, one process at a time."""
+        self._migrate("upgrade", revision)
+
+    def downgrade(self, revision: str) -> None:
+        """Runs the Alembic migrations down to revision."""
+        self._migrate("downgrade", revision)
+
+    def alembic_config(self, connection: sa.Connection | None = None) -> Any:
+        """An Alembic Config for the packaged migrations, bound to connection if given."""
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        if connection is not None:
+            cfg.attributes["connection"] = connection
+        return cfg
+
+    def _migrate(self, direction: str, revision: str) -> None:
+        from alembic import command
+
+        # SQLite cannot switch foreign keys inside a transaction, and batch migrations copy and
+        # drop tables, which with foreign keys on would cascade deletes into child tables: so
+        # migrations get their own engine with foreign keys off, checked afterwards.
+        is_sqlite = self.url.startswith("sqlite")
+        if is_sqlite:
+            Path(sa.make_url(self.url).database or ".").parent.mkdir(parents=True, exist_ok=True)
+        engine = _make_engine(self.url, self.timeout, foreign_keys=False, poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect().execution_options(bodega_write=True) as conn:
+                try:
+                    with conn.begin():  # BEGIN IMMEDIATE: a concurrent first open waits here
+                        if conn.dialect.name == "postgresql":
+                            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242424242)")
+                        getattr(command, direction)(self.alembic_config(conn), revision)
+                        if is_sqlite:
+                            bad = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                            if bad:
+                                raise errors.CatalogueError(f"migration left broken references: {bad[:5]}")
+                except exc.SQLAlchemyError as e:
+                    raise self._translate(e) from e
+        finally:
+            engine.dispose()
+
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _known_revisions() -> set[str]:
+    """Every revision in the packaged migrations."""
+    from alembic.script import ScriptDirectory
+
+    return {s.revision for s in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
+
+
+# --- constraint names from driver errors -----------------------------------------------------
+
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)$")
+_SQLITE_CHECK = re.compile(r"CHECK constraint failed: (\w+)")
+_STATEMENT_TABLE = re.compile(r"^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)
+
+
+def _constraint_name(e: exc.IntegrityError) -> str | None:
+    """The name of the violated constraint: from the driver (PostgreSQL) or from SQLite's message."""
+    diag = getattr(e.orig, "diag", None)
+    if diag is not None and getattr(diag, "constraint_name", None):
+        return str(diag.constraint_name)
+    message = str(e.orig)
+    m = _SQLITE_CHECK.search(message)
+    if m:
+        return m.group(1)
+    m = _SQLITE_UNIQUE.search(message)
+    if m:
+        return _unique_by_columns([c.strip() for c in m.group(1).split(",")])
+    if "FOREIGN KEY constraint failed" in message:
+        return _foreign_key_of_statement(e.statement or "")
+    return None
+
+
+def _unique_by_columns(qualified: list[str]) -> str | None:
+    """SQLite names the columns of a failed UNIQUE, not the constraint: find it by them."""
+    table_name = qualified[0].split(".")[0]
+    columns = {q.split(".", 1)[1] for q in qualified}
+    table = Base.metadata.tables.get(table_name)
+    if table is None:
+        return None
+    for c in table.constraints:
+        if isinstance(c, (sa.UniqueConstraint, sa.PrimaryKeyConstraint)) and {col.name for col in c.columns} == columns:
+            return str(c.name)
+    for ix in table.indexes:
+        if ix.unique and {col.name for col in ix.columns} == columns:
+            return str(ix.name)
+    return None
+
+
+def _foreign_key_of_statement(statement: str) -> str | None:
+    """SQLite names no foreign key: infer it from the statement when only one could fail."""
+    m = _STATEMENT_TABLE.match(statement)
+    if not m:
+        return None
+    verb, table_name = m.group(1).upper(), m.group(2)
+    if verb.startswith("DELETE"):
+        # Deleting a parent fails only through a referencing key without an ON DELETE action.
+        candidates = [
+            fk.constraint for t in Base.metadata.tables.values() for fk in t.foreign_keys
+            if fk.column.table.name == table_name and (fk.ondelete or "NO ACTION").upper() in ("RESTRICT", "NO ACTION")
+        ]
+    else:
+        table = Base.metadata.tables.get(table_name)
+        candidates = list(table.foreign_key_constraints) if table is not None else []
+    names = {str(c.name) for c in candidates if c is not None}
+    if len(names) > 1:
+        # Several keys could have failed.  The one with a domain meaning is taken: the others
+        # point at containers and users, which cannot vanish under a task that holds its lock.
+        names = (names & set(CONSTRAINT_ERRORS)) or names
+    if len(names) == 1:
+        return names.pop()
+    return f"fk_{table_name}" if names else None

@@ -1,0 +1,17 @@
+"""Catalogue models, one module per entity; importing this package registers them all on Base.metadata."""
+from bodega.catalogue.models.app_instance import AppInstance, AppStatus
+from bodega.catalogue.models.auth_session import AuthSession, MfaState
+from bodega.catalogue.models.base import Base, utcnow
+from bodega.catalogue.models.container import Container, ContainerStatus, ContainerTag, Platform
+from bodega.catalogue.models.event_log import EventLevel, EventLog, EventSource
+from bodega.catalogue.models.export_package import EXPORT_TASK_TYPE, ExportFormat, ExportPackage
+from bodega.catalogue.models.snapshot import Snapshot, SnapshotTrigger, SnapshotType
+from bodega.catalogue.models.task import ContainerLock, Task, TaskStatus
+from bodega.catalogue.models.user import Role, User
+
+__all__ = [
+    "AppInstance", "AppStatus", "AuthSession", "Base", "Container", "ContainerLock", "ContainerStatus",
+    "ContainerTag", "EXPORT_TASK_TYPE", "EventLevel", "EventLog", "EventSource", "ExportFormat", "ExportPackage",
+    "MfaState", "Platform", "Role", "Snapshot", "SnapshotTrigger", "SnapshotType", "Task", "TaskStatus", "User",
+    "utcnow",
+]

@@ -1,0 +1,80 @@
+"""The layout of a bodega home: where the catalogue, containers, store, exports and staging live.
+
+    $BODEGA_HOME/
+      bodega.db                     the catalogue (SQLite, unless BODEGA_DATABASE_URL says otherwise)
+      containers/<id>/manifest.json a container's portable metadata
+      containers/<id>/root/         a container's file tree
+      store/                        content-addressed objects shared by every container
+      exports/                      export packages
+      tmp/<task-id>/                a task's staging, on the same volume as containers/ so renames work
+"""
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def default_home() -> Path:
+    """$BODEGA_HOME, else the platform's user data directory followed by `bodega`."""
+    env = os.environ.get("BODEGA_HOME")
+    if env:
+        return Path(env).expanduser()
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "bodega"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "bodega"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "bodega"
+
+
+@dataclass(frozen=True)
+class Home:
+    """A bodega home directory and the paths inside it."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, root: str | os.PathLike[str] | None = None) -> "Home":
+        """The home at root (absolute), or the default home when root is None."""
+        return cls((Path(root).expanduser() if root is not None else default_home()).absolute())
+
+    @property
+    def database(self) -> Path:
+        """The SQLite catalogue file."""
+        return self.root / "bodega.db"
+
+    @property
+    def containers(self) -> Path:
+        """The directory holding one directory per container."""
+        return self.root / "containers"
+
+    @property
+    def store(self) -> Path:
+        """The content-addressed object store."""
+        return self.root / "store"
+
+    @property
+    def exports(self) -> Path:
+        """Where export packages are written."""
+        return self.root / "exports"
+
+    @property
+    def tmp(self) -> Path:
+        """Staging for tasks: one directory per task."""
+        return self.root / "tmp"
+
+    def container_dir(self, container_id: uuid.UUID) -> Path:
+        """A container's directory (manifest.json and root/)."""
+        return self.containers / str(container_id)
+
+    def staging_dir(self, task_id: uuid.UUID) -> Path:
+        """A task's staging directory."""
+        return self.tmp / str(task_id)
+
+    def create(self) -> None:
+        """Creates the home and its directories where missing."""
+        for d in (self.root, self.containers, self.store, self.exports, self.tmp):
+            d.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,75 @@
+"""The typed Python API: `bodega.open(home)` gives a Bodega with one service per entity.
+
+    import bodega
+    with bodega.open() as b:
+        dev = b.containers.create("dev", tags=["work"])
+        task = b.containers.clone("dev", "dev2", detach=True)   # for `bodega agent`
+        b.tasks.wait(task.id)
+        for event in b.events.follow(): ...
+
+The CLI, the HTTP API and the panel all call these services and hold no logic of their own.
+"""
+from __future__ import annotations
+
+import os
+from types import TracebackType
+
+from bodega.catalogue.db import Catalogue
+from bodega.home import Home
+from bodega.services.apps import AppService
+from bodega.services.containers import ContainerService
+from bodega.services.events import EventService
+from bodega.services.exports import ExportService
+from bodega.services.snapshots import SnapshotService
+from bodega.services.tasks import TaskService
+from bodega.services.users import UserInfo, UserService
+
+
+class Bodega:
+    """An open bodega home, acting as one user."""
+
+    def __init__(self, home: Home, catalogue: Catalogue, user: str | None = None) -> None:
+        self.home = home
+        self.catalogue = catalogue
+        self.events = EventService(self)
+        self.users = UserService(self, user)
+        self.tasks = TaskService(self)
+        self.containers = ContainerService(self)
+        self.apps = AppService(self)
+        self.snapshots = SnapshotService(self)
+        self.exports = ExportService(self)
+
+    @property
+    def user(self) -> UserInfo:
+        """The acting user."""
+        return self.users.current
+
+    def close(self) -> None:
+        """Releases the catalogue's connections."""
+        self.catalogue.close()
+
+    def __enter__(self) -> "Bodega":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def open(home: str | os.PathLike[str] | None = None, *, user: str | None = None) -> Bodega:  # noqa: A001
+    """Opens a bodega home (default $BODEGA_HOME or the user data dir), creating it on first use.
+
+    The catalogue is upgraded to this code's schema, tasks left running by a process that
+    died are marked interrupted, and the acting user is `user` (an email) or the local OS user.
+    """
+    where = Home.at(home)
+    where.create()
+    catalogue = Catalogue.for_home(where)
+    try:
+        catalogue.ensure_schema()
+        bodega = Bodega(where, catalogue, user)
+        bodega.tasks.recover()
+    except BaseException:
+        catalogue.close()
+        raise
+    return bodega

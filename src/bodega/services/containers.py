@@ -1,0 +1,726 @@
+"""Containers: create, list, show, edit, tag, archive, unarchive, delete, clone, recover, disk usage.
+
+Every mutation is a task (`container.<verb>`, the CLI's `bodega container <verb>`); each
+task's last transaction moves the container's status, rewrites its manifest.json and ends
+the task together.
+"""
+from __future__ import annotations
+
+import builtins
+import errno
+import os
+import platform as host
+import shutil
+import stat
+import sys
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from bodega import errors
+from bodega.catalogue.models import (
+    AppInstance, AppStatus, Container, ContainerStatus, ContainerTag, Platform, Snapshot, SnapshotTrigger,
+    SnapshotType, Task, User, utcnow,
+)
+from bodega.catalogue.models.container import NAME_MAX, TAG_MAX
+from bodega.services.container_settings import validate_settings
+from bodega.services.id_prefix import find_by_id
+from bodega.services.tasks import ProgressCallback, TaskContext, TaskInfo, TaskKind
+from bodega.storage.container_manifest import SCHEMA_VERSION, read_manifest, write_manifest
+from bodega.storage.usage import TreeUsage, measure_tree
+
+if TYPE_CHECKING:
+    from bodega.services import Bodega
+
+DESCRIPTION_MAX = 4096
+
+# Device names Windows reserves in every directory, with or without an extension, in any case.
+RESERVED_WINDOWS_NAMES = frozenset(
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+    + [f"{dev}{n}" for dev in ("COM", "LPT") for n in [*"0123456789", "\u00b9", "\u00b2", "\u00b3"]]
+)
+FORBIDDEN_CHARACTERS = frozenset('<>:"|?*')  # besides separators: Windows refuses them in file names
+
+# Which status a container may move to from each status.
+TRANSITIONS: dict[ContainerStatus, frozenset[ContainerStatus]] = {
+    ContainerStatus.CREATING: frozenset({ContainerStatus.READY, ContainerStatus.ERROR}),
+    ContainerStatus.READY: frozenset({ContainerStatus.RUNNING, ContainerStatus.ARCHIVED, ContainerStatus.ERROR}),
+    ContainerStatus.RUNNING: frozenset({ContainerStatus.READY, ContainerStatus.ERROR}),
+    ContainerStatus.ERROR: frozenset({ContainerStatus.READY, ContainerStatus.ARCHIVED}),
+    ContainerStatus.ARCHIVED: frozenset({ContainerStatus.READY}),
+}
+
+CloneStep = Callable[[TaskContext, uuid.UUID], None]
+
+
+def validate_name(name: Any) -> str:
+    """name in NFC if it can name a container on every platform; InvalidName saying why otherwise."""
+    if not isinstance(name, str) or not name:
+        raise errors.InvalidName("a container name cannot be empty")
+    name = unicodedata.normalize("NFC", name)
+    shown = repr(name)
+    if len(name) > NAME_MAX:
+        raise errors.InvalidName(f"container name {shown[:40]}... is {len(name)} characters long; the limit is {NAME_MAX}")
+    if "/" in name or "\\" in name:
+        raise errors.InvalidName(f"container name {shown} contains a path separator (/ or \\)")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise errors.InvalidName(f"container name {shown} contains a control character")
+    bad = sorted(set(name) & FORBIDDEN_CHARACTERS)
+    if bad:
+        raise errors.InvalidName(f"container name {shown} contains {' '.join(bad)}, which Windows forbids in names")
+    if name in (".", ".."):
+        raise errors.InvalidName(f"container name {shown} is reserved")
+    if name[-1] in ". ":
+        raise errors.InvalidName(f"container name {shown} ends with a dot or a space, which Windows drops")
+    if name[0] in " -":
+        raise errors.InvalidName(f"container name {shown} starts with a space or a dash")
+    if name.split(".")[0].rstrip(" ").upper() in RESERVED_WINDOWS_NAMES:
+        raise errors.InvalidName(f"container name {shown} is a device name Windows reserves (CON, NUL, COM1, ...)")
+    return name
+
+
+def validate_tags(tags: Iterable[str]) -> list[str]:
+    """Tags, deduplicated and sorted, if each is 1-64 visible characters without spaces or commas."""
+    if isinstance(tags, str):
+        tags = [tags]
+    out = set()
+    for tag in tags:
+        if not isinstance(tag, str) or not tag or len(tag) > TAG_MAX:
+            raise errors.InvalidInput(f"tag {tag!r} must be 1 to {TAG_MAX} characters")
+        if any(c.isspace() or c == "," or not c.isprintable() for c in tag):
+            raise errors.InvalidInput(f"tag {tag!r} contains a space, comma or control character")
+        out.add(unicodedata.normalize("NFC", tag))
+    return sorted(out)
+
+
+def validate_description(description: Any) -> str:
+    """description if it is text of at most 4096 characters."""
+    if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
+        raise errors.InvalidInput(f"a description is text of at most {DESCRIPTION_MAX} characters")
+    return description
+
+
+def host_platform() -> Platform:
+    """The container platform of this host: windows-x64, windows-arm64 or linux-x64."""
+    arch = {"x86_64": "x64", "amd64": "x64", "arm64": "arm64", "aarch64": "arm64"}.get(host.machine().lower())
+    system = "windows" if sys.platform == "win32" else "linux" if sys.platform.startswith("linux") else sys.platform
+    try:
+        return Platform(f"{system}-{arch}")
+    except ValueError:
+        raise errors.NotSupported(
+            f"containers run on windows-x64, windows-arm64 and linux-x64; this host is {system} {host.machine()}"
+        ) from None
+
+
+def clone_container_tree(src: Path, dst: Path, on_file: Callable[[], None]) -> None:
+    """Copies the tree src to the new directory dst without following links, calling on_file per file.
+
+    The native copy-on-write clone (bodega.storage.fs.clone_tree) is used where it is built;
+    otherwise shutil.copytree, which copies symlinks as symlinks and refuses special files.
+    """
+    try:
+        from bodega.storage.fs import clone_tree  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        clone_tree = None
+    if clone_tree is not None:
+        clone_tree(src, dst, progress=lambda *args, **kwargs: on_file())
+        return
+
+    def copy_file(s: str, d: str) -> str:
+        if not stat.S_ISREG(os.lstat(s).st_mode):  # a fifo would block copy2 forever
+            raise errors.SpecialFile(f"{s}: a special file (fifo, socket or device) cannot be copied", path=s)
+        on_file()
+        return shutil.copy2(s, d, follow_symlinks=False)
+
+    try:
+        shutil.copytree(src, dst, symlinks=True, copy_function=copy_file)
+    except shutil.Error as e:
+        first = e.args[0][0] if e.args and e.args[0] else ("?", "?", str(e))
+        raise errors.StorageError(None, f"cannot copy {first[0]}: {first[2]}") from e
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """A container as callers see it."""
+
+    id: uuid.UUID
+    name: str
+    description: str
+    status: ContainerStatus
+    platform: Platform
+    owner_email: str
+    storage_path: str
+    size_bytes: int
+    tags: list[str]
+    settings: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Container, owner_email: str) -> "ContainerInfo":
+        """The ContainerInfo of a row."""
+        return cls(row.id, row.name, row.description, row.status, row.platform, owner_email, row.storage_path,
+                   row.size_bytes, list(row.tags), dict(row.settings), row.created_at, row.updated_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "id": str(self.id), "name": self.name, "description": self.description, "status": self.status.value,
+            "platform": self.platform.value, "owner": self.owner_email, "storage_path": self.storage_path,
+            "size_bytes": self.size_bytes, "tags": self.tags, "settings": self.settings,
+            "created_at": self.created_at.isoformat(), "updated_at": self.updated_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class ContainerUsage:
+    """What a container's directory uses on disk."""
+
+    container: ContainerInfo
+    usage: TreeUsage
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        u = self.usage
+        return {"id": str(self.container.id), "name": self.container.name, "files": u.files, "dirs": u.dirs,
+                "apparent_bytes": u.apparent_bytes, "allocated_bytes": u.allocated_bytes}
+
+
+def _clone_locks(task: Task) -> list[uuid.UUID]:
+    """A clone holds the new container and its source, so the source does not change while it is copied."""
+    return [c for c in (task.container_id, uuid.UUID(task.payload["source_id"])) if c is not None]
+
+
+def _aware(text: Any) -> datetime:
+    """A UTC timestamp from a manifest, or now when it is missing or unusable."""
+    try:
+        when = datetime.fromisoformat(str(text))
+    except ValueError:
+        return utcnow()
+    return when if when.tzinfo else utcnow()
+
+
+class ContainerService:
+    """The container lifecycle."""
+
+    def __init__(self, bodega: "Bodega") -> None:
+        self._b = bodega
+        # Steps run by every container.clone task after the tree is cloned, before the clone is
+        # ready, inside the task (its progress, cancel and staging).  The snapshot service adds
+        # the clone's initial snapshot here (seed rule 2).
+        self.after_clone: list[CloneStep] = []
+        register = bodega.tasks.register
+        register(TaskKind("container.create", self._run_create, changes_tree=True))
+        register(TaskKind("container.clone", self._run_clone, locks=_clone_locks, changes_tree=True))
+        register(TaskKind("container.delete", self._run_delete))
+        register(TaskKind("container.edit", self._run_edit))
+        register(TaskKind("container.tag", self._run_tag))
+        register(TaskKind("container.archive", self._run_set_status))
+        register(TaskKind("container.unarchive", self._run_set_status))
+        register(TaskKind("container.recover", self._run_recover, changes_tree=True))
+
+    # --- reading --------------------------------------------------------------------------
+
+    def resolve(self, s: Session, ref: str | uuid.UUID) -> Container:
+        """A container by the acting user's name for it, its id, or a unique id prefix."""
+        if isinstance(ref, str):
+            row = s.scalar(sa.select(Container).where(Container.owner_id == self._b.users.current.id,
+                                                      Container.name == unicodedata.normalize("NFC", ref)))
+            if row is not None:
+                return row
+        row = find_by_id(s, Container, ref, "container")
+        if row is not None:
+            return row
+        raise errors.ContainerNotFound(f"no container {ref!r}")
+
+    def _info(self, s: Session, row: Container) -> ContainerInfo:
+        return ContainerInfo.of(row, s.scalar(sa.select(User.email).where(User.id == row.owner_id)) or "")
+
+    def get(self, ref: str | uuid.UUID) -> ContainerInfo:
+        """A container by name (yours), id or unique id prefix."""
+        with self._b.catalogue.session_scope(write=False) as s:
+            return self._info(s, self.resolve(s, ref))
+
+    def resolve_id(self, ref: str | uuid.UUID) -> uuid.UUID:
+        """The id of a container, or the UUID given even when the container is gone (to filter history)."""
+        try:
+            return self.get(ref).id
+        except errors.ContainerNotFound:
+            try:
+                return ref if isinstance(ref, uuid.UUID) else uuid.UUID(ref)
+            except ValueError:
+                raise errors.ContainerNotFound(f"no container {ref!r}") from None
+
+    def list(self, *, tag: str | None = None, status: ContainerStatus | str | None = None,
+             all_users: bool = False) -> list[ContainerInfo]:
+        """Your containers (or everyone's), by name."""
+        q = sa.select(Container, User.email).join(User, User.id == Container.owner_id)
+        if not all_users:
+            q = q.where(Container.owner_id == self._b.users.current.id)
+        if tag is not None:
+            q = q.where(Container.id.in_(sa.select(ContainerTag.container_id).where(ContainerTag.tag == tag)))
+        if status is not None:
+            q = q.where(Container.status == ContainerStatus(status))
+        with self._b.catalogue.session_scope(write=False) as s:
+            return [ContainerInfo.of(c, email) for c, email in s.execute(q.order_by(Container.name, User.email))]
+
+    def usage(self, refs: Iterable[str | uuid.UUID] = ()) -> builtins.list[ContainerUsage]:
+        """Files and apparent/allocated bytes of the given containers (default: all of yours)."""
+        containers = [self.get(r) for r in refs] or self.list()
+        return [ContainerUsage(c, measure_tree(Path(c.storage_path))) for c in containers]
+
+    # --- creating -------------------------------------------------------------------------
+
+    def _ensure_name_free(self, s: Session, owner_id: uuid.UUID, name: str, but: uuid.UUID | None = None) -> None:
+        taken = s.scalar(sa.select(Container.id).where(Container.owner_id == owner_id, Container.name == name))
+        if taken is not None and taken != but:
+            raise errors.NameTaken(f"a container named {name!r} exists already")
+
+    def _new_container(self, s: Session, task: Task, *, name: str, description: str, platform: Platform,
+                       tags: builtins.list[str], settings: dict[str, Any]) -> Container:
+        """Inserts a container in status creating for task, which will make it ready."""
+        owner = self._b.users.current
+        self._ensure_name_free(s, owner.id, name)
+        container_id = uuid.uuid4()
+        row = Container(id=container_id, owner_id=owner.id, name=name, description=description,
+                        status=ContainerStatus.CREATING, platform=platform, size_bytes=0, settings=settings,
+                        storage_path=str(self._b.home.container_dir(container_id)))
+        row.tags = tags  # type: ignore[assignment]
+        s.add(row)
+        s.flush()
+        task.container_id = container_id
+        task.payload = {**task.payload, "container_id": str(container_id)}
+        self._b.events.record(s, f"container {name} creating", container_id=container_id, task_id=task.id,
+                              user_id=owner.id, context={"status": ContainerStatus.CREATING.value})
+        return row
+
+    @overload
+    def create(self, name: str, *, description: str = "", tags: Iterable[str] = (),
+               settings: dict[str, Any] | None = None, detach: Literal[False] = False, wait: bool = False,
+               progress: ProgressCallback | None = None) -> ContainerInfo: ...
+
+    @overload
+    def create(self, name: str, *, description: str = "", tags: Iterable[str] = (),
+               settings: dict[str, Any] | None = None, detach: Literal[True], wait: bool = False,
+               progress: ProgressCallback | None = None) -> TaskInfo: ...
+
+    def create(self, name: str, *, description: str = "", tags: Iterable[str] = (),
+               settings: dict[str, Any] | None = None, detach: bool = False, wait: bool = False,
+               progress: ProgressCallback | None = None) -> ContainerInfo | TaskInfo:
+        """Creates an empty container (task container.create); detach=True queues it for an agent."""
+        name, tags = validate_name(name), validate_tags(tags)
+        description = validate_description(description)
+        settings = validate_settings({} if settings is None else settings)
+        platform = host_platform()
+
+        def prepare(s: Session, task: Task) -> None:
+            self._new_container(s, task, name=name, description=description, platform=platform, tags=tags,
+                                settings=settings)
+
+        task = self._b.tasks.submit("container.create", {"name": name}, f"container create {name}",
+                                    prepare=prepare, detach=detach, wait=wait, progress=progress)
+        return task if detach else self.get(task.container_id or uuid.UUID(task.payload["container_id"]))
+
+    def _run_create(self, ctx: TaskContext) -> None:
+        assert ctx.container_id is not None
+        stage = ctx.staging / "container"
+        (stage / "root").mkdir(parents=True)
+        target = self._b.home.container_dir(ctx.container_id)
+        os.rename(stage, target)  # publish the tree; the catalogue follows in finish()
+        ctx.result.update(container_id=str(ctx.container_id), path=str(target))
+        ctx.log(f"created an empty tree at {target / 'root'}")
+        with ctx.finish() as s:
+            row = self._row(s, ctx.container_id)
+            self._transition(s, row, ContainerStatus.READY, ctx.task_id)
+            self.sync_manifest(s, row)
+
+    @overload
+    def clone(self, source: str | uuid.UUID, name: str, *, description: str | None = None,
+              detach: Literal[False] = False, wait: bool = False,
+              progress: ProgressCallback | None = None) -> ContainerInfo: ...
+
+    @overload
+    def clone(self, source: str | uuid.UUID, name: str, *, description: str | None = None,
+              detach: Literal[True], wait: bool = False, progress: ProgressCallback | None = None) -> TaskInfo: ...
+
+    def clone(self, source: str | uuid.UUID, name: str, *, description: str | None = None,
+              detach: bool = False, wait: bool = False,
+              progress: ProgressCallback | None = None) -> ContainerInfo | TaskInfo:
+        """Clones a container's tree, apps, tags and settings into a new container (task container.clone)."""
+        name = validate_name(name)
+        if description is not None:
+            description = validate_description(description)
+
+        def prepare(s: Session, task: Task) -> None:
+            src = self.resolve(s, source)
+            if src.status not in (ContainerStatus.READY, ContainerStatus.ARCHIVED):
+                raise errors.WrongStatus(f"container {src.name} is {src.status.value}: only a ready or archived "
+                                         "container can be cloned")
+            task.payload = {**task.payload, "source_id": str(src.id), "source_name": src.name}
+            self._new_container(s, task, name=name, platform=src.platform, tags=list(src.tags),
+                                settings=dict(src.settings),
+                                description=src.description if description is None else description)
+
+        label = source if isinstance(source, str) else str(source)
+        task = self._b.tasks.submit("container.clone", {"name": name}, f"container clone {label} {name}",
+                                    prepare=prepare, detach=detach, wait=wait, progress=progress)
+        return task if detach else self.get(uuid.UUID(task.payload["container_id"]))
+
+    def _run_clone(self, ctx: TaskContext) -> None:
+        assert ctx.container_id is not None
+        source_id = uuid.UUID(ctx.payload["source_id"])
+        with self._b.catalogue.session_scope(write=False) as s:
+            source_root = Path(self._row(s, source_id).storage_path) / "root"
+        total = max(1, measure_tree(source_root).files)
+        done = 0
+
+        def on_file() -> None:
+            nonlocal done
+            done += 1
+            ctx.progress(done * 95 // total)  # the last 5% are publishing
+
+        stage = ctx.staging / "container"
+        stage.mkdir()
+        started = time.monotonic()
+        clone_container_tree(source_root, stage / "root", on_file)
+        ctx.log(f"cloned {done} files from {source_root} in {time.monotonic() - started:.2f} s")
+        target = self._b.home.container_dir(ctx.container_id)
+        os.rename(stage, target)
+        ctx.result.update(container_id=str(ctx.container_id), source_id=str(source_id), path=str(target),
+                          files=done)
+        for step in self.after_clone:
+            step(ctx, ctx.container_id)
+        with ctx.finish() as s:
+            row = self._row(s, ctx.container_id)
+            for app in s.scalars(sa.select(AppInstance).where(AppInstance.container_id == source_id)):
+                s.add(AppInstance(id=uuid.uuid4(), container_id=row.id, name=app.name, version=app.version,
+                                  vendor=app.vendor, install_source=app.install_source,
+                                  install_path=app.install_path, entry_points=list(app.entry_points),
+                                  status=app.status))
+            self._transition(s, row, ContainerStatus.READY, ctx.task_id)
+            self.sync_manifest(s, row)
+
+    # --- changing -------------------------------------------------------------------------
+
+    def _row(self, s: Session, container_id: uuid.UUID) -> Container:
+        row = s.get(Container, container_id)
+        if row is None:
+            raise errors.ContainerNotFound(f"container {container_id} no longer exists")
+        return row
+
+    def _transition(self, s: Session, row: Container, status: ContainerStatus, task_id: uuid.UUID | None) -> None:
+        """Moves a container to status along TRANSITIONS and logs it."""
+        if status == row.status:
+            return
+        if status not in TRANSITIONS[row.status]:
+            raise errors.WrongStatus(f"container {row.name} is {row.status.value}: it cannot become {status.value}")
+        old, row.status = row.status, status
+        self._b.events.record(s, f"container {row.name} {old.value} -> {status.value}", container_id=row.id,
+                              task_id=task_id, context={"status": status.value, "previous": old.value})
+
+    def _mutation(self, verb: str, ref: str | uuid.UUID, payload: dict[str, Any], words: str,
+                  allowed: Iterable[ContainerStatus], wait: bool) -> ContainerInfo:
+        """Runs task container.<verb> on an existing container whose status is one of allowed."""
+        allowed = frozenset(allowed)
+
+        def prepare(s: Session, task: Task) -> None:
+            row = self.resolve(s, ref)
+            if row.status not in allowed:
+                hint = "; unarchive it first" if row.status == ContainerStatus.ARCHIVED else ""
+                raise errors.WrongStatus(f"container {row.name} is {row.status.value}: cannot {verb} it{hint}")
+            task.container_id = row.id
+            task.payload = {**task.payload, "container_id": str(row.id), "container_name": row.name}
+
+        task = self._b.tasks.submit(f"container.{verb}", payload, words, prepare=prepare, wait=wait)
+        return self.get(task.container_id) if task.container_id else self.get(uuid.UUID(task.payload["container_id"]))
+
+    def edit(self, ref: str | uuid.UUID, *, name: str | None = None, description: str | None = None,
+             settings: dict[str, Any] | None = None, wait: bool = False) -> ContainerInfo:
+        """Renames a container or replaces its description or settings (task container.edit)."""
+        payload: dict[str, Any] = {}
+        if name is not None:
+            payload["name"] = validate_name(name)
+        if description is not None:
+            payload["description"] = validate_description(description)
+        if settings is not None:
+            payload["settings"] = validate_settings(settings)
+        if not payload:
+            raise errors.InvalidInput("nothing to change: give a new name, description or settings")
+        editable = (ContainerStatus.READY, ContainerStatus.RUNNING, ContainerStatus.ERROR)
+        return self._mutation("edit", ref, payload, f"container edit {ref} {' '.join(sorted(payload))}", editable, wait)
+
+    def _run_edit(self, ctx: TaskContext) -> None:
+        assert ctx.container_id is not None
+        with ctx.finish() as s:
+            row = self._row(s, ctx.container_id)
+            changed = []
+            if "name" in ctx.payload and ctx.payload["name"] != row.name:
+                self._ensure_name_free(s, row.owner_id, ctx.payload["name"], but=row.id)
+                changed.append(f"name {row.name} -> {ctx.payload['name']}")
+                row.name = ctx.payload["name"]
+            if "description" in ctx.payload and ctx.payload["description"] != row.description:
+                changed.append("description")
+                row.description = ctx.payload["description"]
+            if "settings" in ctx.payload and ctx.payload["settings"] != row.settings:
+                changed.append("settings")
+                row.settings = ctx.payload["settings"]
+            if changed:
+                self._b.events.record(s, f"container {row.name} edited: {', '.join(changed)}", container_id=row.id,
+                                      task_id=ctx.task_id)
+                self.sync_manifest(s, row)
+            ctx.result["changed"] = changed
+
+    def tag(self, ref: str | uuid.UUID, add: Iterable[str] = (), remove: Iterable[str] = (),
+            wait: bool = False) -> ContainerInfo:
+        """Adds and removes tags (task container.tag)."""
+        add, remove = validate_tags(add), validate_tags(remove)
+        if not add and not remove:
+            raise errors.InvalidInput("no tags given")
+        words = " ".join([f"+{t}" for t in add] + [f"-{t}" for t in remove])
+        return self._mutation("tag", ref, {"add": add, "remove": remove}, f"container tag {ref} {words}",
+                              [st for st in ContainerStatus if st != ContainerStatus.CREATING], wait)
+
+    def _run_tag(self, ctx: TaskContext) -> None:
+        assert ctx.container_id is not None
+        with ctx.finish() as s:
+            row = self._row(s, ctx.container_id)
+            before = set(row.tags)
+            after = (before | set(ctx.payload["add"])) - set(ctx.payload["remove"])
+            if after != before:
+                row.tags = sorted(after)  # type: ignore[assignment]
+                self._b.events.record(s, f"container {row.name} tags: {', '.join(sorted(after)) or '(none)'}",
+                                      container_id=row.id, task_id=ctx.task_id, context={"tags": sorted(after)})
+                self.sync_manifest(s, row)
+
+    def archive(self, ref: str | uuid.UUID, wait: bool = False) -> ContainerInfo:
+        """Archives a container: kept, but frozen until unarchived (task container.archive)."""
+        return self._mutation("archive", ref, {"status": ContainerStatus.ARCHIVED.value}, f"container archive {ref}",
+                              [ContainerStatus.READY, ContainerStatus.ERROR], wait)
+
+    def unarchive(self, ref: str | uuid.UUID, wait: bool = False) -> ContainerInfo:
+        """Makes an archived container ready again (task container.unarchive)."""
+        return self._mutation("unarchive", ref, {"status": ContainerStatus.READY.value}, f"container unarchive {ref}",
+                              [ContainerStatus.ARCHIVED], wait)
+
+    def _run_set_status(self, ctx: TaskContext) -> None:
+        assert ctx.container_id is not None
+        with ctx.finish() as s:
+            row = self._row(s, ctx.container_id)
+            self._transition(s, row, ContainerStatus(ctx.payload["status"]), ctx.task_id)
+            self.sync_manifest(s, row)
+
+    @overload
+    def delete(self, ref: str | uuid.UUID, *, detach: Literal[False] = False, wait: bool = False) -> None: ...
+
+    @overload
+    def delete(self, ref: str | uuid.UUID, *, detach: Literal[True], wait: bool = False) -> TaskInfo: ...
+
+    def delete(self, ref: str | uuid.UUID, *, detach: bool = False, wait: bool = False) -> TaskInfo | None:
+        """Deletes a container and its tree (task container.delete); refused while another task runs on it."""
+
+        def prepare(s: Session, task: Task) -> None:
+            row = self.resolve(s, ref)
+            if row.status in (ContainerStatus.CREATING, ContainerStatus.RUNNING):
+                raise errors.WrongStatus(f"container {row.name} is {row.status.value}: it cannot be deleted now")
+            task.container_id = row.id
+            task.payload = {**task.payload, "container_id": str(row.id), "container_name": row.name}
+
+        task = self._b.tasks.submit("container.delete", {}, f"container delete {ref}", prepare=prepare,
+                                    detach=detach, wait=wait)
+        return task if detach else None
+
+    def _run_delete(self, ctx: TaskContext) -> None:
+        assert ctx.container_id is not None
+        with ctx.finish() as s:
+            row = self._row(s, ctx.container_id)
+            path = Path(row.storage_path)
+            self._b.events.record(s, f"container {row.name} deleted", container_id=row.id, task_id=ctx.task_id,
+                                  context={"status": "deleted"})
+            s.delete(row)
+        # After the commit: a crash from here on leaves a directory without a row, which
+        # `bodega container recover` can bring back, never a row without its tree.
+        if path.exists():
+            os.replace(path, ctx.staging / "deleted")
+        ctx.log(f"removed {path}")
+
+    # --- recovering from manifest.json ----------------------------------------------------
+
+    def recover(self, path: str | os.PathLike[str], *, name: str | None = None) -> builtins.list[ContainerInfo]:
+        """Rebuilds catalogue rows from a container directory's manifest.json, or from every container
+        directory under path that the catalogue lacks (task container.recover each)."""
+        path = Path(path).absolute()
+        if (path / "manifest.json").is_file():
+            candidates, single = [path], True
+        elif path.is_dir():
+            candidates = sorted(d for d in path.iterdir() if (d / "manifest.json").is_file())
+            single = False
+            if not candidates:
+                raise errors.ContainerManifestInvalid(
+                    f"{path}: no manifest.json in it or in its subdirectories: not a container directory", path=str(path))
+        else:
+            raise errors.PathNotFound(errno.ENOENT, None, str(path))
+        if not single and name is not None:
+            raise errors.InvalidInput("--name works with one container directory, not a directory of them")
+        recovered = []
+        for directory in candidates:
+            manifest = read_manifest(directory)
+            container_id = uuid.UUID(manifest["container_id"])
+            with self._b.catalogue.session_scope(write=False) as s:
+                known = s.get(Container, container_id) is not None
+            if known:
+                if single:
+                    raise errors.ContainerExists(f"container {container_id} is in the catalogue already")
+                continue
+            new_name = validate_name(name if name is not None else manifest["container"]["name"])
+
+            def prepare(s: Session, task: Task, new_name: str = new_name, manifest: dict[str, Any] = manifest) -> None:
+                self._ensure_name_free(s, self._owner_for(s, manifest).id, new_name)
+
+            task = self._b.tasks.submit(
+                "container.recover", {"path": str(directory), "container_id": str(container_id), "name": new_name},
+                f"container recover {directory}", prepare=prepare,
+            )
+            recovered.append(self.get(uuid.UUID(task.result["container_id"])))
+        return recovered
+
+    def _owner_for(self, s: Session, manifest: dict[str, Any]) -> User:
+        """The manifest's owner if this catalogue knows them, else the acting user."""
+        email = manifest["container"].get("owner")
+        row = s.scalar(sa.select(User).where(User.email == email)) if email else None
+        return row if row is not None else s.get(User, self._b.users.current.id)  # type: ignore[return-value]
+
+    def _run_recover(self, ctx: TaskContext) -> None:
+        source = Path(ctx.payload["path"])
+        container_id = uuid.UUID(ctx.payload["container_id"])
+        manifest = read_manifest(source)
+        fields = self._manifest_fields(manifest)
+        target = self._b.home.container_dir(container_id)
+        moved = source != target
+        if moved:
+            if target.exists():
+                raise errors.ContainerExists(f"{target} exists already")
+            try:
+                os.rename(source, target)
+            except OSError as e:
+                if e.errno == errno.EXDEV:
+                    raise errors.CrossDevice(f"{source} is on another volume than {self._b.home.containers}: "
+                                             "move it there first") from None
+                raise errors.storage_error(e.errno or errno.EIO, str(source), "rename") from None
+        ctx.container_id = container_id  # so the engine measures it
+        ctx.result.update(container_id=str(container_id), path=str(target))
+        ctx.log(f"recovered from {source}" + (f", moved to {target}" if moved else ""))
+        try:
+            with ctx.finish() as s:
+                owner = self._owner_for(s, manifest)
+                self._ensure_name_free(s, owner.id, ctx.payload["name"])
+                row = Container(id=container_id, owner_id=owner.id, name=ctx.payload["name"],
+                                storage_path=str(target), size_bytes=0, **fields)
+                row.tags = validate_tags(manifest["container"]["tags"])  # type: ignore[assignment]
+                s.add(row)
+                s.flush()
+                s.get(Task, ctx.task_id).container_id = container_id  # type: ignore[union-attr]
+                self._recover_apps(s, row, manifest)
+                self._recover_snapshots(s, row, manifest)
+                self._b.events.record(s, f"container {row.name} recovered from {source}", container_id=row.id,
+                                      task_id=ctx.task_id, context={"status": row.status.value})
+                self.sync_manifest(s, row)
+        except BaseException:
+            if moved and target.exists() and not source.exists():
+                os.rename(target, source)  # leave the directory where the user had it
+            raise
+
+    def _manifest_fields(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Container columns from a manifest, validated."""
+        c = manifest["container"]
+        try:
+            platform = Platform(c["platform"])
+            status = ContainerStatus(c["status"])
+        except ValueError as e:
+            raise errors.ContainerManifestInvalid(f"manifest.json: {e}") from None
+        # A container caught mid-change when its manifest was written comes back as ready
+        # (running) or error (creating): only ready, archived and error are resting states.
+        status = {ContainerStatus.RUNNING: ContainerStatus.READY,
+                  ContainerStatus.CREATING: ContainerStatus.ERROR}.get(status, status)
+        return {"description": validate_description(c.get("description", "")), "status": status,
+                "platform": platform, "settings": validate_settings(c["settings"]),
+                "created_at": _aware(c.get("created_at"))}
+
+    def _recover_apps(self, s: Session, row: Container, manifest: dict[str, Any]) -> None:
+        for app in manifest.get("app_instances", []):
+            try:
+                status = AppStatus(app.get("status", "installing"))
+                entry_points = list(app.get("entry_points", []))
+                if status == AppStatus.READY and not entry_points:
+                    raise errors.EntryPointRequired(f"manifest.json: app {app.get('name')!r} is ready without entry points")
+                s.add(AppInstance(id=uuid.UUID(str(app["id"])), container_id=row.id, name=str(app["name"]),
+                                  version=str(app.get("version", "")), vendor=str(app.get("vendor", "")),
+                                  install_source=str(app.get("install_source", "")),
+                                  install_path=str(app.get("path", "")), entry_points=entry_points,
+                                  status=status, created_at=_aware(app.get("created_at"))))
+            except (KeyError, ValueError, TypeError) as e:
+                raise errors.ContainerManifestInvalid(f"manifest.json: bad app instance {app!r}: {e}") from None
+        s.flush()
+
+    def _recover_snapshots(self, s: Session, row: Container, manifest: dict[str, Any]) -> None:
+        pending = list(manifest.get("snapshots", []))
+        done: set[str] = set()
+        while pending:  # bases before the deltas that refer to them
+            ready = [p for p in pending if not p.get("base_snapshot_id") or str(p["base_snapshot_id"]) in done]
+            if not ready:
+                raise errors.ContainerManifestInvalid("manifest.json: a delta snapshot's base is missing")
+            for snap in ready:
+                try:
+                    base = snap.get("base_snapshot_id")
+                    s.add(Snapshot(id=uuid.UUID(str(snap["id"])), container_id=row.id, label=str(snap.get("label", "")),
+                                   type=SnapshotType(snap["type"]), base_snapshot_id=uuid.UUID(str(base)) if base else None,
+                                   size_bytes=int(snap.get("size_bytes", 0)),
+                                   checksum_manifest=str(snap["checksum_manifest"]),
+                                   trigger=SnapshotTrigger(snap.get("trigger", "system")),
+                                   created_at=_aware(snap.get("created_at"))))
+                except (KeyError, ValueError, TypeError) as e:
+                    raise errors.ContainerManifestInvalid(f"manifest.json: bad snapshot {snap!r}: {e}") from None
+                done.add(str(snap["id"]))
+                pending.remove(snap)
+            s.flush()
+
+    # --- manifest.json --------------------------------------------------------------------
+
+    def sync_manifest(self, s: Session, row: Container) -> None:
+        """Rewrites the container's manifest.json from its rows in session s (call it before commit)."""
+        s.flush()
+        apps = s.scalars(sa.select(AppInstance).where(AppInstance.container_id == row.id)
+                         .order_by(AppInstance.created_at, AppInstance.id)).all()
+        snaps = s.scalars(sa.select(Snapshot).where(Snapshot.container_id == row.id)
+                          .order_by(Snapshot.created_at, Snapshot.id)).all()
+        owner = s.scalar(sa.select(User.email).where(User.id == row.owner_id))
+        settings = dict(row.settings)
+        write_manifest(Path(row.storage_path), {
+            "schema_version": SCHEMA_VERSION,
+            "container_id": str(row.id),
+            "container": {
+                "name": row.name, "description": row.description, "status": row.status.value,
+                "platform": row.platform.value, "owner": owner, "tags": list(row.tags), "settings": settings,
+                "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
+            },
+            "app_instances": [{
+                "id": str(a.id), "name": a.name, "version": a.version, "vendor": a.vendor,
+                "install_source": a.install_source, "path": a.install_path, "entry_points": a.entry_points,
+                "status": a.status.value, "created_at": a.created_at.isoformat(), "updated_at": a.updated_at.isoformat(),
+            } for a in apps],
+            "snapshots": [{
+                "id": str(p.id), "label": p.label, "type": p.type.value,
+                "base_snapshot_id": str(p.base_snapshot_id) if p.base_snapshot_id else None,
+                "size_bytes": p.size_bytes, "checksum_manifest": p.checksum_manifest, "trigger": p.trigger.value,
+                "created_at": p.created_at.isoformat(),
+            } for p in snaps],
+            "runtime": {"env": settings.get("env", {}), "mounts": settings.get("mounts", [])},
+            "compat_flags": settings.get("compat_flags", []),
+        })

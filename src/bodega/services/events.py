@@ -1,0 +1,138 @@
+"""The event log: every state change and every audited mutation, read by cursor, filter or follow."""
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from bodega.catalogue.models import EventLevel, EventLog, EventSource, utcnow
+from bodega.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from bodega.services import Bodega
+
+FOLLOW_POLL = 0.2  # seconds between polls while following
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    """One event; `seq` is its cursor: events with a larger seq happened later."""
+
+    seq: int
+    id: uuid.UUID
+    timestamp: datetime
+    source: EventSource
+    level: EventLevel
+    message: str
+    context: dict[str, Any]
+    tags: list[str]
+    container_id: uuid.UUID | None
+    task_id: uuid.UUID | None
+    user_id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, row: EventLog) -> "EventInfo":
+        """The EventInfo of a row."""
+        return cls(row.seq, row.id, row.timestamp, row.source, row.level, row.message, dict(row.context),
+                   list(row.tags), row.container_id, row.task_id, row.user_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "seq": self.seq, "id": str(self.id), "timestamp": self.timestamp.isoformat(),
+            "source": self.source.value, "level": self.level.value, "message": self.message,
+            "context": self.context, "tags": self.tags,
+        }
+
+
+_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str) -> datetime:
+    """A point in time from '10m', '2h', '3d' (ago) or an ISO 8601 time (local time when no zone is given)."""
+    text = text.strip()
+    m = _RELATIVE.match(text)
+    if m:
+        return utcnow() - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"--since {text!r}: give a duration like 10m, 2h, 3d or a time like 2024-05-01T12:00") from None
+    return (when if when.tzinfo else when.astimezone()).astimezone(timezone.utc)
+
+
+class EventService:
+    """Writes events inside the caller's transaction and reads them back."""
+
+    def __init__(self, bodega: "Bodega") -> None:
+        self._b = bodega
+
+    def record(self, session: Session, message: str, *, level: EventLevel = EventLevel.INFO,
+               source: EventSource = EventSource.AGENT, container_id: uuid.UUID | None = None,
+               task_id: uuid.UUID | None = None, app_instance_id: uuid.UUID | None = None,
+               user_id: uuid.UUID | None = None, context: dict[str, Any] | None = None,
+               tags: Iterable[str] = ()) -> None:
+        """Adds an event to session's transaction, so it commits with the change it describes."""
+        ids = {"container_id": container_id, "task_id": task_id, "app_instance_id": app_instance_id}
+        full_context = {k: str(v) for k, v in ids.items() if v is not None} | (context or {})
+        # seq = max + 1 inside the write transaction: writers are serialized (BEGIN IMMEDIATE), so
+        # seq grows in commit order and a reader resuming after seq N never misses a later event.
+        next_seq = sa.select(sa.func.coalesce(sa.func.max(EventLog.seq), 0) + 1).scalar_subquery()
+        session.execute(sa.insert(EventLog).values(
+            id=uuid.uuid4(), seq=next_seq, timestamp=utcnow(), source=source, level=level, message=message,
+            context=full_context, tags=list(tags), container_id=container_id, task_id=task_id, user_id=user_id,
+        ))
+
+    def cursor(self) -> int:
+        """The seq of the latest event (0 when there is none)."""
+        with self._b.catalogue.session_scope(write=False) as s:
+            return int(s.scalar(sa.select(sa.func.coalesce(sa.func.max(EventLog.seq), 0))) or 0)
+
+    def list(self, *, after: int | None = None, since: datetime | None = None,
+             container_id: uuid.UUID | None = None, task_id: uuid.UUID | None = None,
+             levels: Iterable[EventLevel | str] | None = None, limit: int | None = 100,
+             upto: int | None = None) -> list[EventInfo]:
+        """Events in seq order; with neither after nor since, the latest `limit` of them."""
+        q = sa.select(EventLog)
+        if after is not None:
+            q = q.where(EventLog.seq > after)
+        if upto is not None:
+            q = q.where(EventLog.seq <= upto)
+        if since is not None:
+            q = q.where(EventLog.timestamp >= since)
+        if container_id is not None:
+            q = q.where(EventLog.container_id == container_id)
+        if task_id is not None:
+            q = q.where(EventLog.task_id == task_id)
+        if levels:
+            q = q.where(EventLog.level.in_([EventLevel(level) for level in levels]))
+        latest = after is None and since is None
+        q = q.order_by(EventLog.seq.desc() if latest else EventLog.seq)
+        if limit is not None:
+            q = q.limit(limit)
+        with self._b.catalogue.session_scope(write=False) as s:
+            rows = [EventInfo.of(r) for r in s.scalars(q)]
+        return rows[::-1] if latest else rows
+
+    def follow(self, *, after: int | None = None, container_id: uuid.UUID | None = None,
+               task_id: uuid.UUID | None = None, levels: Iterable[EventLevel | str] | None = None,
+               stop: threading.Event | None = None, poll: float = FOLLOW_POLL) -> Iterator[EventInfo]:
+        """Yields events as they are committed, after seq `after` (default: from now) until stop is set."""
+        cursor = self.cursor() if after is None else after
+        levels = list(levels) if levels else None
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            batch = self.list(after=cursor, container_id=container_id, task_id=task_id, levels=levels, limit=500)
+            for ev in batch:
+                cursor = ev.seq
+                yield ev
+            if len(batch) < 500:
+                stop.wait(poll)

@@ -1,0 +1,665 @@
+"""The task engine: every mutation is a Task, run in-process or by `bodega agent`.
+
+A task is queued, then claimed (one atomic UPDATE ... WHERE status='queued', so two agents
+never run the same task) together with a lock row per container it touches (one mutating
+task per container), run with progress, cooperative cancel and a heartbeat, and ended in one
+transaction that also publishes its result.  When the process running a task dies, the next
+bodega to open the home marks the task failed (interrupted) and removes its staging.
+"""
+from __future__ import annotations
+
+import builtins
+import os
+import shutil
+import socket
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from bodega import errors
+from bodega.catalogue.models import (
+    Container, ContainerLock, ContainerStatus, EventLevel, EventSource, ExportPackage, Role, Task, TaskStatus,
+    User, utcnow,
+)
+from bodega.services.id_prefix import find_by_id
+from bodega.storage.usage import measure_tree
+
+if TYPE_CHECKING:
+    from bodega.services import Bodega
+
+HOST = socket.gethostname()
+HEARTBEAT_INTERVAL = 1.0  # seconds between heartbeats (and cancel polls) of a running task
+DEFAULT_STALE_AFTER = 30.0  # a running task whose heartbeat is older than this is interrupted
+STAGING_GRACE = timedelta(minutes=1)  # finished tasks' staging older than this is swept at open
+WAIT_POLL = 0.2
+PROGRESS_EVENT_INTERVAL = 0.25  # seconds between progress events, unless progress jumps 10 points
+
+ProgressCallback = Callable[[int], None]
+STATUS_LEVELS = {TaskStatus.FAILED: EventLevel.ERROR, TaskStatus.CANCELLED: EventLevel.WARNING}
+
+
+def _rowcount(result: sa.Result[Any]) -> int:
+    """Rows an UPDATE matched (Session.execute types its result loosely)."""
+    return cast("sa.CursorResult[Any]", result).rowcount
+
+
+def _runs_here(status: TaskStatus, pid: int | None, host: str | None) -> bool:
+    """Whether a task in this state is running in this very process."""
+    return status == TaskStatus.RUNNING and pid == os.getpid() and host == HOST
+
+
+def stale_after() -> float:
+    """Seconds without a heartbeat before a running task counts as interrupted ($BODEGA_TASK_STALE_AFTER)."""
+    raw = os.environ.get("BODEGA_TASK_STALE_AFTER")
+    try:
+        return float(raw) if raw else DEFAULT_STALE_AFTER
+    except ValueError:
+        raise errors.InvalidInput(f"BODEGA_TASK_STALE_AFTER must be a number of seconds, not {raw!r}") from None
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this host (a zombie counts as dead)."""
+    if sys.platform == "win32":
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = kernel32.OpenProcess(0x1000 | 0x00100000, False, pid)  # QUERY_LIMITED_INFORMATION | SYNCHRONIZE
+        if not handle:
+            return False
+        try:
+            return kernel32.WaitForSingleObject(handle, 0) == 0x102  # WAIT_TIMEOUT: still running
+        finally:
+            kernel32.CloseHandle(handle)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed child that nobody reaped yet still answers kill(0)
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def error_dict(exc: BaseException) -> dict[str, Any]:
+    """How a task records the error it ended with."""
+    if isinstance(exc, errors.BodegaError):
+        out = exc.to_dict()
+        if exc.bug:
+            out["traceback"] = "".join(traceback.format_exception(exc))
+        return out
+    if isinstance(exc, KeyboardInterrupt):
+        return errors.Cancelled("cancelled by an interrupt").to_dict()
+    out = errors.InternalError(f"{type(exc).__name__}: {exc}").to_dict()
+    out["traceback"] = "".join(traceback.format_exception(exc))
+    return out
+
+
+def error_from_dict(data: dict[str, Any]) -> errors.BodegaError:
+    """The BodegaError a task recorded, rebuilt by class name (TaskFailed when unknown)."""
+    by_name = {cls.__name__: cls for cls in errors.all_error_classes()}
+    cls = by_name.get(str(data.get("type")), errors.TaskFailed)
+    message = str(data.get("message") or "")
+    if issubclass(cls, errors.StorageError):
+        return errors.TaskFailed(message)  # its errno is gone; keep the words
+    return cls(message)
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """A task as callers see it."""
+
+    id: uuid.UUID
+    type: str
+    status: TaskStatus
+    progress: int
+    container_id: uuid.UUID | None
+    app_instance_id: uuid.UUID | None
+    user_email: str | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    payload: dict[str, Any]
+    result: dict[str, Any]
+    owner_host: str | None
+    owner_pid: int | None
+    cancel_requested: bool
+
+    @classmethod
+    def of(cls, row: Task, user_email: str | None = None) -> "TaskInfo":
+        """The TaskInfo of a row."""
+        return cls(row.id, row.type, row.status, row.progress, row.container_id, row.app_instance_id, user_email,
+                   row.created_at, row.updated_at, row.started_at, row.finished_at, dict(row.payload),
+                   dict(row.result), row.owner_host, row.owner_pid, row.cancel_requested)
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        """The error the task ended with, if any."""
+        return self.result.get("error")
+
+    def raise_for_status(self) -> None:
+        """Raises the task's error if it failed or was cancelled."""
+        if self.status == TaskStatus.FAILED:
+            raise error_from_dict(self.error or {})
+        if self.status == TaskStatus.CANCELLED:
+            raise errors.Cancelled(f"task {self.id} ({self.type}) was cancelled")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        iso = lambda t: t.isoformat() if t else None  # noqa: E731
+        return {
+            "id": str(self.id), "type": self.type, "status": self.status.value, "progress": self.progress,
+            "container_id": str(self.container_id) if self.container_id else None,
+            "app_instance_id": str(self.app_instance_id) if self.app_instance_id else None,
+            "user": self.user_email, "created_at": iso(self.created_at), "updated_at": iso(self.updated_at),
+            "started_at": iso(self.started_at), "finished_at": iso(self.finished_at), "payload": self.payload,
+            "result": self.result, "owner": f"{self.owner_host}:{self.owner_pid}" if self.owner_pid else None,
+            "cancel_requested": self.cancel_requested,
+        }
+
+
+def _primary_lock(task: Task) -> list[uuid.UUID]:
+    return [task.container_id] if task.container_id else []
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """A type of task: the code that runs it and the containers it holds while it runs."""
+
+    type: str
+    run: Callable[["TaskContext"], None]
+    locks: Callable[[Task], list[uuid.UUID]] = _primary_lock
+    changes_tree: bool = False  # refresh the container's size_bytes when the task ends
+
+
+@dataclass
+class TaskContext:
+    """What a running task's code sees: payload, staging, progress, cancel checkpoints, final transaction."""
+
+    engine: "TaskService"
+    task_id: uuid.UUID
+    type: str
+    payload: dict[str, Any]
+    container_id: uuid.UUID | None
+    kind: TaskKind
+    on_progress: ProgressCallback | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+    finished: bool = False
+    cancel: threading.Event = field(default_factory=threading.Event)
+    lost: threading.Event = field(default_factory=threading.Event)
+    _percent: int = 0
+    _event_percent: int = 0
+    _event_time: float = 0.0
+
+    @property
+    def staging(self) -> Path:
+        """This task's staging directory under tmp/, created on first use, removed when the task ends."""
+        path = self.engine.home.staging_dir(self.task_id)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def checkpoint(self) -> None:
+        """Stops the task here if it was cancelled or another process declared it interrupted."""
+        if self.lost.is_set():
+            raise errors.TaskInterrupted(f"task {self.task_id} was marked interrupted by another process")
+        if self.cancel.is_set():
+            raise errors.Cancelled(f"task {self.task_id} ({self.type}) was cancelled")
+
+    def progress(self, percent: int) -> None:
+        """Reports progress 0-100 (a checkpoint too); the catalogue and event log see it throttled."""
+        self.checkpoint()
+        percent = max(0, min(100, int(percent)))
+        if percent <= self._percent:
+            return
+        self._percent = percent
+        if self.on_progress is not None:
+            self.on_progress(percent)
+        now = time.monotonic()
+        if now - self._event_time >= PROGRESS_EVENT_INTERVAL or percent - self._event_percent >= 10:
+            self._event_time, self._event_percent = now, percent
+            self.engine._record_progress(self, percent)
+
+    def log(self, line: str) -> None:
+        """Adds a line to the task's result log (the last 50 lines are kept)."""
+        self.result.setdefault("log", []).append(line)
+        del self.result["log"][:-50]
+
+    @contextmanager
+    def finish(self) -> Iterator[Session]:
+        """The task's last transaction: the caller publishes its changes in it; the task ends succeeded with them."""
+        sizes = self.engine._measure(self)
+        with self.engine.bodega.catalogue.session_scope() as s:
+            task = self.engine._own_running(s, self)
+            s.execute(sa.delete(ContainerLock).where(ContainerLock.task_id == self.task_id))
+            yield s
+            s.flush()
+            self.engine._store_sizes(s, sizes)
+            task.progress = 100
+            task.result = dict(self.result)
+            self.engine._set_status(s, task, TaskStatus.SUCCEEDED)
+        self.finished = True
+
+
+class TaskService:
+    """Submits, runs, claims, cancels, waits for and recovers tasks."""
+
+    def __init__(self, bodega: "Bodega") -> None:
+        self.bodega = bodega
+        self.home = bodega.home
+        self._kinds: dict[str, TaskKind] = {}
+        self._live: dict[uuid.UUID, TaskContext] = {}
+        self._stop_agent = threading.Event()
+
+    # --- registry -------------------------------------------------------------------------
+
+    def register(self, kind: TaskKind) -> None:
+        """Makes a type of task runnable by this process (in-process and as an agent)."""
+        self._kinds[kind.type] = kind
+
+    def kind(self, type: str) -> TaskKind:
+        """The registered kind of a task type."""
+        try:
+            return self._kinds[type]
+        except KeyError:
+            raise errors.InvalidInput(f"unknown task type {type!r}") from None
+
+    # --- submit and run -------------------------------------------------------------------
+
+    def submit(self, type: str, payload: dict[str, Any], audit: str, *,
+               prepare: Callable[[Session, Task], None] | None = None, detach: bool = False,
+               wait: bool = False, progress: ProgressCallback | None = None) -> TaskInfo:
+        """Creates a task and runs it here (default) or queues it for an agent (detach).
+
+        prepare(session, task) runs in the creating transaction: it validates, may insert rows
+        and sets task.container_id.  audit is the mutation in words, logged with the acting
+        user.  When a container is busy, wait=True retries until it is free instead of raising
+        ContainerBusy.  Run here, the task's error is raised after it is recorded.
+        """
+        kind = self.kind(type)
+        user = self.bodega.users.require(Role.OPERATOR)
+        while True:
+            try:
+                with self.bodega.catalogue.session_scope() as s:
+                    task = Task(id=uuid.uuid4(), type=type, status=TaskStatus.QUEUED, payload=payload,
+                                result={}, user_id=user.id, progress=0)
+                    s.add(task)
+                    s.flush()  # first, so that prepare's rows and events can refer to the task
+                    if prepare is not None:
+                        prepare(s, task)
+                        s.flush()
+                    self.bodega.events.record(
+                        s, f"{user.email}: {audit}", level=EventLevel.AUDIT, source=EventSource.USER,
+                        container_id=task.container_id, task_id=task.id, user_id=user.id,
+                        context={"task_type": type},
+                    )
+                    if detach:
+                        self._record_status(s, task)
+                    else:
+                        self._claim(s, task, kind)
+                    info = TaskInfo.of(task, user.email)
+                break
+            except errors.ContainerBusy:
+                if not wait or detach:
+                    raise
+                time.sleep(WAIT_POLL)
+        if detach:
+            return info
+        return self._execute(info, kind, progress, reraise=True)
+
+    def _claim(self, s: Session, task: Task, kind: TaskKind) -> None:
+        """Makes task running here and takes its container locks, in the caller's transaction."""
+        now = utcnow()
+        task.status, task.started_at, task.heartbeat_at = TaskStatus.RUNNING, now, now
+        task.owner_host, task.owner_pid = HOST, os.getpid()
+        for container_id in kind.locks(task):
+            holder = s.get(ContainerLock, container_id)
+            if holder is not None:
+                other = s.get(Task, holder.task_id)
+                container = s.get(Container, container_id)
+                raise errors.ContainerBusy(
+                    f"container {container.name if container else container_id} is busy: task {holder.task_id} "
+                    f"({other.type if other else '?'}) is running; try again later or use --wait"
+                )
+            s.add(ContainerLock(container_id=container_id, task_id=task.id))
+        s.flush()  # a lock taken meanwhile by another database client fails here, as ContainerBusy
+        self._set_status(s, task, TaskStatus.RUNNING)
+
+    def _execute(self, info: TaskInfo, kind: TaskKind, progress: ProgressCallback | None,
+                 reraise: bool) -> TaskInfo:
+        """Runs a claimed task to its end, recording how it ended."""
+        ctx = TaskContext(self, info.id, info.type, info.payload, info.container_id, kind, progress)
+        self._live[ctx.task_id] = ctx
+        beat_stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(ctx, beat_stop), daemon=True,
+                                name=f"bodega-heartbeat-{ctx.task_id}")
+        beat.start()
+        try:
+            try:
+                kind.run(ctx)
+                if not ctx.finished:
+                    with ctx.finish():
+                        pass
+            except BaseException as exc:
+                if not ctx.finished:
+                    self._end_here(ctx, exc)
+                if reraise or not isinstance(exc, Exception):
+                    raise
+        finally:
+            beat_stop.set()
+            beat.join()
+            self._live.pop(ctx.task_id, None)
+            shutil.rmtree(self.home.staging_dir(ctx.task_id), ignore_errors=True)
+        return self.get(ctx.task_id)
+
+    def _end_here(self, ctx: TaskContext, exc: BaseException) -> None:
+        """Ends a task this process runs as failed or cancelled, after an exception."""
+        cancelled = isinstance(exc, (errors.Cancelled, KeyboardInterrupt))
+        sizes = self._measure(ctx)
+        doomed: list[Path] = []
+        with self.bodega.catalogue.session_scope() as s:
+            try:
+                task = self._own_running(s, ctx)
+            except errors.TaskInterrupted:
+                return  # another process ended it already
+            self._store_sizes(s, sizes)
+            task.result = dict(ctx.result) | {"error": error_dict(exc)}
+            doomed = self._end(s, task, TaskStatus.CANCELLED if cancelled else TaskStatus.FAILED)
+        self._remove_dirs(doomed, ctx.task_id)
+
+    def _own_running(self, s: Session, ctx: TaskContext) -> Task:
+        """The task's row, if this process still runs it; TaskInterrupted if someone declared it dead."""
+        task = s.get(Task, ctx.task_id, with_for_update=True)
+        if task is None or not _runs_here(task.status, task.owner_pid, task.owner_host):
+            ctx.lost.set()
+            raise errors.TaskInterrupted(f"task {ctx.task_id} is no longer run by this process")
+        return task
+
+    def _end(self, s: Session, task: Task, status: TaskStatus) -> list[Path]:
+        """Ends a task that did not succeed: frees its locks and discards containers it was creating.
+
+        Returns the discarded containers' directories, to be removed after the commit.
+        """
+        kind = self._kinds.get(task.type)
+        candidates = set(kind.locks(task) if kind else _primary_lock(task))
+        candidates |= set(s.scalars(sa.select(ContainerLock.container_id).where(ContainerLock.task_id == task.id)))
+        s.execute(sa.delete(ContainerLock).where(ContainerLock.task_id == task.id))
+        doomed = []
+        for container_id in candidates:
+            container = s.get(Container, container_id)
+            if container is not None and container.status == ContainerStatus.CREATING:
+                # It never became ready: what the task made of it is not worth keeping.
+                doomed.append(Path(container.storage_path))
+                self.bodega.events.record(
+                    s, f"container {container.name} discarded: its {task.type} task ended {status.value}",
+                    level=EventLevel.WARNING, container_id=container.id, task_id=task.id, user_id=task.user_id,
+                )
+                s.delete(container)
+        s.flush()
+        self._set_status(s, task, status)
+        return doomed
+
+    def _remove_dirs(self, dirs: list[Path], task_id: uuid.UUID) -> None:
+        """Moves directories into the task's staging (atomic) and removes the staging."""
+        staging = self.home.staging_dir(task_id)
+        for i, d in enumerate(dirs):
+            if d.exists():
+                staging.mkdir(parents=True, exist_ok=True)
+                os.replace(d, staging / f"discarded-{i}")
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def _set_status(self, s: Session, task: Task, status: TaskStatus) -> None:
+        """Moves a task to status, in step with its export packages, and logs the change."""
+        task.status = status
+        if status.finished:
+            task.finished_at = utcnow()
+        s.execute(sa.update(ExportPackage).where(ExportPackage.task_id == task.id).values(status=status))
+        self._record_status(s, task)
+
+    def _record_status(self, s: Session, task: Task) -> None:
+        level = STATUS_LEVELS.get(task.status, EventLevel.INFO)
+        message = f"task {str(task.id)[:8]} {task.type} {task.status.value}"
+        error = (task.result or {}).get("error")
+        if error:
+            message += f": {error.get('message')}"
+        context: dict[str, Any] = {"status": task.status.value, "task_type": task.type}
+        if task.status == TaskStatus.FAILED and (task.result or {}).get("reason"):
+            context["reason"] = task.result["reason"]
+        self.bodega.events.record(s, message, level=level, container_id=task.container_id, task_id=task.id,
+                                  user_id=task.user_id, context=context)
+
+    def _record_progress(self, ctx: TaskContext, percent: int) -> None:
+        with self.bodega.catalogue.session_scope() as s:
+            updated = _rowcount(s.execute(
+                sa.update(Task).where(Task.id == ctx.task_id, Task.status == TaskStatus.RUNNING)
+                .values(progress=percent, heartbeat_at=utcnow())
+            ))
+            if not updated:
+                ctx.lost.set()  # ended by another process (interrupted): stop at the next checkpoint
+            else:
+                self.bodega.events.record(s, f"task {str(ctx.task_id)[:8]} {ctx.type} {percent}%",
+                                          container_id=ctx.container_id, task_id=ctx.task_id,
+                                          context={"progress": percent, "task_type": ctx.type})
+
+    def _heartbeat(self, ctx: TaskContext, stop: threading.Event) -> None:
+        """Runs beside a task: keeps its heartbeat fresh and notices cancel requests and loss."""
+        while not stop.wait(HEARTBEAT_INTERVAL):
+            try:
+                with self.bodega.catalogue.session_scope() as s:
+                    row = s.execute(sa.select(Task.status, Task.owner_pid, Task.owner_host, Task.cancel_requested)
+                                    .where(Task.id == ctx.task_id)).one_or_none()
+                    if row is None or not _runs_here(row.status, row.owner_pid, row.owner_host):
+                        ctx.lost.set()
+                        return
+                    s.execute(sa.update(Task).where(Task.id == ctx.task_id).values(heartbeat_at=utcnow()))
+                    if row.cancel_requested:
+                        ctx.cancel.set()
+            except errors.BodegaError:
+                continue  # a busy catalogue: beat again next time
+
+    def _measure(self, ctx: TaskContext) -> dict[uuid.UUID, int]:
+        """Apparent sizes of the containers a tree-changing task touched (measured outside any transaction)."""
+        if not ctx.kind.changes_tree or ctx.container_id is None:
+            return {}
+        root = self.home.container_dir(ctx.container_id) / "root"
+        return {ctx.container_id: measure_tree(root).apparent_bytes} if root.is_dir() else {}
+
+    def _store_sizes(self, s: Session, sizes: dict[uuid.UUID, int]) -> None:
+        for container_id, size in sizes.items():
+            container = s.get(Container, container_id)
+            if container is not None and container.size_bytes != size:
+                container.size_bytes = size
+
+    # --- agent ----------------------------------------------------------------------------
+
+    def run_agent(self, *, until_idle: bool = False, poll: float = 1.0) -> int:
+        """Claims and runs queued tasks until stop_agent() (or, with until_idle, until none is runnable)."""
+        self._stop_agent.clear()
+        done = 0
+        while not self._stop_agent.is_set():
+            self.recover()
+            claimed = self._claim_next()
+            if claimed is None:
+                if until_idle:
+                    break
+                self._stop_agent.wait(poll)
+                continue
+            info, kind = claimed
+            self._execute(info, kind, None, reraise=False)
+            done += 1
+        return done
+
+    def stop_agent(self) -> None:
+        """Asks run_agent to stop, cancelling the tasks it runs at their next checkpoint."""
+        self._stop_agent.set()
+        for ctx in list(self._live.values()):
+            ctx.cancel.set()
+
+    def _claim_next(self) -> tuple[TaskInfo, TaskKind] | None:
+        """Claims the oldest queued task this process can run and whose containers are free."""
+        with self.bodega.catalogue.session_scope(write=False) as s:
+            queued = s.execute(sa.select(Task.id, Task.type).where(Task.status == TaskStatus.QUEUED)
+                               .order_by(Task.created_at).limit(50)).all()
+        for task_id, type in queued:
+            kind = self._kinds.get(type)
+            if kind is None:
+                continue  # another agent may know this type
+            try:
+                with self.bodega.catalogue.session_scope() as s:
+                    # The atomic claim: only one agent's UPDATE matches a queued row.
+                    claimed = _rowcount(s.execute(
+                        sa.update(Task).where(Task.id == task_id, Task.status == TaskStatus.QUEUED)
+                        .values(status=TaskStatus.RUNNING)))
+                    task = s.get(Task, task_id, populate_existing=True)
+                    if not claimed or task is None:
+                        continue
+                    self._claim(s, task, kind)
+                    return TaskInfo.of(task, self._email(s, task)), kind
+            except errors.ContainerBusy:
+                continue  # stays queued: waits for the container
+            except errors.NotFound:
+                continue
+        return None
+
+    # --- reading, cancel, wait ------------------------------------------------------------
+
+    def _email(self, s: Session, task: Task) -> str | None:
+        """The email of the user who started task."""
+        return s.scalar(sa.select(User.email).where(User.id == task.user_id)) if task.user_id else None
+
+    def _resolve(self, s: Session, ref: str | uuid.UUID) -> Task:
+        """A task by id or unique id prefix."""
+        task = find_by_id(s, Task, ref, "task")
+        if task is None:
+            raise errors.TaskNotFound(f"no task {ref!r}: give its id or at least 4 characters of it")
+        return task
+
+    def get(self, ref: str | uuid.UUID) -> TaskInfo:
+        """A task by id or unique id prefix."""
+        with self.bodega.catalogue.session_scope(write=False) as s:
+            task = self._resolve(s, ref)
+            return TaskInfo.of(task, self._email(s, task))
+
+    def list(self, *, status: TaskStatus | str | None = None, container_id: uuid.UUID | None = None,
+             type: str | None = None, limit: int | None = 50) -> list[TaskInfo]:
+        """Tasks, newest first."""
+        q = sa.select(Task, User.email).outerjoin(User, User.id == Task.user_id)
+        if status is not None:
+            q = q.where(Task.status == TaskStatus(status))
+        if container_id is not None:
+            q = q.where(Task.container_id == container_id)
+        if type is not None:
+            q = q.where(Task.type == type)
+        q = q.order_by(Task.created_at.desc())
+        if limit is not None:
+            q = q.limit(limit)
+        with self.bodega.catalogue.session_scope(write=False) as s:
+            return [TaskInfo.of(t, email) for t, email in s.execute(q)]
+
+    def cancel(self, ref: str | uuid.UUID) -> TaskInfo:
+        """Cancels a queued task now, or asks a running one to stop at its next checkpoint."""
+        user = self.bodega.users.require(Role.OPERATOR)
+        doomed: list[Path] = []
+        with self.bodega.catalogue.session_scope() as s:
+            task = self._resolve(s, ref)
+            if task.status.finished:
+                raise errors.WrongStatus(f"task {task.id} has already {task.status.value}")
+            self.bodega.events.record(s, f"{user.email}: cancel task {task.id} ({task.type})", level=EventLevel.AUDIT,
+                                      source=EventSource.USER, container_id=task.container_id, task_id=task.id,
+                                      user_id=user.id)
+            if task.status == TaskStatus.QUEUED:
+                task.result = {"error": errors.Cancelled(f"cancelled by {user.email} before it started").to_dict()}
+                doomed = self._end(s, task, TaskStatus.CANCELLED)
+            else:
+                task.cancel_requested = True
+            task_id = task.id
+        if doomed:
+            self._remove_dirs(doomed, task_id)
+        live = self._live.get(task_id)
+        if live is not None:
+            live.cancel.set()
+        return self.get(task_id)
+
+    def wait(self, ref: str | uuid.UUID, timeout: float | None = None) -> TaskInfo:
+        """Waits until the task has ended and returns it (raise_for_status() raises its error)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        info = self.get(ref)
+        while not info.status.finished:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise errors.WaitTimeout(f"task {info.id} is still {info.status.value} after {timeout:g} s")
+            time.sleep(WAIT_POLL)
+            info = self.get(info.id)
+        return info
+
+    # --- crash recovery -------------------------------------------------------------------
+
+    def recover(self) -> builtins.list[TaskInfo]:
+        """Marks running tasks whose process is gone failed (interrupted) and removes their staging."""
+        limit = timedelta(seconds=stale_after())
+        now = utcnow()
+        with self.bodega.catalogue.session_scope(write=False) as s:
+            running = s.execute(sa.select(Task.id, Task.owner_host, Task.owner_pid, Task.heartbeat_at)
+                                .where(Task.status == TaskStatus.RUNNING)).all()
+        dead = [
+            row.id for row in running
+            if row.id not in self._live and (
+                (row.owner_host == HOST and row.owner_pid is not None and not pid_alive(row.owner_pid))
+                or row.heartbeat_at is None or now - row.heartbeat_at > limit
+            )
+        ]
+        ended: list[uuid.UUID] = []
+        doomed: dict[uuid.UUID, list[Path]] = {}
+        for task_id in dead:
+            with self.bodega.catalogue.session_scope() as s:
+                task = s.get(Task, task_id)
+                if task is None or task.status != TaskStatus.RUNNING:
+                    continue  # it ended, or another process recovered it first
+                who = f"{task.owner_host}:{task.owner_pid}"
+                task.result = dict(task.result or {}) | {
+                    "reason": "interrupted",
+                    "error": errors.TaskInterrupted(
+                        f"interrupted: the process running it ({who}) stopped without finishing it"
+                    ).to_dict(),
+                }
+                doomed[task_id] = self._end(s, task, TaskStatus.FAILED)
+                ended.append(task_id)
+        for task_id in ended:
+            self._remove_dirs(doomed[task_id], task_id)
+        self._sweep_staging()
+        return [self.get(t) for t in ended]
+
+    def _sweep_staging(self) -> None:
+        """Removes staging left by tasks that ended a while ago (a crash after the end, before cleanup)."""
+        try:
+            names = [p.name for p in self.home.tmp.iterdir() if p.is_dir()]
+        except FileNotFoundError:
+            return
+        ids = {}
+        for name in names:
+            try:
+                ids[uuid.UUID(name)] = name
+            except ValueError:
+                continue  # not a task's staging
+        if not ids:
+            return
+        with self.bodega.catalogue.session_scope(write=False) as s:
+            rows = {r.id: r for r in s.execute(sa.select(Task.id, Task.status, Task.finished_at)
+                                                .where(Task.id.in_(list(ids))))}
+        cutoff = utcnow() - STAGING_GRACE
+        for task_id, name in ids.items():
+            row = rows.get(task_id)
+            if row is not None and row.status.finished and row.finished_at and row.finished_at < cutoff:
+                shutil.rmtree(self.home.tmp / name, ignore_errors=True)

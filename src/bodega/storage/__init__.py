@@ -1,0 +1,1 @@
+"""Files and objects on disk; no SQL here."""

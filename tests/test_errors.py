@@ -1,0 +1,42 @@
+"""The error tree: one exit code per class, in range, each with a message."""
+from __future__ import annotations
+
+from collections import Counter
+
+from bodega import errors
+
+# Ranges by layer (HELPER_COMMON / docs): native and storage, catalogue/services/tasks, manifests/diff, snapshots/store.
+RANGES = [range(1, 40), range(40, 60), range(60, 70), range(70, 90)]
+
+
+def test_exit_codes_are_unique():
+    codes = Counter(cls.exit_code for cls in errors.all_error_classes())
+    assert [code for code, n in codes.items() if n > 1] == []
+
+
+def test_exit_codes_are_in_the_error_range():
+    for cls in errors.all_error_classes():
+        assert 1 <= cls.exit_code <= 99, cls
+        assert any(cls.exit_code in r for r in RANGES), cls
+
+
+def test_every_class_has_a_message():
+    for cls in errors.all_error_classes():
+        assert (cls.__doc__ or "").strip(), cls
+        assert str(cls()) if not issubclass(cls, errors.StorageError) else str(cls(None, None))
+
+
+def test_the_catalogue_classes_use_40_to_59():
+    catalogue = [errors.InvalidName, errors.InvalidSettings, errors.AmbiguousReference, errors.ContainerNotFound,
+                 errors.TaskNotFound, errors.UserNotFound, errors.NameTaken, errors.ContainerBusy, errors.WrongStatus,
+                 errors.DeltaBaseMismatch, errors.EntryPointRequired, errors.NotAnExportTask, errors.TaskFailed,
+                 errors.TaskInterrupted, errors.WaitTimeout, errors.DatabaseLocked, errors.CatalogueError,
+                 errors.Forbidden, errors.ContainerManifestInvalid, errors.ContainerExists]
+    assert sorted(c.exit_code for c in catalogue) == list(range(40, 60))
+
+
+def test_catalogue_errors_are_caught_by_their_family_and_builtin():
+    assert isinstance(errors.ContainerNotFound(), LookupError)
+    assert isinstance(errors.InvalidName(), ValueError)
+    assert isinstance(errors.Forbidden(), PermissionError)
+    assert isinstance(errors.NameTaken(), errors.Conflict)
