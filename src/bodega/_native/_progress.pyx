@@ -3,7 +3,8 @@ from collections import namedtuple
 
 from cpython.exc cimport PyErr_CheckSignals
 
-from bodega._native.bd cimport bd_progress, bd_progress_init
+from bodega._native.bd cimport bd_error, bd_progress, bd_progress_init, BD_PATH_AS_GIVEN, BD_PATH_SRC
+from bodega._native._status cimport raise_status
 
 Progress = namedtuple("Progress", "files_done files_total bytes_done bytes_total")
 Progress.__doc__ = "How far a native operation is: counts of files and bytes (totals 0 when unknown)."
@@ -40,3 +41,15 @@ cdef class ProgressRelay:
             error, self.error = self.error, None
             raise error
         return 0
+
+
+cdef int raise_failure(bd_error *e, ProgressRelay relay, object base) except -1:
+    """Raises for a failed native call: what the progress callback raised, else e's error.
+
+    base: the directory a bare file name in e was relative to (None when e's path is whole).
+    """
+    relay.reraise()
+    if base is not None and e.path_base == BD_PATH_AS_GIVEN and e.path[0] != 0:
+        e.path_base = BD_PATH_SRC
+    raise_status(e, base)
+    return -1

@@ -118,3 +118,39 @@ cdef extern from "bodega/bd_hash.h" nogil:
 
     bd_status bd_hash_files(bd_dir *root, bd_hash_job *jobs, size_t n, unsigned threads,
                             bd_progress *p, bd_error *e)
+
+
+cdef extern from "bodega/bd_chunk.h" nogil:
+    enum:
+        BD_CHUNK_GEAR_VERSION
+        BD_CHUNK_MIN_DEFAULT
+        BD_CHUNK_AVG_DEFAULT
+        BD_CHUNK_MAX_DEFAULT
+        BD_CHUNK_LEVEL_DEFAULT
+        BD_CHUNK_SIZE_FLOOR
+        BD_CHUNK_SIZE_CEILING
+        BD_CHUNK_LEVEL_MAX
+
+    ctypedef struct bd_chunk_params:
+        uint32_t min_size
+        uint32_t avg_size
+        uint32_t max_size
+        uint32_t level
+
+    ctypedef struct bd_chunker:
+        bd_chunk_params params
+
+    bd_status bd_chunk_params_check(const bd_chunk_params *p, bd_error *e)
+    bd_status bd_chunker_init(bd_chunker *c, const bd_chunk_params *p, bd_error *e)
+    size_t bd_chunker_find(bd_chunker *c, const uint8_t *data, size_t len, int at_end)
+
+    ctypedef struct bd_chunk:
+        uint64_t offset
+        uint64_t length
+        uint8_t hash[32]
+
+    ctypedef int (*bd_chunk_fn)(void *ctx, const bd_chunk *chunk, const uint8_t *data) noexcept
+
+    bd_status bd_chunk_file(bd_dir *d, const char *name, size_t name_len, const bd_chunk_params *params,
+                            bd_chunk_fn fn, void *ctx, uint8_t *file_hash, bd_stat *st,
+                            bd_progress *p, bd_error *e)

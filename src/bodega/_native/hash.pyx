@@ -8,18 +8,18 @@ from cpython.pythread cimport (
     PyThread_release_lock, WAIT_LOCK, NOWAIT_LOCK,
 )
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy, strlen
+from libc.string cimport memcpy
 
 from bodega import errors
 from bodega._native.bd cimport (
-    bd_error, bd_error_clear, bd_status, BD_OK, BD_PATH_AS_GIVEN, BD_PATH_SRC, BD_ERR_PATH_MAX, bd_dir, bd_dir_open,
+    bd_error, bd_error_clear, bd_status, BD_OK, BD_PATH_SRC, BD_ERR_PATH_MAX, bd_dir, bd_dir_open,
     bd_dir_close, bd_stat, bd_blake3, bd_blake3_init, bd_blake3_init_keyed, bd_blake3_init_derive_key,
     bd_blake3_update, bd_blake3_finalize, bd_blake3_impl, bd_blake3_impl_available,
     bd_blake3_impl_current, bd_blake3_impl_name, bd_blake3_use, BD_BLAKE3_IMPL_COUNT, bd_hash_file,
     bd_hash_job, bd_hash_files,
 )
 from bodega._native._status cimport raise_status
-from bodega._native._progress cimport ProgressRelay
+from bodega._native._progress cimport ProgressRelay, raise_failure
 
 DIGEST_SIZE = 32
 GIL_RELEASE_MIN = 2048  # below this, releasing the GIL costs more than the hashing
@@ -147,13 +147,13 @@ cdef unsigned _threads(threads) except? 0:
     return min(threads, 1024)
 
 
-cdef int _fail(bd_error *e, ProgressRelay relay, object base) except -1:
-    """Raises for a failed call: the progress callback's own exception first."""
-    relay.reraise()
-    if e.path_base == BD_PATH_AS_GIVEN and e.path[0] != 0 and base is not None:
-        e.path_base = BD_PATH_SRC  # C named the file relative to the directory it opened
-    raise_status(e, base)
-    return -1
+def split_file_path(path):
+    """(parent directory, file name) of a file path, as bytes; InvalidInput when it names no file."""
+    raw = os.fsencode(path)
+    parent, name = os.path.split(raw.rstrip(b"/") or raw)
+    if not name or name in (b".", b".."):
+        raise errors.InvalidInput(f"not a file path: {os.fsdecode(raw)!r}")
+    return parent or b".", name
 
 
 def hash_file(path, *, threads=None, progress=None):
@@ -164,11 +164,7 @@ def hash_file(path, *, threads=None, progress=None):
     cdef unsigned char out[32]
     cdef unsigned nthreads = _threads(threads)
     cdef ProgressRelay relay = ProgressRelay(progress)
-    raw = os.fsencode(path)
-    parent, name = os.path.split(raw.rstrip(b"/") or raw)
-    if not name or name in (b".", b".."):
-        raise errors.InvalidInput(f"not a file path: {os.fsdecode(raw)!r}")
-    parent = parent or b"."
+    parent, name = split_file_path(path)
     cdef const char *c_parent = parent
     cdef const char *c_name = name
     cdef size_t name_len = len(name)
@@ -176,14 +172,14 @@ def hash_file(path, *, threads=None, progress=None):
     with nogil:
         rc = bd_dir_open(c_parent, &d, &e)
     if rc != BD_OK:
-        _fail(&e, relay, None)
+        raise_failure(&e, relay, None)
     try:
         with nogil:
             rc = bd_hash_file(d, c_name, name_len, nthreads, out, NULL, &relay.c, &e)
     finally:
         bd_dir_close(d)
     if rc != BD_OK:
-        _fail(&e, relay, parent)
+        raise_failure(&e, relay, parent)
     return (<char *>out)[:32]
 
 
@@ -239,14 +235,14 @@ def _hash_batch(root, relpaths, threads, progress):
         with nogil:
             rc = bd_dir_open(c_root, &d, &e)
         if rc != BD_OK:
-            _fail(&e, relay, None)
+            raise_failure(&e, relay, None)
         try:
             with nogil:
                 rc = bd_hash_files(d, jobs, n, nthreads, &relay.c, &e)
         finally:
             bd_dir_close(d)
         if rc != BD_OK:
-            _fail(&e, relay, root_raw)
+            raise_failure(&e, relay, root_raw)
         out = []
         for i in range(n):
             if jobs[i].status == BD_OK:

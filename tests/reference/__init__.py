@@ -1,0 +1,1 @@
+"""Plain reference implementations used as test oracles for the native code."""
