@@ -53,6 +53,7 @@ def native_extensions() -> list:
                 f"bodega._native.{name}",
                 [pyx],
                 include_dirs=INCLUDE_DIRS,
+                depends=CORE_SOURCES + HEADERS,  # relink when the core changes
                 libraries=["pthread"] if PLATFORM_DIR == "posix" else [],
                 extra_compile_args=["-O2"],
             )

@@ -49,6 +49,8 @@ static bd_dir *dir_new(int fd, bd_error *e)
         return 0;
     }
     d->fd = fd;
+    d->no_clone_dev = 0;
+    d->no_clone = 0;
     return d;
 }
 

@@ -3,12 +3,18 @@
 #define BODEGA_POSIX_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "bodega/bd_platform.h"
 
 struct bd_dir {
     int fd;
+    /* Learned by bd_file_clone_at for files coming from volume no_clone_dev - 1 (0: nothing
+     * learned): FICLONE (bit 1) or copy_file_range (bit 2) cannot work into this directory,
+     * so later files skip the futile calls.  Updated with atomics by concurrent clones. */
+    uint64_t no_clone_dev;
+    int no_clone;
 };
 
 struct bd_file {

@@ -181,4 +181,11 @@ typedef struct bd_fs_info {
  * file inside d (removed afterwards). */
 bd_status bd_fs_info_at(bd_dir *d, int trial, bd_fs_info *out, bd_error *e);
 
+/* ---- the build --------------------------------------------------------------------- */
+
+/* Space-separated names of the native capabilities this build has on this machine
+ * ("ficlone copy_file_range statx renameat2 ..."; "block_clone copyfile2 ..." on Windows).
+ * A static string; safe from any thread. */
+const char *bd_platform_features(void);
+
 #endif

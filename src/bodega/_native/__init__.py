@@ -17,4 +17,6 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
 
 PLATFORM = "win32" if sys.platform == "win32" else "posix"
 
-features: set[str] = set()
+from bodega._native.clone import features as _features  # noqa: E402
+
+features: frozenset[str] = _features()

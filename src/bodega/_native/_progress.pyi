@@ -14,3 +14,8 @@ class ProgressRelay:
     """The bd_progress of one native call, calling `callback(Progress)` now and then."""
 
     def __init__(self, callback: ProgressCallback | None = None) -> None: ...
+
+class ProgressBridge:
+    """Owns the bd_progress of one native call and carries fn's exception back out."""
+
+    def __init__(self, fn: Callable[[int, int], object] | None = None) -> None: ...

@@ -154,3 +154,94 @@ cdef extern from "bodega/bd_chunk.h" nogil:
     bd_status bd_chunk_file(bd_dir *d, const char *name, size_t name_len, const bd_chunk_params *params,
                             bd_chunk_fn fn, void *ctx, uint8_t *file_hash, bd_stat *st,
                             bd_progress *p, bd_error *e)
+
+
+cdef extern from "bodega/bd_scan.h" nogil:
+    enum:
+        BD_SCAN_NO_PARENT
+        BD_SCAN_MAX_THREADS
+
+    ctypedef struct bd_scan_entry:
+        uint64_t path_off
+        uint64_t size
+        uint64_t alloc_size
+        int64_t mtime_ns
+        int64_t ctime_ns
+        uint64_t file_id
+        uint64_t file_id_hi
+        uint32_t path_len
+        uint32_t link_len
+        uint32_t mode
+        uint32_t nlink
+        uint32_t attrs
+        uint32_t reparse_tag
+        uint32_t parent
+        uint16_t volume
+        uint8_t kind
+
+    ctypedef struct bd_scan
+
+    bd_status bd_scan_tree(const char *root_path, unsigned threads, bd_progress *p,
+                           bd_scan **out, bd_error *e)
+    void bd_scan_free(bd_scan *s)
+    size_t bd_scan_count(const bd_scan *s)
+    const bd_scan_entry *bd_scan_entries(const bd_scan *s)
+    const char *bd_scan_arena(const bd_scan *s)
+    uint64_t bd_scan_volume_id(const bd_scan *s, uint16_t volume)
+    size_t bd_scan_nbytes(const bd_scan *s)
+
+
+cdef extern from "bodega/bd_platform.h" nogil:
+    ctypedef enum bd_copy_method:
+        BD_METHOD_NONE
+        BD_METHOD_CLONE
+        BD_METHOD_KERNEL_COPY
+        BD_METHOD_OS_COPY
+        BD_METHOD_USER_COPY
+
+    ctypedef struct bd_copy_result:
+        uint32_t method
+        uint64_t bytes_cloned
+        uint64_t bytes_copied
+
+    enum:
+        BD_CLONE_AUTO
+        BD_CLONE_REQUIRE
+        BD_CLONE_NEVER
+        BD_FS_CLONE
+
+    ctypedef struct bd_fs_info:
+        char fs_name[32]
+        uint64_t volume_id
+        uint32_t block_size
+        uint32_t flags
+        uint64_t bytes_total
+        uint64_t bytes_free
+
+    const char *bd_platform_features()
+
+
+cdef extern from "bodega/bd_clone.h" nogil:
+    enum:
+        BD_CLONE_MAX_THREADS
+
+    ctypedef struct bd_clone_stats:
+        uint64_t files
+        uint64_t dirs
+        uint64_t symlinks
+        uint64_t hardlinks
+        uint64_t specials
+        uint64_t bytes
+        uint64_t bytes_cloned
+        uint64_t bytes_copied
+        uint32_t methods
+        unsigned threads
+        char *special_paths
+        size_t special_paths_len
+
+    bd_status bd_clone_tree(const char *src_path, const char *dst_path, uint32_t flags,
+                            unsigned threads, bd_progress *p, bd_clone_stats *out, bd_error *e)
+    void bd_clone_stats_free(bd_clone_stats *s)
+    bd_status bd_clone_file(const char *src_path, const char *dst_path, uint32_t flags,
+                            bd_progress *p, bd_copy_result *r, bd_error *e)
+    bd_status bd_probe_cow(const char *path, bd_fs_info *out, bd_error *e)

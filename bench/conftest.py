@@ -1,0 +1,148 @@
+"""Benchmark fixtures: the generated tree on XFS (reflink) and on ext4, peer tools, ratios.
+
+`BODEGA_BENCH_FILES` sizes the tree (default 100000 files, about 1.2 GiB); each tree is
+generated once per session and removed at its end.  Every benchmark records its median
+with `ratios.record(group, tool, seconds)`; the summary prints each tool against bodega.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))                  # treegen
+sys.path.insert(0, str(HERE.parent / "tests"))  # loopfs
+
+import loopfs  # noqa: E402
+import treegen  # noqa: E402
+
+BENCH_FILES = int(os.environ.get("BODEGA_BENCH_FILES", "100000"))
+BENCH_SEED = 0
+ROUNDS = 5
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(reason: str) -> None:
+    """Skips a benchmark whose environment is missing, except in CI, where it fails."""
+    if IN_CI:
+        pytest.fail(f"CI=true and this benchmark cannot run: {reason}")
+    pytest.skip(reason)
+
+
+def run_peer(argv: list[str], stdout=subprocess.DEVNULL) -> None:
+    """Runs a peer tool (find, cp, ...), failing with its stderr when it fails."""
+    done = subprocess.run(argv, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()}")
+
+
+def fs_type(path: Path) -> str:
+    """The filesystem type of path as `stat -f` names it (ext2/ext3 covers ext4)."""
+    return subprocess.run(["stat", "-f", "-c", "%T", str(path)], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+class Ratios:
+    """Medians per (group, tool), printed at the end as ratios to bodega."""
+
+    def __init__(self) -> None:
+        self.medians: dict[str, dict[str, float]] = {}
+        self.notes: list[str] = []
+
+    def record(self, group: str, tool: str, seconds: float) -> None:
+        self.medians.setdefault(group, {})[tool] = seconds
+
+    def note(self, line: str) -> None:
+        self.notes.append(line)
+
+    def lines(self) -> list[str]:
+        out = []
+        for group, tools in self.medians.items():
+            ours = tools.get("bodega")
+            parts = []
+            for tool, s in tools.items():
+                ratio = f" (bodega/{tool} = {ours / s:.2f}x)" if ours and tool != "bodega" else ""
+                parts.append(f"{tool} {s * 1000:.0f} ms{ratio}")
+            out.append(f"{group}: " + ", ".join(parts))
+        return out + self.notes
+
+
+RATIOS = Ratios()
+
+
+@pytest.fixture(scope="session")
+def ratios() -> Ratios:
+    return RATIOS
+
+
+def pytest_terminal_summary(terminalreporter):
+    lines = RATIOS.lines()
+    if lines:
+        terminalreporter.section(f"bodega vs peers (medians of {ROUNDS}, {BENCH_FILES} files)")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+def _image_mib(files: int) -> int:
+    # The tree (~12 KiB of data and a 4 KiB block per file), room for a full copy of it
+    # (shutil.copytree and the ext4-style fallback do not share extents), and slack.
+    return max(1024, files * 16 * 3 // 1024 + 1024)
+
+
+@pytest.fixture(scope="session")
+def bench_xfs() -> Path:
+    """An XFS filesystem with reflink on a loop device, sized for BENCH_FILES (root only)."""
+    reason = loopfs.can_mount()
+    if reason:
+        need(reason)
+    lm = loopfs.mount("xfs", _image_mib(BENCH_FILES))
+    yield lm.path
+    loopfs.unmount(lm)
+
+
+@pytest.fixture(scope="session")
+def xfs_tree(bench_xfs) -> Path:
+    """The generated tree on XFS."""
+    dest = bench_xfs / "tree"
+    treegen.generate(dest, BENCH_FILES, BENCH_SEED)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def ext4_tree() -> Path:
+    """The generated tree on ext4 (under /var/tmp)."""
+    base = Path(tempfile.mkdtemp(prefix="bodega-bench-", dir="/var/tmp"))
+    if fs_type(base) not in ("ext2/ext3", "ext4"):
+        shutil.rmtree(base)
+        need(f"/var/tmp is {fs_type(base)}, not ext4")
+    treegen.generate(base / "tree", BENCH_FILES, BENCH_SEED)
+    yield base / "tree"
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["xfs", "ext4"])
+def bench_tree(request) -> Path:
+    """The generated tree, on XFS then on ext4."""
+    return request.getfixturevalue(f"{request.param}_tree")
+
+
+@pytest.fixture
+def xfs_scratch(bench_xfs) -> Path:
+    """An empty directory on the benchmark XFS mount, removed afterwards."""
+    d = Path(tempfile.mkdtemp(prefix="scratch-", dir=bench_xfs))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def ext4_scratch(ext4_tree) -> Path:
+    """An empty directory next to the ext4 tree, removed afterwards."""
+    d = Path(tempfile.mkdtemp(prefix="scratch-", dir=ext4_tree.parent))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)

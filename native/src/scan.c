@@ -1,0 +1,894 @@
+/* scan.c: the tree scan of bd_scan.h, written only against the platform interface.
+ *
+ * Two phases.  The walk lists directories on one or more threads: each directory is a
+ * task on a shared LIFO stack, opened relative to its parent's handle; its entries are
+ * appended in batches to one shared entry array (full paths and link targets to the
+ * arena), each batch recorded as a "run" of its directory's children.  Then the ordering
+ * phase, on the caller's thread, visits directories depth first, sorting each one's
+ * children by name (a subdirectory twice: itself by "name", its contents by "name/"),
+ * which yields the byte order of full paths, and permutes the entry array in place.
+ *
+ * Memory: 88 bytes per entry plus its path, a 4-byte permutation during the ordering, a
+ * few bytes per directory, and no allocation per entry.
+ */
+#include <errno.h>  /* sys_errno values: POSIX errno, or the Windows mapping onto it */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bodega/bd_scan.h"
+#include "bodega/bd_thread.h"
+
+#define NO_INDEX UINT32_MAX
+#define BATCH_ENTRIES 256        /* entries a worker gathers before taking the lock */
+#define LINK_BUF (64 * 1024)     /* longest link target read (Windows targets can be long) */
+#define TICK_EVERY 1024          /* entries between two progress checkpoints */
+#define IDLE_TICK_NS 100000000ULL
+#define MAX_VOLUMES 65535u
+
+#define ATOMIC_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define ATOMIC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+struct bd_scan {
+    bd_scan_entry *entries;
+    size_t count;
+    char *arena;
+    size_t arena_len;
+    uint64_t *volumes;
+    size_t nvolumes;
+};
+
+/* A directory met during the walk; dir 0 is the root. */
+typedef struct scan_dir {
+    bd_dir *handle;       /* open while subdirectories wait to be opened from it */
+    uint32_t entry;       /* its entry; NO_INDEX for the root */
+    uint32_t parent;      /* parent dir; NO_INDEX for the root */
+    uint32_t pending;     /* subdirectories not opened yet, +1 while it is being listed */
+    uint32_t users;       /* threads opening a subdirectory from handle right now */
+    uint32_t first_run, last_run;
+    uint32_t sorted_pos;  /* ordering: index of its entry once sorted */
+} scan_dir;
+
+/* Consecutive entries of one directory, appended by one flush. */
+typedef struct scan_run {
+    uint32_t start, count, next;
+} scan_run;
+
+/* What the walking threads share; everything below `lock` is guarded by it. */
+typedef struct walk {
+    bd_progress *p;
+    int stop;                 /* set on failure or cancel (atomic) */
+    bd_mutex *lock;
+    bd_cond *wake;
+    bd_scan_entry *entries;   /* until sorted, a directory's `parent` is its own dir index */
+    size_t n, entries_cap;
+    char *arena;
+    size_t arena_len, arena_cap;
+    scan_dir *dirs;
+    size_t ndirs, dirs_cap;
+    scan_run *runs;
+    size_t nruns, runs_cap;
+    uint32_t *tasks;
+    size_t ntasks, tasks_cap;
+    uint64_t *volumes;
+    size_t nvolumes, volumes_cap;
+    unsigned busy;            /* workers listing a directory */
+    unsigned open_handles;
+    bd_error err;             /* the first failure */
+} walk;
+
+/* One walking thread's private state. */
+typedef struct worker {
+    walk *w;
+    int is_main;              /* the caller's thread: the only one that may tick */
+    uint32_t dir;             /* the directory being listed */
+    bd_dir *handle;
+    char *prefix;             /* its path and a '/' ("" for the root) */
+    size_t prefix_len, prefix_cap;
+    bd_scan_entry batch[BATCH_ENTRIES];
+    uint32_t nbatch;
+    uint64_t batch_bytes;
+    char *text;               /* the batch's paths and link targets */
+    size_t text_len, text_cap;
+    char *link;
+    uint64_t vol_id;          /* the last volume seen and its index */
+    uint16_t vol_index;
+    int has_vol;
+    unsigned since_tick;
+    bd_error e;
+} worker;
+
+/* ---- small tools -------------------------------------------------------------------- */
+
+/* Makes room for `need` elements of `size` bytes in the buffer whose pointer is at slot
+ * (capacity *cap), doubling.  0 when out of memory (the buffer is kept). */
+static int reserve(void *slot, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 1;
+    size_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    void *buf;
+    memcpy(&buf, slot, sizeof buf);  /* slot is a T**: no aliasing through void** */
+    buf = realloc(buf, c * size);
+    if (!buf)
+        return 0;
+    memcpy(slot, &buf, sizeof buf);
+    *cap = c;
+    return 1;
+}
+
+#define RESERVE(buf, cap, need) reserve(&(buf), &(cap), (need), sizeof *(buf))
+
+static bd_status no_memory(bd_error *e)
+{
+    return bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
+}
+
+static int stopping(walk *w)
+{
+    return ATOMIC_LOAD(&w->stop) || bd_progress_cancelled(w->p);
+}
+
+/* Rewrites e's path as the worker's directory, or the entry `name` in it. */
+static void blame(worker *k, const char *name, size_t name_len, bd_error *e)
+{
+    char buf[BD_ERR_PATH_MAX];
+    size_t dir_len = k->prefix_len && !name ? k->prefix_len - 1 : k->prefix_len;  /* no '/' */
+    size_t len = dir_len + (name ? name_len : 0);
+    size_t n = dir_len < sizeof buf ? dir_len : sizeof buf;
+    memcpy(buf, k->prefix, n);
+    if (name && n < sizeof buf)
+        memcpy(buf + n, name, name_len < sizeof buf - n ? name_len : sizeof buf - n);
+    bd_error_set_path(e, BD_PATH_SRC, buf, len < sizeof buf ? len : sizeof buf);
+}
+
+/* Where an entry's own name starts in its path (after the last '/'). */
+static size_t name_start(const char *path, size_t len)
+{
+    size_t i = len;
+    while (i > 0 && path[i - 1] != '/')
+        i--;
+    return i;
+}
+
+/* Records a worker's failure as the walk's (the first one wins) and stops the walk. */
+static void fail_walk(walk *w, const bd_error *e)
+{
+    bd_mutex_lock(w->lock);
+    if (w->err.code == BD_OK)
+        w->err = *e;
+    ATOMIC_STORE(&w->stop, 1);
+    bd_cond_broadcast(w->wake);
+    bd_mutex_unlock(w->lock);
+}
+
+static void set_handle(walk *w, uint32_t dir, bd_dir *h)
+{
+    w->dirs[dir].handle = h;
+    w->open_handles++;
+}
+
+/* Closes dir's handle (never the root's: the caller owns it).  Locked. */
+static void drop_handle(walk *w, uint32_t dir)
+{
+    if (dir == 0 || !w->dirs[dir].handle)
+        return;
+    bd_dir_close(w->dirs[dir].handle);
+    w->dirs[dir].handle = 0;
+    w->open_handles--;
+}
+
+/* ---- opening directories ------------------------------------------------------------ */
+
+/* Opens `name` in parent and checks it is the directory the listing saw. */
+static bd_status open_checked(bd_dir *parent, const char *name, size_t len, const bd_scan_entry *seen,
+                              uint64_t volume_id, bd_dir **out, bd_error *e)
+{
+    bd_dir *d;
+    bd_status rc = bd_dir_open_at(parent, name, len, &d, e);
+    if (rc != BD_OK) {
+        if (rc == BD_E_IO && e->sys_errno == ENOTDIR)  /* replaced by a file */
+            rc = e->code = BD_E_CHANGED;
+        return rc;
+    }
+    bd_stat st;
+    rc = bd_dir_stat(d, &st, e);
+    if (rc == BD_OK && (st.file_id != seen->file_id || st.file_id_hi != seen->file_id_hi
+                        || st.volume_id != volume_id))
+        rc = bd_fail(e, BD_E_CHANGED, 0, "open", BD_PATH_AS_GIVEN, 0);
+    if (rc != BD_OK) {
+        bd_dir_close(d);
+        return rc;
+    }
+    *out = d;
+    return BD_OK;
+}
+
+/* A handle on dir whose cached one was closed (too many open): reopens the chain from the
+ * nearest open ancestor, each step without following links and checked.  Locked; *temp
+ * is set when the caller must close the handle after use. */
+static bd_status reopen_locked(walk *w, uint32_t dir, bd_dir **out, int *temp, bd_error *e)
+{
+    size_t depth = 0;
+    uint32_t top = dir;
+    while (!w->dirs[top].handle) {
+        top = w->dirs[top].parent;
+        depth++;
+    }
+    uint32_t *chain = malloc(depth * sizeof *chain);
+    if (!chain)
+        return no_memory(e);
+    size_t i = depth;
+    for (uint32_t d = dir; d != top; d = w->dirs[d].parent)
+        chain[--i] = d;
+    bd_dir *h = w->dirs[top].handle;
+    bd_status rc = BD_OK;
+    for (i = 0; i < depth && rc == BD_OK; i++) {
+        const bd_scan_entry *en = &w->entries[w->dirs[chain[i]].entry];
+        const char *path = w->arena + en->path_off;
+        size_t skip = name_start(path, en->path_len);
+        bd_dir *next;
+        rc = open_checked(h, path + skip, en->path_len - skip, en, w->volumes[en->volume], &next, e);
+        if (i > 0)
+            bd_dir_close(h);
+        if (rc == BD_OK)
+            h = next;
+    }
+    free(chain);
+    if (rc != BD_OK)
+        return rc;
+    if (w->open_handles < BD_SCAN_MAX_OPEN) {
+        set_handle(w, dir, h);
+        *temp = 0;
+    } else {
+        *temp = 1;
+    }
+    *out = h;
+    return BD_OK;
+}
+
+/* Opens the worker's dir (not the root) from its parent's handle; its path and a '/'
+ * are in k->prefix.  *vanished is set, and nothing opened, when it no longer exists.  The
+ * parent's handle cannot be closed meanwhile: not for lack of pending subdirectories
+ * (this one counts), nor to save handles (users). */
+static bd_status open_dir(worker *k, bd_dir **out, int *vanished, bd_error *e)
+{
+    walk *w = k->w;
+    bd_scan_entry seen;
+    bd_dir *parent_handle;
+    int temp = 0;
+    bd_status rc = BD_OK;
+
+    bd_mutex_lock(w->lock);
+    uint32_t parent = w->dirs[k->dir].parent;
+    seen = w->entries[w->dirs[k->dir].entry];
+    uint64_t volume_id = w->volumes[seen.volume];
+    parent_handle = w->dirs[parent].handle;
+    if (!parent_handle)
+        rc = reopen_locked(w, parent, &parent_handle, &temp, e);
+    if (!temp)
+        w->dirs[parent].users++;
+    bd_mutex_unlock(w->lock);
+
+    bd_dir *d = 0;
+    size_t skip = name_start(k->prefix, k->prefix_len - 1);
+    if (rc == BD_OK)  /* the parent's handle stays open: our task is one of its pending */
+        rc = open_checked(parent_handle, k->prefix + skip, k->prefix_len - 1 - skip, &seen, volume_id, &d, e);
+
+    bd_mutex_lock(w->lock);
+    if (temp)
+        bd_dir_close(parent_handle);
+    else
+        w->dirs[parent].users--;
+    if (--w->dirs[parent].pending == 0)
+        drop_handle(w, parent);
+    if (rc == BD_OK)
+        set_handle(w, k->dir, d);
+    bd_mutex_unlock(w->lock);
+
+    *vanished = rc != BD_OK && e->sys_errno == ENOENT;
+    if (*vanished) {
+        bd_error_clear(e);
+        return BD_OK;
+    }
+    *out = d;
+    return rc;
+}
+
+/* Sets k->dir and k->prefix (its path and a '/', or "" for the root). */
+static bd_status enter_dir(worker *k, uint32_t dir)
+{
+    walk *w = k->w;
+    k->dir = dir;
+    k->prefix_len = 0;
+    if (dir == 0)
+        return BD_OK;
+    bd_mutex_lock(w->lock);
+    const bd_scan_entry *en = &w->entries[w->dirs[dir].entry];
+    int ok = RESERVE(k->prefix, k->prefix_cap, (size_t)en->path_len + 1);
+    if (ok) {
+        memcpy(k->prefix, w->arena + en->path_off, en->path_len);
+        k->prefix[en->path_len] = '/';
+        k->prefix_len = (size_t)en->path_len + 1;
+    }
+    bd_mutex_unlock(w->lock);
+    return ok ? BD_OK : no_memory(&k->e);
+}
+
+/* ---- listing ------------------------------------------------------------------------ */
+
+/* The volume index of volume_id (a new one is added). */
+static bd_status volume_index(worker *k, uint64_t volume_id, uint16_t *out)
+{
+    if (k->has_vol && k->vol_id == volume_id) {
+        *out = k->vol_index;
+        return BD_OK;
+    }
+    walk *w = k->w;
+    bd_status rc = BD_OK;
+    bd_mutex_lock(w->lock);
+    size_t i = 0;
+    while (i < w->nvolumes && w->volumes[i] != volume_id)
+        i++;
+    if (i == w->nvolumes) {
+        if (i >= MAX_VOLUMES)
+            rc = bd_fail(&k->e, BD_E_NOTSUP, 0, "scan: too many volumes", BD_PATH_AS_GIVEN, 0);
+        else if (!RESERVE(w->volumes, w->volumes_cap, i + 1))
+            rc = no_memory(&k->e);
+        else
+            w->volumes[w->nvolumes++] = volume_id;
+    }
+    bd_mutex_unlock(w->lock);
+    if (rc == BD_OK) {
+        k->has_vol = 1;
+        k->vol_id = volume_id;
+        *out = k->vol_index = (uint16_t)i;
+    }
+    return rc;
+}
+
+/* Moves the batch into the shared arrays, pushing a task per subdirectory. */
+static bd_status flush(worker *k)
+{
+    walk *w = k->w;
+    uint32_t nb = k->nbatch;
+    if (nb == 0)
+        return BD_OK;
+    uint32_t subdirs = 0;
+    for (uint32_t i = 0; i < nb; i++)
+        subdirs += k->batch[i].kind == BD_KIND_DIR;
+
+    bd_mutex_lock(w->lock);
+    if (w->n + nb >= NO_INDEX
+        || !RESERVE(w->entries, w->entries_cap, w->n + nb)
+        || !RESERVE(w->arena, w->arena_cap, w->arena_len + k->text_len)
+        || !RESERVE(w->runs, w->runs_cap, w->nruns + 1)
+        || !RESERVE(w->dirs, w->dirs_cap, w->ndirs + subdirs)
+        || !RESERVE(w->tasks, w->tasks_cap, w->ntasks + subdirs)) {
+        bd_mutex_unlock(w->lock);
+        return no_memory(&k->e);
+    }
+    uint32_t base = (uint32_t)w->n;
+    memcpy(w->arena + w->arena_len, k->text, k->text_len);
+    for (uint32_t i = 0; i < nb; i++) {
+        bd_scan_entry *en = &w->entries[base + i];
+        *en = k->batch[i];
+        en->path_off += w->arena_len;
+        if (en->kind == BD_KIND_DIR) {
+            uint32_t id = (uint32_t)w->ndirs++;
+            scan_dir *sd = &w->dirs[id];
+            memset(sd, 0, sizeof *sd);
+            sd->entry = base + i;
+            sd->parent = k->dir;
+            sd->first_run = sd->last_run = NO_INDEX;
+            en->parent = id;
+            w->tasks[w->ntasks++] = id;
+            w->dirs[k->dir].pending++;
+        }
+    }
+    uint32_t run = (uint32_t)w->nruns++;
+    w->runs[run].start = base;
+    w->runs[run].count = nb;
+    w->runs[run].next = NO_INDEX;
+    scan_dir *parent = &w->dirs[k->dir];
+    if (parent->last_run == NO_INDEX)
+        parent->first_run = run;
+    else
+        w->runs[parent->last_run].next = run;
+    parent->last_run = run;
+    w->n += nb;
+    w->arena_len += k->text_len;
+    if (subdirs)
+        bd_cond_broadcast(w->wake);
+    bd_mutex_unlock(w->lock);
+
+    bd_progress_add(w->p, nb, k->batch_bytes);
+    k->nbatch = 0;
+    k->text_len = 0;
+    k->batch_bytes = 0;
+    return BD_OK;
+}
+
+/* A progress checkpoint: ticks on the caller's thread, else only looks for a stop. */
+static bd_status checkpoint(worker *k)
+{
+    if (k->is_main) {
+        bd_status rc = bd_progress_tick(k->w->p, 0, &k->e);
+        if (rc != BD_OK)
+            return rc;
+    }
+    if (stopping(k->w))
+        return bd_fail(&k->e, BD_E_CANCELLED, 0, "cancel", BD_PATH_AS_GIVEN, 0);
+    return BD_OK;
+}
+
+/* bd_dir_list callback: appends one entry to the batch.  Nonzero stops the listing, with
+ * the reason in k->e. */
+static int on_entry(void *ctx, const char *name, size_t name_len, const bd_stat *st)
+{
+    worker *k = ctx;
+    if (k->nbatch == BATCH_ENTRIES && flush(k) != BD_OK)
+        return 1;
+    size_t link_len = 0;
+    if (st->kind == BD_KIND_SYMLINK || st->kind == BD_KIND_REPARSE) {
+        bd_error le;
+        bd_error_clear(&le);
+        if (bd_link_read_at(k->handle, name, name_len, k->link, LINK_BUF, &link_len, &le) != BD_OK) {
+            if (le.sys_errno == ENOENT)
+                return 0;  /* vanished since the listing */
+            if (st->kind == BD_KIND_SYMLINK) {
+                if (le.sys_errno == EINVAL)  /* no longer a link */
+                    le.code = BD_E_CHANGED;
+                k->e = le;
+                blame(k, name, name_len, &k->e);
+                return 1;
+            }
+            link_len = 0;  /* a reparse point that is not a link: no target */
+        }
+    }
+    size_t path_len = k->prefix_len + name_len;
+    if (!RESERVE(k->text, k->text_cap, k->text_len + path_len + link_len)) {
+        no_memory(&k->e);
+        return 1;
+    }
+    bd_scan_entry *en = &k->batch[k->nbatch];
+    if (volume_index(k, st->volume_id, &en->volume) != BD_OK)
+        return 1;
+    en->path_off = k->text_len;
+    en->path_len = (uint32_t)path_len;
+    en->link_len = (uint32_t)link_len;
+    en->size = st->size;
+    en->alloc_size = st->alloc_size;
+    en->mtime_ns = st->mtime_ns;
+    en->ctime_ns = st->ctime_ns;
+    en->file_id = st->file_id;
+    en->file_id_hi = st->file_id_hi;
+    en->mode = st->mode;
+    en->nlink = st->nlink;
+    en->attrs = st->attrs;
+    en->reparse_tag = st->reparse_tag;
+    en->parent = NO_INDEX;
+    en->kind = st->kind;
+    char *out = k->text + k->text_len;
+    memcpy(out, k->prefix, k->prefix_len);
+    memcpy(out + k->prefix_len, name, name_len);
+    memcpy(out + path_len, k->link, link_len);
+    k->text_len += path_len + link_len;
+    if (st->kind == BD_KIND_FILE)
+        k->batch_bytes += st->size;
+    k->nbatch++;
+    if (++k->since_tick >= TICK_EVERY) {
+        k->since_tick = 0;
+        if (checkpoint(k) != BD_OK)
+            return 1;
+    }
+    return 0;
+}
+
+/* Opens and lists one directory. */
+static bd_status list_dir(worker *k, uint32_t dir)
+{
+    walk *w = k->w;
+    bd_error *e = &k->e;
+    bd_dir *d = 0;
+    if (enter_dir(k, dir) != BD_OK)
+        return e->code;
+    if (dir == 0) {
+        d = w->dirs[0].handle;
+    } else {
+        int vanished;
+        bd_status rc = open_dir(k, &d, &vanished, e);
+        if (rc != BD_OK) {
+            if (rc != BD_E_NOMEM)
+                blame(k, 0, 0, e);
+            return rc;
+        }
+        if (vanished)
+            return BD_OK;
+    }
+    k->handle = d;
+
+    bd_mutex_lock(w->lock);
+    w->dirs[dir].pending++;  /* keeps the handle open while subdirectories are pushed */
+    bd_mutex_unlock(w->lock);
+
+    /* When on_entry stops the listing, e holds its reason (the first failure wins). */
+    bd_status rc = bd_dir_list(d, on_entry, k, e) == BD_OK ? flush(k) : e->code;
+    if (rc != BD_OK && rc != BD_E_CANCELLED && rc != BD_E_NOMEM && e->path_base == BD_PATH_AS_GIVEN)
+        blame(k, e->path[0] ? e->path : 0, strlen(e->path), e);  /* e->path: a name or "" */
+
+    bd_mutex_lock(w->lock);
+    if (--w->dirs[dir].pending == 0)
+        drop_handle(w, dir);
+    else if (w->open_handles > BD_SCAN_MAX_OPEN && w->dirs[dir].users == 0)
+        drop_handle(w, dir);  /* its subdirectories will reopen it */
+    bd_mutex_unlock(w->lock);
+    k->nbatch = 0;
+    k->text_len = 0;
+    k->batch_bytes = 0;
+    return rc;
+}
+
+/* ---- the walk ----------------------------------------------------------------------- */
+
+/* Takes directories from the stack until none is left and nobody can push more. */
+static void work(worker *k)
+{
+    walk *w = k->w;
+    bd_mutex_lock(w->lock);
+    for (;;) {
+        while (!ATOMIC_LOAD(&w->stop) && w->ntasks == 0 && w->busy > 0) {
+            if (!k->is_main) {
+                bd_cond_wait(w->wake, w->lock);
+                continue;
+            }
+            /* The caller's thread keeps the progress moving while the other lists. */
+            bd_cond_timedwait(w->wake, w->lock, IDLE_TICK_NS);
+            bd_mutex_unlock(w->lock);
+            bd_status rc = checkpoint(k);
+            bd_mutex_lock(w->lock);
+            if (rc != BD_OK) {
+                if (w->err.code == BD_OK)
+                    w->err = k->e;
+                ATOMIC_STORE(&w->stop, 1);
+                bd_cond_broadcast(w->wake);
+            }
+        }
+        if (ATOMIC_LOAD(&w->stop) || w->ntasks == 0)
+            break;
+        uint32_t dir = w->tasks[--w->ntasks];
+        w->busy++;
+        bd_mutex_unlock(w->lock);
+
+        bd_status rc = list_dir(k, dir);
+        if (rc == BD_OK)
+            rc = checkpoint(k);
+        if (rc != BD_OK)
+            fail_walk(w, &k->e);
+
+        bd_mutex_lock(w->lock);
+        w->busy--;
+        if (w->busy == 0 && w->ntasks == 0)
+            bd_cond_broadcast(w->wake);
+    }
+    bd_mutex_unlock(w->lock);
+}
+
+static void work_thread(void *arg)
+{
+    work(arg);
+}
+
+static worker *worker_new(walk *w, int is_main)
+{
+    worker *k = calloc(1, sizeof *k);
+    if (!k)
+        return 0;
+    k->link = malloc(LINK_BUF);
+    if (!k->link) {
+        free(k);
+        return 0;
+    }
+    k->w = w;
+    k->is_main = is_main;
+    bd_error_clear(&k->e);
+    return k;
+}
+
+static void worker_free(worker *k)
+{
+    if (k) {
+        free(k->prefix);
+        free(k->text);
+        free(k->link);
+        free(k);
+    }
+}
+
+/* Runs the walk on `threads` threads, the caller's included. */
+static bd_status run_walk(walk *w, unsigned threads, bd_error *e)
+{
+    worker *ks[BD_SCAN_MAX_THREADS] = {0};
+    bd_thread *ts[BD_SCAN_MAX_THREADS] = {0};
+    unsigned started = 0;
+    for (unsigned i = 0; i < threads; i++) {
+        ks[i] = worker_new(w, i == 0);
+        if (!ks[i]) {
+            if (i == 0)
+                return no_memory(e);
+            break;
+        }
+        bd_error ignored;  /* fewer threads still work */
+        bd_error_clear(&ignored);
+        if (i > 0 && bd_thread_start(&ts[i], work_thread, ks[i], &ignored) != BD_OK)
+            break;
+        started = i + 1;
+    }
+    work(ks[0]);
+    for (unsigned i = 1; i < started; i++)
+        bd_thread_join(ts[i]);
+    for (unsigned i = 0; i < threads; i++)
+        worker_free(ks[i]);
+    if (w->err.code != BD_OK) {
+        if (e && e->code == BD_OK)
+            *e = w->err;
+        return w->err.code;
+    }
+    return bd_progress_tick(w->p, 1, e);  /* the final counts, always shown */
+}
+
+/* ---- ordering ----------------------------------------------------------------------- */
+
+/* A child in its directory's sort: the entry itself ("name") or, for a subdirectory, the
+ * block of its contents ("name/"). */
+typedef struct sort_item {
+    const unsigned char *name;
+    uint32_t len;
+    uint32_t ref;      /* entry index, or dir index for a block */
+    uint32_t block;
+} sort_item;
+
+static int item_cmp(const void *x, const void *y)
+{
+    const sort_item *a = x, *b = y;
+    uint32_t m = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->name, b->name, m);
+    if (c)
+        return c;
+    /* The next byte: the name's, else '/' for a block, else the end (-1).  Names hold no
+     * '/', so two items never tie. */
+    int ca = a->len > m ? a->name[m] : a->block ? '/' : -1;
+    int cb = b->len > m ? b->name[m] : b->block ? '/' : -1;
+    return ca - cb;
+}
+
+typedef struct frame {
+    uint32_t dir;
+    size_t begin, end, pos;
+} frame;
+
+typedef struct order_state {
+    walk *w;
+    sort_item *items;
+    size_t nitems, items_cap;
+    frame *frames;
+    size_t nframes, frames_cap;
+} order_state;
+
+/* Pushes a frame holding dir's children, sorted. */
+static bd_status push_dir(order_state *o, uint32_t dir, bd_error *e)
+{
+    walk *w = o->w;
+    size_t begin = o->nitems;
+    for (uint32_t r = w->dirs[dir].first_run; r != NO_INDEX; r = w->runs[r].next) {
+        const scan_run *run = &w->runs[r];
+        if (!RESERVE(o->items, o->items_cap, o->nitems + 2 * (size_t)run->count))
+            return no_memory(e);
+        for (uint32_t i = run->start; i < run->start + run->count; i++) {
+            const bd_scan_entry *en = &w->entries[i];
+            const char *path = w->arena + en->path_off;
+            size_t skip = name_start(path, en->path_len);
+            sort_item *it = &o->items[o->nitems++];
+            it->name = (const unsigned char *)path + skip;
+            it->len = (uint32_t)(en->path_len - skip);
+            it->ref = i;
+            it->block = 0;
+            if (en->kind == BD_KIND_DIR) {
+                sort_item *blk = &o->items[o->nitems++];
+                *blk = *it;
+                blk->ref = en->parent;  /* its own dir index, during the walk */
+                blk->block = 1;
+            }
+        }
+    }
+    qsort(o->items + begin, o->nitems - begin, sizeof *o->items, item_cmp);
+    if (!RESERVE(o->frames, o->frames_cap, o->nframes + 1))
+        return no_memory(e);
+    frame *f = &o->frames[o->nframes++];
+    f->dir = dir;
+    f->begin = f->pos = begin;
+    f->end = o->nitems;
+    return BD_OK;
+}
+
+/* Applies perm (new position -> old index) to the entries in place, following cycles. */
+static void permute(bd_scan_entry *entries, uint32_t *perm, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (perm[i] == i)
+            continue;
+        bd_scan_entry held = entries[i];
+        size_t j = i;
+        for (;;) {
+            size_t from = perm[j];
+            perm[j] = (uint32_t)j;
+            if (from == i) {
+                entries[j] = held;
+                break;
+            }
+            entries[j] = entries[from];
+            j = from;
+        }
+    }
+}
+
+/* Sorts the walked entries into s. */
+static bd_status order(walk *w, bd_scan *s, bd_error *e)
+{
+    size_t n = w->n;
+    uint32_t *perm = malloc((n ? n : 1) * sizeof *perm);
+    order_state o = {w, 0, 0, 0, 0, 0, 0};
+    bd_status rc = perm ? push_dir(&o, 0, e) : no_memory(e);
+    size_t pos = 0;
+    while (rc == BD_OK && o.nframes) {
+        frame *f = &o.frames[o.nframes - 1];
+        if (f->pos == f->end) {
+            o.nitems = f->begin;
+            o.nframes--;
+            continue;
+        }
+        sort_item it = o.items[f->pos++];
+        if (it.block) {
+            rc = push_dir(&o, it.ref, e);
+            continue;
+        }
+        /* A directory's entry comes before its block ("name" < "name/"), so its sorted
+         * position is known when its children are placed. */
+        bd_scan_entry *en = &w->entries[it.ref];
+        if (en->kind == BD_KIND_DIR)
+            w->dirs[en->parent].sorted_pos = (uint32_t)pos;
+        en->parent = f->dir == 0 ? BD_SCAN_NO_PARENT : w->dirs[f->dir].sorted_pos;
+        perm[pos++] = it.ref;
+    }
+    free(o.items);
+    free(o.frames);
+    if (rc != BD_OK) {
+        free(perm);
+        return rc;
+    }
+    permute(w->entries, perm, n);
+    free(perm);
+    /* Hand the buffers over, giving back their unused tails. */
+    s->entries = w->entries;
+    s->count = n;
+    w->entries = 0;
+    bd_scan_entry *entries = realloc(s->entries, (n ? n : 1) * sizeof *s->entries);
+    if (entries)
+        s->entries = entries;
+    s->arena = w->arena;
+    s->arena_len = w->arena_len;
+    w->arena = 0;
+    char *arena = realloc(s->arena, s->arena_len ? s->arena_len : 1);
+    if (arena)
+        s->arena = arena;
+    s->volumes = w->volumes;
+    s->nvolumes = w->nvolumes;
+    w->volumes = 0;
+    return BD_OK;
+}
+
+/* ---- public ------------------------------------------------------------------------- */
+
+static void walk_free(walk *w)
+{
+    for (size_t d = 1; d < w->ndirs; d++)
+        if (w->dirs[d].handle)
+            bd_dir_close(w->dirs[d].handle);
+    free(w->entries);
+    free(w->arena);
+    free(w->dirs);
+    free(w->runs);
+    free(w->tasks);
+    free(w->volumes);
+    bd_cond_free(w->wake);
+    bd_mutex_free(w->lock);
+}
+
+bd_status bd_scan_dir(bd_dir *root, unsigned threads, bd_progress *p, bd_scan **out, bd_error *e)
+{
+    if (!root || !out)
+        return bd_fail(e, BD_E_INVAL, EINVAL, "bd_scan_dir", BD_PATH_AS_GIVEN, 0);
+    if (threads == 0)
+        threads = bd_cpu_count();
+    if (threads > BD_SCAN_MAX_THREADS)
+        threads = BD_SCAN_MAX_THREADS;
+
+    walk w;
+    memset(&w, 0, sizeof w);
+    w.p = p;
+    bd_error_clear(&w.err);
+    bd_scan *s = calloc(1, sizeof *s);
+    bd_status rc = s ? BD_OK : no_memory(e);
+    if (rc == BD_OK)
+        rc = bd_mutex_new(&w.lock, e);
+    if (rc == BD_OK)
+        rc = bd_cond_new(&w.wake, e);
+    if (rc == BD_OK && (!RESERVE(w.dirs, w.dirs_cap, 1) || !RESERVE(w.tasks, w.tasks_cap, 1)))
+        rc = no_memory(e);
+    if (rc == BD_OK) {
+        memset(&w.dirs[0], 0, sizeof w.dirs[0]);
+        w.dirs[0].handle = root;
+        w.dirs[0].entry = w.dirs[0].parent = NO_INDEX;
+        w.dirs[0].first_run = w.dirs[0].last_run = NO_INDEX;
+        w.ndirs = 1;
+        w.tasks[w.ntasks++] = 0;
+        rc = run_walk(&w, threads, e);
+    }
+    if (rc == BD_OK)
+        rc = order(&w, s, e);
+    walk_free(&w);
+    if (rc != BD_OK) {
+        bd_scan_free(s);
+        return rc;
+    }
+    *out = s;
+    return BD_OK;
+}
+
+bd_status bd_scan_tree(const char *root_path, unsigned threads, bd_progress *p, bd_scan **out,
+                       bd_error *e)
+{
+    bd_dir *root;
+    bd_status rc = bd_dir_open(root_path, &root, e);
+    if (rc != BD_OK)
+        return rc;
+    rc = bd_scan_dir(root, threads, p, out, e);
+    bd_dir_close(root);
+    return rc;
+}
+
+void bd_scan_free(bd_scan *s)
+{
+    if (s) {
+        free(s->entries);
+        free(s->arena);
+        free(s->volumes);
+        free(s);
+    }
+}
+
+size_t bd_scan_count(const bd_scan *s)
+{
+    return s->count;
+}
+
+const bd_scan_entry *bd_scan_entries(const bd_scan *s)
+{
+    return s->entries;
+}
+
+const char *bd_scan_arena(const bd_scan *s)
+{
+    return s->arena;
+}
+
+uint64_t bd_scan_volume_id(const bd_scan *s, uint16_t volume)
+{
+    return volume < s->nvolumes ? s->volumes[volume] : 0;
+}
+
+size_t bd_scan_nbytes(const bd_scan *s)
+{
+    return sizeof *s + s->count * sizeof *s->entries + s->arena_len + s->nvolumes * sizeof *s->volumes;
+}

@@ -1,0 +1,191 @@
+# clone.pyx: copy-on-write clones of files and trees, and what a volume can do (bd_clone.h).
+import dataclasses
+import os
+
+from bodega import errors
+
+from libc.stdint cimport uint32_t
+
+from bodega._native.bd cimport (
+    bd_error, bd_error_clear, bd_status, BD_OK, bd_copy_result, bd_fs_info, bd_clone_stats,
+    bd_clone_tree, bd_clone_stats_free, bd_clone_file, bd_probe_cow, bd_platform_features,
+    bd_now_ns, BD_CLONE_AUTO, BD_CLONE_REQUIRE, BD_CLONE_NEVER, BD_FS_CLONE, BD_CLONE_MAX_THREADS,
+)
+from bodega._native._progress cimport ProgressBridge
+from bodega._native._status cimport raise_status
+
+METHODS = ("none", "clone", "kernel_copy", "os_copy", "user_copy")
+_MODES = {"auto": BD_CLONE_AUTO, "require": BD_CLONE_REQUIRE, "never": BD_CLONE_NEVER}
+
+
+@dataclasses.dataclass(frozen=True)
+class CloneFileResult:
+    """How one file was cloned."""
+
+    method: str          # "clone", "kernel_copy", "os_copy", "user_copy" or "none" (empty file)
+    bytes_cloned: int    # shared copy-on-write
+    bytes_copied: int    # physically written
+
+
+@dataclasses.dataclass(frozen=True)
+class CloneTreeResult:
+    """What a tree clone did."""
+
+    files: int
+    dirs: int
+    symlinks: int
+    hardlinks: int       # extra names linked to a file cloned once
+    specials: list       # full source paths of the special files skipped (fifo, socket, device)
+    bytes: int
+    bytes_cloned: int
+    bytes_copied: int
+    methods: list        # the copy methods used, e.g. ["clone"]
+    threads: int
+    seconds: float
+
+
+@dataclasses.dataclass(frozen=True)
+class CloneProgress:
+    """Counters of a running tree clone; the totals are 0 until the source is fully listed."""
+
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+    bytes_cloned: int
+    bytes_copied: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FsInfo:
+    """A volume and whether it clones copy-on-write (proven by a trial clone)."""
+
+    path: str
+    fs_name: str
+    volume_id: int
+    block_size: int
+    bytes_total: int
+    bytes_free: int
+    can_clone: bool
+
+
+def features():
+    """The native capabilities of this build on this machine (e.g. "ficlone", "statx")."""
+    return frozenset(bd_platform_features().decode().split())
+
+
+cdef bytes _path_arg(object path, str what):
+    """path as bytes for C: fs-encoded, no NUL, last component resolved when it is . or .."""
+    try:
+        raw = os.fsencode(os.fspath(path))
+    except TypeError:
+        raise errors.InvalidInput(f"{what} must be a path, not {type(path).__name__}") from None
+    if not raw or b"\0" in raw:
+        raise errors.InvalidInput(f"{what} is not a valid path: {os.fsdecode(raw)!r}")
+    tail = os.path.basename(raw.rstrip(b"/" if os.sep == "/" else b"/\\"))
+    if tail in (b"", b".", b".."):
+        raw = os.path.realpath(raw)
+    return raw
+
+
+cdef uint32_t _mode_flags(object mode) except? 0xFFFFFFFF:
+    if mode not in _MODES:
+        raise errors.InvalidInput(f"mode must be one of {', '.join(_MODES)}, not {mode!r}")
+    return _MODES[mode]
+
+
+cdef class _TreeReporter:
+    """Turns the bridge's (files, bytes) calls into CloneProgress for the caller's callable."""
+
+    cdef ProgressBridge bridge
+    cdef object fn
+
+    def __call__(self, files_done, bytes_done):
+        c = &self.bridge.c
+        self.fn(CloneProgress(files_done, c.files_total, bytes_done, c.bytes_total,
+                              c.bytes_cloned, c.bytes_copied))
+
+
+def clone_file(src, dst, *, mode="auto"):
+    """Clones the file src to the new path dst (data, mode, mtime, owner, xattrs)."""
+    cdef bytes s = _path_arg(src, "source"), d = _path_arg(dst, "destination")
+    cdef uint32_t flags = _mode_flags(mode)
+    cdef bd_error e
+    cdef bd_copy_result r
+    cdef bd_status rc
+    cdef ProgressBridge bridge = ProgressBridge(None)
+    cdef const char *cs = s
+    cdef const char *cd = d
+    bd_error_clear(&e)
+    with nogil:
+        rc = bd_clone_file(cs, cd, flags, &bridge.c, &r, &e)
+    bridge.reraise()
+    if rc != BD_OK:
+        raise_status(&e)
+    return CloneFileResult(METHODS[r.method], r.bytes_cloned, r.bytes_copied)
+
+
+def clone_tree(src, dst, *, progress=None, threads=None, mode="auto"):
+    """Clones the directory tree src to the new path dst, all or nothing."""
+    cdef bytes s = _path_arg(src, "source"), d = _path_arg(dst, "destination")
+    cdef uint32_t flags = _mode_flags(mode)
+    cdef unsigned nthreads = 0
+    if threads is not None:
+        if not isinstance(threads, int) or not 1 <= threads <= BD_CLONE_MAX_THREADS:
+            raise errors.InvalidInput(f"threads must be an integer from 1 to {BD_CLONE_MAX_THREADS}")
+        nthreads = threads
+    cdef _TreeReporter reporter = None
+    if progress is not None:
+        if not callable(progress):
+            raise errors.InvalidInput(f"progress must be callable, not {type(progress).__name__}")
+        reporter = _TreeReporter()
+        reporter.fn = progress
+    cdef ProgressBridge bridge = ProgressBridge(reporter)
+    if reporter is not None:
+        reporter.bridge = bridge
+    cdef bd_error e
+    cdef bd_clone_stats st
+    cdef bd_status rc
+    cdef const char *cs = s
+    cdef const char *cd = d
+    bd_error_clear(&e)
+    start = bd_now_ns()
+    with nogil:
+        rc = bd_clone_tree(cs, cd, flags, nthreads, &bridge.c, &st, &e)
+    seconds = (bd_now_ns() - start) / 1e9
+    if reporter is not None:
+        reporter.bridge = None  # no cycle left behind
+    bridge.reraise()
+    if rc != BD_OK:
+        raise_status(&e, s, d)
+    try:
+        specials = []
+        if st.special_paths != NULL:
+            for rel in st.special_paths[:st.special_paths_len - 1].split(b"\0"):
+                specials.append(os.fsdecode(os.path.join(s, rel)))
+        methods = [METHODS[m] for m in range(1, len(METHODS)) if st.methods & (1u << m)]
+        return CloneTreeResult(st.files, st.dirs, st.symlinks, st.hardlinks, specials, st.bytes,
+                               st.bytes_cloned, st.bytes_copied, methods, st.threads, seconds)
+    finally:
+        bd_clone_stats_free(&st)
+
+
+def fs_info(path):
+    """Describes the volume of the directory path, with a trial clone inside it."""
+    cdef bytes p = _path_arg(path, "path")
+    cdef bd_error e
+    cdef bd_fs_info info
+    cdef bd_status rc
+    cdef const char *cp = p
+    bd_error_clear(&e)
+    with nogil:
+        rc = bd_probe_cow(cp, &info, &e)
+    if rc != BD_OK:
+        raise_status(&e)
+    return FsInfo(os.fsdecode(p), info.fs_name.decode("utf-8", "replace"), info.volume_id,
+                  info.block_size, info.bytes_total, info.bytes_free, bool(info.flags & BD_FS_CLONE))
+
+
+def probe_cow(path):
+    """True when the volume of the directory path can clone files copy-on-write."""
+    return fs_info(path).can_clone
