@@ -17,9 +17,13 @@ __all__ = ["__version__", "BodegaError", "Bodega", "open"]
 
 
 def __getattr__(name: str) -> Any:
-    # The services pull in SQLAlchemy; load them only when someone asks for them.
+    # The services pull in SQLAlchemy; submodules load on first use so `import bodega` stays light.
     if name in ("open", "Bodega"):
         from bodega import services
 
         return getattr(services, name)
+    if name == "manifest":
+        from bodega.storage import manifest
+
+        return manifest
     raise AttributeError(f"module 'bodega' has no attribute {name!r}")

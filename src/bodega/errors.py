@@ -177,6 +177,30 @@ class RetentionInvalid(InvalidInput):
     exit_code = 79
 
 
+# --- manifests and diff (60-69) ----------------------------------------------------------
+
+class ManifestCorrupt(IntegrityError):
+    """The manifest file is damaged."""
+
+    exit_code = 60
+
+    def __init__(self, message: str | None = None, *, offset: int | None = None, **details: Any) -> None:
+        self.offset = offset
+        super().__init__(message, offset=offset, **details)
+
+
+class ManifestVersionUnsupported(BodegaError):
+    """This manifest's format version is not one this bodega reads."""
+
+    exit_code = 61
+
+
+class TreeMismatch(IntegrityError):
+    """The tree does not match its manifest."""
+
+    exit_code = 63
+
+
 # --- storage I/O: also the matching built-in OSError subclass --------------------------
 
 class StorageError(BodegaError, OSError):

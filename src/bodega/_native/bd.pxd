@@ -1,5 +1,5 @@
 # bd.pxd: extern declarations mirroring native/include/bodega/*.h, and nothing else.
-from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 
 cdef extern from "bodega/bd_status.h" nogil:
     ctypedef enum bd_status:
@@ -156,6 +156,8 @@ cdef extern from "bodega/bd_chunk.h" nogil:
                             bd_progress *p, bd_error *e)
 
 
+
+
 cdef extern from "bodega/bd_scan.h" nogil:
     enum:
         BD_SCAN_NO_PARENT
@@ -245,3 +247,71 @@ cdef extern from "bodega/bd_clone.h" nogil:
     bd_status bd_clone_file(const char *src_path, const char *dst_path, uint32_t flags,
                             bd_progress *p, bd_copy_result *r, bd_error *e)
     bd_status bd_probe_cow(const char *path, bd_fs_info *out, bd_error *e)
+
+
+cdef extern from "bodega/bd_status.h" nogil:
+    bd_status bd_fail_n(bd_error *e, bd_status code, int sys_errno, const char *op,
+                        int path_base, const char *path, size_t path_len)
+
+
+cdef extern from "bodega/bd_manifest.h" nogil:
+    enum:
+        BD_MF_ROW_BYTES
+        BD_MF_CACHE_ROW_BYTES
+        BD_MF_NONE
+
+    ctypedef struct bd_mf:
+        size_t n
+        int delta
+        uint8_t *table
+        size_t table_len
+        uint64_t *size
+        int64_t *mtime_ns
+        uint32_t *mode
+        uint32_t *attrs
+        uint32_t *path_len
+        uint32_t *link_len
+        uint8_t *kind
+        uint8_t *hash
+        char *paths
+        char *links
+        uint8_t *flags
+        uint8_t *cache
+        size_t cache_len
+        int64_t *ctime_ns
+        uint64_t *file_id
+        uint64_t *file_id_hi
+        uint64_t *volume_id
+        int64_t scan_start_ns
+        int64_t racy_window_ns
+        uint64_t *path_off
+        uint64_t *link_off
+
+    ctypedef struct bd_mf_problem:
+        uint64_t offset
+        uint64_t entry
+        int in_cache
+        const char *what
+
+    ctypedef struct bd_mf_change:
+        uint32_t old_index
+        uint32_t new_index
+        uint32_t what
+
+    void bd_mf_free(bd_mf *m)
+    int bd_mf_check_sections(const uint8_t *table, size_t table_len, const uint8_t *cache,
+                             size_t cache_len, uint64_t n, int delta, bd_mf_problem *problem)
+    bd_status bd_mf_from_sections(const uint8_t *table, size_t table_len, const uint8_t *cache,
+                                  size_t cache_len, size_t n, int delta, int64_t scan_start_ns,
+                                  int64_t racy_window_ns, bd_mf **out, bd_error *e)
+    bd_status bd_mf_from_scan(const bd_scan *s, int64_t scan_start_ns, bd_mf **out, bd_error *e)
+    size_t bd_mf_reuse(bd_mf *cur, const bd_mf *prev, uint32_t *suspects)
+    bd_status bd_mf_hash_files(bd_mf *m, bd_dir *root, const uint32_t *idx, size_t k,
+                               bd_hash_job *jobs, unsigned threads, bd_progress *p, bd_error *e)
+    void bd_mf_root(const bd_mf *m, uint8_t *out)
+    size_t bd_mf_find(const bd_mf *m, const char *path, size_t len)
+    bd_status bd_mf_diff(const bd_mf *old_mf, const bd_mf *new_mf, bd_mf_change **out,
+                         size_t *count, bd_error *e)
+    void bd_mf_changes_free(bd_mf_change *changes)
+    bd_status bd_mf_delta(const bd_mf *base, const bd_mf *cur, bd_mf **out, bd_error *e)
+    bd_status bd_mf_apply(const bd_mf *base, const bd_mf *delta, bd_mf **out, bd_error *e)

@@ -1,1 +1,1 @@
-"""Files and objects on disk; no SQL here."""
+"""Storage: trees on disk (fs), their manifests, the object store and snapshots."""

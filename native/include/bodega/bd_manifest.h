@@ -1,0 +1,143 @@
+/* bd_manifest.h: a manifest as a table of columns, and what bodega does with it: build it
+ * from a scan, reuse hashes of unchanged files (the racy-git rule), hash the suspects,
+ * compute the root hash, diff two manifests, make and apply deltas.
+ *
+ * The layout, the root hash and the rules are those of docs/format.md, version 1.  A bd_mf
+ * holds its table section in one allocation laid out exactly as stored (so writing it is a
+ * copy) and its stat cache section in another; the typed column pointers point into them.
+ * Entries are sorted by path bytes, as bd_scan produces them.
+ *
+ * Every function is pure C without Python and may run without the GIL; none keeps a
+ * pointer to its inputs.  Functions taking two manifests walk both once, merging by path.
+ */
+#ifndef BODEGA_BD_MANIFEST_H
+#define BODEGA_BD_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "bd_status.h"
+#include "bd_progress.h"
+#include "bd_platform.h"
+#include "bd_scan.h"
+#include "bd_hash.h"
+
+#define BD_MF_ROW_BYTES 66u        /* table bytes per entry besides its path and link */
+#define BD_MF_CACHE_ROW_BYTES 32u  /* stat cache bytes per entry */
+#define BD_MF_DELETED 0            /* kind of a delta's tombstone */
+#define BD_MF_PATH_NOT_UTF8 0x1u   /* flags bits */
+#define BD_MF_LINK_NOT_UTF8 0x2u
+#define BD_MF_ATTRS_KEPT 0x7u      /* READONLY | HIDDEN | SYSTEM */
+#define BD_MF_NONE UINT32_MAX      /* "no entry" in a bd_mf_change */
+
+typedef struct bd_mf {
+    size_t n;
+    int delta;                     /* 1: a delta (kind 0 marks a deleted path) */
+    /* the table section, exactly as stored */
+    uint8_t *table;
+    size_t table_len;
+    uint64_t *size;
+    int64_t *mtime_ns;
+    uint32_t *mode, *attrs, *path_len, *link_len;
+    uint8_t *kind;
+    uint8_t *hash;                 /* 32 bytes per entry */
+    char *paths, *links;
+    uint8_t *flags;
+    /* the stat cache section; all NULL (and cache_len 0) without one */
+    uint8_t *cache;
+    size_t cache_len;
+    int64_t *ctime_ns;
+    uint64_t *file_id, *file_id_hi, *volume_id;
+    int64_t scan_start_ns, racy_window_ns;
+    /* n + 1 offsets of each entry's path in paths and link in links */
+    uint64_t *path_off, *link_off;
+} bd_mf;
+
+/* Where a table or cache section breaks the format: byte offset in its section, the entry
+ * (UINT64_MAX when none) and a static description. */
+typedef struct bd_mf_problem {
+    uint64_t offset;
+    uint64_t entry;
+    int in_cache;                  /* 1: offset is in the cache section */
+    const char *what;
+} bd_mf_problem;
+
+/* A difference between an old and a new manifest. */
+typedef struct bd_mf_change {
+    uint32_t old_index;            /* BD_MF_NONE when added */
+    uint32_t new_index;            /* BD_MF_NONE when deleted */
+    uint32_t what;                 /* BD_MF_CH_* bits */
+} bd_mf_change;
+
+#define BD_MF_CH_ADDED    0x01u
+#define BD_MF_CH_DELETED  0x02u
+#define BD_MF_CH_MODIFIED 0x04u    /* a file's content */
+#define BD_MF_CH_TYPE     0x08u    /* the kind (then nothing else is compared) */
+#define BD_MF_CH_MODE     0x10u    /* mode or attributes */
+#define BD_MF_CH_LINK     0x20u    /* a link's target */
+
+/* Racy windows chosen by bd_mf_from_scan (docs/format.md, "Change detection"). */
+#define BD_MF_RACY_FINE_NS 1000000000LL
+#define BD_MF_RACY_COARSE_NS 2000000000LL
+
+/* Allocates a zeroed manifest of n entries whose paths and links total the given bytes,
+ * with a stat cache when with_cache.  The caller fills the columns, then bd_mf_index. */
+bd_status bd_mf_alloc(size_t n, size_t paths_len, size_t links_len, int with_cache, bd_mf **out,
+                      bd_error *e);
+
+/* Computes path_off and link_off from path_len and link_len (which must fit the sections). */
+void bd_mf_index(bd_mf *m);
+
+void bd_mf_free(bd_mf *m);
+
+/* Checks a table section (and a cache section when cache is not NULL) of n entries against
+ * docs/format.md: lengths, kinds (0 only when delta), well-formed strictly increasing paths,
+ * flags, zero hashes off files, links only on links, sizes of links, mode type bits.
+ * Returns 1 when they are valid; else 0 with *problem naming the first problem.  Reads only
+ * inside the given lengths, whatever the bytes. */
+int bd_mf_check_sections(const uint8_t *table, size_t table_len, const uint8_t *cache,
+                         size_t cache_len, uint64_t n, int delta, bd_mf_problem *problem);
+
+/* Makes a manifest from sections that bd_mf_check_sections accepted (copied). */
+bd_status bd_mf_from_sections(const uint8_t *table, size_t table_len, const uint8_t *cache,
+                              size_t cache_len, size_t n, int delta, int64_t scan_start_ns,
+                              int64_t racy_window_ns, bd_mf **out, bd_error *e);
+
+/* Makes a full manifest with a stat cache from a scan, every hash still zero.  The racy
+ * window is BD_MF_RACY_COARSE_NS when every timestamp is a whole second, else FINE. */
+bd_status bd_mf_from_scan(const bd_scan *s, int64_t scan_start_ns, bd_mf **out, bd_error *e);
+
+/* The racy rule: for every file of cur, takes prev's hash when prev (may be NULL) has a stat
+ * cache and the same path was a file there with equal size, mtime, ctime, file id and volume,
+ * both times before prev's scan_start_ns - racy_window_ns.  Writes the index of every other
+ * file of cur (a suspect, to be read) to suspects (room for cur->n) and returns their count. */
+size_t bd_mf_reuse(bd_mf *cur, const bd_mf *prev, uint32_t *suspects);
+
+/* Hashes the files idx[0..k) of m below root with bd_hash_files; jobs (room for k, owned by
+ * the caller) gets each file's outcome.  For each file hashed, stores its hash and the size,
+ * mtime, mode, ctime and ids read with it.  Returns what bd_hash_files returns. */
+bd_status bd_mf_hash_files(bd_mf *m, bd_dir *root, const uint32_t *idx, size_t k,
+                           bd_hash_job *jobs, unsigned threads, bd_progress *p, bd_error *e);
+
+/* The root hash (docs/format.md) of a full manifest's entries. */
+void bd_mf_root(const bd_mf *m, uint8_t out[BD_HASH_LEN]);
+
+/* Index of the entry with this path, or (size_t)-1. */
+size_t bd_mf_find(const bd_mf *m, const char *path, size_t len);
+
+/* The differences from old to new (both full): *out (free with bd_mf_changes_free) gets
+ * them in path order, *count their number.  Entries equal but for mtime are not changes. */
+bd_status bd_mf_diff(const bd_mf *old_mf, const bd_mf *new_mf, bd_mf_change **out, size_t *count,
+                     bd_error *e);
+
+void bd_mf_changes_free(bd_mf_change *changes);
+
+/* The delta from base to cur (both full): cur's rows that differ from base's, and a
+ * tombstone for each path base has and cur lacks.  The stat cache comes from cur. */
+bd_status bd_mf_delta(const bd_mf *base, const bd_mf *cur, bd_mf **out, bd_error *e);
+
+/* base (full) with delta applied.  BD_E_INVAL when base is a delta or delta is not one;
+ * BD_E_CORRUPT (path set) when the delta deletes a path that base lacks.  The result has a
+ * stat cache when both inputs have one. */
+bd_status bd_mf_apply(const bd_mf *base, const bd_mf *delta, bd_mf **out, bd_error *e);
+
+#endif

@@ -1,0 +1,683 @@
+/* manifest.c: the manifest table of bd_manifest.h (docs/format.md, version 1). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bodega/bd_manifest.h"
+
+#define S_TYPE 0170000u
+#define S_REG 0100000u
+#define S_DIR 0040000u
+#define S_LNK 0120000u
+#define S_FIFO 0010000u
+#define S_CHR 0020000u
+#define S_BLK 0060000u
+#define S_SOCK 0140000u
+
+#define NOT_FOUND ((size_t)-1)
+#define ROOT_DOMAIN "bodega.manifest.root.v1"
+
+static const uint8_t ZERO_HASH[BD_HASH_LEN];
+
+/* ---- layout ------------------------------------------------------------------------ */
+
+/* Points m's column pointers into its sections (docs/format.md, "Sections"). */
+static void lay_out(bd_mf *m, size_t paths_len, size_t links_len)
+{
+    size_t n = m->n;
+    uint8_t *t = m->table;
+    m->size = (uint64_t *)(void *)t;
+    m->mtime_ns = (int64_t *)(void *)(t + 8 * n);
+    m->mode = (uint32_t *)(void *)(t + 16 * n);
+    m->attrs = (uint32_t *)(void *)(t + 20 * n);
+    m->path_len = (uint32_t *)(void *)(t + 24 * n);
+    m->link_len = (uint32_t *)(void *)(t + 28 * n);
+    m->kind = t + 32 * n;
+    m->hash = t + 33 * n;
+    m->paths = (char *)(t + 65 * n);
+    m->links = m->paths + paths_len;
+    m->flags = (uint8_t *)m->links + links_len;
+    if (m->cache) {
+        uint8_t *c = m->cache;
+        m->ctime_ns = (int64_t *)(void *)c;
+        m->file_id = (uint64_t *)(void *)(c + 8 * n);
+        m->file_id_hi = (uint64_t *)(void *)(c + 16 * n);
+        m->volume_id = (uint64_t *)(void *)(c + 24 * n);
+    }
+}
+
+bd_status bd_mf_alloc(size_t n, size_t paths_len, size_t links_len, int with_cache, bd_mf **out,
+                      bd_error *e)
+{
+    if (n > UINT32_MAX - 1)
+        return bd_fail(e, BD_E_INVAL, 0, "manifest: too many entries", BD_PATH_AS_GIVEN, NULL);
+    bd_mf *m = calloc(1, sizeof *m);
+    if (!m)
+        return bd_fail(e, BD_E_NOMEM, ENOMEM, "manifest", BD_PATH_AS_GIVEN, NULL);
+    m->n = n;
+    m->table_len = BD_MF_ROW_BYTES * n + paths_len + links_len;
+    /* +1: a valid pointer even for an empty manifest */
+    m->table = calloc(1, m->table_len + 1);
+    m->path_off = malloc((n + 1) * sizeof *m->path_off);
+    m->link_off = malloc((n + 1) * sizeof *m->link_off);
+    if (with_cache) {
+        m->cache_len = BD_MF_CACHE_ROW_BYTES * n;
+        m->cache = calloc(1, m->cache_len + 1);
+    }
+    if (!m->table || !m->path_off || !m->link_off || (with_cache && !m->cache)) {
+        bd_mf_free(m);
+        return bd_fail(e, BD_E_NOMEM, ENOMEM, "manifest", BD_PATH_AS_GIVEN, NULL);
+    }
+    lay_out(m, paths_len, links_len);
+    m->path_off[0] = m->link_off[0] = 0;
+    *out = m;
+    return BD_OK;
+}
+
+void bd_mf_index(bd_mf *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        m->path_off[i + 1] = m->path_off[i] + m->path_len[i];
+        m->link_off[i + 1] = m->link_off[i] + m->link_len[i];
+    }
+}
+
+void bd_mf_free(bd_mf *m)
+{
+    if (!m)
+        return;
+    free(m->table);
+    free(m->cache);
+    free(m->path_off);
+    free(m->link_off);
+    free(m);
+}
+
+/* ---- checks ------------------------------------------------------------------------ */
+
+static uint32_t ld32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t ld64(const uint8_t *p)
+{
+    return (uint64_t)ld32(p) | (uint64_t)ld32(p + 4) << 32;
+}
+
+/* 1 when s[0..n) is valid UTF-8 (no overlong forms, no surrogates, at most U+10FFFF). */
+static int is_utf8(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        uint32_t cp, min;
+        if ((c & 0xE0) == 0xC0) {
+            len = 2, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            return 0;
+        }
+        if (n - i < len)
+            return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+static uint8_t flags_of(const char *path, size_t path_len, const char *link, size_t link_len)
+{
+    uint8_t f = 0;
+    if (!is_utf8((const uint8_t *)path, path_len))
+        f |= BD_MF_PATH_NOT_UTF8;
+    if (!is_utf8((const uint8_t *)link, link_len))
+        f |= BD_MF_LINK_NOT_UTF8;
+    return f;
+}
+
+/* 1 when p is a relative '/'-separated path with no empty, "." or ".." component, no NUL. */
+static int path_ok(const uint8_t *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    size_t start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && p[i] == 0)
+            return 0;
+        if (i == n || p[i] == '/') {
+            size_t len = i - start;
+            if (len == 0 || (len == 1 && p[start] == '.') ||
+                (len == 2 && p[start] == '.' && p[start + 1] == '.'))
+                return 0;
+            start = i + 1;
+        }
+    }
+    return 1;
+}
+
+/* memcmp order of two byte strings: <0, 0, >0. */
+static int path_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    if (c)
+        return c;
+    return an < bn ? -1 : an > bn;
+}
+
+static int mode_fits(uint8_t kind, uint32_t mode)
+{
+    uint32_t type = mode & S_TYPE;
+    switch (kind) {
+    case BD_KIND_FILE:
+        return type == S_REG && mode <= 0177777u;
+    case BD_KIND_DIR:
+        return type == S_DIR && mode <= 0177777u;
+    case BD_KIND_SYMLINK:
+        return mode == S_LNK;
+    case BD_KIND_SPECIAL:
+        return (type == S_FIFO || type == S_CHR || type == S_BLK || type == S_SOCK) && mode <= 0177777u;
+    case BD_KIND_REPARSE:
+        return mode <= 0177777u;
+    default:
+        return 0;
+    }
+}
+
+static int fail_at(bd_mf_problem *pr, uint64_t offset, uint64_t entry, int in_cache, const char *what)
+{
+    pr->offset = offset;
+    pr->entry = entry;
+    pr->in_cache = in_cache;
+    pr->what = what;
+    return 0;
+}
+
+int bd_mf_check_sections(const uint8_t *t, size_t table_len, const uint8_t *cache,
+                         size_t cache_len, uint64_t n, int delta, bd_mf_problem *pr)
+{
+    const uint64_t none = UINT64_MAX;
+    if (n > UINT32_MAX - 1 || n > table_len / BD_MF_ROW_BYTES)
+        return fail_at(pr, table_len, none, 0, "table section too short for its entry count");
+    if (cache && cache_len != BD_MF_CACHE_ROW_BYTES * n)
+        return fail_at(pr, cache_len < BD_MF_CACHE_ROW_BYTES * n ? cache_len : BD_MF_CACHE_ROW_BYTES * n,
+                       none, 1, "cache section length does not match the entry count");
+    const uint8_t *size = t, *mtime = t + 8 * n, *mode = t + 16 * n, *attrs = t + 20 * n;
+    const uint8_t *plen = t + 24 * n, *llen = t + 28 * n, *kind = t + 32 * n, *hash = t + 33 * n;
+    uint64_t paths_len = 0, links_len = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        paths_len += ld32(plen + 4 * i);
+        links_len += ld32(llen + 4 * i);
+    }
+    /* n < 2^32 entries of lengths < 2^32: neither sum reaches 2^64, nor does this one
+       unless it exceeds table_len, which the comparison then shows */
+    if (paths_len > table_len || links_len > table_len)
+        return fail_at(pr, 24 * n, none, 0, "path and link lengths do not add up to the table length");
+    if ((uint64_t)table_len != BD_MF_ROW_BYTES * n + paths_len + links_len)
+        return fail_at(pr, 24 * n, none, 0, "path and link lengths do not add up to the table length");
+    const uint8_t *paths = t + 65 * n, *links = paths + paths_len, *flags = links + links_len;
+    uint64_t poff = 0, loff = 0, prev_off = 0, prev_len = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t pl = ld32(plen + 4 * i), ll = ld32(llen + 4 * i), md = ld32(mode + 4 * i);
+        uint8_t k = kind[i];
+        const uint8_t *p = paths + poff, *l = links + loff, *h = hash + 32 * i;
+        uint64_t where = (uint64_t)(paths - t) + poff;
+        if (!path_ok(p, pl))
+            return fail_at(pr, where, i, 0, "malformed path");
+        if (i > 0 && path_cmp((const char *)paths + prev_off, prev_len, (const char *)p, pl) >= 0)
+            return fail_at(pr, where, i, 0, "paths out of order or repeated");
+        if (k > BD_KIND_SPECIAL || (k == BD_MF_DELETED && !delta))
+            return fail_at(pr, 32 * n + i, i, 0, "unknown kind");
+        if (flags[i] != flags_of((const char *)p, pl, (const char *)l, ll))
+            return fail_at(pr, (uint64_t)(flags - t) + i, i, 0, "UTF-8 flags do not match the bytes");
+        if (k == BD_MF_DELETED) {
+            if (md || ld32(attrs + 4 * i) || ld64(size + 8 * i) || ld64(mtime + 8 * i) || ll ||
+                memcmp(h, ZERO_HASH, BD_HASH_LEN) != 0)
+                return fail_at(pr, 32 * n + i, i, 0, "a tombstone with fields set");
+        } else {
+            if (!mode_fits(k, md))
+                return fail_at(pr, 16 * n + 4 * i, i, 0, "mode does not match the kind");
+            if (ld32(attrs + 4 * i) & ~BD_MF_ATTRS_KEPT)
+                return fail_at(pr, 20 * n + 4 * i, i, 0, "unknown attribute bits");
+            if (k != BD_KIND_FILE && memcmp(h, ZERO_HASH, BD_HASH_LEN) != 0)
+                return fail_at(pr, 33 * n + 32 * i, i, 0, "a content hash on something not a file");
+            if (k != BD_KIND_SYMLINK && k != BD_KIND_REPARSE && ll)
+                return fail_at(pr, 28 * n + 4 * i, i, 0, "a link target on something not a link");
+            if ((k == BD_KIND_SYMLINK || k == BD_KIND_REPARSE) && ld64(size + 8 * i) != ll)
+                return fail_at(pr, 8 * i, i, 0, "a link's size is not its target's length");
+            if ((k == BD_KIND_DIR || k == BD_KIND_SPECIAL) && ld64(size + 8 * i) != 0)
+                return fail_at(pr, 8 * i, i, 0, "a size on a directory or special file");
+        }
+        prev_off = poff, prev_len = pl;
+        poff += pl, loff += ll;
+    }
+    return 1;
+}
+
+bd_status bd_mf_from_sections(const uint8_t *table, size_t table_len, const uint8_t *cache,
+                              size_t cache_len, size_t n, int delta, int64_t scan_start_ns,
+                              int64_t racy_window_ns, bd_mf **out, bd_error *e)
+{
+    size_t paths_len = 0, links_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        paths_len += ld32(table + 24 * n + 4 * i);
+        links_len += ld32(table + 28 * n + 4 * i);
+    }
+    if (table_len != BD_MF_ROW_BYTES * n + paths_len + links_len || (cache && cache_len != BD_MF_CACHE_ROW_BYTES * n))
+        return bd_fail(e, BD_E_INVAL, 0, "manifest: unchecked sections", BD_PATH_AS_GIVEN, NULL);
+    bd_mf *m = NULL;
+    bd_status rc = bd_mf_alloc(n, paths_len, links_len, cache != NULL, &m, e);
+    if (rc != BD_OK)
+        return rc;
+    memcpy(m->table, table, table_len);
+    if (cache) {
+        memcpy(m->cache, cache, cache_len);
+        m->scan_start_ns = scan_start_ns;
+        m->racy_window_ns = racy_window_ns;
+    }
+    m->delta = delta;
+    bd_mf_index(m);
+    *out = m;
+    return BD_OK;
+}
+
+/* ---- from a scan ------------------------------------------------------------------- */
+
+bd_status bd_mf_from_scan(const bd_scan *s, int64_t scan_start_ns, bd_mf **out, bd_error *e)
+{
+    size_t n = bd_scan_count(s);
+    const bd_scan_entry *en = bd_scan_entries(s);
+    const char *arena = bd_scan_arena(s);
+    size_t paths_len = 0, links_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        paths_len += en[i].path_len;
+        if (en[i].kind == BD_KIND_SYMLINK || en[i].kind == BD_KIND_REPARSE)
+            links_len += en[i].link_len;
+    }
+    bd_mf *m = NULL;
+    bd_status rc = bd_mf_alloc(n, paths_len, links_len, 1, &m, e);
+    if (rc != BD_OK)
+        return rc;
+    int coarse = n > 0;
+    uint64_t poff = 0, loff = 0;
+    uint16_t last_volume = UINT16_MAX;
+    uint64_t volume_id = 0;
+    for (size_t i = 0; i < n; i++) {
+        const bd_scan_entry *x = &en[i];
+        uint8_t k = x->kind;
+        int is_link = k == BD_KIND_SYMLINK || k == BD_KIND_REPARSE;
+        uint32_t ll = is_link ? x->link_len : 0;
+        m->kind[i] = k;
+        m->mode[i] = k == BD_KIND_SYMLINK ? S_LNK : x->mode;
+        m->attrs[i] = x->attrs & BD_MF_ATTRS_KEPT;
+        m->size[i] = k == BD_KIND_FILE ? x->size : is_link ? ll : 0;
+        m->mtime_ns[i] = x->mtime_ns;
+        m->path_len[i] = x->path_len;
+        m->link_len[i] = ll;
+        memcpy(m->paths + poff, arena + x->path_off, x->path_len);
+        memcpy(m->links + loff, arena + x->path_off + x->path_len, ll);
+        m->flags[i] = flags_of(m->paths + poff, x->path_len, m->links + loff, ll);
+        m->ctime_ns[i] = x->ctime_ns;
+        m->file_id[i] = x->file_id;
+        m->file_id_hi[i] = x->file_id_hi;
+        if (x->volume != last_volume) {
+            last_volume = x->volume;
+            volume_id = bd_scan_volume_id(s, x->volume);
+        }
+        m->volume_id[i] = volume_id;
+        if (x->mtime_ns % 1000000000LL || x->ctime_ns % 1000000000LL)
+            coarse = 0;
+        poff += x->path_len;
+        loff += ll;
+    }
+    bd_mf_index(m);
+    m->scan_start_ns = scan_start_ns;
+    m->racy_window_ns = coarse ? BD_MF_RACY_COARSE_NS : BD_MF_RACY_FINE_NS;
+    *out = m;
+    return BD_OK;
+}
+
+/* ---- merging by path --------------------------------------------------------------- */
+
+static int cmp_entries(const bd_mf *a, size_t i, const bd_mf *b, size_t j)
+{
+    return path_cmp(a->paths + a->path_off[i], a->path_len[i], b->paths + b->path_off[j], b->path_len[j]);
+}
+
+/* Advances *i over a's entries before b's entry j; returns 1 when a's entry *i has its path. */
+static int seek(const bd_mf *a, size_t *i, const bd_mf *b, size_t j)
+{
+    while (*i < a->n) {
+        int c = cmp_entries(a, *i, b, j);
+        if (c == 0)
+            return 1;
+        if (c > 0)
+            return 0;
+        (*i)++;
+    }
+    return 0;
+}
+
+size_t bd_mf_reuse(bd_mf *cur, const bd_mf *prev, uint32_t *suspects)
+{
+    size_t k = 0, j = 0;
+    int64_t cutoff = prev ? prev->scan_start_ns - prev->racy_window_ns : 0;
+    int usable = prev && prev->cache && !prev->delta;
+    for (size_t i = 0; i < cur->n; i++) {
+        if (cur->kind[i] != BD_KIND_FILE)
+            continue;
+        if (usable && seek(prev, &j, cur, i) && prev->kind[j] == BD_KIND_FILE &&
+            prev->size[j] == cur->size[i] && prev->mtime_ns[j] == cur->mtime_ns[i] &&
+            prev->ctime_ns[j] == cur->ctime_ns[i] && prev->file_id[j] == cur->file_id[i] &&
+            prev->file_id_hi[j] == cur->file_id_hi[i] && prev->volume_id[j] == cur->volume_id[i] &&
+            prev->mtime_ns[j] < cutoff && prev->ctime_ns[j] < cutoff) {
+            memcpy(cur->hash + 32 * i, prev->hash + 32 * j, BD_HASH_LEN);
+            continue;
+        }
+        suspects[k++] = (uint32_t)i;
+    }
+    return k;
+}
+
+/* ---- hashing ----------------------------------------------------------------------- */
+
+bd_status bd_mf_hash_files(bd_mf *m, bd_dir *root, const uint32_t *idx, size_t k,
+                           bd_hash_job *jobs, unsigned threads, bd_progress *p, bd_error *e)
+{
+    for (size_t j = 0; j < k; j++) {
+        memset(&jobs[j], 0, sizeof jobs[j]);
+        jobs[j].path = m->paths + m->path_off[idx[j]];
+        jobs[j].path_len = m->path_len[idx[j]];
+    }
+    bd_status rc = bd_hash_files(root, jobs, k, threads, p, e);
+    for (size_t j = 0; j < k; j++) {
+        if (jobs[j].status != BD_OK)
+            continue;
+        size_t i = idx[j];
+        const bd_stat *st = &jobs[j].st;
+        memcpy(m->hash + 32 * i, jobs[j].hash, BD_HASH_LEN);
+        m->size[i] = st->size;
+        m->mtime_ns[i] = st->mtime_ns;
+        m->mode[i] = st->mode;
+        m->attrs[i] = st->attrs & BD_MF_ATTRS_KEPT;
+        if (m->cache) {
+            m->ctime_ns[i] = st->ctime_ns;
+            m->file_id[i] = st->file_id;
+            m->file_id_hi[i] = st->file_id_hi;
+            m->volume_id[i] = st->volume_id;
+        }
+    }
+    return rc;
+}
+
+void bd_mf_root(const bd_mf *m, uint8_t out[BD_HASH_LEN])
+{
+    bd_blake3 h;
+    uint8_t head[sizeof ROOT_DOMAIN + 8];
+    uint64_t n = m->n;
+    memcpy(head, ROOT_DOMAIN, sizeof ROOT_DOMAIN);  /* with its NUL */
+    for (int b = 0; b < 8; b++)
+        head[sizeof ROOT_DOMAIN + b] = (uint8_t)(n >> (8 * b));
+    bd_blake3_init(&h);
+    bd_blake3_update(&h, head, sizeof head);
+    bd_blake3_update(&h, m->table + 16 * m->n, m->table_len - 17 * m->n);
+    bd_blake3_finalize(&h, out, BD_HASH_LEN);
+}
+
+size_t bd_mf_find(const bd_mf *m, const char *path, size_t len)
+{
+    size_t lo = 0, hi = m->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = path_cmp(m->paths + m->path_off[mid], m->path_len[mid], path, len);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NOT_FOUND;
+}
+
+/* ---- diff -------------------------------------------------------------------------- */
+
+static int link_equal(const bd_mf *a, size_t i, const bd_mf *b, size_t j)
+{
+    return a->link_len[i] == b->link_len[j] &&
+           memcmp(a->links + a->link_off[i], b->links + b->link_off[j], a->link_len[i]) == 0;
+}
+
+/* What changed from a's entry i to b's entry j (same path). */
+static uint32_t changes_of(const bd_mf *a, size_t i, const bd_mf *b, size_t j)
+{
+    if (a->kind[i] != b->kind[j])
+        return BD_MF_CH_TYPE;
+    uint32_t what = 0;
+    if (a->kind[i] == BD_KIND_FILE &&
+        (a->size[i] != b->size[j] || memcmp(a->hash + 32 * i, b->hash + 32 * j, BD_HASH_LEN) != 0))
+        what |= BD_MF_CH_MODIFIED;
+    if (a->mode[i] != b->mode[j] || a->attrs[i] != b->attrs[j])
+        what |= BD_MF_CH_MODE;
+    if (!link_equal(a, i, b, j))
+        what |= BD_MF_CH_LINK;
+    return what;
+}
+
+static int push_change(bd_mf_change **out, size_t *count, size_t *cap, uint32_t oi, uint32_t ni, uint32_t what)
+{
+    if (*count == *cap) {
+        size_t c = *cap ? *cap * 2 : 256;
+        bd_mf_change *nb = realloc(*out, c * sizeof *nb);
+        if (!nb)
+            return 0;
+        *out = nb, *cap = c;
+    }
+    (*out)[*count].old_index = oi;
+    (*out)[*count].new_index = ni;
+    (*out)[*count].what = what;
+    (*count)++;
+    return 1;
+}
+
+bd_status bd_mf_diff(const bd_mf *a, const bd_mf *b, bd_mf_change **out, size_t *count, bd_error *e)
+{
+    if (a->delta || b->delta)
+        return bd_fail(e, BD_E_INVAL, 0, "manifest diff: a delta", BD_PATH_AS_GIVEN, NULL);
+    bd_mf_change *ch = NULL;
+    size_t nch = 0, cap = 0, i = 0, j = 0;
+    int ok = 1;
+    while (ok && (i < a->n || j < b->n)) {
+        int c = i == a->n ? 1 : j == b->n ? -1 : cmp_entries(a, i, b, j);
+        if (c < 0) {
+            ok = push_change(&ch, &nch, &cap, (uint32_t)i, BD_MF_NONE, BD_MF_CH_DELETED);
+            i++;
+        } else if (c > 0) {
+            ok = push_change(&ch, &nch, &cap, BD_MF_NONE, (uint32_t)j, BD_MF_CH_ADDED);
+            j++;
+        } else {
+            uint32_t what = changes_of(a, i, b, j);
+            if (what)
+                ok = push_change(&ch, &nch, &cap, (uint32_t)i, (uint32_t)j, what);
+            i++, j++;
+        }
+    }
+    if (!ok) {
+        free(ch);
+        return bd_fail(e, BD_E_NOMEM, ENOMEM, "manifest diff", BD_PATH_AS_GIVEN, NULL);
+    }
+    *out = ch;
+    *count = nch;
+    return BD_OK;
+}
+
+void bd_mf_changes_free(bd_mf_change *changes)
+{
+    free(changes);
+}
+
+/* ---- delta and apply: rows picked from two manifests ------------------------------- */
+
+enum { FROM_A = 0, FROM_B = 1, TOMBSTONE_A = 2 };
+
+typedef struct row_ref {
+    uint32_t index;
+    uint32_t from;
+} row_ref;
+
+typedef struct row_plan {
+    row_ref *refs;
+    size_t n, paths_len, links_len;
+} row_plan;
+
+static void plan_add(row_plan *pl, const bd_mf *a, const bd_mf *b, uint32_t from, size_t index)
+{
+    const bd_mf *src = from == FROM_B ? b : a;
+    pl->refs[pl->n].index = (uint32_t)index;
+    pl->refs[pl->n].from = from;
+    pl->n++;
+    pl->paths_len += src->path_len[index];
+    if (from != TOMBSTONE_A)
+        pl->links_len += src->link_len[index];
+}
+
+/* Writes the planned rows into a new manifest. */
+static bd_status plan_build(const row_plan *pl, const bd_mf *a, const bd_mf *b, int with_cache,
+                            int delta, bd_mf **out, bd_error *e)
+{
+    bd_mf *m = NULL;
+    bd_status rc = bd_mf_alloc(pl->n, pl->paths_len, pl->links_len, with_cache, &m, e);
+    if (rc != BD_OK)
+        return rc;
+    m->delta = delta;
+    uint64_t poff = 0, loff = 0;
+    for (size_t r = 0; r < pl->n; r++) {
+        const bd_mf *s = pl->refs[r].from == FROM_B ? b : a;
+        size_t i = pl->refs[r].index;
+        uint32_t pl_len = s->path_len[i];
+        m->path_len[r] = pl_len;
+        memcpy(m->paths + poff, s->paths + s->path_off[i], pl_len);
+        poff += pl_len;
+        if (pl->refs[r].from == TOMBSTONE_A) {
+            m->flags[r] = flags_of(m->paths + poff - pl_len, pl_len, "", 0);
+            continue;  /* kind 0 and every other field zero */
+        }
+        uint32_t ll = s->link_len[i];
+        m->size[r] = s->size[i];
+        m->mtime_ns[r] = s->mtime_ns[i];
+        m->mode[r] = s->mode[i];
+        m->attrs[r] = s->attrs[i];
+        m->link_len[r] = ll;
+        m->kind[r] = s->kind[i];
+        memcpy(m->hash + 32 * r, s->hash + 32 * i, BD_HASH_LEN);
+        memcpy(m->links + loff, s->links + s->link_off[i], ll);
+        loff += ll;
+        m->flags[r] = s->flags[i];
+        if (with_cache) {
+            m->ctime_ns[r] = s->ctime_ns[i];
+            m->file_id[r] = s->file_id[i];
+            m->file_id_hi[r] = s->file_id_hi[i];
+            m->volume_id[r] = s->volume_id[i];
+        }
+    }
+    bd_mf_index(m);
+    *out = m;
+    return BD_OK;
+}
+
+static int rows_equal(const bd_mf *a, size_t i, const bd_mf *b, size_t j)
+{
+    return a->kind[i] == b->kind[j] && a->mode[i] == b->mode[j] && a->attrs[i] == b->attrs[j] &&
+           a->size[i] == b->size[j] && a->mtime_ns[i] == b->mtime_ns[j] &&
+           memcmp(a->hash + 32 * i, b->hash + 32 * j, BD_HASH_LEN) == 0 && link_equal(a, i, b, j);
+}
+
+static bd_status plan_start(row_plan *pl, size_t n, bd_error *e)
+{
+    memset(pl, 0, sizeof *pl);
+    pl->refs = malloc((n ? n : 1) * sizeof *pl->refs);
+    if (!pl->refs)
+        return bd_fail(e, BD_E_NOMEM, ENOMEM, "manifest", BD_PATH_AS_GIVEN, NULL);
+    return BD_OK;
+}
+
+bd_status bd_mf_delta(const bd_mf *base, const bd_mf *cur, bd_mf **out, bd_error *e)
+{
+    if (base->delta || cur->delta)
+        return bd_fail(e, BD_E_INVAL, 0, "manifest delta: a delta", BD_PATH_AS_GIVEN, NULL);
+    row_plan pl;
+    bd_status rc = plan_start(&pl, base->n + cur->n, e);
+    if (rc != BD_OK)
+        return rc;
+    size_t i = 0, j = 0;
+    while (i < base->n || j < cur->n) {
+        int c = i == base->n ? 1 : j == cur->n ? -1 : cmp_entries(base, i, cur, j);
+        if (c < 0) {
+            plan_add(&pl, base, cur, TOMBSTONE_A, i++);
+        } else if (c > 0) {
+            plan_add(&pl, base, cur, FROM_B, j++);
+        } else {
+            if (!rows_equal(base, i, cur, j))
+                plan_add(&pl, base, cur, FROM_B, j);
+            i++, j++;
+        }
+    }
+    rc = plan_build(&pl, base, cur, cur->cache != NULL, 1, out, e);
+    free(pl.refs);
+    if (rc == BD_OK && cur->cache) {
+        (*out)->scan_start_ns = cur->scan_start_ns;
+        (*out)->racy_window_ns = cur->racy_window_ns;
+    }
+    return rc;
+}
+
+bd_status bd_mf_apply(const bd_mf *base, const bd_mf *delta, bd_mf **out, bd_error *e)
+{
+    if (base->delta || !delta->delta)
+        return bd_fail(e, BD_E_INVAL, 0, "manifest apply: base must be full, delta a delta",
+                       BD_PATH_AS_GIVEN, NULL);
+    row_plan pl;
+    bd_status rc = plan_start(&pl, base->n + delta->n, e);
+    if (rc != BD_OK)
+        return rc;
+    size_t i = 0, j = 0;
+    while (i < base->n || j < delta->n) {
+        int c = i == base->n ? 1 : j == delta->n ? -1 : cmp_entries(base, i, delta, j);
+        if (c < 0) {
+            plan_add(&pl, base, delta, FROM_A, i++);
+        } else if (c > 0) {
+            if (delta->kind[j] == BD_MF_DELETED) {
+                free(pl.refs);
+                return bd_fail_n(e, BD_E_CORRUPT, 0, "delta deletes a path its base lacks",
+                                 BD_PATH_AS_GIVEN, delta->paths + delta->path_off[j], delta->path_len[j]);
+            }
+            plan_add(&pl, base, delta, FROM_B, j++);
+        } else {
+            if (delta->kind[j] != BD_MF_DELETED)
+                plan_add(&pl, base, delta, FROM_B, j);
+            i++, j++;
+        }
+    }
+    int with_cache = base->cache != NULL && delta->cache != NULL;
+    rc = plan_build(&pl, base, delta, with_cache, 0, out, e);
+    free(pl.refs);
+    if (rc == BD_OK && with_cache) {
+        (*out)->scan_start_ns = delta->scan_start_ns;
+        (*out)->racy_window_ns = delta->racy_window_ns;
+    }
+    return rc;
+}

@@ -1,0 +1,332 @@
+# manifest.pyx: the manifest table of bd_manifest.h: a tree read into one (scan, racy-rule
+# reuse, hashing of the suspects), sections in and out, root hash, diff, delta and apply.
+import os
+import time
+
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
+from libc.errno cimport ENOENT
+from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcmp
+
+from bodega import errors
+
+from bodega._native.bd cimport (
+    bd_error, bd_error_clear, bd_status, bd_fail_n, BD_OK, BD_E_IO, BD_E_CHANGED,
+    BD_E_CANCELLED, BD_PATH_SRC, bd_dir, bd_dir_open, bd_dir_close, bd_hash_job,
+    bd_scan, bd_scan_tree, bd_scan_free, BD_SCAN_MAX_THREADS,
+    bd_mf, bd_mf_problem, bd_mf_change, bd_mf_free, bd_mf_check_sections, bd_mf_from_sections,
+    bd_mf_from_scan, bd_mf_reuse, bd_mf_hash_files, bd_mf_root, bd_mf_find, bd_mf_diff,
+    bd_mf_changes_free, bd_mf_delta, bd_mf_apply, BD_MF_NONE,
+)
+from bodega._native._progress cimport ProgressRelay
+from bodega._native._status cimport raise_status
+
+KINDS = ("deleted", "file", "dir", "symlink", "reparse", "special")
+
+
+def check_sections(const uint8_t[::1] table, cache, uint64_t n, bint delta):
+    """None when the sections follow docs/format.md; else (offset, entry|None, in_cache, what)."""
+    cdef const uint8_t[::1] c
+    cdef const uint8_t *cp = NULL
+    cdef size_t clen = 0
+    cdef bd_mf_problem pr
+    cdef const uint8_t *tp = &table[0] if table.shape[0] else <const uint8_t *>b""
+    if cache is not None:
+        c = cache
+        cp = &c[0] if c.shape[0] else <const uint8_t *>b""
+        clen = c.shape[0]
+    cdef int ok
+    with nogil:
+        ok = bd_mf_check_sections(tp, table.shape[0], cp, clen, n, delta, &pr)
+    if ok:
+        return None
+    return (pr.offset, None if pr.entry == <uint64_t>-1 else pr.entry, bool(pr.in_cache),
+            pr.what.decode())
+
+
+cdef class Table:
+    """A manifest's entries as the C column table (docs/format.md)."""
+
+    cdef bd_mf *m
+
+    def __init__(self):
+        raise TypeError("Tables come from build(), Table.from_sections() or another Table")
+
+    def __dealloc__(self):
+        bd_mf_free(self.m)
+
+    @staticmethod
+    cdef Table wrap(bd_mf *m):
+        cdef Table t = Table.__new__(Table)
+        t.m = m
+        return t
+
+    @staticmethod
+    def from_sections(const uint8_t[::1] table, cache, size_t n, bint delta,
+                      int64_t scan_start_ns=0, int64_t racy_window_ns=0):
+        """A Table from sections that check_sections accepted."""
+        if check_sections(table, cache, n, delta) is not None:
+            raise errors.InternalError("Table.from_sections: sections were not checked")
+        cdef const uint8_t[::1] c
+        cdef const uint8_t *cp = NULL
+        cdef size_t clen = 0
+        cdef const uint8_t *tp = &table[0] if table.shape[0] else <const uint8_t *>b""
+        if cache is not None:
+            c = cache
+            cp = &c[0] if c.shape[0] else <const uint8_t *>b""
+            clen = c.shape[0]
+        cdef bd_mf *m = NULL
+        cdef bd_error err
+        bd_error_clear(&err)
+        if bd_mf_from_sections(tp, table.shape[0], cp, clen, n, delta, scan_start_ns,
+                               racy_window_ns, &m, &err) != BD_OK:
+            raise_status(&err)
+        return Table.wrap(m)
+
+    def __len__(self) -> int:
+        return self.m.n
+
+    @property
+    def delta(self) -> bool:
+        """True for a delta."""
+        return bool(self.m.delta)
+
+    @property
+    def has_cache(self) -> bool:
+        """True when the table carries a stat cache."""
+        return self.m.cache != NULL
+
+    @property
+    def scan_start_ns(self) -> int:
+        return self.m.scan_start_ns
+
+    @property
+    def racy_window_ns(self) -> int:
+        return self.m.racy_window_ns
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of memory the table holds."""
+        return self.m.table_len + self.m.cache_len + 16 * (self.m.n + 1)
+
+    def table_section(self) -> bytes:
+        """The table section as stored."""
+        return PyBytes_FromStringAndSize(<const char *>self.m.table, self.m.table_len)
+
+    def cache_section(self):
+        """The stat cache section as stored, or None."""
+        if self.m.cache == NULL:
+            return None
+        return PyBytes_FromStringAndSize(<const char *>self.m.cache, self.m.cache_len)
+
+    def root(self) -> bytes:
+        """The root hash (32 bytes) of a full table."""
+        if self.m.delta:
+            raise errors.InternalError("the root hash of a delta's own entries means nothing")
+        cdef uint8_t out[32]
+        with nogil:
+            bd_mf_root(self.m, out)
+        return (<char *>out)[:32]
+
+    def find(self, bytes path) -> int:
+        """Index of the entry with this path, or -1."""
+        cdef size_t i = bd_mf_find(self.m, path, len(path))
+        return -1 if i == <size_t>-1 else <Py_ssize_t>i
+
+    cdef bytes _path(self, size_t i):
+        return PyBytes_FromStringAndSize(self.m.paths + self.m.path_off[i], self.m.path_len[i])
+
+    def path(self, Py_ssize_t i) -> bytes:
+        """The path of entry i."""
+        self._check(i)
+        return self._path(i)
+
+    cdef int _check(self, Py_ssize_t i) except -1:
+        if i < 0 or <size_t>i >= self.m.n:
+            raise IndexError("manifest index out of range")
+        return 0
+
+    def row(self, Py_ssize_t i) -> tuple:
+        """(path, kind, mode, attrs, size, mtime_ns, hash|None, link|None, flags) of entry i."""
+        self._check(i)
+        cdef bd_mf *m = self.m
+        cdef uint8_t k = m.kind[i]
+        cdef object h = PyBytes_FromStringAndSize(<const char *>m.hash + 32 * i, 32) if k == 1 else None
+        cdef object link = (PyBytes_FromStringAndSize(m.links + m.link_off[i], m.link_len[i])
+                            if k == 3 or (k == 4 and m.link_len[i]) else None)
+        return (self._path(i), KINDS[k], m.mode[i], m.attrs[i], m.size[i], m.mtime_ns[i], h,
+                link, m.flags[i])
+
+    def rows(self) -> list:
+        """row(i) for every entry."""
+        return [self.row(i) for i in range(self.m.n)]
+
+    def stat_cache(self, Py_ssize_t i):
+        """(ctime_ns, file_id, volume_id) of entry i, or None without a cache."""
+        self._check(i)
+        if self.m.cache == NULL:
+            return None
+        return (self.m.ctime_ns[i], (<object>self.m.file_id_hi[i] << 64) | self.m.file_id[i],
+                self.m.volume_id[i])
+
+    def file_bytes(self) -> int:
+        """Total size of the regular files."""
+        cdef uint64_t total = 0
+        cdef size_t i
+        for i in range(self.m.n):
+            if self.m.kind[i] == 1:
+                total += self.m.size[i]
+        return total
+
+    def diff(self, Table new) -> list:
+        """[(old_index|None, new_index|None, what bits)] from self to new, in path order."""
+        cdef bd_mf_change *ch = NULL
+        cdef size_t count = 0, i
+        cdef bd_error err
+        cdef bd_status rc
+        bd_error_clear(&err)
+        with nogil:
+            rc = bd_mf_diff(self.m, new.m, &ch, &count, &err)
+        if rc != BD_OK:
+            raise_status(&err)
+        try:
+            return [(None if ch[i].old_index == BD_MF_NONE else ch[i].old_index,
+                     None if ch[i].new_index == BD_MF_NONE else ch[i].new_index,
+                     ch[i].what) for i in range(count)]
+        finally:
+            bd_mf_changes_free(ch)
+
+    def delta_to(self, Table cur) -> Table:
+        """The delta from self (the base) to cur."""
+        cdef bd_mf *out = NULL
+        cdef bd_error err
+        cdef bd_status rc
+        bd_error_clear(&err)
+        with nogil:
+            rc = bd_mf_delta(self.m, cur.m, &out, &err)
+        if rc != BD_OK:
+            raise_status(&err)
+        return Table.wrap(out)
+
+    def apply(self, Table delta) -> Table:
+        """self (full) with delta applied."""
+        cdef bd_mf *out = NULL
+        cdef bd_error err
+        cdef bd_status rc
+        bd_error_clear(&err)
+        with nogil:
+            rc = bd_mf_apply(self.m, delta.m, &out, &err)
+        if rc != BD_OK:
+            raise_status(&err)
+        return Table.wrap(out)
+
+    def same_table(self, Table other) -> bool:
+        """True when both table sections are byte for byte equal."""
+        return (self.m.table_len == other.m.table_len and self.m.n == other.m.n and
+                memcmp(self.m.table, other.m.table, self.m.table_len) == 0)
+
+
+cdef object _job_error(bd_hash_job *job, bytes root):
+    """The BodegaError for a job that failed (a vanished file counts as changed)."""
+    cdef bd_error err
+    bd_error_clear(&err)
+    cdef bd_status code = job.status
+    if code == BD_E_IO and job.sys_errno == ENOENT:
+        code = BD_E_CHANGED
+    cdef const char *op = job.op
+    if op == NULL:
+        op = "hash"
+    bd_fail_n(&err, code, job.sys_errno, op, BD_PATH_SRC, job.path, job.path_len)
+    try:
+        raise_status(&err, src=root)
+    except errors.BodegaError as exc:
+        return exc
+
+
+cdef int _hash(bd_mf *m, bd_dir *d, uint32_t *idx, size_t k, bd_hash_job *jobs, unsigned threads,
+               ProgressRelay relay, bytes root) except -1:
+    cdef bd_error err
+    cdef bd_status rc
+    bd_error_clear(&err)
+    with nogil:
+        rc = bd_mf_hash_files(m, d, idx, k, jobs, threads, &relay.c, &err)
+    if rc != BD_OK:
+        relay.reraise()
+        raise_status(&err, src=root)
+    return 0
+
+
+def build(path, Table previous=None, *, int threads=0, progress=None):
+    """Reads the tree below path into (Table, files read, errors of the files that could not be).
+
+    Files that previous (a full table with a stat cache) vouches for by the racy-git rule are
+    not read.  A file that changes while read is read once more before counting as failed.
+    progress(Progress) is called now and then while files are read.
+    """
+    cdef bytes root = os.fsencode(path)
+    if b"\0" in root:
+        raise errors.InvalidInput(f"path contains a NUL byte: {path!r}")
+    if threads < 0 or threads > BD_SCAN_MAX_THREADS:
+        raise errors.InvalidInput(f"threads must be 0 (one per CPU) to {BD_SCAN_MAX_THREADS}, not {threads}")
+    if previous is not None and previous.m.delta:
+        raise errors.InternalError("build: the previous table must be a full one")
+    cdef const char *c_root = root
+    cdef unsigned c_threads = <unsigned>threads
+    cdef int64_t start_ns = time.time_ns()  # wall clock, as file times are: the racy rule compares them
+    cdef bd_scan *s = NULL
+    cdef bd_mf *m = NULL
+    cdef bd_dir *d = NULL
+    cdef bd_error err
+    cdef bd_status rc
+    cdef ProgressRelay relay = ProgressRelay(None)
+    bd_error_clear(&err)
+    with nogil:
+        rc = bd_scan_tree(c_root, c_threads, &relay.c, &s, &err)
+        if rc == BD_OK:
+            rc = bd_mf_from_scan(s, start_ns, &m, &err)
+            bd_scan_free(s)
+    if rc != BD_OK:
+        relay.reraise()
+        raise_status(&err, src=root)
+    cdef Table table = Table.wrap(m)
+    cdef uint32_t *idx = <uint32_t *>malloc((m.n + 1) * sizeof(uint32_t))
+    cdef bd_hash_job *jobs = NULL
+    cdef size_t k = 0, j, again
+    cdef uint64_t total_bytes = 0
+    failures = []
+    try:
+        if idx == NULL:
+            raise MemoryError()
+        with nogil:
+            k = bd_mf_reuse(m, previous.m if previous is not None else NULL, idx)
+        for j in range(k):
+            total_bytes += m.size[idx[j]]
+        if k:
+            jobs = <bd_hash_job *>malloc(k * sizeof(bd_hash_job))
+            if jobs == NULL:
+                raise MemoryError()
+            with nogil:
+                rc = bd_dir_open(c_root, &d, &err)
+            if rc != BD_OK:
+                raise_status(&err, src=root)
+            relay = ProgressRelay(progress)
+            relay.c.bytes_total = total_bytes
+            _hash(m, d, idx, k, jobs, c_threads, relay, root)
+            # A file that changed while read gets one more read: live trees are written to.
+            again = 0
+            for j in range(k):
+                if jobs[j].status == BD_E_CHANGED:
+                    idx[again] = idx[j]
+                    again += 1
+                elif jobs[j].status != BD_OK:
+                    failures.append(_job_error(&jobs[j], root))
+            if again:
+                _hash(m, d, idx, again, jobs, c_threads, ProgressRelay(None), root)
+                failures += [_job_error(&jobs[j], root) for j in range(again) if jobs[j].status != BD_OK]
+        return table, k, failures
+    finally:
+        if d != NULL:
+            bd_dir_close(d)
+        free(jobs)
+        free(idx)

@@ -1,0 +1,294 @@
+"""Checksum manifests of directory trees: build, load, save, diff, verify, deltas.
+
+`bodega.manifest` is this module.  A Manifest lists every entry below a root with its kind,
+mode, size, mtime, BLAKE3 content hash and link target (docs/format.md); its root hash
+names the tree's content on any host.  The columns live in the native table; this module
+adds the file format, the API and the entry objects.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Union
+
+from bodega._native import manifest as _native
+from bodega.errors import BodegaError, DeltaBaseMismatch, InvalidInput, ManifestCorrupt, storage_error
+from bodega.storage import manifest_file
+
+if TYPE_CHECKING:
+    from bodega._native._progress import Progress
+    from bodega.storage.manifest_diff import Diff
+
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+ProgressCallback = Callable[["Progress"], object]
+
+__all__ = ["Entry", "Manifest", "build", "load", "loads", "diff", "verify"]
+
+
+class Entry(NamedTuple):
+    """One entry of a manifest."""
+
+    path: bytes          # relative, '/'-separated
+    kind: str            # file, dir, symlink, reparse, special ("deleted" in deltas)
+    mode: int            # st_mode: type and permission bits
+    attrs: int           # Windows attributes kept (READONLY, HIDDEN, SYSTEM); 0 on POSIX
+    size: int
+    mtime_ns: int
+    hash: bytes | None   # BLAKE3-256 of a file's bytes
+    link: bytes | None   # a link's target
+    flags: int           # 1: path not UTF-8, 2: link not UTF-8
+
+    @property
+    def path_str(self) -> str:
+        """The path as str (bytes that are not UTF-8 as surrogate escapes)."""
+        return self.path.decode("utf-8", "surrogateescape")
+
+    @property
+    def path_is_utf8(self) -> bool:
+        """False when the name's bytes are not UTF-8 (kept as they are)."""
+        return not self.flags & 1
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (docs/format.md, "json")."""
+        out: dict[str, Any] = {"kind": self.kind, "mode": f"{self.mode:o}", "size": self.size,
+                               "mtime_ns": self.mtime_ns,
+                               "hash": self.hash.hex() if self.hash is not None else None}
+        out.update(bytes_field("path", self.path))
+        if self.link is not None:
+            out.update(bytes_field("link", self.link))
+        else:
+            out["link"] = None
+        if self.attrs:
+            out["attrs"] = self.attrs
+        return out
+
+
+def bytes_field(name: str, value: bytes) -> dict[str, str]:
+    """{name: text} for UTF-8 bytes, else {name_hex: hex}: JSON keeps every name losslessly."""
+    try:
+        return {name: value.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {f"{name}_hex": value.hex()}
+
+
+class Manifest:
+    """A full or delta manifest: a sorted, read-only sequence of Entry with a root hash."""
+
+    def __init__(self, table: _native.Table, root: bytes, base_root: bytes | None = None,
+                 files_read: int = 0) -> None:
+        self._table = table
+        self.root = root
+        self.base_root = base_root
+        self.files_read = files_read  # files read to build it (the rest came from the stat cache)
+
+    # ---- the entries ------------------------------------------------------------------
+
+    @property
+    def root_hex(self) -> str:
+        """The root hash in hex."""
+        return self.root.hex()
+
+    @property
+    def is_delta(self) -> bool:
+        """True for a delta (changes against the manifest whose root is base_root)."""
+        return self._table.delta
+
+    @property
+    def has_stat_cache(self) -> bool:
+        """True when the host-local stat cache is present."""
+        return self._table.has_cache
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of memory the entries take."""
+        return self._table.nbytes
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def __getitem__(self, i: int) -> Entry:
+        if i < 0:
+            i += len(self._table)
+        return Entry._make(self._table.row(i))
+
+    def __iter__(self) -> Iterator[Entry]:
+        row = self._table.row
+        for i in range(len(self._table)):
+            yield Entry._make(row(i))
+
+    def get(self, path: PathLike) -> Entry | None:
+        """The entry at path (relative, '/'-separated), or None."""
+        i = self._table.find(os.fsencode(path))
+        return None if i < 0 else self[i]
+
+    def total_file_bytes(self) -> int:
+        """The size of all regular files together."""
+        return self._table.file_bytes()
+
+    def __eq__(self, other: object) -> bool:
+        """Equal entries (stat caches aside) and equal roots."""
+        if not isinstance(other, Manifest):
+            return NotImplemented
+        return (self.root == other.root and self.base_root == other.base_root
+                and self._table.same_table(other._table))
+
+    def __repr__(self) -> str:
+        kind = "delta" if self.is_delta else "manifest"
+        return f"<{kind} {self.root_hex[:16]} {len(self)} entries>"
+
+    # ---- bytes and files --------------------------------------------------------------
+
+    def to_bytes(self, stat_cache: bool = True) -> bytes:
+        """The binary file (docs/format.md); stat_cache=False leaves the host-local part out."""
+        t = self._table
+        cache = t.cache_section() if stat_cache else None
+        return manifest_file.encode(manifest_file.Sections(
+            len(t), t.delta, self.root, self.base_root, t.table_section(), cache,
+            t.scan_start_ns, t.racy_window_ns))
+
+    def save(self, path: PathLike, stat_cache: bool = True) -> None:
+        """Writes the binary file atomically (a temporary file renamed over path)."""
+        write_atomic(path, self.to_bytes(stat_cache))
+
+    # ---- deltas -----------------------------------------------------------------------
+
+    def delta_from(self, base: Manifest) -> Manifest:
+        """The delta that turns base into this manifest."""
+        _full(base, "the base of a delta")
+        _full(self, "a delta's new state")
+        return Manifest(base._table.delta_to(self._table), self.root, base.root)
+
+    def apply(self, delta: Manifest) -> Manifest:
+        """This full manifest with delta applied: the full manifest of the delta's new state."""
+        _full(self, "the base a delta applies to")
+        if not delta.is_delta:
+            raise InvalidInput("apply needs a delta manifest")
+        if delta.base_root != self.root:
+            raise DeltaBaseMismatch(
+                f"this delta applies to the manifest {delta.base_root.hex()[:16]}, "
+                f"not to {self.root_hex[:16]}")
+        table = self._table.apply(delta._table)
+        got = table.root()
+        if got != delta.root:
+            raise ManifestCorrupt(f"the delta's result has root {got.hex()[:16]}, "
+                                  f"the delta says {delta.root.hex()[:16]}")
+        return Manifest(table, got)
+
+
+def _full(m: Manifest, what: str) -> None:
+    if m.is_delta:
+        raise InvalidInput(f"{what} must be a full manifest, not a delta")
+
+
+def write_atomic(path: PathLike, data: bytes) -> None:
+    """Writes data to path through a temporary file in the same directory and a rename."""
+    target = Path(os.fsdecode(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+# ---- the API ---------------------------------------------------------------------------
+
+def build(path: PathLike, previous: Manifest | None = None, *, threads: int = 0,
+          progress: ProgressCallback | None = None) -> Manifest:
+    """The full manifest of the tree below path, with a stat cache.
+
+    With previous (a full manifest of the same tree with its stat cache), files it vouches
+    for by the racy-git rule are not read.  A file that vanishes or keeps changing while it
+    is read raises ChangedWhileReading, one that cannot be read its StorageError, naming it.
+    """
+    table_prev = previous._table if previous is not None and not previous.is_delta else None
+    table, files_read, failures = _native.build(path, table_prev, threads=threads, progress=progress)
+    if failures:
+        raise _first_of(failures)
+    return Manifest(table, table.root(), files_read=files_read)
+
+
+def _first_of(failures: list[BodegaError]) -> BodegaError:
+    """The first failure, carrying the others in its details (and a note)."""
+    first = failures[0]
+    if len(failures) > 1:
+        first.details["failures"] = [str(f) for f in failures]
+        first.add_note(f"{len(failures) - 1} more file(s) failed too: "
+                       + "; ".join(str(f) for f in failures[1:4]))
+    return first
+
+
+def loads(data: bytes | bytearray | memoryview) -> Manifest:
+    """The manifest in data; ManifestCorrupt naming the offset when damaged."""
+    s = manifest_file.decode(data)
+    problem = _native.check_sections(s.table, s.cache, s.entries, s.delta)
+    if problem is not None:
+        offset, entry, in_cache, what = problem
+        section = "cache" if in_cache else "table"
+        where = f" (entry {entry})" if entry is not None else ""
+        raise ManifestCorrupt(f"manifest damaged: {section} section byte {offset}{where}: {what}",
+                              offset=offset, section=section, entry=entry)
+    table = _native.Table.from_sections(s.table, s.cache, s.entries, s.delta, s.scan_start_ns,
+                                        s.racy_window_ns)
+    if not s.delta:
+        got = table.root()
+        if got != s.root:
+            raise ManifestCorrupt(f"manifest damaged: its entries give the root {got.hex()[:16]}, "
+                                  f"its header says {s.root.hex()[:16]}", offset=64)
+    return Manifest(table, s.root, s.base_root)
+
+
+def load(path: PathLike) -> Manifest:
+    """The manifest in the file at path."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise storage_error(exc.errno or 0, os.fsdecode(path), "open manifest") from None
+    try:
+        return loads(data)
+    except BodegaError as exc:
+        exc.args = (f"{os.fsdecode(path)}: {exc.args[0]}",) if exc.args else exc.args
+        raise
+
+
+def diff(old: Manifest | PathLike, new: Manifest | PathLike, *, renames: bool = True,
+         progress: ProgressCallback | None = None) -> "Diff":
+    """What changed from old to new; each a Manifest, a tree (directory) or a manifest file.
+
+    A tree compared with a manifest that has a stat cache reads only the suspect files.
+    """
+    from bodega.storage.manifest_diff import Diff
+
+    sides: list[Manifest | None] = [m if isinstance(m, Manifest) else None for m in (old, new)]
+    # Manifest files first, so that a tree on the other side can use one as its stat cache.
+    for i, given in enumerate((old, new)):
+        if sides[i] is None and not os.path.isdir(given):
+            sides[i] = load(given)
+    for i, given in enumerate((old, new)):
+        if sides[i] is None:
+            sides[i] = build(given, sides[1 - i], progress=progress)
+    old_m, new_m = sides
+    assert old_m is not None and new_m is not None
+    _full(old_m, "a diff's old side")
+    _full(new_m, "a diff's new side")
+    return Diff.of(old_m, new_m, renames=renames)
+
+
+def verify(path: PathLike, manifest: Manifest | PathLike, *,
+           progress: ProgressCallback | None = None) -> "Diff":
+    """Reads every file below path again and compares the tree with manifest.
+
+    The stat cache is not trusted here: verification reads every byte.  An empty Diff means
+    the tree matches.
+    """
+    from bodega.storage.manifest_diff import Diff
+
+    expected = manifest if isinstance(manifest, Manifest) else load(manifest)
+    _full(expected, "the manifest to verify against")
+    return Diff.of(expected, build(path, progress=progress), renames=False)

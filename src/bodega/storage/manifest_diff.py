@@ -1,0 +1,166 @@
+"""The difference between two manifests: what was added, deleted, modified, retyped,
+re-moded, re-linked or renamed, as text like `git status --short` or as JSON.
+
+Status codes, two columns like git's:
+
+    A   added                    D   deleted
+    M   content modified         T   type changed (file <-> dir <-> link ...)
+    L   link target changed      R   renamed (a deleted and an added file of equal content)
+    .M  (second column) mode or attributes changed, e.g. "MM", "RM", " M"
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bodega.storage.manifest import Entry, Manifest, bytes_field
+
+ADDED, DELETED, MODIFIED, TYPE, MODE, LINK = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+NAMES = {ADDED: "added", DELETED: "deleted", MODIFIED: "modified", TYPE: "type-changed",
+         MODE: "mode-changed", LINK: "link-changed"}
+LETTER = ((ADDED, "A"), (DELETED, "D"), (TYPE, "T"), (MODIFIED, "M"), (LINK, "L"))
+
+
+@dataclass(frozen=True)
+class Change:
+    """One changed path (for a rename, the new path; old_path the old one)."""
+
+    path: bytes
+    changes: tuple[str, ...]     # "added", "deleted", "modified", "type-changed", "mode-changed",
+                                 # "link-changed", "renamed"
+    old: Entry | None
+    new: Entry | None
+    old_path: bytes | None = None
+
+    @property
+    def status(self) -> str:
+        """The two-column code, e.g. "M ", " M", "RM"."""
+        first = "R" if "renamed" in self.changes else " "
+        for bit, letter in LETTER:
+            if NAMES[bit] in self.changes:
+                first = letter
+                break
+        return first + ("M" if "mode-changed" in self.changes else " ")
+
+    def line(self) -> str:
+        """`XY path` (renames: `R  old -> new`); directories end in '/'."""
+        shown = quote_path(self.path, self._is_dir())
+        if self.old_path is not None:
+            shown = f"{quote_path(self.old_path, False)} -> {shown}"
+        return f"{self.status} {shown}"
+
+    def _is_dir(self) -> bool:
+        e = self.new or self.old
+        return e is not None and e.kind == "dir"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        out: dict[str, Any] = {"status": self.status, "changes": list(self.changes)}
+        out.update(bytes_field("path", self.path))
+        if self.old_path is not None:
+            out.update(bytes_field("old_path", self.old_path))
+        out["old"] = self.old.to_json() if self.old is not None else None
+        out["new"] = self.new.to_json() if self.new is not None else None
+        return out
+
+
+_PLAIN = {i for i in range(0x20, 0x7F)} - {ord('"'), ord("\\")}
+
+
+def quote_path(path: bytes, is_dir: bool) -> str:
+    """path as text; like git, a name with control bytes, quotes, backslashes or bytes that
+    are not UTF-8 is shown "quoted" with C escapes."""
+    suffix = "/" if is_dir else ""
+    try:
+        text = path.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and all(ord(c) >= 0x80 or ord(c) in _PLAIN for c in text):
+        return text + suffix
+    out = []
+    for b in path:
+        if b in _PLAIN:
+            out.append(chr(b))
+        elif b in (0x22, 0x5C):
+            out.append("\\" + chr(b))
+        elif b == 0x0A:
+            out.append("\\n")
+        elif b == 0x09:
+            out.append("\\t")
+        else:
+            out.append(f"\\{b:03o}")
+    return '"' + "".join(out) + suffix + '"'
+
+
+def _names(what: int) -> tuple[str, ...]:
+    return tuple(name for bit, name in NAMES.items() if what & bit)
+
+
+@dataclass
+class Diff:
+    """The changes from an old to a new manifest, in path order."""
+
+    old_root: bytes
+    new_root: bytes
+    changes: list[Change]
+
+    @classmethod
+    def of(cls, old: Manifest, new: Manifest, renames: bool = True) -> Diff:
+        """Compares two full manifests (the entry comparison runs in the native core)."""
+        raw = old._table.diff(new._table)
+        changes = [Change(new._table.path(ni) if ni is not None else old._table.path(oi),
+                          _names(what), old[oi] if oi is not None else None,
+                          new[ni] if ni is not None else None)
+                   for oi, ni, what in raw]
+        if renames:
+            changes = _pair_renames(changes)
+        return cls(old.root, new.root, changes)
+
+    def __len__(self) -> int:
+        return len(self.changes)
+
+    def __bool__(self) -> bool:
+        return bool(self.changes)
+
+    def __iter__(self):
+        return iter(self.changes)
+
+    def counts(self) -> dict[str, int]:
+        """How many changes of each kind (a modified file whose mode changed counts twice)."""
+        out = {name: 0 for name in (*NAMES.values(), "renamed")}
+        for c in self.changes:
+            for name in c.changes:
+                out[name] += 1
+        return out
+
+    def to_text(self) -> str:
+        """One `XY path` line per change, like `git status --short`."""
+        return "\n".join(c.line() for c in self.changes)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {"old_root": self.old_root.hex(), "new_root": self.new_root.hex(),
+                "identical": self.old_root == self.new_root, "counts": self.counts(),
+                "changes": [c.to_json() for c in self.changes]}
+
+
+def _pair_renames(changes: list[Change]) -> list[Change]:
+    """Pairs deleted and added files of equal content (not empty ones) as renames, in path
+    order within each content, like git."""
+    gone: dict[bytes, list[int]] = {}
+    for i, c in enumerate(changes):
+        if c.changes == ("deleted",) and c.old.kind == "file" and c.old.size:
+            gone.setdefault(c.old.hash, []).append(i)
+    if not gone:
+        return changes
+    drop: set[int] = set()
+    for i, c in enumerate(changes):
+        if c.changes == ("added",) and c.new.kind == "file" and c.new.size:
+            candidates = gone.get(c.new.hash)
+            if candidates:
+                j = candidates.pop(0)
+                drop.add(j)
+                old = changes[j].old
+                what = ("renamed",) + (("mode-changed",) if (old.mode, old.attrs) != (c.new.mode, c.new.attrs) else ())
+                changes[i] = Change(c.path, what, old, c.new, old_path=old.path)
+    return [c for i, c in enumerate(changes) if i not in drop]

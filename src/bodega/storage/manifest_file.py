@@ -1,0 +1,169 @@
+"""The binary manifest file (docs/format.md): header, checksummed zstd blocks, sections.
+
+Reading checks everything in the order the format lists and names the byte offset of the
+first problem; nothing here trusts a length before checking it against the file.
+"""
+from __future__ import annotations
+
+import struct
+import threading
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import zstandard
+
+from bodega.errors import ManifestCorrupt, ManifestVersionUnsupported
+
+MAGIC = b"BODEGAMF"
+VERSION = 1
+HEADER = struct.Struct("<8sHHIQQQqqII32s32s12sI")
+BLOCK = struct.Struct("<III")
+BLOCK_RAW_MAX = 1 << 20
+FLAG_DELTA = 0x1
+FLAG_CACHE = 0x2
+ZSTD_LEVEL = 3
+ZERO_ROOT = bytes(32)
+
+assert HEADER.size == 144
+
+
+@dataclass(frozen=True)
+class Sections:
+    """What a manifest file holds, before its columns are checked."""
+
+    entries: int
+    delta: bool
+    root: bytes
+    base_root: bytes | None
+    table: bytes
+    cache: bytes | None
+    scan_start_ns: int
+    racy_window_ns: int
+
+
+_local = threading.local()
+
+
+def _compress(piece: memoryview) -> bytes:
+    # A compressor is not thread-safe; one per worker thread.
+    c = getattr(_local, "compressor", None)
+    if c is None:
+        c = _local.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    return c.compress(piece)
+
+
+def _pieces(section: bytes) -> list[memoryview]:
+    view = memoryview(section)
+    return [view[i:i + BLOCK_RAW_MAX] for i in range(0, len(section), BLOCK_RAW_MAX)]
+
+
+def encode(s: Sections) -> bytes:
+    """The file bytes for s."""
+    table_pieces = _pieces(s.table)
+    cache_pieces = _pieces(s.cache) if s.cache is not None else []
+    pieces = table_pieces + cache_pieces
+    if len(pieces) > 1:
+        with ThreadPoolExecutor() as pool:  # zstd drops the GIL: blocks compress on every core
+            frames = list(pool.map(_compress, pieces))
+    else:
+        frames = [_compress(p) for p in pieces]
+    flags = (FLAG_DELTA if s.delta else 0) | (FLAG_CACHE if s.cache is not None else 0)
+    head = HEADER.pack(MAGIC, VERSION, HEADER.size, flags, s.entries, len(s.table),
+                       len(s.cache) if s.cache is not None else 0,
+                       s.scan_start_ns if s.cache is not None else 0,
+                       s.racy_window_ns if s.cache is not None else 0,
+                       len(table_pieces), len(cache_pieces), s.root, s.base_root or ZERO_ROOT,
+                       bytes(12), 0)
+    out = [head[:-4], struct.pack("<I", zlib.crc32(head[:-4]))]
+    for piece, frame in zip(pieces, frames):
+        out.append(BLOCK.pack(len(frame), len(piece), zlib.crc32(frame)))
+        out.append(frame)
+    return b"".join(out)
+
+
+def _corrupt(offset: int, what: str) -> ManifestCorrupt:
+    return ManifestCorrupt(f"manifest damaged at byte {offset}: {what}", offset=offset)
+
+
+def _read_blocks(data: memoryview, offset: int, count: int, expected_raw: int, name: str,
+                 dctx: zstandard.ZstdDecompressor) -> tuple[bytes, int]:
+    """Decompresses count blocks from offset: (the section, the offset after them)."""
+    parts = []
+    raw_total = 0
+    for k in range(count):
+        if len(data) - offset < BLOCK.size:
+            raise _corrupt(len(data), f"truncated: {name} block {k} header at byte {offset} "
+                           f"needs {BLOCK.size} bytes, {len(data) - offset} remain")
+        stored, raw, crc = BLOCK.unpack_from(data, offset)
+        body = offset + BLOCK.size
+        if stored > len(data) - body:
+            raise _corrupt(len(data), f"truncated: {name} block {k} at byte {offset} says "
+                           f"{stored} bytes, {len(data) - body} remain")
+        if raw > BLOCK_RAW_MAX or raw == 0 or raw > expected_raw - raw_total:
+            raise _corrupt(offset + 4, f"{name} block {k}: raw length {raw} does not fit the section")
+        frame = data[body:body + stored]
+        if zlib.crc32(frame) != crc:
+            raise _corrupt(body, f"{name} block {k} (bytes {body}..{body + stored - 1}) "
+                           "fails its checksum")
+        try:
+            piece = dctx.decompress(frame, max_output_size=raw)
+        except zstandard.ZstdError as exc:
+            raise _corrupt(body, f"{name} block {k} does not decompress: {exc}") from None
+        if len(piece) != raw:
+            raise _corrupt(body, f"{name} block {k} decompresses to {len(piece)} bytes, not {raw}")
+        parts.append(piece)
+        raw_total += raw
+        offset = body + stored
+    if raw_total != expected_raw:
+        raise _corrupt(offset, f"{name} blocks hold {raw_total} bytes, the header says {expected_raw}")
+    return b"".join(parts), offset
+
+
+def decode(data: bytes | bytearray | memoryview) -> Sections:
+    """The sections of a manifest file; ManifestCorrupt (with the offset) when damaged."""
+    view = memoryview(data).cast("B")
+    if len(view) < 10:
+        if bytes(view[:len(MAGIC)]) != MAGIC[:len(view)]:
+            raise _corrupt(0, "not a bodega manifest (bad magic)")
+        raise _corrupt(len(view), f"truncated: {len(view)} bytes, the header needs {HEADER.size}")
+    if bytes(view[:8]) != MAGIC:
+        raise _corrupt(0, "not a bodega manifest (bad magic)")
+    (version,) = struct.unpack_from("<H", view, 8)
+    if version != VERSION:
+        raise ManifestVersionUnsupported(
+            f"manifest format version {version} is not supported (this bodega reads version {VERSION})",
+            version=version)
+    if len(view) < HEADER.size:
+        raise _corrupt(len(view), f"truncated: {len(view)} bytes, the header needs {HEADER.size}")
+    (_, _, header_len, flags, n, table_len, cache_len, scan_start, window, table_blocks, cache_blocks,
+     root, base_root, reserved, crc) = HEADER.unpack_from(view, 0)
+    if zlib.crc32(view[:HEADER.size - 4]) != crc:
+        raise _corrupt(HEADER.size - 4, f"the header (bytes 0..{HEADER.size - 5}) fails its checksum")
+    if header_len != HEADER.size:
+        raise _corrupt(10, f"header length {header_len}, expected {HEADER.size}")
+    if flags & ~(FLAG_DELTA | FLAG_CACHE):
+        raise _corrupt(12, f"unknown flags {flags:#x}")
+    if any(reserved):
+        raise _corrupt(128, "reserved header bytes are not zero")
+    delta, has_cache = bool(flags & FLAG_DELTA), bool(flags & FLAG_CACHE)
+    if table_blocks != -(-table_len // BLOCK_RAW_MAX):
+        raise _corrupt(56, f"{table_blocks} table blocks cannot hold {table_len} bytes")
+    if has_cache:
+        if cache_len != 32 * n:
+            raise _corrupt(32, f"cache length {cache_len} does not match {n} entries")
+        if cache_blocks != -(-cache_len // BLOCK_RAW_MAX):
+            raise _corrupt(60, f"{cache_blocks} cache blocks cannot hold {cache_len} bytes")
+    elif cache_len or cache_blocks or scan_start or window:
+        raise _corrupt(32, "stat cache fields set without the stat cache flag")
+    if not delta and any(base_root):
+        raise _corrupt(96, "a full manifest with a base root")
+    dctx = zstandard.ZstdDecompressor()
+    table, offset = _read_blocks(view, HEADER.size, table_blocks, table_len, "table", dctx)
+    cache = None
+    if has_cache:
+        cache, offset = _read_blocks(view, offset, cache_blocks, cache_len, "cache", dctx)
+    if offset != len(view):
+        raise _corrupt(offset, f"{len(view) - offset} unexpected bytes after the last block")
+    return Sections(n, delta, bytes(root), bytes(base_root) if delta else None, table, cache,
+                    scan_start, window)

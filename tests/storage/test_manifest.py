@@ -1,0 +1,585 @@
+"""bodega.manifest: entries, root hash, file format, deltas, the racy rule, bad input."""
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import blake3
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import bodega
+from bodega import errors
+from bodega._native import manifest as native
+from bodega.storage import manifest_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from manifest_trees import RACY_WAIT, Opens, make_tree  # noqa: E402
+from reference import manifest_ref as ref  # noqa: E402
+
+mf = bodega.manifest
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+@pytest.fixture
+def tree(tmp_path) -> Path:
+    return make_tree(tmp_path / "tree")
+
+
+# ---- entries and root hash ---------------------------------------------------------------
+
+def test_entries_match_the_reference_walk(tree):
+    m = mf.build(tree)
+    want = ref.entries(tree)
+    got = list(m)
+    assert [e.path for e in got] == [w["path"] for w in want]
+    for e, w in zip(got, want):
+        assert (e.kind, e.mode, e.size, e.mtime_ns) == (
+            native.KINDS[w["kind"]], w["mode"], w["size"], w["mtime_ns"]), e.path
+        assert e.hash == (w["hash"] if w["kind"] == 1 else None)
+        assert e.link == (w["link"] if w["kind"] == 3 else None)
+    assert m.get(b"latin\xe9").flags == 1 and not m.get(b"latin\xe9").path_is_utf8
+    assert m.get("é.txt").path_is_utf8
+
+
+def test_table_section_and_root_equal_the_reference(tree):
+    m = mf.build(tree)
+    want = ref.entries(tree)
+    assert m._table.table_section() == ref.table_section(want)
+    assert m.root == ref.root_hash(want)
+
+
+def test_equal_trees_elsewhere_give_equal_roots(tree, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(tree, copy, symlinks=True)  # new inodes, new mtimes
+    os.utime(copy / "a.txt", ns=(1, 1))
+    a, b = mf.build(tree), mf.build(copy)
+    assert a.root == b.root
+    assert a.get("a.txt").mtime_ns != b.get("a.txt").mtime_ns
+
+
+@pytest.mark.parametrize("change", ["content", "mode", "link", "name", "new-dir", "kind"])
+def test_root_changes_with_what_it_covers(tree, change):
+    before = mf.build(tree).root
+    if change == "content":
+        (tree / "a.txt").write_bytes(b"hellO\n")
+    elif change == "mode":
+        os.chmod(tree / "a.txt", 0o600)
+    elif change == "link":
+        os.unlink(tree / "link")
+        os.symlink("run.sh", tree / "link")
+    elif change == "name":
+        os.rename(tree / "a.txt", tree / "A.txt")
+    elif change == "new-dir":
+        (tree / "newdir").mkdir()
+    else:
+        os.unlink(tree / "a-b" / "x")
+        (tree / "a-b" / "x").mkdir()
+    assert mf.build(tree).root != before
+
+
+def test_empty_tree(tmp_path):
+    m = mf.build(tmp_path)
+    assert len(m) == 0 and m.root == ref.root_hash([])
+    assert mf.loads(m.to_bytes()) == m
+
+
+def test_bodega_manifest_is_lazy():
+    code = ("import sys, bodega; assert 'bodega.storage.manifest' not in sys.modules; "
+            "bodega.manifest.build; assert 'bodega.storage.manifest' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(SRC)})
+
+
+# ---- the file -----------------------------------------------------------------------------
+
+def test_round_trip_with_and_without_stat_cache(tree, tmp_path):
+    m = mf.build(tree)
+    m.save(tmp_path / "m.bgm")
+    back = mf.load(tmp_path / "m.bgm")
+    assert back == m and back.has_stat_cache
+    assert back._table.cache_section() == m._table.cache_section()
+    bare = mf.loads(m.to_bytes(stat_cache=False))
+    assert bare == m and not bare.has_stat_cache
+
+
+def test_large_manifest_spans_many_blocks(tmp_path):
+    root = tmp_path / "wide"
+    root.mkdir()
+    for i in range(20000):
+        (root / f"file-with-a-long-name-{i:06d}.txt").write_bytes(b"")
+    m = mf.build(root)
+    data = m.to_bytes()
+    header = manifest_file.HEADER.unpack_from(data)
+    assert header[9] >= 2  # table blocks: the table is over 1 MiB
+    assert mf.loads(data) == m
+
+
+def _encode_raw(table: bytes, n: int, *, cache: bytes | None = None, delta: bool = False,
+                root: bytes = bytes(32), version: int | None = None) -> bytes:
+    """A file with the given sections and valid checksums, whatever the sections hold."""
+    data = manifest_file.encode(manifest_file.Sections(n, delta, root, bytes(32) if delta else None,
+                                                       table, cache, 0, 0))
+    if version is not None:
+        head = bytearray(data[:140])
+        head[8:10] = struct.pack("<H", version)
+        data = bytes(head) + struct.pack("<I", zlib.crc32(head)) + data[144:]
+    return data
+
+
+def test_unknown_version_is_refused(tree):
+    data = mf.build(tree).to_bytes()
+    for version in (0, 2, 65535):
+        bad = _encode_raw(b"", 0, version=version)
+        with pytest.raises(errors.ManifestVersionUnsupported, match=f"version {version}"):
+            mf.loads(bad)
+    assert mf.loads(data)
+
+
+def test_truncation_is_named_with_its_offset(tree):
+    data = mf.build(tree).to_bytes()
+    for cut in (0, 5, 100, 143, 144, 150, len(data) // 2, len(data) - 1):
+        with pytest.raises(errors.ManifestCorrupt) as info:
+            mf.loads(data[:cut])
+        assert info.value.offset is not None and info.value.offset <= cut
+        assert f"byte {info.value.offset}" in str(info.value)
+        assert "truncated" in str(info.value) or cut < 8
+
+
+def test_every_bit_flip_is_caught(tree):
+    data = mf.build(tree).to_bytes()
+    for pos in list(range(0, 144, 3)) + list(range(144, len(data), max(1, len(data) // 300))):
+        bad = bytearray(data)
+        bad[pos] ^= 0x10
+        with pytest.raises((errors.ManifestCorrupt, errors.ManifestVersionUnsupported)) as info:
+            mf.loads(bytes(bad))
+        if isinstance(info.value, errors.ManifestCorrupt):
+            assert "byte" in str(info.value)
+
+
+def test_a_flipped_block_names_its_byte_range(tree):
+    data = mf.build(tree).to_bytes()
+    bad = bytearray(data)
+    bad[144 + 12 + 5] ^= 1  # inside the first block's frame
+    with pytest.raises(errors.ManifestCorrupt, match=r"table block 0 \(bytes 156\.\.\d+\) fails its checksum"):
+        mf.loads(bytes(bad))
+
+
+def test_trailing_garbage_is_refused(tree):
+    data = mf.build(tree).to_bytes()
+    with pytest.raises(errors.ManifestCorrupt, match=f"byte {len(data)}: 3 unexpected bytes"):
+        mf.loads(data + b"abc")
+
+
+def test_not_a_manifest(tmp_path):
+    with pytest.raises(errors.ManifestCorrupt, match="bad magic"):
+        mf.loads(b"PK\x03\x04" + bytes(200))
+    with pytest.raises(errors.PathNotFound):
+        mf.load(tmp_path / "missing")
+
+
+def _column_case(tree, name):
+    """A valid table section of the tree, then one column broken as `name` says."""
+    m = mf.build(tree)
+    n = len(m)
+    t = bytearray(m._table.table_section())
+    kinds = 32 * n
+    files = [i for i in range(n) if t[kinds + i] == 1]
+    dirs = [i for i in range(n) if t[kinds + i] == 2]
+    paths_at = 65 * n
+    if name == "kind":
+        t[kinds + files[0]] = 9
+    elif name == "tombstone in a full manifest":
+        t[kinds + dirs[0]] = 0
+    elif name == "hash on a directory":
+        t[33 * n + 32 * dirs[0]] = 1
+    elif name == "order":
+        t[paths_at] = 0x7A  # "a-b" becomes "z-b", before "a..." entries that follow
+    elif name == "flags":
+        t[-1] ^= 1
+    elif name == "mode":
+        struct.pack_into("<I", t, 16 * n + 4 * files[0], 0o040755)
+    elif name == "lengths":
+        struct.pack_into("<I", t, 24 * n, struct.unpack_from("<I", t, 24 * n)[0] + 1)
+    return bytes(t), n
+
+
+@pytest.mark.parametrize("name,message", [
+    ("kind", "unknown kind"), ("tombstone in a full manifest", "unknown kind"),
+    ("hash on a directory", "content hash on something not a file"),
+    ("order", "out of order"), ("flags", "UTF-8 flags"), ("mode", "mode does not match"),
+    ("lengths", "do not add up"),
+])
+def test_checksummed_but_invalid_columns_are_named(tree, name, message):
+    table, n = _column_case(tree, name)
+    with pytest.raises(errors.ManifestCorrupt, match=f"table section byte \\d+.*{message}"):
+        mf.loads(_encode_raw(table, n))
+
+
+def test_wrong_root_in_header_is_refused(tree):
+    m = mf.build(tree)
+    data = _encode_raw(m._table.table_section(), len(m), root=bytes(31) + b"\1")
+    with pytest.raises(errors.ManifestCorrupt, match="root"):
+        mf.loads(data)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_fuzz_mutated_files_never_load_wrong(tree, data):
+    good = FUZZ_BASE.setdefault("data", mf.build(tree).to_bytes())
+    good_m = FUZZ_BASE.setdefault("m", mf.loads(good))
+    blob = bytearray(good)
+    for _ in range(data.draw(st.integers(1, 4))):
+        op = data.draw(st.sampled_from(["flip", "set", "cut", "insert"]))
+        pos = data.draw(st.integers(0, max(0, len(blob) - 1)))
+        if op == "flip" and blob:
+            blob[pos] ^= 1 << data.draw(st.integers(0, 7))
+        elif op == "set" and blob:
+            blob[pos] = data.draw(st.integers(0, 255))
+        elif op == "cut":
+            del blob[pos:]
+        else:
+            blob[pos:pos] = data.draw(st.binary(min_size=1, max_size=8))
+    try:
+        got = mf.loads(bytes(blob))
+    except (errors.ManifestCorrupt, errors.ManifestVersionUnsupported):
+        return
+    assert got == good_m  # only a mutation that changed nothing may load
+
+
+FUZZ_BASE: dict = {}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(0, 6), st.binary(max_size=600), st.booleans(), st.booleans())
+def test_fuzz_column_checker_on_arbitrary_bytes(n, raw, delta, with_cache):
+    cache = raw[: 32 * n] if with_cache else None
+    problem = native.check_sections(raw, cache, n, delta)
+    if problem is None:
+        # whatever the checker accepts must be usable
+        t = native.Table.from_sections(raw, cache, n, delta)
+        assert len(t) == n and t.table_section() == raw
+        t.rows()
+        if not delta:
+            t.root()
+    else:
+        offset, entry, in_cache, what = problem
+        assert isinstance(what, str) and offset >= 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.binary(min_size=1, max_size=12), st.sampled_from([1, 2, 3])),
+                min_size=0, max_size=8, unique_by=lambda t: t[0]))
+def test_fuzz_well_formed_reference_tables_are_accepted(items):
+    """Tables the reference writes from arbitrary names are accepted exactly when the names
+    are valid paths."""
+    es = []
+    for name, kind in sorted(items):
+        mode = {1: 0o100644, 2: 0o040755, 3: 0o120000}[kind]
+        link = b"t" if kind == 3 else b""
+        es.append({"path": name, "kind": kind, "mode": mode, "attrs": 0, "size": len(link),
+                   "mtime_ns": 7, "hash": blake3.blake3(name).digest() if kind == 1 else bytes(32),
+                   "link": link})
+    table = ref.table_section(es)
+    valid = all(b"\0" not in e["path"] and all(c not in (b"", b".", b"..") for c in e["path"].split(b"/"))
+                for e in es)
+    data = _encode_raw(table, len(es), root=ref.root_hash(es))
+    if valid:
+        m = mf.loads(data)
+        assert m.root == ref.root_hash(es) and [e.path for e in m] == [e["path"] for e in es]
+    else:
+        with pytest.raises(errors.ManifestCorrupt, match="malformed path"):
+            mf.loads(data)
+
+
+# ---- deltas -------------------------------------------------------------------------------
+
+def _change_tree(root: Path) -> None:
+    (root / "a.txt").write_bytes(b"changed\n")                 # modified
+    os.chmod(root / "run.sh", 0o700)                            # mode
+    os.unlink(root / "link")
+    os.symlink("run.sh", root / "link")                         # link target
+    shutil.rmtree(root / "a" / "b" / "c")                       # deleted subtree
+    (root / "new").mkdir()
+    (root / "new" / "n.txt").write_bytes(b"n")                  # added
+    os.unlink(root / "a-b" / "x")
+    (root / "a-b" / "x").mkdir()                                # type change
+    os.utime(root / "empty", ns=(5, 5))                         # mtime only
+
+
+def test_delta_applied_to_its_base_gives_the_new_full_manifest(tree, tmp_path):
+    base = mf.build(tree)
+    _change_tree(tree)
+    new = mf.build(tree)
+    delta = new.delta_from(base)
+    assert delta.is_delta and delta.base_root == base.root and delta.root == new.root
+    changed = {e.path for e in delta}
+    assert changed == {b"a.txt", b"run.sh", b"link", b"a/b/c", b"a/b/c/deep.txt", b"new",
+                       b"new/n.txt", b"a-b/x", b"empty",
+                       b"a/b", b"a-b"}  # directories whose mtime moved with their entries
+    assert {e.path for e in delta if e.kind == "deleted"} == {b"a/b/c", b"a/b/c/deep.txt"}
+    assert len(delta) < len(new)
+    back = mf.loads(delta.to_bytes())
+    applied = base.apply(back)
+    assert applied == new
+    assert applied._table.table_section() == new._table.table_section()
+    # the cache rows of what changed come from the delta
+    i = new._table.find(b"a.txt")
+    assert applied._table.stat_cache(applied._table.find(b"a.txt")) == new._table.stat_cache(i)
+
+
+def test_delta_of_equal_manifests_is_empty(tree):
+    m = mf.build(tree)
+    d = m.delta_from(m)
+    assert len(d) == 0 and m.apply(d) == m
+
+
+def test_delta_refuses_the_wrong_base(tree):
+    base = mf.build(tree)
+    (tree / "a.txt").write_bytes(b"other\n")
+    other = mf.build(tree)
+    (tree / "a.txt").write_bytes(b"third\n")
+    delta = mf.build(tree).delta_from(other)
+    with pytest.raises(errors.DeltaBaseMismatch):
+        base.apply(delta)
+    with pytest.raises(errors.InvalidInput):
+        delta.apply(delta)
+
+
+def test_delta_whose_tombstone_misses_the_base_is_refused(tree):
+    base = mf.build(tree)
+    (tree / "zz").write_bytes(b"z")
+    with_zz = mf.build(tree)
+    os.unlink(tree / "zz")
+    delta = mf.build(tree).delta_from(with_zz)  # deletes zz, which base lacks
+    forged = mf.Manifest(delta._table, delta.root, base.root)
+    with pytest.raises(errors.IntegrityError, match="zz"):
+        base.apply(forged)
+
+
+# ---- change detection: the racy-git rule ---------------------------------------------------
+
+def test_unchanged_tree_reads_no_file(tree):
+    time.sleep(RACY_WAIT)
+    first = mf.build(tree)
+    assert first.files_read == 12
+    opens = Opens(tree)
+    try:
+        again = mf.build(tree, first)
+        assert opens.files() == set()
+    finally:
+        opens.close()
+    assert again.files_read == 0 and again == first
+
+
+def test_only_suspects_are_read(tree):
+    time.sleep(RACY_WAIT)
+    first = mf.build(tree)
+    old = os.stat(tree / "a" / "one.bin")
+    (tree / "a" / "one.bin").write_bytes(os.urandom(5000))  # same size ...
+    os.utime(tree / "a" / "one.bin", ns=(old.st_atime_ns, old.st_mtime_ns))  # ... same mtime
+    (tree / "sp ace").write_bytes(b"SPACE!")
+    opens = Opens(tree)
+    try:
+        again = mf.build(tree, first)
+        assert opens.files() == {b"a/one.bin", b"sp ace"}
+    finally:
+        opens.close()
+    assert again.files_read == 2
+    assert again.get("a/one.bin").hash == blake3.blake3((tree / "a" / "one.bin").read_bytes()).digest()
+
+
+def test_a_file_written_just_before_the_scan_is_read_again(tree):
+    time.sleep(RACY_WAIT)
+    (tree / "fresh").write_bytes(b"fresh")
+    first = mf.build(tree)  # "fresh" is within the racy window of this scan
+    st1 = os.stat(tree / "fresh")
+    opens = Opens(tree)
+    try:
+        again = mf.build(tree, first)
+        assert opens.files() == {b"fresh"}
+    finally:
+        opens.close()
+    st2 = os.stat(tree / "fresh")
+    assert (st1.st_mtime_ns, st1.st_ctime_ns, st1.st_size) == (st2.st_mtime_ns, st2.st_ctime_ns, st2.st_size)
+    assert again.files_read == 1
+
+
+@pytest.fixture(scope="module")
+def seconds_fs():
+    """An ext4 with 128-byte inodes, whose timestamps are whole seconds: a timestamp tick of a
+    second, as on FAT, HFS+ or ext3.  (Linux 6.13+ gives ext4, XFS and tmpfs multigrain
+    timestamps: once a file's stat has been read, its next change gets a finer stamp, so a
+    same-tick rewrite cannot be staged there.)"""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import loopfs
+    from conftest import need
+
+    reason = loopfs.can_mount()
+    if reason:
+        need(reason)
+    loopfs.MKFS.setdefault("ext4-seconds", ["mkfs.ext4", "-q", "-F", "-I", "128"])
+    loopfs.APT_PACKAGE.setdefault("ext4-seconds", "e2fsprogs")
+    lm = loopfs.mount("ext4-seconds", 64)
+    try:
+        yield lm.path
+    finally:
+        loopfs.unmount(lm)
+
+
+def test_modified_in_the_same_timestamp_tick_is_detected(seconds_fs):
+    """The racy-git case: rewritten with the same size in the same tick as the manifest's
+    scan, the file's stat (size, mtime, ctime, inode) is unchanged; only the racy rule
+    makes the next build read it."""
+    root = Path(seconds_fs) / "racy"
+    root.mkdir()
+    f = root / "f"
+    for _attempt in range(5):
+        time.sleep(1 - time.time() % 1 + 0.01)  # just after a second starts
+        f.write_bytes(b"A" * 64)
+        first = mf.build(root, threads=1)
+        f.write_bytes(b"B" * 64)
+        st = os.stat(f)
+        cached_ctime = first._table.stat_cache(first._table.find(b"f"))[0]
+        if (st.st_mtime_ns, st.st_ctime_ns) == (first.get("f").mtime_ns, cached_ctime):
+            break
+    else:
+        pytest.fail("could not rewrite a file within one second")
+    assert first._table.racy_window_ns == 2_000_000_000  # whole-second stamps: the coarse window
+    assert first.get("f").hash == blake3.blake3(b"A" * 64).digest()
+    again = mf.build(root, first)
+    assert again.get("f").hash == blake3.blake3(b"B" * 64).digest()
+    assert again.files_read == 1
+
+
+def test_a_previous_manifest_without_cache_trusts_nothing(tree):
+    time.sleep(RACY_WAIT)
+    bare = mf.loads(mf.build(tree).to_bytes(stat_cache=False))
+    assert mf.build(tree, bare).files_read == 12
+
+
+def test_the_cache_of_another_copy_is_not_trusted(tree, tmp_path):
+    time.sleep(RACY_WAIT)
+    first = mf.build(tree)
+    copy = tmp_path / "copy"
+    shutil.copytree(tree, copy, symlinks=True)
+    (copy / "a.txt").write_bytes(b"HELLO\n")
+    assert mf.build(copy, first).get("a.txt").hash == blake3.blake3(b"HELLO\n").digest()
+
+
+# ---- files that change, vanish or cannot be read ------------------------------------------
+
+def test_a_file_that_keeps_changing_while_read_is_reported(tmp_path):
+    root = tmp_path / "t"
+    root.mkdir()
+    busy = root / "busy.log"
+    busy.write_bytes(os.urandom(32 << 20))
+    stop = threading.Event()
+
+    def writer():
+        with open(busy, "r+b") as f:
+            while not stop.is_set():
+                f.seek(0)
+                f.write(os.urandom(4096))
+                f.flush()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        with pytest.raises(errors.ChangedWhileReading, match="busy.log"):
+            for _ in range(20):  # each build reads the file twice; one clean read is rare
+                mf.build(root)
+    finally:
+        stop.set()
+        t.join()
+
+
+def test_a_file_that_vanishes_before_it_is_read_is_reported(tmp_path):
+    root = tmp_path / "t"
+    root.mkdir()
+    for i in range(400):
+        (root / f"f{i:04d}").write_bytes(b"x" * 100)
+    (root / "zz-last").write_bytes(b"last")
+    gone = []
+
+    def progress(p):
+        if not gone:
+            os.unlink(root / "zz-last")
+            gone.append(1)
+
+    with pytest.raises(errors.ChangedWhileReading, match="zz-last"):
+        mf.build(root, threads=1, progress=progress)
+
+
+def test_a_file_replaced_between_scan_and_read_is_described_as_read(tmp_path):
+    root = tmp_path / "t"
+    root.mkdir()
+    for i in range(400):
+        (root / f"f{i:04d}").write_bytes(b"x" * 100)
+    (root / "zz-last").write_bytes(b"short")
+    done = []
+
+    def progress(p):
+        if not done:
+            (root / "zz-last").write_bytes(b"much longer now")
+            done.append(1)
+
+    m = mf.build(root, threads=1, progress=progress)
+    e = m.get("zz-last")
+    assert e.size == len(b"much longer now")
+    assert e.hash == blake3.blake3(b"much longer now").digest()
+
+
+def test_an_unreadable_file_is_named():
+    if os.geteuid() != 0:
+        pytest.skip("needs root to drop to another user")
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="bodega-unreadable-", dir="/var/tmp"))
+    try:
+        os.chmod(base, 0o755)
+        (base / "ok").write_bytes(b"ok")
+        (base / "secret").write_bytes(b"secret")
+        os.chmod(base / "secret", 0o000)
+        code = ("import os, bodega, bodega.storage.manifest, concurrent.futures\n"
+                "from bodega import errors\n"
+                "os.setgid(65534); os.setuid(65534)\n"
+                "try:\n    bodega.manifest.build(%r)\n"
+                "except errors.AccessDenied as e:\n    print('DENIED', e)\n" % str(base))
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": str(SRC)})
+    finally:
+        shutil.rmtree(base)
+    assert out.returncode == 0, out.stderr
+    assert "DENIED" in out.stdout and str(base / "secret") in out.stdout
+
+
+def test_progress_reports_the_bytes_to_read(tree):
+    seen = []
+    m = mf.build(tree, threads=1, progress=seen.append)
+    assert seen
+    assert seen[-1].bytes_total == m.total_file_bytes()
+    assert seen[-1].files_total == 12
+
+
+def test_atheris_fuzzes_the_reader():
+    try:
+        import atheris  # noqa: F401
+    except ImportError:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from conftest import need
+
+        need("atheris is not installed (pip install atheris)")
+    script = Path(__file__).with_name("fuzz_manifest.py")
+    out = subprocess.run([sys.executable, str(script), "-runs=20000", "-max_len=2048"],
+                         capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PYTHONPATH": str(SRC)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "Done 20000 runs" in out.stderr
