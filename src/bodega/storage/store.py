@@ -395,7 +395,7 @@ class ObjectStore:
             if isinstance(where, Path):
                 try:
                     volume.clone_file(where, dest)
-                except (errors.CloneNotSupported, errors.CrossDevice):
+                except volume.CANNOT_CLONE:
                     pass
                 else:
                     if hash_file(dest) != digest:
@@ -656,6 +656,16 @@ class StoreWriter:
     def put_file(self, path: str | os.PathLike[str]) -> Put:
         """Stores a regular file (never through a link) and returns its hash as read."""
         path = Path(path)
+        cfg = self.store.config
+        if self.store.cow:
+            try:
+                st = os.lstat(path)
+            except OSError as e:
+                raise _os_error(e, path, "stat") from e
+            if stat.S_ISREG(st.st_mode) and st.st_size >= cfg["clone_min"]:
+                put = self._put_clone(path, st)
+                if put is not None:
+                    return put
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK)
         except OSError as e:
@@ -666,12 +676,7 @@ class StoreWriter:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 raise errors.InvalidInput(f"{path} is not a regular file", path=str(path))
-            cfg = self.store.config
-            if self.store.cow and st.st_size >= cfg["clone_min"]:
-                put = self._put_clone(fd, path, st)
-                if put is not None:
-                    return put
-            for attempt in (1, 2):
+            for _attempt in (1, 2):
                 if st.st_size < cfg["chunk_min"]:
                     put = self._put_small(fd, path, st)
                 else:
@@ -704,7 +709,7 @@ class StoreWriter:
                     return Put(digest, st, 0, "known")
                 rows = []
                 added = 0
-                for offset, length in list(chunking.cuts(view)):
+                for offset, length in chunking.cuts(view):
                     with view[offset:offset + length] as piece:
                         chunk = Blake3(piece).digest()
                         added += self._add_blob(chunk, piece)
@@ -714,11 +719,12 @@ class StoreWriter:
                 view.release()
         return Put(digest, st, added, "chunks")
 
-    def _put_clone(self, fd: int, path: Path, st: os.stat_result) -> Put | None:
+    def _put_clone(self, path: Path, st: os.stat_result) -> Put | None:
+        """A loose object cloned from the file and hashed from the clone (a frozen copy)."""
         staged = self.store._staging(".obj")
         try:
-            volume.clone_fd(fd, staged)
-        except (errors.CloneNotSupported, errors.CrossDevice):
+            volume.clone_file(path, staged)
+        except volume.CANNOT_CLONE:
             return None
         try:
             digest = hash_file(staged)
@@ -727,7 +733,6 @@ class StoreWriter:
                 return Put(digest, st, 0, "known")
             dest = self.store.loose_path(digest)
             dest.parent.mkdir(exist_ok=True)
-            os.chmod(staged, 0o444)
             os.rename(staged, dest)
         except BaseException:
             staged.unlink(missing_ok=True)

@@ -3,78 +3,28 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import errno
 import os
 import time
 from pathlib import Path
 
 from bodega import errors
+from bodega._native import clone as _clone
 
-try:  # the native clone (bd_clone.h) when it is built
-    from bodega.storage import fs as _fs
-except ImportError:  # pragma: no cover - until the clone layer lands
-    _fs = None
-
-FICLONE = 0x40049409  # Linux _IOW(0x94, 9, int)
-_NO_CLONE = {errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOTTY, errno.ENOSYS, errno.EPERM}
-
-
-def _clone_error(e: OSError, dest: Path) -> errors.BodegaError:
-    if e.errno == errno.EXDEV:
-        return errors.CrossDevice(f"cannot clone across volumes into {dest}", path=str(dest))
-    if e.errno in _NO_CLONE:
-        return errors.CloneNotSupported(f"the volume of {dest} cannot clone files", path=str(dest))
-    return errors.storage_error(e.errno or errno.EIO, str(dest), "clone")
-
-
-def clone_fd(src_fd: int, dest: Path) -> None:
-    """Creates dest (which must not exist) as a copy-on-write clone of the open file src_fd."""
-    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        import fcntl
-
-        fcntl.ioctl(fd, FICLONE, src_fd)
-    except OSError as e:
-        os.close(fd)
-        os.unlink(dest)
-        raise _clone_error(e, dest) from e
-    except BaseException:
-        os.close(fd)
-        os.unlink(dest)
-        raise
-    os.close(fd)
+# What a volume that cannot clone (or a clone across volumes) raises: callers fall back to copying.
+CANNOT_CLONE = (errors.NotSupported, errors.CrossDevice)
 
 
 def clone_file(src: Path, dest: Path) -> None:
-    """Creates dest (which must not exist) as a copy-on-write clone of the file src (never a link)."""
-    if _fs is not None and hasattr(_fs, "clone_file"):
-        _fs.clone_file(src, dest, mode="require")
-        return
-    try:
-        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as e:
-        raise errors.storage_error(e.errno or errno.EIO, str(src), "open") from e
-    try:
-        clone_fd(fd, dest)
-    finally:
-        os.close(fd)
+    """Creates dest (which must not exist) as a copy-on-write clone of the file src (never a link).
+
+    Raises one of CANNOT_CLONE where the volume cannot clone: no byte is ever copied.
+    """
+    _clone.clone_file(src, dest, mode="require")
 
 
 def can_clone(directory: Path) -> bool:
     """True when a trial clone inside directory works (proven, not guessed from the fs type)."""
-    probe = directory / f".probe-{os.getpid()}-{time.monotonic_ns()}"
-    copy = probe.with_suffix(".clone")
-    try:
-        probe.write_bytes(b"bodega clone probe\n")
-        clone_file(probe, copy)
-        return True
-    except (errors.CloneNotSupported, errors.CrossDevice):
-        return False
-    except OSError:
-        return False
-    finally:
-        probe.unlink(missing_ok=True)
-        copy.unlink(missing_ok=True)
+    return _clone.probe_cow(directory)
 
 
 def fsync_path(path: Path) -> None:
