@@ -475,15 +475,14 @@ class ObjectStore:
             dropped = {digest} | bad_chunks
             w = StoreWriter(self, locked=False, force=dropped)
             try:
-                w.put_file(source)
+                put = w.put_file(source)
                 w.commit()
             except BaseException:
                 w.abort()
                 raise
             new_packs = set(w.published_packs)
-            if isinstance(where, Path):
-                if w.loose_written.get(digest) is None:
-                    os.unlink(where)  # the good copy is in a pack now
+            if isinstance(where, Path) and put.stored_as != "clone":
+                os.unlink(where)  # the good copy is in a pack now (a clone replaced it in place)
             for name in sorted({e.pack for d in dropped if (e := self._index_any(d, exclude=new_packs))}):
                 self._rewrite_pack(name, drop=dropped, dry_run=False)
             self._index.clear()
@@ -503,17 +502,20 @@ class ObjectStore:
 
     # --- garbage collection ---------------------------------------------------------------
 
-    def gc(self, live: Iterable[bytes], *, dry_run: bool = False, timeout: float | None = None) -> GcReport:
-        """Removes every object that live (file hashes of the published snapshots) does not need."""
+    def gc(self, live: Iterable[bytes] | Callable[[], Iterable[bytes]], *, dry_run: bool = False,
+           timeout: float | None = None) -> GcReport:
+        """Removes every object that live does not need (file hashes of the kept snapshots).
+
+        live may be a function: it is then called under the exclusive lock, so that no
+        snapshot can be written between reading the roots and sweeping.  A pack whose index
+        is damaged is never removed (it may hold live objects).
+        """
         report = GcReport(dry_run=dry_run)
         with self.exclusive(timeout):
             self._index.clear()
             self._packs.clear()
             self.refresh()
-            if self.damaged_packs:
-                # A damaged pack's index is unreadable: it may hold live objects; keep it, say so.
-                pass
-            needed = self.closure(live)
+            needed = self.closure(live() if callable(live) else live)
             report.objects_kept = len(needed)
             kept: set[bytes] = set()
             for digest in list(self.loose_objects()):
@@ -603,6 +605,10 @@ class StoreWriter:
             self.commit()
         else:
             self.abort()
+
+    def has(self, digest: bytes) -> bool:
+        """True when the object is in the store or was put in this session."""
+        return self._known(digest)
 
     def _known(self, digest: bytes) -> bool:
         if digest in self.force:
@@ -747,9 +753,14 @@ class StoreWriter:
     # --- end of session -------------------------------------------------------------------
 
     def commit(self) -> None:
-        """Makes everything put durable (packs fsynced and renamed, clones synced), then unlocks."""
+        """Makes everything put durable (commit_objects), then releases the store lock."""
         if self._closed:
             return
+        self.commit_objects()
+        self._release()
+
+    def commit_objects(self) -> None:
+        """Makes everything put so far durable (packs fsynced and renamed, clones synced); keeps the lock."""
         try:
             with self._mutex:
                 self._publish_pack()
@@ -766,7 +777,7 @@ class StoreWriter:
         except BaseException:
             self.abort()
             raise
-        self._release()
+        self.loose_written.clear()
 
     def abort(self) -> None:
         """Drops the unfinished pack; objects already renamed stay for gc."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -41,18 +42,24 @@ def fsync_path(path: Path) -> None:
 _libc = None
 
 
-def _syncfs(directory: Path) -> bool:
-    """syncfs(2) of directory's volume; False where there is none."""
+def _linux_call(name: str):
+    """The Linux libc function name, or None elsewhere (or on a libc without it)."""
     global _libc
-    if not hasattr(os, "sched_getaffinity"):  # not Linux
-        return False
+    if not sys.platform.startswith("linux"):
+        return None
     if _libc is None:
         _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    if not hasattr(_libc, "syncfs"):
+    return getattr(_libc, name, None)
+
+
+def _syncfs(directory: Path) -> bool:
+    """syncfs(2) of directory's volume; False where there is none."""
+    syncfs = _linux_call("syncfs")
+    if syncfs is None:
         return False
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        if _libc.syncfs(fd) != 0:
+        if syncfs(fd) != 0:
             err = ctypes.get_errno()
             raise errors.storage_error(err, str(directory), "syncfs")
     finally:
@@ -85,3 +92,20 @@ def lock_file(fd: int, exclusive: bool, timeout: float | None, what: str) -> Non
                 raise errors.StoreBusy(f"{what} is in use: cannot lock it {kind} (waited {timeout:g} s)") from None
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
+
+
+RENAME_EXCHANGE = 1 << 1
+AT_FDCWD = -100
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swaps two directory entries atomically (renameat2 RENAME_EXCHANGE); False where the OS cannot."""
+    fn = _linux_call("renameat2")
+    if fn is None:
+        return False
+    if fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) != 0:
+        err = ctypes.get_errno()
+        if err in (38, 22, 95):  # ENOSYS, EINVAL (fs without exchange), EOPNOTSUPP
+            return False
+        raise errors.storage_error(err, str(a), "exchange")
+    return True
