@@ -109,6 +109,8 @@ class PackWriter:
         """Closes and removes the staged pack."""
         try:
             self._f.close()
+        except OSError:
+            pass  # flushing the buffer of a pack we throw away (e.g. out of space): nothing to keep
         finally:
             self.path.unlink(missing_ok=True)
 
