@@ -58,7 +58,7 @@ def write_files(store: ObjectStore, items: list[tuple[Entry, bytes]], threads: i
         for e, dest in batch:
             if cancel is not None and cancel():
                 raise errors.Cancelled("restore cancelled")
-            size = store.materialize(e.hash, Path(os.fsdecode(dest)), file=e.path_str, mode=e.mode & 0o7777)
+            size = store.materialize(e.hash, os.fsdecode(dest), file=e.path_str, mode=e.mode & 0o7777)
             os.utime(dest, ns=(e.mtime_ns, e.mtime_ns), follow_symlinks=False)
             out.append((e.path, os.lstat(dest), size))
         return out

@@ -302,29 +302,28 @@ class SnapshotEngine:
 
     def _store_files(self, tree: Path, entries: list[Entry], w: StoreWriter, progress: Progress,
                      cancel: Cancel | None) -> tuple[int, list[str]]:
-        root = os.fsencode(tree)
+        """Puts entries' files in the store on worker threads, in batches; (bytes added, paths that changed)."""
+        root = os.fsencode(tree) + b"/"
         total = sum(e.size for e in entries)
-        done = [0, 0]
-        changed: list[str] = []
-        mutex = threading.Lock()
 
-        def one(e: Entry) -> int:
-            if cancel is not None and cancel():
-                raise errors.Cancelled("snapshot cancelled")
-            put = w.put_file(Path(os.fsdecode(root + b"/" + e.path)))
-            with mutex:
+        def batch(part: list[Entry]) -> tuple[int, int, list[str]]:
+            added, size, changed = 0, 0, []
+            for e in part:
+                if cancel is not None and cancel():
+                    raise errors.Cancelled("snapshot cancelled")
+                put = w.put_file(os.fsdecode(root + e.path))
                 if put.digest != e.hash:
                     changed.append(e.path_str)
-                done[0] += 1
-                done[1] += e.size
-            return put.added_bytes
+                added += put.added_bytes
+                size += e.size
+            return added, size, changed
 
-        added = 0
+        added, done, changed = 0, 0, []
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
-            for i, n in enumerate(pool.map(one, entries)):
-                added += n
-                if i % 256 == 0:
-                    progress("store", done[1], total)
+            for a, n, c in pool.map(batch, [entries[i:i + 64] for i in range(0, len(entries), 64)]):
+                added, done = added + a, done + n
+                changed += c
+                progress("store", done, total)
         return added, changed
 
     # --- restore --------------------------------------------------------------------------

@@ -131,6 +131,7 @@ class ObjectStore:
         self.damaged_packs: dict[str, errors.BodegaError] = {}
         self._mutex = threading.Lock()
         self._local = threading.local()
+        self._fds: dict[str, int] = {}
         self.refresh()
 
     # --- configuration and index ----------------------------------------------------------
@@ -168,6 +169,8 @@ class ObjectStore:
             raise _os_error(e, self.packs_dir, "list packs") from e
         with self._mutex:
             gone = self._packs - names
+            for name in gone & set(self._fds):
+                os.close(self._fds.pop(name))
             if gone:
                 self._index = {d: e for d, e in self._index.items() if e.pack not in gone}
                 self._packs -= gone
@@ -181,6 +184,14 @@ class ObjectStore:
                 for digest, entry in rows.items():
                     self._index.setdefault(digest, entry)
                 self._packs.add(name)
+
+    def _reload(self) -> None:
+        """Forgets the index and the open packs and reads packs/ again (after gc or repair rewrote packs)."""
+        self.close()
+        with self._mutex:
+            self._index.clear()
+            self._packs.clear()
+        self.refresh()
 
     def _staging(self, suffix: str) -> Path:
         return self.tmp / f"{os.getpid()}-{secrets.token_hex(8)}{suffix}"
@@ -223,13 +234,14 @@ class ObjectStore:
 
     def locate(self, digest: bytes) -> PackEntry | Path:
         """Where the object is: its pack entry or its loose file (ObjectMissing when nowhere)."""
+        entry = self._index.get(digest)
+        if entry is not None:
+            return entry
         path = self.loose_path(digest)
         if os.path.exists(path):
             return path
+        self.refresh()
         entry = self._index.get(digest)
-        if entry is None:
-            self.refresh()
-            entry = self._index.get(digest)
         if entry is None:
             raise errors.ObjectMissing(f"object {digest.hex()} is missing from the store")
         return entry
@@ -290,13 +302,26 @@ class ObjectStore:
     def _where(self, entry: PackEntry) -> str:
         return f"pack {self.pack_path(entry.pack)} at byte {entry.offset}"
 
+    def _pack_fd(self, name: str) -> int:
+        """An open descriptor of a pack, kept for the store's life (pread is thread-safe)."""
+        fd = self._fds.get(name)
+        if fd is None:
+            with self._mutex:
+                fd = self._fds.get(name)
+                if fd is None:
+                    fd = self._fds[name] = os.open(self.pack_path(name), os.O_RDONLY | os.O_CLOEXEC)
+        return fd
+
+    def close(self) -> None:
+        """Closes the pack descriptors kept open for reading."""
+        with self._mutex:
+            fds, self._fds = self._fds, {}
+        for fd in fds.values():
+            os.close(fd)
+
     def _decode_record(self, digest: bytes, entry: PackEntry, f: BinaryIO | int | None, file: str | None) -> bytes:
         try:
-            if f is None:
-                with open(self.pack_path(entry.pack), "rb") as fh:
-                    stored = read_record(fh, entry)
-            else:
-                stored = read_record(f, entry)
+            stored = read_record(self._pack_fd(entry.pack) if f is None else f, entry)
         except errors.PackCorrupt as e:
             raise self._damaged(digest, self._where(entry), f"is unreadable: {e}", file) from e
         except OSError as e:
@@ -348,23 +373,19 @@ class ObjectStore:
             return len(data)
         whole = Blake3()
         total = 0
-        with open(self.pack_path(where.pack), "rb") as own:
-            table = self.recipe(digest, file=file)
-            for chunk, length in table:
-                centry = self.locate(chunk)
-                if isinstance(centry, Path):
-                    data = Path(centry).read_bytes()
-                elif centry.pack == where.pack:
-                    data = self._decode_record(chunk, centry, own, file)
-                else:
-                    data = self._decode_record(chunk, centry, None, file)
-                if len(data) != length or Blake3(data).digest() != chunk:
-                    raise self._damaged(chunk, self._where(centry) if isinstance(centry, PackEntry) else str(centry),
-                                        f"(chunk at byte {total} of object {digest.hex()}) does not match its hash",
-                                        file)
-                whole.update(data)
-                sink(data)
-                total += length
+        for chunk, length in self.recipe(digest, file=file):
+            centry = self.locate(chunk)
+            if isinstance(centry, Path):
+                data = Path(centry).read_bytes()
+            else:
+                data = self._decode_record(chunk, centry, None, file)
+            if len(data) != length or Blake3(data).digest() != chunk:
+                raise self._damaged(chunk, self._where(centry) if isinstance(centry, PackEntry) else str(centry),
+                                    f"(chunk at byte {total} of object {digest.hex()}) does not match its hash",
+                                    file)
+            whole.update(data)
+            sink(data)
+            total += length
         if whole.digest() != digest:
             raise self._damaged(digest, self._where(where), "does not match its hash (chunks assembled)", file)
         return total
@@ -384,7 +405,8 @@ class ObjectStore:
             raise self._damaged(digest, str(path), "does not match its hash", file)
         return total
 
-    def materialize(self, digest: bytes, dest: Path, *, file: str | None = None, mode: int = 0o600) -> int:
+    def materialize(self, digest: bytes, dest: str | os.PathLike[str], *, file: str | None = None,
+                    mode: int = 0o600) -> int:
         """Creates dest (which must not exist) with an object's content, checked; returns its size.
 
         A loose object on a copy-on-write volume is cloned, then the clone is hashed; anything
@@ -485,9 +507,7 @@ class ObjectStore:
                 os.unlink(where)  # the good copy is in a pack now (a clone replaced it in place)
             for name in sorted({e.pack for d in dropped if (e := self._index_any(d, exclude=new_packs))}):
                 self._rewrite_pack(name, drop=dropped, dry_run=False)
-            self._index.clear()
-            self._packs.clear()
-            self.refresh()
+            self._reload()
             return self.check(digest) is None
 
     def _index_any(self, digest: bytes, exclude: set[str]) -> PackEntry | None:
@@ -512,9 +532,7 @@ class ObjectStore:
         """
         report = GcReport(dry_run=dry_run)
         with self.exclusive(timeout):
-            self._index.clear()
-            self._packs.clear()
-            self.refresh()
+            self._reload()
             needed = self.closure(live() if callable(live) else live)
             report.objects_kept = len(needed)
             kept: set[bytes] = set()
@@ -546,9 +564,7 @@ class ObjectStore:
                 if not dry_run:
                     p = self.tmp / entry
                     shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
-            self._index.clear()
-            self._packs.clear()
-            self.refresh()
+            self._reload()
         return report
 
     def _rewrite_pack(self, name: str, drop: set[bytes], dry_run: bool) -> None:
@@ -661,7 +677,7 @@ class StoreWriter:
 
     def put_file(self, path: str | os.PathLike[str]) -> Put:
         """Stores a regular file (never through a link) and returns its hash as read."""
-        path = Path(path)
+        path = os.fspath(path)
         cfg = self.store.config
         if self.store.cow:
             try:
@@ -697,13 +713,13 @@ class StoreWriter:
         finally:
             os.close(fd)
 
-    def _put_small(self, fd: int, path: Path, st: os.stat_result) -> Put:
+    def _put_small(self, fd: int, path: str, st: os.stat_result) -> Put:
         data = _read_all(fd, st.st_size)
         digest = Blake3(data).digest()
         added = self._add_blob(digest, data)
         return Put(digest, st, added, "blob" if added else "known")
 
-    def _put_chunked(self, fd: int, path: Path, st: os.stat_result) -> Put:
+    def _put_chunked(self, fd: int, path: str, st: os.stat_result) -> Put:
         size = os.fstat(fd).st_size
         if size == 0:
             return self._put_small(fd, path, st)
@@ -725,7 +741,7 @@ class StoreWriter:
                 view.release()
         return Put(digest, st, added, "chunks")
 
-    def _put_clone(self, path: Path, st: os.stat_result) -> Put | None:
+    def _put_clone(self, path: str, st: os.stat_result) -> Put | None:
         """A loose object cloned from the file and hashed from the clone (a frozen copy)."""
         staged = self.store._staging(".obj")
         try:
