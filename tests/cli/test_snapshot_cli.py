@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from bodega import errors
+from damage import flip_bit
 
 
 def tree_of(run) -> Path:
@@ -43,9 +44,7 @@ def test_verify_fails_with_its_exit_code_on_damage_and_repair_heals(run):
     run("verify", "--read-data")
     home = Path(json.loads(run("container", "show", "dev", "--json").output)["storage_path"]).parents[1]
     pack = next((home / "store" / "packs").iterdir())
-    data = bytearray(pack.read_bytes())
-    data[40] ^= 0x01  # inside the first record
-    pack.write_bytes(bytes(data))
+    flip_bit(pack, 40)  # inside the first record
     out = run("verify", "dev", "--read-data", code=errors.VerifyFailed.exit_code).output
     assert "DAMAGED" in out and "needed by" in out
     run("verify", "--read-data", "--repair")

@@ -12,6 +12,7 @@ from bodega import errors
 from bodega.catalogue.models import SnapshotTrigger, SnapshotType
 from bodega.storage import manifest as mf
 from bodega.storage.retention import Policy
+from damage import flip_bit
 
 
 def root_of(b, name: str) -> Path:
@@ -103,10 +104,7 @@ def test_verify_names_damaged_files_and_repair_fixes_them(b, dev):
     entry = store.locate(digest)
     path = store.pack_path(entry.pack) if not isinstance(entry, Path) else entry
     offset = entry.offset + entry.stored_len // 2 if not isinstance(entry, Path) else 10
-    data = bytearray(path.read_bytes())
-    data[offset] ^= 0x04
-    path.chmod(0o644)
-    path.write_bytes(bytes(data))
+    flip_bit(path, offset)
     assert b.snapshots.verify("dev")["ok"]  # structure only
     report = b.snapshots.verify("dev", read_data=1.0)
     assert not report["ok"]

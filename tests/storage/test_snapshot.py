@@ -16,6 +16,7 @@ from bodega.storage import manifest as mf
 from bodega.storage import materialize as mat
 from bodega.storage.snapshot import SnapshotEngine
 from bodega.storage.store import ObjectStore
+from damage import flip_bit
 
 
 def make_tree(root: Path, files: int = 60, seed: int = 0) -> Path:
@@ -225,15 +226,6 @@ def test_ls_cat_extract(where):
         eng.extract("s1", "d1", where / "x")
 
 
-def _flip(path: Path, offset: int) -> None:
-    os.chmod(path, 0o644)
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        b = f.read(1)
-        f.seek(offset)
-        f.write(bytes([b[0] ^ 1]))
-
-
 def test_a_flipped_bit_is_found_by_restore_and_verify_and_repaired_from_the_live_tree(where):
     tree = make_tree(where / "tree")
     eng = engine_at(where)
@@ -241,11 +233,11 @@ def test_a_flipped_bit_is_found_by_restore_and_verify_and_repaired_from_the_live
     digest = mf.build(tree).get(b"big.bin").hash
     loc = eng.store.locate(digest)
     if isinstance(loc, Path):
-        _flip(loc, 1000)
+        flip_bit(loc, 1000)
     else:  # chunked: damage the first chunk
         chunk = eng.store.recipe(digest)[0][0]
         e = eng.store.locate(chunk)
-        _flip(eng.store.pack_path(e.pack), e.offset + e.stored_len // 2)
+        flip_bit(eng.store.pack_path(e.pack), e.offset + e.stored_len // 2)
     assert eng.verify(["s1"]).ok  # without reading data every object is present
     report = eng.verify(["s1"], read_data=1.0)
     assert not report.ok
@@ -273,7 +265,7 @@ def test_a_damaged_snapshot_file_is_reported(ext4_dir):
     tree = make_tree(ext4_dir / "tree", files=5)
     eng = engine_at(ext4_dir)
     eng.create(tree, ext4_dir / "state", "s1")
-    _flip(eng.path("s1"), eng.path("s1").stat().st_size - 20)
+    flip_bit(eng.path("s1"), eng.path("s1").stat().st_size - 20)
     eng._full_cache.clear()
     report = eng.verify(["s1"])
     assert not report.ok and "s1" in report.damage[0]["problem"]

@@ -14,6 +14,7 @@ from bodega import errors
 from bodega.storage import volume
 from bodega.storage.pack import RECIPE, read_index
 from bodega.storage.store import ObjectStore, parse_digest
+from damage import flip_bit
 
 
 def text(n: int, seed: int = 0) -> bytes:
@@ -33,14 +34,6 @@ def put(store: ObjectStore, path: Path, data: bytes):
     path.write_bytes(data)
     with store.writer() as w:
         return w.put_file(path)
-
-
-def flip_bit(path: Path, offset: int) -> None:
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        b = f.read(1)
-        f.seek(offset)
-        f.write(bytes([b[0] ^ 0x10]))
 
 
 # --- ext4: packs, compression, chunks --------------------------------------------------------
@@ -348,9 +341,7 @@ def test_on_xfs_small_files_are_packed(cow_dir):
 def test_on_xfs_a_flipped_bit_in_a_clone_is_detected_on_restore(cow_dir):
     store = ObjectStore(cow_dir / "store")
     p = put(store, cow_dir / "big", noise(1 << 20, seed=8))
-    obj = store.loose_path(p.digest)
-    os.chmod(obj, 0o644)
-    flip_bit(obj, 4096 * 3 + 7)
+    flip_bit(store.loose_path(p.digest), 4096 * 3 + 7)
     with pytest.raises(errors.ObjectCorrupt) as exc:
         store.materialize(p.digest, cow_dir / "restored", file="bin/app")
     assert p.digest.hex() in str(exc.value) and "bin/app" in str(exc.value)
