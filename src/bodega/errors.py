@@ -115,6 +115,68 @@ class ChangedWhileReading(BodegaError):
     exit_code = 20
 
 
+# --- snapshots and the object store: 70-89 ------------------------------------------------
+
+class ObjectCorrupt(IntegrityError):
+    """A stored object does not match its hash."""
+
+    exit_code = 70
+
+
+class ObjectMissing(IntegrityError):
+    """An object is missing from the store."""
+
+    exit_code = 71
+
+
+class PackCorrupt(IntegrityError):
+    """A pack file of the store is damaged."""
+
+    exit_code = 72
+
+
+class StoreFormatUnsupported(BodegaError):
+    """The store was written in a format this bodega does not read."""
+
+    exit_code = 73
+
+
+class StoreBusy(Conflict):
+    """The store is busy: garbage collection and snapshot writers exclude each other."""
+
+    exit_code = 74
+
+
+class SnapshotNotFound(NotFound):
+    """No such snapshot."""
+
+    exit_code = 75
+
+
+class SnapshotPathNotFound(NotFound):
+    """No such path in the snapshot."""
+
+    exit_code = 76
+
+
+class SnapshotInUse(Conflict):
+    """The snapshot is needed by others and cannot be removed."""
+
+    exit_code = 77
+
+
+class VerifyFailed(IntegrityError):
+    """Verification found damage."""
+
+    exit_code = 78
+
+
+class RetentionInvalid(InvalidInput):
+    """Invalid retention rule."""
+
+    exit_code = 79
+
+
 # --- manifests and diff (60-69) ----------------------------------------------------------
 
 class ManifestCorrupt(IntegrityError):
@@ -131,12 +193,6 @@ class ManifestVersionUnsupported(BodegaError):
     """This manifest's format version is not one this bodega reads."""
 
     exit_code = 61
-
-
-class DeltaBaseMismatch(BodegaError):
-    """This delta manifest applies to another base manifest."""
-
-    exit_code = 62
 
 
 class TreeMismatch(IntegrityError):

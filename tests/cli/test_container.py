@@ -53,7 +53,7 @@ def test_clone_and_du(run):
     assert clone["size_bytes"] == 10000 and clone["name"] == "dev2"
     usage = js(run("du", "--json"))
     assert [u["name"] for u in usage["containers"]] == ["dev", "dev2"]
-    assert usage["total"]["files"] == 4  # two files, two manifests
+    assert usage["total"]["files"] == 6  # two files, two manifests, the clone's snapshot state (live.manifest, head.json)
     assert all(u["allocated_bytes"] >= 10000 for u in usage["containers"])
     assert run("du", "dev2").stdout.splitlines()[-1].split()[0] == "TOTAL"
 

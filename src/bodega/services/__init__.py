@@ -69,6 +69,7 @@ def open(home: str | os.PathLike[str] | None = None, *, user: str | None = None)
         catalogue.ensure_schema()
         bodega = Bodega(where, catalogue, user)
         bodega.tasks.recover()
+        bodega.snapshots.recover()  # restores a crash interrupted; store files no row publishes
     except BaseException:
         catalogue.close()
         raise

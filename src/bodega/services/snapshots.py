@@ -1,16 +1,25 @@
 """Snapshots in the catalogue: a delta's base is a snapshot of the same container."""
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bodega import errors
-from bodega.catalogue.models import Container, Role, Snapshot, SnapshotTrigger, SnapshotType
+from bodega.catalogue.models import (
+    Container, ContainerStatus, Role, Snapshot, SnapshotTrigger, SnapshotType, Task, TaskStatus,
+)
+from bodega.services.id_prefix import find_by_id
+from bodega.services.tasks import HOST, TaskContext, TaskInfo, TaskKind
+from bodega.storage.retention import Candidate, Policy, select
+from bodega.storage.snapshot import SnapshotEngine
+from bodega.storage.store import ObjectStore
 
 if TYPE_CHECKING:
     from bodega.services import Bodega
@@ -44,16 +53,359 @@ class SnapshotInfo:
                 "trigger": self.trigger.value, "created_at": self.created_at.isoformat()}
 
 
-class SnapshotService:
-    """Publishes snapshot rows (the snapshot engine makes their content) and lists them."""
+# --- the snapshot engine's tasks ------------------------------------------------------------
+
+def _state_dir(container_dir: Path) -> Path:
+    """Where the engine keeps a container's live manifest, head and restore staging."""
+    return container_dir / "state"
+
+
+@dataclass(frozen=True)
+class SnapshotDetails:
+    """A snapshot as the catalogue and the store know it."""
+
+    info: SnapshotInfo
+    store: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {**self.info.to_dict(), "store": self.store}
+
+
+class SnapshotTasks:
+    """snapshot.create / snapshot.restore / snapshot.forget tasks and the read paths over the engine."""
+
+    def __init__(self, bodega: "Bodega", service: "SnapshotService") -> None:
+        self._b = bodega
+        self._s = service
+        self._engine: SnapshotEngine | None = None
+        register = bodega.tasks.register
+        register(TaskKind("snapshot.create", self._run_create))
+        register(TaskKind("snapshot.restore", self._run_restore, changes_tree=True))
+        register(TaskKind("snapshot.forget", self._run_forget))
+        bodega.containers.after_clone.append(self._initial_snapshot)
+
+    @property
+    def engine(self) -> SnapshotEngine:
+        """The engine over the home's store (opened on first use)."""
+        if self._engine is None:
+            self._engine = SnapshotEngine(ObjectStore(self._b.home.store))
+        return self._engine
+
+    def _paths(self, s: Session, container: Container) -> tuple[Path, Path]:
+        d = Path(container.storage_path)
+        return d / "root", _state_dir(d)
+
+    def _base_for(self, s: Session, container: Container, state: Path) -> uuid.UUID | None:
+        """The next delta's base: where the tree came from (head), else the newest snapshot."""
+        head = SnapshotEngine.head(state)
+        if head is not None:
+            try:
+                row = s.get(Snapshot, uuid.UUID(head))
+            except ValueError:
+                row = None
+            if row is not None and row.container_id == container.id:
+                return row.id
+        newest = s.scalars(sa.select(Snapshot).where(Snapshot.container_id == container.id)
+                           .order_by(Snapshot.created_at.desc()).limit(1)).first()
+        return newest.id if newest is not None else None
+
+    # --- create ---------------------------------------------------------------------------
+
+    def create(self, container: str | uuid.UUID, *, label: str = "", kind: str = "auto",
+               trigger: SnapshotTrigger | str = SnapshotTrigger.MANUAL, detach: bool = False, wait: bool = False,
+               progress: Callable[[int], None] | None = None) -> SnapshotInfo | TaskInfo:
+        """Takes a snapshot of a container's tree (task snapshot.create): full or delta by policy unless kind says."""
+        if kind not in ("auto", "full", "delta"):
+            raise errors.InvalidInput(f"snapshot kind is auto, full or delta, not {kind!r}")
+        trigger = SnapshotTrigger(trigger)
+        if len(label) > 200:
+            raise errors.InvalidInput("a snapshot label has at most 200 characters")
+
+        def prepare(s: Session, task: Task) -> None:
+            c = self._b.containers.resolve(s, container)
+            if c.status not in (ContainerStatus.READY, ContainerStatus.RUNNING):
+                raise errors.WrongStatus(f"container {c.name} is {c.status.value}: snapshots need it ready or running")
+            task.container_id = c.id
+
+        task = self._b.tasks.submit("snapshot.create", {"label": label, "kind": kind, "trigger": trigger.value},
+                                    f"snapshot create {container}", prepare=prepare, detach=detach, wait=wait,
+                                    progress=progress)
+        if detach:
+            return task
+        return self._s.get(container, task.result["snapshot_id"])
+
+    def _take(self, ctx: TaskContext, container_id: uuid.UUID, label: str, kind: str,
+              trigger: SnapshotTrigger) -> tuple[SnapshotInfo, Any]:
+        with self._b.catalogue.session_scope(write=False) as s:
+            c = s.get(Container, container_id)
+            tree, state = self._paths(s, c)
+            base = self._base_for(s, c, state)
+        if kind == "delta" and base is None:
+            raise errors.DeltaBaseMismatch("a delta snapshot needs a base: this container has no snapshot yet")
+        self.engine.recover(tree, state)
+        snap_id = uuid.uuid4()
+        done = self.engine.create(tree, state, str(snap_id), base=str(base) if base else None, kind=kind,
+                                  progress=_relay(ctx), cancel=_cancelled(ctx),
+                                  writer_tag=f"{os.getpid()}@{HOST}:{ctx.task_id}")
+        return snap_id, done
+
+    def _run_create(self, ctx: TaskContext) -> None:
+        assert ctx.container_id is not None
+        p = ctx.payload
+        snap_id, done = self._take(ctx, ctx.container_id, p.get("label", ""), p.get("kind", "auto"),
+                                   SnapshotTrigger(p.get("trigger", "manual")))
+        self._publish(ctx, ctx.container_id, snap_id, done, p.get("label", ""), SnapshotTrigger(p.get("trigger", "manual")))
+
+    def _publish(self, ctx: TaskContext, container_id: uuid.UUID, snap_id: uuid.UUID, done: Any, label: str,
+                 trigger: SnapshotTrigger) -> None:
+        ctx.result.update(snapshot_id=str(snap_id), type=done.type, files_read=done.files_read,
+                          added_bytes=done.added_bytes, root=done.root)
+        ctx.log(f"snapshot {str(snap_id)[:8]}: {done.type}, {done.files} files, read {done.files_read}, "
+                f"added {done.added_bytes} bytes")
+        with ctx.finish() as s:
+            self._s.record(container_id, type=done.type, checksum_manifest=done.root,
+                           base_snapshot_id=uuid.UUID(done.base) if done.base else None, label=label,
+                           size_bytes=done.added_bytes, trigger=trigger, task_id=ctx.task_id, session=s,
+                           snapshot_id=snap_id)
+
+    def _initial_snapshot(self, ctx: TaskContext, container_id: uuid.UUID) -> None:
+        """Seed rule 2: a clone's first snapshot, published with the clone."""
+        snap_id, done = self._take(ctx, container_id, "initial snapshot of the clone", "full", SnapshotTrigger.SYSTEM)
+        ctx.result.update(initial_snapshot_id=str(snap_id))
+        self._s.record(container_id, type=done.type, checksum_manifest=done.root, label="clone",
+                       size_bytes=done.added_bytes, trigger=SnapshotTrigger.SYSTEM, task_id=ctx.task_id,
+                       snapshot_id=snap_id)
+
+    # --- restore --------------------------------------------------------------------------
+
+    def restore(self, container: str | uuid.UUID, snapshot: str | uuid.UUID, *, detach: bool = False,
+                wait: bool = False, progress: Callable[[int], None] | None = None) -> TaskInfo:
+        """Makes the container's tree the snapshot's (task snapshot.restore); newer snapshots stay."""
+        def prepare(s: Session, task: Task) -> None:
+            c = self._b.containers.resolve(s, container)
+            if c.status != ContainerStatus.READY:
+                raise errors.WrongStatus(f"container {c.name} is {c.status.value}: restore needs it ready (stopped)")
+            snap = self._s.resolve(s, c, snapshot)
+            task.container_id = c.id
+            task.payload = {**task.payload, "snapshot_id": str(snap.id)}
+
+        return self._b.tasks.submit("snapshot.restore", {"snapshot": str(snapshot)},
+                                    f"snapshot restore {container} {snapshot}", prepare=prepare, detach=detach,
+                                    wait=wait, progress=progress)
+
+    def _run_restore(self, ctx: TaskContext) -> None:
+        assert ctx.container_id is not None
+        with self._b.catalogue.session_scope(write=False) as s:
+            tree, state = self._paths(s, s.get(Container, ctx.container_id))
+        result = self.engine.restore(tree, state, ctx.payload["snapshot_id"], progress=_relay(ctx),
+                                     cancel=_cancelled(ctx))
+        ctx.result.update(result.to_dict())
+        ctx.log(f"restored {result.snapshot[:8]} ({result.mode}): wrote {result.files_written} files, "
+                f"removed {result.removed}, left {result.unchanged} untouched")
+        with ctx.finish() as s:
+            c = s.get(Container, ctx.container_id)
+            self._b.events.record(s, f"container {c.name} restored to snapshot {result.snapshot[:8]}",
+                                  container_id=c.id, task_id=ctx.task_id, context={"snapshot_id": result.snapshot})
+
+    # --- forget ---------------------------------------------------------------------------
+
+    def forget(self, container: str | uuid.UUID, policy: Policy | None = None, *, ids: Iterable[str] = (),
+               dry_run: bool = False, wait: bool = False) -> dict[str, Any]:
+        """Forgets snapshots (by id, or those policy does not keep); rebases deltas first (task snapshot.forget)."""
+        ids = list(ids)
+        if policy is None and not ids:
+            raise errors.RetentionInvalid("say which snapshots to forget: ids or keep rules")
+        with self._b.catalogue.session_scope(write=False) as s:
+            c = self._b.containers.resolve(s, container)
+            cands = [Candidate(str(r.id), _aware(r.created_at), r.trigger.value)
+                     for r in s.scalars(sa.select(Snapshot).where(Snapshot.container_id == c.id))]
+            chosen = [str(self._s.resolve(s, c, i).id) for i in ids]
+            container_id = c.id
+        if policy is not None:
+            _, forget, reasons = select(cands, policy)
+            chosen = sorted(set(chosen) | set(forget))
+        else:
+            reasons = {}
+        plan = {"forget": chosen, "keep": [c.id for c in cands if c.id not in chosen],
+                "reasons": reasons, "dry_run": dry_run}
+        if dry_run or not chosen:
+            return plan
+        task = self._b.tasks.submit("snapshot.forget", {"ids": chosen}, f"snapshot forget {container} ({len(chosen)})",
+                                    prepare=lambda s, t: setattr(t, "container_id", container_id), wait=wait)
+        plan["rebased"] = task.result.get("rebased", {})
+        return plan
+
+    def _run_forget(self, ctx: TaskContext) -> None:
+        gone = ctx.payload["ids"]
+        plan = self.engine.plan_forget(gone)
+        for child, new_base in plan.items():  # same tree, new encoding: safe to do before the catalogue
+            ctx.checkpoint()
+            self.engine.rebase(child, new_base)
+        ctx.result["rebased"] = plan
+        with ctx.finish() as s:
+            for child, new_base in plan.items():
+                row = s.get(Snapshot, uuid.UUID(child))
+                if row is not None:
+                    row.type = SnapshotType.DELTA if new_base else SnapshotType.FULL
+                    row.base_snapshot_id = uuid.UUID(new_base) if new_base else None
+            s.flush()
+            c = s.get(Container, ctx.container_id)
+            for sid in sorted(gone, key=lambda i: len(self._descendants(s, i)), reverse=False):
+                row = s.get(Snapshot, uuid.UUID(sid))
+                if row is not None:
+                    s.delete(row)
+                    s.flush()
+            self._b.events.record(s, f"forgot {len(gone)} snapshot(s) of container {c.name}", container_id=c.id,
+                                  task_id=ctx.task_id, context={"forgotten": gone})
+            self._b.containers.sync_manifest(s, c)
+        for sid in gone:  # after the catalogue: a crash here leaves files gc's reconcile removes
+            self.engine.path(sid).unlink(missing_ok=True)
+
+    def _descendants(self, s: Session, sid: str) -> list[uuid.UUID]:
+        return list(s.scalars(sa.select(Snapshot.id).where(Snapshot.base_snapshot_id == uuid.UUID(sid))))
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def show(self, container: str | uuid.UUID, snapshot: str | uuid.UUID) -> SnapshotDetails:
+        """A snapshot's catalogue row and its store header."""
+        info = self._s.get(container, snapshot)
+        try:
+            store = self.engine.info(str(info.id)).to_dict()
+        except errors.SnapshotNotFound:
+            store = None
+        return SnapshotDetails(info, store)
+
+    def ls(self, container: str | uuid.UUID, snapshot: str | uuid.UUID, path: str = "") -> list[Any]:
+        """Entries of a snapshot at path (one level)."""
+        return self.engine.ls(str(self._s.get(container, snapshot).id), path)
+
+    def cat(self, container: str | uuid.UUID, snapshot: str | uuid.UUID, path: str,
+            sink: Callable[[bytes], object]) -> int:
+        """Streams one file of a snapshot, checked against its hash."""
+        return self.engine.cat(str(self._s.get(container, snapshot).id), path, sink)
+
+    def extract(self, container: str | uuid.UUID, snapshot: str | uuid.UUID, path: str, dest: Path) -> Any:
+        """Writes one path of a snapshot to dest (which must not exist)."""
+        return self.engine.extract(str(self._s.get(container, snapshot).id), path, dest)
+
+    def diff(self, container: str | uuid.UUID, old: str | None = None, new: str | None = None) -> Any:
+        """What changed: live tree vs the newest snapshot (default), a snapshot vs the live tree, or two snapshots."""
+        from bodega.storage import manifest as mf
+        from bodega.storage.manifest_diff import Diff
+
+        with self._b.catalogue.session_scope(write=False) as s:
+            c = self._b.containers.resolve(s, container)
+            tree, state = self._paths(s, c)
+            if old is None:
+                newest = s.scalars(sa.select(Snapshot).where(Snapshot.container_id == c.id)
+                                   .order_by(Snapshot.created_at.desc()).limit(1)).first()
+                if newest is None:
+                    raise errors.SnapshotNotFound(f"container {c.name} has no snapshot to compare with")
+                old_id = str(newest.id)
+            else:
+                old_id = str(self._s.resolve(s, c, old).id)
+            new_id = str(self._s.resolve(s, c, new).id) if new is not None else None
+        a = self.engine.manifest(old_id)
+        b_ = self.engine.manifest(new_id) if new_id else mf.build(tree, SnapshotEngine.live_manifest(state))
+        return Diff.of(a, b_)
+
+    def verify(self, container: str | uuid.UUID | None = None, *, read_data: float = 0.0,
+               repair: bool = False) -> dict[str, Any]:
+        """Checks every (or one container's) snapshot manifest and object; repair rewrites damage from live files."""
+        if not 0.0 <= read_data <= 1.0:
+            raise errors.InvalidInput("read_data is a share between 0 and 1")
+        with self._b.catalogue.session_scope(write=False) as s:
+            q = sa.select(Snapshot.id, Snapshot.container_id)
+            if container is not None:
+                q = q.where(Snapshot.container_id == self._b.containers.resolve(s, container).id)
+            rows = s.execute(q).all()
+            trees = [self._paths(s, c) for c in s.scalars(sa.select(Container))]
+        missing = [str(r.id) for r in rows if not self.engine.exists(str(r.id))]
+        report = self.engine.verify([str(r.id) for r in rows if str(r.id) not in missing], read_data=read_data)
+        for sid in missing:
+            report.damage.append({"snapshot": sid, "object": None, "files": [],
+                                  "problem": f"snapshot {sid} is in the catalogue but not in the store"})
+        out = report.to_dict()
+        if repair and not report.ok:
+            out["repaired"] = self.engine.repair(report, trees)
+            again = self.engine.verify([str(r.id) for r in rows if str(r.id) not in missing], read_data=read_data)
+            out["after_repair"] = again.to_dict()
+        return out
+
+    def gc(self, *, dry_run: bool = False, timeout: float | None = None) -> dict[str, Any]:
+        """Removes snapshot files no catalogue row publishes (left by crashes) and objects nothing needs."""
+        removed = self.reconcile(dry_run=dry_run)
+        report = self.engine.gc(dry_run=dry_run, timeout=timeout).to_dict()
+        return {**report, "orphan_snapshots": removed}
+
+    def reconcile(self, dry_run: bool = False) -> list[str]:
+        """Snapshot files of no catalogue row whose writer is gone (a crash before publishing): removed."""
+        with self._b.catalogue.session_scope(write=False) as s:
+            known = {str(i) for i in s.scalars(sa.select(Snapshot.id))}
+            running = {str(t) for t in s.scalars(sa.select(Task.id).where(Task.status == TaskStatus.RUNNING))}
+        orphans = []
+        for sid in self.engine.ids():
+            if sid in known:
+                continue
+            writer = self.engine.info(sid).writer
+            if writer.rpartition(":")[2] in running:
+                continue  # being published right now
+            orphans.append(sid)
+        if not dry_run:
+            plan = self.engine.plan_forget(orphans)
+            for child, base in plan.items():
+                self.engine.rebase(child, base)
+            for sid in orphans:
+                self.engine.path(sid).unlink(missing_ok=True)
+        return orphans
+
+    def recover(self) -> list[str]:
+        """At open: finishes or undoes restores a crash interrupted (journal), then reconciles the store."""
+        done = []
+        containers_dir = self._b.home.containers
+        if containers_dir.is_dir():
+            for d in containers_dir.iterdir():
+                state = _state_dir(d)
+                if (state / "restore.journal").exists() or (state / "restore").exists():
+                    what = self.engine.recover(d / "root", state)
+                    if what:
+                        done.append(f"{d.name}: {what}")
+        if (self._b.home.store / "snapshots").is_dir():
+            self.reconcile()
+        return done
+
+
+def _relay(ctx: TaskContext) -> Callable[[str, int, int], None]:
+    """Engine progress (phase, done, total) as task percent: scan 0-20, store/restore 20-95."""
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase == "scan":
+            ctx.progress(min(20, done * 20 // total) if total else 0)
+        elif phase in ("store", "restore") and total:
+            ctx.progress(20 + done * 75 // total)
+        else:
+            ctx.checkpoint()
+    return progress
+
+
+def _cancelled(ctx: TaskContext) -> Callable[[], bool]:
+    return lambda: ctx.cancel.is_set() or ctx.lost.is_set()
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+class SnapshotService(SnapshotTasks):
+    """Snapshots: the catalogue rows (published in one transaction) over the engine's content."""
 
     def __init__(self, bodega: "Bodega") -> None:
-        self._b = bodega
+        SnapshotTasks.__init__(self, bodega, self)
 
     def record(self, container: str | uuid.UUID, *, type: SnapshotType | str, checksum_manifest: str,
                base_snapshot_id: uuid.UUID | None = None, label: str = "", size_bytes: int = 0,
                trigger: SnapshotTrigger | str = SnapshotTrigger.MANUAL, task_id: uuid.UUID | None = None,
-               session: Session | None = None) -> SnapshotInfo:
+               session: Session | None = None, snapshot_id: uuid.UUID | None = None) -> SnapshotInfo:
         """Publishes a snapshot, in session if given (e.g. a task's finish()), else in its own transaction."""
         self._b.users.require(Role.OPERATOR)
         type, trigger = SnapshotType(type), SnapshotTrigger(trigger)
@@ -63,14 +415,14 @@ class SnapshotService:
             raise errors.InvalidInput("size_bytes cannot be negative")
         if session is not None:
             return self._record(session, container, type, checksum_manifest, base_snapshot_id, label, size_bytes,
-                                trigger, task_id)
+                                trigger, task_id, snapshot_id)
         with self._b.catalogue.session_scope() as s:
             return self._record(s, container, type, checksum_manifest, base_snapshot_id, label, size_bytes,
-                                trigger, task_id)
+                                trigger, task_id, snapshot_id)
 
     def _record(self, s: Session, ref: str | uuid.UUID, type: SnapshotType, checksum: str,
                 base_id: uuid.UUID | None, label: str, size_bytes: int, trigger: SnapshotTrigger,
-                task_id: uuid.UUID | None) -> SnapshotInfo:
+                task_id: uuid.UUID | None, snapshot_id: uuid.UUID | None = None) -> SnapshotInfo:
         container = self._b.containers.resolve(s, ref)
         if type == SnapshotType.DELTA:
             if base_id is None:
@@ -81,7 +433,7 @@ class SnapshotService:
             if base.container_id != container.id:
                 raise errors.DeltaBaseMismatch(
                     f"base snapshot {base_id} belongs to another container than {container.name}")
-        row = Snapshot(id=uuid.uuid4(), container_id=container.id, label=label, type=type, base_snapshot_id=base_id,
+        row = Snapshot(id=snapshot_id or uuid.uuid4(), container_id=container.id, label=label, type=type, base_snapshot_id=base_id,
                        size_bytes=size_bytes, checksum_manifest=checksum, trigger=trigger)
         s.add(row)
         s.flush()
@@ -96,3 +448,15 @@ class SnapshotService:
             c: Container = self._b.containers.resolve(s, container)
             return [SnapshotInfo.of(p) for p in s.scalars(sa.select(Snapshot).where(Snapshot.container_id == c.id)
                                                           .order_by(Snapshot.created_at))]
+
+    def resolve(self, s: Session, container: Container, ref: str | uuid.UUID) -> Snapshot:
+        """A snapshot of container by id or unique id prefix (4+ hex digits)."""
+        row = find_by_id(s, Snapshot, ref, "snapshot")
+        if row is None or row.container_id != container.id:
+            raise errors.SnapshotNotFound(f"container {container.name} has no snapshot {ref}")
+        return row
+
+    def get(self, container: str | uuid.UUID, ref: str | uuid.UUID) -> SnapshotInfo:
+        """One snapshot of a container."""
+        with self._b.catalogue.session_scope(write=False) as s:
+            return SnapshotInfo.of(self.resolve(s, self._b.containers.resolve(s, container), ref))

@@ -1,0 +1,129 @@
+"""Pack files: many store objects in one file, with an index at its end (docs/store.md)."""
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterable
+
+from bodega import errors
+
+MAGIC = b"BODEGAPK"
+END_MAGIC = b"BDPKEND1"
+VERSION = 1
+HEADER = struct.Struct("<8sHHI")
+ROW = struct.Struct("<32sQQQBB6x")
+TRAILER = struct.Struct("<QQII8s")
+
+BLOB, RECIPE = 1, 2
+RAW, ZSTD = 0, 1
+
+
+@dataclass(frozen=True)
+class PackEntry:
+    """Where one object's stored bytes are in a pack, and how to decode them."""
+
+    pack: str
+    offset: int
+    stored_len: int
+    raw_len: int
+    kind: int
+    codec: int
+
+
+def _corrupt(path: Path | str, offset: int, what: str) -> errors.PackCorrupt:
+    return errors.PackCorrupt(f"pack {path} is damaged at byte {offset}: {what}", path=str(path))
+
+
+def read_index(path: Path) -> dict[bytes, PackEntry]:
+    """The objects a pack holds, after checking its header, trailer and index."""
+    name = path.stem
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size < HEADER.size + TRAILER.size:
+                raise _corrupt(path, size, "shorter than a header and a trailer (truncated)")
+            magic, version, header_len, _ = HEADER.unpack(f.read(HEADER.size))
+            if magic != MAGIC:
+                raise _corrupt(path, 0, "not a pack file (bad magic)")
+            if version != VERSION:
+                raise errors.StoreFormatUnsupported(f"pack {path} has version {version}; this bodega reads {VERSION}")
+            if header_len != HEADER.size:
+                raise _corrupt(path, 10, f"header length {header_len}")
+            f.seek(size - TRAILER.size)
+            raw_trailer = f.read(TRAILER.size)
+            index_offset, n, index_crc, trailer_crc, end = TRAILER.unpack(raw_trailer)
+            if end != END_MAGIC or zlib.crc32(raw_trailer[:20]) != trailer_crc:
+                raise _corrupt(path, size - TRAILER.size, "trailer checksum mismatch (truncated or overwritten)")
+            if index_offset < HEADER.size or index_offset + n * ROW.size != size - TRAILER.size:
+                raise _corrupt(path, size - TRAILER.size, f"index of {n} rows at {index_offset} does not fit")
+            f.seek(index_offset)
+            index = f.read(n * ROW.size)
+    except OSError as e:
+        raise errors.storage_error(e.errno or 0, str(path), "read pack") from e
+    if zlib.crc32(index) != index_crc:
+        raise _corrupt(path, index_offset, "index checksum mismatch")
+    out: dict[bytes, PackEntry] = {}
+    for i, (digest, offset, stored, raw, kind, codec) in enumerate(ROW.iter_unpack(index)):
+        if offset < HEADER.size or offset + stored > index_offset or kind not in (BLOB, RECIPE) \
+                or codec not in (RAW, ZSTD):
+            raise _corrupt(path, index_offset + i * ROW.size, f"index row {i} is invalid")
+        out.setdefault(digest, PackEntry(name, offset, stored, raw, kind, codec))
+    return out
+
+
+class PackWriter:
+    """Appends records to a new pack in staging; finish() makes it durable and returns its rows."""
+
+    def __init__(self, staging: Path) -> None:
+        self.path = staging
+        self._f: BinaryIO = open(staging, "xb", buffering=1 << 20)
+        self._f.write(HEADER.pack(MAGIC, VERSION, HEADER.size, 0))
+        self.offset = HEADER.size
+        self.rows: list[tuple[bytes, int, int, int, int, int]] = []
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def add(self, digest: bytes, stored: bytes | memoryview, raw_len: int, kind: int, codec: int) -> int:
+        """Appends one record; returns its offset."""
+        offset = self.offset
+        self._f.write(stored)
+        self.offset += len(stored)
+        self.rows.append((digest, offset, len(stored), raw_len, kind, codec))
+        return offset
+
+    def finish(self) -> None:
+        """Writes the index and trailer and fsyncs the file (still in staging)."""
+        index = b"".join(ROW.pack(*row) for row in self.rows)
+        self._f.write(index)
+        head = struct.pack("<QQI", self.offset, len(self.rows), zlib.crc32(index))
+        self._f.write(head + struct.pack("<I", zlib.crc32(head)) + END_MAGIC)
+        self._f.flush()
+        os.fsync(self._f.fileno())
+        self._f.close()
+
+    def abort(self) -> None:
+        """Closes and removes the staged pack."""
+        try:
+            self._f.close()
+        except OSError:
+            pass  # flushing the buffer of a pack we throw away (e.g. out of space): nothing to keep
+        finally:
+            self.path.unlink(missing_ok=True)
+
+
+def read_record(f: BinaryIO | int, entry: PackEntry) -> bytes:
+    """The stored bytes of a record, from an open pack (a file object or a descriptor)."""
+    fd = f if isinstance(f, int) else f.fileno()
+    data = os.pread(fd, entry.stored_len, entry.offset)
+    if len(data) != entry.stored_len:
+        raise errors.PackCorrupt(f"pack {entry.pack} is truncated at byte {entry.offset + len(data)}")
+    return data
+
+
+def rows_of(entries: Iterable[tuple[bytes, PackEntry]]) -> list[tuple[bytes, PackEntry]]:
+    """Entries in file order (pack, then offset): the order that reads packs sequentially."""
+    return sorted(entries, key=lambda de: (de[1].pack, de[1].offset))

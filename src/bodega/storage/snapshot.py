@@ -1,0 +1,639 @@
+"""The snapshot engine: snapshots of a tree into the object store, and back.
+
+A snapshot is one file, `store/snapshots/<id>.snap`: a JSON header line (id, type, base,
+root, sizes) then its manifest (docs/format.md; a delta against its base's full manifest, or
+full).  Those files are the store's gc roots.  Beside each tree the engine keeps a state
+directory: `live.manifest` (the tree's last full manifest with its stat cache, so a scan
+reads only suspects), `head.json` (the snapshot the tree was last snapshotted as or restored
+to: the next delta's base, so snapshots form a tree, not a line) and, during a restore,
+`restore/` (staging) and `restore.journal`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from bodega import errors
+from bodega.storage import manifest as mf
+from bodega.storage import materialize as mat
+from bodega.storage import volume
+from bodega.storage.manifest import Entry, Manifest
+from bodega.storage.store import Damage, ObjectStore, StoreWriter
+
+FULL_EVERY = 8            # a full snapshot after this many deltas in a chain
+DELTA_MAX_FRACTION = 0.5  # a delta listing more than this share of the tree is stored full
+IN_PLACE_MAX_FRACTION = 0.25  # restore in place when at most this share of entries changes
+Progress = Callable[[str, int, int], object]  # (phase, done, total)
+Cancel = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A snapshot as the store knows it (its header)."""
+
+    id: str
+    type: str                 # "full" or "delta"
+    base: str | None
+    root: str                 # hex root hash of the tree
+    files: int
+    bytes: int                # size of the tree's files
+    added_bytes: int          # bytes this snapshot added to the store
+    created_ns: int
+    writer: str = ""          # "pid@host" of the process that wrote it
+    files_read: int = 0       # files read to take it (the rest were vouched for by the stat cache)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return dict(self.__dict__)
+
+
+@dataclass
+class RestoreResult:
+    """What a restore did."""
+
+    snapshot: str
+    mode: str                 # "full" (staged tree swapped in) or "in-place" (journaled changes)
+    files_written: int
+    bytes_written: int
+    removed: int
+    unchanged: int
+    skipped_specials: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return dict(self.__dict__)
+
+
+@dataclass
+class VerifyReport:
+    """What verify found: damaged objects with the snapshots and files that need them."""
+
+    snapshots: int = 0
+    objects_checked: int = 0
+    bytes_read: int = 0
+    damage: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is damaged."""
+        return not self.damage
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return {"ok": self.ok, **self.__dict__}
+
+
+def _no_progress(phase: str, done: int, total: int) -> None:
+    return None
+
+
+class SnapshotEngine:
+    """Creates, restores, browses, verifies and forgets snapshots in one store."""
+
+    def __init__(self, store: ObjectStore, *, threads: int | None = None, full_every: int = FULL_EVERY) -> None:
+        self.store = store
+        self.dir = store.root / "snapshots"
+        self.dir.mkdir(exist_ok=True)
+        self.threads = threads or max(2, min(8, (os.cpu_count() or 2) * 2))
+        self.full_every = full_every
+        self._full_cache: dict[str, Manifest] = {}
+        self._lock = threading.Lock()
+
+    # --- snapshot files -------------------------------------------------------------------
+
+    def path(self, snap_id: str) -> Path:
+        """The snapshot's file."""
+        if not snap_id or "/" in snap_id or snap_id.startswith("."):
+            raise errors.InvalidInput(f"not a snapshot id: {snap_id!r}")
+        return self.dir / f"{snap_id}.snap"
+
+    def exists(self, snap_id: str) -> bool:
+        """True when the store has the snapshot."""
+        return self.path(snap_id).exists()
+
+    def _read(self, snap_id: str) -> tuple[SnapshotInfo, bytes]:
+        try:
+            data = self.path(snap_id).read_bytes()
+        except FileNotFoundError:
+            raise errors.SnapshotNotFound(f"snapshot {snap_id} is not in the store") from None
+        head, sep, body = data.partition(b"\n")
+        try:
+            info = SnapshotInfo(**json.loads(head))
+        except (ValueError, TypeError) as e:
+            raise errors.ManifestCorrupt(f"snapshot file {self.path(snap_id)} has a damaged header: {e}") from e
+        return info, body
+
+    def info(self, snap_id: str) -> SnapshotInfo:
+        """A snapshot's header."""
+        path = self.path(snap_id)
+        try:
+            with open(path, "rb") as f:
+                head = f.readline()
+        except FileNotFoundError:
+            raise errors.SnapshotNotFound(f"snapshot {snap_id} is not in the store") from None
+        try:
+            return SnapshotInfo(**json.loads(head))
+        except (ValueError, TypeError) as e:
+            raise errors.ManifestCorrupt(f"snapshot file {path} has a damaged header: {e}") from e
+
+    def ids(self) -> list[str]:
+        """Every snapshot in the store."""
+        return sorted(p.name[:-5] for p in self.dir.iterdir() if p.name.endswith(".snap"))
+
+    def stored_manifest(self, snap_id: str) -> Manifest:
+        """The manifest as stored (a delta for a delta snapshot)."""
+        info, body = self._read(snap_id)
+        try:
+            return mf.loads(body)
+        except errors.BodegaError as e:
+            e.args = (f"snapshot {snap_id}: {e.args[0]}",) if e.args else e.args
+            raise
+
+    def manifest(self, snap_id: str) -> Manifest:
+        """The snapshot's full manifest (a delta applied to its base's, recursively)."""
+        with self._lock:
+            cached = self._full_cache.get(snap_id)
+        if cached is not None:
+            return cached
+        chain: list[tuple[SnapshotInfo, Manifest]] = []
+        sid: str | None = snap_id
+        while sid is not None:
+            with self._lock:
+                cached = self._full_cache.get(sid)
+            if cached is not None:
+                break
+            info = self.info(sid)
+            chain.append((info, self.stored_manifest(sid)))
+            if len(chain) > 10_000:
+                raise errors.ManifestCorrupt(f"snapshot {snap_id}: its chain of bases loops")
+            sid = info.base if info.type == "delta" else None
+        full = cached
+        for info, m in reversed(chain):
+            full = m if info.type == "full" else full.apply(m)  # type: ignore[union-attr]
+            with self._lock:
+                self._full_cache[info.id] = full
+                if len(self._full_cache) > 16:
+                    self._full_cache.pop(next(iter(self._full_cache)))
+        assert full is not None
+        return full
+
+    def chain_length(self, snap_id: str) -> int:
+        """Deltas between the snapshot and its full ancestor (0 for a full one)."""
+        n, info = 0, self.info(snap_id)
+        while info.type == "delta" and info.base:
+            n += 1
+            info = self.info(info.base)
+        return n
+
+    def _write_snap(self, info: SnapshotInfo, manifest: Manifest) -> None:
+        """Writes a snapshot file durably and atomically (a rewrite replaces it whole)."""
+        data = json.dumps(info.to_dict(), sort_keys=True).encode() + b"\n" + manifest.to_bytes(stat_cache=False)
+        tmp = self.store.tmp / f"{os.getpid()}-{info.id}.snap"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path(info.id))
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise errors.storage_error(e.errno or 5, str(self.path(info.id)), "write snapshot") from e
+        volume.fsync_path(self.dir)
+        with self._lock:
+            self._full_cache.pop(info.id, None)
+
+    # --- the tree's state -----------------------------------------------------------------
+
+    @staticmethod
+    def head(state_dir: Path) -> str | None:
+        """The snapshot the tree came from (last snapshotted as or restored to), if known."""
+        try:
+            return json.loads((state_dir / "head.json").read_text())["snapshot"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    @staticmethod
+    def _set_head(state_dir: Path, snap_id: str, root: str) -> None:
+        from bodega.storage.atomic_file import write_file_atomic
+
+        write_file_atomic(state_dir / "head.json", json.dumps({"snapshot": snap_id, "root": root}).encode())
+
+    @staticmethod
+    def live_manifest(state_dir: Path) -> Manifest | None:
+        """The tree's last full manifest with its stat cache (None when missing or unreadable)."""
+        try:
+            m = mf.load(state_dir / "live.manifest")
+        except errors.BodegaError:
+            return None
+        return m if not m.is_delta and m.has_stat_cache else None
+
+    @staticmethod
+    def _save_live(state_dir: Path, m: Manifest) -> None:
+        m.save(state_dir / "live.manifest", stat_cache=True)
+
+    # --- create ---------------------------------------------------------------------------
+
+    def create(self, tree: Path, state_dir: Path, snap_id: str, *, base: str | None = None,
+               kind: str = "auto", progress: Progress = _no_progress, cancel: Cancel | None = None,
+               writer_tag: str = "") -> SnapshotInfo:
+        """Snapshots tree as snap_id: scan with the stat cache, store new content, write the snapshot.
+
+        kind: "auto" (delta on base unless the chain is long or the delta big), "full" or
+        "delta" (needs base).  On return the snapshot file is durable and head.json names it;
+        publishing it in the catalogue is the caller's.
+        """
+        if kind not in ("auto", "full", "delta"):
+            raise errors.InvalidInput(f"snapshot kind is auto, full or delta, not {kind!r}")
+        if kind == "delta" and base is None:
+            raise errors.InvalidInput("a delta snapshot needs a base snapshot")
+        if self.exists(snap_id):
+            raise errors.Conflict(f"snapshot {snap_id} exists already")
+        if not tree.is_dir() or tree.is_symlink():
+            raise errors.NotADirectory(None, f"not a directory: {tree}")
+        state_dir.mkdir(parents=True, exist_ok=True)
+        base_full = self.manifest(base) if base is not None else None
+        with self.store.writer() as w:
+            progress("scan", 0, 0)
+            m, added = self._scan_and_store(tree, state_dir, w, progress, cancel)
+            # Objects are durable before the snapshot that names them (still under the lock,
+            # so gc cannot run between the two).
+            w.commit_objects()
+            stype = "full"
+            stored = m
+            if base_full is not None and kind != "full":
+                delta = m.delta_from(base_full)
+                long_chain = self.chain_length(base) + 1 > self.full_every  # type: ignore[arg-type]
+                big = len(delta) > DELTA_MAX_FRACTION * max(1, len(m))
+                if kind == "delta" or not (long_chain or big):
+                    stype, stored = "delta", delta
+            info = SnapshotInfo(snap_id, stype, base if stype == "delta" else None, m.root_hex,
+                                sum(1 for e in m if e.kind == "file"), m.total_file_bytes(), added,
+                                mat.now_ns(), writer_tag, m.files_read)
+            self._write_snap(info, stored)
+        with self._lock:
+            self._full_cache[snap_id] = m
+        self._save_live(state_dir, m)
+        self._set_head(state_dir, snap_id, m.root_hex)
+        progress("done", 1, 1)
+        return info
+
+    def _scan_and_store(self, tree: Path, state_dir: Path, w: StoreWriter, progress: Progress,
+                        cancel: Cancel | None) -> tuple[Manifest, int]:
+        """The tree's manifest (hashing only suspects) with every file's content in the store."""
+        previous = self.live_manifest(state_dir)
+        for _attempt in range(3):
+            m = mf.build(tree, previous, progress=lambda p: progress("scan", p.files_done, p.files_total))
+            todo: dict[bytes, Entry] = {}
+            for e in m:
+                if e.kind == "file" and e.hash not in todo and not w.has(e.hash):
+                    todo[e.hash] = e
+            added, changed = self._store_files(tree, list(todo.values()), w, progress, cancel)
+            if not changed:
+                return m, added
+            previous = m  # those files changed after they were hashed: scan again (they are suspects)
+        raise errors.ChangedWhileReading(
+            f"files keep changing while the snapshot is taken: {', '.join(changed[:5])}", path=changed[0])
+
+    def _store_files(self, tree: Path, entries: list[Entry], w: StoreWriter, progress: Progress,
+                     cancel: Cancel | None) -> tuple[int, list[str]]:
+        """Puts entries' files in the store on worker threads, in batches; (bytes added, paths that changed)."""
+        root = os.fsencode(tree) + b"/"
+        total = sum(e.size for e in entries)
+
+        def batch(part: list[Entry]) -> tuple[int, int, list[str]]:
+            added, size, changed = 0, 0, []
+            for e in part:
+                if cancel is not None and cancel():
+                    raise errors.Cancelled("snapshot cancelled")
+                put = w.put_file(os.fsdecode(root + e.path))
+                if put.digest != e.hash:
+                    changed.append(e.path_str)
+                added += put.added_bytes
+                size += e.size
+            return added, size, changed
+
+        added, done, changed = 0, 0, []
+        with ThreadPoolExecutor(max_workers=self.threads) as pool:
+            for a, n, c in pool.map(batch, [entries[i:i + 64] for i in range(0, len(entries), 64)]):
+                added, done = added + a, done + n
+                changed += c
+                progress("store", done, total)
+        return added, changed
+
+    # --- restore --------------------------------------------------------------------------
+
+    def restore(self, tree: Path, state_dir: Path, snap_id: str, *, in_place: bool | None = None,
+                progress: Progress = _no_progress, cancel: Cancel | None = None) -> RestoreResult:
+        """Makes tree the snapshot's tree: old tree or new, never half (after recover()).
+
+        Onto a tree close to the target only the changed entries are written (staged, then a
+        journal applies them: in_place=None decides by the share changed); otherwise the whole
+        tree is written into staging and swapped in atomically.  Newer snapshots are untouched;
+        head.json then names snap_id, so the next snapshot's base is the one restored.
+        """
+        self.recover(tree, state_dir)
+        target = self.manifest(snap_id)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        with self.store.shared():
+            self.store.refresh()
+            live = None
+            if tree.is_dir() and in_place is not False:
+                progress("scan", 0, 0)
+                live = mf.build(tree, self.live_manifest(state_dir),
+                                progress=lambda p: progress("scan", p.files_done, p.files_total))
+            if live is not None:
+                remove, write, remode = mat.plan_changes(live, target)
+                changed = len(remove) + len(write) + len(remode)
+                if in_place or changed <= IN_PLACE_MAX_FRACTION * max(1, len(target)):
+                    return self._restore_in_place(tree, state_dir, snap_id, target, live, remove, write, remode,
+                                                  progress, cancel)
+            return self._restore_full(tree, state_dir, snap_id, target, progress, cancel)
+
+    def _staging(self, state_dir: Path) -> Path:
+        return state_dir / "restore"
+
+    def _restore_full(self, tree: Path, state_dir: Path, snap_id: str, target: Manifest,
+                      progress: Progress, cancel: Cancel | None) -> RestoreResult:
+        staging = self._staging(state_dir)
+        mat.remove_tree(staging)
+        staging.mkdir(parents=True)
+        new_root = staging / "root"
+        total = target.total_file_bytes()
+        try:
+            written = mat.write_tree(self.store, target, new_root, threads=self.threads,
+                                     progress=lambda f, b: progress("restore", b, total), cancel=cancel)
+            volume.sync_files([new_root / os.fsdecode(p) for p, st in written.stats.items()
+                               if st.st_mode & 0o170000 == 0o100000], staging)
+            done_ns = mat.now_ns()
+            journal = state_dir / "restore.journal"
+            doc = {"snapshot": snap_id, "mode": "full", "new_root_ino": os.lstat(new_root).st_ino}
+            _write_durable(journal, json.dumps(doc).encode())
+            if tree.exists():
+                if not volume.exchange(new_root, tree):
+                    os.rename(tree, staging / "old")  # the journal rolls this forward after a crash
+                    os.rename(new_root, tree)
+            else:
+                os.rename(new_root, tree)
+            volume.fsync_path(tree.parent)
+        except BaseException:
+            if not (state_dir / "restore.journal").exists():
+                mat.remove_tree(staging)
+            raise
+        self._finish_restore(tree, state_dir, snap_id, target, written.stats, done_ns, None)
+        return RestoreResult(snap_id, "full", written.files, written.bytes, 0, 0, written.skipped_specials)
+
+    def _restore_in_place(self, tree: Path, state_dir: Path, snap_id: str, target: Manifest, live: Manifest,
+                          remove: list[Entry], write: list[Entry], remode: list[Entry], progress: Progress,
+                          cancel: Cancel | None) -> RestoreResult:
+        staging = self._staging(state_dir)
+        mat.remove_tree(staging)
+        journal = state_dir / "restore.journal"
+        total = sum(e.size for e in write if e.kind == "file")
+        try:
+            written = mat.stage_and_journal(self.store, tree, staging, journal, snap_id, remove, write, remode,
+                                            threads=self.threads, progress=lambda f, b: progress("restore", b, total),
+                                            cancel=cancel)
+        except BaseException:
+            journal.unlink(missing_ok=True)
+            mat.remove_tree(staging)
+            raise
+        _, removed, stats = mat.apply_journal(journal, tree)
+        done_ns = mat.now_ns()
+        self._finish_restore(tree, state_dir, snap_id, target, stats, done_ns, live)
+        unchanged = len(target) - len(write) - len(remode)
+        return RestoreResult(snap_id, "in-place", written.files, written.bytes, removed, unchanged,
+                             written.skipped_specials)
+
+    def _finish_restore(self, tree: Path, state_dir: Path, snap_id: str, target: Manifest,
+                        stats: dict[bytes, os.stat_result], done_ns: int, live: Manifest | None) -> None:
+        # In place, untouched files keep the rows the live scan vouched for: the cache is only
+        # as fresh as that scan.  A staged tree was private until the swap: its stats are exact.
+        scan_start = min(done_ns, live._table.scan_start_ns) if live is not None else done_ns
+        self._save_live(state_dir, mat.with_stat_cache(target, stats, scan_start, live))
+        self._set_head(state_dir, snap_id, target.root_hex)
+        (state_dir / "restore.journal").unlink(missing_ok=True)
+        volume.fsync_path(state_dir)
+        mat.remove_tree(self._staging(state_dir))
+
+    def recover(self, tree: Path, state_dir: Path) -> str | None:
+        """Finishes or undoes a restore a crash interrupted; returns what it did (None: nothing)."""
+        journal = state_dir / "restore.journal"
+        staging = self._staging(state_dir)
+        if journal.exists():
+            try:
+                doc = json.loads(journal.read_bytes())
+            except ValueError:
+                doc = None  # a journal is renamed into place whole: a torn one was never committed
+            if doc is not None and doc.get("mode") == "full":
+                new_root = staging / "root"
+                swapped = tree.exists() and os.lstat(tree).st_ino == doc["new_root_ino"]
+                if not swapped and new_root.exists() and os.lstat(new_root).st_ino == doc["new_root_ino"]:
+                    if tree.exists():
+                        if not volume.exchange(new_root, tree):
+                            os.rename(tree, staging / "old")
+                            os.rename(new_root, tree)
+                    else:
+                        os.rename(new_root, tree)
+                    swapped = True
+                if swapped:
+                    target = self.manifest(doc["snapshot"])
+                    self._finish_restore(tree, state_dir, doc["snapshot"], target, {}, mat.now_ns(), None)
+                    return "rolled forward"
+            elif doc is not None:
+                snap, _, stats = mat.apply_journal(journal, tree)
+                self._finish_restore(tree, state_dir, snap, self.manifest(snap), stats, mat.now_ns(),
+                                     self.live_manifest(state_dir))
+                return "rolled forward"
+            journal.unlink(missing_ok=True)
+        if staging.exists():
+            mat.remove_tree(staging)
+            return "rolled back"
+        return None
+
+    # --- browse ---------------------------------------------------------------------------
+
+    def ls(self, snap_id: str, path: str = "") -> list[Entry]:
+        """The entry at path and, for a directory, the entries directly in it."""
+        m = self.manifest(snap_id)
+        prefix = _rel(path)
+        if prefix:
+            top = m.get(prefix)
+            if top is None:
+                raise errors.SnapshotPathNotFound(f"{path}: not in snapshot {snap_id}")
+            if top.kind != "dir":
+                return [top]
+        depth = prefix.count(b"/") + 1 if prefix else 0
+        start = prefix + b"/" if prefix else b""
+        return [e for e in m if e.path.startswith(start) and e.path.count(b"/") == depth]
+
+    def cat(self, snap_id: str, path: str, sink: Callable[[bytes], object]) -> int:
+        """Streams one file of the snapshot (checked against its hash) to sink."""
+        e = self.manifest(snap_id).get(_rel(path))
+        if e is None:
+            raise errors.SnapshotPathNotFound(f"{path}: not in snapshot {snap_id}")
+        if e.kind != "file":
+            raise errors.InvalidInput(f"{path} is a {e.kind} in snapshot {snap_id}, not a file")
+        with self.store.shared():
+            return self.store.write_to(e.hash, sink, file=e.path_str)
+
+    def extract(self, snap_id: str, path: str, dest: Path) -> mat.Written:
+        """Writes one path of the snapshot (a file, a link or a directory tree) to dest (new)."""
+        m = self.manifest(snap_id)
+        rel = _rel(path)
+        e = m.get(rel) if rel else None
+        if rel and e is None:
+            raise errors.SnapshotPathNotFound(f"{path}: not in snapshot {snap_id}")
+        if os.path.lexists(dest):
+            raise errors.PathExists(None, f"{dest} exists already")
+        with self.store.shared():
+            if e is not None and e.kind == "file":
+                w = mat.Written()
+                mat.write_files(self.store, [(e, os.fsencode(dest))], 1, w)
+                return w
+            if e is not None and e.kind == "symlink":
+                os.symlink(e.link, dest)
+                return mat.Written(symlinks=1)
+            return mat.write_tree(self.store, m, dest, threads=self.threads, prefix=rel)
+
+    # --- verify and repair ----------------------------------------------------------------
+
+    def verify(self, snap_ids: Iterable[str], *, read_data: float = 0.0, seed: int | None = None,
+               progress: Progress = _no_progress) -> VerifyReport:
+        """Checks the snapshots' manifests and objects (read_data: the share of objects read and hashed)."""
+        report = VerifyReport()
+        users: dict[bytes, list[tuple[str, str]]] = {}
+        for sid in snap_ids:
+            report.snapshots += 1
+            try:
+                m = self.manifest(sid)
+            except errors.BodegaError as e:
+                report.damage.append({"snapshot": sid, "object": None, "files": [], "problem": str(e)})
+                continue
+            for e in m:
+                if e.kind == "file":
+                    users.setdefault(e.hash, []).append((sid, e.path_str))
+        digests = sorted(users)
+        rng = random.Random(seed)
+        read = set(digests) if read_data >= 1 else {d for d in digests if rng.random() < read_data}
+        with self.store.shared():
+            self.store.refresh()
+            for name, err in self.store.damaged_packs.items():
+                report.damage.append({"snapshot": None, "object": None, "files": [],
+                                      "problem": f"pack {name}: {err}"})
+            for i, d in enumerate(digests):
+                damage: Damage | None = self.store.check(d, read_data=d in read)
+                report.objects_checked += 1
+                if d in read and damage is None:
+                    report.bytes_read += self.store.object_size(d)
+                if damage is not None:
+                    report.damage.append({"snapshot": sorted({s for s, _ in users[d]}), "object": d.hex(),
+                                          "files": [f"{s}:{p}" for s, p in users[d]][:20],
+                                          "problem": damage.problem})
+                if i % 1024 == 0:
+                    progress("verify", i, len(digests))
+        return report
+
+    def repair(self, report: VerifyReport, trees: Iterable[tuple[Path, Path]]) -> list[str]:
+        """Rewrites damaged objects from live files with the same hash; returns the objects repaired."""
+        wanted = {bytes.fromhex(d["object"]) for d in report.damage if d.get("object")}
+        repaired: list[str] = []
+        for tree, state_dir in trees:
+            if not wanted:
+                break
+            live = self.live_manifest(state_dir)
+            if live is None:
+                continue
+            for e in live:
+                if e.kind == "file" and e.hash in wanted:
+                    src = Path(os.fsdecode(os.fsencode(tree) + b"/" + e.path))
+                    if self.store.repair(e.hash, src):
+                        wanted.discard(e.hash)
+                        repaired.append(e.hash.hex())
+        return repaired
+
+    # --- forget and gc --------------------------------------------------------------------
+
+    def children(self) -> dict[str, list[str]]:
+        """base id -> ids of the deltas on it."""
+        out: dict[str, list[str]] = {}
+        for sid in self.ids():
+            info = self.info(sid)
+            if info.type == "delta" and info.base:
+                out.setdefault(info.base, []).append(sid)
+        return out
+
+    def plan_forget(self, remove: Iterable[str]) -> dict[str, str | None]:
+        """child id -> its new base (None: becomes full) for every kept delta whose base goes."""
+        gone = set(remove)
+        plan: dict[str, str | None] = {}
+        for sid in self.ids():
+            if sid in gone:
+                continue
+            info = self.info(sid)
+            if info.type != "delta" or info.base not in gone:
+                continue
+            base: str | None = info.base
+            while base is not None and base in gone:
+                b = self.info(base)
+                base = b.base if b.type == "delta" else None
+            plan[sid] = base
+        return plan
+
+    def rebase(self, snap_id: str, new_base: str | None) -> SnapshotInfo:
+        """Rewrites a snapshot as a delta on new_base (or full): same tree, same root, new encoding."""
+        info = self.info(snap_id)
+        full = self.manifest(snap_id)
+        if new_base is None:
+            stored, stype = full, "full"
+        else:
+            stored, stype = full.delta_from(self.manifest(new_base)), "delta"
+        new = SnapshotInfo(**{**info.to_dict(), "type": stype, "base": new_base})
+        self._write_snap(new, stored)
+        with self._lock:
+            self._full_cache[snap_id] = full
+        return new
+
+    def remove(self, snap_id: str) -> None:
+        """Deletes a snapshot's file (rebase its deltas first: see plan_forget)."""
+        kids = [c for c in self.children().get(snap_id, [])]
+        if kids:
+            raise errors.SnapshotInUse(f"snapshot {snap_id} is the base of {', '.join(kids)}: rebase them first")
+        self.path(snap_id).unlink(missing_ok=True)
+        volume.fsync_path(self.dir)
+        with self._lock:
+            self._full_cache.pop(snap_id, None)
+
+    def live_objects(self) -> Iterator[bytes]:
+        """Every file hash any stored snapshot needs (the union of all stored manifests)."""
+        for sid in self.ids():
+            for e in self.stored_manifest(sid):
+                if e.kind == "file" and e.hash is not None:
+                    yield e.hash
+
+    def gc(self, *, dry_run: bool = False, timeout: float | None = None):
+        """Removes objects no snapshot needs (waits for running snapshot writers)."""
+        return self.store.gc(lambda: set(self.live_objects()), dry_run=dry_run, timeout=timeout)
+
+
+def _rel(path: str | bytes) -> bytes:
+    raw = os.fsencode(path).strip(b"/")
+    parts = [p for p in raw.split(b"/") if p not in (b"", b".")]
+    if b".." in parts:
+        raise errors.InvalidInput(f"a snapshot path cannot contain '..': {os.fsdecode(path)!r}")
+    return b"/".join(parts)
+
+
+def _write_durable(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    volume.fsync_path(path.parent)

@@ -1,0 +1,827 @@
+"""The object store: file contents named by their BLAKE3-256, stored once for every container.
+
+On a copy-on-write volume a file's object is a clone of the file; elsewhere objects are
+zstd-compressed blobs in pack files, large files as content-defined chunks.  Every object
+is checked against its hash whenever it is read.  The on-disk format is docs/store.md.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import mmap
+import os
+import secrets
+import shutil
+import stat
+import struct
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterable, Iterator
+
+import zstandard
+
+from bodega import errors
+from bodega._native.hash import Blake3, hash_file
+from bodega.storage import chunking, volume
+from bodega.storage.pack import BLOB, RAW, RECIPE, ZSTD, PackEntry, PackWriter, read_index, read_record
+
+FORMAT = "bodega-store"
+VERSION = 1
+RECIPE_ROW = struct.Struct("<32sQ")
+STREAM_PIECE = 8 << 20
+
+DEFAULTS = {
+    "zstd_level": 3,
+    "clone_min": 16 << 10,
+    "chunk_min": 1 << 20,
+    "pack_max": 32 << 20,
+    "chunker": chunking.NAME,
+}
+
+
+def digest_hex(digest: bytes) -> str:
+    """The 64-hex-digit name of an object."""
+    return digest.hex()
+
+
+def parse_digest(text: str | bytes) -> bytes:
+    """The 32-byte digest named by 64 hex digits."""
+    if isinstance(text, bytes) and len(text) == 32:
+        return text
+    try:
+        raw = bytes.fromhex(text.decode() if isinstance(text, bytes) else text)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise errors.InvalidInput(f"not an object hash (64 hex digits): {text!r}")
+    return raw
+
+
+def _os_error(e: OSError, path: object, op: str) -> errors.BodegaError:
+    if isinstance(e, errors.BodegaError):
+        return e
+    return errors.storage_error(e.errno or errno.EIO, os.fspath(path) if path is not None else None, op)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Put:
+    """A file put in the store: its content hash, what it was when read, and the bytes it added."""
+
+    digest: bytes
+    stat: os.stat_result
+    added_bytes: int
+    stored_as: str  # "clone", "blob", "chunks" or "known"
+
+
+@dataclass
+class Damage:
+    """One damaged or missing object (or pack) found by check()."""
+
+    digest: bytes | None
+    where: str
+    problem: str
+
+    def to_dict(self) -> dict[str, str | None]:
+        """A JSON-ready dict."""
+        return {"object": self.digest.hex() if self.digest else None, "where": self.where, "problem": self.problem}
+
+
+@dataclass
+class GcReport:
+    """What gc removed (or would remove, with dry_run)."""
+
+    objects_removed: int = 0
+    bytes_freed: int = 0
+    packs_removed: int = 0
+    packs_rewritten: int = 0
+    staging_removed: int = 0
+    objects_kept: int = 0
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, int | bool]:
+        """A JSON-ready dict."""
+        return dict(self.__dict__)
+
+
+class ObjectStore:
+    """A store directory: objects in, verified objects out, gc of what no snapshot needs."""
+
+    def __init__(self, root: str | os.PathLike[str], *, zstd_level: int | None = None,
+                 lock_timeout: float | None = None) -> None:
+        self.root = Path(root).absolute()
+        self.objects_dir = self.root / "objects"
+        self.packs_dir = self.root / "packs"
+        self.tmp = self.root / "tmp"
+        self.lock_timeout = lock_timeout
+        try:
+            for d in (self.root, self.objects_dir, self.packs_dir, self.tmp):
+                d.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise _os_error(e, e.filename, "create store") from e
+        self.config = self._load_config()
+        if zstd_level is not None:
+            if not -7 <= zstd_level <= 22:
+                raise errors.InvalidInput(f"zstd level must be between -7 and 22, not {zstd_level}")
+            self.config["zstd_level"] = zstd_level
+        self.cow = volume.can_clone(self.tmp)
+        self._index: dict[bytes, PackEntry] = {}
+        self._packs: set[str] = set()
+        self.damaged_packs: dict[str, errors.BodegaError] = {}
+        self._mutex = threading.Lock()
+        self._local = threading.local()
+        self._fds: dict[str, int] = {}
+        self.refresh()
+
+    # --- configuration and index ----------------------------------------------------------
+
+    def _load_config(self) -> dict:
+        path = self.root / "config.json"
+        if not path.exists():
+            config = {"format": FORMAT, "version": VERSION, **DEFAULTS}
+            staged = self._staging(".json")
+            staged.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+            volume.fsync_path(staged)
+            try:
+                os.link(staged, path)  # never replaces a config another process wrote first
+            except FileExistsError:
+                pass
+            finally:
+                staged.unlink(missing_ok=True)
+            volume.fsync_path(self.root)
+        try:
+            config = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise errors.StoreFormatUnsupported(f"{path} is not a bodega store configuration: {e}") from e
+        if not isinstance(config, dict) or config.get("format") != FORMAT:
+            raise errors.StoreFormatUnsupported(f"{self.root} is not a bodega store")
+        if config.get("version") != VERSION:
+            raise errors.StoreFormatUnsupported(
+                f"store {self.root} has version {config.get('version')}; this bodega reads version {VERSION}")
+        return {**DEFAULTS, **config}
+
+    def refresh(self) -> None:
+        """Brings the pack index in step with packs/ (packs other processes added or gc removed)."""
+        try:
+            names = {p[:-5] for p in os.listdir(self.packs_dir) if p.endswith(".pack")}
+        except OSError as e:
+            raise _os_error(e, self.packs_dir, "list packs") from e
+        with self._mutex:
+            gone = self._packs - names
+            for name in gone & set(self._fds):
+                os.close(self._fds.pop(name))
+            if gone:
+                self._index = {d: e for d, e in self._index.items() if e.pack not in gone}
+                self._packs -= gone
+            for name in sorted(names - self._packs):
+                try:
+                    rows = read_index(self.packs_dir / f"{name}.pack")
+                except (errors.PackCorrupt, errors.StorageError) as e:
+                    self.damaged_packs[name] = e
+                    continue
+                self.damaged_packs.pop(name, None)
+                for digest, entry in rows.items():
+                    self._index.setdefault(digest, entry)
+                self._packs.add(name)
+
+    def _reload(self) -> None:
+        """Forgets the index and the open packs and reads packs/ again (after gc or repair rewrote packs)."""
+        self.close()
+        with self._mutex:
+            self._index.clear()
+            self._packs.clear()
+        self.refresh()
+
+    def _staging(self, suffix: str) -> Path:
+        return self.tmp / f"{os.getpid()}-{secrets.token_hex(8)}{suffix}"
+
+    def loose_path(self, digest: bytes) -> Path:
+        """Where a loose object lives."""
+        h = digest.hex()
+        return self.objects_dir / h[:2] / h
+
+    def pack_path(self, name: str) -> Path:
+        """Where a pack lives."""
+        return self.packs_dir / f"{name}.pack"
+
+    # --- locking --------------------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self, exclusive: bool, timeout: float | None) -> Iterator[None]:
+        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            volume.lock_file(fd, exclusive, timeout, what=f"store {self.root}")
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def shared(self, timeout: float | None = None) -> "contextmanager[None]":
+        """Holds the store lock shared (writers, readers): gc waits until it is released."""
+        return self._locked(False, self.lock_timeout if timeout is None else timeout)
+
+    def exclusive(self, timeout: float | None = None) -> "contextmanager[None]":
+        """Holds the store lock exclusively (gc, pack repair): no reader or writer runs meanwhile."""
+        return self._locked(True, self.lock_timeout if timeout is None else timeout)
+
+    # --- lookup ---------------------------------------------------------------------------
+
+    def has(self, digest: bytes) -> bool:
+        """True when the store holds the object (in a pack or loose)."""
+        if digest in self._index:
+            return True
+        return os.path.exists(self.loose_path(digest))
+
+    def locate(self, digest: bytes) -> PackEntry | Path:
+        """Where the object is: its pack entry or its loose file (ObjectMissing when nowhere)."""
+        entry = self._index.get(digest)
+        if entry is not None:
+            return entry
+        path = self.loose_path(digest)
+        if os.path.exists(path):
+            return path
+        self.refresh()
+        entry = self._index.get(digest)
+        if entry is None:
+            raise errors.ObjectMissing(f"object {digest.hex()} is missing from the store")
+        return entry
+
+    def pack_entries(self) -> dict[bytes, PackEntry]:
+        """Every packed object and its entry (one per hash)."""
+        with self._mutex:
+            return dict(self._index)
+
+    def loose_objects(self) -> Iterator[bytes]:
+        """The hashes of every loose object."""
+        for sub in sorted(os.listdir(self.objects_dir)):
+            d = self.objects_dir / sub
+            if len(sub) != 2 or not d.is_dir():
+                continue
+            for name in os.listdir(d):
+                if len(name) == 64:
+                    try:
+                        yield bytes.fromhex(name)
+                    except ValueError:
+                        continue
+
+    def object_size(self, digest: bytes) -> int:
+        """The length of an object's content (for a recipe, the file it describes)."""
+        where = self.locate(digest)
+        if isinstance(where, Path):
+            return where.stat().st_size
+        if where.kind == RECIPE:
+            return sum(length for _, length in self.recipe(digest))
+        return where.raw_len
+
+    # --- writing --------------------------------------------------------------------------
+
+    def writer(self) -> "StoreWriter":
+        """A write session (holds the store lock shared until commit or abort)."""
+        return StoreWriter(self)
+
+    def _zstd(self) -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
+        pair = getattr(self._local, "zstd", None)
+        if pair is None or pair[2] != self.config["zstd_level"]:
+            pair = (zstandard.ZstdCompressor(level=self.config["zstd_level"]), zstandard.ZstdDecompressor(),
+                    self.config["zstd_level"])
+            self._local.zstd = pair
+        return pair[0], pair[1]
+
+    def encode(self, data: bytes | memoryview) -> tuple[bytes | memoryview, int]:
+        """The stored form of a blob and its codec: zstd when that is smaller, else raw."""
+        packed = self._zstd()[0].compress(data)
+        return (packed, ZSTD) if len(packed) < len(data) else (data, RAW)
+
+    # --- reading --------------------------------------------------------------------------
+
+    def _damaged(self, digest: bytes, where: str, problem: str, file: str | None) -> errors.ObjectCorrupt:
+        needed = f" (needed by {file})" if file else ""
+        return errors.ObjectCorrupt(f"object {digest.hex()} in {where} {problem}{needed}",
+                                    object=digest.hex(), where=where, path=file)
+
+    def _where(self, entry: PackEntry) -> str:
+        return f"pack {self.pack_path(entry.pack)} at byte {entry.offset}"
+
+    def _pack_fd(self, name: str) -> int:
+        """An open descriptor of a pack, kept for the store's life (pread is thread-safe)."""
+        fd = self._fds.get(name)
+        if fd is None:
+            with self._mutex:
+                fd = self._fds.get(name)
+                if fd is None:
+                    fd = self._fds[name] = os.open(self.pack_path(name), os.O_RDONLY | os.O_CLOEXEC)
+        return fd
+
+    def close(self) -> None:
+        """Closes the pack descriptors kept open for reading."""
+        with self._mutex:
+            fds, self._fds = self._fds, {}
+        for fd in fds.values():
+            os.close(fd)
+
+    def _decode_record(self, digest: bytes, entry: PackEntry, f: BinaryIO | int | None, file: str | None) -> bytes:
+        try:
+            stored = read_record(self._pack_fd(entry.pack) if f is None else f, entry)
+        except errors.PackCorrupt as e:
+            raise self._damaged(digest, self._where(entry), f"is unreadable: {e}", file) from e
+        except OSError as e:
+            if e.errno == errno.ENOENT:
+                raise errors.ObjectMissing(f"object {digest.hex()}: pack {entry.pack} is gone"
+                                           + (f" (needed by {file})" if file else "")) from e
+            raise _os_error(e, self.pack_path(entry.pack), "read") from e
+        if entry.codec == RAW:
+            data = stored
+        else:
+            try:
+                data = self._zstd()[1].decompress(stored, max_output_size=entry.raw_len)
+            except zstandard.ZstdError as e:
+                raise self._damaged(digest, self._where(entry), f"does not decompress ({e})", file) from e
+        if len(data) != entry.raw_len:
+            raise self._damaged(digest, self._where(entry), f"has {len(data)} bytes, not {entry.raw_len}", file)
+        return data
+
+    def recipe(self, digest: bytes, *, file: str | None = None) -> list[tuple[bytes, int]]:
+        """The chunks (hash, length) of a chunked file's recipe."""
+        entry = self.locate(digest)
+        if isinstance(entry, Path) or entry.kind != RECIPE:
+            raise errors.InvalidInput(f"object {digest.hex()} is not a chunked file")
+        table = self._decode_record(digest, entry, None, file)
+        if len(table) % RECIPE_ROW.size:
+            raise self._damaged(digest, self._where(entry), "is not a chunk table", file)
+        return list(RECIPE_ROW.iter_unpack(table))
+
+    def read(self, digest: bytes, *, file: str | None = None) -> bytes:
+        """An object's content, checked against its hash (for small files: cat, verify)."""
+        chunks: list[bytes] = []
+        self.write_to(digest, chunks.append, file=file)
+        return b"".join(chunks)
+
+    def write_to(self, digest: bytes, sink: Callable[[bytes], object], *, file: str | None = None) -> int:
+        """Streams an object's content to sink, checked against its hash; returns its length.
+
+        A large object's pieces reach sink before the whole is checked: a caller that must
+        not keep damaged bytes writes to staging and drops it when this raises.
+        """
+        where = self.locate(digest)
+        if isinstance(where, Path):
+            return self._stream_loose(digest, where, sink, file)
+        if where.kind == BLOB:
+            data = self._decode_record(digest, where, None, file)
+            if Blake3(data).digest() != digest:
+                raise self._damaged(digest, self._where(where), "does not match its hash", file)
+            sink(data)
+            return len(data)
+        whole = Blake3()
+        total = 0
+        for chunk, length in self.recipe(digest, file=file):
+            centry = self.locate(chunk)
+            if isinstance(centry, Path):
+                data = Path(centry).read_bytes()
+            else:
+                data = self._decode_record(chunk, centry, None, file)
+            if len(data) != length or Blake3(data).digest() != chunk:
+                raise self._damaged(chunk, self._where(centry) if isinstance(centry, PackEntry) else str(centry),
+                                    f"(chunk at byte {total} of object {digest.hex()}) does not match its hash",
+                                    file)
+            whole.update(data)
+            sink(data)
+            total += length
+        if whole.digest() != digest:
+            raise self._damaged(digest, self._where(where), "does not match its hash (chunks assembled)", file)
+        return total
+
+    def _stream_loose(self, digest: bytes, path: Path, sink: Callable[[bytes], object], file: str | None) -> int:
+        whole = Blake3()
+        total = 0
+        try:
+            with open(path, "rb", buffering=0) as f:
+                while piece := f.read(STREAM_PIECE):
+                    whole.update(piece)
+                    sink(piece)
+                    total += len(piece)
+        except OSError as e:
+            raise _os_error(e, path, "read") from e
+        if whole.digest() != digest:
+            raise self._damaged(digest, str(path), "does not match its hash", file)
+        return total
+
+    def materialize(self, digest: bytes, dest: str | os.PathLike[str], *, file: str | None = None,
+                    mode: int = 0o600) -> int:
+        """Creates dest (which must not exist) with an object's content, checked; returns its size.
+
+        A loose object on a copy-on-write volume is cloned, then the clone is hashed; anything
+        else is decoded and written.  On failure dest is removed.
+        """
+        where = self.locate(digest)
+        try:
+            if isinstance(where, Path):
+                try:
+                    volume.clone_file(where, dest)
+                except volume.CANNOT_CLONE:
+                    pass
+                else:
+                    if hash_file(dest) != digest:
+                        raise self._damaged(digest, str(where), "does not match its hash", file)
+                    os.chmod(dest, mode)
+                    return os.stat(dest).st_size
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+            try:
+                with open(fd, "wb", buffering=0, closefd=True) as out:
+                    return self.write_to(digest, out.write, file=file)
+            except BaseException:
+                raise
+        except BaseException as e:
+            try:
+                os.unlink(dest)
+            except OSError:
+                pass
+            if isinstance(e, OSError) and not isinstance(e, errors.BodegaError):
+                raise _os_error(e, dest, "restore") from e
+            raise
+
+    # --- verification ---------------------------------------------------------------------
+
+    def check(self, digest: bytes, *, read_data: bool = True) -> Damage | None:
+        """None when the object is present (and, with read_data, matches its hash), else the damage."""
+        try:
+            where = self.locate(digest)
+            if not read_data:
+                if isinstance(where, PackEntry) and where.kind == RECIPE:
+                    for chunk, _ in self.recipe(digest):
+                        self.locate(chunk)
+                return None
+            self.write_to(digest, lambda _piece: None)
+        except errors.ObjectMissing as e:
+            return Damage(digest, "store", str(e))
+        except errors.ObjectCorrupt as e:
+            return Damage(digest, str(e.details.get("where", "store")), str(e))
+        return None
+
+    def closure(self, digests: Iterable[bytes]) -> set[bytes]:
+        """The objects digests need: themselves plus the chunks of chunked files."""
+        out: set[bytes] = set()
+        for d in digests:
+            if d in out:
+                continue
+            out.add(d)
+            entry = self._index.get(d)
+            if entry is not None and entry.kind == RECIPE and not os.path.exists(self.loose_path(d)):
+                out.update(chunk for chunk, _ in self.recipe(d))
+        return out
+
+    # --- repair ---------------------------------------------------------------------------
+
+    def repair(self, digest: bytes, source: Path) -> bool:
+        """Rewrites a damaged object from a live file with the same content; False when it differs.
+
+        The good copy is stored first; then the damaged record is dropped (its pack rewritten
+        without it) or the damaged loose object replaced, under the exclusive lock.
+        """
+        try:
+            if hash_file(source) != digest:
+                return False
+        except errors.BodegaError:
+            return False
+        with self.exclusive():
+            self.refresh()
+            bad = self.check(digest)
+            if bad is None:
+                return True
+            where = self.locate(digest)
+            bad_chunks = set()
+            if isinstance(where, PackEntry) and where.kind == RECIPE:
+                try:
+                    bad_chunks = {c for c, _ in self.recipe(digest) if self.check(c) is not None}
+                except errors.ObjectCorrupt:
+                    pass
+            dropped = {digest} | bad_chunks
+            w = StoreWriter(self, locked=False, force=dropped)
+            try:
+                put = w.put_file(source)
+                w.commit()
+            except BaseException:
+                w.abort()
+                raise
+            new_packs = set(w.published_packs)
+            if isinstance(where, Path) and put.stored_as != "clone":
+                os.unlink(where)  # the good copy is in a pack now (a clone replaced it in place)
+            for name in sorted({e.pack for d in dropped if (e := self._index_any(d, exclude=new_packs))}):
+                self._rewrite_pack(name, drop=dropped, dry_run=False)
+            self._reload()
+            return self.check(digest) is None
+
+    def _index_any(self, digest: bytes, exclude: set[str]) -> PackEntry | None:
+        for name in sorted(self._packs - exclude):
+            try:
+                rows = read_index(self.pack_path(name))
+            except errors.BodegaError:
+                continue
+            if digest in rows:
+                return rows[digest]
+        return None
+
+    # --- garbage collection ---------------------------------------------------------------
+
+    def gc(self, live: Iterable[bytes] | Callable[[], Iterable[bytes]], *, dry_run: bool = False,
+           timeout: float | None = None) -> GcReport:
+        """Removes every object that live does not need (file hashes of the kept snapshots).
+
+        live may be a function: it is then called under the exclusive lock, so that no
+        snapshot can be written between reading the roots and sweeping.  A pack whose index
+        is damaged is never removed (it may hold live objects).
+        """
+        report = GcReport(dry_run=dry_run)
+        with self.exclusive(timeout):
+            self._reload()
+            needed = self.closure(live() if callable(live) else live)
+            report.objects_kept = len(needed)
+            kept: set[bytes] = set()
+            for digest in list(self.loose_objects()):
+                path = self.loose_path(digest)
+                if digest in needed and digest not in kept:
+                    kept.add(digest)
+                    continue
+                report.objects_removed += 1
+                report.bytes_freed += path.stat().st_size
+                if not dry_run:
+                    path.unlink()
+            for name in sorted(self._packs):
+                rows = read_index(self.pack_path(name))
+                keep = {d for d in rows if d in needed and d not in kept}
+                kept |= keep
+                dead = [d for d in rows if d not in keep]
+                if not dead:
+                    continue
+                report.objects_removed += len(dead)
+                report.bytes_freed += sum(rows[d].stored_len for d in dead)
+                if keep:
+                    report.packs_rewritten += 1
+                else:
+                    report.packs_removed += 1
+                self._rewrite_pack(name, drop=set(dead), dry_run=dry_run)
+            for entry in os.listdir(self.tmp):
+                report.staging_removed += 1
+                if not dry_run:
+                    p = self.tmp / entry
+                    shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
+            self._reload()
+        return report
+
+    def _rewrite_pack(self, name: str, drop: set[bytes], dry_run: bool) -> None:
+        """Replaces a pack by one without the records in drop (or just removes it when nothing is left)."""
+        path = self.pack_path(name)
+        rows = read_index(path)
+        keep = [(d, e) for d, e in sorted(rows.items(), key=lambda de: de[1].offset) if d not in drop]
+        if dry_run:
+            return
+        if keep:
+            staged = self._staging(".pack")
+            writer = PackWriter(staged)
+            try:
+                with open(path, "rb") as f:
+                    for d, e in keep:
+                        writer.add(d, read_record(f, e), e.raw_len, e.kind, e.codec)
+                writer.finish()
+                os.rename(staged, self.pack_path(secrets.token_hex(16)))
+            except BaseException:
+                writer.abort()
+                raise
+            volume.fsync_path(self.packs_dir)
+        path.unlink()
+        volume.fsync_path(self.packs_dir)
+
+
+@dataclass
+class StoreWriter:
+    """A write session: puts files and bytes, then commit() makes them durable (or abort())."""
+
+    store: ObjectStore
+    locked: bool = True
+    force: set[bytes] = field(default_factory=set)  # re-store these even when present (repair)
+
+    def __post_init__(self) -> None:
+        self._lock_cm = self.store.shared() if self.locked else None
+        if self._lock_cm is not None:
+            self._lock_cm.__enter__()
+        self.store.refresh()
+        self._mutex = threading.Lock()
+        self._pack: PackWriter | None = None
+        self._pending: set[bytes] = set()
+        self.loose_written: dict[bytes, Path] = {}
+        self.published_packs: list[str] = []
+        self.added_bytes = 0
+        self.added_objects = 0
+        self._closed = False
+
+    def __enter__(self) -> "StoreWriter":
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+    def has(self, digest: bytes) -> bool:
+        """True when the object is in the store or was put in this session."""
+        return self._known(digest)
+
+    def _known(self, digest: bytes) -> bool:
+        if digest in self.force:
+            return digest in self._pending
+        return digest in self._pending or self.store.has(digest)
+
+    # --- puts -----------------------------------------------------------------------------
+
+    def put_bytes(self, data: bytes | memoryview, kind: int = BLOB) -> bytes:
+        """Stores a blob (or a recipe table, with kind=RECIPE under its file's hash) and returns its hash."""
+        digest = Blake3(data).digest()
+        self._add_blob(digest, data)
+        return digest
+
+    def _add_blob(self, digest: bytes, data: bytes | memoryview, kind: int = BLOB) -> int:
+        if self._known(digest):
+            return 0
+        if kind == RECIPE:
+            stored, codec = data, RAW
+        else:
+            stored, codec = self.store.encode(data)
+        with self._mutex:
+            if digest in self._pending:
+                return 0
+            if self._pack is None:
+                self._pack = PackWriter(self.store._staging(".pack"))
+            self._pack.add(digest, stored, len(data), kind, codec)
+            self._pending.add(digest)
+            self.added_bytes += len(stored)
+            self.added_objects += 1
+            if self._pack.offset >= self.store.config["pack_max"]:
+                self._publish_pack()
+        return len(stored)
+
+    def _publish_pack(self) -> None:
+        """Finishes the current pack and renames it into packs/ (caller holds the mutex)."""
+        pack, self._pack = self._pack, None
+        if pack is None or not len(pack):
+            if pack is not None:
+                pack.abort()
+            return
+        try:
+            pack.finish()
+            name = secrets.token_hex(16)
+            os.rename(pack.path, self.store.pack_path(name))
+        except BaseException:
+            pack.abort()
+            raise
+        self.published_packs.append(name)
+
+    def put_file(self, path: str | os.PathLike[str]) -> Put:
+        """Stores a regular file (never through a link) and returns its hash as read."""
+        path = os.fspath(path)
+        cfg = self.store.config
+        if self.store.cow:
+            try:
+                st = os.lstat(path)
+            except OSError as e:
+                raise _os_error(e, path, "stat") from e
+            if stat.S_ISREG(st.st_mode) and st.st_size >= cfg["clone_min"]:
+                put = self._put_clone(path, st)
+                if put is not None:
+                    return put
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise errors.UnsafePath(f"{path} is a link: bodega does not follow it", path=str(path)) from e
+            raise _os_error(e, path, "open") from e
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise errors.InvalidInput(f"{path} is not a regular file", path=str(path))
+            for _attempt in (1, 2):
+                if st.st_size < cfg["chunk_min"]:
+                    put = self._put_small(fd, path, st)
+                else:
+                    put = self._put_chunked(fd, path, st)
+                after = os.fstat(fd)
+                if _same_content_stat(st, after):
+                    return put
+                st = after
+            raise errors.ChangedWhileReading(f"{path} changed while it was being stored", path=str(path))
+        except OSError as e:
+            raise _os_error(e, path, "store") from e
+        finally:
+            os.close(fd)
+
+    def _put_small(self, fd: int, path: str, st: os.stat_result) -> Put:
+        data = _read_all(fd, st.st_size)
+        digest = Blake3(data).digest()
+        added = self._add_blob(digest, data)
+        return Put(digest, st, added, "blob" if added else "known")
+
+    def _put_chunked(self, fd: int, path: str, st: os.stat_result) -> Put:
+        size = os.fstat(fd).st_size
+        if size == 0:
+            return self._put_small(fd, path, st)
+        with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as mm:
+            view = memoryview(mm)
+            try:
+                digest = Blake3(view).digest()
+                if self._known(digest):
+                    return Put(digest, st, 0, "known")
+                rows = []
+                added = 0
+                for offset, length in chunking.cuts(view):
+                    with view[offset:offset + length] as piece:
+                        chunk = Blake3(piece).digest()
+                        added += self._add_blob(chunk, piece)
+                    rows.append(RECIPE_ROW.pack(chunk, length))
+                added += self._add_blob(digest, b"".join(rows), RECIPE)
+            finally:
+                view.release()
+        return Put(digest, st, added, "chunks")
+
+    def _put_clone(self, path: str, st: os.stat_result) -> Put | None:
+        """A loose object cloned from the file and hashed from the clone (a frozen copy)."""
+        staged = self.store._staging(".obj")
+        try:
+            volume.clone_file(path, staged)
+        except volume.CANNOT_CLONE:
+            return None
+        try:
+            digest = hash_file(staged)
+            if self._known(digest):
+                staged.unlink()
+                return Put(digest, st, 0, "known")
+            dest = self.store.loose_path(digest)
+            dest.parent.mkdir(exist_ok=True)
+            os.rename(staged, dest)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        with self._mutex:
+            self._pending.add(digest)
+            self.loose_written[digest] = dest
+            self.added_bytes += st.st_size
+            self.added_objects += 1
+        return Put(digest, st, st.st_size, "clone")
+
+    # --- end of session -------------------------------------------------------------------
+
+    def commit(self) -> None:
+        """Makes everything put durable (commit_objects), then releases the store lock."""
+        if self._closed:
+            return
+        self.commit_objects()
+        self._release()
+
+    def commit_objects(self) -> None:
+        """Makes everything put so far durable (packs fsynced and renamed, clones synced); keeps the lock."""
+        try:
+            with self._mutex:
+                self._publish_pack()
+            if self.published_packs:
+                volume.fsync_path(self.store.packs_dir)
+            if self.loose_written:
+                volume.sync_files(list(self.loose_written.values()), self.store.objects_dir)
+                for d in sorted({p.parent for p in self.loose_written.values()}):
+                    volume.fsync_path(d)
+            self.store.refresh()
+        except OSError as e:
+            self.abort()
+            raise _os_error(e, self.store.root, "commit") from e
+        except BaseException:
+            self.abort()
+            raise
+        self.loose_written.clear()
+
+    def abort(self) -> None:
+        """Drops the unfinished pack; objects already renamed stay for gc."""
+        if self._closed:
+            return
+        try:
+            with self._mutex:
+                if self._pack is not None:
+                    self._pack.abort()
+                    self._pack = None
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        self._closed = True
+        if self._lock_cm is not None:
+            self._lock_cm.__exit__(None, None, None)
+            self._lock_cm = None
+
+
+def _same_content_stat(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_size, a.st_mtime_ns, a.st_ctime_ns, a.st_ino) == (b.st_size, b.st_mtime_ns, b.st_ctime_ns, b.st_ino)
+
+
+def _read_all(fd: int, size_hint: int) -> bytes:
+    """Every byte of a file from offset 0 (a file that grew meanwhile is read to its end)."""
+    pieces, offset = [], 0
+    while piece := os.pread(fd, max(size_hint - offset, 1 << 16), offset):
+        pieces.append(piece)
+        offset += len(piece)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)

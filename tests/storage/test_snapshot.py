@@ -1,0 +1,375 @@
+"""The snapshot engine: create (full/delta by policy), restore (swap or in place), browse,
+verify/repair, forget with rebase, gc, crash recovery; on ext4 and on XFS."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from bodega import errors
+from bodega.storage import manifest as mf
+from bodega.storage import materialize as mat
+from bodega.storage.snapshot import SnapshotEngine
+from bodega.storage.store import ObjectStore
+from damage import flip_bit
+
+
+def make_tree(root: Path, files: int = 60, seed: int = 0) -> Path:
+    rng = random.Random(seed)
+    root.mkdir()
+    for d in range(6):
+        (root / f"d{d}" / "sub").mkdir(parents=True)
+    for i in range(files):
+        size = rng.choice([0, 10, 500, 3000, 40_000, 200_000])
+        (root / f"d{i % 6}" / ("sub" if i % 2 else "") / f"f{i}.bin").write_bytes(rng.randbytes(size))
+    (root / "big.bin").write_bytes(rng.randbytes(3 << 20))
+    (root / "link").symlink_to("d0/f0.bin")
+    (root / "dangling").symlink_to("../outside")
+    os.chmod(root / "d1" / "sub" / "f1.bin", 0o755)
+    return root
+
+
+def root_of(tree: Path) -> bytes:
+    return mf.build(tree).root
+
+
+def engine_at(base: Path, **kw) -> SnapshotEngine:
+    return SnapshotEngine(ObjectStore(base / "store"), **kw)
+
+
+@pytest.fixture(params=["ext4", "xfs"])
+def where(request, ext4_dir):
+    """Each test runs on ext4 (compressed packs) and on XFS (clones)."""
+    if request.param == "ext4":
+        return ext4_dir
+    return request.getfixturevalue("cow_dir")
+
+
+def test_create_then_restore_gives_the_same_tree(where):
+    tree = make_tree(where / "tree")
+    eng = engine_at(where)
+    info = eng.create(tree, where / "state", "s1")
+    assert info.type == "full" and info.base is None and info.root == root_of(tree).hex()
+    assert eng.store.cow == (where.name != "ext4" and eng.store.cow)
+    result = eng.restore(where / "out", where / "state-out", "s1")
+    assert result.mode == "full"
+    assert root_of(where / "out") == root_of(tree)
+    assert os.readlink(where / "out" / "dangling") == "../outside"
+    assert (where / "out" / "d1" / "sub" / "f1.bin").stat().st_mode & 0o777 == 0o755
+    assert (where / "out" / "big.bin").stat().st_mtime_ns == (tree / "big.bin").stat().st_mtime_ns
+
+
+def test_second_snapshot_is_a_delta_storing_only_the_change(where):
+    tree = make_tree(where / "tree")
+    eng = engine_at(where)
+    first = eng.create(tree, where / "state", "s1")
+    (tree / "d2" / "f2.bin").write_bytes(b"new content" * 100)
+    (tree / "added.txt").write_text("added")
+    os.unlink(tree / "d3" / "sub" / "f3.bin")
+    second = eng.create(tree, where / "state", "s2", base="s1")
+    assert second.type == "delta" and second.base == "s1"
+    assert 0 < second.added_bytes < 5000 < first.added_bytes
+    assert len(eng.stored_manifest("s2")) < 10  # only the changes (and their parent dirs)
+    assert eng.manifest("s2").root.hex() == second.root == root_of(tree).hex()
+    assert eng.manifest("s1").root.hex() == first.root
+
+
+def test_an_unchanged_tree_is_read_from_the_stat_cache(ext4_dir):
+    tree = make_tree(ext4_dir / "tree")
+    eng = engine_at(ext4_dir)
+    time.sleep(2.1)  # out of the racy window of the first scan
+    first = eng.create(tree, ext4_dir / "state", "s1")
+    assert first.files_read > 50
+    second = eng.create(tree, ext4_dir / "state", "s2", base="s1")
+    assert second.files_read == 0 and second.added_bytes == 0 and second.root == first.root
+
+
+def test_policy_full_every_n_deltas_and_forced_kinds(ext4_dir):
+    tree = make_tree(ext4_dir / "tree", files=10)
+    eng = engine_at(ext4_dir, full_every=2)
+    kinds = []
+    base = None
+    for i in range(5):
+        (tree / "counter").write_text(str(i))
+        info = eng.create(tree, ext4_dir / "state", f"s{i}", base=base)
+        kinds.append(info.type)
+        base = info.id
+    assert kinds == ["full", "delta", "delta", "full", "delta"]
+    assert eng.create(tree, ext4_dir / "state", "forced", base=base, kind="full").type == "full"
+    with pytest.raises(errors.InvalidInput, match="needs a base"):
+        eng.create(tree, ext4_dir / "state", "x", kind="delta")
+    with pytest.raises(errors.InvalidInput, match="auto, full or delta"):
+        eng.create(tree, ext4_dir / "state", "x", base=base, kind="sideways")
+    with pytest.raises(errors.Conflict, match="exists already"):
+        eng.create(tree, ext4_dir / "state", "s1")
+    with pytest.raises(errors.SnapshotNotFound):
+        eng.create(tree, ext4_dir / "state", "y", base="nope")
+
+
+def test_a_big_delta_is_stored_full(ext4_dir):
+    tree = make_tree(ext4_dir / "tree", files=20)
+    eng = engine_at(ext4_dir)
+    eng.create(tree, ext4_dir / "state", "s1")
+    for p in tree.rglob("*.bin"):
+        if not p.is_symlink():
+            p.write_bytes(b"rewritten " + os.fsencode(p.name))
+    assert eng.create(tree, ext4_dir / "state", "s2", base="s1").type == "full"
+
+
+def test_restore_onto_a_close_tree_touches_only_changed_files(where):
+    tree = make_tree(where / "tree")
+    eng = engine_at(where)
+    eng.create(tree, where / "state", "s1")
+    before = {p: p.lstat() for p in tree.rglob("*")}
+    (tree / "d2" / "f2.bin").write_bytes(b"broken by an update")
+    (tree / "junk.txt").write_text("left by the update")
+    os.unlink(tree / "d4" / "f4.bin")
+    os.chmod(tree / "d1" / "sub" / "f1.bin", 0o600)
+    result = eng.restore(tree, where / "state", "s1")
+    assert result.mode == "in-place"
+    assert result.files_written == 2 and result.removed == 1  # f2 and f4 written, junk removed
+    assert root_of(tree) == bytes.fromhex(eng.info("s1").root)
+    untouched = [p for p in before if p.name not in ("f2.bin", "f4.bin", "f1.bin") and p.is_file()]
+    assert untouched
+    for p in untouched:
+        st = p.lstat()
+        assert (st.st_ino, st.st_ctime_ns) == (before[p].st_ino, before[p].st_ctime_ns), p
+    assert not (where / "state" / "restore").exists() and not (where / "state" / "restore.journal").exists()
+
+
+def test_restore_far_from_the_tree_swaps_a_staged_tree_in(where):
+    tree = make_tree(where / "tree", seed=1)
+    eng = engine_at(where)
+    eng.create(tree, where / "state", "s1")
+    for p in list(tree.iterdir()):
+        if p.is_dir() and not p.is_symlink():
+            mat.remove_tree(p)
+    (tree / "other").mkdir()
+    ino = tree.stat().st_ino
+    result = eng.restore(tree, where / "state", "s1")
+    assert result.mode == "full"
+    assert tree.stat().st_ino != ino
+    assert root_of(tree) == bytes.fromhex(eng.info("s1").root)
+    assert list((where / "state").iterdir()) != [] and not (where / "state" / "restore").exists()
+
+
+def test_restore_is_non_destructive_and_the_next_base_is_the_restored_one(ext4_dir):
+    tree = make_tree(ext4_dir / "tree")
+    eng = engine_at(ext4_dir)
+    state = ext4_dir / "state"
+    eng.create(tree, state, "s1")
+    (tree / "v2").write_text("two")
+    eng.create(tree, state, "s2", base=eng.head(state))
+    eng.restore(tree, state, "s1")
+    assert eng.head(state) == "s1" and set(eng.ids()) == {"s1", "s2"}
+    assert not (tree / "v2").exists()
+    (tree / "v3").write_text("three")
+    s3 = eng.create(tree, state, "s3", base=eng.head(state))
+    assert s3.base == "s1"  # a snapshot tree: s2 and s3 are siblings
+    eng.restore(tree, state, "s2")
+    assert (tree / "v2").read_text() == "two" and not (tree / "v3").exists()
+
+
+def test_after_an_in_place_restore_only_the_restored_files_are_read_again(ext4_dir):
+    tree = make_tree(ext4_dir / "tree")
+    eng = engine_at(ext4_dir)
+    state = ext4_dir / "state"
+    time.sleep(2.1)
+    eng.create(tree, state, "s1")
+    (tree / "d0" / "f0.bin").write_text("changed")
+    time.sleep(2.1)
+    eng.restore(tree, state, "s1")
+    time.sleep(2.1)
+    again = eng.create(tree, state, "s2", base="s1")
+    assert again.files_read == 1 and again.root == eng.info("s1").root
+
+
+def test_a_fully_restored_tree_has_a_stat_cache(ext4_dir):
+    tree = make_tree(ext4_dir / "tree")
+    eng = engine_at(ext4_dir)
+    eng.create(tree, ext4_dir / "state", "s1")
+    eng.restore(ext4_dir / "out", ext4_dir / "state-out", "s1")
+    live = eng.live_manifest(ext4_dir / "state-out")
+    assert live is not None and live.root.hex() == eng.info("s1").root
+    for e in live:
+        if e.kind == "file":
+            st = (ext4_dir / "out" / e.path_str).lstat()
+            assert live._table.stat_cache(live._table.find(e.path))[:2] == (st.st_ctime_ns, st.st_ino)
+
+
+def test_ls_cat_extract(where):
+    tree = make_tree(where / "tree")
+    eng = engine_at(where)
+    eng.create(tree, where / "state", "s1")
+    names = [e.path for e in eng.ls("s1", "d0")]
+    assert b"d0/sub" in names and b"d0/f0.bin" in names and all(n.count(b"/") == 1 for n in names)
+    assert [e.path for e in eng.ls("s1", "/big.bin")] == [b"big.bin"]
+    out = io.BytesIO()
+    assert eng.cat("s1", "big.bin", out.write) == 3 << 20
+    assert out.getvalue() == (tree / "big.bin").read_bytes()
+    eng.extract("s1", "d1", where / "x")
+    assert mf.build(where / "x").root == mf.build(tree / "d1").root
+    eng.extract("s1", "d1/sub/f1.bin", where / "one")
+    assert (where / "one").read_bytes() == (tree / "d1" / "sub" / "f1.bin").read_bytes()
+    with pytest.raises(errors.SnapshotPathNotFound):
+        eng.ls("s1", "nope")
+    with pytest.raises(errors.InvalidInput, match="not a file"):
+        eng.cat("s1", "d0", out.write)
+    with pytest.raises(errors.InvalidInput, match=r"\.\."):
+        eng.cat("s1", "../etc/passwd", out.write)
+    with pytest.raises(errors.PathExists):
+        eng.extract("s1", "d1", where / "x")
+
+
+def test_a_flipped_bit_is_found_by_restore_and_verify_and_repaired_from_the_live_tree(where):
+    tree = make_tree(where / "tree")
+    eng = engine_at(where)
+    eng.create(tree, where / "state", "s1")
+    digest = mf.build(tree).get(b"big.bin").hash
+    loc = eng.store.locate(digest)
+    if isinstance(loc, Path):
+        flip_bit(loc, 1000)
+    else:  # chunked: damage the first chunk
+        chunk = eng.store.recipe(digest)[0][0]
+        e = eng.store.locate(chunk)
+        flip_bit(eng.store.pack_path(e.pack), e.offset + e.stored_len // 2)
+    assert eng.verify(["s1"]).ok  # without reading data every object is present
+    report = eng.verify(["s1"], read_data=1.0)
+    assert not report.ok
+    (d,) = report.damage
+    assert d["files"] == ["s1:big.bin"] and d["object"] == digest.hex()
+    with pytest.raises(errors.ObjectCorrupt, match="big.bin"):
+        eng.restore(where / "out", where / "state-out", "s1")
+    assert not (where / "out").exists()  # nothing half-restored
+    assert eng.repair(report, [(tree, where / "state")]) == [digest.hex()]
+    assert eng.verify(["s1"], read_data=1.0).ok
+    eng.restore(where / "out", where / "state-out", "s1")
+    assert root_of(where / "out") == root_of(tree)
+
+
+def test_verify_subset_reads_about_that_share(ext4_dir):
+    tree = make_tree(ext4_dir / "tree", files=200)
+    eng = engine_at(ext4_dir)
+    eng.create(tree, ext4_dir / "state", "s1")
+    full = eng.verify(["s1"], read_data=1.0)
+    part = eng.verify(["s1"], read_data=0.1, seed=1)
+    assert 0 < part.bytes_read < full.bytes_read
+
+
+def test_a_damaged_snapshot_file_is_reported(ext4_dir):
+    tree = make_tree(ext4_dir / "tree", files=5)
+    eng = engine_at(ext4_dir)
+    eng.create(tree, ext4_dir / "state", "s1")
+    flip_bit(eng.path("s1"), eng.path("s1").stat().st_size - 20)
+    eng._full_cache.clear()
+    report = eng.verify(["s1"])
+    assert not report.ok and "s1" in report.damage[0]["problem"]
+
+
+def test_forget_rebases_deltas_and_gc_frees_what_only_forgotten_snapshots_used(ext4_dir):
+    tree = make_tree(ext4_dir / "tree", files=10)
+    eng = engine_at(ext4_dir)
+    state = ext4_dir / "state"
+    eng.create(tree, state, "s1")
+    (tree / "only-in-s2").write_bytes(os.urandom(50_000))
+    eng.create(tree, state, "s2", base="s1")
+    os.unlink(tree / "only-in-s2")
+    (tree / "in-s3").write_text("three")
+    eng.create(tree, state, "s3", base="s2")
+    roots = {s: eng.info(s).root for s in eng.ids()}
+    with pytest.raises(errors.SnapshotInUse):
+        eng.remove("s2")
+    plan = eng.plan_forget(["s2"])
+    assert plan == {"s3": "s1"}
+    for child, base in plan.items():
+        eng.rebase(child, base)
+    eng.remove("s2")
+    eng._full_cache.clear()
+    assert eng.info("s3").base == "s1" and eng.manifest("s3").root.hex() == roots["s3"]
+    report = eng.gc()
+    assert report.objects_removed == 1  # the content only s2 had
+    assert eng.verify(eng.ids(), read_data=1.0).ok
+    assert eng.plan_forget(["s1"]) == {"s3": None}
+    eng.rebase("s3", None)
+    eng.remove("s1")
+    eng._full_cache.clear()
+    assert eng.info("s3").type == "full" and eng.manifest("s3").root.hex() == roots["s3"]
+    eng.gc()
+    eng.restore(ext4_dir / "out", ext4_dir / "st2", "s3")
+    assert root_of(ext4_dir / "out") == root_of(tree)
+
+
+def test_gc_waits_while_a_snapshot_is_being_written(ext4_dir):
+    tree = make_tree(ext4_dir / "tree", files=5)
+    eng = engine_at(ext4_dir)
+    seen = []
+
+    def progress(phase, done, total):
+        if phase == "store" and not seen:
+            with pytest.raises(errors.StoreBusy):
+                SnapshotEngine(ObjectStore(ext4_dir / "store")).gc(timeout=0.1)
+            seen.append(phase)
+
+    eng.create(tree, ext4_dir / "state", "s1", progress=progress)
+    assert seen == ["store"]
+    assert eng.gc(timeout=1).objects_removed == 0
+
+
+def test_recover_rolls_an_interrupted_in_place_restore_forward(ext4_dir):
+    tree = make_tree(ext4_dir / "tree")
+    eng = engine_at(ext4_dir)
+    state = ext4_dir / "state"
+    eng.create(tree, state, "s1")
+    (tree / "d0" / "f0.bin").write_text("changed")
+    (tree / "extra").write_text("extra")
+    live = mf.build(tree)
+    remove, write, remode = mat.plan_changes(live, eng.manifest("s1"))
+    # The restore got as far as its journal (the commit point), then the process died.
+    mat.stage_and_journal(eng.store, tree, state / "restore", state / "restore.journal", "s1",
+                          remove, write, remode, threads=2)
+    assert (tree / "extra").exists()
+    assert eng.recover(tree, state) == "rolled forward"
+    assert root_of(tree) == bytes.fromhex(eng.info("s1").root) and eng.head(state) == "s1"
+    assert eng.recover(tree, state) is None
+
+
+def test_recover_rolls_back_a_restore_that_had_not_committed(ext4_dir):
+    tree = make_tree(ext4_dir / "tree")
+    eng = engine_at(ext4_dir)
+    state = ext4_dir / "state"
+    eng.create(tree, state, "s1")
+    before = root_of(tree)
+    (state / "restore" / "root").mkdir(parents=True)
+    (state / "restore" / "root" / "half").write_text("half written")
+    assert eng.recover(tree, state) == "rolled back"
+    assert not (state / "restore").exists() and root_of(tree) == before
+
+
+def test_recover_finishes_a_full_restore_swapped_before_the_crash(ext4_dir):
+    tree = make_tree(ext4_dir / "tree")
+    eng = engine_at(ext4_dir)
+    state = ext4_dir / "state"
+    eng.create(tree, state, "s1")
+    staging = state / "restore"
+    staging.mkdir()
+    mat.write_tree(eng.store, eng.manifest("s1"), staging / "root")
+    doc = {"snapshot": "s1", "mode": "full", "new_root_ino": (staging / "root").stat().st_ino}
+    (state / "restore.journal").write_text(json.dumps(doc))
+    mat.remove_tree(tree / "d0")  # the old tree differs
+    assert eng.recover(tree, state) == "rolled forward"
+    assert root_of(tree) == bytes.fromhex(eng.info("s1").root)
+
+
+def test_snapshot_of_a_missing_tree_is_refused(ext4_dir):
+    eng = engine_at(ext4_dir)
+    with pytest.raises(errors.NotADirectory):
+        eng.create(ext4_dir / "missing", ext4_dir / "state", "s1")
+    with pytest.raises(errors.SnapshotNotFound):
+        eng.restore(ext4_dir / "out", ext4_dir / "state", "nope")
+    with pytest.raises(errors.InvalidInput):
+        eng.info("../x")

@@ -1,0 +1,356 @@
+"""The object store on ext4 (compressed packs, chunks) and on XFS (clones), with damage and gc."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+from pathlib import Path
+
+import blake3
+import pytest
+
+from bodega import errors
+from bodega.storage import volume
+from bodega.storage.pack import RECIPE, read_index
+from bodega.storage.store import ObjectStore, parse_digest
+from damage import flip_bit
+
+
+def text(n: int, seed: int = 0) -> bytes:
+    rng = random.Random(seed)
+    words = [b"alpha", b"beta", b"gamma", b"delta", b"return", b"value", b"\n"]
+    out = bytearray()
+    while len(out) < n:
+        out += rng.choice(words) + b" "
+    return bytes(out[:n])
+
+
+def noise(n: int, seed: int = 0) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+def put(store: ObjectStore, path: Path, data: bytes):
+    path.write_bytes(data)
+    with store.writer() as w:
+        return w.put_file(path)
+
+
+# --- ext4: packs, compression, chunks --------------------------------------------------------
+
+def test_small_file_roundtrip_in_a_compressed_pack(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    assert not store.cow
+    data = text(50_000)
+    p = put(store, ext4_dir / "a.txt", data)
+    assert p.digest == blake3.blake3(data).digest()
+    assert store.read(p.digest) == data
+    assert list(store.loose_objects()) == []
+    packs = list(store.packs_dir.iterdir())
+    assert len(packs) == 1
+    assert packs[0].stat().st_size < len(data) // 2  # text compresses
+
+
+def test_incompressible_data_is_stored_raw_and_reads_back(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    data = noise(100_000)
+    p = put(store, ext4_dir / "r.bin", data)
+    assert store.read(p.digest) == data
+    (entry,) = read_index(next(store.packs_dir.iterdir())).values()
+    assert entry.codec == 0 and entry.stored_len == len(data)
+
+
+def test_equal_content_is_stored_once(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    data = text(10_000, seed=3)
+    first = put(store, ext4_dir / "a", data)
+    second = put(store, ext4_dir / "b", data)
+    assert first.digest == second.digest
+    assert first.added_bytes > 0 and second.added_bytes == 0
+    assert len(store.pack_entries()) == 1
+
+
+def test_many_small_files_make_one_pack_not_one_file_each(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    src = ext4_dir / "src"
+    src.mkdir()
+    with store.writer() as w:
+        digests = []
+        for i in range(1000):
+            (src / f"f{i}").write_bytes(text(200 + i, seed=i))
+            digests.append(w.put_file(src / f"f{i}").digest)
+    assert len(list(store.packs_dir.iterdir())) == 1
+    assert len(os.listdir(store.tmp)) == 0
+    fresh = ObjectStore(ext4_dir / "store")  # another process's view: from disk
+    assert all(fresh.read(d) == (src / f"f{i}").read_bytes() for i, d in enumerate(digests))
+
+
+def test_small_edit_to_a_big_file_stores_a_small_delta(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    data = bytearray(noise(24 << 20, seed=1))
+    first = put(store, ext4_dir / "big", bytes(data))
+    assert first.stored_as == "chunks"
+    assert store.locate(first.digest).kind == RECIPE
+    data[10 << 20:(10 << 20) + 100] = b"x" * 100  # 100 bytes in the middle
+    second = put(store, ext4_dir / "big", bytes(data))
+    assert second.digest != first.digest
+    assert second.added_bytes < 9 << 20  # at most two 4 MiB chunks and the recipe, not 24 MiB
+    assert first.added_bytes > 24 << 20
+    assert store.read(second.digest) == bytes(data)
+    assert store.object_size(second.digest) == len(data)
+
+
+def test_empty_file(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    p = put(store, ext4_dir / "empty", b"")
+    assert p.digest == blake3.blake3(b"").digest()
+    assert store.read(p.digest) == b""
+
+
+def test_zstd_level_is_tunable_and_checked(ext4_dir):
+    data = text(200_000, seed=9)
+    sizes = []
+    for level in (1, 19):
+        store = ObjectStore(ext4_dir / f"store{level}", zstd_level=level)
+        put(store, ext4_dir / f"f{level}", data)
+        sizes.append(next(store.packs_dir.iterdir()).stat().st_size)
+    assert sizes[1] < sizes[0]
+    with pytest.raises(errors.InvalidInput, match="zstd level"):
+        ObjectStore(ext4_dir / "s", zstd_level=99)
+
+
+def test_materialize_writes_a_new_file_and_refuses_an_existing_one(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    data = text(3000)
+    p = put(store, ext4_dir / "a", data)
+    store.materialize(p.digest, ext4_dir / "out", mode=0o640)
+    assert (ext4_dir / "out").read_bytes() == data
+    assert (ext4_dir / "out").stat().st_mode & 0o777 == 0o640
+    with pytest.raises(errors.PathExists):
+        store.materialize(p.digest, ext4_dir / "out")
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+def test_put_refuses_links_and_non_files(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    (ext4_dir / "target").write_bytes(b"x")
+    (ext4_dir / "link").symlink_to("target")
+    with store.writer() as w:
+        with pytest.raises(errors.UnsafePath, match="link"):
+            w.put_file(ext4_dir / "link")
+        with pytest.raises(errors.InvalidInput, match="not a regular file"):
+            w.put_file(ext4_dir)
+        with pytest.raises(errors.PathNotFound):
+            w.put_file(ext4_dir / "missing")
+
+
+def test_bad_object_names_and_missing_objects(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    with pytest.raises(errors.InvalidInput, match="64 hex"):
+        parse_digest("abc")
+    with pytest.raises(errors.InvalidInput):
+        parse_digest("zz" * 32)
+    with pytest.raises(errors.ObjectMissing, match="00" * 32):
+        store.read(bytes(32))
+
+
+def test_unknown_store_version_is_refused(ext4_dir):
+    ObjectStore(ext4_dir / "store")
+    cfg = ext4_dir / "store" / "config.json"
+    cfg.write_text(json.dumps({**json.loads(cfg.read_text()), "version": 9}))
+    with pytest.raises(errors.StoreFormatUnsupported, match="version 9"):
+        ObjectStore(ext4_dir / "store")
+    cfg.write_text("not json")
+    with pytest.raises(errors.StoreFormatUnsupported):
+        ObjectStore(ext4_dir / "store")
+
+
+# --- damage ------------------------------------------------------------------------------------
+
+def test_a_flipped_bit_in_a_packed_object_is_detected_naming_object_and_file(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    data = noise(40_000)  # stored raw: the flipped bit survives decoding
+    p = put(store, ext4_dir / "a", data)
+    pack = next(store.packs_dir.iterdir())
+    entry = store.locate(p.digest)
+    flip_bit(pack, entry.offset + 1234)
+    with pytest.raises(errors.ObjectCorrupt) as exc:
+        store.materialize(p.digest, ext4_dir / "restored", file="apps/a")
+    assert p.digest.hex() in str(exc.value) and "apps/a" in str(exc.value) and str(pack) in str(exc.value)
+    assert not (ext4_dir / "restored").exists()
+    damage = store.check(p.digest)
+    assert damage is not None and p.digest.hex() in damage.problem
+    assert store.check(p.digest, read_data=False) is None  # present, just damaged
+
+
+def test_a_flipped_bit_in_a_compressed_object_is_detected(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    p = put(store, ext4_dir / "a", text(40_000))
+    entry = store.locate(p.digest)
+    flip_bit(store.pack_path(entry.pack), entry.offset + entry.stored_len // 2)
+    with pytest.raises(errors.ObjectCorrupt, match=p.digest.hex()):
+        store.read(p.digest)
+
+
+def test_a_damaged_chunk_names_the_chunk_and_the_file(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    p = put(store, ext4_dir / "big", noise(6 << 20, seed=5))
+    chunk, _ = store.recipe(p.digest)[1]
+    entry = store.locate(chunk)
+    flip_bit(store.pack_path(entry.pack), entry.offset + 10)
+    with pytest.raises(errors.ObjectCorrupt) as exc:
+        store.read(p.digest, file="lib/libbig.so")
+    assert chunk.hex() in str(exc.value) and "lib/libbig.so" in str(exc.value)
+
+
+def test_a_damaged_pack_index_is_reported_not_fatal(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    p = put(store, ext4_dir / "a", text(1000))
+    q = put(store, ext4_dir / "b", text(1000, seed=2))
+    pack = store.pack_path(store.locate(p.digest).pack)
+    size = pack.stat().st_size
+    flip_bit(pack, size - 40)  # inside the index
+    fresh = ObjectStore(ext4_dir / "store")
+    assert pack.stem in fresh.damaged_packs
+    assert "index checksum" in str(fresh.damaged_packs[pack.stem])
+    assert fresh.read(q.digest) == text(1000, seed=2)
+    with pytest.raises(errors.ObjectMissing):
+        fresh.read(p.digest)
+    os.truncate(pack, 100)
+    fresh = ObjectStore(ext4_dir / "store")
+    assert "truncated" in str(fresh.damaged_packs[pack.stem]) or "trailer" in str(fresh.damaged_packs[pack.stem])
+
+
+def test_repair_rewrites_a_damaged_object_from_a_live_copy(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    data = noise(30_000, seed=4)
+    other = put(store, ext4_dir / "other", text(5000))
+    p = put(store, ext4_dir / "a", data)
+    entry = store.locate(p.digest)
+    flip_bit(store.pack_path(entry.pack), entry.offset + 5)
+    assert store.check(p.digest) is not None
+    (ext4_dir / "wrong").write_bytes(b"not it")
+    assert store.repair(p.digest, ext4_dir / "wrong") is False
+    assert store.repair(p.digest, ext4_dir / "a") is True
+    fresh = ObjectStore(ext4_dir / "store")
+    assert fresh.check(p.digest) is None and fresh.read(p.digest) == data
+    assert fresh.read(other.digest) == text(5000)
+
+
+# --- gc and locking ----------------------------------------------------------------------------
+
+def test_gc_removes_what_no_root_needs_and_keeps_the_rest(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    keep = put(store, ext4_dir / "keep", text(5000, seed=1))
+    drop = put(store, ext4_dir / "drop", text(5000, seed=2))
+    big = put(store, ext4_dir / "big", noise(5 << 20, seed=3))
+    (store.tmp / "999999-dead.pack").write_bytes(b"left by a crash")
+    dry = store.gc({keep.digest, big.digest}, dry_run=True)
+    assert dry.objects_removed == 1 and dry.staging_removed == 1
+    assert store.read(drop.digest)  # dry run changed nothing
+    report = store.gc({keep.digest, big.digest})
+    assert report.objects_removed == 1 and report.bytes_freed > 0
+    assert not store.has(drop.digest)
+    assert store.read(keep.digest) == text(5000, seed=1)
+    assert store.read(big.digest) == noise(5 << 20, seed=3)  # chunks kept through the recipe
+    assert os.listdir(store.tmp) == []
+    again = store.gc(set())
+    assert not store.has(keep.digest) and not store.has(big.digest)
+    assert again.objects_removed >= 3
+    assert list(store.packs_dir.iterdir()) == []
+
+
+def test_gc_waits_for_a_running_writer(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    (ext4_dir / "a").write_bytes(b"x" * 100)
+    w = store.writer()
+    try:
+        p = w.put_file(ext4_dir / "a")
+        with pytest.raises(errors.StoreBusy, match="in use"):
+            store.gc(set(), timeout=0.2)
+    finally:
+        w.commit()
+    assert store.read(p.digest) == b"x" * 100  # the writer finished; its object survived
+    assert store.gc({p.digest}, timeout=0.2).objects_removed == 0  # and now gc runs
+
+
+def test_an_aborted_writer_publishes_nothing(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    (ext4_dir / "a").write_bytes(text(1000))
+    with pytest.raises(RuntimeError):
+        with store.writer() as w:
+            d = w.put_file(ext4_dir / "a").digest
+            raise RuntimeError("task failed")
+    assert not ObjectStore(ext4_dir / "store").has(d)
+    assert os.listdir(store.tmp) == []
+
+
+def test_two_threads_storing_the_same_files(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    src = ext4_dir / "src"
+    src.mkdir()
+    for i in range(50):
+        (src / f"f{i}").write_bytes(text(3000, seed=i))
+    results: list[list[bytes]] = []
+
+    def run() -> None:
+        with store.writer() as w:
+            results.append([w.put_file(src / f"f{i}").digest for i in range(50)])
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert results[0] == results[1]
+    fresh = ObjectStore(ext4_dir / "store")
+    assert all(fresh.read(d) == text(3000, seed=i) for i, d in enumerate(results[0]))
+
+
+# --- XFS: clones -------------------------------------------------------------------------------
+
+def _free(path: Path) -> int:
+    os.sync()
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def test_on_xfs_a_big_file_is_a_clone_that_costs_no_space(cow_dir):
+    store = ObjectStore(cow_dir / "store")
+    assert store.cow
+    data = noise(32 << 20, seed=7)
+    (cow_dir / "big").write_bytes(data)
+    before = _free(cow_dir)
+    with store.writer() as w:
+        p = w.put_file(cow_dir / "big")
+    assert p.stored_as == "clone"
+    assert store.loose_path(p.digest).read_bytes() == data
+    assert before - _free(cow_dir) < 4 << 20  # a copy would take 32 MiB
+    before = _free(cow_dir)
+    store.materialize(p.digest, cow_dir / "restored")
+    assert (cow_dir / "restored").read_bytes() == data
+    assert before - _free(cow_dir) < 4 << 20
+
+
+def test_on_xfs_small_files_are_packed(cow_dir):
+    store = ObjectStore(cow_dir / "store")
+    p = put(store, cow_dir / "small", text(2000))
+    assert p.stored_as == "blob"
+    assert list(store.loose_objects()) == []
+
+
+def test_on_xfs_a_flipped_bit_in_a_clone_is_detected_on_restore(cow_dir):
+    store = ObjectStore(cow_dir / "store")
+    p = put(store, cow_dir / "big", noise(1 << 20, seed=8))
+    flip_bit(store.loose_path(p.digest), 4096 * 3 + 7)
+    with pytest.raises(errors.ObjectCorrupt) as exc:
+        store.materialize(p.digest, cow_dir / "restored", file="bin/app")
+    assert p.digest.hex() in str(exc.value) and "bin/app" in str(exc.value)
+    assert not (cow_dir / "restored").exists()
+    assert (cow_dir / "big").read_bytes() == noise(1 << 20, seed=8)  # the source was never touched
+    assert store.repair(p.digest, cow_dir / "big")
+    assert store.check(p.digest) is None
+
+
+def test_clone_probe_is_false_on_ext4_and_true_on_xfs(ext4_dir, cow_dir):
+    assert volume.can_clone(ext4_dir) is False
+    assert volume.can_clone(cow_dir) is True
