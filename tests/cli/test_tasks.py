@@ -41,9 +41,9 @@ def test_task_cancel_queued_and_finished(run):
 
 def test_task_wait_exits_with_the_tasks_error(run):
     dev = js(run("container", "create", "dev", "--json"))
-    os.mkfifo(Path(dev["storage_path"]) / "root" / "pipe")
     task = js(run("container", "clone", "dev", "dev2", "--detach", "--json"))
     assert "still queued" in run("task", "wait", task["id"], "--timeout", "0.1", code=54).stderr
+    (Path(dev["storage_path"]) / "root").rename(Path(dev["storage_path"]) / "moved")  # the clone will fail
     run("agent", "--until-idle")
-    result = run("task", "wait", task["id"], code=19)  # SpecialFile
-    assert "pipe" in result.stderr and "status:    failed" in result.stdout
+    result = run("task", "wait", task["id"], code=52)  # TaskFailed: a storage error keeps its words
+    assert "root" in result.stderr and "status:    failed" in result.stdout

@@ -10,10 +10,7 @@ import builtins
 import errno
 import os
 import platform as host
-import shutil
-import stat
 import sys
-import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
@@ -34,6 +31,7 @@ from bodega.catalogue.models.container import NAME_MAX, TAG_MAX
 from bodega.services.container_settings import validate_settings
 from bodega.services.id_prefix import find_by_id
 from bodega.services.tasks import ProgressCallback, TaskContext, TaskInfo, TaskKind
+from bodega.storage import fs
 from bodega.storage.container_manifest import SCHEMA_VERSION, read_manifest, write_manifest
 from bodega.storage.usage import TreeUsage, measure_tree
 
@@ -118,33 +116,6 @@ def host_platform() -> Platform:
         raise errors.NotSupported(
             f"containers run on windows-x64, windows-arm64 and linux-x64; this host is {system} {host.machine()}"
         ) from None
-
-
-def clone_container_tree(src: Path, dst: Path, on_file: Callable[[], None]) -> None:
-    """Copies the tree src to the new directory dst without following links, calling on_file per file.
-
-    The native copy-on-write clone (bodega.storage.fs.clone_tree) is used where it is built;
-    otherwise shutil.copytree, which copies symlinks as symlinks and refuses special files.
-    """
-    try:
-        from bodega.storage.fs import clone_tree  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        clone_tree = None
-    if clone_tree is not None:
-        clone_tree(src, dst, progress=lambda *args, **kwargs: on_file())
-        return
-
-    def copy_file(s: str, d: str) -> str:
-        if not stat.S_ISREG(os.lstat(s).st_mode):  # a fifo would block copy2 forever
-            raise errors.SpecialFile(f"{s}: a special file (fifo, socket or device) cannot be copied", path=s)
-        on_file()
-        return shutil.copy2(s, d, follow_symlinks=False)
-
-    try:
-        shutil.copytree(src, dst, symlinks=True, copy_function=copy_file)
-    except shutil.Error as e:
-        first = e.args[0][0] if e.args and e.args[0] else ("?", "?", str(e))
-        raise errors.StorageError(None, f"cannot copy {first[0]}: {first[2]}") from e
 
 
 @dataclass(frozen=True)
@@ -379,23 +350,22 @@ class ContainerService:
         source_id = uuid.UUID(ctx.payload["source_id"])
         with self._b.catalogue.session_scope(write=False) as s:
             source_root = Path(self._row(s, source_id).storage_path) / "root"
-        total = max(1, measure_tree(source_root).files)
-        done = 0
 
-        def on_file() -> None:
-            nonlocal done
-            done += 1
-            ctx.progress(done * 95 // total)  # the last 5% are publishing
+        def on_progress(p: fs.CloneProgress) -> None:
+            # Called by the native clone at checkpoints; raising (a cancel) stops it cleanly.
+            ctx.progress(p.bytes_done * 95 // max(1, p.bytes_total))  # the last 5% are publishing
 
         stage = ctx.staging / "container"
         stage.mkdir()
-        started = time.monotonic()
-        clone_container_tree(source_root, stage / "root", on_file)
-        ctx.log(f"cloned {done} files from {source_root} in {time.monotonic() - started:.2f} s")
+        r = fs.clone_tree(source_root, stage / "root", progress=on_progress)
+        ctx.log(f"cloned {r.files} files from {source_root} in {r.seconds:.2f} s "
+                f"({r.bytes_cloned} bytes cloned, {r.bytes_copied} copied)")
+        if r.specials:
+            ctx.log(f"skipped {len(r.specials)} special files: {', '.join(r.specials[:5])}")
         target = self._b.home.container_dir(ctx.container_id)
         os.rename(stage, target)
         ctx.result.update(container_id=str(ctx.container_id), source_id=str(source_id), path=str(target),
-                          files=done)
+                          files=r.files, bytes_cloned=r.bytes_cloned, bytes_copied=r.bytes_copied)
         for step in self.after_clone:
             step(ctx, ctx.container_id)
         with ctx.finish() as s:
