@@ -127,3 +127,11 @@ bd_status bd_fs_info_at(bd_dir *d, int trial, bd_fs_info *out, bd_error *e)
     *out = info;
     return BD_OK;
 }
+
+const char *bd_platform_features(void)
+{
+    /* What this build does on Windows; which calls the running system really has is found
+     * out per call (block cloning by the volume flag and a trial, ntdll entry points by
+     * GetProcAddress), so the list names the strategies, not a probe. */
+    return "win32 nt_relative_open block_clone copyfileex reparse_points file_id_128 alternate_streams";
+}

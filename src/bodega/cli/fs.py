@@ -1,4 +1,4 @@
-"""`bodega fs`: trees on disk (clone)."""
+"""`bodega fs`: trees on disk (clone, and the manifest commands of cli/fs_manifest.py)."""
 from __future__ import annotations
 
 from typing import Any
@@ -56,5 +56,14 @@ def clone(src: str, dst: str, mode: str, threads: int | None, as_json: bool) -> 
         bar.close()
     emit(dataclasses.asdict(result), as_json, _summary)
 
+
+def _attach_manifest_commands() -> None:
+    from bodega.cli.fs_manifest import FS_COMMANDS
+
+    for command in FS_COMMANDS:
+        fs.add_command(command)
+
+
+_attach_manifest_commands()
 
 COMMANDS = [fs]

@@ -1,6 +1,6 @@
 """`bodega fs manifest`, `bodega fs diff`, `bodega fs verify`: checksum manifests of trees.
 
-The lead attaches FS_COMMANDS to the `fs` group.
+cli/fs.py attaches FS_COMMANDS to the `fs` group.
 """
 from __future__ import annotations
 

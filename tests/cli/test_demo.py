@@ -1,0 +1,35 @@
+"""`bodega demo` runs the main job end to end on a fresh home and reports what really happened."""
+from __future__ import annotations
+
+import json
+import os
+
+import bodega
+
+
+def _steps(out: str) -> dict[str, dict]:
+    return {s["step"]: s for s in json.loads(out)["steps"]}
+
+
+def test_demo_reports_the_real_state_of_its_home(run, tmp_path):
+    home = tmp_path / "demo-home"
+    result = run("demo", "--home", str(home), "--files", "60", "--json")
+    steps = _steps(result.stdout)
+    diff = steps["diff against the snapshot"]["diff"]
+    assert {c["path"] for c in diff["changes"]} >= {"bin/part00000.dat", "share/doc/NEWS"}
+    assert steps["diff after restore"]["changes"] == 0
+    assert steps["verify every snapshot (read data)"]["verify_ok"] is True
+    # What the demo says is what the home holds.
+    with bodega.open(home) as b:
+        names = sorted(c.name for c in b.containers.list())
+        assert names == ["app", "app-copy"]
+        root = os.path.join(b.containers.get("app").storage_path, "root")
+        assert not os.path.exists(os.path.join(root, "share/doc/NEWS"))  # restored to 'installed'
+        assert len(b.snapshots.list("app")) == 2
+
+
+def test_demo_refuses_a_home_that_is_not_empty(run, tmp_path):
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "bodega.db").write_text("x")
+    result = run("demo", "--home", str(tmp_path / "used"), code=2)
+    assert "not empty" in result.output
