@@ -300,14 +300,25 @@ def test_clone_runs_its_after_clone_steps_inside_the_task(b):
 
 def test_a_clone_that_fails_leaves_no_container_and_no_staging(b):
     src = b.containers.create("dev")
-    os.mkfifo(Path(src.storage_path) / "root" / "pipe")
-    with pytest.raises(errors.SpecialFile, match="pipe"):
+    (Path(src.storage_path) / "root").rename(Path(src.storage_path) / "elsewhere")  # a tree gone missing
+    with pytest.raises(errors.PathNotFound, match="root"):
         b.containers.clone("dev", "dev2")
     assert [c.name for c in b.containers.list()] == ["dev"]
     assert [p.name for p in b.home.containers.iterdir()] == [str(src.id)]
     assert list(b.home.tmp.iterdir()) == []
     task = b.tasks.list(type="container.clone")[0]
-    assert task.status.value == "failed" and task.error["type"] == "SpecialFile"
+    assert task.status.value == "failed" and task.error["type"] == "PathNotFound"
+
+
+def test_a_clone_skips_special_files_and_says_so(b):
+    src = b.containers.create("dev")
+    os.mkfifo(Path(src.storage_path) / "root" / "pipe")
+    (Path(src.storage_path) / "root" / "kept").write_text("data")
+    clone = b.containers.clone("dev", "dev2")
+    root = Path(clone.storage_path) / "root"
+    assert (root / "kept").read_text() == "data" and not (root / "pipe").exists()
+    task = b.tasks.list(type="container.clone")[0]
+    assert any("skipped 1 special files" in line and "pipe" in line for line in task.result["log"])
 
 
 def test_clone_refuses_a_container_that_is_not_ready(b):

@@ -353,7 +353,9 @@ class ContainerService:
 
         def on_progress(p: fs.CloneProgress) -> None:
             # Called by the native clone at checkpoints; raising (a cancel) stops it cleanly.
-            ctx.progress(p.bytes_done * 95 // max(1, p.bytes_total))  # the last 5% are publishing
+            # 1% as soon as the clone starts (totals are known once the walk ends), 95% at its
+            # end: the last 5% are publishing.
+            ctx.progress(1 + p.bytes_done * 94 // p.bytes_total if p.bytes_total else 1)
 
         stage = ctx.staging / "container"
         stage.mkdir()

@@ -356,7 +356,14 @@ class TaskService:
             except BaseException as exc:
                 if not ctx.finished:
                     self._end_here(ctx, exc)
-                if reraise or not isinstance(exc, Exception):
+                if ctx.lost.is_set() and not isinstance(exc, errors.TaskInterrupted):
+                    # Another process declared the task dead and removed its staging, so
+                    # whatever failed here failed because of that: report the real cause.
+                    lost = errors.TaskInterrupted(f"task {ctx.task_id} was marked interrupted by another "
+                                                  f"process (here it then failed: {exc})")
+                    if reraise:
+                        raise lost from exc
+                elif reraise or not isinstance(exc, Exception):
                     raise
         finally:
             beat_stop.set()
