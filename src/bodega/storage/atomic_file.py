@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from bodega.errors import storage_error
@@ -21,8 +21,10 @@ def fsync_dir(path: Path) -> None:
 
 def write_file_atomic(path: Path, data: bytes) -> None:
     """Replaces path with data: temp file in the same directory, fsync, rename, fsync the directory."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        # 0o666 so the umask applies, as for any file the user writes.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -30,7 +32,7 @@ def write_file_atomic(path: Path, data: bytes) -> None:
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
         fsync_dir(path.parent)
     except OSError as e:

@@ -8,7 +8,6 @@ adds the file format, the API and the entry objects.
 from __future__ import annotations
 
 import os
-import secrets
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Union
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Union
 from bodega._native import manifest as _native
 from bodega.errors import BodegaError, DeltaBaseMismatch, InvalidInput, ManifestCorrupt, storage_error
 from bodega.storage import manifest_file
+from bodega.storage.atomic_file import write_file_atomic
 
 if TYPE_CHECKING:
     from bodega._native._progress import Progress
@@ -184,19 +184,7 @@ def _full(m: Manifest, what: str) -> None:
 
 def write_atomic(path: PathLike, data: bytes) -> None:
     """Writes data to path through a temporary file in the same directory and a rename."""
-    target = Path(os.fsdecode(path))
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    # os.open with 0o666 so the umask applies, as for any file the user writes
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_file_atomic(Path(os.fsdecode(path)), data)
 
 
 # ---- the API ---------------------------------------------------------------------------
