@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bodega import __version__
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+from subprocesses import SRC  # the bodega this run imports: installed in CI, src/ in a checkout
 
 
 def doctor(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:

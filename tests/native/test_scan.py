@@ -18,7 +18,7 @@ from bodega import errors
 from bodega._native.scan import Kind, scan
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-SRC = Path(__file__).resolve().parents[2] / "src"
+from subprocesses import SRC  # the bodega this run imports: installed in CI, src/ in a checkout
 THREADS = [pytest.param(1, id="1-thread"), pytest.param(2, id="2-threads")]
 KIND_OF_MODE = {stat.S_IFREG: Kind.FILE, stat.S_IFDIR: Kind.DIR, stat.S_IFLNK: Kind.SYMLINK}
 

@@ -26,7 +26,7 @@ from manifest_trees import RACY_WAIT, Opens, make_tree  # noqa: E402
 from reference import manifest_ref as ref  # noqa: E402
 
 mf = bodega.manifest
-SRC = Path(__file__).resolve().parents[2] / "src"
+from subprocesses import SRC  # the bodega this run imports: installed in CI, src/ in a checkout
 
 
 @pytest.fixture
