@@ -166,6 +166,23 @@ static bd_status finish_job(batch *b, bd_hash_job *job, bd_status rc, const bd_e
     return BD_OK;
 }
 
+/* Reads a kept file whole into job->keep, checks it did not change, and hashes it there. */
+static bd_status read_kept(bd_file *f, const bd_stat *before, bd_hash_job *job, bd_error *e)
+{
+    bd_status rc = bd_read_exact(f, job->keep, (size_t)before->size, 0, e);
+    if (rc == BD_OK)
+        rc = bd_check_unchanged(f, before, e);
+    if (rc != BD_OK)
+        return rc;
+    bd_blake3 h;
+    bd_blake3_init(&h);
+    bd_blake3_update(&h, job->keep, (size_t)before->size);
+    bd_blake3_finalize(&h, job->hash, BD_HASH_LEN);
+    job->st = *before;
+    job->kept = 1;
+    return BD_OK;
+}
+
 /* Hashes a run of jobs: small files are read whole and hashed together at the end, others
  * one by one on this thread, big ones left for the second pass. */
 static bd_status hash_run(void *ctx, unsigned w, size_t start, size_t end, bd_error *e)
@@ -182,26 +199,34 @@ static bd_status hash_run(void *ctx, unsigned w, size_t start, size_t end, bd_er
         bd_stat before;
         bd_error_clear(&fe);
         bd_status rc = open_job(b, wk, job, &f, &before, &fe);
-        if (rc == BD_OK && b->file_threads > 1 && before.size >= BIG_FILE) {
+        int keep = rc == BD_OK && job->keep && before.size <= job->keep_cap;
+        if (rc == BD_OK && !keep && b->file_threads > 1 && before.size >= BIG_FILE) {
             bd_file_close(f);
             b->deferred[i] = 1;
             continue;
         }
-        if (rc == BD_OK && before.size <= BD_BLAKE3_SMALL_MAX && used + before.size <= SMALL_BUF) {
+        if (rc == BD_OK && before.size <= BD_BLAKE3_SMALL_MAX && (keep || used + before.size <= SMALL_BUF)) {
+            /* read whole (into the caller's keep, or this worker's buffer), hashed with the run */
             size_t size = (size_t)before.size;
-            rc = bd_read_exact(f, wk->small + used, size, 0, &fe);
+            uint8_t *to = keep ? job->keep : wk->small + used;
+            rc = bd_read_exact(f, to, size, 0, &fe);
             if (rc == BD_OK)
                 rc = bd_check_unchanged(f, &before, &fe);
             bd_file_close(f);
             if (rc == BD_OK) {
                 job->st = before;
+                job->kept = keep;
                 idx[n_small] = i;
-                msgs[n_small] = wk->small + used;
+                msgs[n_small] = to;
                 lens[n_small++] = size;
-                used += size;
+                used += keep ? 0 : size;
                 bd_progress_add(b->p, 1, size);
                 continue;
             }
+        } else if (rc == BD_OK && keep) {
+            rc = read_kept(f, &before, job, &fe);
+            bd_file_close(f);
+            bd_progress_add(b->p, 0, rc == BD_OK ? before.size : 0);
         } else if (rc == BD_OK) {
             rc = bd_hash_open_file(f, &before, 1, wk->buf, job->hash, b->p, w == 0, &fe);
             bd_file_close(f);
@@ -247,6 +272,7 @@ bd_status bd_hash_files(bd_dir *root, bd_hash_job *jobs, size_t n, unsigned thre
         jobs[i].status = BD_E_CANCELLED;
         jobs[i].sys_errno = 0;
         jobs[i].op = "cancel";
+        jobs[i].kept = 0;
     }
     if (p)
         p->files_total = n;

@@ -375,6 +375,41 @@ def test_hash_files_report_carries_metadata_and_per_file_errors(tmp_path):
         assert str(tmp_path / name) in str(error), error
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_read_files_keeps_the_bytes_it_hashed_up_to_each_cap(tmp_path, threads):
+    sizes = [0, 1, 1023, 16 * KIB, 16 * KIB + 1, 300 * KIB, 9 * MIB]
+    files = {}
+    for i, size in enumerate(sizes):
+        files[f"f{i}"] = random_bytes(size, seed=100 + i)
+        (tmp_path / f"f{i}").write_bytes(files[f"f{i}"])
+    names = sorted(files)
+    caps = [len(files[n]) if n != "f5" else 100 * KIB for n in names]  # f5 is over its cap
+    results = bh.read_files(tmp_path, names, caps, threads=threads)
+    for name, (fh, data) in zip(names, results):
+        assert fh.error is None and fh.digest == blake3.blake3(files[name]).digest()
+        if name == "f5":
+            assert data is None
+        else:
+            assert bytes(data) == files[name]
+
+
+def test_read_files_reports_each_failure_and_keeps_the_rest(tmp_path):
+    (tmp_path / "ok").write_bytes(b"fine")
+    os.symlink(tmp_path / "ok", tmp_path / "link")
+    results = bh.read_files(tmp_path, ["gone", "link", "ok"], [10, 10, 10])
+    assert isinstance(results[0][0].error, errors.PathNotFound) and results[0][1] is None
+    assert isinstance(results[1][0].error, errors.UnsafePath) and results[1][1] is None
+    assert bytes(results[2][1]) == b"fine"
+
+
+@pytest.mark.parametrize("caps", [[1], [1, -1]])
+def test_read_files_refuses_bad_caps(tmp_path, caps):
+    (tmp_path / "a").write_bytes(b"a")
+    (tmp_path / "b").write_bytes(b"b")
+    with pytest.raises(errors.InvalidInput):
+        bh.read_files(tmp_path, ["a", "b"], caps)
+
+
 def test_hash_files_raises_the_first_failure(tmp_path):
     make_tree(tmp_path)
     with pytest.raises(errors.PathNotFound) as exc:

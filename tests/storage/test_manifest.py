@@ -626,3 +626,17 @@ def test_save_replaces_atomically_with_the_umask_mode(tree, tmp_path):
     assert oct(os.stat(target).st_mode & 0o777) == oct(0o644)
     assert mf.load(target).root == mf.build(tree).root
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_hashed_files_are_settled_only_outside_the_racy_window(tree):
+    time.sleep(RACY_WAIT)
+    (tree / "fresh").write_bytes(b"fresh")
+    m = mf.build(tree)
+    files = {f.path: f for f in m.hashed_files()}
+    assert set(files) == {e.path for e in m if e.kind == "file"}
+    assert not files[b"fresh"].settled
+    assert files[b"a/one.bin"].settled
+    st = os.stat(tree / "a" / "one.bin")
+    one = files[b"a/one.bin"]
+    assert (one.size, one.mtime_ns, one.ctime_ns, one.file_id) == (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    assert one.digest == m.get("a/one.bin").hash

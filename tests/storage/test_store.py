@@ -354,3 +354,70 @@ def test_on_xfs_a_flipped_bit_in_a_clone_is_detected_on_restore(cow_dir):
 def test_clone_probe_is_false_on_ext4_and_true_on_xfs(ext4_dir, cow_dir):
     assert volume.can_clone(ext4_dir) is False
     assert volume.can_clone(cow_dir) is True
+
+
+# --- put_files: many files at once, trusting a manifest's settled stats --------------------------
+
+def _hashed(tree: Path, settled: bool, digest: bytes | None = None):
+    """The tree's files as a manifest saw them, optionally with a digest the test chose."""
+    from bodega.storage import manifest as mf
+
+    files = mf.build(tree).hashed_files()
+    return [f._replace(settled=settled, digest=digest or f.digest) for f in files]
+
+
+def test_put_files_stores_each_file_and_reports_its_digest(tmp_path):
+    tree = tmp_path / "tree"
+    (tree / "d").mkdir(parents=True)
+    contents = {b"a": text(100), b"d/b": noise(5000, 1), b"d/big": noise(3 << 20, 2), b"empty": b""}
+    for rel, data in contents.items():
+        (tree / rel.decode()).write_bytes(data)
+    store = ObjectStore(tmp_path / "store")
+    files = _hashed(tree, settled=True)
+    with store.writer() as w:
+        puts = w.put_files(tree, files)
+    assert [p.digest for p in puts] == [blake3.blake3(contents[f.path]).digest() for f in files]
+    for f in files:
+        assert store.read(f.digest) == contents[f.path]
+
+
+def test_put_files_reads_the_file_not_the_manifest(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "f").write_bytes(b"old")
+    files = _hashed(tree, settled=True)
+    (tree / "f").write_bytes(b"new bytes")  # changed after its manifest was made
+    store = ObjectStore(tmp_path / "store")
+    with store.writer() as w:
+        [p] = w.put_files(tree, files)
+    assert p.digest == blake3.blake3(b"new bytes").digest() != files[0].digest
+
+
+def test_put_files_names_a_file_that_vanished(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "f").write_bytes(b"x")
+    files = _hashed(tree, settled=True)
+    (tree / "f").unlink()
+    with pytest.raises(errors.PathNotFound, match="f"):
+        with ObjectStore(tmp_path / "store").writer() as w:
+            w.put_files(tree, files)
+
+
+@pytest.mark.parametrize("settled, changed, trusted", [(True, False, True), (False, False, False),
+                                                       (True, True, False)])
+def test_put_files_on_xfs_trusts_a_clone_only_when_settled_stats_vouch(cow_dir, settled, changed, trusted):
+    # A chosen digest shows whether the clone was trusted (taken as hashed) or read again.
+    tree = cow_dir / "tree"
+    tree.mkdir()
+    data = noise(64 << 10, 3)
+    (tree / "big").write_bytes(data)
+    chosen = b"\x01" * 32
+    files = _hashed(tree, settled, chosen)
+    if changed:
+        os.utime(tree / "big", ns=(1, 1))  # the stats no longer vouch
+    store = ObjectStore(cow_dir / "store")
+    with store.writer() as w:
+        [p] = w.put_files(tree, files)
+    assert p.stored_as == "clone"
+    assert p.digest == (chosen if trusted else blake3.blake3(data).digest())

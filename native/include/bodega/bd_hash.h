@@ -136,12 +136,16 @@ typedef struct bd_hash_job {
     const char *op;         /* out: static name of the failing step, NULL when BD_OK */
     uint8_t hash[BD_HASH_LEN]; /* out when BD_OK */
     bd_stat st;             /* out when BD_OK: metadata from the open handle */
+    uint8_t *keep;          /* in: when not NULL, a file of at most keep_cap bytes is also */
+    size_t keep_cap;        /*     copied here, from the very read that hashed it */
+    int kept;               /* out: 1 when keep holds the file's st.size bytes */
 } bd_hash_job;
 
 /* Hashes every job's file under root on up to `threads` threads (0: one per CPU).  Each
  * path component is opened relative to its parent without following links; each worker
  * keeps the directories of its last path open, so sorted paths open each directory about
  * once per worker.  Files of 8 MiB and more are hashed afterwards, each on all threads.
+ * Jobs with keep get their bytes too (what a store needs: content and hash from one read).
  * A file that fails gets its own status (same codes as bd_hash_file) and the batch goes
  * on.  Returns BD_OK once every job has a status, BD_E_CANCELLED when cancelled (jobs not
  * reached keep status BD_E_CANCELLED), BD_E_NOMEM / BD_E_IO when the workers could not

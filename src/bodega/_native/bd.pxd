@@ -123,6 +123,9 @@ cdef extern from "bodega/bd_hash.h" nogil:
         const char *op
         uint8_t hash[32]
         bd_stat st
+        uint8_t *keep
+        size_t keep_cap
+        int kept
 
     bd_status bd_hash_files(bd_dir *root, bd_hash_job *jobs, size_t n, unsigned threads,
                             bd_progress *p, bd_error *e)

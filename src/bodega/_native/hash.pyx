@@ -238,8 +238,12 @@ cdef object _job_error(const bd_hash_job *job, object root):
     return errors.InternalError("a failed hash job had no error")
 
 
-def _hash_batch(root, relpaths, threads, progress, bint report):
-    """Runs bd_hash_files: one FileHash per path (report), else the digests, raising the first error."""
+def _hash_batch(root, relpaths, threads, progress, bint report, caps=None):
+    """Runs bd_hash_files: one FileHash per path (report), else the digests, raising the first error.
+
+    With caps (bytes per path), the files of at most that size are kept as well: the result
+    is then (FileHash, memoryview of the bytes or None) per path.
+    """
     cdef bd_error e
     cdef bd_dir *d = NULL
     cdef bd_status rc
@@ -252,10 +256,29 @@ def _hash_batch(root, relpaths, threads, progress, bint report):
         raise MemoryError("cannot allocate the hash jobs")
     cdef bytes root_raw = os.fsencode(root)
     cdef size_t i
+    cdef Py_ssize_t cap, total = 0
+    cdef unsigned char[::1] arena
+    offsets = []
+    if caps is not None:
+        caps = list(caps)
+        if <size_t>len(caps) != n:
+            raise errors.InvalidInput("read_files needs one cap per path")
+        for cap in caps:
+            if cap < 0:
+                raise errors.InvalidInput("a cap is a size in bytes, not negative")
+            offsets.append(total)
+            total += cap
+        kept = bytearray(total if total else 1)
+        arena = kept
     try:
         for i in range(n):
             jobs[i].path = <bytes>paths[i]
             jobs[i].path_len = len(<bytes>paths[i])
+            jobs[i].keep = NULL
+            jobs[i].keep_cap = 0
+            if caps is not None:
+                jobs[i].keep = &arena[0] + <Py_ssize_t>offsets[i]
+                jobs[i].keep_cap = <size_t>caps[i]
         bd_error_clear(&e)
         d = open_dir(root_raw, relay)
         try:
@@ -279,7 +302,11 @@ def _hash_batch(root, relpaths, threads, progress, bint report):
             else:
                 out.append(FileHash(paths[i], None, None, None, None, None, None, None,
                                     _job_error(&jobs[i], root_raw)))
-        return out
+        if caps is None:
+            return out
+        view = memoryview(kept)
+        return [(fh, view[offsets[i]:offsets[i] + fh.size] if jobs[i].status == BD_OK and jobs[i].kept else None)
+                for i, fh in enumerate(out)]
     finally:
         free(jobs)
 
@@ -287,6 +314,15 @@ def _hash_batch(root, relpaths, threads, progress, bint report):
 def hash_files_report(root, relpaths, *, threads=None, progress=None):
     """Hashes many files under root on all cores; each result carries its digest or its error."""
     return _hash_batch(root, relpaths, threads, progress, True)
+
+
+def read_files(root, relpaths, caps, *, threads=None, progress=None):
+    """Hashes many files under root and keeps the bytes of those no larger than their cap.
+
+    One (FileHash, memoryview or None) per path: the bytes are those the digest was taken
+    from, in one shared buffer.
+    """
+    return _hash_batch(root, relpaths, threads, progress, True, caps)
 
 
 def hash_files(root, relpaths, *, threads=None, progress=None):

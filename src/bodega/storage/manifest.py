@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 ProgressCallback = Callable[["Progress"], object]
 
-__all__ = ["Entry", "Manifest", "build", "load", "loads", "diff", "verify"]
+__all__ = ["Entry", "HashedFile", "Manifest", "build", "load", "loads", "diff", "verify"]
 
 
 class Entry(NamedTuple):
@@ -63,6 +63,22 @@ class Entry(NamedTuple):
         if self.attrs:
             out["attrs"] = self.attrs
         return out
+
+
+class HashedFile(NamedTuple):
+    """A regular file of a manifest with the stats its hash was taken with.
+
+    settled: those stats predate the racy window of the manifest's scan, so a file that
+    still has them still has the hashed bytes (the racy-git rule).
+    """
+
+    path: bytes
+    size: int
+    digest: bytes
+    mtime_ns: int
+    ctime_ns: int  # 0 without a stat cache
+    file_id: int   # 0 without a stat cache
+    settled: bool
 
 
 def bytes_field(name: str, value: bytes) -> dict[str, str]:
@@ -122,6 +138,11 @@ class Manifest:
         """The entry at path (relative, '/'-separated), or None."""
         i = self._table.find(os.fsencode(path))
         return None if i < 0 else self[i]
+
+    def hashed_files(self) -> list[HashedFile]:
+        """Every regular file with the stats its hash was taken with (for a full manifest)."""
+        _full(self, "hashed_files")
+        return [HashedFile._make(row) for row in self._table.hashed_files()]
 
     def total_file_bytes(self) -> int:
         """The size of all regular files together."""

@@ -23,7 +23,7 @@ from bodega import errors
 from bodega.storage import manifest as mf
 from bodega.storage import materialize as mat
 from bodega.storage import volume
-from bodega.storage.manifest import Entry, Manifest
+from bodega.storage.manifest import Entry, HashedFile, Manifest
 from bodega.storage.store import Damage, ObjectStore, StoreWriter
 
 FULL_EVERY = 8            # a full snapshot after this many deltas in a chain
@@ -289,10 +289,10 @@ class SnapshotEngine:
         previous = self.live_manifest(state_dir)
         for _attempt in range(3):
             m = mf.build(tree, previous, progress=lambda p: progress("scan", p.files_done, p.files_total))
-            todo: dict[bytes, Entry] = {}
-            for e in m:
-                if e.kind == "file" and e.hash not in todo and not w.has(e.hash):
-                    todo[e.hash] = e
+            todo: dict[bytes, HashedFile] = {}
+            for f in m.hashed_files():
+                if f.digest not in todo and not w.has(f.digest):
+                    todo[f.digest] = f
             added, changed = self._store_files(tree, list(todo.values()), w, progress, cancel)
             if not changed:
                 return m, added
@@ -300,27 +300,23 @@ class SnapshotEngine:
         raise errors.ChangedWhileReading(
             f"files keep changing while the snapshot is taken: {', '.join(changed[:5])}", path=changed[0])
 
-    def _store_files(self, tree: Path, entries: list[Entry], w: StoreWriter, progress: Progress,
+    def _store_files(self, tree: Path, files: list[HashedFile], w: StoreWriter, progress: Progress,
                      cancel: Cancel | None) -> tuple[int, list[str]]:
-        """Puts entries' files in the store on worker threads, in batches; (bytes added, paths that changed)."""
-        root = os.fsencode(tree) + b"/"
-        total = sum(e.size for e in entries)
+        """Puts files in the store on worker threads, in batches; (bytes added, paths that changed)."""
+        total = sum(f.size for f in files)
 
-        def batch(part: list[Entry]) -> tuple[int, int, list[str]]:
-            added, size, changed = 0, 0, []
-            for e in part:
-                if cancel is not None and cancel():
-                    raise errors.Cancelled("snapshot cancelled")
-                put = w.put_file(os.fsdecode(root + e.path))
-                if put.digest != e.hash:
-                    changed.append(e.path_str)
-                added += put.added_bytes
-                size += e.size
-            return added, size, changed
+        def batch(part: list[HashedFile]) -> tuple[int, int, list[str]]:
+            if cancel is not None and cancel():
+                raise errors.Cancelled("snapshot cancelled")
+            puts = w.put_files(tree, part)
+            changed = [os.fsdecode(f.path) for f, put in zip(part, puts) if put.digest != f.digest]
+            return sum(p.added_bytes for p in puts), sum(f.size for f in part), changed
 
         added, done, changed = 0, 0, []
-        with ThreadPoolExecutor(max_workers=self.threads) as pool:
-            for a, n, c in pool.map(batch, [entries[i:i + 64] for i in range(0, len(entries), 64)]):
+        # Each batch reads its small files natively without the GIL: one worker per core keeps
+        # every core busy without the workers queueing on the GIL for their Python parts.
+        with ThreadPoolExecutor(max_workers=min(self.threads, os.cpu_count() or 2)) as pool:
+            for a, n, c in pool.map(batch, _batches(files)):
                 added, done = added + a, done + n
                 changed += c
                 progress("store", done, total)
@@ -619,6 +615,20 @@ class SnapshotEngine:
     def gc(self, *, dry_run: bool = False, timeout: float | None = None):
         """Removes objects no snapshot needs (waits for running snapshot writers)."""
         return self.store.gc(lambda: set(self.live_objects()), dry_run=dry_run, timeout=timeout)
+
+
+def _batches(files: list[HashedFile], most_files: int = 256, most_bytes: int = 16 << 20) -> Iterator[list[HashedFile]]:
+    """files cut into batches of at most most_files files or (beyond one file) most_bytes bytes."""
+    part: list[HashedFile] = []
+    size = 0
+    for f in files:
+        if part and (len(part) == most_files or size + f.size > most_bytes):
+            yield part
+            part, size = [], 0
+        part.append(f)
+        size += f.size
+    if part:
+        yield part
 
 
 def _rel(path: str | bytes) -> bytes:

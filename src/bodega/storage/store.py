@@ -18,13 +18,14 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
 import zstandard
 
 from bodega import errors
-from bodega._native.hash import Blake3, hash_file
+from bodega._native.hash import Blake3, hash_file, read_files
 from bodega.storage import chunking, volume
+from bodega.storage.manifest import HashedFile
 from bodega.storage.pack import BLOB, RAW, RECIPE, ZSTD, PackEntry, PackWriter, read_index, read_record
 
 FORMAT = "bodega-store"
@@ -67,10 +68,9 @@ def _os_error(e: OSError, path: object, op: str) -> errors.BodegaError:
 
 @dataclass(frozen=True)
 class Put:
-    """A file put in the store: its content hash, what it was when read, and the bytes it added."""
+    """A file put in the store: its content hash (as read) and the bytes it added."""
 
     digest: bytes
-    stat: os.stat_result
     added_bytes: int
     stored_as: str  # "clone", "blob", "chunks" or "known"
 
@@ -112,6 +112,7 @@ class ObjectStore:
                  lock_timeout: float | None = None) -> None:
         self.root = Path(root).absolute()
         self.objects_dir = self.root / "objects"
+        self._objects_str = os.fspath(self.objects_dir)
         self.packs_dir = self.root / "packs"
         self.tmp = self.root / "tmp"
         self.lock_timeout = lock_timeout
@@ -198,8 +199,11 @@ class ObjectStore:
 
     def loose_path(self, digest: bytes) -> Path:
         """Where a loose object lives."""
+        return Path(self._loose_str(digest))
+
+    def _loose_str(self, digest: bytes) -> str:
         h = digest.hex()
-        return self.objects_dir / h[:2] / h
+        return f"{self._objects_str}/{h[:2]}/{h}"
 
     def pack_path(self, name: str) -> Path:
         """Where a pack lives."""
@@ -230,7 +234,7 @@ class ObjectStore:
         """True when the store holds the object (in a pack or loose)."""
         if digest in self._index:
             return True
-        return os.path.exists(self.loose_path(digest))
+        return os.path.exists(self._loose_str(digest))
 
     def locate(self, digest: bytes) -> PackEntry | Path:
         """Where the object is: its pack entry or its loose file (ObjectMissing when nowhere)."""
@@ -607,6 +611,7 @@ class StoreWriter:
         self._mutex = threading.Lock()
         self._pack: PackWriter | None = None
         self._pending: set[bytes] = set()
+        self._subdirs: set[str] = set()  # objects/xx directories known to exist
         self.loose_written: dict[bytes, Path] = {}
         self.published_packs: list[str] = []
         self.added_bytes = 0
@@ -685,7 +690,7 @@ class StoreWriter:
             except OSError as e:
                 raise _os_error(e, path, "stat") from e
             if stat.S_ISREG(st.st_mode) and st.st_size >= cfg["clone_min"]:
-                put = self._put_clone(path, st)
+                put = self._put_clone(path)
                 if put is not None:
                     return put
         try:
@@ -717,7 +722,7 @@ class StoreWriter:
         data = _read_all(fd, st.st_size)
         digest = Blake3(data).digest()
         added = self._add_blob(digest, data)
-        return Put(digest, st, added, "blob" if added else "known")
+        return Put(digest, added, "blob" if added else "known")
 
     def _put_chunked(self, fd: int, path: str, st: os.stat_result) -> Put:
         size = os.fstat(fd).st_size
@@ -728,7 +733,7 @@ class StoreWriter:
             try:
                 digest = Blake3(view).digest()
                 if self._known(digest):
-                    return Put(digest, st, 0, "known")
+                    return Put(digest, 0, "known")
                 rows = []
                 added = 0
                 for offset, length in chunking.cuts(view):
@@ -739,32 +744,71 @@ class StoreWriter:
                 added += self._add_blob(digest, b"".join(rows), RECIPE)
             finally:
                 view.release()
-        return Put(digest, st, added, "chunks")
+        return Put(digest, added, "chunks")
 
-    def _put_clone(self, path: str, st: os.stat_result) -> Put | None:
-        """A loose object cloned from the file and hashed from the clone (a frozen copy)."""
+    def _put_clone(self, path: str, expected: HashedFile | None = None) -> Put | None:
+        """A loose object cloned from the file (a frozen copy); None where the volume cannot clone.
+
+        The clone is hashed, unless expected vouches for it: the file still has the settled
+        stats its expected hash was taken with, after the clone, so the clone holds those bytes.
+        """
         staged = self.store._staging(".obj")
         try:
             volume.clone_file(path, staged)
         except volume.CANNOT_CLONE:
             return None
         try:
-            digest = hash_file(staged)
+            digest = expected.digest if expected is not None and _vouches(expected, path) else hash_file(staged)
             if self._known(digest):
                 staged.unlink()
-                return Put(digest, st, 0, "known")
-            dest = self.store.loose_path(digest)
-            dest.parent.mkdir(exist_ok=True)
+                return Put(digest, 0, "known")
+            dest = self.store._loose_str(digest)
+            sub = dest[:dest.rindex("/")]
+            if sub not in self._subdirs:
+                os.makedirs(sub, exist_ok=True)
+                self._subdirs.add(sub)
             os.rename(staged, dest)
+            size = os.lstat(dest).st_size
         except BaseException:
             staged.unlink(missing_ok=True)
             raise
         with self._mutex:
             self._pending.add(digest)
-            self.loose_written[digest] = dest
-            self.added_bytes += st.st_size
+            self.loose_written[digest] = Path(dest)
+            self.added_bytes += size
             self.added_objects += 1
-        return Put(digest, st, st.st_size, "clone")
+        return Put(digest, size, "clone")
+
+    def put_files(self, root: str | os.PathLike[str], files: Sequence[HashedFile]) -> list[Put]:
+        """Stores many regular files below root (never through a link): one Put per file, in order.
+
+        Small files are read and hashed in one native batch, without the GIL.  A Put whose
+        digest is not the expected one is a file that changed after its manifest was made.
+        """
+        base = os.fspath(root).rstrip("/") + "/"
+        cfg = self.store.config
+        out: list[Put | None] = [None] * len(files)
+        whole: list[int] = []  # files read whole in the batch
+        for i, f in enumerate(files):
+            path = base + os.fsdecode(f.path)
+            if self.store.cow and f.size >= cfg["clone_min"]:
+                out[i] = self._put_clone(path, f)
+            if out[i] is None:
+                if f.size < cfg["chunk_min"]:
+                    whole.append(i)
+                else:
+                    out[i] = self.put_file(path)
+        if whole:
+            kept = read_files(base, [files[i].path for i in whole], [files[i].size for i in whole], threads=1)
+            for i, (read, data) in zip(whole, kept):
+                if read.error is not None:
+                    raise read.error
+                if data is None:  # larger than its manifest said: stored on its own
+                    out[i] = self.put_file(base + os.fsdecode(files[i].path))
+                    continue
+                added = self._add_blob(read.digest, data)
+                out[i] = Put(read.digest, added, "blob" if added else "known")
+        return out  # type: ignore[return-value]
 
     # --- end of session -------------------------------------------------------------------
 
@@ -812,6 +856,18 @@ class StoreWriter:
         if self._lock_cm is not None:
             self._lock_cm.__exit__(None, None, None)
             self._lock_cm = None
+
+
+def _vouches(expected: HashedFile, path: str) -> bool:
+    """True when the file at path still has the settled stats expected was hashed with."""
+    if not expected.settled:
+        return False
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) == (
+        expected.size, expected.mtime_ns, expected.ctime_ns, expected.file_id)
 
 
 def _same_content_stat(a: os.stat_result, b: os.stat_result) -> bool:
