@@ -64,6 +64,25 @@ def test_create_then_restore_gives_the_same_tree(where):
     assert (where / "out" / "big.bin").stat().st_mtime_ns == (tree / "big.bin").stat().st_mtime_ns
 
 
+def test_restore_gives_files_their_exact_modes_whatever_the_umask(where):
+    # A file more open than the umask allows (0o666 under 022) came back as 0o644.
+    tree = where / "tree"
+    tree.mkdir()
+    modes = {"shared": 0o666, "exec": 0o777, "private": 0o600, "big": 0o664, "chunked": 0o666}
+    sizes = {"big": 64 << 10, "chunked": 3 << 20}
+    for name, mode in modes.items():
+        (tree / name).write_bytes(os.urandom(sizes.get(name, 100)))
+        os.chmod(tree / name, mode)
+    eng = engine_at(where)
+    eng.create(tree, where / "state", "s1")
+    old = os.umask(0o022)
+    try:
+        eng.restore(where / "out", where / "state-out", "s1")
+    finally:
+        os.umask(old)
+    assert {n: (where / "out" / n).stat().st_mode & 0o7777 for n in modes} == modes
+
+
 def test_second_snapshot_is_a_delta_storing_only_the_change(where):
     tree = make_tree(where / "tree")
     eng = engine_at(where)

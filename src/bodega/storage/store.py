@@ -354,6 +354,19 @@ class ObjectStore:
             raise self._damaged(digest, self._where(entry), "is not a chunk table", file)
         return list(RECIPE_ROW.iter_unpack(table))
 
+    def packed_blob(self, digest: bytes, *, file: str | None = None) -> bytes | None:
+        """A packed blob's content, checked against its hash; None for any other object."""
+        entry = self._index.get(digest)
+        if entry is None or entry.kind != BLOB:
+            return None
+        return self._checked_blob(digest, entry, file)
+
+    def _checked_blob(self, digest: bytes, entry: PackEntry, file: str | None) -> bytes:
+        data = self._decode_record(digest, entry, None, file)
+        if Blake3(data).digest() != digest:
+            raise self._damaged(digest, self._where(entry), "does not match its hash", file)
+        return data
+
     def read(self, digest: bytes, *, file: str | None = None) -> bytes:
         """An object's content, checked against its hash (for small files: cat, verify)."""
         chunks: list[bytes] = []
@@ -370,9 +383,7 @@ class ObjectStore:
         if isinstance(where, Path):
             return self._stream_loose(digest, where, sink, file)
         if where.kind == BLOB:
-            data = self._decode_record(digest, where, None, file)
-            if Blake3(data).digest() != digest:
-                raise self._damaged(digest, self._where(where), "does not match its hash", file)
+            data = self._checked_blob(digest, where, file)
             sink(data)
             return len(data)
         whole = Blake3()
@@ -428,8 +439,9 @@ class ObjectStore:
                         raise self._damaged(digest, str(where), "does not match its hash", file)
                     os.chmod(dest, mode)
                     return os.stat(dest).st_size
-            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             try:
+                os.chmod(fd, mode)  # exact, whatever the umask
                 with open(fd, "wb", buffering=0, closefd=True) as out:
                     return self.write_to(digest, out.write, file=file)
             except BaseException:

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 from bodega import errors
 from bodega._native import clone as _clone
@@ -67,12 +68,16 @@ def _syncfs(directory: Path) -> bool:
     return True
 
 
-def sync_files(paths: list[Path], directory: Path) -> None:
-    """Makes files durable: one syncfs of their volume for many, else an fsync each."""
+def sync_files(paths: Sequence[str | bytes | os.PathLike[str]], directory: Path) -> None:
+    """Makes regular files durable: one syncfs of their volume for many, else an fsync each."""
     if len(paths) > 16 and _syncfs(directory):
         return
     for p in paths:
-        fsync_path(p)
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def lock_file(fd: int, exclusive: bool, timeout: float | None, what: str) -> None:
