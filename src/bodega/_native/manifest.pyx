@@ -172,6 +172,40 @@ cdef class Table:
         return (self.m.ctime_ns[i], (<object>self.m.file_id_hi[i] << 64) | self.m.file_id[i],
                 self.m.volume_id[i])
 
+    def merged_cache(self, dict stats, Table fallback=None) -> bytes:
+        """A stat cache section for this full table's entries: stats[path] (an os.stat_result)
+        where given, else fallback's row for the same path, kind and hash, else ctime -1
+        (which never matches, so the next scan reads that file)."""
+        cdef bd_mf *m = self.m
+        cdef bd_mf *f = fallback.m if fallback is not None and fallback.m.cache != NULL else NULL
+        cdef size_t n = m.n, i, j = 0, li, lj
+        cdef int c
+        out = bytearray(32 * n)
+        cdef unsigned char[::1] view = out
+        cdef int64_t *ctime = <int64_t *>&view[0] if n else NULL
+        cdef uint64_t *ino = <uint64_t *>(&view[0] + 8 * n) if n else NULL
+        cdef uint64_t *ino_hi = <uint64_t *>(&view[0] + 16 * n) if n else NULL
+        cdef uint64_t *dev = <uint64_t *>(&view[0] + 24 * n) if n else NULL
+        for i in range(n):
+            st = stats.get(self._path(i)) if stats else None
+            if st is not None:
+                ctime[i], ino[i], ino_hi[i], dev[i] = st.st_ctime_ns, st.st_ino, 0, st.st_dev
+                continue
+            ctime[i], ino[i], ino_hi[i], dev[i] = -1, 0, 0, 0
+            if f == NULL:
+                continue
+            li = m.path_len[i]
+            while j < f.n:  # both sorted by path bytes: a merge walk
+                lj = f.path_len[j]
+                c = memcmp(f.paths + f.path_off[j], m.paths + m.path_off[i], lj if lj < li else li)
+                if c > 0 or (c == 0 and lj >= li):
+                    break
+                j += 1
+            if (j < f.n and f.path_len[j] == li and memcmp(f.paths + f.path_off[j], m.paths + m.path_off[i], li) == 0
+                    and f.kind[j] == m.kind[i] and (m.kind[i] != 1 or memcmp(f.hash + 32 * j, m.hash + 32 * i, 32) == 0)):
+                ctime[i], ino[i], ino_hi[i], dev[i] = f.ctime_ns[j], f.file_id[j], f.file_id_hi[j], f.volume_id[j]
+        return bytes(out)
+
     def hashed_files(self) -> list:
         """(path, size, hash, mtime_ns, ctime_ns, file_id, settled) of every regular file.
 

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import stat as statmod
-import struct
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -157,21 +156,9 @@ def with_stat_cache(target: Manifest, stats: dict[bytes, os.stat_result], scan_s
     """
     from bodega._native import manifest as native
 
-    n = len(target)
-    ctime, ino, ino_hi, dev = [-1] * n, [0] * n, [0] * n, [0] * n
     prev = fallback._table if fallback is not None and fallback.has_stat_cache else None
-    for i, e in enumerate(target):
-        st = stats.get(e.path)
-        if st is not None:
-            ctime[i], ino[i], dev[i] = st.st_ctime_ns, st.st_ino, st.st_dev
-        elif prev is not None:
-            j = prev.find(e.path)
-            row = prev.stat_cache(j) if j >= 0 else None
-            pe = fallback[j] if j >= 0 else None
-            if row is not None and pe is not None and pe.hash == e.hash and pe.kind == e.kind:
-                ctime[i], ino[i], ino_hi[i], dev[i] = row[0], row[1] & (1 << 64) - 1, row[1] >> 64, row[2]
-    cache = struct.pack(f"<{n}q{n}Q{n}Q{n}Q", *ctime, *ino, *ino_hi, *dev)
-    table = native.Table.from_sections(target._table.table_section(), cache, n, False, scan_start_ns,
+    cache = target._table.merged_cache(stats, prev)
+    table = native.Table.from_sections(target._table.table_section(), cache, len(target), False, scan_start_ns,
                                        RACY_WINDOW_NS)
     return Manifest(table, target.root)
 
