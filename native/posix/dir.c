@@ -51,6 +51,7 @@ static bd_dir *dir_new(int fd, bd_error *e)
     d->fd = fd;
     d->no_clone_dev = 0;
     d->no_clone = 0;
+    d->listed = 0;
     return d;
 }
 
@@ -202,10 +203,12 @@ bd_status bd_dir_list(bd_dir *d, bd_dir_entry_fn fn, void *ctx, bd_error *e)
     if (!buf)
         return bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
     bd_status rc = BD_OK;
-    if (lseek(d->fd, 0, SEEK_SET) < 0) {
+    /* A fresh handle is at the start: rewinding it would be one syscall per directory. */
+    if (d->listed && lseek(d->fd, 0, SEEK_SET) < 0) {
         rc = bd_fail(e, BD_E_IO, errno, "lseek", BD_PATH_AS_GIVEN, 0);
         goto out;
     }
+    d->listed = 1;
     for (;;) {
         long n = syscall(SYS_getdents64, d->fd, buf, DENTS_BUF);
         if (n < 0) {

@@ -15,6 +15,7 @@ struct bd_dir {
      * so later files skip the futile calls.  Updated with atomics by concurrent clones. */
     uint64_t no_clone_dev;
     int no_clone;
+    int listed;  /* the offset moved: the next listing must rewind first */
 };
 
 struct bd_file {
