@@ -421,3 +421,18 @@ def test_put_files_on_xfs_trusts_a_clone_only_when_settled_stats_vouch(cow_dir, 
         [p] = w.put_files(tree, files)
     assert p.stored_as == "clone"
     assert p.digest == (chosen if trusted else blake3.blake3(data).digest())
+
+
+def test_on_xfs_a_loose_object_from_an_earlier_session_is_known_without_storing_again(cow_dir):
+    store = ObjectStore(cow_dir / "store")
+    (cow_dir / "big").write_bytes(noise(64 << 10, 9))
+    with store.writer() as w:
+        first = w.put_file(cow_dir / "big")
+    assert first.stored_as == "clone"
+    (cow_dir / "copy").write_bytes((cow_dir / "big").read_bytes())
+    with store.writer() as w:
+        assert w.has(first.digest)
+        again = w.put_file(cow_dir / "copy")
+        assert not w.has(b"\x02" * 32)
+    assert (again.stored_as, again.added_bytes, again.digest) == ("known", 0, first.digest)
+    assert list(store.loose_objects()) == [first.digest]

@@ -624,6 +624,7 @@ class StoreWriter:
         self._pack: PackWriter | None = None
         self._pending: set[bytes] = set()
         self._subdirs: set[str] = set()  # objects/xx directories known to exist
+        self._loose_listed: set[bytes] | None = None
         self.loose_written: dict[bytes, Path] = {}
         self.published_packs: list[str] = []
         self.added_bytes = 0
@@ -646,7 +647,19 @@ class StoreWriter:
     def _known(self, digest: bytes) -> bool:
         if digest in self.force:
             return digest in self._pending
-        return digest in self._pending or self.store.has(digest)
+        return digest in self._pending or digest in self.store._index or digest in self._loose()
+
+    def _loose(self) -> set[bytes]:
+        """The loose objects, listed once per session rather than one stat per lookup.
+
+        The session holds the store lock (shared, or exclusive for repair), so gc, the only
+        remover, cannot run meanwhile; an object another writer adds is at worst stored twice.
+        """
+        if self._loose_listed is None:
+            with self._mutex:
+                if self._loose_listed is None:
+                    self._loose_listed = set(self.store.loose_objects())
+        return self._loose_listed
 
     # --- puts -----------------------------------------------------------------------------
 
