@@ -398,6 +398,24 @@ size_t bd_mf_reuse(bd_mf *cur, const bd_mf *prev, uint32_t *suspects)
     return k;
 }
 
+size_t bd_mf_reuse_copy(bd_mf *cur, const bd_mf *src, const uint8_t *vouched, uint32_t *suspects)
+{
+    size_t k = 0, j = 0;
+    for (size_t i = 0; i < cur->n; i++) {
+        if (cur->kind[i] != BD_KIND_FILE)
+            continue;
+        /* Size and mtime tell a copied file from one written in the copy since: the copy
+         * keeps the source's mtime, a later write does not. */
+        if (!src->delta && seek(src, &j, cur, i) && src->kind[j] == BD_KIND_FILE && vouched[j] &&
+            src->size[j] == cur->size[i] && src->mtime_ns[j] == cur->mtime_ns[i]) {
+            memcpy(cur->hash + 32 * i, src->hash + 32 * j, BD_HASH_LEN);
+            continue;
+        }
+        suspects[k++] = (uint32_t)i;
+    }
+    return k;
+}
+
 /* ---- hashing ----------------------------------------------------------------------- */
 
 bd_status bd_mf_hash_files(bd_mf *m, bd_dir *root, const uint32_t *idx, size_t k,

@@ -282,20 +282,26 @@ def test_clone_copies_tree_apps_tags_and_settings_without_following_links(b):
     assert b.containers.get("dev").status == ContainerStatus.READY
 
 
-def test_clone_runs_its_after_clone_steps_inside_the_task(b):
-    b.containers.create("dev")
+def test_clone_runs_its_steps_before_and_after_the_tree_is_cloned_inside_the_task(b):
+    src = b.containers.create("dev")
     calls = []
 
-    def step(ctx, container_id):
-        with b.catalogue.session_scope(write=False) as s:
-            from bodega.catalogue.models import Container
+    def step(ctx, source_id):
+        calls.append(("before", ctx.type, source_id, list(b.home.containers.iterdir())))
 
-            calls.append((ctx.type, s.get(Container, container_id).status,
-                          (b.home.container_dir(container_id) / "root").is_dir()))
+        def after(ctx, container_id):
+            with b.catalogue.session_scope(write=False) as s:
+                from bodega.catalogue.models import Container
 
-    b.containers.after_clone.append(step)
+                calls.append(("after", ctx.type, s.get(Container, container_id).status,
+                              (b.home.container_dir(container_id) / "root").is_dir()))
+        return after
+
+    b.containers.clone_steps.append(step)
+    b.containers.clone_steps.append(lambda ctx, source_id: None)  # nothing to do after
     b.containers.clone("dev", "dev2")
-    assert calls == [("container.clone", ContainerStatus.CREATING, True)]
+    assert calls == [("before", "container.clone", src.id, [b.home.container_dir(src.id)]),
+                     ("after", "container.clone", ContainerStatus.CREATING, True)]
 
 
 def test_a_clone_that_fails_leaves_no_container_and_no_staging(b):

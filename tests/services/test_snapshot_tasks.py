@@ -2,10 +2,13 @@
 initial snapshot (rule 2), verify/repair, gc and its reconcile, one task per container."""
 from __future__ import annotations
 
+import os
 import threading
+import time
 import uuid
 from pathlib import Path
 
+import blake3
 import pytest
 
 from bodega import errors
@@ -13,6 +16,7 @@ from bodega.catalogue.models import SnapshotTrigger, SnapshotType
 from bodega.storage import manifest as mf
 from bodega.storage.retention import Policy
 from damage import flip_bit
+from manifest_trees import RACY_WAIT
 
 
 def root_of(b, name: str) -> Path:
@@ -63,6 +67,47 @@ def test_clone_takes_the_clones_initial_snapshot(b, dev):
     assert snap.type == SnapshotType.FULL and snap.trigger == SnapshotTrigger.SYSTEM
     assert snap.checksum_manifest == mf.build(dev).root_hex
     assert snap.size_bytes == 0  # everything was in the store already
+
+
+def _clone_with_snapshot(b, name: str):
+    """Clones dev as name; (the clone's initial snapshot, files it read, the clone's tree)."""
+    b.containers.clone("dev", name)
+    task = next(t for t in b.tasks.list(type="container.clone") if t.result.get("path", "").endswith(
+        str(b.containers.get(name).id)))
+    (snap,) = b.snapshots.list(name)
+    return snap, task.result["initial_snapshot_files_read"], root_of(b, name)
+
+
+def test_a_clone_of_an_unchanged_snapshotted_source_reads_no_file(b, dev):
+    time.sleep(RACY_WAIT)  # the source's files out of its snapshot's racy window
+    b.snapshots.create("dev")
+    snap, files_read, tree = _clone_with_snapshot(b, "dev2")
+    assert files_read == 0 and snap.size_bytes == 0
+    assert snap.checksum_manifest == mf.build(tree).root_hex
+    live = mf.load(b.home.container_dir(b.containers.get("dev2").id) / "state" / "live.manifest")
+    table = live._table
+    assert table.stat_cache(table.find(b"app/f1.txt"))[1] == os.stat(tree / "app" / "f1.txt").st_ino
+
+
+def test_a_clone_reads_the_source_files_changed_since_its_snapshot(b, dev):
+    time.sleep(RACY_WAIT)
+    (dev / "app" / "fresh.txt").write_text("written just before the snapshot")  # in its racy window
+    b.snapshots.create("dev")
+    f = dev / "app" / "f1.txt"
+    old = os.stat(f)
+    f.write_text(f.read_text().upper())  # same size ...
+    os.utime(f, ns=(old.st_atime_ns, old.st_mtime_ns))  # ... same mtime: only the ctime tells
+    (dev / "app" / "new.txt").write_text("new")
+    snap, files_read, tree = _clone_with_snapshot(b, "dev2")
+    assert snap.checksum_manifest == mf.build(tree).root_hex
+    assert files_read == 3  # f1.txt, new.txt and fresh.txt
+    m = b.snapshots.engine.manifest(str(snap.id))
+    assert m.get("app/f1.txt").hash == blake3.blake3(f.read_bytes()).digest()
+
+
+def test_a_clone_of_a_source_without_snapshots_reads_every_file(b, dev):
+    snap, files_read, tree = _clone_with_snapshot(b, "dev2")
+    assert files_read == 21 and snap.checksum_manifest == mf.build(tree).root_hex
 
 
 def test_forget_by_policy_rebases_and_gc_frees(b, dev):

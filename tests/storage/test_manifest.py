@@ -503,6 +503,89 @@ def test_the_cache_of_another_copy_is_not_trusted(tree, tmp_path):
     assert mf.build(copy, first).get("a.txt").hash == blake3.blake3(b"HELLO\n").digest()
 
 
+# ---- a copy's manifest from its source's: the copy rule ---------------------------------------
+
+def _clone(src: Path, dst: Path) -> Path:
+    from bodega.storage import fs
+
+    fs.clone_tree(src, dst)
+    return dst
+
+
+def test_a_copy_of_an_unchanged_tree_reads_no_file(tree, tmp_path):
+    time.sleep(RACY_WAIT)
+    source = mf.build(tree)
+    copy = _clone(tree, tmp_path / "copy")
+    opens = Opens(copy)
+    try:
+        m = mf.build_copy(copy, tree, source)
+        assert opens.files() == set()
+    finally:
+        opens.close()
+    assert m.files_read == 0
+    assert m == mf.build(copy) and m.root == source.root
+    # the stat cache is the copy's own (its files are new: in the racy window of this scan)
+    i = m._table.find(b"a.txt")
+    assert m._table.stat_cache(i)[1] == os.stat(copy / "a.txt").st_ino != os.stat(tree / "a.txt").st_ino
+    assert m._table.scan_start_ns > os.stat(copy / "a.txt").st_ctime_ns
+
+
+def test_a_source_file_changed_after_its_manifest_is_read_from_the_copy(tree, tmp_path):
+    time.sleep(RACY_WAIT)
+    source = mf.build(tree)
+    f = tree / "a" / "one.bin"
+    old = os.stat(f)
+    f.write_bytes(os.urandom(5000))  # same size ...
+    os.utime(f, ns=(old.st_atime_ns, old.st_mtime_ns))  # ... same mtime: only the ctime tells
+    copy = _clone(tree, tmp_path / "copy")
+    m = mf.build_copy(copy, tree, source)
+    assert m.files_read == 1
+    assert m.get("a/one.bin").hash == blake3.blake3((copy / "a" / "one.bin").read_bytes()).digest()
+    assert m == mf.build(copy)
+
+
+def test_a_file_changed_in_the_copy_or_new_there_is_read(tree, tmp_path):
+    time.sleep(RACY_WAIT)
+    source = mf.build(tree)
+    copy = _clone(tree, tmp_path / "copy")
+    (copy / "a.txt").write_bytes(b"HELLO\n")
+    (copy / "new").write_bytes(b"new")
+    (tree / "only-in-source").write_bytes(b"gone")
+    m = mf.build_copy(copy, tree, source)
+    assert m.files_read == 2
+    assert m == mf.build(copy)
+
+
+def test_a_copy_without_a_source_manifest_reads_every_file(tree, tmp_path):
+    copy = _clone(tree, tmp_path / "copy")
+    m = mf.build_copy(copy, tree, None)
+    assert m.files_read == 12 and m == mf.build(copy)
+
+
+def test_a_copy_of_a_file_modified_in_the_tick_of_the_source_scan_is_read(seconds_fs):
+    """The racy case through a copy: rewritten in the same second as the source's scan, the
+    source file's stat is unchanged, and so is the copy's size and mtime; only the racy rule
+    keeps the source's stale hash out of the copy's manifest."""
+    root = Path(seconds_fs) / "racy-copy"
+    root.mkdir()
+    f = root / "f"
+    for _attempt in range(5):
+        time.sleep(1 - time.time() % 1 + 0.01)  # just after a second starts
+        f.write_bytes(b"A" * 64)
+        source = mf.build(root, threads=1)
+        f.write_bytes(b"B" * 64)
+        st = os.stat(f)
+        cached_ctime = source._table.stat_cache(source._table.find(b"f"))[0]
+        if (st.st_mtime_ns, st.st_ctime_ns) == (source.get("f").mtime_ns, cached_ctime):
+            break
+    else:
+        pytest.fail("could not rewrite a file within one second")
+    copy = _clone(root, Path(seconds_fs) / "racy-copy-2")
+    m = mf.build_copy(copy, root, source)
+    assert m.get("f").hash == blake3.blake3(b"B" * 64).digest()
+    assert m.files_read == 1
+
+
 # ---- files that change, vanish or cannot be read ------------------------------------------
 
 def test_a_file_that_keeps_changing_while_read_is_reported(tmp_path):

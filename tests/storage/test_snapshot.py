@@ -108,6 +108,27 @@ def test_an_unchanged_tree_is_read_from_the_stat_cache(ext4_dir):
     assert second.files_read == 0 and second.added_bytes == 0 and second.root == first.root
 
 
+def test_a_given_manifest_replaces_the_scan_and_only_missing_content_is_stored(where):
+    from bodega.storage import fs
+
+    tree = make_tree(where / "tree")
+    time.sleep(1.1)  # out of the racy window of the first scan
+    eng = engine_at(where)
+    eng.create(tree, where / "state", "s1")
+    copy = where / "copy"
+    fs.clone_tree(tree, copy)
+    (copy / "added.bin").write_bytes(b"only in the copy" * 100)
+    built = mf.build_copy(copy, tree, eng.live_manifest(where / "state"))
+    info = eng.create(copy, where / "state-copy", "c1", manifest=built)
+    assert info.files_read == 1 and info.added_bytes > 0 and info.root == root_of(copy).hex()
+    live = eng.live_manifest(where / "state-copy")
+    assert live == built and live.to_bytes() == built.to_bytes()  # the copy's stat cache kept
+    eng.restore(where / "out", where / "state-out", "c1")
+    assert root_of(where / "out") == root_of(copy)
+    with pytest.raises(errors.InvalidInput, match="stat cache"):
+        eng.create(copy, where / "state-copy", "c2", manifest=mf.loads(built.to_bytes(stat_cache=False)))
+
+
 def test_policy_full_every_n_deltas_and_forced_kinds(ext4_dir):
     tree = make_tree(ext4_dir / "tree", files=10)
     eng = engine_at(ext4_dir, full_every=2)

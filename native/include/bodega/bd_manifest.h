@@ -112,6 +112,13 @@ bd_status bd_mf_from_scan(const bd_scan *s, int64_t scan_start_ns, bd_mf **out, 
  * file of cur (a suspect, to be read) to suspects (room for cur->n) and returns their count. */
 size_t bd_mf_reuse(bd_mf *cur, const bd_mf *prev, uint32_t *suspects);
 
+/* The copy rule: cur is a copy (a clone) of src's tree, made after src's vouched files (those
+ * whose vouched[j] is nonzero, src's hash known right) last changed.  For every file of cur,
+ * takes src's hash when the same path is a vouched file of src with equal size and mtime.
+ * Writes the index of every other file of cur to suspects (room for cur->n) and returns
+ * their count.  The stat cache of cur is left as scanned: it is the copy's own. */
+size_t bd_mf_reuse_copy(bd_mf *cur, const bd_mf *src, const uint8_t *vouched, uint32_t *suspects);
+
 /* Hashes the files idx[0..k) of m below root with bd_hash_files; jobs (room for k, owned by
  * the caller) gets each file's outcome.  For each file hashed, stores its hash and the size,
  * mtime, mode, ctime and ids read with it.  Returns what bd_hash_files returns. */

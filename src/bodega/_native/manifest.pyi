@@ -61,3 +61,14 @@ def read_suspects(
     progress: Callable[[Progress], object] | None = None,
 ) -> tuple[int, list[BodegaError]]:
     """Fills table's hashes, reading only the files previous does not vouch for."""
+
+def read_copy_suspects(
+    table: Table,
+    path: str | bytes | os.PathLike[str] | os.PathLike[bytes],
+    source: Table,
+    source_previous: Table | None,
+    *,
+    threads: int = 0,
+    progress: Callable[[Progress], object] | None = None,
+) -> tuple[int, list[BodegaError]]:
+    """Fills the hashes of a copy's table from source's vouched files, reading the others."""

@@ -7,7 +7,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from libc.errno cimport ENOENT
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcmp
+from libc.string cimport memcmp, memset
 
 from bodega import errors
 
@@ -16,7 +16,7 @@ from bodega._native.bd cimport (
     BD_E_CANCELLED, BD_PATH_SRC, bd_dir, bd_dir_open, bd_dir_close, bd_hash_job,
     bd_scan, bd_scan_tree, bd_scan_free, BD_SCAN_MAX_THREADS,
     bd_mf, bd_mf_problem, bd_mf_change, bd_mf_free, bd_mf_check_sections, bd_mf_from_sections,
-    bd_mf_from_scan, bd_mf_reuse, bd_mf_hash_files, bd_mf_root, bd_mf_find, bd_mf_diff,
+    bd_mf_from_scan, bd_mf_reuse, bd_mf_reuse_copy, bd_mf_hash_files, bd_mf_root, bd_mf_find, bd_mf_diff,
     bd_mf_changes_free, bd_mf_delta, bd_mf_apply, BD_MF_NONE,
 )
 from bodega._native._progress cimport ProgressRelay
@@ -344,10 +344,31 @@ def scan_tree(path, *, int threads=0) -> Table:
     return Table.wrap(m)
 
 
-cdef tuple _read_suspects(Table table, path, Table previous, int threads, progress):
-    """Reads the files of table that previous does not vouch for: (files read, failures)."""
+cdef size_t _copy_suspects(bd_mf *m, bd_mf *source, const bd_mf *source_previous, uint32_t *idx) except? 0:
+    """The copy rule: source's files that source_previous vouches for (the racy rule) lend
+    their hashes to m's; writes the other files of m to idx and returns their count."""
+    cdef uint32_t *src_idx = <uint32_t *>malloc((source.n + 1) * sizeof(uint32_t))
+    cdef uint8_t *vouched = <uint8_t *>malloc(source.n + 1)
+    cdef size_t j, k = 0
+    try:
+        if src_idx == NULL or vouched == NULL:
+            raise MemoryError()
+        with nogil:
+            memset(vouched, 1, source.n)
+            for j in range(bd_mf_reuse(source, source_previous, src_idx)):
+                vouched[src_idx[j]] = 0
+            k = bd_mf_reuse_copy(m, source, vouched, idx)
+        return k
+    finally:
+        free(src_idx)
+        free(vouched)
+
+
+cdef tuple _read_suspects(Table table, path, Table previous, Table source, int threads, progress):
+    """Reads the files of table that previous does not vouch for (or, with source, that the
+    copy rule does not vouch for): (files read, failures)."""
     cdef bytes root = _root_of(path, threads)
-    if table.m.delta or (previous is not None and previous.m.delta):
+    if table.m.delta or (previous is not None and previous.m.delta) or (source is not None and source.m.delta):
         raise errors.InternalError("read_suspects works on full tables")
     cdef const char *c_root = root
     cdef unsigned c_threads = <unsigned>threads
@@ -365,8 +386,11 @@ cdef tuple _read_suspects(Table table, path, Table previous, int threads, progre
     try:
         if idx == NULL:
             raise MemoryError()
-        with nogil:
-            k = bd_mf_reuse(m, previous.m if previous is not None else NULL, idx)
+        if source is not None:
+            k = _copy_suspects(m, source.m, previous.m if previous is not None else NULL, idx)
+        else:
+            with nogil:
+                k = bd_mf_reuse(m, previous.m if previous is not None else NULL, idx)
         for j in range(k):
             total_bytes += m.size[idx[j]]
         if k:
@@ -404,4 +428,14 @@ def read_suspects(Table table, path, Table previous=None, *, int threads=0, prog
     tree) vouches for by the racy-git rule are taken from it, every other file below path is
     read, once more when it changed while read.  Returns (files read, the error of each file
     that could not be read).  progress(Progress) is called now and then while reading."""
-    return _read_suspects(table, path, previous, threads, progress)
+    return _read_suspects(table, path, previous, None, threads, progress)
+
+
+def read_copy_suspects(Table table, path, Table source, Table source_previous, *, int threads=0,
+                       progress=None):
+    """Fills the hashes of table, the scan of a copy (a clone) of source's tree made after
+    source_previous was read: a file keeps the hash of source's file at its path when
+    source_previous vouches for that file by the racy-git rule (source scanned after the copy)
+    and size and mtime match; every other file below path is read.  Returns what
+    read_suspects returns (every file is read when source_previous is None)."""
+    return _read_suspects(table, path, source_previous, source, threads, progress)

@@ -56,7 +56,12 @@ TRANSITIONS: dict[ContainerStatus, frozenset[ContainerStatus]] = {
     ContainerStatus.ARCHIVED: frozenset({ContainerStatus.READY}),
 }
 
-CloneStep = Callable[[TaskContext, uuid.UUID], None]
+# A clone step runs inside every container.clone task in two parts: called with the source's id
+# before the tree is cloned (so what it notes is the source as it was before the copy), it
+# returns the part to call with the new container's id once the tree is cloned, before the
+# clone is ready (or None).
+AfterClone = Callable[[TaskContext, uuid.UUID], None]
+CloneStep = Callable[[TaskContext, uuid.UUID], "AfterClone | None"]
 
 
 def validate_name(name: Any) -> str:
@@ -184,10 +189,10 @@ class ContainerService:
 
     def __init__(self, bodega: "Bodega") -> None:
         self._b = bodega
-        # Steps run by every container.clone task after the tree is cloned, before the clone is
-        # ready, inside the task (its progress, cancel and staging).  The snapshot service adds
-        # the clone's initial snapshot here (seed rule 2).
-        self.after_clone: list[CloneStep] = []
+        # Steps run by every container.clone task around the tree's clone, inside the task (its
+        # progress, cancel and staging).  The snapshot service adds the clone's initial
+        # snapshot here (seed rule 2).
+        self.clone_steps: list[CloneStep] = []
         register = bodega.tasks.register
         register(TaskKind("container.create", self._run_create, changes_tree=True))
         register(TaskKind("container.clone", self._run_clone, locks=_clone_locks, changes_tree=True))
@@ -357,6 +362,7 @@ class ContainerService:
             # end: the last 5% are publishing.
             ctx.progress(1 + p.bytes_done * 94 // p.bytes_total if p.bytes_total else 1)
 
+        afters = [after for step in self.clone_steps if (after := step(ctx, source_id)) is not None]
         stage = ctx.staging / "container"
         stage.mkdir()
         r = fs.clone_tree(source_root, stage / "root", progress=on_progress)
@@ -368,8 +374,8 @@ class ContainerService:
         os.rename(stage, target)
         ctx.result.update(container_id=str(ctx.container_id), source_id=str(source_id), path=str(target),
                           files=r.files, bytes_cloned=r.bytes_cloned, bytes_copied=r.bytes_copied)
-        for step in self.after_clone:
-            step(ctx, ctx.container_id)
+        for after in afters:
+            after(ctx, ctx.container_id)
         with ctx.finish() as s:
             row = self._row(s, ctx.container_id)
             for app in s.scalars(sa.select(AppInstance).where(AppInstance.container_id == source_id)):

@@ -16,8 +16,11 @@ from bodega.catalogue.models import (
     Container, ContainerStatus, Role, Snapshot, SnapshotTrigger, SnapshotType, Task, TaskStatus,
 )
 from bodega.services.id_prefix import find_by_id
+from bodega.services.containers import AfterClone
 from bodega.services.tasks import HOST, TaskContext, TaskInfo, TaskKind
 from bodega.storage.retention import Candidate, Policy, select
+from bodega.storage import manifest as mf
+from bodega.storage.manifest import Manifest
 from bodega.storage.snapshot import SnapshotEngine
 from bodega.storage.store import ObjectStore
 
@@ -83,7 +86,7 @@ class SnapshotTasks:
         register(TaskKind("snapshot.create", self._run_create))
         register(TaskKind("snapshot.restore", self._run_restore, changes_tree=True))
         register(TaskKind("snapshot.forget", self._run_forget))
-        bodega.containers.after_clone.append(self._initial_snapshot)
+        bodega.containers.clone_steps.append(self._initial_snapshot)
 
     @property
     def engine(self) -> SnapshotEngine:
@@ -136,7 +139,9 @@ class SnapshotTasks:
         return self._s.get(container, task.result["snapshot_id"])
 
     def _take(self, ctx: TaskContext, container_id: uuid.UUID, label: str, kind: str,
-              trigger: SnapshotTrigger) -> tuple[SnapshotInfo, Any]:
+              trigger: SnapshotTrigger, copy_of: tuple[Path, Manifest] | None = None) -> tuple[SnapshotInfo, Any]:
+        """Snapshots the container's tree; copy_of: (source tree, its live manifest noted before
+        the tree was cloned from it), whose hashes the snapshot reuses where they are right."""
         with self._b.catalogue.session_scope(write=False) as s:
             c = s.get(Container, container_id)
             tree, state = self._paths(s, c)
@@ -144,10 +149,16 @@ class SnapshotTasks:
         if kind == "delta" and base is None:
             raise errors.DeltaBaseMismatch("a delta snapshot needs a base: this container has no snapshot yet")
         self.engine.recover(tree, state)
+        progress = _relay(ctx)
+        built = None
+        if copy_of is not None:
+            progress("scan", 0, 0)
+            built = mf.build_copy(tree, copy_of[0], copy_of[1], threads=0,
+                                  progress=lambda p: progress("scan", p.files_done, p.files_total))
         snap_id = uuid.uuid4()
         done = self.engine.create(tree, state, str(snap_id), base=str(base) if base else None, kind=kind,
-                                  progress=_relay(ctx), cancel=_cancelled(ctx),
-                                  writer_tag=f"{os.getpid()}@{HOST}:{ctx.task_id}")
+                                  progress=progress, cancel=_cancelled(ctx),
+                                  writer_tag=f"{os.getpid()}@{HOST}:{ctx.task_id}", manifest=built)
         return snap_id, done
 
     def _run_create(self, ctx: TaskContext) -> None:
@@ -169,13 +180,22 @@ class SnapshotTasks:
                            size_bytes=done.added_bytes, trigger=trigger, task_id=ctx.task_id, session=s,
                            snapshot_id=snap_id)
 
-    def _initial_snapshot(self, ctx: TaskContext, container_id: uuid.UUID) -> None:
-        """Seed rule 2: a clone's first snapshot, published with the clone."""
-        snap_id, done = self._take(ctx, container_id, "initial snapshot of the clone", "full", SnapshotTrigger.SYSTEM)
-        ctx.result.update(initial_snapshot_id=str(snap_id))
-        self._s.record(container_id, type=done.type, checksum_manifest=done.root, label="clone",
-                       size_bytes=done.added_bytes, trigger=SnapshotTrigger.SYSTEM, task_id=ctx.task_id,
-                       snapshot_id=snap_id)
+    def _initial_snapshot(self, ctx: TaskContext, source_id: uuid.UUID) -> AfterClone:
+        """Seed rule 2: a clone's first snapshot, published with the clone.  The source's live
+        manifest, noted here before its tree is cloned, spares reading what it vouches for."""
+        with self._b.catalogue.session_scope(write=False) as s:
+            source_tree, source_state = self._paths(s, s.get(Container, source_id))
+        source_live = SnapshotEngine.live_manifest(source_state)
+
+        def take(ctx: TaskContext, container_id: uuid.UUID) -> None:
+            copy_of = (source_tree, source_live) if source_live is not None else None
+            snap_id, done = self._take(ctx, container_id, "initial snapshot of the clone", "full",
+                                       SnapshotTrigger.SYSTEM, copy_of)
+            ctx.result.update(initial_snapshot_id=str(snap_id), initial_snapshot_files_read=done.files_read)
+            self._s.record(container_id, type=done.type, checksum_manifest=done.root, label="clone",
+                           size_bytes=done.added_bytes, trigger=SnapshotTrigger.SYSTEM, task_id=ctx.task_id,
+                           snapshot_id=snap_id)
+        return take
 
     # --- restore --------------------------------------------------------------------------
 

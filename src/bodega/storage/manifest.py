@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 ProgressCallback = Callable[["Progress"], object]
 
-__all__ = ["Entry", "HashedFile", "Manifest", "build", "load", "loads", "diff", "verify"]
+__all__ = ["Entry", "HashedFile", "Manifest", "build", "build_copy", "load", "loads", "diff", "verify"]
 
 
 class Entry(NamedTuple):
@@ -219,6 +219,29 @@ def build(path: PathLike, previous: Manifest | None = None, *, threads: int = 0,
     is read raises ChangedWhileReading, one that cannot be read its StorageError, naming it.
     """
     return _complete(_native.scan_tree(path, threads=threads), path, previous, threads, progress)
+
+
+def build_copy(path: PathLike, source_path: PathLike, source_manifest: Manifest | None, *,
+               threads: int = 0, progress: ProgressCallback | None = None) -> Manifest:
+    """The full manifest of the tree below path, a copy (a clone) of the tree below source_path
+    made after source_manifest (a full manifest of the source with its stat cache) was built.
+
+    The copy holds the bytes source_manifest hashed wherever the source's file is unchanged
+    since (the racy-git rule, the source scanned now): such a file of the copy with the same
+    size and mtime takes its hash unread; every other file is read.  The stat cache is the
+    copy's own.  Call it after the copy is made, never before: that order is what makes the
+    reuse right.
+    """
+    prev = source_manifest._table if source_manifest is not None and not source_manifest.is_delta else None
+    with ThreadPoolExecutor(1) as pool:  # both scans run mostly without the GIL
+        scanning = pool.submit(_native.scan_tree, source_path, threads=threads)
+        table = _native.scan_tree(path, threads=threads)
+        source = scanning.result()
+    files_read, failures = _native.read_copy_suspects(table, path, source, prev, threads=threads,
+                                                      progress=progress)
+    if failures:
+        raise _first_of(failures)
+    return Manifest(table, table.root(), files_read=files_read)
 
 
 def _complete(table: _native.Table, path: PathLike, previous: Manifest | None, threads: int,

@@ -242,12 +242,14 @@ class SnapshotEngine:
 
     def create(self, tree: Path, state_dir: Path, snap_id: str, *, base: str | None = None,
                kind: str = "auto", progress: Progress = _no_progress, cancel: Cancel | None = None,
-               writer_tag: str = "") -> SnapshotInfo:
+               writer_tag: str = "", manifest: Manifest | None = None) -> SnapshotInfo:
         """Snapshots tree as snap_id: scan with the stat cache, store new content, write the snapshot.
 
         kind: "auto" (delta on base unless the chain is long or the delta big), "full" or
-        "delta" (needs base).  On return the snapshot file is durable and head.json names it;
-        publishing it in the catalogue is the caller's.
+        "delta" (needs base).  manifest: the tree's full manifest with its stat cache, built
+        already (a clone's, by manifest.build_copy): used instead of a scan.  On return the
+        snapshot file is durable and head.json names it; publishing it in the catalogue is
+        the caller's.
         """
         if kind not in ("auto", "full", "delta"):
             raise errors.InvalidInput(f"snapshot kind is auto, full or delta, not {kind!r}")
@@ -255,13 +257,15 @@ class SnapshotEngine:
             raise errors.InvalidInput("a delta snapshot needs a base snapshot")
         if self.exists(snap_id):
             raise errors.Conflict(f"snapshot {snap_id} exists already")
+        if manifest is not None and (manifest.is_delta or not manifest.has_stat_cache):
+            raise errors.InvalidInput("a snapshot's given manifest must be full, with its stat cache")
         if not tree.is_dir() or tree.is_symlink():
             raise errors.NotADirectory(None, f"not a directory: {tree}")
         state_dir.mkdir(parents=True, exist_ok=True)
         base_full = self.manifest(base) if base is not None else None
         with self.store.writer() as w:
             progress("scan", 0, 0)
-            m, added = self._scan_and_store(tree, state_dir, w, progress, cancel)
+            m, added = self._scan_and_store(tree, state_dir, w, progress, cancel, manifest)
             # Objects are durable before the snapshot that names them (still under the lock,
             # so gc cannot run between the two).
             w.commit_objects()
@@ -285,11 +289,15 @@ class SnapshotEngine:
         return info
 
     def _scan_and_store(self, tree: Path, state_dir: Path, w: StoreWriter, progress: Progress,
-                        cancel: Cancel | None) -> tuple[Manifest, int]:
-        """The tree's manifest (hashing only suspects) with every file's content in the store."""
-        previous = self.live_manifest(state_dir)
+                        cancel: Cancel | None, built: Manifest | None) -> tuple[Manifest, int]:
+        """The tree's manifest (built, else a scan hashing only suspects) with every file's
+        content in the store."""
+        previous = self.live_manifest(state_dir) if built is None else None
         for _attempt in range(3):
-            m = mf.build(tree, previous, progress=lambda p: progress("scan", p.files_done, p.files_total))
+            if built is not None:
+                m, built = built, None
+            else:
+                m = mf.build(tree, previous, progress=lambda p: progress("scan", p.files_done, p.files_total))
             todo: dict[bytes, HashedFile] = {}
             for f in m.hashed_files():
                 if f.digest not in todo and not w.has(f.digest):
