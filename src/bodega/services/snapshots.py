@@ -139,7 +139,7 @@ class SnapshotTasks:
         return self._s.get(container, task.result["snapshot_id"])
 
     def _take(self, ctx: TaskContext, container_id: uuid.UUID, label: str, kind: str,
-              trigger: SnapshotTrigger, copy_of: tuple[Path, Manifest] | None = None) -> tuple[SnapshotInfo, Any]:
+              trigger: SnapshotTrigger, copy_of: tuple[Path, Manifest] | None = None) -> tuple[uuid.UUID, Any]:
         """Snapshots the container's tree; copy_of: (source tree, its live manifest noted before
         the tree was cloned from it), whose hashes the snapshot reuses where they are right."""
         with self._b.catalogue.session_scope(write=False) as s:
