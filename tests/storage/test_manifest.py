@@ -562,6 +562,14 @@ def test_a_copy_without_a_source_manifest_reads_every_file(tree, tmp_path):
     assert m.files_read == 12 and m == mf.build(copy)
 
 
+def test_a_copy_whose_source_cannot_be_scanned_reads_every_file(tree, tmp_path):
+    time.sleep(RACY_WAIT)
+    source = mf.build(tree)
+    copy = _clone(tree, tmp_path / "copy")
+    m = mf.build_copy(copy, tmp_path / "no-such-source", source)
+    assert m.files_read == 12 and m == mf.build(copy)
+
+
 def test_a_copy_of_a_file_modified_in_the_tick_of_the_source_scan_is_read(seconds_fs):
     """The racy case through a copy: rewritten in the same second as the source's scan, the
     source file's stat is unchanged, and so is the copy's size and mtime; only the racy rule

@@ -234,9 +234,14 @@ def build_copy(path: PathLike, source_path: PathLike, source_manifest: Manifest 
     """
     prev = source_manifest._table if source_manifest is not None and not source_manifest.is_delta else None
     with ThreadPoolExecutor(1) as pool:  # both scans run mostly without the GIL
-        scanning = pool.submit(_native.scan_tree, source_path, threads=threads)
+        scanning = pool.submit(_native.scan_tree, source_path, threads=threads) if prev is not None else None
         table = _native.scan_tree(path, threads=threads)
-        source = scanning.result()
+        try:
+            source = scanning.result() if scanning is not None else None
+        except BodegaError:
+            source = None  # the source cannot vouch for anything now: every file is read
+    if source is None:
+        prev = None
     files_read, failures = _native.read_copy_suspects(table, path, source, prev, threads=threads,
                                                       progress=progress)
     if failures:
