@@ -23,6 +23,7 @@ import pytest
 from bodega import fs
 
 from conftest import ROUNDS, run_peer
+from measure import settle
 from treefacts import all_shared
 
 XFS_TARGET = 0.7
@@ -56,10 +57,12 @@ def _race(benchmark, ratios, group: str, tree: Path, scratch: Path, peers: dict[
     def setup():
         _clear(out)
         for name, tool in peers.items():
+            settle()
             start = time.perf_counter()
             tool(tree, out)
             times[name].append(time.perf_counter() - start)
             _clear(out)
+        settle()
         return (tree, out), {}
 
     benchmark.group = group

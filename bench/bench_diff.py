@@ -20,7 +20,7 @@ import pytest
 import bodega
 
 from conftest import ROUNDS, run_peer
-from measure import interleaved_medians
+from measure import interleaved_medians, settle
 
 CHANGED_SHARE = 0.01
 mf = bodega.manifest
@@ -45,9 +45,13 @@ class Setup:
         self.manifest = self.base / "tree.bgm"
         mf.build(self.tree).save(self.manifest)
         self.changed: list[Path] = []
+        settle()  # git's object store and the copies are written back before any timing
 
     def git(self, args: list[str]) -> None:
-        run_peer(["git", f"--git-dir={self.git_dir}", f"--work-tree={self.tree}", *args])
+        # No automatic gc: after the commit of 100k loose objects git would start one in the
+        # background, and it would take a core from whatever is timed next.
+        run_peer(["git", "-c", "gc.auto=0", "-c", "maintenance.auto=false", f"--git-dir={self.git_dir}",
+                  f"--work-tree={self.tree}", *args])
 
     def change_one_percent(self) -> None:
         files = sorted(p for p in self.tree.rglob("*") if p.is_file() and not p.is_symlink())
@@ -56,6 +60,7 @@ class Setup:
             tmp = p.with_name(p.name + ".bench-tmp")
             tmp.write_bytes(p.read_bytes() + b"changed\n")
             os.replace(tmp, p)
+        settle()
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +91,7 @@ def _run(benchmark, ratios, s: Setup, tool: str, group: str) -> None:
     fns = {"bodega diff": lambda: bodega_live_diff(s),
            "bodega re-manifest": lambda: bodega_remanifest(s), **peers(s)}
     benchmark.group = f"live diff ({group})"
-    benchmark.pedantic(fns[tool], rounds=ROUNDS, warmup_rounds=1, iterations=1)
+    benchmark.pedantic(fns[tool], setup=settle, rounds=ROUNDS, warmup_rounds=1, iterations=1)
     ratios.record(group, "bodega" if tool == "bodega diff" else tool, benchmark.stats.stats.median)
     if tool.startswith("bodega"):
         assert fns[tool]() == len(s.changed)

@@ -14,6 +14,7 @@ from bodega.storage.snapshot import SnapshotEngine
 from bodega.storage.store import ObjectStore
 
 from conftest import ROUNDS
+from measure import settle
 from snapshot_peers import OnePercentChange, remove, restic_backup, restic_init, restic_restore
 
 
@@ -36,9 +37,11 @@ def test_restore_to_an_empty_directory(bench_tree, ratios):
         restic_init(base / "restic")
         restic_backup(base / "restic", bench_tree)
         for i in range(ROUNDS):
+            settle()
             start = time.perf_counter()
             engine.restore(base / f"ours{i}", base / f"state{i}", "s1")
             ours.append(time.perf_counter() - start)
+            settle()
             start = time.perf_counter()
             restic_restore(base / "restic", base / f"theirs{i}")
             theirs.append(time.perf_counter() - start)
@@ -66,10 +69,12 @@ def test_restore_onto_the_live_tree_after_one_percent(bench_tree, ratios):
         for i in range(ROUNDS):
             changed = change.apply()
             time.sleep(2.1)  # out of the racy window: the scan vouches for the unchanged files
+            settle()
             start = time.perf_counter()
             result = engine.restore(bench_tree, base / "state", "s1")
             in_place.append(time.perf_counter() - start)
             assert result.mode == "in-place" and result.files_written == changed and result.removed == 0
+            settle()
             start = time.perf_counter()
             engine.restore(base / f"full{i}", base / f"fstate{i}", "s1")
             full.append(time.perf_counter() - start)

@@ -16,6 +16,7 @@ from bodega.storage.snapshot import SnapshotEngine
 from bodega.storage.store import ObjectStore
 
 from conftest import ROUNDS
+from measure import settle
 from snapshot_peers import (OnePercentChange, borg_create, disk_usage, remove, restic_backup, restic_init)
 
 
@@ -34,6 +35,7 @@ def _median(xs: list[float]) -> float:
 
 def _bodega_first(tree: Path, base: Path) -> tuple[float, SnapshotEngine]:
     engine = SnapshotEngine(ObjectStore(base / "store"))
+    settle()
     start = time.perf_counter()
     engine.create(tree, base / "state", "first")
     return time.perf_counter() - start, engine
@@ -50,6 +52,7 @@ def test_first_snapshot(bench_tree, ratios):
             ours.append(seconds)
             engine.store.close()
             restic_init(base / "restic")
+            settle()
             start = time.perf_counter()
             restic_backup(base / "restic", bench_tree)
             theirs.append(time.perf_counter() - start)
@@ -80,10 +83,12 @@ def test_snapshot_after_one_percent_changed(bench_tree, ratios):
         head = "first"
         for i in range(ROUNDS):
             change.apply()
+            settle()
             start = time.perf_counter()
             info = engine.create(bench_tree, base / "state", f"s{i}", base=head)
             ours.append(time.perf_counter() - start)
             head = info.id
+            settle()
             start = time.perf_counter()
             restic_backup(base / "restic", bench_tree)
             theirs.append(time.perf_counter() - start)
@@ -114,12 +119,15 @@ def test_container_clone_vs_cp_reflink(fs, xfs_tree, ratios):
             b.snapshots.create("src")
             clones, cps, unchanged = [], [], []
             for i in range(ROUNDS):
+                settle()
                 start = time.perf_counter()
                 b.containers.clone("src", f"c{i}")
                 clones.append(time.perf_counter() - start)
+                settle()
                 start = time.perf_counter()
                 subprocess.run(["cp", "-a", "--reflink=always", str(root), str(home / f"cp{i}")], check=True)
                 cps.append(time.perf_counter() - start)
+                settle()
                 start = time.perf_counter()
                 b.snapshots.create("src")
                 unchanged.append(time.perf_counter() - start)

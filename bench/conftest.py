@@ -111,6 +111,7 @@ def xfs_tree(bench_xfs) -> Path:
     """The generated tree on XFS."""
     dest = bench_xfs / "tree"
     treegen.generate(dest, BENCH_FILES, BENCH_SEED)
+    os.sync()  # written back now, not during the first timings
     return dest
 
 
@@ -122,6 +123,7 @@ def ext4_tree() -> Path:
         shutil.rmtree(base)
         need(f"/var/tmp is {fs_type(base)}, not ext4")
     treegen.generate(base / "tree", BENCH_FILES, BENCH_SEED)
+    os.sync()  # written back now, not during the first timings
     yield base / "tree"
     shutil.rmtree(base, ignore_errors=True)
 
