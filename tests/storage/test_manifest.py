@@ -463,12 +463,9 @@ def seconds_fs():
         loopfs.unmount(lm)
 
 
-def test_modified_in_the_same_timestamp_tick_is_detected(seconds_fs):
-    """The racy-git case: rewritten with the same size in the same tick as the manifest's
-    scan, the file's stat (size, mtime, ctime, inode) is unchanged; only the racy rule
-    makes the next build read it."""
-    root = Path(seconds_fs) / "racy"
-    root.mkdir()
+def _rewritten_in_the_scan_tick(root: Path) -> mf.Manifest:
+    """A manifest of root/f holding "A"*64, after which f is rewritten with "B"*64 in the same
+    second: size, mtime, ctime and inode all equal what the manifest cached."""
     f = root / "f"
     for _attempt in range(5):
         time.sleep(1 - time.time() % 1 + 0.01)  # just after a second starts
@@ -478,9 +475,17 @@ def test_modified_in_the_same_timestamp_tick_is_detected(seconds_fs):
         st = os.stat(f)
         cached_ctime = first._table.stat_cache(first._table.find(b"f"))[0]
         if (st.st_mtime_ns, st.st_ctime_ns) == (first.get("f").mtime_ns, cached_ctime):
-            break
-    else:
-        pytest.fail("could not rewrite a file within one second")
+            return first
+    pytest.fail("could not rewrite a file within one second")
+
+
+def test_modified_in_the_same_timestamp_tick_is_detected(seconds_fs):
+    """The racy-git case: rewritten with the same size in the same tick as the manifest's
+    scan, the file's stat (size, mtime, ctime, inode) is unchanged; only the racy rule
+    makes the next build read it."""
+    root = Path(seconds_fs) / "racy"
+    root.mkdir()
+    first = _rewritten_in_the_scan_tick(root)
     assert first._table.racy_window_ns == 2_000_000_000  # whole-second stamps: the coarse window
     assert first.get("f").hash == blake3.blake3(b"A" * 64).digest()
     again = mf.build(root, first)
@@ -576,18 +581,7 @@ def test_a_copy_of_a_file_modified_in_the_tick_of_the_source_scan_is_read(second
     keeps the source's stale hash out of the copy's manifest."""
     root = Path(seconds_fs) / "racy-copy"
     root.mkdir()
-    f = root / "f"
-    for _attempt in range(5):
-        time.sleep(1 - time.time() % 1 + 0.01)  # just after a second starts
-        f.write_bytes(b"A" * 64)
-        source = mf.build(root, threads=1)
-        f.write_bytes(b"B" * 64)
-        st = os.stat(f)
-        cached_ctime = source._table.stat_cache(source._table.find(b"f"))[0]
-        if (st.st_mtime_ns, st.st_ctime_ns) == (source.get("f").mtime_ns, cached_ctime):
-            break
-    else:
-        pytest.fail("could not rewrite a file within one second")
+    source = _rewritten_in_the_scan_tick(root)
     copy = _clone(root, Path(seconds_fs) / "racy-copy-2")
     m = mf.build_copy(copy, root, source)
     assert m.get("f").hash == blake3.blake3(b"B" * 64).digest()

@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 from bodega import errors
 from bodega.storage import volume
 from bodega.storage.manifest import Entry, Manifest
+from bodega.storage.new_file import new_file, write_all
 from bodega.storage.store import ObjectStore
 
 BATCH = 128
@@ -83,21 +84,11 @@ def write_small_file(dest: bytes, data: bytes, mode: int, mtime_ns: int) -> os.s
 
     All on one descriptor: the path is looked up once.  On failure dest is removed.
     """
-    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.chmod(fd, mode)  # exact, whatever the umask
+    with new_file(dest, "restore") as fd:
+        write_all(fd, data)
+        os.chmod(fd, mode)  # exact, whatever the umask; after writing, which would clear set-id bits
         os.utime(fd, ns=(mtime_ns, mtime_ns))
         return os.fstat(fd)
-    except BaseException as e:
-        os.unlink(dest)
-        if isinstance(e, OSError) and not isinstance(e, errors.BodegaError):
-            raise errors.storage_error(e.errno or 5, os.fsdecode(dest), "restore") from e
-        raise
-    finally:
-        os.close(fd)
 
 
 def write_tree(store: ObjectStore, manifest: Manifest, dest: Path, *, threads: int = 4,

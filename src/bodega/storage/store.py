@@ -26,6 +26,7 @@ from bodega import errors
 from bodega._native.hash import Blake3, hash_file, read_files
 from bodega.storage import chunking, volume
 from bodega.storage.manifest import HashedFile
+from bodega.storage.new_file import new_file, remove_quietly, write_all
 from bodega.storage.pack import BLOB, RAW, RECIPE, ZSTD, PackEntry, PackWriter, read_index, read_record
 
 FORMAT = "bodega-store"
@@ -428,32 +429,28 @@ class ObjectStore:
         else is decoded and written.  On failure dest is removed.
         """
         where = self.locate(digest)
-        try:
-            if isinstance(where, Path):
+        if isinstance(where, Path):
+            try:
+                volume.clone_file(where, dest)
+            except volume.CANNOT_CLONE:
+                pass
+            except OSError as e:
+                raise _os_error(e, dest, "restore") from e
+            else:
                 try:
-                    volume.clone_file(where, dest)
-                except volume.CANNOT_CLONE:
-                    pass
-                else:
                     if hash_file(dest) != digest:
                         raise self._damaged(digest, str(where), "does not match its hash", file)
                     os.chmod(dest, mode)
                     return os.stat(dest).st_size
-            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-            try:
-                os.chmod(fd, mode)  # exact, whatever the umask
-                with open(fd, "wb", buffering=0, closefd=True) as out:
-                    return self.write_to(digest, out.write, file=file)
-            except BaseException:
-                raise
-        except BaseException as e:
-            try:
-                os.unlink(dest)
-            except OSError:
-                pass
-            if isinstance(e, OSError) and not isinstance(e, errors.BodegaError):
-                raise _os_error(e, dest, "restore") from e
-            raise
+                except BaseException as e:
+                    remove_quietly(dest)
+                    if isinstance(e, OSError):
+                        raise _os_error(e, dest, "restore") from e
+                    raise
+        with new_file(dest, "restore") as fd:
+            size = self.write_to(digest, lambda piece: write_all(fd, piece), file=file)
+            os.chmod(fd, mode)  # exact, whatever the umask; after writing, which would clear set-id bits
+            return size
 
     # --- verification ---------------------------------------------------------------------
 

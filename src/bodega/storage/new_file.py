@@ -1,0 +1,47 @@
+"""Creating a file that must not exist yet, and removing it again if filling it fails."""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+from bodega import errors
+
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) \
+    | getattr(os, "O_BINARY", 0)
+
+
+def remove_quietly(path: str | bytes | os.PathLike) -> None:
+    """Removes path if it is there; a path already gone is not an error."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+@contextmanager
+def new_file(dest: str | bytes | os.PathLike, op: str) -> Iterator[int]:
+    """Creates dest (owner-only until the caller sets its mode) and yields its descriptor.
+
+    When the body fails dest is removed, and an OSError becomes a StorageError naming dest and op.
+    """
+    try:
+        fd = os.open(dest, _FLAGS, 0o600)
+    except OSError as e:
+        raise errors.storage_error(e.errno or 5, os.fsdecode(dest), op) from e
+    try:
+        yield fd
+    except BaseException as e:
+        remove_quietly(dest)
+        if isinstance(e, OSError) and not isinstance(e, errors.BodegaError):
+            raise errors.storage_error(e.errno or 5, os.fsdecode(dest), op) from e
+        raise
+    finally:
+        os.close(fd)
+
+
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """Writes all of data to fd (os.write may take less than it is given)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
