@@ -26,36 +26,9 @@ def _median(xs: list[float]) -> float:
     return sorted(xs)[len(xs) // 2]
 
 
-def test_restore_to_an_empty_directory(bench_tree, ratios):
-    """bodega restore of the first snapshot vs restic restore of the same tree."""
-    fs = _fs(bench_tree)
-    base = Path(tempfile.mkdtemp(prefix="restore-", dir=bench_tree.parent))
-    ours, theirs = [], []
-    try:
-        engine = SnapshotEngine(ObjectStore(base / "store"))
-        engine.create(bench_tree, base / "state", "s1")
-        restic_init(base / "restic")
-        restic_backup(base / "restic", bench_tree)
-        for i in range(ROUNDS):
-            settle()
-            start = time.perf_counter()
-            engine.restore(base / f"ours{i}", base / f"state{i}", "s1")
-            ours.append(time.perf_counter() - start)
-            settle()
-            start = time.perf_counter()
-            restic_restore(base / "restic", base / f"theirs{i}")
-            theirs.append(time.perf_counter() - start)
-            remove(base / f"ours{i}")
-            remove(base / f"theirs{i}")
-    finally:
-        remove(base)
-    group = f"restore to an empty directory ({fs})"
-    ratios.record(group, "bodega", _median(ours))
-    ratios.record(group, "restic", _median(theirs))
-    factor = 5 if fs == "xfs" else 1
-    assert _median(ours) * factor <= _median(theirs), (ours, theirs)
-
-
+# The in-place test runs first: the empty-directory test removes ten restored trees when it
+# ends, and on ext4 the full restores timed right after that would pay for the removal (see
+# below), which flatters the in-place ratio.
 def test_restore_onto_the_live_tree_after_one_percent(bench_tree, ratios):
     """In place after 1% changed: only the changed files are written, 10x faster than a full restore."""
     fs = _fs(bench_tree)
@@ -78,7 +51,7 @@ def test_restore_onto_the_live_tree_after_one_percent(bench_tree, ratios):
             start = time.perf_counter()
             engine.restore(base / f"full{i}", base / f"fstate{i}", "s1")
             full.append(time.perf_counter() - start)
-            remove(base / f"full{i}")
+        # (the full restores are removed only now, as above)
     finally:
         change.undo()
         remove(base)
@@ -86,3 +59,34 @@ def test_restore_onto_the_live_tree_after_one_percent(bench_tree, ratios):
     ratios.record(group, "bodega", _median(in_place))
     ratios.record(group, "bodega full restore", _median(full))
     assert _median(in_place) * 10 <= _median(full), (in_place, full)
+
+
+def test_restore_to_an_empty_directory(bench_tree, ratios):
+    """bodega restore of the first snapshot vs restic restore of the same tree."""
+    fs = _fs(bench_tree)
+    base = Path(tempfile.mkdtemp(prefix="restore-", dir=bench_tree.parent))
+    ours, theirs = [], []
+    try:
+        engine = SnapshotEngine(ObjectStore(base / "store"))
+        engine.create(bench_tree, base / "state", "s1")
+        restic_init(base / "restic")
+        restic_backup(base / "restic", bench_tree)
+        for i in range(ROUNDS):
+            settle()
+            start = time.perf_counter()
+            engine.restore(base / f"ours{i}", base / f"state{i}", "s1")
+            ours.append(time.perf_counter() - start)
+            settle()
+            start = time.perf_counter()
+            restic_restore(base / "restic", base / f"theirs{i}")
+            theirs.append(time.perf_counter() - start)
+        # The restored trees go only now: ext4 scans every inode deleted in the last minutes
+        # before it reuses one (ialloc.c recently_deleted), so a restore right after removing the
+        # last round's 100k files measured that scan (the first run here 6.9 s, after a removal 41 s).
+    finally:
+        remove(base)
+    group = f"restore to an empty directory ({fs})"
+    ratios.record(group, "bodega", _median(ours))
+    ratios.record(group, "restic", _median(theirs))
+    factor = 5 if fs == "xfs" else 1
+    assert _median(ours) * factor <= _median(theirs), (ours, theirs)

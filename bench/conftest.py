@@ -91,8 +91,10 @@ def pytest_terminal_summary(terminalreporter):
 
 def _image_mib(files: int) -> int:
     # The tree (~12 KiB of data and a 4 KiB block per file), room for a full copy of it
-    # (shutil.copytree and the ext4-style fallback do not share extents), and slack.
-    return max(1024, files * 16 * 3 // 1024 + 1024)
+    # (shutil.copytree and the ext4-style fallback do not share extents), the restored trees
+    # bench_restore keeps until its rounds end (restic's are full copies), and slack.
+    # The image file is sparse: only what is written takes space.
+    return max(1024, files * 16 * (3 + 2 * ROUNDS) // 1024 + 1024)
 
 
 @pytest.fixture(scope="session")
