@@ -5,6 +5,7 @@
 
 #include "bodega/bd_hash.h"
 #include "bodega/bd_thread.h"
+#include "dir_chain.h"
 #include "file_read.h"
 #include "hash_open.h"
 #include "parallel.h"
@@ -13,16 +14,6 @@
 #define CLAIM_RUN 32                  /* jobs a worker takes at once: neighbours share directories,
                                          and their small files fill the SIMD lanes together */
 #define SMALL_BUF ((size_t)CLAIM_RUN * BD_BLAKE3_SMALL_MAX)
-
-/* The directories of a worker's last path, kept open: dirs[i] is the directory named by
- * prefix[0 .. ends[i]). */
-typedef struct dir_chain {
-    bd_dir **dirs;
-    size_t *ends;
-    size_t depth, cap;
-    char *prefix;
-    size_t prefix_cap;
-} dir_chain;
 
 typedef struct worker {
     dir_chain chain;
@@ -40,89 +31,6 @@ typedef struct batch {
     bd_progress *p;
 } batch;
 
-static void chain_cut(dir_chain *c, size_t depth)
-{
-    while (c->depth > depth)
-        bd_dir_close(c->dirs[--c->depth]);
-}
-
-static void chain_free(dir_chain *c)
-{
-    chain_cut(c, 0);
-    free(c->dirs);
-    free(c->ends);
-    free(c->prefix);
-}
-
-static bd_status chain_grow(dir_chain *c, size_t dir_len, bd_error *e)
-{
-    if (c->depth == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 16;
-        bd_dir **dirs = realloc(c->dirs, cap * sizeof *dirs);
-        if (dirs)
-            c->dirs = dirs;
-        size_t *ends = dirs ? realloc(c->ends, cap * sizeof *ends) : 0;
-        if (!ends)
-            return bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
-        c->ends = ends;
-        c->cap = cap;
-    }
-    if (dir_len > c->prefix_cap) {
-        char *prefix = realloc(c->prefix, dir_len);
-        if (!prefix)
-            return bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
-        c->prefix = prefix;
-        c->prefix_cap = dir_len;
-    }
-    return BD_OK;
-}
-
-/* The open directory for path[0 .. dir_len) (dir_len 0: the root), reusing the chain's
- * common leading directories and opening the rest one component at a time, no follow. */
-static bd_status chain_enter(dir_chain *c, bd_dir *root, const char *path, size_t dir_len, bd_dir **out,
-                             bd_error *e)
-{
-    size_t keep = 0;
-    while (keep < c->depth && c->ends[keep] <= dir_len && memcmp(c->prefix, path, c->ends[keep]) == 0
-           && (c->ends[keep] == dir_len || path[c->ends[keep]] == '/'))
-        keep++;
-    chain_cut(c, keep);
-    size_t pos = keep ? c->ends[keep - 1] + 1 : 0;
-    while (dir_len > 0 && pos <= dir_len) {
-        const char *slash = memchr(path + pos, '/', dir_len - pos);
-        size_t end = slash ? (size_t)(slash - path) : dir_len;
-        bd_dir *parent = c->depth ? c->dirs[c->depth - 1] : root;
-        bd_dir *d;
-        bd_status rc = chain_grow(c, dir_len, e);
-        if (rc == BD_OK)
-            rc = bd_dir_open_at(parent, path + pos, end - pos, &d, e);
-        if (rc != BD_OK)
-            return rc;
-        memcpy(c->prefix, path, end);
-        c->dirs[c->depth] = d;
-        c->ends[c->depth] = end;
-        c->depth++;
-        pos = end + 1;
-    }
-    *out = c->depth ? c->dirs[c->depth - 1] : root;
-    return BD_OK;
-}
-
-/* 1 when every component of path is a real name (not empty, ".", ".."). */
-static int path_ok(const char *path, size_t len)
-{
-    size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i < len && path[i] != '/')
-            continue;
-        size_t n = i - start;
-        if (n == 0 || (n == 1 && path[start] == '.') || (n == 2 && path[start] == '.' && path[start + 1] == '.'))
-            return 0;
-        start = i + 1;
-    }
-    return 1;
-}
-
 static void job_result(bd_hash_job *job, bd_status rc, const bd_error *e)
 {
     job->status = rc;
@@ -134,19 +42,9 @@ static void job_result(bd_hash_job *job, bd_status rc, const bd_error *e)
 static bd_status open_job(batch *b, worker *wk, const bd_hash_job *job, bd_file **f, bd_stat *before, bd_error *fe)
 {
     bd_dir *dir;
-    const char *slash = 0;
-    for (size_t k = job->path_len; k > 0; k--)
-        if (job->path[k - 1] == '/') {
-            slash = job->path + k - 1;
-            break;
-        }
-    size_t dir_len = slash ? (size_t)(slash - job->path) : 0;
-    const char *name = slash ? slash + 1 : job->path;
-    size_t name_len = job->path_len - (size_t)(name - job->path);
-    bd_status rc = path_ok(job->path, job->path_len) ? BD_OK
-                   : bd_fail(fe, BD_E_INVAL, EINVAL, "path", BD_PATH_AS_GIVEN, 0);
-    if (rc == BD_OK)
-        rc = chain_enter(&wk->chain, b->root, job->path, dir_len, &dir, fe);
+    const char *name;
+    size_t name_len;
+    bd_status rc = bd_chain_open_parent(&wk->chain, b->root, job->path, job->path_len, &dir, &name, &name_len, fe);
     if (rc == BD_OK)
         rc = bd_file_open_read(dir, name, name_len, f, before, fe);
     return rc;
@@ -300,7 +198,7 @@ bd_status bd_hash_files(bd_dir *root, bd_hash_job *jobs, size_t n, unsigned thre
     if (rc == BD_OK)
         rc = bd_progress_tick(p, 1, e); /* the final counts, whatever the interval */
     for (unsigned w = 0; b.workers && w < b.threads; w++) {
-        chain_free(&b.workers[w].chain);
+        bd_chain_free(&b.workers[w].chain);
         free(b.workers[w].buf);
         free(b.workers[w].small);
     }

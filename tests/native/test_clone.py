@@ -47,6 +47,59 @@ def test_clone_file_shares_extents_and_space(cow_dir):
     assert free_before - shutil.disk_usage(cow_dir).free < 2 * MiB
 
 
+def _batch_tree(root: Path) -> None:
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "b" / "one").write_bytes(os.urandom(96 << 10))
+    (root / "two").write_bytes(os.urandom(40 << 10))
+    os.chmod(root / "two", 0o4750)
+
+
+def test_clone_files_shares_extents_and_reports_the_source_stats(cow_dir):
+    src, out = cow_dir / "src", cow_dir / "out"
+    _batch_tree(src)
+    out.mkdir()
+    got = clone.clone_files(src, [b"a/b/one", "two"], out, ["o1", "o2"])
+    assert [g.error for g in got] == [None, None]
+    for g, rel, name in zip(got, ["a/b/one", "two"], ["o1", "o2"]):
+        st = os.lstat(src / rel)
+        assert (g.size, g.mtime_ns, g.ctime_ns, g.file_id) == (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        assert (out / name).read_bytes() == (src / rel).read_bytes()
+        assert all_shared(out / name)
+    # data only: a set-uid source does not make a set-uid clone
+    assert stat.S_IMODE(os.lstat(out / "o2").st_mode) & 0o6000 == 0
+
+
+def test_clone_files_gives_each_failure_its_own_error_and_leaves_nothing(cow_dir):
+    src, out = cow_dir / "src", cow_dir / "out"
+    _batch_tree(src)
+    out.mkdir()
+    (src / "linked").symlink_to(src / "a")
+    got = clone.clone_files(src, ["missing", "linked/b/one", "a", "two"], out, ["o1", "o2", "o3", "o4"])
+    assert isinstance(got[0].error, errors.PathNotFound) and got[0].error.filename.endswith("src/missing")
+    assert got[1].error is not None  # a link in the path is never followed
+    assert isinstance(got[2].error, errors.IsADirectory)
+    assert got[3].error is None
+    assert sorted(os.listdir(out)) == ["o4"]
+
+
+def test_clone_files_where_the_volume_cannot_clone_copies_nothing(plain_dir):
+    src, out = plain_dir / "src", plain_dir / "out"
+    _batch_tree(src)
+    out.mkdir()
+    got = clone.clone_files(src, ["a/b/one", "two"], out, ["o1", "o2"])
+    assert all(isinstance(g.error, errors.NotSupported) for g in got)
+    assert os.listdir(out) == []
+
+
+@pytest.mark.parametrize("paths, names, message", [
+    (["../x"], ["o"], "relative path"), (["/etc/passwd"], ["o"], "relative path"), (["x"], ["a/b"], "file name"),
+    (["x"], [".."], "file name"), (["x", "y"], ["o"], "one destination name"),
+])
+def test_clone_files_bad_arguments(tmp_path, paths, names, message):
+    with pytest.raises(errors.InvalidInput, match=message):
+        clone.clone_files(tmp_path, paths, tmp_path, names)
+
+
 def test_clone_tree_on_xfs_is_identical_and_shares_extents(cow_dir):
     make_sample_tree(cow_dir / "src")
     r = clone.clone_tree(cow_dir / "src", cow_dir / "dst")

@@ -77,6 +77,32 @@ bd_status bd_clone_file(const char *src_path, const char *dst_path, uint32_t fla
  * no BD_FS_CLONE (nothing proven), not an error. */
 bd_status bd_probe_cow(const char *path, bd_fs_info *out, bd_error *e);
 
+/* One file of a bd_clone_files batch. */
+typedef struct bd_clone_job {
+    const char *path;       /* in: the source, relative to the source root, '/'-separated
+                               real names (no empty, "." or ".." component) */
+    size_t path_len;
+    const char *dst_name;   /* in: the new name in the destination directory */
+    size_t dst_len;
+    bd_status status;       /* out: BD_OK, or why this file was not cloned (BD_E_NOTSUP:
+                               the volume cannot clone it; nothing was copied) */
+    int sys_errno;          /* out: errno / GetLastError of a failure */
+    const char *op;         /* out: static name of the failing step, NULL when BD_OK */
+    bd_stat st;             /* out when BD_OK: the source's metadata taken just after the
+                               clone (equal to what an earlier hash saw: the clone holds
+                               those bytes) */
+} bd_clone_job;
+
+/* Clones every job's file (under src_root, no component followed through a link) into a
+ * new file dst_name of dst: data only, copy-on-write or not at all (never a copied byte),
+ * created with the source's permission bits (less the umask; never set-id bits).  Up to
+ * `threads` threads (0: one per CPU).  A file that fails gets its own status and the batch
+ * goes on (a failed job leaves no destination).  Returns BD_OK once every job has a status,
+ * BD_E_CANCELLED when cancelled (jobs not reached keep BD_E_CANCELLED), BD_E_NOMEM when the
+ * workers could not start.  p gets files_total = n and files_done / bytes_done as it goes. */
+bd_status bd_clone_files(bd_dir *src_root, bd_dir *dst, bd_clone_job *jobs, size_t n, unsigned threads,
+                         bd_progress *p, bd_error *e);
+
 /* 1 when a failed clone step with this errno is the destination's fault (no space,
  * quota, read-only, an existing entry), so errors name the destination path; else the
  * source's. */

@@ -4,7 +4,7 @@ import os
 from bodega import errors
 
 from bodega._native.bd cimport (
-    bd_error, bd_status, bd_status_name, BD_OK, BD_E_IO, BD_E_NOMEM, BD_E_NOTSUP, BD_E_XDEV,
+    bd_error, bd_error_clear, bd_fail_n, bd_status, bd_status_name, BD_OK, BD_E_IO, BD_E_NOMEM, BD_E_NOTSUP, BD_E_XDEV,
     BD_E_UNSAFE_PATH, BD_E_CORRUPT, BD_E_CANCELLED, BD_E_INVAL, BD_E_CHANGED, BD_E_SPECIAL,
     BD_PATH_SRC, BD_PATH_DST,
 )
@@ -57,3 +57,19 @@ cdef int raise_status(const bd_error *e, object src=None, object dst=None) excep
     where = f"{shown}: " if shown else ""
     reason = f" ({os.strerror(e.sys_errno)})" if e.sys_errno else ""
     raise cls(f"{where}{detail}{reason}", path=shown, op=op, errno=e.sys_errno or None)
+
+
+cdef object job_error(bd_status status, int sys_errno, const char *op, const char *path, size_t path_len,
+                      object root):
+    """The BodegaError (returned, not raised) of one failed file of a batch, naming root/path."""
+    cdef bd_error e
+    cdef const char *none = ""
+    bd_error_clear(&e)
+    bd_fail_n(&e, status, sys_errno, op if op != NULL else none, BD_PATH_SRC, path, path_len)
+    try:
+        raise_status(&e, root)
+    except errors.BodegaError as exc:
+        return exc
+    except MemoryError as exc:
+        return exc
+    return errors.InternalError("a failed batch job had no error")

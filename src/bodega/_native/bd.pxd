@@ -323,3 +323,14 @@ cdef extern from "bodega/bd_clone.h" nogil:
     bd_status bd_clone_file(const char *src_path, const char *dst_path, uint32_t flags,
                             bd_progress *p, bd_copy_result *r, bd_error *e)
     bd_status bd_probe_cow(const char *path, bd_fs_info *out, bd_error *e)
+    ctypedef struct bd_clone_job:
+        const char *path
+        size_t path_len
+        const char *dst_name
+        size_t dst_len
+        bd_status status
+        int sys_errno
+        const char *op
+        bd_stat st
+    bd_status bd_clone_files(bd_dir *src_root, bd_dir *dst, bd_clone_job *jobs, size_t n, unsigned threads,
+                             bd_progress *p, bd_error *e)

@@ -1,20 +1,28 @@
 # clone.pyx: copy-on-write clones of files and trees, and what a volume can do (bd_clone.h).
 import dataclasses
 import os
+from collections import namedtuple
 
 from bodega import errors
 
 from libc.stdint cimport uint32_t
+from libc.stdlib cimport malloc, free
 
 from bodega._native.bd cimport (
     bd_error, bd_error_clear, bd_status, BD_OK, bd_copy_result, bd_fs_info, bd_clone_stats,
-    bd_clone_tree, bd_clone_stats_free, bd_clone_file, bd_probe_cow, bd_platform_features,
+    bd_clone_tree, bd_clone_stats_free, bd_clone_file, bd_probe_cow, bd_clone_job, bd_clone_files, bd_dir,
+    bd_dir_close, bd_platform_features,
     bd_now_ns, BD_CLONE_AUTO, BD_CLONE_REQUIRE, BD_CLONE_NEVER, BD_FS_CLONE, BD_CLONE_MAX_THREADS,
 )
 from bodega._native._progress cimport ProgressBridge
-from bodega._native._status cimport raise_status
+from bodega._native._status cimport job_error, raise_status
+from bodega._native._progress cimport ProgressRelay
+from bodega._native.hash cimport batch_path, open_dir, thread_count
 
 METHODS = ("none", "clone", "kernel_copy", "os_copy", "user_copy")
+ClonedFile = namedtuple("ClonedFile", "path size mtime_ns ctime_ns file_id error")
+ClonedFile.__doc__ = """One file of clone_files: the source's stat just after its clone, or the error."""
+
 _MODES = {"auto": BD_CLONE_AUTO, "require": BD_CLONE_REQUIRE, "never": BD_CLONE_NEVER}
 
 
@@ -189,3 +197,58 @@ def fs_info(path):
 def probe_cow(path):
     """True when the volume of the directory path can clone files copy-on-write."""
     return fs_info(path).can_clone
+
+
+def clone_files(src_root, relpaths, dst_dir, names, *, threads=None):
+    """Clones many files under src_root into new files of dst_dir: data only, copy-on-write or not at all.
+
+    One ClonedFile per path, in order; a file that could not be cloned carries its error
+    (NotSupported where the volume cannot clone it) and leaves no file behind.
+    """
+    cdef unsigned nthreads = thread_count(threads)
+    paths = [batch_path(p) for p in relpaths]
+    dests = [os.fsencode(name) for name in names]
+    if len(dests) != len(paths):
+        raise errors.InvalidInput("clone_files needs one destination name per path")
+    for d in dests:
+        if not d or b"/" in d or d in (b".", b".."):
+            raise errors.InvalidInput(f"not a plain file name: {os.fsdecode(d)!r}")
+    cdef size_t n = len(paths), i
+    cdef bd_clone_job *jobs = <bd_clone_job *>malloc((n if n else 1) * sizeof(bd_clone_job))
+    if jobs == NULL:
+        raise MemoryError("cannot allocate the clone jobs")
+    cdef bytes src_raw = os.fsencode(src_root), dst_raw = os.fsencode(dst_dir)
+    cdef ProgressRelay relay = ProgressRelay(None)
+    cdef bd_dir *src = NULL
+    cdef bd_dir *dst = NULL
+    cdef bd_error e
+    cdef bd_status rc
+    try:
+        for i in range(n):
+            jobs[i].path = <bytes>paths[i]
+            jobs[i].path_len = len(<bytes>paths[i])
+            jobs[i].dst_name = <bytes>dests[i]
+            jobs[i].dst_len = len(<bytes>dests[i])
+        src = open_dir(src_raw, relay)
+        dst = open_dir(dst_raw, relay)
+        bd_error_clear(&e)
+        with nogil:
+            rc = bd_clone_files(src, dst, jobs, n, nthreads, NULL, &e)
+        if rc != BD_OK:
+            raise_status(&e, src_raw)
+        out = []
+        for i in range(n):
+            if jobs[i].status == BD_OK:
+                out.append(ClonedFile(paths[i], jobs[i].st.size, jobs[i].st.mtime_ns, jobs[i].st.ctime_ns,
+                                      jobs[i].st.file_id, None))
+            else:
+                out.append(ClonedFile(paths[i], None, None, None, None,
+                                      job_error(jobs[i].status, jobs[i].sys_errno, jobs[i].op, jobs[i].path,
+                                                jobs[i].path_len, src_raw)))
+        return out
+    finally:
+        if src != NULL:
+            bd_dir_close(src)
+        if dst != NULL:
+            bd_dir_close(dst)
+        free(jobs)

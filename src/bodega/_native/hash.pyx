@@ -18,7 +18,7 @@ from bodega._native.bd cimport (
     bd_blake3_impl_current, bd_blake3_impl_name, bd_blake3_use, BD_BLAKE3_IMPL_COUNT, bd_hash_file,
     bd_hash_job, bd_hash_files,
 )
-from bodega._native._status cimport raise_status
+from bodega._native._status cimport job_error, raise_status
 from bodega._native._progress cimport ProgressRelay, raise_failure
 
 DIGEST_SIZE = 32
@@ -138,7 +138,7 @@ def use_implementation(name):
         raise_status(&e)
 
 
-cdef unsigned _threads(threads) except? 0:
+cdef unsigned thread_count(threads) except? 0:
     """The C thread count for a `threads` argument (None: one per CPU)."""
     if threads is None:
         return 0
@@ -176,7 +176,7 @@ def hash_file(path, *, threads=None, progress=None):
     cdef bd_dir *d = NULL
     cdef bd_status rc
     cdef unsigned char out[32]
-    cdef unsigned nthreads = _threads(threads)
+    cdef unsigned nthreads = thread_count(threads)
     cdef ProgressRelay relay = ProgressRelay(progress)
     parent, name = split_file_path(path)
     cdef const char *c_name = name
@@ -210,7 +210,7 @@ cdef bint _plain_relative(const char *p, Py_ssize_t n) noexcept:
     return 1
 
 
-cdef bytes _relpath(object path):
+cdef bytes batch_path(object path):
     """A batch path as bytes, checked: relative, '/'-separated, no empty, '.' or '..' part."""
     cdef bytes raw = path.encode("utf-8", "surrogateescape") if type(path) is str else os.fsencode(path)
     if not _plain_relative(raw, len(raw)):
@@ -220,22 +220,7 @@ cdef bytes _relpath(object path):
 
 cdef object _job_error(const bd_hash_job *job, object root):
     """The BodegaError for a failed job, naming root/path."""
-    cdef bd_error e
-    bd_error_clear(&e)
-    e.code = job.status
-    e.sys_errno = job.sys_errno
-    if job.op != NULL:
-        e.op = job.op  # a static C string; bd_error_clear set "" otherwise
-    cdef size_t n = job.path_len if job.path_len < BD_ERR_PATH_MAX else BD_ERR_PATH_MAX - 1
-    memcpy(e.path, job.path, n)
-    e.path[n] = 0
-    e.path_truncated = job.path_len >= BD_ERR_PATH_MAX
-    e.path_base = BD_PATH_SRC
-    try:
-        raise_status(&e, root)
-    except Exception as exc:
-        return exc
-    return errors.InternalError("a failed hash job had no error")
+    return job_error(job.status, job.sys_errno, job.op, job.path, job.path_len, root)
 
 
 def _hash_batch(root, relpaths, threads, progress, bint report, caps=None):
@@ -247,9 +232,9 @@ def _hash_batch(root, relpaths, threads, progress, bint report, caps=None):
     cdef bd_error e
     cdef bd_dir *d = NULL
     cdef bd_status rc
-    cdef unsigned nthreads = _threads(threads)
+    cdef unsigned nthreads = thread_count(threads)
     cdef ProgressRelay relay = ProgressRelay(progress)
-    paths = [_relpath(p) for p in relpaths]
+    paths = [batch_path(p) for p in relpaths]
     cdef size_t n = len(paths)
     cdef bd_hash_job *jobs = <bd_hash_job *>malloc((n if n else 1) * sizeof(bd_hash_job))
     if jobs == NULL:

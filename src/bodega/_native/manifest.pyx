@@ -20,7 +20,7 @@ from bodega._native.bd cimport (
     bd_mf_changes_free, bd_mf_delta, bd_mf_apply, BD_MF_NONE,
 )
 from bodega._native._progress cimport ProgressRelay
-from bodega._native._status cimport raise_status
+from bodega._native._status cimport job_error, raise_status
 
 KINDS = ("deleted", "file", "dir", "symlink", "reparse", "special")
 
@@ -283,19 +283,13 @@ cdef Table _merge(Table a, Table b, bint apply):
 
 cdef object _job_error(bd_hash_job *job, bytes root):
     """The BodegaError for a job that failed (a vanished file counts as changed)."""
-    cdef bd_error err
-    bd_error_clear(&err)
     cdef bd_status code = job.status
     if code == BD_E_IO and job.sys_errno == ENOENT:
         code = BD_E_CHANGED
     cdef const char *op = job.op
     if op == NULL:
         op = "hash"
-    bd_fail_n(&err, code, job.sys_errno, op, BD_PATH_SRC, job.path, job.path_len)
-    try:
-        raise_status(&err, src=root)
-    except errors.BodegaError as exc:
-        return exc
+    return job_error(code, job.sys_errno, op, job.path, job.path_len, root)
 
 
 cdef int _hash(bd_mf *m, bd_dir *d, uint32_t *idx, size_t k, bd_hash_job *jobs, unsigned threads,

@@ -768,19 +768,40 @@ class StoreWriter:
                 view.release()
         return Put(digest, added, "chunks")
 
-    def _put_clone(self, path: str, expected: HashedFile | None = None) -> Put | None:
-        """A loose object cloned from the file (a frozen copy); None where the volume cannot clone.
-
-        The clone is hashed, unless expected vouches for it: the file still has the settled
-        stats its expected hash was taken with, after the clone, so the clone holds those bytes.
-        """
+    def _put_clone(self, path: str) -> Put | None:
+        """A loose object cloned from the file (a frozen copy, hashed); None where the volume cannot clone."""
         staged = self.store._staging(".obj")
         try:
             volume.clone_file(path, staged)
         except volume.CANNOT_CLONE:
             return None
+        return self._adopt_clone(staged, None)
+
+    def _put_clones(self, base: str, files: Sequence[HashedFile]) -> list[Put | None]:
+        """Loose objects cloned from many files below base in one native batch; None where one cannot clone.
+
+        A clone is hashed, unless its file vouches for it: the file still has the settled stats
+        its hash was taken with, after the clone, so the clone holds those bytes.
+        """
+        names = [self.store._staging(".obj").name for _ in files]
+        results = volume.clone_files(base, [f.path for f in files], self.store.tmp, names)
+        out: list[Put | None] = []
+        for f, name, got in zip(files, names, results):
+            if got.error is not None:
+                if isinstance(got.error, volume.CANNOT_CLONE):
+                    out.append(None)
+                    continue
+                raise got.error
+            vouched = f.settled and (got.size, got.mtime_ns, got.ctime_ns, got.file_id) == (
+                f.size, f.mtime_ns, f.ctime_ns, f.file_id)
+            out.append(self._adopt_clone(self.store.tmp / name, f.digest if vouched else None))
+        return out
+
+    def _adopt_clone(self, staged: Path, digest: bytes | None) -> Put:
+        """Renames a staged clone into the objects (hashed first unless its digest is vouched for)."""
         try:
-            digest = expected.digest if expected is not None and _vouches(expected, path) else hash_file(staged)
+            if digest is None:
+                digest = hash_file(staged)
             if self._known(digest):
                 staged.unlink()
                 return Put(digest, 0, "known")
@@ -811,15 +832,16 @@ class StoreWriter:
         cfg = self.store.config
         out: list[Put | None] = [None] * len(files)
         whole: list[int] = []  # files read whole in the batch
+        if self.store.cow:
+            big = [i for i, f in enumerate(files) if f.size >= cfg["clone_min"]]
+            for i, put in zip(big, self._put_clones(base, [files[i] for i in big]) if big else ()):
+                out[i] = put
         for i, f in enumerate(files):
-            path = base + os.fsdecode(f.path)
-            if self.store.cow and f.size >= cfg["clone_min"]:
-                out[i] = self._put_clone(path, f)
             if out[i] is None:
                 if f.size < cfg["chunk_min"]:
                     whole.append(i)
                 else:
-                    out[i] = self.put_file(path)
+                    out[i] = self.put_file(base + os.fsdecode(f.path))
         if whole:
             kept = read_files(base, [files[i].path for i in whole], [files[i].size for i in whole], threads=1)
             for i, (read, data) in zip(whole, kept):
@@ -878,18 +900,6 @@ class StoreWriter:
         if self._lock_cm is not None:
             self._lock_cm.__exit__(None, None, None)
             self._lock_cm = None
-
-
-def _vouches(expected: HashedFile, path: str) -> bool:
-    """True when the file at path still has the settled stats expected was hashed with."""
-    if not expected.settled:
-        return False
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return False
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) == (
-        expected.size, expected.mtime_ns, expected.ctime_ns, expected.file_id)
 
 
 def _same_content_stat(a: os.stat_result, b: os.stat_result) -> bool:

@@ -24,6 +24,15 @@ def clone_file(src: Path, dest: Path) -> None:
     _clone.clone_file(src, dest, mode="require")
 
 
+def clone_files(root: str | bytes, relpaths: Sequence[bytes], dest_dir: Path, names: Sequence[str]) -> list[ClonedFile]:
+    """Clones many files under root into new files of dest_dir (data only), one result each.
+
+    A result whose error is one of CANNOT_CLONE is a file the volume cannot clone: nothing
+    was copied and nothing is left in dest_dir.
+    """
+    return _clone.clone_files(root, relpaths, dest_dir, names, threads=1)
+
+
 def can_clone(directory: Path) -> bool:
     """True when a trial clone inside directory works (proven, not guessed from the fs type)."""
     return _clone.probe_cow(directory)

@@ -1,0 +1,29 @@
+/* dir_chain.h: opening many relative paths under one root, never through a link, keeping
+ * the directories of the last path open (internal to native/src; one chain per thread). */
+#ifndef BODEGA_DIR_CHAIN_H
+#define BODEGA_DIR_CHAIN_H
+
+#include <stddef.h>
+#include "bodega/bd_platform.h"
+
+/* The directories of the last path entered: dirs[i] is the directory named by
+ * prefix[0 .. ends[i]).  Zero-initialise it; bd_chain_free releases it. */
+typedef struct dir_chain {
+    bd_dir **dirs;
+    size_t *ends;
+    size_t depth, cap;
+    char *prefix;
+    size_t prefix_cap;
+} dir_chain;
+
+/* The open directory holding path (relative to root, '/'-separated real names: no empty,
+ * "." or ".." component, else BD_E_INVAL) and the file name within it.  Directories the
+ * previous path shared are reused; the others are opened one component at a time without
+ * following links.  *dir belongs to the chain (or is root): valid until the next call. */
+bd_status bd_chain_open_parent(dir_chain *c, bd_dir *root, const char *path, size_t path_len, bd_dir **dir,
+                               const char **name, size_t *name_len, bd_error *e);
+
+/* Closes the chain's directories and frees it. */
+void bd_chain_free(dir_chain *c);
+
+#endif
