@@ -381,6 +381,33 @@ def test_put_files_stores_each_file_and_reports_its_digest(tmp_path):
         assert store.read(f.digest) == contents[f.path]
 
 
+def test_put_files_stores_equal_files_of_one_batch_once(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for name in ("a", "b", "c"):
+        (tree / name).write_bytes(text(3000, 5))
+    store = ObjectStore(tmp_path / "store")
+    with store.writer() as w:
+        puts = w.put_files(tree, _hashed(tree, settled=True))
+    assert sorted(p.stored_as for p in puts) == ["blob", "known", "known"]
+    assert sum(p.added_bytes for p in puts) == w.added_bytes > 0 and w.added_objects == 1
+
+
+def test_encode_many_compresses_what_shrinks_and_keeps_the_rest_raw(tmp_path):
+    from zstandard import ZstdDecompressor
+
+    from bodega.storage.pack import RAW, ZSTD
+
+    store = ObjectStore(tmp_path / "store")
+    blobs = [b"", text(10000, 1), noise(5000, 2), memoryview(text(1500, 3))[7:]]
+    many = store.encode_many(blobs)
+    assert [codec for _, codec in many] == [RAW, ZSTD, RAW, ZSTD]
+    for (stored, codec), blob in zip(many, blobs):
+        back = ZstdDecompressor().decompress(bytes(stored)) if codec == ZSTD else bytes(stored)
+        assert back == bytes(blob)
+    assert len(many[1][0]) < len(blobs[1])
+
+
 def test_put_files_reads_the_file_not_the_manifest(tmp_path):
     tree = tmp_path / "tree"
     tree.mkdir()

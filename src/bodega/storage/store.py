@@ -297,6 +297,14 @@ class ObjectStore:
         packed = self._zstd()[0].compress(data)
         return (packed, ZSTD) if len(packed) < len(data) else (data, RAW)
 
+    def encode_many(self, blobs: Sequence[bytes | memoryview]) -> list[tuple[bytes | memoryview, int]]:
+        """encode for many blobs at once: one native call compresses them all, without the GIL."""
+        compressor = self._zstd()[0]
+        if not blobs or not hasattr(compressor, "multi_compress_to_buffer"):  # the cffi back end lacks it
+            return [self.encode(b) for b in blobs]
+        packed = compressor.multi_compress_to_buffer(list(blobs), threads=1)
+        return [(p, ZSTD) if len(p) < len(b) else (b, RAW) for p, b in zip(packed, blobs)]
+
     # --- reading --------------------------------------------------------------------------
 
     def _damaged(self, digest: bytes, where: str, problem: str, file: str | None) -> errors.ObjectCorrupt:
@@ -669,16 +677,27 @@ class StoreWriter:
     def _add_blob(self, digest: bytes, data: bytes | memoryview, kind: int = BLOB) -> int:
         if self._known(digest):
             return 0
-        if kind == RECIPE:
-            stored, codec = data, RAW
-        else:
-            stored, codec = self.store.encode(data)
+        stored, codec = (data, RAW) if kind == RECIPE else self.store.encode(data)
+        return self._append(digest, stored, codec, len(data), kind)
+
+    def _add_blobs(self, items: Sequence[tuple[bytes, bytes | memoryview]]) -> list[int]:
+        """_add_blob for many blobs, compressed together; the stored bytes each added (0: known)."""
+        fresh = [i for i, (digest, _) in enumerate(items) if not self._known(digest)]
+        encoded = self.store.encode_many([items[i][1] for i in fresh])
+        added = [0] * len(items)
+        for i, (stored, codec) in zip(fresh, encoded):
+            digest, data = items[i]
+            added[i] = self._append(digest, stored, codec, len(data), BLOB)
+        return added
+
+    def _append(self, digest: bytes, stored: bytes | memoryview, codec: int, raw_len: int, kind: int) -> int:
+        """Appends one record to this writer's pack (unless another thread just did); its stored size."""
         with self._mutex:
             if digest in self._pending:
                 return 0
             if self._pack is None:
                 self._pack = PackWriter(self.store._staging(".pack"))
-            self._pack.add(digest, stored, len(data), kind, codec)
+            self._pack.add(digest, stored, raw_len, kind, codec)
             self._pending.add(digest)
             self.added_bytes += len(stored)
             self.added_objects += 1
@@ -844,14 +863,16 @@ class StoreWriter:
                     out[i] = self.put_file(base + os.fsdecode(f.path))
         if whole:
             kept = read_files(base, [files[i].path for i in whole], [files[i].size for i in whole], threads=1)
+            blobs: list[tuple[int, bytes, memoryview]] = []
             for i, (read, data) in zip(whole, kept):
                 if read.error is not None:
                     raise read.error
                 if data is None:  # larger than its manifest said: stored on its own
                     out[i] = self.put_file(base + os.fsdecode(files[i].path))
-                    continue
-                added = self._add_blob(read.digest, data)
-                out[i] = Put(read.digest, added, "blob" if added else "known")
+                else:
+                    blobs.append((i, read.digest, data))
+            for (i, digest, _), added in zip(blobs, self._add_blobs([(d, data) for _, d, data in blobs])):
+                out[i] = Put(digest, added, "blob" if added else "known")
         return out  # type: ignore[return-value]
 
     # --- end of session -------------------------------------------------------------------
