@@ -121,3 +121,18 @@ def test_one_percent_changed(benchmark, setup, ratios, tool):
     _run(benchmark, ratios, setup, tool, "1% of files changed")
     if tool == TOOLS[-1]:
         _interleaved(ratios, setup, "1% of files changed")
+
+
+def test_the_kernel_floor_of_a_scan(setup, ratios, tmp_path):
+    """What the kernel alone takes to list and stat the tree on two threads (bench/floor/scan_floor.c:
+    getdents64 and fstatat, nothing kept): no stat-based diff can be faster.  Set beside
+    rsync / 5, the acceptance's bound, it shows how much room that bound leaves."""
+    exe = tmp_path / "scan_floor"
+    run_peer(["cc", "-O2", "-pthread", "-o", str(exe), str(Path(__file__).parent / "floor" / "scan_floor.c")])
+    settle()
+    out = subprocess.run([str(exe), str(setup.tree), "2", str(ROUNDS)], capture_output=True, text=True, check=True)
+    seen, ms = out.stdout.split()
+    assert int(seen) == len(bodega.fs.scan(setup.tree))  # the floor saw every entry a scan lists
+    rsync = interleaved_medians(peers(setup), ROUNDS)["rsync"]
+    ratios.record("scan floor", "kernel: getdents64 + fstatat, 2 threads", float(ms) / 1000)
+    ratios.record("scan floor", "rsync / 5 (the acceptance bound)", rsync / 5)
