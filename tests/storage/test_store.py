@@ -450,6 +450,20 @@ def test_put_files_on_xfs_trusts_a_clone_only_when_settled_stats_vouch(cow_dir, 
     assert p.digest == (chosen if trusted else blake3.blake3(data).digest())
 
 
+def test_put_files_on_xfs_a_failing_file_leaves_no_staged_clone(cow_dir):
+    tree = cow_dir / "tree"
+    tree.mkdir()
+    for name in ("a", "b", "c"):
+        (tree / name).write_bytes(noise(64 << 10, ord(name)))
+    files = _hashed(tree, settled=True)
+    (tree / "b").unlink()  # vanished after its manifest was made: the batch fails on it
+    store = ObjectStore(cow_dir / "store")
+    with pytest.raises(errors.PathNotFound, match="b"):
+        with store.writer() as w:
+            w.put_files(tree, files)
+    assert os.listdir(store.tmp) == []  # "c" was cloned too, and its clone removed
+
+
 def test_on_xfs_a_loose_object_from_an_earlier_session_is_known_without_storing_again(cow_dir):
     store = ObjectStore(cow_dir / "store")
     (cow_dir / "big").write_bytes(noise(64 << 10, 9))

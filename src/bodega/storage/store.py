@@ -805,15 +805,21 @@ class StoreWriter:
         names = [self.store._staging(".obj").name for _ in files]
         results = volume.clone_files(base, [f.path for f in files], self.store.tmp, names)
         out: list[Put | None] = []
-        for f, name, got in zip(files, names, results):
-            if got.error is not None:
-                if isinstance(got.error, volume.CANNOT_CLONE):
-                    out.append(None)
-                    continue
-                raise got.error
-            vouched = f.settled and (got.size, got.mtime_ns, got.ctime_ns, got.file_id) == (
-                f.size, f.mtime_ns, f.ctime_ns, f.file_id)
-            out.append(self._adopt_clone(self.store.tmp / name, f.digest if vouched else None))
+        try:
+            for f, name, got in zip(files, names, results):
+                if got.error is not None:
+                    if isinstance(got.error, volume.CANNOT_CLONE):
+                        out.append(None)
+                        continue
+                    raise got.error
+                vouched = f.settled and (got.size, got.mtime_ns, got.ctime_ns, got.file_id) == (
+                    f.size, f.mtime_ns, f.ctime_ns, f.file_id)
+                out.append(self._adopt_clone(self.store.tmp / name, f.digest if vouched else None))
+        except BaseException:
+            for name, got in zip(names[len(out):], results[len(out):]):
+                if got.error is None:
+                    remove_quietly(self.store.tmp / name)  # the clones not adopted yet
+            raise
         return out
 
     def _adopt_clone(self, staged: Path, digest: bytes | None) -> Put:
