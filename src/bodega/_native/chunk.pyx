@@ -13,7 +13,7 @@ from bodega._native.bd cimport (
 )
 from bodega._native._progress cimport ProgressRelay, raise_failure
 from bodega._native.hash import split_file_path
-from bodega._native.hash cimport open_dir
+from bodega._native._batch cimport open_dir
 
 GEAR_VERSION = BD_CHUNK_GEAR_VERSION
 MIN_SIZE = BD_CHUNK_MIN_DEFAULT

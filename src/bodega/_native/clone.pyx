@@ -14,10 +14,9 @@ from bodega._native.bd cimport (
     bd_dir_close, bd_platform_features,
     bd_now_ns, BD_CLONE_AUTO, BD_CLONE_REQUIRE, BD_CLONE_NEVER, BD_FS_CLONE, BD_CLONE_MAX_THREADS,
 )
-from bodega._native._progress cimport ProgressBridge
+from bodega._native._progress cimport ProgressBridge, ProgressRelay
 from bodega._native._status cimport job_error, raise_status
-from bodega._native._progress cimport ProgressRelay
-from bodega._native.hash cimport batch_path, open_dir, thread_count
+from bodega._native._batch cimport batch_path, open_dir, thread_count
 
 METHODS = ("none", "clone", "kernel_copy", "os_copy", "user_copy")
 ClonedFile = namedtuple("ClonedFile", "path size mtime_ns ctime_ns file_id error")

@@ -20,6 +20,7 @@ from bodega._native.bd cimport (
 )
 from bodega._native._status cimport job_error, raise_status
 from bodega._native._progress cimport ProgressRelay, raise_failure
+from bodega._native._batch cimport batch_path, open_dir, thread_count
 
 DIGEST_SIZE = 32
 GIL_RELEASE_MIN = 2048  # below this, releasing the GIL costs more than the hashing
@@ -138,15 +139,6 @@ def use_implementation(name):
         raise_status(&e)
 
 
-cdef unsigned thread_count(threads) except? 0:
-    """The C thread count for a `threads` argument (None: one per CPU)."""
-    if threads is None:
-        return 0
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise errors.InvalidInput(f"threads must be a positive integer or None, not {threads!r}")
-    return min(threads, 1024)
-
-
 def split_file_path(path):
     """(parent directory, file name) of a file path, as bytes; InvalidInput when it names no file."""
     raw = os.fsencode(path)
@@ -154,20 +146,6 @@ def split_file_path(path):
     if not name or name in (b".", b".."):
         raise errors.InvalidInput(f"not a file path: {os.fsdecode(raw)!r}")
     return parent or b".", name
-
-
-cdef bd_dir *open_dir(bytes path, ProgressRelay relay) except NULL:
-    """Opens a directory the caller named (its earlier components may be links), without the GIL."""
-    cdef bd_error e
-    cdef bd_dir *d = NULL
-    cdef bd_status rc
-    cdef const char *c_path = path
-    bd_error_clear(&e)
-    with nogil:
-        rc = bd_dir_open(c_path, &d, &e)
-    if rc != BD_OK:
-        raise_failure(&e, relay, None)
-    return d
 
 
 def hash_file(path, *, threads=None, progress=None):
@@ -191,31 +169,6 @@ def hash_file(path, *, threads=None, progress=None):
     if rc != BD_OK:
         raise_failure(&e, relay, parent)
     return (<char *>out)[:32]
-
-
-cdef bint _plain_relative(const char *p, Py_ssize_t n) noexcept:
-    """1 when p is '/'-separated names, none empty, '.' or '..', and no NUL (a C loop: 100k paths)."""
-    cdef Py_ssize_t i, start = 0, size
-    if n == 0:
-        return 0
-    for i in range(n + 1):
-        if i < n and p[i] != b'/':
-            if p[i] == 0:
-                return 0
-            continue
-        size = i - start
-        if size == 0 or (size == 1 and p[start] == b'.') or (size == 2 and p[start] == b'.' and p[start + 1] == b'.'):
-            return 0
-        start = i + 1
-    return 1
-
-
-cdef bytes batch_path(object path):
-    """A batch path as bytes, checked: relative, '/'-separated, no empty, '.' or '..' part."""
-    cdef bytes raw = path.encode("utf-8", "surrogateescape") if type(path) is str else os.fsencode(path)
-    if not _plain_relative(raw, len(raw)):
-        raise errors.InvalidInput(f"not a relative path of plain names: {os.fsdecode(raw)!r}")
-    return raw
 
 
 cdef object _job_error(const bd_hash_job *job, object root):

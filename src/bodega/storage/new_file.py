@@ -20,6 +20,18 @@ def remove_quietly(path: str | bytes | os.PathLike) -> None:
 
 
 @contextmanager
+def removed_on_failure(dest: str | bytes | os.PathLike, op: str) -> Iterator[None]:
+    """Removes dest when the body fails; an OSError becomes a StorageError naming dest and op."""
+    try:
+        yield
+    except BaseException as e:
+        remove_quietly(dest)
+        if isinstance(e, OSError) and not isinstance(e, errors.BodegaError):
+            raise errors.storage_error(e.errno or 5, os.fsdecode(dest), op) from e
+        raise
+
+
+@contextmanager
 def new_file(dest: str | bytes | os.PathLike, op: str) -> Iterator[int]:
     """Creates dest (owner-only until the caller sets its mode) and yields its descriptor.
 
@@ -30,12 +42,8 @@ def new_file(dest: str | bytes | os.PathLike, op: str) -> Iterator[int]:
     except OSError as e:
         raise errors.storage_error(e.errno or 5, os.fsdecode(dest), op) from e
     try:
-        yield fd
-    except BaseException as e:
-        remove_quietly(dest)
-        if isinstance(e, OSError) and not isinstance(e, errors.BodegaError):
-            raise errors.storage_error(e.errno or 5, os.fsdecode(dest), op) from e
-        raise
+        with removed_on_failure(dest, op):
+            yield fd
     finally:
         os.close(fd)
 

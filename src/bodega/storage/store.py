@@ -26,7 +26,7 @@ from bodega import errors
 from bodega._native.hash import Blake3, hash_file, read_files
 from bodega.storage import chunking, volume
 from bodega.storage.manifest import HashedFile
-from bodega.storage.new_file import new_file, remove_quietly, write_all
+from bodega.storage.new_file import new_file, remove_quietly, removed_on_failure, write_all
 from bodega.storage.pack import BLOB, RAW, RECIPE, ZSTD, PackEntry, PackWriter, read_index, read_record
 
 FORMAT = "bodega-store"
@@ -445,16 +445,11 @@ class ObjectStore:
             except OSError as e:
                 raise _os_error(e, dest, "restore") from e
             else:
-                try:
+                with removed_on_failure(dest, "restore"):
                     if hash_file(dest) != digest:
                         raise self._damaged(digest, str(where), "does not match its hash", file)
                     os.chmod(dest, mode)
                     return os.stat(dest).st_size
-                except BaseException as e:
-                    remove_quietly(dest)
-                    if isinstance(e, OSError):
-                        raise _os_error(e, dest, "restore") from e
-                    raise
         with new_file(dest, "restore") as fd:
             size = self.write_to(digest, lambda piece: write_all(fd, piece), file=file)
             os.chmod(fd, mode)  # exact, whatever the umask; after writing, which would clear set-id bits
@@ -857,9 +852,9 @@ class StoreWriter:
         cfg = self.store.config
         out: list[Put | None] = [None] * len(files)
         whole: list[int] = []  # files read whole in the batch
-        if self.store.cow:
-            big = [i for i, f in enumerate(files) if f.size >= cfg["clone_min"]]
-            for i, put in zip(big, self._put_clones(base, [files[i] for i in big]) if big else ()):
+        big = [i for i, f in enumerate(files) if f.size >= cfg["clone_min"]] if self.store.cow else []
+        if big:
+            for i, put in zip(big, self._put_clones(base, [files[i] for i in big])):
                 out[i] = put
         for i, f in enumerate(files):
             if out[i] is None:

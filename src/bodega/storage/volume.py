@@ -11,6 +11,7 @@ from typing import Sequence
 
 from bodega import errors
 from bodega._native import clone as _clone
+from bodega._native.clone import ClonedFile
 
 # What a volume that cannot clone (or a clone across volumes) raises: callers fall back to copying.
 CANNOT_CLONE = (errors.NotSupported, errors.CrossDevice)
