@@ -1,6 +1,7 @@
 """The error tree: one exit code per class, in range, each with a message."""
 from __future__ import annotations
 
+import errno
 from collections import Counter
 
 from bodega import errors
@@ -40,3 +41,22 @@ def test_catalogue_errors_are_caught_by_their_family_and_builtin():
     assert isinstance(errors.InvalidName(), ValueError)
     assert isinstance(errors.Forbidden(), PermissionError)
     assert isinstance(errors.NameTaken(), errors.Conflict)
+
+
+
+def test_os_error_keeps_errno_and_names_path_and_op():
+    e = errors.os_error(FileNotFoundError(errno.ENOENT, "nope", "/x/y"), "open manifest")
+    assert isinstance(e, errors.PathNotFound) and isinstance(e, FileNotFoundError)
+    assert e.errno == errno.ENOENT and e.filename == "/x/y"
+    assert str(e) == f"open manifest: /x/y: {e.strerror}"
+
+
+def test_os_error_without_errno_is_eio_not_success():
+    e = errors.os_error(OSError("weird"), "write", b"/a")
+    assert e.errno == errno.EIO and "Success" not in str(e)
+
+
+def test_os_error_given_path_wins_and_bodega_errors_pass_through():
+    e = errors.os_error(OSError(errno.ENOSPC, "full"), "write pack", "/store/p")
+    assert isinstance(e, errors.NoSpace) and e.filename == "/store/p"
+    assert errors.os_error(e, "other") is e

@@ -410,6 +410,19 @@ def storage_error(errno: int, filename: str | bytes | None = None, op: str | Non
     return cls(errno, os.strerror(errno), filename, op)
 
 
+def os_error(exc: OSError, op: str, path: str | bytes | os.PathLike[str] | None = None) -> StorageError:
+    """The StorageError for an OSError raised by op: errno kept (EIO when it has none), path named.
+
+    The one translation point from OSError to bodega's errors: every layer calls this.
+    """
+    if isinstance(exc, StorageError):
+        return exc
+    where = path if path is not None else exc.filename
+    if where is not None and not isinstance(where, (str, bytes)):
+        where = os.fspath(where)
+    return storage_error(exc.errno or _errno.EIO, where, op)
+
+
 def all_error_classes() -> list[type[BodegaError]]:
     """Every BodegaError subclass, the root included, depth first."""
     out: list[type[BodegaError]] = []
