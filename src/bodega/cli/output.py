@@ -93,3 +93,25 @@ def short_id(value: Any) -> str:
 def local_time(when: Any) -> str:
     """A timestamp in local time, to the second."""
     return when.astimezone().strftime("%Y-%m-%d %H:%M:%S") if when else ""
+
+
+MESSAGE_MAX = 2000
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: str, limit: int = MESSAGE_MAX) -> str:
+    """text as one printable line: control characters, lone surrogates and escapes shown as
+    backslash escapes (so no name can forge a line or drive the terminal), at most limit long."""
+    out = []
+    for c in text:
+        o = ord(c)
+        if o < 0x20 or 0x7F <= o < 0xA0:
+            out.append(_ESCAPES.get(c) or f"\\x{o:02x}")
+        elif 0xD800 <= o < 0xE000:
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(c)
+    line = "".join(out)
+    if len(line) > limit:
+        line = f"{line[:limit]}... ({len(line) - limit} more characters)"
+    return line

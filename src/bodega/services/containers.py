@@ -29,7 +29,7 @@ from bodega.catalogue.models import (
 )
 from bodega.catalogue.models.container import NAME_MAX, TAG_MAX
 from bodega.services.container_settings import validate_settings
-from bodega.services.id_prefix import find_by_id
+from bodega.services.id_prefix import find_by_id, looks_like_id, refuse_id_like
 from bodega.services.tasks import ProgressCallback, TaskContext, TaskInfo, TaskKind
 from bodega.storage import fs
 from bodega.storage.container_manifest import SCHEMA_VERSION, read_manifest, write_manifest
@@ -87,6 +87,7 @@ def validate_name(name: Any) -> str:
         raise errors.InvalidName(f"container name {shown} starts with a space or a dash")
     if name.split(".")[0].rstrip(" ").upper() in RESERVED_WINDOWS_NAMES:
         raise errors.InvalidName(f"container name {shown} is a device name Windows reserves (CON, NUL, COM1, ...)")
+    refuse_id_like(name, "container")
     return name
 
 
@@ -206,16 +207,33 @@ class ContainerService:
     # --- reading --------------------------------------------------------------------------
 
     def resolve(self, s: Session, ref: str | uuid.UUID) -> Container:
-        """A container by the acting user's name for it, its id, or a unique id prefix."""
-        if isinstance(ref, str):
-            row = s.scalar(sa.select(Container).where(Container.owner_id == self._b.users.current.id,
-                                                      Container.name == unicodedata.normalize("NFC", ref)))
+        """A container by id, unique id prefix, or the acting user's name for it.
+
+        The order: a UUID, or text that reads as an id (4 to 32 hex digits, dashes allowed:
+        `id_prefix.looks_like_id`), is looked up by id only (AmbiguousReference when a prefix
+        matches several); any other text is a name among the acting user's containers.  Names
+        that read as ids are refused when a container is created, renamed, cloned or
+        recovered, so a reference never names one container and the id of another.
+        """
+        if looks_like_id(ref):
+            row = find_by_id(s, Container, ref, "container")
             if row is not None:
                 return row
-        row = find_by_id(s, Container, ref, "container")
-        if row is not None:
-            return row
-        raise errors.ContainerNotFound(f"no container {ref!r}")
+            raise errors.ContainerNotFound(f"no container {ref!r}" + self._shadowed(s, ref))
+        row = s.scalar(sa.select(Container).where(Container.owner_id == self._b.users.current.id,
+                                                  Container.name == unicodedata.normalize("NFC", str(ref))))
+        if row is None:
+            raise errors.ContainerNotFound(f"no container {ref!r}")
+        return row
+
+    def _shadowed(self, s: Session, ref: str | uuid.UUID) -> str:
+        """A hint for a container named like an id, which only its id reaches (names from before the rule)."""
+        row = s.scalar(sa.select(Container).where(Container.owner_id == self._b.users.current.id,
+                                                  Container.name == str(ref)))
+        if row is None:
+            return ""
+        return (f" with that id; the container named {row.name!r} is reached by its id {row.id} "
+                "(its name reads as an id: rename it with `bodega container edit ID --name NEW`)")
 
     def _info(self, s: Session, row: Container) -> ContainerInfo:
         return ContainerInfo.of(row, s.scalar(sa.select(User.email).where(User.id == row.owner_id)) or "")
