@@ -18,6 +18,20 @@ def emit(data: Any, as_json: bool, text: Callable[[Any], str] | None = None) -> 
         click.echo(data)
 
 
+def write_output(data: bytes, target: str | None) -> None:
+    """Writes a command's output file: to stdout for None or '-', else atomically to target
+    (a device or fifo there is written through; a symlink is refused)."""
+    if target is None or target == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    from pathlib import Path
+
+    from bodega.storage.atomic_file import write_file_atomic
+
+    write_file_atomic(Path(target), data, through_special=True)
+
+
 def human_bytes(n: float) -> str:
     """1536 -> '1.5 KiB'."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
