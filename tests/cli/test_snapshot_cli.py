@@ -80,3 +80,30 @@ def test_bad_input_exit_codes(run):
     snap = json.loads(run("snapshot", "list", "dev", "--json").output)[0]["id"]
     run("snapshot", "cat", "dev", snap, "nope", code=errors.SnapshotPathNotFound.exit_code)
     run("snapshot", "create", "nope", code=errors.ContainerNotFound.exit_code)
+
+
+def test_ls_quotes_names_like_diff_and_gives_path_hex_in_json(run):
+    """Issue 10 item 11: ls printed names raw (a newline forged a line, escapes reached the
+    terminal) and its JSON carried lone surrogates."""
+    import os
+
+    root = tree_of(run)
+    raw = os.fsencode(root)
+    for name in (b"a\nd 0644 1 forged", b"\x1b[2Jclear", b"\xff\xfe"):
+        with open(raw + b"/" + name, "wb") as f:
+            f.write(b"x")
+    os.symlink(b"\x1b]0;title\x07", raw + b"/lnk")
+    snap = json.loads(run("snapshot", "create", "dev", "--json").output)["id"]
+    text = run("snapshot", "ls", "dev", snap).stdout
+    lines = text.splitlines()
+    assert len(lines) == 6 and "\x1b" not in text and "\x07" not in text
+    assert 'f 0644            1 "a\\nd 0644 1 forged"' in lines
+    assert 'f 0644            1 "\\033[2Jclear"' in lines and 'f 0644            1 "\\377\\376"' in lines
+    assert any(line.startswith("l ") and line.endswith('lnk -> "\\033]0;title\\007"') for line in lines)
+    assert any(line.startswith("d ") and line.endswith(" app/") for line in lines)
+    listed = json.loads(run("snapshot", "ls", "dev", snap, "--json").stdout.encode("utf-8"))
+    by_name = {e.get("path") or bytes.fromhex(e["path_hex"]).decode("latin-1"): e for e in listed}
+    assert by_name["\xff\xfe"]["path_hex"] == "fffe" and "path" not in by_name["\xff\xfe"]
+    assert by_name["a\nd 0644 1 forged"]["kind"] == "file"
+    assert by_name["lnk"]["link"] == "\x1b]0;title\x07"
+    assert not any("\udcff" in json.dumps(e, ensure_ascii=False) for e in listed)
