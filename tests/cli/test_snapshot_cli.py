@@ -107,3 +107,51 @@ def test_ls_quotes_names_like_diff_and_gives_path_hex_in_json(run):
     assert by_name["a\nd 0644 1 forged"]["kind"] == "file"
     assert by_name["lnk"]["link"] == "\x1b]0;title\x07"
     assert not any("\udcff" in json.dumps(e, ensure_ascii=False) for e in listed)
+
+
+def _home_of(run) -> Path:
+    return Path(json.loads(run("container", "show", "dev", "--json").output)["storage_path"]).parents[1]
+
+
+def test_repair_that_cannot_mend_everything_says_so_and_fails(run):
+    """Issue 10 item 13: `verify --repair` printed "all damage repaired", then "verify FAILED", and exited 0."""
+    tree_of(run)
+    kept = json.loads(run("snapshot", "create", "dev", "--json").output)["id"]
+    (_home_of(run) / "store" / "snapshots").joinpath(f"{kept}.snap").unlink()
+    r = run("verify", "--read-data", "--repair", code=errors.VerifyFailed.exit_code)
+    lines = r.stdout.splitlines()
+    assert "all damage repaired" not in r.stdout and lines[-1] == "verify FAILED"
+    assert f"STILL DAMAGED snapshot {kept} is in the catalogue but not in the store" in lines
+    report = json.loads(run("verify", "--repair", "--json", code=errors.VerifyFailed.exit_code).stdout)
+    assert report["ok"] is False and report["after_repair"]["ok"] is False
+
+
+def test_repair_that_mends_everything_is_ok_and_exit_0(run):
+    tree_of(run)
+    run("snapshot", "create", "dev")
+    flip_bit(next((_home_of(run) / "store" / "packs").iterdir()), 40)
+    r = run("verify", "--read-data", "--repair")
+    lines = r.stdout.splitlines()
+    assert any(line.startswith("DAMAGED ") for line in lines)
+    assert lines[-2:] == ["all damage repaired", "ok"] and "FAILED" not in r.stdout
+
+
+def test_a_damaged_object_without_a_live_copy_stays_damaged_and_fails(run):
+    root = tree_of(run)
+    run("snapshot", "create", "dev")
+    (root / "app" / "bin").write_bytes(b"another build")
+    (root / "readme").write_text("another readme\\n")
+    run("snapshot", "create", "dev")  # the live manifest now vouches for other content
+    flip_bit(next(p for p in sorted((_home_of(run) / "store" / "packs").iterdir())), 40)
+    r = run("verify", "--read-data", "--repair", code=errors.VerifyFailed.exit_code)
+    assert "repaired 0 object(s)" in r.stdout and "STILL DAMAGED" in r.stdout and r.stdout.endswith("verify FAILED\n")
+
+
+def test_cat_of_a_file_whose_object_is_gone_names_the_file_and_the_store(run):
+    tree_of(run)
+    snap = json.loads(run("snapshot", "create", "dev", "--json").output)["id"]
+    packs = _home_of(run) / "store" / "packs"
+    for pack in packs.iterdir():
+        pack.unlink()
+    r = run("snapshot", "cat", "dev", snap, "readme", code=errors.ObjectMissing.exit_code)
+    assert "(needed by readme) is missing from the store" in r.stderr and str(packs) in r.stderr

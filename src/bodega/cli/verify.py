@@ -6,7 +6,7 @@ import click
 from bodega import errors
 from bodega.cli.error_list import exit_status
 from bodega.cli.options import home_option, json_option, open_bodega
-from bodega.cli.output import emit, human_bytes
+from bodega.cli.output import emit, human_bytes, one_line
 
 
 def _share(text: str | None) -> float:
@@ -23,17 +23,41 @@ def _share(text: str | None) -> float:
     return value
 
 
+def _needer(snap_and_path: str) -> str:
+    """'SNAP:PATH' with the path quoted like diff's (names are bytes; JSON keeps them surrogate-escaped)."""
+    from bodega.storage.manifest_diff import quote_path
+
+    snap, _, path = snap_and_path.partition(":")
+    return f"{snap}:{quote_path(path.encode('utf-8', 'surrogateescape'), False)}"
+
+
+def _damage_lines(damage: list[dict], word: str) -> list[str]:
+    lines = []
+    for d in damage:
+        what = f"{d['object']} " if d["object"] else ""
+        lines.append(f"{word} {what}{one_line(d['problem'])}")
+        lines += [f"  needed by {_needer(f)}" for f in d["files"]]
+    return lines
+
+
+def healthy(r: dict) -> bool:
+    """True when no damage is left: none found, or all of it repaired."""
+    return r["after_repair"]["ok"] if "after_repair" in r else r["ok"]
+
+
 def _report_text(r: dict) -> str:
     lines = [f"{r['snapshots']} snapshots, {r['objects_checked']} objects checked, "
              f"{human_bytes(r['bytes_read'])} read"]
-    for d in r["damage"]:
-        lines.append(f"DAMAGED {d['object'] or ''} {d['problem']}")
-        lines += [f"  needed by {f}" for f in d["files"]]
-    if "repaired" in r:
+    lines += _damage_lines(r["damage"], "DAMAGED")
+    if "after_repair" in r:
         lines.append(f"repaired {len(r['repaired'])} object(s) from live copies")
         left = r["after_repair"]["damage"]
-        lines.append("all damage repaired" if not left else f"{len(left)} damaged object(s) have no live copy")
-    lines.append("ok" if r["ok"] else "verify FAILED")
+        if left:
+            lines.append(f"{len(left)} damage(s) left after repair:")
+            lines += _damage_lines(left, "STILL DAMAGED")
+        else:
+            lines.append("all damage repaired")
+    lines.append("ok" if healthy(r) else "verify FAILED")
     return "\n".join(lines)
 
 
@@ -53,8 +77,7 @@ def verify(container: str | None, read_data: bool, read_data_subset: str | None,
     with open_bodega(home) as b:
         report = b.snapshots.verify(container, read_data=share, repair=repair)
     emit(report, as_json, _report_text)
-    healed = repair and report.get("after_repair", {}).get("ok")
-    if not report["ok"] and not healed:
+    if not healthy(report):
         raise click.exceptions.Exit(errors.VerifyFailed.exit_code)
 
 
