@@ -47,6 +47,10 @@ class Home:
         text = os.fsdecode(root)
         if not text or "\0" in text:
             raise errors.InvalidInput(f"the home must be a directory's path, not {text!r}")
+        try:
+            text.encode("utf-8")  # the catalogue records paths under the home as text
+        except UnicodeEncodeError:
+            raise errors.InvalidInput(f"the home's path {text!r} is not UTF-8 text") from None
         return cls(Path(text).expanduser().absolute())
 
     @property

@@ -59,8 +59,8 @@ def test_one_line_escapes_what_could_forge_a_line_or_drive_a_terminal(text, show
 
 
 def test_one_line_bounds_a_huge_message():
-    line = one_line("x" * 10_000, limit=100)
-    assert line == "x" * 100 + "... (9900 more characters)"
+    line = one_line("x" * 10_000 + ": the reason", limit=90)
+    assert line == "x" * 60 + "... (9922 characters left out) ..." + "x" * 18 + ": the reason"
 
 
 # --- --home that cannot be a home (issue 10, item 6) ------------------------------------------

@@ -50,6 +50,8 @@ class BodegaGroup(click.Group):
         argv = list(sys.argv[1:] if args is None else args)
         as_json = "--json" in argv[:argv.index("--")] if "--" in argv else "--json" in argv
         try:
+            if any("\0" in str(a) for a in argv):  # no real command line holds one; callers of main() might
+                raise click.UsageError("an argument holds a NUL character")
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else 0
         except BodegaError as exc:

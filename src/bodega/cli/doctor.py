@@ -14,15 +14,6 @@ from bodega.cli.options import home_option, json_option
 from bodega.cli.output import emit, human_bytes
 
 
-def _default_home() -> Path:
-    """$BODEGA_HOME, else the platform's user data directory followed by `bodega`."""
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "bodega"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "bodega"
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "bodega"
-
-
 def _native() -> dict[str, Any]:
     """The native core: built or not, and its features."""
     try:
@@ -59,7 +50,9 @@ def report(home: str | None) -> dict[str, Any]:
         "native": native,
     }
     if native["built"]:
-        out["home"] = _home(Path(home).expanduser().absolute() if home else _default_home())
+        from bodega.home import Home
+
+        out["home"] = _home(Home.at(home).root)
     return out
 
 

@@ -13,9 +13,15 @@ def emit(data: Any, as_json: bool, text: Callable[[Any], str] | None = None) -> 
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
     elif text is not None:
-        click.echo(text(data))
+        click.echo(printable(text(data)))
     else:
-        click.echo(data)
+        click.echo(printable(str(data)))
+
+
+def printable(text: str) -> str:
+    """text with lone surrogates (bytes of a name that were not UTF-8) shown as \\udcXX escapes,
+    so that printing it never fails on a UTF-8 terminal."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def write_output(data: bytes, target: str | None) -> None:
@@ -126,6 +132,7 @@ def one_line(text: str, limit: int = MESSAGE_MAX) -> str:
         else:
             out.append(c)
     line = "".join(out)
-    if len(line) > limit:
-        line = f"{line[:limit]}... ({len(line) - limit} more characters)"
+    if len(line) > limit:  # keep both ends: messages end with the reason
+        head, tail = limit * 2 // 3, limit // 3
+        line = f"{line[:head]}... ({len(line) - head - tail} characters left out) ...{line[-tail:]}"
     return line

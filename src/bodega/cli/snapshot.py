@@ -10,7 +10,7 @@ import click
 from bodega import errors
 from bodega.cli.container import container_argument
 from bodega.cli.error_list import exit_status
-from bodega.cli.options import detach_option, home_option, json_option, open_bodega, wait_option
+from bodega.cli.options import COUNT, detach_option, home_option, json_option, open_bodega, wait_option
 from bodega.cli.output import TaskProgress, emit, human_bytes, local_time, short_id, table
 
 COMMON = (errors.ContainerNotFound, errors.SnapshotNotFound, errors.AmbiguousReference, errors.ContainerBusy,
@@ -188,12 +188,12 @@ def extract(container: str, snap: str, path: str, dest: Path, as_json: bool, hom
 @snapshot.command("forget", epilog=exit_status(*COMMON, errors.RetentionInvalid))
 @container_argument()
 @click.argument("snaps", nargs=-1)
-@click.option("--keep-last", type=int, default=0, help="Keep the N newest.")
-@click.option("--keep-hourly", type=int, default=0, help="Keep the newest of each of the last N hours.")
-@click.option("--keep-daily", type=int, default=0, help="Keep the newest of each of the last N days.")
-@click.option("--keep-weekly", type=int, default=0, help="Keep the newest of each of the last N weeks.")
-@click.option("--keep-monthly", type=int, default=0, help="Keep the newest of each of the last N months.")
-@click.option("--keep-yearly", type=int, default=0, help="Keep the newest of each of the last N years.")
+@click.option("--keep-last", type=COUNT, default=0, help="Keep the N newest.")
+@click.option("--keep-hourly", type=COUNT, default=0, help="Keep the newest of each of the last N hours.")
+@click.option("--keep-daily", type=COUNT, default=0, help="Keep the newest of each of the last N days.")
+@click.option("--keep-weekly", type=COUNT, default=0, help="Keep the newest of each of the last N weeks.")
+@click.option("--keep-monthly", type=COUNT, default=0, help="Keep the newest of each of the last N months.")
+@click.option("--keep-yearly", type=COUNT, default=0, help="Keep the newest of each of the last N years.")
 @click.option("--keep-within", metavar="AGE", help="Keep all younger than AGE (12h, 30d, 4w, 6m, 1y).")
 @click.option("--keep-trigger", "keep_trigger", multiple=True, metavar="TRIGGER=N|AGE",
               help="Keep snapshots of a trigger: the last N, or those younger than AGE (repeatable).")

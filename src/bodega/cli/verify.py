@@ -5,7 +5,7 @@ import click
 
 from bodega import errors
 from bodega.cli.error_list import exit_status
-from bodega.cli.options import home_option, json_option, open_bodega
+from bodega.cli.options import Seconds, home_option, json_option, open_bodega
 from bodega.cli.output import emit, human_bytes, one_line
 
 
@@ -78,12 +78,14 @@ def verify(container: str | None, read_data: bool, read_data_subset: str | None,
         report = b.snapshots.verify(container, read_data=share, repair=repair)
     emit(report, as_json, _report_text)
     if not healthy(report):
-        raise click.exceptions.Exit(errors.VerifyFailed.exit_code)
+        left = report["after_repair"]["damage"] if "after_repair" in report else report["damage"]
+        raise errors.VerifyFailed(f"verify found damage: {len(left)} problem(s)"
+                                  + (" left after repair" if "after_repair" in report else ""))
 
 
 @click.command("gc", epilog=exit_status(errors.StoreBusy))
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
-@click.option("--timeout", type=float, default=None, help="Seconds to wait for running snapshot tasks (default: for ever).")
+@click.option("--timeout", type=Seconds(forever=True), default=None, help="Seconds to wait for running snapshot tasks (default: for ever).")
 @json_option
 @home_option
 def gc(dry_run: bool, timeout: float | None, as_json: bool, home: str | None) -> None:

@@ -19,6 +19,7 @@ from bodega.catalogue.models import (
 from bodega.services.id_prefix import find_by_id
 from bodega.services.containers import AfterClone
 from bodega.services.tasks import HOST, TaskContext, TaskInfo, TaskKind
+from bodega.services.text_input import is_text
 from bodega.storage.retention import Candidate, Policy, select
 from bodega.storage import manifest as mf
 from bodega.storage.manifest import Manifest
@@ -123,8 +124,8 @@ class SnapshotTasks:
         if kind not in ("auto", "full", "delta"):
             raise errors.InvalidInput(f"snapshot kind is auto, full or delta, not {kind!r}")
         trigger = SnapshotTrigger(trigger)
-        if len(label) > 200:
-            raise errors.InvalidInput("a snapshot label has at most 200 characters")
+        if not is_text(label) or len(label) > 200:
+            raise errors.InvalidInput("a snapshot label is UTF-8 text of at most 200 characters")
 
         def prepare(s: Session, task: Task) -> None:
             c = self._b.containers.resolve(s, container)
@@ -308,7 +309,11 @@ class SnapshotTasks:
 
     def extract(self, container: str | uuid.UUID, snapshot: str | uuid.UUID, path: str, dest: Path) -> Any:
         """Writes one path of a snapshot to dest (which must not exist)."""
-        return self.engine.extract(str(self._s.get(container, snapshot).id), path, dest)
+        snap_id = str(self._s.get(container, snapshot).id)
+        try:
+            return self.engine.extract(snap_id, path, dest)
+        except OSError as e:  # dest under a file, a name too long...: one StorageError naming dest
+            raise errors.os_error(e, "extract", e.filename or dest) from None
 
     def diff(self, container: str | uuid.UUID, old: str | None = None, new: str | None = None) -> Any:
         """What changed: live tree vs the newest snapshot (default), a snapshot vs the live tree, or two snapshots."""
