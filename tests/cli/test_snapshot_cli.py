@@ -139,10 +139,11 @@ def test_repair_that_mends_everything_is_ok_and_exit_0(run):
 def test_a_damaged_object_without_a_live_copy_stays_damaged_and_fails(run):
     root = tree_of(run)
     run("snapshot", "create", "dev")
+    first_packs = sorted((_home_of(run) / "store" / "packs").iterdir())
     (root / "app" / "bin").write_bytes(b"another build")
-    (root / "readme").write_text("another readme\\n")
+    (root / "readme").write_text("another readme\n")
     run("snapshot", "create", "dev")  # the live manifest now vouches for other content
-    flip_bit(next(p for p in sorted((_home_of(run) / "store" / "packs").iterdir())), 40)
+    flip_bit(first_packs[0], 40)  # an object only the first snapshot has
     r = run("verify", "--read-data", "--repair", code=errors.VerifyFailed.exit_code)
     assert "repaired 0 object(s)" in r.stdout and "STILL DAMAGED" in r.stdout and r.stdout.endswith("verify FAILED\n")
 

@@ -82,7 +82,7 @@ def demo(home: str | None, files: int, as_json: bool) -> None:
     except OSError as e:
         raise os_error(e, "look at the demo's home", home_path) from None
     if used:
-        raise click.UsageError(f"{home_path} is not an empty directory: the demo needs a fresh home")
+        raise click.UsageError(f"{home_path} is not empty, or not a directory: the demo needs a fresh home")
     log = DemoLog(as_json)
     if not as_json:
         click.echo(f"bodega {bodega.__version__} demo in {home_path}\n")
