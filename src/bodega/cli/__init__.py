@@ -79,7 +79,8 @@ def main() -> None:
 
     \b
     EXIT STATUS
-      0 ok, 1 internal error (a bug), 2 usage error, 3-99 errors (`bodega errors` lists them).
+      0 ok, 1 internal error (a bug), 2 usage error, 13 cancelled (Ctrl-C),
+      3-99 errors (`bodega errors` lists them); every error is one line on stderr.
 
     \b
     ENVIRONMENT
