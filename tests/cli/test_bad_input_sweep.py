@@ -14,6 +14,7 @@ and the environment, which only a real process decodes.
 """
 from __future__ import annotations
 
+import faulthandler
 import os
 import shutil
 import subprocess
@@ -22,7 +23,7 @@ import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import click
 import pytest
@@ -30,6 +31,8 @@ from click.testing import CliRunner
 
 from bodega.cli import main
 from subprocesses import child_env
+
+RUN_TIMEOUT = 300  # seconds one run may take before the sweep calls it a hang
 
 # Commands the sweep never runs: each would run until stopped whatever its arguments.
 EXCLUDED: dict[tuple[str, ...], str] = {
@@ -268,8 +271,16 @@ class Outcome:
 
 
 def run(words: list[str]) -> Outcome:
-    """Runs `bodega WORDS` through the real entry point and says what, if anything, is wrong."""
-    r = CliRunner().invoke(main, words, prog_name="bodega")
+    """Runs `bodega WORDS` through the real entry point and says what, if anything, is wrong.
+
+    A run that hangs (a command reading a device that never ends, say) dumps every thread's
+    stack and ends the test process after RUN_TIMEOUT seconds, rather than stalling CI.
+    """
+    faulthandler.dump_traceback_later(RUN_TIMEOUT, exit=True)
+    try:
+        r = CliRunner().invoke(main, words, prog_name="bodega")
+    finally:
+        faulthandler.cancel_dump_traceback_later()
     problem = None
     if r.exception is not None and not isinstance(r.exception, SystemExit):
         frames = traceback.extract_tb(r.exc_info[2])
@@ -298,7 +309,9 @@ def test_every_command_survives_bad_input(world: World, path: tuple[str, ...], m
     if path in EXCLUDED:
         pytest.skip(f"excluded from the sweep: {EXCLUDED[path]}")
     monkeypatch.setenv("BODEGA_HOME", str(world.home))
-    monkeypatch.chdir(tmp_path)  # relative paths ("", ".", "-") land in a scratch directory
+    scratch = tmp_path / "cwd" / "here"  # relative paths ("", ".", "..", "-") land in scratch directories
+    scratch.mkdir(parents=True)
+    monkeypatch.chdir(scratch)
     command = COMMANDS[path]
     world.reset()
     failures = []

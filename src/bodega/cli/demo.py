@@ -1,7 +1,6 @@
 """`bodega demo`: the main job on a fresh home, one step per capability."""
 from __future__ import annotations
 
-import os
 import random
 import tempfile
 import time

@@ -1,9 +1,7 @@
 """`bodega doctor`: what bodega runs on and whether copy-on-write cloning works in its home."""
 from __future__ import annotations
 
-import os
 import platform
-import sys
 from pathlib import Path
 from typing import Any
 
