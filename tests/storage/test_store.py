@@ -356,7 +356,7 @@ def test_clone_probe_is_false_on_ext4_and_true_on_xfs(ext4_dir, cow_dir):
     assert volume.can_clone(cow_dir) is True
 
 
-# --- put_files: many files at once, trusting a manifest's settled stats --------------------------
+# --- put_files: many files at once, each named by the bytes stored --------------------------
 
 def _hashed(tree: Path, settled: bool, digest: bytes | None = None):
     """The tree's files as a manifest saw them, optionally with a digest the test chose."""
@@ -431,23 +431,18 @@ def test_put_files_names_a_file_that_vanished(tmp_path):
             w.put_files(tree, files)
 
 
-@pytest.mark.parametrize("settled, changed, trusted", [(True, False, True), (False, False, False),
-                                                       (True, True, False)])
-def test_put_files_on_xfs_trusts_a_clone_only_when_settled_stats_vouch(cow_dir, settled, changed, trusted):
-    # A chosen digest shows whether the clone was trusted (taken as hashed) or read again.
+def test_put_files_on_xfs_names_a_clone_by_its_own_bytes_never_by_the_manifest(cow_dir):
+    # Settled stats and a digest the test chose: a clone is hashed all the same (issue 10, item 14).
     tree = cow_dir / "tree"
     tree.mkdir()
     data = noise(64 << 10, 3)
     (tree / "big").write_bytes(data)
-    chosen = b"\x01" * 32
-    files = _hashed(tree, settled, chosen)
-    if changed:
-        os.utime(tree / "big", ns=(1, 1))  # the stats no longer vouch
+    files = _hashed(tree, True, b"\x01" * 32)
     store = ObjectStore(cow_dir / "store")
     with store.writer() as w:
         [p] = w.put_files(tree, files)
-    assert p.stored_as == "clone"
-    assert p.digest == (chosen if trusted else blake3.blake3(data).digest())
+    assert (p.stored_as, p.digest, p.size) == ("clone", blake3.blake3(data).digest(), len(data))
+    assert store.read(p.digest) == data
 
 
 def test_put_files_on_xfs_a_failing_file_leaves_no_staged_clone(cow_dir):

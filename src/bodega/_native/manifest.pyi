@@ -38,6 +38,7 @@ class Table:
     def path(self, i: int) -> bytes: ...
     def row(self, i: int) -> tuple[bytes, str, int, int, int, int, bytes | None, bytes | None, int]: ...
     def rows(self) -> list[tuple[bytes, str, int, int, int, int, bytes | None, bytes | None, int]]: ...
+    def set_content(self, i: int, digest: bytes, size: int) -> None: ...
     def stat_cache(self, i: int) -> tuple[int, int, int] | None: ...
     def merged_cache(self, stats: dict[bytes, os.stat_result], fallback: Table | None = None) -> bytes: ...
     def hashed_files(self) -> list[tuple[bytes, int, bytes, int, int, int, bool]]: ...
@@ -59,8 +60,10 @@ def read_suspects(
     *,
     threads: int = 0,
     progress: Callable[[Progress], object] | None = None,
-) -> tuple[int, list[BodegaError]]:
-    """Fills table's hashes, reading only the files previous does not vouch for."""
+    leave_min: int = 0,
+) -> tuple[int, list[BodegaError], list[int]]:
+    """Fills table's hashes, reading only the files previous does not vouch for (and, with
+    leave_min, smaller than that)."""
 
 def read_copy_suspects(
     table: Table,
@@ -70,5 +73,5 @@ def read_copy_suspects(
     *,
     threads: int = 0,
     progress: Callable[[Progress], object] | None = None,
-) -> tuple[int, list[BodegaError]]:
+) -> tuple[int, list[BodegaError], list[int]]:
     """Fills the hashes of a copy's table from source's vouched files, reading the others."""

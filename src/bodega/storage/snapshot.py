@@ -24,7 +24,7 @@ from bodega.storage import manifest as mf
 from bodega.storage import materialize as mat
 from bodega.storage import volume
 from bodega.storage.manifest import Entry, HashedFile, Manifest
-from bodega.storage.store import Damage, ObjectStore, StoreWriter
+from bodega.storage.store import Damage, FileToStore, ObjectStore, Put, StoreWriter
 
 FULL_EVERY = 8            # a full snapshot after this many deltas in a chain
 DELTA_MAX_FRACTION = 0.5  # a delta listing more than this share of the tree is stored full
@@ -291,44 +291,58 @@ class SnapshotEngine:
     def _scan_and_store(self, tree: Path, state_dir: Path, w: StoreWriter, progress: Progress,
                         cancel: Cancel | None, built: Manifest | None) -> tuple[Manifest, int]:
         """The tree's manifest (built, else a scan hashing only suspects) with every file's
-        content in the store."""
-        previous = self.live_manifest(state_dir) if built is None else None
-        for _attempt in range(3):
-            if built is not None:
-                m, built = built, None
-            else:
-                m = mf.build(tree, previous, progress=lambda p: progress("scan", p.files_done, p.files_total))
+        content in the store, each file named by the hash of the bytes stored.
+
+        On a volume that clones, the scan leaves large suspects unread: the store clones each
+        and hashes the clone, which is then the file's hash (one read, of a frozen copy).  A
+        file that changed between the scan and the store is recorded as stored.
+        """
+        if built is not None:
+            draft = mf.Draft.of(built)
+        else:
+            draft = mf.build_draft(tree, self.live_manifest(state_dir),
+                                   unread_min=self.store.config["clone_min"] if self.store.cow else 0,
+                                   progress=lambda p: progress("scan", p.files_done, p.files_total))
+        files: list[FileToStore] = list(draft.unread)
+        added = 0
+        for _round in range(3):
             todo: dict[bytes, HashedFile] = {}
-            for f in m.hashed_files():
+            for f in draft.hashed_files():
                 if f.digest not in todo and not w.has(f.digest):
                     todo[f.digest] = f
-            added, changed = self._store_files(tree, list(todo.values()), w, progress, cancel)
-            if not changed:
-                return m, added
-            previous = m  # those files changed after they were hashed: scan again (they are suspects)
+            files += todo.values()
+            if not files:
+                return draft.manifest(), added
+            more, puts = self._store_files(tree, files, w, progress, cancel)
+            added += more
+            for f, put in zip(files, puts):
+                if getattr(f, "digest", None) != put.digest:
+                    draft.set_content(f.path, put.digest, put.size)
+            files = []
+        # A file whose hash others share changed before it was stored, three times over.
+        changed = [os.fsdecode(f.path) for f in draft.hashed_files() if not w.has(f.digest)]
         raise errors.ChangedWhileReading(
             f"files keep changing while the snapshot is taken: {', '.join(changed[:5])}", path=changed[0])
 
-    def _store_files(self, tree: Path, files: list[HashedFile], w: StoreWriter, progress: Progress,
-                     cancel: Cancel | None) -> tuple[int, list[str]]:
-        """Puts files in the store on worker threads, in batches; (bytes added, paths that changed)."""
+    def _store_files(self, tree: Path, files: list[FileToStore], w: StoreWriter, progress: Progress,
+                     cancel: Cancel | None) -> tuple[int, list[Put]]:
+        """Puts files in the store on worker threads, in batches; (bytes added, one Put per file)."""
         total = sum(f.size for f in files)
 
-        def batch(part: list[HashedFile]) -> tuple[int, int, list[str]]:
+        def batch(part: list[FileToStore]) -> list[Put]:
             if cancel is not None and cancel():
                 raise errors.Cancelled("snapshot cancelled")
-            puts = w.put_files(tree, part)
-            changed = [os.fsdecode(f.path) for f, put in zip(part, puts) if put.digest != f.digest]
-            return sum(p.added_bytes for p in puts), sum(f.size for f in part), changed
+            return w.put_files(tree, part)
 
-        added, done, changed = 0, 0, []
+        added, done, puts = 0, 0, []
         # Each batch reads its small files natively without the GIL.
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
-            for a, n, c in pool.map(batch, _batches(files)):
-                added, done = added + a, done + n
-                changed += c
+            for part, got in zip(_batches(files), pool.map(batch, _batches(files))):
+                added += sum(p.added_bytes for p in got)
+                done += sum(f.size for f in part)
+                puts += got
                 progress("store", done, total)
-        return added, changed
+        return added, puts
 
     # --- restore --------------------------------------------------------------------------
 
@@ -626,9 +640,10 @@ class SnapshotEngine:
         return self.store.gc(lambda: set(self.live_objects()), dry_run=dry_run, timeout=timeout)
 
 
-def _batches(files: list[HashedFile], most_files: int = 256, most_bytes: int = 16 << 20) -> Iterator[list[HashedFile]]:
+def _batches(files: list[FileToStore], most_files: int = 256,
+             most_bytes: int = 16 << 20) -> Iterator[list[FileToStore]]:
     """files cut into batches of at most most_files files or (beyond one file) most_bytes bytes."""
-    part: list[HashedFile] = []
+    part: list[FileToStore] = []
     size = 0
     for f in files:
         if part and (len(part) == most_files or size + f.size > most_bytes):

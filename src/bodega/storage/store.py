@@ -18,14 +18,13 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
+from typing import BinaryIO, Callable, Iterable, Iterator, Protocol, Sequence
 
 import zstandard
 
 from bodega import errors
-from bodega._native.hash import Blake3, hash_file, read_files
+from bodega._native.hash import Blake3, hash_file, hash_files_report, read_files
 from bodega.storage import chunking, volume
-from bodega.storage.manifest import HashedFile
 from bodega.storage.new_file import new_file, remove_quietly, removed_on_failure, write_all
 from bodega.storage.pack import BLOB, RAW, RECIPE, ZSTD, PackEntry, PackWriter, read_index, read_record
 
@@ -69,11 +68,22 @@ def _os_error(e: OSError, path: object, op: str) -> errors.BodegaError:
 
 @dataclass(frozen=True)
 class Put:
-    """A file put in the store: its content hash (as read) and the bytes it added."""
+    """A file put in the store: the hash and length of the bytes stored, and the bytes it added."""
 
     digest: bytes
     added_bytes: int
     stored_as: str  # "clone", "blob", "chunks" or "known"
+    size: int
+
+
+class FileToStore(Protocol):
+    """A file below a tree to put in the store (a manifest's HashedFile or UnreadFile)."""
+
+    @property
+    def path(self) -> bytes: ...
+
+    @property
+    def size(self) -> int: ...
 
 
 @dataclass
@@ -755,10 +765,10 @@ class StoreWriter:
             os.close(fd)
 
     def _put_small(self, fd: int, path: str, st: os.stat_result) -> Put:
-        data = _read_all(fd, st.st_size)
+        data = _read_all(fd, st.st_size)  # a copy: hashed and stored from the same bytes
         digest = Blake3(data).digest()
         added = self._add_blob(digest, data)
-        return Put(digest, added, "blob" if added else "known")
+        return Put(digest, added, "blob" if added else "known", len(data))
 
     def _put_chunked(self, fd: int, path: str, st: os.stat_result) -> Put:
         size = os.fstat(fd).st_size
@@ -767,20 +777,25 @@ class StoreWriter:
         with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as mm:
             view = memoryview(mm)
             try:
-                digest = Blake3(view).digest()
-                if self._known(digest):
-                    return Put(digest, 0, "known")
+                seen = Blake3(view).digest()
+                if self._known(seen):
+                    return Put(seen, 0, "known", size)
+                # The map shows writes made meanwhile: each chunk is copied, then hashed and
+                # stored from the copy, and the file's name is the hash of those copies.
+                whole = Blake3()
                 rows = []
                 added = 0
                 for offset, length in chunking.cuts(view):
-                    with view[offset:offset + length] as piece:
-                        chunk = Blake3(piece).digest()
-                        added += self._add_blob(chunk, piece)
+                    piece = bytes(view[offset:offset + length])
+                    chunk = Blake3(piece).digest()
+                    whole.update(piece)
+                    added += self._add_blob(chunk, piece)
                     rows.append(RECIPE_ROW.pack(chunk, length))
+                digest = whole.digest()
                 added += self._add_blob(digest, b"".join(rows), RECIPE)
             finally:
                 view.release()
-        return Put(digest, added, "chunks")
+        return Put(digest, added, "chunks", size)
 
     def _put_clone(self, path: str) -> Put | None:
         """A loose object cloned from the file (a frozen copy, hashed); None where the volume cannot clone."""
@@ -789,64 +804,63 @@ class StoreWriter:
             volume.clone_file(path, staged)
         except volume.CANNOT_CLONE:
             return None
-        return self._adopt_clone(staged, None)
+        with removed_on_failure(staged, "store"):
+            return self._adopt_clone(staged, hash_file(staged), os.lstat(staged).st_size)
 
-    def _put_clones(self, base: str, files: Sequence[HashedFile]) -> list[Put | None]:
+    def _put_clones(self, base: str, files: Sequence[FileToStore]) -> list[Put | None]:
         """Loose objects cloned from many files below base in one native batch; None where one cannot clone.
 
-        A clone is hashed, unless its file vouches for it: the file still has the settled stats
-        its hash was taken with, after the clone, so the clone holds those bytes.
+        Each clone is hashed (one native batch): a clone is a frozen copy that no writer of
+        the file reaches, so its object is named by exactly the bytes it holds.  The file's
+        stats vouch for nothing here: a write through a shared map moves none of them.
         """
         names = [self.store._staging(".obj").name for _ in files]
         results = volume.clone_files(base, [f.path for f in files], self.store.tmp, names)
-        out: list[Put | None] = []
+        staged = [name for name, got in zip(names, results) if got.error is None]
         try:
-            for f, name, got in zip(files, names, results):
-                if got.error is not None:
-                    if isinstance(got.error, volume.CANNOT_CLONE):
-                        out.append(None)
-                        continue
+            for got in results:
+                if got.error is not None and not isinstance(got.error, volume.CANNOT_CLONE):
                     raise got.error
-                vouched = f.settled and (got.size, got.mtime_ns, got.ctime_ns, got.file_id) == (
-                    f.size, f.mtime_ns, f.ctime_ns, f.file_id)
-                out.append(self._adopt_clone(self.store.tmp / name, f.digest if vouched else None))
+            hashed = iter(hash_files_report(self.store.tmp, staged, threads=1))
+            out: list[Put | None] = []
+            for name, got in zip(names, results):
+                if got.error is not None:
+                    out.append(None)
+                    continue
+                h = next(hashed)
+                if h.error is not None:
+                    raise h.error
+                out.append(self._adopt_clone(self.store.tmp / name, h.digest, h.size))
+                staged.remove(name)
         except BaseException:
-            for name, got in zip(names[len(out):], results[len(out):]):
-                if got.error is None:
-                    remove_quietly(self.store.tmp / name)  # the clones not adopted yet
+            for name in staged:
+                remove_quietly(self.store.tmp / name)  # the clones not adopted yet
             raise
         return out
 
-    def _adopt_clone(self, staged: Path, digest: bytes | None) -> Put:
-        """Renames a staged clone into the objects (hashed first unless its digest is vouched for)."""
-        try:
-            if digest is None:
-                digest = hash_file(staged)
-            if self._known(digest):
-                staged.unlink()
-                return Put(digest, 0, "known")
-            dest = self.store._loose_str(digest)
-            sub = dest[:dest.rindex("/")]
-            if sub not in self._subdirs:
-                os.makedirs(sub, exist_ok=True)
-                self._subdirs.add(sub)
-            os.rename(staged, dest)
-            size = os.lstat(dest).st_size
-        except BaseException:
-            staged.unlink(missing_ok=True)
-            raise
+    def _adopt_clone(self, staged: Path, digest: bytes, size: int) -> Put:
+        """Renames a staged clone, hashed, into the objects (or drops it when the object is there)."""
+        if self._known(digest):
+            staged.unlink()
+            return Put(digest, 0, "known", size)
+        dest = self.store._loose_str(digest)
+        sub = dest[:dest.rindex("/")]
+        if sub not in self._subdirs:
+            os.makedirs(sub, exist_ok=True)
+            self._subdirs.add(sub)
+        os.rename(staged, dest)
         with self._mutex:
             self._pending.add(digest)
             self.loose_written[digest] = Path(dest)
             self.added_bytes += size
             self.added_objects += 1
-        return Put(digest, size, "clone")
+        return Put(digest, size, "clone", size)
 
-    def put_files(self, root: str | os.PathLike[str], files: Sequence[HashedFile]) -> list[Put]:
+    def put_files(self, root: str | os.PathLike[str], files: Sequence[FileToStore]) -> list[Put]:
         """Stores many regular files below root (never through a link): one Put per file, in order.
 
-        Small files are read and hashed in one native batch, without the GIL.  A Put whose
-        digest is not the expected one is a file that changed after its manifest was made.
+        Small files are read and hashed in one native batch, without the GIL.  Each Put names
+        the bytes stored: a file that changed after its manifest was made has another digest.
         """
         base = os.fspath(root).rstrip("/") + "/"
         cfg = self.store.config
@@ -872,8 +886,8 @@ class StoreWriter:
                     out[i] = self.put_file(base + os.fsdecode(files[i].path))
                 else:
                     blobs.append((i, read.digest, data))
-            for (i, digest, _), added in zip(blobs, self._add_blobs([(d, data) for _, d, data in blobs])):
-                out[i] = Put(digest, added, "blob" if added else "known")
+            for (i, digest, data), added in zip(blobs, self._add_blobs([(d, data) for _, d, data in blobs])):
+                out[i] = Put(digest, added, "blob" if added else "known", len(data))
         return out  # type: ignore[return-value]
 
     # --- end of session -------------------------------------------------------------------
