@@ -24,7 +24,9 @@ from bodega.storage import manifest as mf
 from bodega.storage import materialize as mat
 from bodega.storage import volume
 from bodega.storage.manifest import Entry, HashedFile, Manifest
-from bodega.storage.store import Damage, FileToStore, ObjectStore, Put, StoreWriter
+from bodega.storage.journal import Journals
+from bodega.storage.new_file import remove_quietly
+from bodega.storage.store import Damage, FileToStore, GcReport, ObjectStore, Put, StoreWriter
 
 FULL_EVERY = 8            # a full snapshot after this many deltas in a chain
 DELTA_MAX_FRACTION = 0.5  # a delta listing more than this share of the tree is stored full
@@ -100,6 +102,7 @@ class SnapshotEngine:
         self.store = store
         self.dir = store.root / "snapshots"
         self.dir.mkdir(exist_ok=True)
+        self.journals = Journals(store.root / "journal")
         # One worker per core: measured best (more queue on the GIL and on directory locks).
         self.threads = threads or max(2, min(8, os.cpu_count() or 2))
         self.full_every = full_every
@@ -193,21 +196,56 @@ class SnapshotEngine:
         return n
 
     def _write_snap(self, info: SnapshotInfo, manifest: Manifest) -> None:
-        """Writes a snapshot file durably and atomically (a rewrite replaces it whole)."""
+        """Writes a snapshot file durably and atomically (a rewrite replaces it whole); the
+        caller holds the store lock (gc empties the staging)."""
+        self.publish({info.id: self._stage_snap(info, manifest).name})
+
+    def _stage_snap(self, info: SnapshotInfo, manifest: Manifest) -> Path:
+        """A snapshot file written durably into the store's staging (publish() renames it in)."""
         data = json.dumps(info.to_dict(), sort_keys=True).encode() + b"\n" + manifest.to_bytes(stat_cache=False)
-        tmp = self.store.tmp / f"{os.getpid()}-{info.id}.snap"
+        tmp = self.store.tmp / f"{os.getpid()}-{info.id}-{os.urandom(4).hex()}.snap"
         try:
-            with open(tmp, "wb") as f:
+            with open(tmp, "xb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(tmp, self.path(info.id))
         except OSError as e:
             tmp.unlink(missing_ok=True)
-            raise errors.storage_error(e.errno or 5, str(self.path(info.id)), "write snapshot") from e
+            raise errors.os_error(e, "write snapshot", self.path(info.id)) from e
+        return tmp
+
+    def publish(self, staged: dict[str, str]) -> None:
+        """Renames staged snapshot files (snapshot id -> name in the store's staging) into place.
+
+        Idempotent: a staged file already renamed is skipped, so a journal can replay it.
+        """
+        for sid, name in staged.items():
+            try:
+                os.replace(self.store.tmp / name, self.path(sid))
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                raise errors.os_error(e, "publish snapshot", self.path(sid)) from e
+            with self._lock:
+                self._full_cache.pop(sid, None)
+        if staged:
+            volume.fsync_path(self.dir)
+
+    def delete(self, ids: Iterable[str]) -> None:
+        """Removes snapshot files (those already gone are skipped); their deltas must be rebased first."""
+        for sid in ids:
+            try:
+                self.path(sid).unlink(missing_ok=True)
+            except OSError as e:
+                raise errors.os_error(e, "remove snapshot", self.path(sid)) from e
+            with self._lock:
+                self._full_cache.pop(sid, None)
         volume.fsync_path(self.dir)
-        with self._lock:
-            self._full_cache.pop(info.id, None)
+
+    def discard(self, staged: Iterable[str]) -> None:
+        """Removes staged snapshot files that will not be published."""
+        for name in staged:
+            remove_quietly(self.store.tmp / name)
 
     # --- the tree's state -----------------------------------------------------------------
 
@@ -587,25 +625,39 @@ class SnapshotEngine:
                 out.setdefault(info.base, []).append(sid)
         return out
 
-    def plan_forget(self, remove: Iterable[str]) -> dict[str, str | None]:
-        """child id -> its new base (None: becomes full) for every kept delta whose base goes."""
+    def plan_forget(self, remove: Iterable[str], among: Iterable[str] | None = None) -> dict[str, str | None]:
+        """child id -> its new base (None: becomes full) for every delta of among (default: every
+        snapshot) that is kept and whose base goes.
+
+        A kept snapshot whose header cannot be read is left out (it cannot be rebased); a
+        forgotten base whose header cannot be read ends the walk up (the child becomes full,
+        if its tree can still be read: stage_rebase says).
+        """
         gone = set(remove)
         plan: dict[str, str | None] = {}
-        for sid in self.ids():
+        for sid in (self.ids() if among is None else among):
             if sid in gone:
                 continue
-            info = self.info(sid)
+            try:
+                info = self.info(sid)
+            except (errors.ManifestCorrupt, errors.SnapshotNotFound):
+                continue
             if info.type != "delta" or info.base not in gone:
                 continue
             base: str | None = info.base
             while base is not None and base in gone:
-                b = self.info(base)
+                try:
+                    b = self.info(base)
+                except (errors.ManifestCorrupt, errors.SnapshotNotFound):
+                    base = None
+                    break
                 base = b.base if b.type == "delta" else None
             plan[sid] = base
         return plan
 
-    def rebase(self, snap_id: str, new_base: str | None) -> SnapshotInfo:
-        """Rewrites a snapshot as a delta on new_base (or full): same tree, same root, new encoding."""
+    def stage_rebase(self, snap_id: str, new_base: str | None) -> str:
+        """snap_id re-encoded as a delta on new_base (or full), written to the store's staging:
+        same tree, same root.  Returns the staged name for publish(); call it under the store lock."""
         info = self.info(snap_id)
         full = self.manifest(snap_id)
         if new_base is None:
@@ -613,31 +665,57 @@ class SnapshotEngine:
         else:
             stored, stype = full.delta_from(self.manifest(new_base)), "delta"
         new = SnapshotInfo(**{**info.to_dict(), "type": stype, "base": new_base})
-        self._write_snap(new, stored)
-        with self._lock:
-            self._full_cache[snap_id] = full
-        return new
+        return self._stage_snap(new, stored).name
+
+    def rebase(self, snap_id: str, new_base: str | None) -> SnapshotInfo:
+        """Rewrites a snapshot as a delta on new_base (or full) in place; call it under the store lock."""
+        self.publish({snap_id: self.stage_rebase(snap_id, new_base)})
+        return self.info(snap_id)
 
     def remove(self, snap_id: str) -> None:
         """Deletes a snapshot's file (rebase its deltas first: see plan_forget)."""
         kids = [c for c in self.children().get(snap_id, [])]
         if kids:
             raise errors.SnapshotInUse(f"snapshot {snap_id} is the base of {', '.join(kids)}: rebase them first")
-        self.path(snap_id).unlink(missing_ok=True)
-        volume.fsync_path(self.dir)
-        with self._lock:
-            self._full_cache.pop(snap_id, None)
+        self.delete([snap_id])
 
-    def live_objects(self) -> Iterator[bytes]:
-        """Every file hash any stored snapshot needs (the union of all stored manifests)."""
+    def forget_files(self, ids: Iterable[str]) -> None:
+        """Removes snapshot files no catalogue row publishes, rebasing the deltas on them first
+        (gc: the caller holds the store lock exclusively)."""
+        ids = list(ids)
+        for child, base in self.plan_forget(ids).items():
+            self.rebase(child, base)
+        self.delete(ids)
+
+    def live_objects(self, leaving: Iterable[str] = ()) -> Iterator[bytes]:
+        """Every file hash a stored snapshot (but those leaving) needs: the union of their manifests."""
+        skip = set(leaving)
         for sid in self.ids():
-            for e in self.stored_manifest(sid):
+            if sid in skip:
+                continue
+            try:
+                m = self.stored_manifest(sid)
+            except errors.ManifestCorrupt as e:
+                raise errors.ManifestCorrupt(f"{e}; gc cannot tell which objects snapshot {sid} needs: "
+                                             f"forget it first") from e
+            for e in m:
                 if e.kind == "file" and e.hash is not None:
                     yield e.hash
 
-    def gc(self, *, dry_run: bool = False, timeout: float | None = None):
-        """Removes objects no snapshot needs (waits for running snapshot writers)."""
-        return self.store.gc(lambda: set(self.live_objects()), dry_run=dry_run, timeout=timeout)
+    def gc(self, *, dry_run: bool = False, timeout: float | None = None,
+           unpublished: Callable[[], Iterable[str]] | None = None) -> GcReport:
+        """Removes objects no snapshot needs, under the exclusive store lock (waits for writers).
+
+        unpublished(), called under that lock, names snapshot files no catalogue row publishes:
+        they go first (their deltas rebased), and the objects only they needed with them.
+        """
+        def roots() -> set[bytes]:
+            leaving = list(unpublished()) if unpublished is not None else []
+            if not dry_run:
+                self.forget_files(leaving)
+            return set(self.live_objects(leaving))
+
+        return self.store.gc(roots, dry_run=dry_run, timeout=timeout)
 
 
 def _batches(files: list[FileToStore], most_files: int = 256,

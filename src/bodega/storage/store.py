@@ -26,7 +26,8 @@ from bodega import errors
 from bodega._native.hash import Blake3, hash_file, hash_files_report, read_files
 from bodega.storage import chunking, volume
 from bodega.storage.new_file import new_file, remove_quietly, removed_on_failure, write_all
-from bodega.storage.pack import BLOB, RAW, RECIPE, ZSTD, PackEntry, PackWriter, read_index, read_record
+from bodega.storage.pack import (BLOB, HEADER, RAW, RECIPE, ROW, TRAILER, ZSTD, PackEntry, PackWriter, read_index,
+                                 read_record)
 
 FORMAT = "bodega-store"
 VERSION = 1
@@ -60,10 +61,15 @@ def parse_digest(text: str | bytes) -> bytes:
     return raw
 
 
-def _os_error(e: OSError, path: object, op: str) -> errors.BodegaError:
-    if isinstance(e, errors.BodegaError):
-        return e
-    return errors.storage_error(e.errno or errno.EIO, os.fspath(path) if path is not None else None, op)  # type: ignore[arg-type]
+@contextmanager
+def _os_errors(op: str, path: str | os.PathLike[str] | None = None) -> Iterator[None]:
+    """OSErrors raised in the body become bodega's StorageErrors (errors.os_error), naming op and path."""
+    try:
+        yield
+    except OSError as e:
+        if isinstance(e, errors.BodegaError):
+            raise
+        raise errors.os_error(e, op, path) from e
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,7 @@ class Damage:
 
 @dataclass
 class GcReport:
-    """What gc removed (or would remove, with dry_run)."""
+    """What gc removed (or would remove, with dry_run), and what it could not for want of space."""
 
     objects_removed: int = 0
     bytes_freed: int = 0
@@ -110,10 +116,22 @@ class GcReport:
     staging_removed: int = 0
     objects_kept: int = 0
     dry_run: bool = False
+    packs_not_rewritten: int = 0  # partly dead packs left as they were: no space to rewrite them
+    bytes_not_freed: int = 0      # the dead bytes those packs still hold
+    space_needed: int = 0         # free bytes that rewriting each of them in turn needs
 
     def to_dict(self) -> dict[str, int | bool]:
         """A JSON-ready dict."""
         return dict(self.__dict__)
+
+    def shortfall(self) -> errors.NoSpace | None:
+        """The NoSpace error that says what could not be freed, or None when everything was."""
+        if not self.packs_not_rewritten:
+            return None
+        return errors.NoSpace(errno.ENOSPC, (
+            f"freed {self.bytes_freed} bytes, but no space is left to rewrite {self.packs_not_rewritten} "
+            f"pack(s) holding {self.bytes_not_freed} more bytes nothing needs: that needs {self.space_needed} "
+            "bytes free"), None, "gc")
 
 
 class ObjectStore:
@@ -131,7 +149,7 @@ class ObjectStore:
             for d in (self.root, self.objects_dir, self.packs_dir, self.tmp):
                 d.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise _os_error(e, e.filename, "create store") from e
+            raise errors.os_error(e, "create store", e.filename) from e
         self.config = self._load_config()
         if zstd_level is not None:
             if not -7 <= zstd_level <= 22:
@@ -152,16 +170,17 @@ class ObjectStore:
         path = self.root / "config.json"
         if not path.exists():
             config = {"format": FORMAT, "version": VERSION, **DEFAULTS}
-            staged = self._staging(".json")
-            staged.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-            volume.fsync_path(staged)
-            try:
-                os.link(staged, path)  # never replaces a config another process wrote first
-            except FileExistsError:
-                pass
-            finally:
-                staged.unlink(missing_ok=True)
-            volume.fsync_path(self.root)
+            with self.shared(), _os_errors("create store", path):  # staging: gc empties tmp/ only when no one holds it
+                staged = self._staging(".json")
+                try:
+                    staged.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+                    volume.fsync_path(staged)
+                    os.link(staged, path)  # never replaces a config another process wrote first
+                except FileExistsError:
+                    pass
+                finally:
+                    staged.unlink(missing_ok=True)
+                volume.fsync_path(self.root)
         try:
             config = json.loads(path.read_text())
         except (OSError, ValueError) as e:
@@ -178,7 +197,7 @@ class ObjectStore:
         try:
             names = {p[:-5] for p in os.listdir(self.packs_dir) if p.endswith(".pack")}
         except OSError as e:
-            raise _os_error(e, self.packs_dir, "list packs") from e
+            raise errors.os_error(e, "list packs", self.packs_dir) from e
         with self._mutex:
             gone = self._packs - names
             for name in gone & set(self._fds):
@@ -224,7 +243,8 @@ class ObjectStore:
 
     @contextmanager
     def _locked(self, exclusive: bool, timeout: float | None) -> Iterator[None]:
-        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        with _os_errors("lock store", self.root / "lock"):
+            fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             volume.lock_file(fd, exclusive, timeout, what=f"store {self.root}")
             yield
@@ -351,7 +371,7 @@ class ObjectStore:
             if e.errno == errno.ENOENT:
                 raise errors.ObjectMissing(f"object {digest.hex()}: pack {entry.pack} is gone"
                                            + (f" (needed by {file})" if file else "")) from e
-            raise _os_error(e, self.pack_path(entry.pack), "read") from e
+            raise errors.os_error(e, "read", self.pack_path(entry.pack)) from e
         if entry.codec == RAW:
             data = stored
         else:
@@ -434,7 +454,7 @@ class ObjectStore:
                     sink(piece)
                     total += len(piece)
         except OSError as e:
-            raise _os_error(e, path, "read") from e
+            raise errors.os_error(e, "read", path) from e
         if whole.digest() != digest:
             raise self._damaged(digest, str(path), "does not match its hash", file)
         return total
@@ -453,7 +473,7 @@ class ObjectStore:
             except volume.CANNOT_CLONE:
                 pass
             except OSError as e:
-                raise _os_error(e, dest, "restore") from e
+                raise errors.os_error(e, "restore", dest) from e
             else:
                 with removed_on_failure(dest, "restore"):
                     if hash_file(dest) != digest:
@@ -554,47 +574,98 @@ class ObjectStore:
 
         live may be a function: it is then called under the exclusive lock, so that no
         snapshot can be written between reading the roots and sweeping.  A pack whose index
-        is damaged is never removed (it may hold live objects).
+        is damaged is never removed (it may hold live objects).  What needs no space goes
+        first (dead loose objects, wholly dead packs, staging), then the partly dead packs
+        are rewritten, smallest first; those that find no space are counted in the report
+        (GcReport.shortfall), and left whole.
         """
         report = GcReport(dry_run=dry_run)
         with self.exclusive(timeout):
             self._reload()
             needed = self.closure(live() if callable(live) else live)
             report.objects_kept = len(needed)
-            kept: set[bytes] = set()
-            for digest in list(self.loose_objects()):
-                path = self.loose_path(digest)
-                if digest in needed and digest not in kept:
-                    kept.add(digest)
-                    continue
-                report.objects_removed += 1
-                report.bytes_freed += path.stat().st_size
-                if not dry_run:
-                    path.unlink()
-            for name in sorted(self._packs):
-                rows = read_index(self.pack_path(name))
-                keep = {d for d in rows if d in needed and d not in kept}
-                kept |= keep
-                dead = [d for d in rows if d not in keep]
-                if not dead:
-                    continue
-                report.objects_removed += len(dead)
-                report.bytes_freed += sum(rows[d].stored_len for d in dead)
-                if keep:
-                    report.packs_rewritten += 1
-                else:
-                    report.packs_removed += 1
-                self._rewrite_pack(name, drop=set(dead), dry_run=dry_run)
-            for entry in os.listdir(self.tmp):
-                report.staging_removed += 1
-                if not dry_run:
-                    p = self.tmp / entry
-                    shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
-            self._reload()
+            try:
+                kept = self._sweep_loose(needed, report)
+                partly = self._sweep_packs(needed, kept, report)
+                self._sweep_staging(report)
+                self._rewrite_packs(partly, report)
+            except OSError as e:
+                raise errors.os_error(e, "gc") from e
+            finally:
+                self._reload()
         return report
 
+    def _sweep_loose(self, needed: set[bytes], report: GcReport) -> set[bytes]:
+        """Removes dead loose objects; returns the live ones (kept here, so not in packs)."""
+        kept: set[bytes] = set()
+        for digest in list(self.loose_objects()):
+            path = self.loose_path(digest)
+            if digest in needed:
+                kept.add(digest)
+                continue
+            report.objects_removed += 1
+            report.bytes_freed += path.stat().st_size
+            if not report.dry_run:
+                path.unlink()
+        return kept
+
+    def _sweep_packs(self, needed: set[bytes], kept: set[bytes],
+                     report: GcReport) -> list[tuple[str, set[bytes], int]]:
+        """Removes wholly dead packs; returns the partly dead ones: (name, dead objects, bytes to rewrite)."""
+        partly = []
+        for name in sorted(self._packs):
+            rows = read_index(self.pack_path(name))
+            keep = {d for d in rows if d in needed and d not in kept}
+            kept |= keep
+            dead = {d for d in rows if d not in keep}
+            if not dead:
+                continue
+            report.objects_removed += len(dead)
+            report.bytes_freed += sum(rows[d].stored_len for d in dead)
+            if keep:  # rewriting it needs room for a pack of what it keeps
+                partly.append((name, dead, HEADER.size + TRAILER.size
+                               + sum(rows[d].stored_len + ROW.size for d in keep)))
+                continue
+            report.packs_removed += 1
+            if not report.dry_run:
+                self.pack_path(name).unlink()
+        if report.packs_removed and not report.dry_run:
+            volume.fsync_path(self.packs_dir)
+        return partly
+
+    def _sweep_staging(self, report: GcReport) -> None:
+        """Empties tmp/: under the exclusive lock no writer is staging anything."""
+        for entry in os.listdir(self.tmp):
+            report.staging_removed += 1
+            if not report.dry_run:
+                p = self.tmp / entry
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
+
+    def _rewrite_packs(self, partly: list[tuple[str, set[bytes], int]], report: GcReport) -> None:
+        """Rewrites partly dead packs, smallest first, until one finds no space."""
+        left = sorted(partly, key=lambda p: p[2])
+        while left:
+            name, dead, _ = left[0]
+            try:
+                self._rewrite_pack(name, drop=dead, dry_run=report.dry_run)
+            except errors.NoSpace:
+                break
+            left.pop(0)
+            report.packs_rewritten += 1
+        for name, dead, size in left:
+            rows = read_index(self.pack_path(name))
+            report.packs_not_rewritten += 1
+            report.objects_removed -= len(dead)
+            report.bytes_not_freed += sum(rows[d].stored_len for d in dead)
+            report.space_needed = max(report.space_needed, size)
+        report.bytes_freed -= report.bytes_not_freed
+
     def _rewrite_pack(self, name: str, drop: set[bytes], dry_run: bool) -> None:
-        """Replaces a pack by one without the records in drop (or just removes it when nothing is left)."""
+        """Replaces a pack by one without the records in drop (or just removes it when nothing is left).
+
+        The new pack is durable before the old one goes; out of space, the staged one is
+        removed and the old one stays (NoSpace).
+        """
         path = self.pack_path(name)
         rows = read_index(path)
         keep = [(d, e) for d, e in sorted(rows.items(), key=lambda de: de[1].offset) if d not in drop]
@@ -602,15 +673,21 @@ class ObjectStore:
             return
         if keep:
             staged = self._staging(".pack")
-            writer = PackWriter(staged)
+            try:
+                writer = PackWriter(staged)
+            except OSError as e:
+                staged.unlink(missing_ok=True)
+                raise errors.os_error(e, "gc: rewrite pack", path) from e
             try:
                 with open(path, "rb") as f:
                     for d, e in keep:
                         writer.add(d, read_record(f, e), e.raw_len, e.kind, e.codec)
                 writer.finish()
                 os.rename(staged, self.pack_path(secrets.token_hex(16)))
-            except BaseException:
+            except BaseException as e:
                 writer.abort()
+                if isinstance(e, OSError):
+                    raise errors.os_error(e, "gc: rewrite pack", path) from e
                 raise
             volume.fsync_path(self.packs_dir)
         path.unlink()
@@ -676,7 +753,8 @@ class StoreWriter:
     def put_bytes(self, data: bytes | memoryview, kind: int = BLOB) -> bytes:
         """Stores a blob (or a recipe table, with kind=RECIPE under its file's hash) and returns its hash."""
         digest = Blake3(data).digest()
-        self._add_blob(digest, data)
+        with _os_errors("store", self.store.packs_dir):
+            self._add_blob(digest, data)
         return digest
 
     def _add_blob(self, digest: bytes, data: bytes | memoryview, kind: int = BLOB) -> int:
@@ -734,9 +812,10 @@ class StoreWriter:
             try:
                 st = os.lstat(path)
             except OSError as e:
-                raise _os_error(e, path, "stat") from e
+                raise errors.os_error(e, "stat", path) from e
             if stat.S_ISREG(st.st_mode) and st.st_size >= cfg["clone_min"]:
-                put = self._put_clone(path)
+                with _os_errors("store", path):
+                    put = self._put_clone(path)
                 if put is not None:
                     return put
         try:
@@ -744,7 +823,7 @@ class StoreWriter:
         except OSError as e:
             if e.errno == errno.ELOOP:
                 raise errors.UnsafePath(f"{path} is a link: bodega does not follow it", path=str(path)) from e
-            raise _os_error(e, path, "open") from e
+            raise errors.os_error(e, "open", path) from e
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
@@ -760,7 +839,9 @@ class StoreWriter:
                 st = after
             raise errors.ChangedWhileReading(f"{path} changed while it was being stored", path=str(path))
         except OSError as e:
-            raise _os_error(e, path, "store") from e
+            if isinstance(e, errors.BodegaError):
+                raise
+            raise errors.os_error(e, "store", path) from e
         finally:
             os.close(fd)
 
@@ -862,7 +943,10 @@ class StoreWriter:
         Small files are read and hashed in one native batch, without the GIL.  Each Put names
         the bytes stored: a file that changed after its manifest was made has another digest.
         """
-        base = os.fspath(root).rstrip("/") + "/"
+        with _os_errors("store", self.store.root):
+            return self._put_files(os.fspath(root).rstrip("/") + "/", files)
+
+    def _put_files(self, base: str, files: Sequence[FileToStore]) -> list[Put]:
         cfg = self.store.config
         out: list[Put | None] = [None] * len(files)
         whole: list[int] = []  # files read whole in the batch
@@ -913,7 +997,7 @@ class StoreWriter:
             self.store.refresh()
         except OSError as e:
             self.abort()
-            raise _os_error(e, self.store.root, "commit") from e
+            raise errors.os_error(e, "commit", self.store.root) from e
         except BaseException:
             self.abort()
             raise
