@@ -18,6 +18,7 @@ from typing import Any, Iterator
 from bodega import errors
 from bodega.storage import volume
 
+DIRECTORY = "journal"  # in the store
 SUFFIX = ".json"
 
 
@@ -42,10 +43,10 @@ class Journal:
 
 
 class Journals:
-    """The journal directory of a store."""
+    """The journal directory of a store (store_root/journal)."""
 
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
+    def __init__(self, store_root: Path) -> None:
+        self.dir = store_root / DIRECTORY
 
     def begin(self, name: str, doc: dict[str, Any]) -> Journal:
         """Writes and locks a new journal (durable before this returns); close(done=True) removes it."""

@@ -17,7 +17,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Mapping
 
 from bodega import errors
 from bodega.storage import manifest as mf
@@ -102,7 +102,7 @@ class SnapshotEngine:
         self.store = store
         self.dir = store.root / "snapshots"
         self.dir.mkdir(exist_ok=True)
-        self.journals = Journals(store.root / "journal")
+        self.journals = Journals(store.root)
         # One worker per core: measured best (more queue on the GIL and on directory locks).
         self.threads = threads or max(2, min(8, os.cpu_count() or 2))
         self.full_every = full_every
@@ -625,34 +625,33 @@ class SnapshotEngine:
                 out.setdefault(info.base, []).append(sid)
         return out
 
-    def plan_forget(self, remove: Iterable[str], among: Iterable[str] | None = None) -> dict[str, str | None]:
-        """child id -> its new base (None: becomes full) for every delta of among (default: every
-        snapshot) that is kept and whose base goes.
+    def plan_forget(self, remove: Iterable[str], among: Iterable[str] | None = None,
+                    known: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
+        """child id -> its new base (None: becomes full) for every snapshot of among (default:
+        every one) that is kept and whose base goes.
 
-        A kept snapshot whose header cannot be read is left out (it cannot be rebased); a
-        forgotten base whose header cannot be read ends the walk up (the child becomes full,
-        if its tree can still be read: stage_rebase says).
+        A snapshot's base is its header's; where the header cannot be read, known's (the
+        catalogue's), else it has none.  Whether such a child can be rebased, stage_rebase says.
         """
         gone = set(remove)
-        plan: dict[str, str | None] = {}
-        for sid in (self.ids() if among is None else among):
-            if sid in gone:
-                continue
+
+        def base_of(sid: str) -> str | None:
             try:
                 info = self.info(sid)
             except (errors.ManifestCorrupt, errors.SnapshotNotFound):
+                return (known or {}).get(sid)
+            return info.base if info.type == "delta" else None
+
+        plan: dict[str, str | None] = {}
+        for sid in (self.ids() if among is None else among):
+            base = None if sid in gone else base_of(sid)
+            if base is None or base not in gone:
                 continue
-            if info.type != "delta" or info.base not in gone:
-                continue
-            base: str | None = info.base
-            while base is not None and base in gone:
-                try:
-                    b = self.info(base)
-                except (errors.ManifestCorrupt, errors.SnapshotNotFound):
-                    base = None
-                    break
-                base = b.base if b.type == "delta" else None
-            plan[sid] = base
+            seen: set[str] = set()
+            while base is not None and base in gone and base not in seen:
+                seen.add(base)
+                base = base_of(base)
+            plan[sid] = None if base in gone else base  # a loop of bases: the child becomes full
         return plan
 
     def stage_rebase(self, snap_id: str, new_base: str | None) -> str:
