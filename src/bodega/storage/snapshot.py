@@ -101,7 +101,10 @@ class SnapshotEngine:
     def __init__(self, store: ObjectStore, *, threads: int | None = None, full_every: int = FULL_EVERY) -> None:
         self.store = store
         self.dir = store.root / "snapshots"
-        self.dir.mkdir(exist_ok=True)
+        try:
+            self.dir.mkdir(exist_ok=True)
+        except OSError as e:
+            raise errors.os_error(e, "create store", self.dir) from e
         self.journals = Journals(store.root)
         # One worker per core: measured best (more queue on the GIL and on directory locks).
         self.threads = threads or max(2, min(8, os.cpu_count() or 2))
@@ -299,7 +302,10 @@ class SnapshotEngine:
             raise errors.InvalidInput("a snapshot's given manifest must be full, with its stat cache")
         if not tree.is_dir() or tree.is_symlink():
             raise errors.NotADirectory(None, f"not a directory: {tree}")
-        state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise errors.os_error(e, "create state", state_dir) from e
         base_full = self.manifest(base) if base is not None else None
         with self.store.writer() as w:
             progress("scan", 0, 0)

@@ -585,12 +585,11 @@ class ObjectStore:
             needed = self.closure(live() if callable(live) else live)
             report.objects_kept = len(needed)
             try:
-                kept = self._sweep_loose(needed, report)
-                partly = self._sweep_packs(needed, kept, report)
-                self._sweep_staging(report)
-                self._rewrite_packs(partly, report)
-            except OSError as e:
-                raise errors.os_error(e, "gc") from e
+                with _os_errors("gc", self.root):
+                    kept = self._sweep_loose(needed, report)
+                    partly = self._sweep_packs(needed, kept, report)
+                    self._sweep_staging(report)
+                    self._rewrite_packs(partly, report)
             finally:
                 self._reload()
         return report
@@ -673,23 +672,22 @@ class ObjectStore:
             return
         if keep:
             staged = self._staging(".pack")
-            try:
-                writer = PackWriter(staged)
-            except OSError as e:
-                staged.unlink(missing_ok=True)
-                raise errors.os_error(e, "gc: rewrite pack", path) from e
-            try:
-                with open(path, "rb") as f:
-                    for d, e in keep:
-                        writer.add(d, read_record(f, e), e.raw_len, e.kind, e.codec)
-                writer.finish()
-                os.rename(staged, self.pack_path(secrets.token_hex(16)))
-            except BaseException as e:
-                writer.abort()
-                if isinstance(e, OSError):
-                    raise errors.os_error(e, "gc: rewrite pack", path) from e
-                raise
-            volume.fsync_path(self.packs_dir)
+            with _os_errors("rewrite pack", path):
+                try:
+                    writer = PackWriter(staged)
+                except BaseException:
+                    staged.unlink(missing_ok=True)
+                    raise
+                try:
+                    with open(path, "rb") as f:
+                        for d, e in keep:
+                            writer.add(d, read_record(f, e), e.raw_len, e.kind, e.codec)
+                    writer.finish()
+                    os.rename(staged, self.pack_path(secrets.token_hex(16)))
+                except BaseException:
+                    writer.abort()
+                    raise
+                volume.fsync_path(self.packs_dir)
         path.unlink()
         volume.fsync_path(self.packs_dir)
 

@@ -1,6 +1,7 @@
-"""Forget and gc change the catalogue and the store together (issue 10, items 15 and 16): rows
-are deleted children first, the store changes only after the catalogue commits (a journal
-finishes the job after a crash), and gc never collects what a running forget has staged."""
+"""The catalogue and the store change together (issue 10, items 4, 15 and 16): a forget deletes
+rows children first and changes the store only after the catalogue commits, a journal finishes
+the job after a crash, gc never collects what a running task has staged or not published yet,
+and opening a home reads no snapshot file and no pack, only the journals."""
 from __future__ import annotations
 
 import os
@@ -15,6 +16,8 @@ from bodega import errors
 from bodega.catalogue.models import SnapshotType
 from bodega.storage import manifest as mf
 from bodega.storage.retention import Policy
+from bodega.storage.snapshot import SnapshotEngine
+from bodega.storage.store import ObjectStore
 from subprocesses import python_child
 
 
@@ -152,3 +155,17 @@ def test_gc_leaves_the_snapshot_a_running_create_has_not_published_yet(b, monkey
     assert ran and ran[0]["orphan_snapshots"] == []
     assert b.snapshots.engine.exists(str(second.id))
     _agree(b)
+
+
+def test_opening_a_home_reads_no_snapshot_file_and_no_pack(home, monkeypatch):
+    with bodega.open(home) as b:
+        _chain(b, 2)
+
+    def refuse(*_args, **_kw):
+        raise AssertionError("opening a home read the store")
+
+    for cls, name in ((ObjectStore, "__init__"), (SnapshotEngine, "ids"), (SnapshotEngine, "info"),
+                      (SnapshotEngine, "stored_manifest")):
+        monkeypatch.setattr(cls, name, refuse)
+    with bodega.open(home) as b:
+        assert [c.name for c in b.containers.list()] == ["dev"] and len(b.snapshots.list("dev")) == 2
