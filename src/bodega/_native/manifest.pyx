@@ -216,24 +216,13 @@ cdef class Table:
         return bytes(out)
 
     def hashed_files(self) -> list:
-        """(path, size, hash, mtime_ns, ctime_ns, file_id, settled) of every regular file.
-
-        settled: the stats predate the racy window of the scan that took them, so a file
-        that still has them still has the hashed bytes.  Without a stat cache, ctime_ns and
-        file_id are 0 and nothing is settled.
-        """
+        """(path, size, hash) of every regular file."""
         cdef bd_mf *m = self.m
-        cdef int64_t cutoff = m.scan_start_ns - m.racy_window_ns
         cdef size_t i
-        cdef bint cache = m.cache != NULL
         out = []
         for i in range(m.n):
-            if m.kind[i] != 1:
-                continue
-            out.append((self._path(i), m.size[i], PyBytes_FromStringAndSize(<const char *>m.hash + 32 * i, 32),
-                        m.mtime_ns[i], m.ctime_ns[i] if cache else 0,
-                        ((<object>m.file_id_hi[i] << 64) | m.file_id[i]) if cache else 0,
-                        cache and m.mtime_ns[i] < cutoff and m.ctime_ns[i] < cutoff))
+            if m.kind[i] == 1:
+                out.append((self._path(i), m.size[i], PyBytes_FromStringAndSize(<const char *>m.hash + 32 * i, 32)))
         return out
 
     def file_bytes(self) -> int:

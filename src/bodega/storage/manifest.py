@@ -67,19 +67,11 @@ class Entry(NamedTuple):
 
 
 class HashedFile(NamedTuple):
-    """A regular file of a manifest with the stats its hash was taken with.
-
-    settled: those stats predate the racy window of the manifest's scan, so a file that
-    still has them still has the hashed bytes (the racy-git rule).
-    """
+    """A regular file of a manifest and its content hash."""
 
     path: bytes
     size: int
     digest: bytes
-    mtime_ns: int
-    ctime_ns: int  # 0 without a stat cache
-    file_id: int   # 0 without a stat cache
-    settled: bool
 
 
 class UnreadFile(NamedTuple):
@@ -148,7 +140,7 @@ class Manifest:
         return None if i < 0 else self[i]
 
     def hashed_files(self) -> list[HashedFile]:
-        """Every regular file with the stats its hash was taken with (for a full manifest)."""
+        """Every regular file and its hash (for a full manifest)."""
         _full(self, "hashed_files")
         return [HashedFile._make(row) for row in self._table.hashed_files()]
 
@@ -227,7 +219,7 @@ class Draft:
         return cls(m._table, [], m.files_read)
 
     def hashed_files(self) -> list[HashedFile]:
-        """The files whose hash is known, with the stats it was taken with."""
+        """The files whose hash is known."""
         files = [HashedFile._make(row) for row in self._table.hashed_files()]
         return [f for f in files if f.path not in self._missing] if self._missing else files
 
