@@ -349,7 +349,7 @@ class SnapshotEngine:
                                    progress=lambda p: progress("scan", p.files_done, p.files_total))
         files: list[FileToStore] = list(draft.unread)
         added = 0
-        for _round in range(3):
+        for round in range(4):
             todo: dict[bytes, HashedFile] = {}
             for f in draft.hashed_files():
                 if f.digest not in todo and not w.has(f.digest):
@@ -357,14 +357,16 @@ class SnapshotEngine:
             files += todo.values()
             if not files:
                 return draft.manifest(), added
+            if round == 3:
+                break
             more, puts = self._store_files(tree, files, w, progress, cancel)
             added += more
             for f, put in zip(files, puts):
                 if getattr(f, "digest", None) != put.digest:
                     draft.set_content(f.path, put.digest, put.size)
             files = []
-        # A file whose hash others share changed before it was stored, three times over.
-        changed = [os.fsdecode(f.path) for f in draft.hashed_files() if not w.has(f.digest)]
+        # Files whose hash others share kept changing before they were stored.
+        changed = [os.fsdecode(f.path) for f in files]
         raise errors.ChangedWhileReading(
             f"files keep changing while the snapshot is taken: {', '.join(changed[:5])}", path=changed[0])
 
