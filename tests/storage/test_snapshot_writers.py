@@ -127,3 +127,34 @@ def test_a_write_through_a_dirty_shared_map_while_a_large_file_is_chunked_never_
         assert blake3.blake3(data).digest() == put.digest and len(data) == put.size == 3 << 20
     finally:
         mapped.close()
+
+
+def test_a_file_changed_between_scan_and_store_is_recorded_as_stored_and_its_twin_still_stored(tmp_path, monkeypatch):
+    # Two equal files: the scan names both by one hash and the store reads one of them, which
+    # has changed meanwhile.  The manifest records what was stored, and the twin is stored too.
+    from bodega.storage import store as store_module
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    same = b"the same bytes\n" * 100
+    (tree / "a.txt").write_bytes(same)
+    (tree / "b.txt").write_bytes(same)
+    read_files = store_module.read_files
+    changed: list[bytes] = []
+
+    def change_then_read(base, relpaths, caps, **kw):
+        if not changed:
+            changed.append(b"changed after the scan\n")
+            (tree / relpaths[0].decode()).write_bytes(changed[0])
+        return read_files(base, relpaths, caps, **kw)
+
+    monkeypatch.setattr(store_module, "read_files", change_then_read)
+    eng = SnapshotEngine(ObjectStore(tmp_path / "store"))
+    eng.create(tree, tmp_path / "state", "s1")
+    assert changed
+    m = eng.manifest("s1")
+    hashes = {e.path: e.hash for e in m if e.kind == "file"}
+    assert sorted(hashes.values()) == sorted([blake3.blake3(same).digest(), blake3.blake3(changed[0]).digest()])
+    assert eng.verify(["s1"], read_data=1.0).ok
+    eng.restore(tmp_path / "out", tmp_path / "state-out", "s1")
+    assert sorted(p.read_bytes() for p in (tmp_path / "out").iterdir()) == sorted([same, changed[0]])
