@@ -7,7 +7,6 @@ The catalogue lives elsewhere ($BODEGA_DATABASE_URL), so that the volume under t
 one that fills up, not the database's."""
 from __future__ import annotations
 
-import json
 import os
 import random
 from pathlib import Path
