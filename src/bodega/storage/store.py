@@ -900,7 +900,8 @@ class StoreWriter:
             for got in results:
                 if got.error is not None and not isinstance(got.error, volume.CANNOT_CLONE):
                     raise got.error
-            hashed = iter(hash_files_report(self.store.tmp, staged, threads=1))
+            # Batches run on several threads already; a batch of one (a large file) uses every core.
+            hashed = iter(hash_files_report(self.store.tmp, staged, threads=None if len(staged) == 1 else 1))
             out: list[Put | None] = []
             for name, got in zip(names, results):
                 if got.error is not None:
