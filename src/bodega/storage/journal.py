@@ -98,10 +98,11 @@ class Journals:
                 os.close(fd)
                 continue  # its task is running
             try:
-                if os.fstat(fd).st_nlink == 0:
+                st = os.fstat(fd)
+                if st.st_nlink == 0:
                     os.close(fd)
                     continue  # removed by its task between our open and our lock
-                raw = os.pread(fd, 1 << 20, 0)
+                raw = os.pread(fd, st.st_size, 0)
             except OSError as e:
                 os.close(fd)
                 raise errors.os_error(e, "read journal", path) from e
