@@ -33,6 +33,11 @@ FORMAT = "bodega-store"
 VERSION = 1
 RECIPE_ROW = struct.Struct("<32sQ")
 STREAM_PIECE = 8 << 20
+# Reads in flight when a batch of fresh clones is hashed: a clone is not in the page cache
+# (its file's pages are not its own), so its reads wait on the device; measured on XFS, 8
+# readers hash cold clones about as fast as 1 hashes the source's cached pages (4x faster
+# than 1 reader).
+CLONE_READERS = 8
 
 DEFAULTS = {
     "zstd_level": 3,
@@ -900,8 +905,7 @@ class StoreWriter:
             for got in results:
                 if got.error is not None and not isinstance(got.error, volume.CANNOT_CLONE):
                     raise got.error
-            # Batches run on several threads already; a batch of one (a large file) uses every core.
-            hashed = iter(hash_files_report(self.store.tmp, staged, threads=None if len(staged) == 1 else 1))
+            hashed = iter(hash_files_report(self.store.tmp, staged, threads=CLONE_READERS))
             out: list[Put | None] = []
             for name, got in zip(names, results):
                 if got.error is not None:
