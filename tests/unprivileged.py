@@ -4,7 +4,11 @@ from __future__ import annotations
 import os
 import pickle
 import pwd
-from typing import Any, Callable
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 
 def as_unprivileged(fn: Callable[[], Any]) -> Any:
@@ -39,11 +43,12 @@ def as_unprivileged(fn: Callable[[], Any]) -> Any:
     return value
 
 
-def public_dir(tmp_path_factory: Any, name: str) -> "os.PathLike[str]":
-    """A fresh directory that nobody can reach (pytest's own temp root is private to its user)."""
-    import tempfile
-    from pathlib import Path
-
+@contextmanager
+def public_dir(name: str) -> Iterator[Path]:
+    """A fresh directory nobody can reach (pytest's own temp root is private to its user), removed after."""
     d = Path(tempfile.mkdtemp(prefix=f"bodega-{name}-", dir=tempfile.gettempdir()))
-    d.chmod(0o755)
-    return d
+    try:
+        d.chmod(0o755)
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
