@@ -263,6 +263,7 @@ class TaskService:
         self._kinds: dict[str, TaskKind] = {}
         self._live: dict[uuid.UUID, TaskContext] = {}
         self._stop_agent = threading.Event()
+        self._wake: threading.Event | None = None
 
     # --- registry -------------------------------------------------------------------------
 
@@ -301,6 +302,7 @@ class TaskService:
                     if prepare is not None:
                         prepare(s, task)
                         s.flush()
+                    self.bodega.shares.require_task(s, task)
                     self.bodega.events.record(
                         s, f"{user.email}: {audit}", level=EventLevel.AUDIT, source=EventSource.USER,
                         container_id=task.container_id, task_id=task.id, user_id=user.id,
@@ -492,9 +494,13 @@ class TaskService:
 
     # --- agent ----------------------------------------------------------------------------
 
-    def run_agent(self, *, until_idle: bool = False, poll: float = 1.0) -> int:
-        """Claims and runs queued tasks until stop_agent() (or, with until_idle, until none is runnable)."""
+    def run_agent(self, *, until_idle: bool = False, poll: float = 1.0, wake: threading.Event | None = None) -> int:
+        """Claims and runs queued tasks until stop_agent() (or, with until_idle, until none is runnable).
+
+        Between polls it sleeps up to poll seconds, or until wake is set (by whoever queued a task).
+        """
         self._stop_agent.clear()
+        self._wake = wake
         done = 0
         while not self._stop_agent.is_set():
             self.recover()
@@ -502,7 +508,11 @@ class TaskService:
             if claimed is None:
                 if until_idle:
                     break
-                self._stop_agent.wait(poll)
+                if wake is not None:
+                    wake.wait(poll)
+                    wake.clear()
+                else:
+                    self._stop_agent.wait(poll)
                 continue
             info, kind = claimed
             self._execute(info, kind, None, reraise=False)
@@ -512,6 +522,8 @@ class TaskService:
     def stop_agent(self) -> None:
         """Asks run_agent to stop, cancelling the tasks it runs at their next checkpoint."""
         self._stop_agent.set()
+        if self._wake is not None:
+            self._wake.set()
         for ctx in list(self._live.values()):
             ctx.cancel.set()
 
@@ -547,9 +559,19 @@ class TaskService:
         """The email of the user who started task."""
         return s.scalar(sa.select(User.email).where(User.id == task.user_id)) if task.user_id else None
 
+    def _visible(self) -> Any:
+        """A SQL condition on Task: the tasks the acting user may see (theirs, or on containers they see)."""
+        ids = self.bodega.shares.visible_ids()
+        if ids is None:
+            return sa.true()
+        return sa.or_(Task.user_id == self.bodega.users.current.id, Task.container_id.in_(ids))
+
     def _resolve(self, s: Session, ref: str | uuid.UUID) -> Task:
-        """A task by id or unique id prefix."""
+        """A task the acting user may see, by id or unique id prefix."""
         task = find_by_id(s, Task, ref, "task")
+        if task is not None and self.bodega.shares.visible_ids() is not None:
+            if not s.scalar(sa.select(sa.func.count()).select_from(Task).where(Task.id == task.id, self._visible())):
+                task = None
         if task is None:
             raise errors.TaskNotFound(f"no task {ref!r}: give its id or at least 4 characters of it")
         return task
@@ -563,7 +585,7 @@ class TaskService:
     def list(self, *, status: TaskStatus | str | None = None, container_id: uuid.UUID | None = None,
              type: str | None = None, limit: int | None = 50) -> list[TaskInfo]:
         """Tasks, newest first."""
-        q = sa.select(Task, User.email).outerjoin(User, User.id == Task.user_id)
+        q = sa.select(Task, User.email).outerjoin(User, User.id == Task.user_id).where(self._visible())
         if status is not None:
             q = q.where(Task.status == TaskStatus(status))
         if container_id is not None:
@@ -582,6 +604,8 @@ class TaskService:
         doomed: list[Path] = []
         with self.bodega.catalogue.session_scope() as s:
             task = self._resolve(s, ref)
+            if task.user_id != user.id:
+                self.bodega.shares.require_task(s, task)
             if task.status.finished:
                 raise errors.WrongStatus(f"task {task.id} has already {task.status.value}")
             self.bodega.events.record(s, f"{user.email}: cancel task {task.id} ({task.type})", level=EventLevel.AUDIT,
