@@ -102,24 +102,24 @@ class SessionService:
 
     # --- policy ---------------------------------------------------------------------------
 
-    def _needs(self, user: User) -> str | None:
+    def _needs(self, user: User, require_mfa: bool) -> str | None:
         if user.totp_enabled:
             return "mfa"
-        if self._b.settings.get("auth.require_mfa") and user.role in (Role.OPERATOR, Role.OWNER):
+        if require_mfa and user.role in (Role.OPERATOR, Role.OWNER):
             return "enrol"
         return None
 
-    def _throttled(self, s: Session, email: str, address: str, now: datetime) -> int:
+    def _throttled(self, s: Session, email: str, address: str, now: datetime, policy: dict[str, Any]) -> int:
         """Seconds to wait before email may try from address again (0: go ahead)."""
-        window = timedelta(minutes=self._b.settings.get("auth.throttle_minutes"))
+        window = timedelta(minutes=policy["auth.throttle_minutes"])
         since = now - window
         last_ok = s.scalar(sa.select(sa.func.max(LoginAttempt.created_at))
                            .where(LoginAttempt.email == email, LoginAttempt.succeeded.is_(True)))
         account_since = max(since, last_ok) if last_ok is not None else since
         waits = []
         for column, value, start, limit in (
-            (LoginAttempt.email, email, account_since, self._b.settings.get("auth.max_failures")),
-            (LoginAttempt.address, address, since, self._b.settings.get("auth.max_failures_per_address")),
+            (LoginAttempt.email, email, account_since, policy["auth.max_failures"]),
+            (LoginAttempt.address, address, since, policy["auth.max_failures_per_address"]),
         ):
             failures = s.scalars(sa.select(LoginAttempt.created_at).where(
                 column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.created_at > start)
@@ -140,8 +140,9 @@ class SessionService:
         return error
 
     def _check_throttle(self, email: str, address: str, now: datetime) -> None:
+        policy = self._b.settings.values()
         with self._b.catalogue.session_scope(write=False) as s:
-            wait = self._throttled(s, email, address, now)
+            wait = self._throttled(s, email, address, now, policy)
         if wait > 0:
             raise self._refuse(email, address, "throttled", errors.TooManyAttempts(
                 f"too many failed sign-ins: try again in {wait} s", retry_after=wait), attempt=False)
@@ -159,26 +160,28 @@ class SessionService:
             raise self._refuse(str(email), client["address"], "not an email address", errors.LoginFailed()) from None
         self._check_throttle(email, client["address"], now)
         with self._b.catalogue.session_scope(write=False) as s:
-            user = s.scalar(sa.select(User).where(User.email == email))
-            stored = user.password_hash if user is not None else None
+            found = s.execute(sa.select(User.id, User.password_hash, User.disabled)
+                              .where(User.email == email)).one_or_none()
+        user_id, stored, disabled = found if found is not None else (None, None, False)
         ok = check_password(stored, password if isinstance(password, str) else "")  # slow: outside transactions
-        if user is None or not ok:
-            reason = "unknown user" if user is None else "no password set" if stored is None else "wrong password"
-            raise self._refuse(email, client["address"], reason, errors.LoginFailed(),
-                               user.id if user is not None else None)
-        if user.disabled:
+        if user_id is None or not ok:
+            reason = "unknown user" if user_id is None else "no password set" if stored is None else "wrong password"
+            raise self._refuse(email, client["address"], reason, errors.LoginFailed(), user_id)
+        if disabled:
             raise self._refuse(email, client["address"], "account disabled",
-                               errors.LoginFailed(f"{email} is disabled: ask an owner"), user.id)
+                               errors.LoginFailed(f"{email} is disabled: ask an owner"), user_id)
         rehashed = hash_password(password) if needs_rehash(stored or "") else None
         token, csrf = new_token(SESSION_PREFIX), new_token("")
         with self._b.catalogue.session_scope() as s:
-            row_user = s.get(User, user.id)
-            assert row_user is not None
+            row_user = s.get(User, user_id)
+            if row_user is None:
+                raise errors.LoginFailed()  # deleted meanwhile
             if rehashed is not None:
                 row_user.password_hash = rehashed
-            needs = self._needs(row_user)
-            hours = self._b.settings.get("auth.session_hours")
-            row = AuthSession(id=uuid.uuid4(), user_id=user.id, token_hash=token_digest(token), csrf_token=csrf,
+            policy = self._b.settings.values()
+            needs = self._needs(row_user, policy["auth.require_mfa"])
+            hours = policy["auth.session_hours"]
+            row = AuthSession(id=uuid.uuid4(), user_id=user_id, token_hash=token_digest(token), csrf_token=csrf,
                               expires_at=now + timedelta(hours=hours), last_seen_at=now, created_at=now,
                               mfa_state=MfaState.PENDING if needs else MfaState.NONE, client_info=client)
             s.add(row)
@@ -189,7 +192,7 @@ class SessionService:
             step = {"mfa": ", second factor pending", "enrol": ", must enrol a second factor"}.get(needs or "", "")
             self._b.events.record(s, f"{email}: signed in from {client['address']}{step}"
                                   + (" (password rehashed)" if rehashed else ""),
-                                  level=EventLevel.AUDIT, source=EventSource.USER, user_id=user.id,
+                                  level=EventLevel.AUDIT, source=EventSource.USER, user_id=user_id,
                                   context={"session_id": str(row.id), "address": client["address"]})
             return SignIn(token, csrf, SessionInfo.of(row, email), needs)
 
@@ -235,15 +238,16 @@ class SessionService:
         now = now or utcnow()
         if not isinstance(token, str) or not token.startswith(SESSION_PREFIX):
             raise errors.NotAuthenticated("not signed in")
+        policy = self._b.settings.values()
         with self._b.catalogue.session_scope(write=False) as s:
             found = s.execute(sa.select(AuthSession, User).join(User, User.id == AuthSession.user_id)
                               .where(AuthSession.token_hash == token_digest(token))).one_or_none()
             if found is None:
                 raise errors.NotAuthenticated("not signed in: unknown session")
             row, user = found
-            info, who = SessionInfo.of(row, user.email), UserInfo.of(user)
-            needs = self._needs(user) if row.mfa_state == MfaState.PENDING else None
-        idle = timedelta(minutes=self._b.settings.get("auth.idle_minutes"))
+            info, who, csrf = SessionInfo.of(row, user.email), UserInfo.of(user), row.csrf_token
+            needs = self._needs(user, policy["auth.require_mfa"]) if row.mfa_state == MfaState.PENDING else None
+        idle = timedelta(minutes=policy["auth.idle_minutes"])
         if info.revoked_at is not None:
             raise errors.NotAuthenticated("the session was revoked: sign in again")
         if info.expires_at <= now:
@@ -259,7 +263,7 @@ class SessionService:
         if info.last_seen_at is None or now - info.last_seen_at > TOUCH_INTERVAL:
             with self._b.catalogue.session_scope() as s:
                 s.execute(sa.update(AuthSession).where(AuthSession.id == info.id).values(last_seen_at=now))
-        return Authenticated(who, info, row.csrf_token, needs)
+        return Authenticated(who, info, csrf, needs)
 
     def logout(self, token: str) -> None:
         """Ends the session of token (no error when it has ended already)."""

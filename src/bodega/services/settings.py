@@ -73,15 +73,20 @@ class SettingService:
 
     def get(self, key: str) -> Any:
         """A setting's value (its default when never set)."""
-        spec = _spec(key)
+        _spec(key)
+        return self.values()[key]
+
+    def values(self) -> dict[str, Any]:
+        """Every setting's value, read in one query."""
         with self._b.catalogue.session_scope(write=False) as s:
-            row = s.get(Setting, key)
-        if row is None:
-            return spec.default
-        try:
-            return parse_value(key, row.value)
-        except errors.InvalidInput:
-            return spec.default  # a value stored by another version: the default is the safe reading
+            stored = {r.key: r.value for r in s.scalars(sa.select(Setting))}
+        out = {}
+        for key, spec in SETTINGS.items():
+            try:
+                out[key] = parse_value(key, stored[key]) if key in stored else spec.default
+            except errors.InvalidInput:
+                out[key] = spec.default
+        return out
 
     def list(self) -> list[dict[str, Any]]:
         """Every setting with its value, default and meaning."""
