@@ -91,6 +91,11 @@ class EventService:
             context=full_context, tags=list(tags), container_id=container_id, task_id=task_id, user_id=user_id,
         ))
 
+    def audit(self, message: str, *, user_id: uuid.UUID | None = None, context: dict[str, Any] | None = None) -> None:
+        """Records an audit event in a transaction of its own (for refusals, which change nothing else)."""
+        with self._b.catalogue.session_scope() as s:
+            self.record(s, message, level=EventLevel.AUDIT, source=EventSource.USER, user_id=user_id, context=context)
+
     def cursor(self) -> int:
         """The seq of the latest event (0 when there is none)."""
         with self._b.catalogue.session_scope(write=False) as s:
