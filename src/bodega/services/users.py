@@ -50,6 +50,11 @@ class UserInfo:
                 "recovery_codes_left": self.recovery_codes_left}
 
 
+def _a(role: Role) -> str:
+    """'an owner', 'an operator', 'a viewer'."""
+    return f"{'an' if role.value[0] in 'aeiou' else 'a'} {role.value}"
+
+
 def local_email() -> str:
     """The email that stands for the local OS user: <login>@localhost."""
     return f"{getpass.getuser()}@localhost".lower()
@@ -109,7 +114,7 @@ class UserService:
     def require(self, role: Role) -> UserInfo:
         """The acting user, if their role is at least role; Forbidden otherwise."""
         if not self.current.at_least(role):
-            raise errors.Forbidden(f"{self.current.email} is a {self.current.role.value}: this needs a {role.value}")
+            raise errors.Forbidden(f"{self.current.email} is {_a(self.current.role)}: this needs {_a(role)}")
         return self.current
 
     def require_self_or_owner(self, email: str) -> UserInfo:

@@ -34,7 +34,7 @@
       if (ctx.status === "succeeded") { setProgress(r, 100); }
       if (FINISHED[ctx.status] && live().length === 0) {
         source.close();
-        window.setTimeout(function () { window.location.reload(); }, 1500);
+        window.setTimeout(function () { window.location.replace(window.location.pathname); }, 1500);
       }
     }
   };
