@@ -18,7 +18,7 @@ from bodega import errors
 from bodega.catalogue.models import AuthSession, EventLevel, EventSource, LoginAttempt, MfaState, Role, User, utcnow
 from bodega.services.credentials import check_password, hash_password, needs_rehash, new_token, token_digest
 from bodega.services.id_prefix import find_by_id
-from bodega.services.users import UserInfo, normalize_email
+from bodega.services.users import USER_COLUMNS, UserInfo, normalize_email
 
 if TYPE_CHECKING:
     from bodega.services import Bodega
@@ -238,15 +238,17 @@ class SessionService:
         now = now or utcnow()
         if not isinstance(token, str) or not token.startswith(SESSION_PREFIX):
             raise errors.NotAuthenticated("not signed in")
-        policy = self._b.settings.values()
         with self._b.catalogue.session_scope(write=False) as s:
-            found = s.execute(sa.select(AuthSession, User).join(User, User.id == AuthSession.user_id)
+            policy = self._b.settings.values(s)
+            found = s.execute(sa.select(AuthSession, *USER_COLUMNS).join(User, User.id == AuthSession.user_id)
                               .where(AuthSession.token_hash == token_digest(token))).one_or_none()
             if found is None:
                 raise errors.NotAuthenticated("not signed in: unknown session")
-            row, user = found
-            info, who, csrf = SessionInfo.of(row, user.email), UserInfo.of(user), row.csrf_token
-            needs = self._needs(user, policy["auth.require_mfa"]) if row.mfa_state == MfaState.PENDING else None
+            row, who = found[0], UserInfo.of_columns(found[1:])
+            info, csrf = SessionInfo.of(row, who.email), row.csrf_token
+            needs = None
+            if row.mfa_state == MfaState.PENDING:
+                needs = "mfa" if who.mfa_enabled else "enrol" if policy["auth.require_mfa"] else None
         idle = timedelta(minutes=policy["auth.idle_minutes"])
         if info.revoked_at is not None:
             raise errors.NotAuthenticated("the session was revoked: sign in again")

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from bodega import errors
 from bodega.catalogue.models import EventLevel, EventSource, Role, Setting
@@ -76,10 +77,12 @@ class SettingService:
         _spec(key)
         return self.values()[key]
 
-    def values(self) -> dict[str, Any]:
-        """Every setting's value, read in one query."""
-        with self._b.catalogue.session_scope(write=False) as s:
-            stored = {r.key: r.value for r in s.scalars(sa.select(Setting))}
+    def values(self, session: Session | None = None) -> dict[str, Any]:
+        """Every setting's value, read in one query (in session, if given)."""
+        if session is None:
+            with self._b.catalogue.session_scope(write=False) as s:
+                return self.values(s)
+        stored = {key: value for key, value in session.execute(sa.select(Setting.key, Setting.value))}
         out = {}
         for key, spec in SETTINGS.items():
             try:

@@ -530,8 +530,13 @@ class TaskService:
     def _claim_next(self) -> tuple[TaskInfo, TaskKind] | None:
         """Claims the oldest queued task this process can run and whose containers are free."""
         with self.bodega.catalogue.session_scope(write=False) as s:
-            queued = s.execute(sa.select(Task.id, Task.type).where(Task.status == TaskStatus.QUEUED)
-                               .order_by(Task.created_at).limit(50)).all()
+            # Tasks whose container another task holds are left out here: trying to claim each
+            # would take the write lock only to find the container busy.
+            held = sa.select(ContainerLock.container_id)
+            queued = s.execute(sa.select(Task.id, Task.type).where(
+                Task.status == TaskStatus.QUEUED,
+                sa.or_(Task.container_id.is_(None), Task.container_id.not_in(held)))
+                .order_by(Task.created_at).limit(50)).all()
         for task_id, type in queued:
             kind = self._kinds.get(type)
             if kind is None:
