@@ -31,7 +31,7 @@ def serve(host: str, port: int, agents: int, secure_cookies: bool, home: str | N
     try:
         import fastapi  # noqa: F401
         import jinja2  # noqa: F401
-        import multipart  # noqa: F401
+        import python_multipart  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as e:
         raise errors.MissingDependency(

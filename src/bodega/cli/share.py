@@ -23,7 +23,7 @@ def share(container: str, email: str, role: str, as_json: bool, home: str | None
     """Share a container with the user EMAIL (never beyond their own role)."""
     with open_bodega(home) as b:
         info = b.shares.share(container, email, role)
-    emit(info.to_dict(), as_json, lambda _: f"{info.container}: shared with {info.email} as {info.role.value}")
+    emit(info.to_dict(), as_json, lambda _: f"{info.container_name}: shared with {info.email} as {info.role.value}")
 
 
 @container.command("unshare", epilog=exit_status(*SHARE_ERRORS, errors.NotFound))
