@@ -32,15 +32,19 @@ class Client(httpx.Client):
         return super().request(method, url, **kwargs)
 
 
-@pytest.fixture
-def served(home) -> Iterator[Server]:
-    """A server with one agent, and users owner@, op@, vic@ (viewer) and eve@ (operator), password PASSWORD."""
+def _serve(home: Any, agents: int) -> Iterator[Server]:
     with bodega.open(home) as b:
         for email, role in USERS.items():
             b.users.create(email, role=role, password=PASSWORD)
-    server = Server(str(home), host="127.0.0.1", port=0, agents=1).start()
+    server = Server(str(home), host="127.0.0.1", port=0, agents=agents).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def served(home) -> Iterator[Server]:
+    """A server with one agent, and users owner@, op@, vic@ (viewer) and eve@ (operator), password PASSWORD."""
+    yield from _serve(home, agents=1)
 
 
 @pytest.fixture
@@ -128,12 +132,7 @@ def mutating_routes(app: Any) -> set[tuple[str, str]]:
 @pytest.fixture
 def idle_server(home) -> Iterator[Server]:
     """Like served, but without agents: detached tasks stay queued."""
-    with bodega.open(home) as b:
-        for email, role in USERS.items():
-            b.users.create(email, role=role, password=PASSWORD)
-    server = Server(str(home), host="127.0.0.1", port=0, agents=0).start()
-    yield server
-    server.stop()
+    yield from _serve(home, agents=0)
 
 
 def as_user(server: Server, email: str) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from served import as_user, audit_count, catalogue_state, idle_server, login, mutating_routes  # noqa: F401
+from served import as_user, audit_count, catalogue_state, login, mutating_routes
 
 # Endpoints that act only on the caller's own sign-in or second factor: a viewer may use them
 # (they take no user or container to act on, which test_self_service_routes_name_no_target checks).

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from bodega import errors
 from bodega.catalogue.models import AuthSession, EventLevel, EventSource, LoginAttempt, MfaState, Role, User, utcnow
 from bodega.services.credentials import check_password, hash_password, needs_rehash, new_token, token_digest
-from bodega.services.id_prefix import find_by_id
 from bodega.services.users import USER_COLUMNS, UserInfo, normalize_email
 
 if TYPE_CHECKING:
@@ -285,14 +284,8 @@ class SessionService:
 
     def list(self, *, email: str | None = None, include_ended: bool = False) -> builtins.list[SessionInfo]:
         """Sessions, newest first: yours, or anyone's (or one user's) for an owner."""
-        me = self._b.users.current
-        q = sa.select(AuthSession, User.email).join(User, User.id == AuthSession.user_id)
-        if email is not None:
-            email = normalize_email(email)
-            self._b.users.require_self_or_owner(email)
-            q = q.where(User.email == email)
-        elif not me.at_least(Role.OWNER):
-            q = q.where(AuthSession.user_id == me.id)
+        q = self._b.users.scoped(sa.select(AuthSession, User.email).join(User, User.id == AuthSession.user_id),
+                                 AuthSession.user_id, email)
         if not include_ended:
             q = q.where(AuthSession.revoked_at.is_(None), AuthSession.expires_at > utcnow())
         with self._b.catalogue.session_scope(write=False) as s:
@@ -300,11 +293,8 @@ class SessionService:
 
     def revoke(self, ref: str | uuid.UUID) -> SessionInfo:
         """Ends a session by id or unique id prefix: yours, or anyone's for an owner."""
-        me = self._b.users.current
         with self._b.catalogue.session_scope() as s:
-            row = find_by_id(s, AuthSession, ref, "session")
-            if row is None or (row.user_id != me.id and not me.at_least(Role.OWNER)):
-                raise errors.NotFound(f"no session {ref!r}")
+            row = self._b.users.own_row(s, AuthSession, ref, "session")
             email = s.scalar(sa.select(User.email).where(User.id == row.user_id)) or ""
             if row.revoked_at is None:
                 row.revoked_at = utcnow()

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from bodega import errors
-from bodega.catalogue.models import ApiToken, Role, User, utcnow
+from bodega.catalogue.models import ApiToken, User, utcnow
 from bodega.services.credentials import new_token, token_digest
-from bodega.services.id_prefix import find_by_id
 from bodega.services.sessions import TOUCH_INTERVAL, Authenticated
 from bodega.services.users import USER_COLUMNS, UserInfo, normalize_email
 
@@ -85,14 +84,8 @@ class TokenService:
 
     def list(self, *, email: str | None = None, include_revoked: bool = False) -> builtins.list[TokenInfo]:
         """Tokens, newest first: yours, or anyone's (or one user's) for an owner."""
-        me = self._b.users.current
-        q = sa.select(ApiToken, User.email).join(User, User.id == ApiToken.user_id)
-        if email is not None:
-            email = normalize_email(email)
-            self._b.users.require_self_or_owner(email)
-            q = q.where(User.email == email)
-        elif not me.at_least(Role.OWNER):
-            q = q.where(ApiToken.user_id == me.id)
+        q = self._b.users.scoped(sa.select(ApiToken, User.email).join(User, User.id == ApiToken.user_id),
+                                 ApiToken.user_id, email)
         if not include_revoked:
             q = q.where(ApiToken.revoked_at.is_(None))
         with self._b.catalogue.session_scope(write=False) as s:
@@ -100,11 +93,8 @@ class TokenService:
 
     def revoke(self, ref: str | uuid.UUID) -> TokenInfo:
         """Revokes a token by id or unique id prefix: yours, or anyone's for an owner."""
-        me = self._b.users.current
         with self._b.catalogue.session_scope() as s:
-            row = find_by_id(s, ApiToken, ref, "token")
-            if row is None or (row.user_id != me.id and not me.at_least(Role.OWNER)):
-                raise errors.NotFound(f"no API token {ref!r}")
+            row = self._b.users.own_row(s, ApiToken, ref, "API token")
             email = s.scalar(sa.select(User.email).where(User.id == row.user_id)) or ""
             if row.revoked_at is None:
                 row.revoked_at = utcnow()

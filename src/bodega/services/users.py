@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from bodega import errors
 from bodega.catalogue.models import ApiToken, AuthSession, EventLevel, EventSource, Role, User, utcnow
 from bodega.services.credentials import hash_password, validate_password
+from bodega.services.id_prefix import find_by_id
 
 if TYPE_CHECKING:
     from bodega.services import Bodega
@@ -138,6 +139,26 @@ class UserService:
         if row is None:
             raise errors.UserNotFound(f"no user {email!r}")
         return row
+
+    def own_row(self, s: Session, model: Any, ref: str | uuid.UUID, noun: str) -> Any:
+        """A row of model (which has a user_id) by id or unique id prefix: yours, or anyone's for an owner.
+
+        NotFound otherwise, so that others' rows are not even confirmed to exist.
+        """
+        row = find_by_id(s, model, ref, noun)
+        if row is None or (row.user_id != self.current.id and not self.current.at_least(Role.OWNER)):
+            raise errors.NotFound(f"no {noun} {ref!r}")
+        return row
+
+    def scoped(self, q: Any, user_id_column: Any, email: str | None) -> Any:
+        """q limited to one user's rows (yourself, or anyone for an owner), else to yours unless you are an owner."""
+        if email is not None:
+            email = normalize_email(email)
+            self.require_self_or_owner(email)
+            return q.where(user_id_column == sa.select(User.id).where(User.email == email).scalar_subquery())
+        if not self.current.at_least(Role.OWNER):
+            return q.where(user_id_column == self.current.id)
+        return q
 
     def audit(self, s: Session, message: str, **context: Any) -> None:
         """Records an audit event by the acting user in session s."""
