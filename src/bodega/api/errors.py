@@ -56,6 +56,8 @@ def audit_refusal(request: Request, status: int, exc: errors.BodegaError) -> Non
     """Records a refused request (every 4xx but conflicts) as an audit event naming who and from where."""
     if not 400 <= status < 500 or status == 409:
         return
+    if isinstance(exc, (errors.LoginFailed, errors.TooManyAttempts)):
+        return  # the sessions service audited the refused sign-in itself, with its reason
     bodega = getattr(request.app.state, "bodega", None)
     if bodega is None:
         return
