@@ -32,7 +32,7 @@ CLIENTS = int(os.environ.get("BODEGA_BENCH_API_CLIENTS", "50"))
 # Seconds a client waits between requests, on average (uniform 0..2x): a person on the panel, or a
 # script polling a task.  50 clients at 0.5 s offer about 100 requests/s.
 THINK = float(os.environ.get("BODEGA_BENCH_API_THINK", "0.5"))
-SNAPSHOT_SHARE = float(os.environ.get("BODEGA_BENCH_API_SNAPSHOTS", "0.05"))  # share of requests: snapshot tasks
+SNAPSHOT_SHARE = float(os.environ.get("BODEGA_BENCH_API_SNAPSHOTS", "0.02"))  # share of requests: snapshot tasks (~2/s)
 CONTAINERS = 8
 FILES = 100  # per container
 SRC = str(Path(__file__).resolve().parent.parent / "src")
@@ -58,10 +58,14 @@ def setup(home: Path) -> tuple[list[str], list[str]]:
     return names, tokens
 
 
+AGENT_PROCESSES = os.environ.get("BODEGA_BENCH_API_AGENT_PROCESSES") == "1"
+
+
 def start_server(home: Path) -> tuple[subprocess.Popen, str]:
     """`bodega serve` on a free loopback port, in its own process."""
+    agents = 0 if AGENT_PROCESSES else 2
     code = ("import sys; from bodega.api.server import Server; "
-            f"s = Server({str(home)!r}, host='127.0.0.1', port=0, agents=2); "
+            f"s = Server({str(home)!r}, host='127.0.0.1', port=0, agents={agents}); "
             "print(s.url, flush=True); s.run()")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": SRC})
@@ -158,6 +162,9 @@ def run() -> dict[str, float]:
     home = Path(tempfile.mkdtemp(prefix="bodega-bench-api-", dir="/var/tmp"))
     containers, tokens = setup(home)
     proc, url = start_server(home)
+    agent_procs = [subprocess.Popen([sys.executable, "-m", "bodega", "agent", "--poll", "0.25", "--home", str(home)],
+                                    env={**os.environ, "PYTHONPATH": SRC}, stderr=subprocess.DEVNULL)
+                   for _ in range(2 if AGENT_PROCESSES else 0)]
     reads: list[float] = []
     writes: list[float] = []
     statuses: dict[int, int] = {}
@@ -172,8 +179,10 @@ def run() -> dict[str, float]:
         asyncio.run(all_clients())
         elapsed = time.monotonic() - start
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+        for p in [proc, *agent_procs]:
+            p.send_signal(signal.SIGTERM)
+        for p in [proc, *agent_procs]:
+            p.wait(timeout=60)
     import bodega
 
     with bodega.open(home) as b:

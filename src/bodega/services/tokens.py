@@ -4,7 +4,7 @@ from __future__ import annotations
 import builtins
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -12,13 +12,14 @@ import sqlalchemy as sa
 from bodega import errors
 from bodega.catalogue.models import ApiToken, User, utcnow
 from bodega.services.credentials import new_token, token_digest
-from bodega.services.sessions import TOUCH_INTERVAL, Authenticated
+from bodega.services.sessions import Authenticated
 from bodega.services.users import USER_COLUMNS, UserInfo, normalize_email
 
 if TYPE_CHECKING:
     from bodega.services import Bodega
 
 TOKEN_PREFIX = "bdg_"
+TOUCH_INTERVAL = timedelta(minutes=5)  # last_used_at is informational: written at most this often
 NAME_MAX = 100
 
 
