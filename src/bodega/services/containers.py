@@ -376,14 +376,20 @@ class ContainerService:
 
         afters = [after for step in self.clone_steps if (after := step(ctx, source_id)) is not None]
         stage = ctx.staging / "container"
-        stage.mkdir()
+        try:
+            stage.mkdir()
+        except OSError as e:
+            raise errors.os_error(e, "create staging", stage) from e
         r = fs.clone_tree(source_root, stage / "root", progress=on_progress)
         ctx.log(f"cloned {r.files} files from {source_root} in {r.seconds:.2f} s "
                 f"({r.bytes_cloned} bytes cloned, {r.bytes_copied} copied)")
         if r.specials:
             ctx.log(f"skipped {len(r.specials)} special files: {', '.join(r.specials[:5])}")
         target = self._b.home.container_dir(ctx.container_id)
-        os.rename(stage, target)
+        try:
+            os.rename(stage, target)
+        except OSError as e:
+            raise errors.os_error(e, "publish clone", target) from e
         ctx.result.update(container_id=str(ctx.container_id), source_id=str(source_id), path=str(target),
                           files=r.files, bytes_cloned=r.bytes_cloned, bytes_copied=r.bytes_copied)
         for after in afters:

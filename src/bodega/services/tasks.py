@@ -209,7 +209,10 @@ class TaskContext:
     def staging(self) -> Path:
         """This task's staging directory under tmp/, created on first use, removed when the task ends."""
         path = self.engine.home.staging_dir(self.task_id)
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise errors.os_error(e, "create staging", path) from e
         return path
 
     def checkpoint(self) -> None:
@@ -426,8 +429,11 @@ class TaskService:
         staging = self.home.staging_dir(task_id)
         for i, d in enumerate(dirs):
             if d.exists():
-                staging.mkdir(parents=True, exist_ok=True)
-                os.replace(d, staging / f"discarded-{i}")
+                try:
+                    staging.mkdir(parents=True, exist_ok=True)
+                    os.replace(d, staging / f"discarded-{i}")
+                except OSError:
+                    shutil.rmtree(d, ignore_errors=True)  # no room to stage its removal (a full volume)
         shutil.rmtree(staging, ignore_errors=True)
 
     def _set_status(self, s: Session, task: Task, status: TaskStatus) -> None:

@@ -2,7 +2,7 @@
 login attempts for throttling, and machine-wide settings.
 
 Revision ID: 0005_users_auth
-Revises: 0001
+Revises: 0002_forget_order
 """
 # Rules for catalogue migrations:
 # - small and reversible: every upgrade() has a working downgrade();
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 
 revision = '0005_users_auth'
-down_revision = '0001'
+down_revision = '0002_forget_order'
 branch_labels = None
 depends_on = None
 
