@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from bodega import errors
 from bodega.catalogue.models import (
-    AppInstance, AppStatus, Container, ContainerStatus, ContainerTag, Platform, Snapshot, SnapshotTrigger,
+    AppInstance, AppStatus, Container, ContainerShare, ContainerStatus, ContainerTag, Platform, Snapshot, SnapshotTrigger,
     SnapshotType, Task, User, utcnow,
 )
 from bodega.catalogue.models.container import NAME_MAX, TAG_MAX
@@ -209,26 +209,34 @@ class ContainerService:
     # --- reading --------------------------------------------------------------------------
 
     def resolve(self, s: Session, ref: str | uuid.UUID) -> Container:
-        """A container by id, unique id prefix, or the acting user's name for it.
+        """A container the acting user may see, by id, unique id prefix, or name.
 
         The order: a UUID, or text that reads as an id (4 to 32 hex digits, dashes allowed:
         `id_prefix.looks_like_id`), is looked up by id only (AmbiguousReference when a prefix
-        matches several); any other text is a name among the acting user's containers.  Names
-        that read as ids are refused when a container is created, renamed, cloned or
-        recovered, so a reference never names one container and the id of another.
+        matches several).  Any other text is a name: among your containers first, then among
+        those shared with you (AmbiguousReference when several of those have it).  Names that
+        read as ids are refused when a container is created, renamed, cloned or recovered, so
+        a reference never names one container and the id of another.
         """
         if looks_like_id(ref):
             row = find_by_id(s, Container, ref, "container")
-            if row is not None:
+            if row is not None and self._b.shares.can_see(s, row):
                 return row
             raise errors.ContainerNotFound(f"no container {ref!r}" + self._shadowed(s, ref))
         if not is_text(ref):  # bytes that were not UTF-8: no name is made of those
             raise errors.ContainerNotFound(f"no container {ref!r}")
+        name = unicodedata.normalize("NFC", str(ref))
         row = s.scalar(sa.select(Container).where(Container.owner_id == self._b.users.current.id,
-                                                  Container.name == unicodedata.normalize("NFC", str(ref))))
-        if row is None:
-            raise errors.ContainerNotFound(f"no container {ref!r}")
-        return row
+                                                  Container.name == name))
+        if row is not None:
+            return row
+        others = s.scalars(sa.select(Container).where(Container.name == name, self._b.shares.visible())
+                           .limit(2)).all()
+        if len(others) > 1:
+            raise errors.AmbiguousReference(f"several containers you can see are named {ref!r}: give its id")
+        if others:
+            return others[0]
+        raise errors.ContainerNotFound(f"no container {ref!r}")
 
     def _shadowed(self, s: Session, ref: str | uuid.UUID) -> str:
         """A hint for a container named like an id, which only its id reaches (names from before the rule)."""
@@ -259,12 +267,14 @@ class ContainerService:
 
     def list(self, *, tag: str | None = None, status: ContainerStatus | str | None = None,
              all_users: bool = False) -> list[ContainerInfo]:
-        """Your containers (or everyone's), by name."""
+        """Your containers and those shared with you (all_users: every one you may see), by name."""
         if tag is not None:
             require_text(tag, "tag")
-        q = sa.select(Container, User.email).join(User, User.id == Container.owner_id)
+        q = sa.select(Container, User.email).join(User, User.id == Container.owner_id).where(self._b.shares.visible())
         if not all_users:
-            q = q.where(Container.owner_id == self._b.users.current.id)
+            me = self._b.users.current.id
+            q = q.where(sa.or_(Container.owner_id == me, Container.id.in_(
+                sa.select(ContainerShare.container_id).where(ContainerShare.user_id == me))))
         if tag is not None:
             q = q.where(Container.id.in_(sa.select(ContainerTag.container_id).where(ContainerTag.tag == tag)))
         if status is not None:

@@ -51,6 +51,11 @@ def find_by_id(s: Session, model: type[Row], ref: str | uuid.UUID, noun: str) ->
         return s.get(model, ref)
     if not looks_like_id(ref):
         return None
+    if len(ref.strip()) in (32, 36):  # a whole id: a key lookup rather than a prefix scan
+        try:
+            return s.get(model, uuid.UUID(ref.strip()))
+        except ValueError:
+            pass
     prefix = _digits(ref)
     column = model.id  # type: ignore[attr-defined]
     # Compared without dashes: SQLite stores the 32 hex digits, PostgreSQL prints the dashed form.
