@@ -7,7 +7,11 @@ costs a dict lookup unless a test armed it:
   directory for a link there, or waits on a gate);
 - in a child process, BODEGA_FAULT="name:N" kills the process with SIGKILL at the Nth hit
   (a real crash, no cleanup), after appending "name N info" to the file BODEGA_FAULT_LOG
-  names, so the test can prove where the kill landed.
+  names, so the test can prove where the kill landed;
+- in child processes, BODEGA_FAULT_GATE="name" with BODEGA_FAULT_GATE_DIR=D: the first of
+  them to reach the point (it creates D/taken) writes its pid into the fifo D/reached, then
+  waits until it reads a line from the fifo D/release.  The test holds it there while other
+  processes run (a gate: no sleeps on either side).
 """
 from __future__ import annotations
 
@@ -29,13 +33,30 @@ def _armed() -> tuple[str, int] | None:
 
 
 _KILL = _armed()
+_GATE = (os.environ["BODEGA_FAULT_GATE"], os.environ.get("BODEGA_FAULT_GATE_DIR", "")) \
+    if os.environ.get("BODEGA_FAULT_GATE") else None
+
+
+def _wait_at_gate(where: str) -> None:
+    """The first process here (of all sharing the gate directory) tells the test and waits."""
+    try:
+        with open(os.path.join(where, "taken"), "x") as f:
+            f.write(str(os.getpid()))
+    except FileExistsError:
+        return  # another process took the gate: this one goes on
+    with open(os.path.join(where, "reached"), "w") as f:
+        f.write(f"{os.getpid()}\n")
+    with open(os.path.join(where, "release")) as f:
+        f.readline()
 
 
 def point(name: str, **info: Any) -> None:
-    """A step boundary named name: runs the test's hook, or dies here when armed to."""
+    """A step boundary named name: runs the test's hook, or dies or waits here when armed to."""
     hook = _hooks.get(name)
     if hook is not None:
         hook(**info)
+    if _GATE is not None and _GATE[0] == name:
+        _wait_at_gate(_GATE[1])
     if _KILL is None or _KILL[0] != name:
         return
     with _lock:
@@ -49,11 +70,6 @@ def point(name: str, **info: Any) -> None:
         if kill is not None:
             os.kill(os.getpid(), kill)
         os._exit(137)  # where there is no SIGKILL: still no cleanup, no finally
-
-
-def hits(name: str) -> int:
-    """How often the armed point name was reached in this process."""
-    return _counts.get(name, 0)
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator
 from bodega import errors
 from bodega.storage.manifest import Entry, Manifest
 from bodega.storage.store import ObjectStore
-from bodega.storage.tree import Dir, Stat, Tree, descend, owner_settable, split, write_at
+from bodega.storage.tree import Dir, Stat, Tree, descend, owner_settable, remove_quietly, split, write_at
 
 BATCH = 128
 RACY_WINDOW_NS = 2_000_000_000  # the widest window docs/format.md allows: safe on any volume
@@ -132,7 +132,7 @@ class ObjectWriter:
                 f.set_meta(**meta)
                 return f.stat(), size
         except BaseException:
-            _unlink_quietly(d, name)
+            remove_quietly(d, name)
             raise
 
     def _clone_loose(self, d: Dir, name: bytes, e: Entry, where: Path,
@@ -155,15 +155,8 @@ class ObjectWriter:
             assert st is not None
             return st, st.size
         except BaseException:
-            _unlink_quietly(d, name)
+            remove_quietly(d, name)
             raise
-
-
-def _unlink_quietly(d: Dir, name: bytes) -> None:
-    try:
-        d.unlink_at(name)
-    except errors.BodegaError:
-        pass
 
 
 def _parent_and_name(rel: bytes) -> tuple[bytes, bytes]:

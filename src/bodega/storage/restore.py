@@ -170,7 +170,7 @@ def _in_place(engine: "SnapshotEngine", tree: Path, state_dir: Path, state: Tree
             _stage(engine, staging, plan.staged, owners, written, lambda f, b: progress("restore", b, total), cancel)
             faults.point("restore.staged", mode="in-place")
             _sync(staging, [name for name, e in plan.staged if e.kind == "file"])
-            rj.commit(state, rj.Journal("in-place", snap_id, target.root_hex, task, ops=plan.ops))
+            rj.commit(state, rj.Journal("in-place", snap_id, target.root_hex, task, ops=plan.ops, dirs=plan.dirs))
     except BaseException:
         if rj.load(state) is None:
             _clear_staging(state)

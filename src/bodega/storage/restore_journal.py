@@ -17,9 +17,9 @@ a crash, by recovery.  Two modes:
 
   Every step can run again: replaying any prefix of the steps, twice, changes nothing more.
   A link or file found where a step needs a directory was put there by someone else: it
-  moves to trash (the link itself) and a directory takes its place (its metadata is set by
-  the meta steps, which cover every directory a path goes through).  Nothing outside the
-  tree is reached, whatever is swapped in when.
+  moves to trash (the link itself) and a directory takes its place, with the target's
+  metadata (the journal's `dirs` has it for every directory a step's path goes through).
+  Nothing outside the tree is reached, whatever is swapped in when.
 - full: the new tree, staged whole at `state/restore/root`, replaces the live one (see
   publish.py); the journal names it by file id.
 
@@ -58,6 +58,7 @@ class Journal:
     task: str | None = None          # the task that committed it
     ops: list[Op] = field(default_factory=list)
     new_root: list[int | None] | None = None  # full: (file_id, file_id_hi, volume_id) of the staged tree
+    dirs: dict[str, list[Any]] = field(default_factory=dict)  # in place: PATH -> [MODE, MTIME, UID, GID]
 
     def to_bytes(self) -> bytes:
         """The journal file's content."""
@@ -67,6 +68,7 @@ class Journal:
             doc["new_root"] = self.new_root
         else:
             doc["ops"] = self.ops
+            doc["dirs"] = self.dirs
         return json.dumps(doc).encode()
 
     @classmethod
@@ -80,15 +82,16 @@ class Journal:
                 raise errors.ManifestVersionUnsupported(
                     f"restore journal {where} has version {doc.get('version')!r}: this bodega reads {VERSION}")
             return cls(doc["mode"], doc["snapshot"], doc["root"], doc.get("task"), doc.get("ops") or [],
-                       doc.get("new_root"))
+                       doc.get("new_root"), doc.get("dirs") or {})
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise errors.IntegrityError(f"restore journal {where} is damaged: {e}", path=where) from None
 
 
 def _legacy(doc: dict[str, Any]) -> Journal:
-    """A version-1 journal as version 2.  Its removals were unconditional; a removal at a path
-    that a later step fills is skipped once that step is seen done (staged file gone, or the
-    directory made), so replaying it never removes what it already put there."""
+    """A version-1 journal as version 2.  Its removals were unconditional and listed every entry
+    of a removed directory; only the topmost are kept (they move to trash whole), and one at a
+    path that a later step fills is skipped once that step is seen done (staged file gone, or
+    the directory made), so replaying it never removes what it already put there."""
     if doc.get("mode") == "full":
         return Journal("full", doc["snapshot"], "", new_root=[doc["new_root_ino"], None, None])
     ops: list[Op] = []
@@ -98,8 +101,11 @@ def _legacy(doc: dict[str, Any]) -> Journal:
             fills[op[2]] = ["staged", os.path.basename(bytes.fromhex(op[1])).hex()]
         elif op[0] == "mkdir":
             fills[op[1]] = ["dir"]
+    gone = {bytes.fromhex(op[1]) for op in doc["ops"] if op[0] == "rm"}
     for i, op in enumerate(doc["ops"]):
         if op[0] == "rm":
+            if any(a in gone for a in _ancestors(bytes.fromhex(op[1]))):
+                continue  # removed with its directory (which moves to trash whole)
             ops.append(["rm", op[1], f"legacy-{i}", fills.get(op[1])])
         elif op[0] == "mkdir":
             ops.append(["mkdir", op[1]])
@@ -146,6 +152,7 @@ class Plan:
     ops: list[Op]
     staged: list[tuple[bytes, Entry]]   # (staged name, file or link entry)
     skipped: list[Entry]                # specials the restore cannot create
+    dirs: dict[str, list[Any]]          # the journal's dirs
 
 
 def plan(target: Manifest, remove: list[Entry], write: list[Entry], remode: list[Entry], owners: Owners) -> Plan:
@@ -171,19 +178,23 @@ def plan(target: Manifest, remove: list[Entry], write: list[Entry], remode: list
         else:
             skipped.append(e)
     ops += moves + links
-    # Every directory a step goes through gets the target's metadata at the end: its mtime
-    # moved when entries were renamed in, and one made in place of a link needs its mode.
+    for p in sorted(metas, reverse=True):  # deepest first: a meta step inside would move an mtime
+        ops.append(_meta_op(metas[p], owners))
+    # The metadata of every directory a step goes through: a directory made in place of a link
+    # someone swapped in gets it at once.
+    dirs: dict[str, list[Any]] = {}
     for p in [*tops, *(e.path for e in write), *(e.path for e in remode)]:
         for a in _ancestors(p):
-            if a not in metas:
+            if a.hex() not in dirs:
                 e = target.get(a)
                 if e is not None and e.kind == "dir":
-                    metas[a] = e
-    for p in sorted(metas, reverse=True):
-        e = metas[p]
-        uid, gid = owners.of(e)
-        ops.append(["meta", p.hex(), e.kind, owners.mode(e), e.mtime_ns, uid, gid])
-    return Plan(ops, staged, skipped)
+                    dirs[a.hex()] = _meta_op(e, owners)[3:]
+    return Plan(ops, staged, skipped, dirs)
+
+
+def _meta_op(e: Entry, owners: Owners) -> Op:
+    uid, gid = owners.of(e)
+    return ["meta", e.path.hex(), e.kind, owners.mode(e), e.mtime_ns, uid, gid]
 
 
 def _ancestors(path: bytes) -> Iterator[bytes]:
@@ -205,8 +216,10 @@ class Applied:
 
 def apply(root: Dir, staging: Dir, journal: Journal) -> Applied:
     """Carries out an in-place journal's steps (again: each is idempotent) on the tree at root."""
+    if staging.stat_at(TRASH) is None:  # a version-1 journal's staging had none
+        staging.mkdir_at(TRASH, 0o700)
     with staging.open_at(TRASH) as trash:
-        steps = _Steps(root, staging, trash)
+        steps = _Steps(root, staging, trash, journal.dirs)
         for i, op in enumerate(journal.ops):
             faults.point("restore.step", index=i, op=op)
             getattr(steps, op[0])(*op[1:])
@@ -217,8 +230,8 @@ def apply(root: Dir, staging: Dir, journal: Journal) -> Applied:
 class _Steps:
     """The journal's steps, on handles: root (the live tree), staging and its trash."""
 
-    def __init__(self, root: Dir, staging: Dir, trash: Dir) -> None:
-        self.root, self.staging, self.trash = root, staging, trash
+    def __init__(self, root: Dir, staging: Dir, trash: Dir, dirs: dict[str, list[Any]]) -> None:
+        self.root, self.staging, self.trash, self.dirs = root, staging, trash, dirs
         self.done = Applied()
 
     def _aside(self, d: Dir, name: bytes) -> None:
@@ -241,6 +254,10 @@ class _Steps:
                 d.mkdir_at(name, 0o700)
             except errors.PathExists:
                 continue
+            meta = self.dirs.get(path.hex())
+            if meta is not None:
+                mode, mtime_ns, uid, gid = meta
+                d.set_meta_at(name, mode=mode, mtime_ns=mtime_ns, uid=uid, gid=gid)
             self.done.repaired.append(os.fsdecode(path))
         raise errors.UnsafePath(f"{os.fsdecode(self.root.path)}/{os.fsdecode(path)}: keeps changing under the "
                                 f"restore (a link or file where a directory belongs)", path=os.fsdecode(path))
@@ -333,6 +350,9 @@ class _Steps:
         parts = split(path)
         with self._parent(parts) as d:
             st = d.stat_at(parts[-1])
+            if kind == "dir" and (st is None or st.kind != "dir"):
+                self._enter(d, parts[-1], path).close()  # a directory belongs here: made again
+                st = d.stat_at(parts[-1])
             if st is None or (kind is not None and st.kind != kind):
                 return  # not the entry this step is for (someone changed it): left as it is
             d.set_meta_at(parts[-1], mode=None if st.kind == "symlink" else mode, mtime_ns=mtime_ns, uid=uid,

@@ -21,7 +21,7 @@ from typing import Iterable, Iterator
 from bodega import errors
 from bodega._native.tree import Dir, File, Stat, owner_settable
 
-__all__ = ["Tree", "Dir", "Stat", "File", "owner_settable", "split", "descend", "write_at"]
+__all__ = ["Tree", "Dir", "Stat", "File", "owner_settable", "split", "descend", "write_at", "remove_quietly"]
 
 def split(rel: bytes | str) -> list[bytes]:
     """The components of a relative tree path (b"" gives []); InvalidInput when malformed."""
@@ -190,7 +190,7 @@ class Tree:
                     yield f
                     f.set_meta(mode=mode, mtime_ns=mtime_ns)
             except BaseException:
-                _remove_quietly(d, name)
+                remove_quietly(d, name)
                 raise
 
     def symlink(self, rel: bytes | str, target: bytes | str, *, is_dir: bool = False) -> None:
@@ -284,11 +284,11 @@ def write_at(d: Dir, name: bytes, data: bytes | bytearray | memoryview | Iterabl
                 f.sync()
             return f.stat()
     except BaseException:
-        _remove_quietly(d, name)
+        remove_quietly(d, name)
         raise
 
 
-def _remove_quietly(d: Dir, name: bytes) -> None:
+def remove_quietly(d: Dir, name: bytes) -> None:
     """Removes a file this code created and failed to fill (it is gone already: fine)."""
     try:
         d.unlink_at(name)
