@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bodega import errors
 from bodega.catalogue.models import (
-    Container, ContainerStatus, Role, Snapshot, SnapshotTrigger, SnapshotType, Task, TaskStatus,
+    Container, ContainerStatus, EventLevel, Role, Snapshot, SnapshotTrigger, SnapshotType, Task, TaskStatus,
 )
 from bodega.services.id_prefix import find_by_id
 from bodega.services.containers import AfterClone
@@ -401,25 +401,37 @@ class SnapshotTasks:
         is finished or undone by a snapshot.recover task, under the container's lock.
         """
         done = []
-        for container_id, task_id in self._pending.all():
-            if self._task_running(task_id):
-                continue
+        try:
+            pending = self._pending.all()
+        except errors.BodegaError as e:  # reported; the home still opens (each task recovers its own)
+            with self._b.catalogue.session_scope() as s:
+                self._b.events.record(s, f"cannot read the markers of interrupted restores: {e}",
+                                      level=EventLevel.WARNING)
+            pending = []
+        for container_id, task_id in pending:
+            status, type_ = self._task_state(task_id)
+            if status == TaskStatus.RUNNING or (type_ == "snapshot.recover" and status == TaskStatus.FAILED):
+                continue  # its task runs; or recovery failed already and said why (the next task says it again)
             info = self._b.tasks.run_internal("snapshot.recover", container_id, {"restore_task": task_id},
                                               f"recover the interrupted restore of container {container_id}")
-            if info is not None:
-                done.append(f"{container_id}: {info.result.get('outcome') or info.status.value}")
+            if info is None:
+                continue
+            if info.status == TaskStatus.FAILED:
+                self._pending.mark(container_id, info.id)  # tried: not again at every open
+            done.append(f"{container_id}: {info.result.get('outcome') or info.status.value}")
         if (self._b.home.store / "snapshots").is_dir():
             self.reconcile()
         return done
 
-    def _task_running(self, task_id: str | None) -> bool:
+    def _task_state(self, task_id: str | None) -> tuple[TaskStatus | None, str | None]:
+        """(status, type) of the task a marker names; (None, None) when there is no such task."""
         try:
             key = uuid.UUID(task_id or "")
         except ValueError:
-            return False
+            return None, None
         with self._b.catalogue.session_scope(write=False) as s:
-            status = s.scalar(sa.select(Task.status).where(Task.id == key))
-        return status == TaskStatus.RUNNING
+            row = s.execute(sa.select(Task.status, Task.type).where(Task.id == key)).one_or_none()
+        return (row.status, row.type) if row is not None else (None, None)
 
     def _recover_container(self, container_id: uuid.UUID) -> str | None:
         """Finishes or undoes the restore marked on container (the caller holds its lock)."""
@@ -469,7 +481,10 @@ class PendingRestores:
 
     def mark(self, container_id: uuid.UUID, task_id: uuid.UUID) -> None:
         """Records, durably, that task restores container."""
-        self.where.mkdir(parents=True, exist_ok=True)
+        try:
+            self.where.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise errors.os_error(e, "mkdir", self.where) from e
         with Tree.open(self.where) as t:
             name, tmp = str(container_id).encode(), f"{container_id}.tmp".encode()
             if t.lstat(tmp) is not None:
@@ -490,10 +505,13 @@ class PendingRestores:
 
     def task(self, container_id: uuid.UUID) -> str | None:
         """The task marked on container, if any."""
+        path = self.where / str(container_id)
         try:
-            return (self.where / str(container_id)).read_text().strip() or None
+            return path.read_text().strip() or None
         except (FileNotFoundError, NotADirectoryError):
             return None
+        except (OSError, UnicodeDecodeError) as e:
+            raise errors.os_error(e if isinstance(e, OSError) else OSError(5, str(e)), "read marker", path) from e
 
     def all(self) -> list[tuple[uuid.UUID, str | None]]:
         """(container id, task id) of every marker."""
@@ -501,6 +519,8 @@ class PendingRestores:
             names = os.listdir(self.where)
         except (FileNotFoundError, NotADirectoryError):
             return []
+        except OSError as e:
+            raise errors.os_error(e, "list", self.where) from e
         out = []
         for name in names:
             try:

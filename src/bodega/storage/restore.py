@@ -101,6 +101,8 @@ def _sync(staging: Tree, files: list[bytes]) -> None:
 
 def _full(engine: "SnapshotEngine", tree: Path, state_dir: Path, state: Tree, snap_id: str, target: Manifest,
           progress: Progress, cancel: Cancel | None, task: str | None) -> RestoreResult:
+    with Dir.open(tree.parent):
+        pass  # where the tree is published must exist before anything is written
     _clear_staging(state)
     state.mkdir(rj.STAGING, 0o700)
     total = target.total_file_bytes()
