@@ -151,7 +151,7 @@ def _publish(engine: "SnapshotEngine", tree: Path, state: Tree, new_root: list[i
         if not pub.same(staging.lstat(ROOT), new_root):
             raise errors.IntegrityError(f"{os.fsdecode(state.path)}: the staged tree of the restore journal is "
                                         f"gone; the restore cannot be finished", path=str(tree))
-        return pub.publish(parent, name, staging.root, ROOT, engine.publish)
+        return pub.publish(parent, name, staging.root, ROOT, engine.publish_mode)
 
 
 def _in_place(engine: "SnapshotEngine", tree: Path, state_dir: Path, state: Tree, snap_id: str, target: Manifest,
@@ -252,7 +252,7 @@ def recover(engine: "SnapshotEngine", tree: Path, state_dir: Path) -> str | None
 def _publish_done(engine: "SnapshotEngine", tree: Path, state: Tree, journal: rj.Journal) -> bool:
     """Completes a full restore's publish; False when its staged tree is gone (nothing to publish)."""
     with Dir.open(tree.parent) as parent, state.subtree(rj.STAGING) as staging:
-        return pub.complete(parent, os.fsencode(tree.name), staging.root, ROOT, journal.new_root, engine.publish)
+        return pub.complete(parent, os.fsencode(tree.name), staging.root, ROOT, journal.new_root, engine.publish_mode)
 
 
 def _target(engine: "SnapshotEngine", journal: rj.Journal) -> Manifest | None:
