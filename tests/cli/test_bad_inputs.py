@@ -97,8 +97,8 @@ def test_extract_under_a_file_is_not_a_directory(dev, tmp_path, what):
     snap = json.loads(bodega("snapshot", "list", "dev", "--json", code=0))[0]["id"]
     f = tmp_path / "f"
     f.write_text("x")
-    assert "Not a directory" in bodega("snapshot", "extract", "dev", snap, what, str(f / "out"),
-                                       code=errors.NotADirectory.exit_code)
+    assert "not a directory" in bodega("snapshot", "extract", "dev", snap, what, str(f / "out"),
+                                       code=errors.NotADirectory.exit_code).lower()
 
 
 @pytest.mark.parametrize("where", ["/dev/null", "FILE", "FILE/under"])

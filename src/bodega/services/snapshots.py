@@ -427,11 +427,7 @@ class SnapshotTasks:
 
     def extract(self, container: str | uuid.UUID, snapshot: str | uuid.UUID, path: str, dest: Path) -> Any:
         """Writes one path of a snapshot to dest (which must not exist)."""
-        snap_id = str(self._s.get(container, snapshot).id)
-        try:
-            return self.engine.extract(snap_id, path, dest)
-        except OSError as e:  # dest under a file, a name too long...: one StorageError naming dest
-            raise errors.os_error(e, "extract", e.filename or dest) from None
+        return self.engine.extract(str(self._s.get(container, snapshot).id), path, dest)
 
     def diff(self, container: str | uuid.UUID, old: str | None = None, new: str | None = None) -> Any:
         """What changed: live tree vs the newest snapshot (default), a snapshot vs the live tree, or two snapshots."""
