@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bodega/bd_process.h"
+#include "bodega/bd_thread.h"
 #include "cgroup.h"
 
 #define CPU_PERIOD_US 100000
@@ -94,10 +95,10 @@ static int own_cgroup(const char *controller, char *path, size_t cap, char *moun
 
 static void unique_name(char *out, size_t cap)
 {
-    static unsigned counter;
+    static volatile unsigned counter;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+    unsigned n = bd_atomic_inc_uint(&counter);
     snprintf(out, cap, "bodega-%ld-%u-%lx", (long)getpid(), n, (unsigned long)ts.tv_nsec);
 }
 
