@@ -139,9 +139,11 @@ class SnapshotTasks:
         return self._s.get(container, task.result["snapshot_id"])
 
     def _take(self, ctx: TaskContext, container_id: uuid.UUID, label: str, kind: str,
-              trigger: SnapshotTrigger, copy_of: tuple[Path, Manifest] | None = None) -> tuple[uuid.UUID, Any]:
+              trigger: SnapshotTrigger, copy_of: tuple[Path, Manifest] | None = None,
+              progress: Callable[[str, int, int], None] | None = None) -> tuple[uuid.UUID, Any]:
         """Snapshots the container's tree; copy_of: (source tree, its live manifest noted before
-        the tree was cloned from it), whose hashes the snapshot reuses where they are right."""
+        the tree was cloned from it), whose hashes the snapshot reuses where they are right;
+        progress(phase, done, total): the engine's progress (default: the task's 0-95%)."""
         with self._b.catalogue.session_scope(write=False) as s:
             c = s.get(Container, container_id)
             tree, state = self._paths(s, c)
@@ -149,7 +151,7 @@ class SnapshotTasks:
         if kind == "delta" and base is None:
             raise errors.DeltaBaseMismatch("a delta snapshot needs a base: this container has no snapshot yet")
         self.engine.recover(tree, state)
-        progress = _relay(ctx)
+        progress = progress or _relay(ctx)
         built = None
         if copy_of is not None:
             progress("scan", 0, 0)

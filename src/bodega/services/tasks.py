@@ -184,6 +184,10 @@ class TaskKind:
     run: Callable[["TaskContext"], None]
     locks: Callable[[Task], list[uuid.UUID]] = _primary_lock
     changes_tree: bool = False  # refresh the container's size_bytes when the task ends
+    # Run by recovery, under the task's locks and heartbeat, when the process running the task
+    # died: it puts back what the task left half done (from the result it saved); the task then
+    # ends failed (interrupted).  Without it, recovery only ends the task.
+    resume: Callable[["TaskContext"], None] | None = None
 
 
 @dataclass
@@ -232,6 +236,15 @@ class TaskContext:
         if now - self._event_time >= PROGRESS_EVENT_INTERVAL or percent - self._event_percent >= 10:
             self._event_time, self._event_percent = now, percent
             self.engine._record_progress(self, percent)
+
+    def save_result(self, session: Session | None = None) -> None:
+        """Writes the result so far to the task's row (in session if given): what recovery reads
+        if this process dies before the task ends."""
+        if session is not None:
+            self.engine._own_running(session, self).result = dict(self.result)
+            return
+        with self.engine.bodega.catalogue.session_scope() as s:
+            self.engine._own_running(s, self).result = dict(self.result)
 
     def log(self, line: str) -> None:
         """Adds a line to the task's result log (the last 50 lines are kept)."""
@@ -629,6 +642,7 @@ class TaskService:
         ]
         ended: list[uuid.UUID] = []
         doomed: dict[uuid.UUID, list[Path]] = {}
+        dead = [t for t in dead if not self._resume(t)]
         for task_id in dead:
             with self.bodega.catalogue.session_scope() as s:
                 task = s.get(Task, task_id)
@@ -647,6 +661,48 @@ class TaskService:
             self._remove_dirs(doomed[task_id], task_id)
         self._sweep_staging()
         return [self.get(t) for t in ended]
+
+    def _resume(self, task_id: uuid.UUID) -> bool:
+        """Adopts a dead task whose kind can resume, runs its resume step and ends it failed
+        (interrupted); False when its kind has no resume step or another process adopted it."""
+        with self.bodega.catalogue.session_scope() as s:
+            task = s.get(Task, task_id)
+            kind = self._kinds.get(task.type) if task is not None else None
+            if task is None or task.status != TaskStatus.RUNNING or kind is None or kind.resume is None:
+                return False
+            # The adoption: only one process's UPDATE matches the dead owner.
+            adopted = _rowcount(s.execute(
+                sa.update(Task).where(Task.id == task_id, Task.status == TaskStatus.RUNNING,
+                                      Task.owner_host == task.owner_host, Task.owner_pid == task.owner_pid)
+                .values(owner_host=HOST, owner_pid=os.getpid(), heartbeat_at=utcnow())))
+            who = f"{task.owner_host}:{task.owner_pid}"
+            info = TaskInfo.of(task)
+        if not adopted:
+            return True
+        resume = kind.resume
+        ctx = TaskContext(self, info.id, info.type, info.payload, info.container_id, kind, None,
+                          result=dict(info.result))
+        self._live[ctx.task_id] = ctx
+        beat_stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(ctx, beat_stop), daemon=True)
+        beat.start()
+        try:
+            try:
+                resume(ctx)
+                ctx.result["reason"] = "interrupted"
+                failure: BaseException = errors.TaskInterrupted(
+                    f"interrupted: the process running it ({who}) stopped without finishing it; "
+                    f"{ctx.result.get('resumed', 'recovered')}")
+            except errors.BodegaError as exc:
+                ctx.result["reason"] = "interrupted"
+                failure = errors.TaskInterrupted(f"interrupted ({who} stopped), and recovery failed: {exc}")
+            self._end_here(ctx, failure)
+        finally:
+            beat_stop.set()
+            beat.join()
+            self._live.pop(ctx.task_id, None)
+            shutil.rmtree(self.home.staging_dir(ctx.task_id), ignore_errors=True)
+        return True
 
     def _sweep_staging(self) -> None:
         """Removes staging left by tasks that ended a while ago (a crash after the end, before cleanup)."""

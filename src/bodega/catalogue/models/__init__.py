@@ -1,5 +1,6 @@
 """Catalogue models, one module per entity; importing this package registers them all on Base.metadata."""
 from bodega.catalogue.models.app_instance import AppInstance, AppStatus
+from bodega.catalogue.models.app_run import AppRun
 from bodega.catalogue.models.auth_session import AuthSession, MfaState
 from bodega.catalogue.models.base import Base, utcnow
 from bodega.catalogue.models.container import Container, ContainerStatus, ContainerTag, Platform
@@ -10,7 +11,7 @@ from bodega.catalogue.models.task import ContainerLock, Task, TaskStatus
 from bodega.catalogue.models.user import Role, User
 
 __all__ = [
-    "AppInstance", "AppStatus", "AuthSession", "Base", "Container", "ContainerLock", "ContainerStatus",
+    "AppInstance", "AppRun", "AppStatus", "AuthSession", "Base", "Container", "ContainerLock", "ContainerStatus",
     "ContainerTag", "EXPORT_TASK_TYPE", "EventLevel", "EventLog", "EventSource", "ExportFormat", "ExportPackage",
     "MfaState", "Platform", "Role", "Snapshot", "SnapshotTrigger", "SnapshotType", "Task", "TaskStatus", "User",
     "utcnow",

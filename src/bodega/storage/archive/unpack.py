@@ -166,11 +166,13 @@ def _preflight(archive: Archive, checker: _Checker, listing: list[Member]) -> No
 
 def unpack(archive: Archive, tree: TreeLike, into: bytes = b"", limits: UnpackLimits = UnpackLimits(), *,
            progress: Callable[[int, int], object] | None = None, cancel: Callable[[], bool] | None = None,
-           case_insensitive: bool = False) -> UnpackReport:
+           case_insensitive: bool = False, on_file: Callable[[bytes, bytes], object] | None = None) -> UnpackReport:
     """Writes archive's members under into (a relative path in tree) after checking each.
 
     progress(members_done, bytes_done) is called now and then; cancel() returning True stops
-    with errors.Cancelled.  Nothing existing is overwritten (the Tree creates exclusively).
+    with errors.Cancelled; on_file(path, head) sees each file's path (relative to into) and
+    first chunk (up to 1 MiB) as it is written, and may raise to stop.  Nothing existing is
+    overwritten (the Tree creates exclusively).
     On any error what was written so far stays: unpack into a fresh directory and remove it,
     or roll the tree back, on failure.
     """
@@ -214,7 +216,8 @@ def unpack(archive: Archive, tree: TreeLike, into: bytes = b"", limits: UnpackLi
             continue
         parent_ready(path)
         if m.kind == FILE:
-            report.bytes += _write(tree, prefix + path, m, mode, checker, report)
+            report.bytes += _write(tree, prefix + path, m, mode, checker, report,
+                                   (lambda head, path=path: on_file(path, head)) if on_file else None)
             report.files += 1
         elif m.kind == SYMLINK:
             assert m.link is not None
@@ -246,15 +249,20 @@ def _lexical(path: bytes, target: bytes) -> bytes:
     return b"/".join(here)
 
 
-def _write(tree: TreeLike, path: bytes, m: Member, mode: int, checker: _Checker, report: UnpackReport) -> int:
+def _write(tree: TreeLike, path: bytes, m: Member, mode: int, checker: _Checker, report: UnpackReport,
+           first: Callable[[bytes], object] | None) -> int:
     """Writes one file member, counting its bytes against the caps as they come."""
     written = 0
 
     def chunks() -> Iterator[bytes]:
         nonlocal written
         with m.open() as stream:
+            head = True
             while True:
                 data = stream.read(CHUNK)
+                if head and first is not None:
+                    first(data)
+                head = False
                 if not data:
                     return
                 written += len(data)
