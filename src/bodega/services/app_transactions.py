@@ -262,7 +262,7 @@ class AppTransactions:
                 name = p.get("name") or meta.name or ctx.payload["default_name"]
                 path = p.get("path") or (old["install_path"] if old else f"apps/{slug(name)}")
                 check_relative(path, "install path")
-                self._place(tree, root, staging, path.encode(), merge=old is not None)
+                self._place(tree, staging, path.encode(), merge=old is not None)
             if meta.platform and not runs_on(meta.platform, container.platform.value):
                 raise errors.PlatformMismatch(f"{source}: {APP_JSON} says platform {meta.platform}, and container "
                                               f"{container.name} is {container.platform.value}")
@@ -321,7 +321,7 @@ class AppTransactions:
                 with open(program, "rb") as f:
                     check.see(str(program), f.read(HEAD_BYTES))
 
-    def _place(self, tree: Tree, root: Path, staging: bytes, path: bytes, merge: bool) -> None:
+    def _place(self, tree: Tree, staging: bytes, path: bytes, merge: bool) -> None:
         """Moves the staged app to its install path (merged into what an update kept)."""
         if tree.lstat(path) is None:
             parent = path.rpartition(b"/")[0]
@@ -333,7 +333,7 @@ class AppTransactions:
         if not merge:
             raise errors.PathExists(17, None, path.decode("utf-8", "replace"),
                                     "install path (give another with --path)")
-        _merge(tree, root, staging, path)
+        _merge(tree, staging, path)
         tree.remove_tree(staging)
 
     def _run_installer(self, ctx: TaskContext, tree: Tree, root: Path, container: Container, source: Path,
@@ -368,7 +368,7 @@ class AppTransactions:
         json_rel = f"{prefix}/{APP_JSON}" if prefix else APP_JSON
         st = tree.lstat(json_rel.encode())
         if st is not None and st.kind == "file" and st.size <= 1 << 20:
-            return parse_app_manifest((root / json_rel).read_bytes(), json_rel)
+            return parse_app_manifest(tree.read_bytes(json_rel.encode()), json_rel)
         return AppManifest()
 
     # --- uninstall ------------------------------------------------------------------------
@@ -471,17 +471,15 @@ def _restore_entry(tree: Tree, engine: Any, snapshot: str, entry: Any) -> None:
         tree.write_file(entry.path, chunks, mode=entry.mode & 0o7777, mtime_ns=entry.mtime_ns)
 
 
-def _merge(tree: Tree, root: Path, staging: bytes, path: bytes) -> None:
+def _merge(tree: Tree, staging: bytes, path: bytes) -> None:
     """Moves every entry of staging into path; where path already holds a file the new one
     lands beside it as NAME.bodega-new (the user's file is kept)."""
-    with os.scandir(root / os.fsdecode(staging)) as listing:  # our own staging, made just now
-        names = sorted(os.fsencode(d.name) for d in listing)
-    for name in names:
+    for name, _ in sorted(tree.listdir(staging)):
         src, dst = staging + b"/" + name, path + b"/" + name
         live = tree.lstat(dst)
         if live is None:
             tree.rename(src, dst, noreplace=True)
         elif live.kind == "dir" and tree.lstat(src).kind == "dir":
-            _merge(tree, root, src, dst)
+            _merge(tree, src, dst)
         else:
             tree.rename(src, dst + b".bodega-new", noreplace=True)
