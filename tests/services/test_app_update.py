@@ -74,3 +74,14 @@ def test_disable_enable_and_set_entry(b, tmp_path):
         b.apps.disable("dev", "nope")
     events = [e.message for e in b.events.list(limit=None) if e.level.value == "audit"]
     assert any("app disable dev tool" in m for m in events)
+
+
+def test_manifest_json_lists_the_apps_and_a_clone_keeps_their_provenance(b, tmp_path):
+    c = b.containers.create("dev")
+    app = b.apps.install("dev", _v(tmp_path, "1.0", {"bin/tool": b"#!/bin/sh\n"}))
+    manifest = json.loads((Path(c.storage_path) / "manifest.json").read_text())
+    [listed] = manifest["app_instances"]
+    assert (listed["name"], listed["status"], listed["source_hash"]) == ("tool", "ready", app.source_hash)
+    b.containers.clone("dev", "dev2")
+    [copy] = b.apps.list("dev2")
+    assert (copy.name, copy.source_hash, copy.entry_points) == ("tool", app.source_hash, app.entry_points)
