@@ -174,6 +174,8 @@ class AppService:
 
     def resolve(self, s: Session, container: Container, ref: str | uuid.UUID) -> AppInstance:
         """An app of container by name, id or unique id prefix."""
+        if isinstance(ref, str) and not ref.isprintable():  # app names are printable; lone surrogates are not
+            raise errors.AppNotFound(f"container {container.name} has no app {ref!r}")
         if isinstance(ref, str):
             row = s.scalar(sa.select(AppInstance).where(AppInstance.container_id == container.id,
                                                         AppInstance.name == ref))
