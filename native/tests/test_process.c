@@ -34,15 +34,18 @@ int test_child_main(int argc, char **argv)
         return 0;
     }
     if (argc >= 2 && !strcmp(argv[0], "alloc")) {
-        /* Touches every page, 1 MiB at a time, so the memory is really in use. */
+        /* Touches every page, 1 MiB at a time, so the memory is really in use; each block
+         * escapes through a volatile pointer, so no compiler may elide the allocation. */
+        static char *volatile keep;
         long mib = atol(argv[1]);
         for (long i = 0; i < mib; i++) {
             char *p = malloc(1 << 20);
             if (!p)
                 return 3;
             memset(p, (int)i, 1 << 20);
+            keep = p;
         }
-        return 0;
+        return keep ? 0 : 4;
     }
     if (argc >= 2 && !strcmp(argv[0], "write-env")) {
         /* Writes "$BD_TEST_VAR|<cwd>" to the file argv[1] (relative to the cwd). */
