@@ -99,9 +99,9 @@ class AppTransactions:
     def __init__(self, bodega: "Bodega") -> None:
         self._b = bodega
         register = bodega.tasks.register
-        register(TaskKind("app.install", self._run_install, changes_tree=True, resume=self._resume))
-        register(TaskKind("app.update", self._run_update, changes_tree=True, resume=self._resume))
-        register(TaskKind("app.uninstall", self._run_uninstall, changes_tree=True, resume=self._resume))
+        register(TaskKind("app.install", self._run_install, changes_tree=True, recover=self._recover))
+        register(TaskKind("app.update", self._run_update, changes_tree=True, recover=self._recover))
+        register(TaskKind("app.uninstall", self._run_uninstall, changes_tree=True, recover=self._recover))
 
     # --- the transaction ------------------------------------------------------------------
 
@@ -155,8 +155,9 @@ class AppTransactions:
             self._roll_back(ctx, verb, exc)
             raise
 
-    def _roll_back(self, ctx: TaskContext, verb: str, exc: BaseException | None) -> None:
-        """Restores the pre-install snapshot and records the app's state after the failure."""
+    def _roll_back(self, ctx: TaskContext, verb: str, exc: BaseException | None) -> str:
+        """Restores the pre-install snapshot and records the app's state after the failure;
+        returns what it did."""
         assert ctx.container_id is not None
         pre = ctx.result.get("pre_snapshot_id")
         why = str(exc) if exc is not None else "the process running it stopped"
@@ -164,7 +165,6 @@ class AppTransactions:
             _, root, state = self._paths(ctx.container_id)
             self._b.snapshots.engine.restore(root, state, pre)
             ctx.result["rolled_back_to"] = pre
-            ctx.result["resumed"] = f"rolled back to the pre-install snapshot {pre[:8]}"
             if isinstance(exc, errors.BodegaError) and not isinstance(exc, errors.StorageError) and exc.args:
                 exc.args = (f"{exc.args[0]} (rolled back to the pre-install snapshot {pre[:8]})",)
         app_id = ctx.payload.get("app_id")
@@ -181,11 +181,13 @@ class AppTransactions:
             container = s.get(Container, ctx.container_id)
             if container is not None:
                 self._b.containers.sync_manifest(s, container)
+        return f"rolled back to the pre-install snapshot {pre[:8]}" if pre else "nothing had changed yet"
 
-    def _resume(self, ctx: TaskContext) -> None:
-        """Recovery of an install, update or uninstall whose process died: roll it back."""
-        verb = ctx.type.partition(".")[2]
-        self._roll_back(ctx, verb, None)
+    def _recover(self, ctx: TaskContext) -> str:
+        """Recovery of an install, update or uninstall whose process died (run by the process
+        that adopted the task, under its locks): roll it back to its pre-install snapshot."""
+        ctx.result.update(self._b.tasks.get(ctx.task_id).result)  # what the dead process saved
+        return self._roll_back(ctx, ctx.type.partition(".")[2], None)
 
     def _publish(self, s: Any, ctx: TaskContext, verb: str, outcome: Outcome | None) -> None:
         """The app's row after a transaction, in the task's last transaction."""
