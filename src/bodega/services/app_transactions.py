@@ -125,31 +125,36 @@ class AppTransactions:
         assert ctx.container_id is not None
         return self._b.snapshots._take(ctx, ctx.container_id, label, "auto", trigger, progress=progress)
 
+    def _record(self, s: Any, ctx: TaskContext, snap_id: uuid.UUID, done: Any, trigger: SnapshotTrigger,
+                label: str) -> None:
+        """Publishes a snapshot the transaction took, in session s."""
+        assert ctx.container_id is not None
+        self._b.snapshots.record(ctx.container_id, type=done.type, checksum_manifest=done.root,
+                                 base_snapshot_id=uuid.UUID(done.base) if done.base else None, label=label,
+                                 size_bytes=done.added_bytes, trigger=trigger, task_id=ctx.task_id, session=s,
+                                 snapshot_id=snap_id)
+
     def _transaction(self, ctx: TaskContext, verb: str, app_name: str,
                      change: Callable[[Path, Container], Outcome | None]) -> None:
         """pre-install snapshot, change, post-install snapshot; the pre snapshot restored on failure."""
         assert ctx.container_id is not None
         container, root, _ = self._paths(ctx.container_id)
-        snap_id, done = self._snapshot(ctx, SnapshotTrigger.PRE_INSTALL, f"before {verb} {app_name}", (0, 15))
-        with self._b.catalogue.session_scope() as s:
-            self._b.snapshots.record(ctx.container_id, type=done.type, checksum_manifest=done.root,
-                                     base_snapshot_id=uuid.UUID(done.base) if done.base else None,
-                                     label=f"before {verb} {app_name}", size_bytes=done.added_bytes,
-                                     trigger=SnapshotTrigger.PRE_INSTALL, task_id=ctx.task_id, session=s,
-                                     snapshot_id=snap_id)
-            ctx.result.update(pre_snapshot_id=str(snap_id), pre_root=done.root)
-            ctx.save_result(s)
+        try:
+            snap_id, done = self._snapshot(ctx, SnapshotTrigger.PRE_INSTALL, f"before {verb} {app_name}", (0, 15))
+            with self._b.catalogue.session_scope() as s:
+                self._record(s, ctx, snap_id, done, SnapshotTrigger.PRE_INSTALL, f"before {verb} {app_name}")
+                ctx.result.update(pre_snapshot_id=str(snap_id), pre_root=done.root)
+                ctx.save_result(s)
+        except BaseException as exc:
+            self._roll_back(ctx, verb, exc)  # nothing changed yet: the app is only marked failed
+            raise
         try:
             outcome = change(root, container)
             ctx.progress(80)
             post_id, post = self._snapshot(ctx, SnapshotTrigger.POST_INSTALL, f"after {verb} {app_name}", (80, 98))
             ctx.result.update(post_snapshot_id=str(post_id), post_root=post.root)
             with ctx.finish() as s:
-                self._b.snapshots.record(ctx.container_id, type=post.type, checksum_manifest=post.root,
-                                         base_snapshot_id=uuid.UUID(post.base) if post.base else None,
-                                         label=f"after {verb} {app_name}", size_bytes=post.added_bytes,
-                                         trigger=SnapshotTrigger.POST_INSTALL, task_id=ctx.task_id, session=s,
-                                         snapshot_id=post_id)
+                self._record(s, ctx, post_id, post, SnapshotTrigger.POST_INSTALL, f"after {verb} {app_name}")
                 self._publish(s, ctx, verb, outcome)
         except BaseException as exc:
             self._roll_back(ctx, verb, exc)
