@@ -36,23 +36,27 @@ class _Forward:
     """A decompressed stream that tarfile may treat as seekable, as long as it only moves forward.
 
     tarfile's random-access mode ('r:') is several times faster than its stream mode ('r|');
-    reading members in order, its seeks all go forward, which this turns into reads.  A read
-    returns n bytes unless the stream ends (decoders may return less per call).
+    reading members in order, its seeks all go forward, which this turns into reads.  The
+    decoder is read a megabyte at a time (tarfile asks for 512-byte headers), and a read
+    returns n bytes unless the stream ends.
     """
 
+    REFILL = 1 << 20
+
     def __init__(self, raw: BinaryIO, head: bytes = b"") -> None:
-        self._raw, self._head, self._pos = raw, head, 0
+        self._raw, self._buf, self._at, self._pos = raw, head, 0, 0
 
     def _take(self, n: int) -> bytes:
-        if self._head:
-            out, self._head = self._head[:n], self._head[n:]
-            return out
-        return self._raw.read(n)
+        if self._at >= len(self._buf):
+            self._buf, self._at = self._raw.read(max(n, self.REFILL)), 0
+        out = self._buf[self._at:self._at + n]
+        self._at += len(out)
+        return out
 
     def read(self, n: int = -1) -> bytes:
         if n < 0:
-            out = self._head + self._raw.read()
-            self._head = b""
+            out = self._buf[self._at:] + self._raw.read()
+            self._buf, self._at = b"", 0
         else:
             out = self._take(n)
             while len(out) < n:
@@ -71,7 +75,7 @@ class _Forward:
         if offset < self._pos:
             raise io.UnsupportedOperation("a tar stream cannot go back")
         while self._pos < offset:
-            skipped = self._take(min(offset - self._pos, 1 << 20))
+            skipped = self._take(min(offset - self._pos, self.REFILL))
             if not skipped:
                 break
             self._pos += len(skipped)

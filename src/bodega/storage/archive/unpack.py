@@ -12,50 +12,40 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from bodega import errors
 from bodega.storage.archive.member import DIR, FILE, HARDLINK, SPECIAL, SYMLINK, Member
 from bodega.storage.archive.member_path import normalize, refuse, resolve_inside, shown
 from bodega.storage.archive.reader import Archive
 from bodega.storage.archive.sniff import ZIP
+from bodega.storage.tree import Tree, write_at
 
 CHUNK = 1 << 20
 SETID = 0o6000
 
 
-class TreeLike(Protocol):
-    """The part of storage.tree.Tree that unpack uses."""
-
-    def makedirs(self, path: bytes, mode: int = ...) -> Any: ...
-    def write_file(self, path: bytes, data: Any, *, mode: int = ..., mtime_ns: int | None = ...) -> Any: ...
-    def symlink(self, path: bytes, target: bytes, *, is_dir: bool = ...) -> Any: ...
-    def hardlink(self, src: bytes, dst: bytes) -> Any: ...
-    def set_meta(self, path: bytes, *, mode: int | None = ..., mtime_ns: int | None = ...) -> Any: ...
-    def subtree(self, path: bytes) -> Any: ...
-
-
 class _Dirs:
-    """Open subtrees of the directories being filled, so a file is created from its parent's
+    """Open handles of the directories being filled, so a file is created from its parent's
     handle instead of walking from the root again (archives list a directory's files together)."""
 
     KEEP = 64
 
-    def __init__(self, tree: TreeLike) -> None:
+    def __init__(self, tree: Tree) -> None:
         self.tree = tree
-        self.open: dict[bytes, Any] = {}
+        self.open: dict[bytes, Tree] = {}
 
     def write(self, path: bytes, data: Any, mode: int, mtime_ns: int | None) -> None:
         parent, _, name = path.rpartition(b"/")
         if not parent:
-            self.tree.write_file(name, data, mode=mode, mtime_ns=mtime_ns)
+            write_at(self.tree.root, name, data, mode=mode, mtime_ns=mtime_ns)
             return
         sub = self.open.get(parent)
         if sub is None:
             if len(self.open) >= self.KEEP:
                 self.close()
             sub = self.open[parent] = self.tree.subtree(parent)
-        sub.write_file(name, data, mode=mode, mtime_ns=mtime_ns)
+        write_at(sub.root, name, data, mode=mode, mtime_ns=mtime_ns)
 
     def close(self) -> None:
         for sub in self.open.values():
@@ -193,7 +183,7 @@ def _preflight(archive: Archive, checker: _Checker, listing: list[Member]) -> No
     dry.recheck_links()
 
 
-def unpack(archive: Archive, tree: TreeLike, into: bytes = b"", limits: UnpackLimits = UnpackLimits(), *,
+def unpack(archive: Archive, tree: Tree, into: bytes = b"", limits: UnpackLimits = UnpackLimits(), *,
            progress: Callable[[int, int], object] | None = None, cancel: Callable[[], bool] | None = None,
            case_insensitive: bool = False, on_file: Callable[[bytes, bytes], object] | None = None) -> UnpackReport:
     """Writes archive's members under into (a relative path in tree) after checking each.
@@ -217,7 +207,7 @@ def unpack(archive: Archive, tree: TreeLike, into: bytes = b"", limits: UnpackLi
 class _Unpacker:
     """One unpack: the members written in archive order, directories given their modes last."""
 
-    def __init__(self, archive: Archive, tree: TreeLike, prefix: bytes, checker: _Checker) -> None:
+    def __init__(self, archive: Archive, tree: Tree, prefix: bytes, checker: _Checker) -> None:
         self.archive, self.tree, self.prefix, self.checker = archive, tree, prefix, checker
         self.report = UnpackReport()
         self.made: set[bytes] = set()
@@ -298,23 +288,33 @@ def _lexical(path: bytes, target: bytes) -> bytes:
 
 def _write(dirs: _Dirs, path: bytes, m: Member, mode: int, checker: _Checker, report: UnpackReport,
            first: Callable[[bytes], object] | None) -> int:
-    """Writes one file member, counting its bytes against the caps as they come."""
+    """Writes one file member, counting its bytes against the caps as they come (a small one in
+    one piece, a large one streamed)."""
     written = 0
+    with m.open() as stream:
+        head = stream.read(CHUNK)
+        if first is not None:
+            first(head)
+        written = len(head)
+        checker.weigh(m, report.bytes + written)
+        if len(head) < CHUNK:
+            tail = stream.read(1)  # the end, or a member larger than it said: stream the rest
+            if not tail:
+                dirs.write(path, head, mode, m.mtime_ns)
+                return written
+            head += tail
+            written += len(tail)
 
-    def chunks() -> Iterator[bytes]:
-        nonlocal written
-        with m.open() as stream:
-            head = True
+        def chunks() -> Iterator[bytes]:
+            nonlocal written
+            yield head
             while True:
                 data = stream.read(CHUNK)
-                if head and first is not None:
-                    first(data)
-                head = False
                 if not data:
                     return
                 written += len(data)
                 checker.weigh(m, report.bytes + written)
                 yield data
 
-    dirs.write(path, chunks(), mode, m.mtime_ns)
+        dirs.write(path, chunks(), mode, m.mtime_ns)
     return written
