@@ -295,3 +295,27 @@ def test_open_looks_at_markers_only(world):
     assert not list((w.home / "tmp" / "restores").iterdir())
     assert json.dumps(w.last_restore().result)  # JSON-ready
     assert uuid.UUID(w.last_restore().result["snapshot"]) == uuid.UUID(w.s2)
+
+
+@pytest.mark.slow
+def test_a_damaged_journal_never_locks_the_home(world, tmp_path):
+    """Recovery's errors are bodega errors: the home opens, the task says what broke, and the
+    container's next task fails with one line instead of guessing."""
+    w = world
+    before = restore_trees.sentinel(w.outside)
+    _killed_at(w, tmp_path, "restore.step", 3, w.s2)
+    journal = w.state / "restore.journal"
+    journal.write_bytes(journal.read_bytes()[:40])  # damaged on disk
+    _next_command(w)
+    task = w.last_restore()
+    assert task.status.value == "failed" and task.error["type"] == "IntegrityError"
+    _next_command(w)
+    with bodega.open(w.home) as b:  # recovery failed once, said why, and is not retried at every open
+        recoveries = b.tasks.list(type="snapshot.recover")
+    assert len(recoveries) == 1 and recoveries[0].status.value == "failed"
+    again = bodega_cli(w.home, "snapshot", "restore", "dev", w.s1)
+    assert again.returncode == 15 and "Traceback" not in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1 and "restore.journal" in again.stderr
+    journal.unlink()  # what the message says to do
+    assert bodega_cli(w.home, "snapshot", "restore", "dev", w.s1).returncode == 0
+    assert w.root_hex() == w.snapshot_root(w.s1) and restore_trees.sentinel(w.outside) == before

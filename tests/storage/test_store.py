@@ -356,14 +356,14 @@ def test_clone_probe_is_false_on_ext4_and_true_on_xfs(ext4_dir, cow_dir):
     assert volume.can_clone(cow_dir) is True
 
 
-# --- put_files: many files at once, trusting a manifest's settled stats --------------------------
+# --- put_files: many files at once, each named by the bytes stored --------------------------
 
-def _hashed(tree: Path, settled: bool, digest: bytes | None = None):
+def _hashed(tree: Path, digest: bytes | None = None):
     """The tree's files as a manifest saw them, optionally with a digest the test chose."""
     from bodega.storage import manifest as mf
 
     files = mf.build(tree).hashed_files()
-    return [f._replace(settled=settled, digest=digest or f.digest) for f in files]
+    return [f._replace(digest=digest or f.digest) for f in files]
 
 
 def test_put_files_stores_each_file_and_reports_its_digest(tmp_path):
@@ -373,7 +373,7 @@ def test_put_files_stores_each_file_and_reports_its_digest(tmp_path):
     for rel, data in contents.items():
         (tree / rel.decode()).write_bytes(data)
     store = ObjectStore(tmp_path / "store")
-    files = _hashed(tree, settled=True)
+    files = _hashed(tree)
     with store.writer() as w:
         puts = w.put_files(tree, files)
     assert [p.digest for p in puts] == [blake3.blake3(contents[f.path]).digest() for f in files]
@@ -388,7 +388,7 @@ def test_put_files_stores_equal_files_of_one_batch_once(tmp_path):
         (tree / name).write_bytes(text(3000, 5))
     store = ObjectStore(tmp_path / "store")
     with store.writer() as w:
-        puts = w.put_files(tree, _hashed(tree, settled=True))
+        puts = w.put_files(tree, _hashed(tree))
     assert sorted(p.stored_as for p in puts) == ["blob", "known", "known"]
     assert sum(p.added_bytes for p in puts) == w.added_bytes > 0 and w.added_objects == 1
 
@@ -412,7 +412,7 @@ def test_put_files_reads_the_file_not_the_manifest(tmp_path):
     tree = tmp_path / "tree"
     tree.mkdir()
     (tree / "f").write_bytes(b"old")
-    files = _hashed(tree, settled=True)
+    files = _hashed(tree)
     (tree / "f").write_bytes(b"new bytes")  # changed after its manifest was made
     store = ObjectStore(tmp_path / "store")
     with store.writer() as w:
@@ -424,30 +424,25 @@ def test_put_files_names_a_file_that_vanished(tmp_path):
     tree = tmp_path / "tree"
     tree.mkdir()
     (tree / "f").write_bytes(b"x")
-    files = _hashed(tree, settled=True)
+    files = _hashed(tree)
     (tree / "f").unlink()
     with pytest.raises(errors.PathNotFound, match="f"):
         with ObjectStore(tmp_path / "store").writer() as w:
             w.put_files(tree, files)
 
 
-@pytest.mark.parametrize("settled, changed, trusted", [(True, False, True), (False, False, False),
-                                                       (True, True, False)])
-def test_put_files_on_xfs_trusts_a_clone_only_when_settled_stats_vouch(cow_dir, settled, changed, trusted):
-    # A chosen digest shows whether the clone was trusted (taken as hashed) or read again.
+def test_put_files_on_xfs_names_a_clone_by_its_own_bytes_never_by_the_manifest(cow_dir):
+    # A digest the test chose: a clone is hashed all the same (issue 10, item 14).
     tree = cow_dir / "tree"
     tree.mkdir()
     data = noise(64 << 10, 3)
     (tree / "big").write_bytes(data)
-    chosen = b"\x01" * 32
-    files = _hashed(tree, settled, chosen)
-    if changed:
-        os.utime(tree / "big", ns=(1, 1))  # the stats no longer vouch
+    files = _hashed(tree, b"\x01" * 32)
     store = ObjectStore(cow_dir / "store")
     with store.writer() as w:
         [p] = w.put_files(tree, files)
-    assert p.stored_as == "clone"
-    assert p.digest == (chosen if trusted else blake3.blake3(data).digest())
+    assert (p.stored_as, p.digest, p.size) == ("clone", blake3.blake3(data).digest(), len(data))
+    assert store.read(p.digest) == data
 
 
 def test_put_files_on_xfs_a_failing_file_leaves_no_staged_clone(cow_dir):
@@ -455,7 +450,7 @@ def test_put_files_on_xfs_a_failing_file_leaves_no_staged_clone(cow_dir):
     tree.mkdir()
     for name in ("a", "b", "c"):
         (tree / name).write_bytes(noise(64 << 10, ord(name)))
-    files = _hashed(tree, settled=True)
+    files = _hashed(tree)
     (tree / "b").unlink()  # vanished after its manifest was made: the batch fails on it
     store = ObjectStore(cow_dir / "store")
     with pytest.raises(errors.PathNotFound, match="b"):

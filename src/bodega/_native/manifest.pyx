@@ -7,7 +7,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from libc.errno cimport ENOENT
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcmp, memset
+from libc.string cimport memcmp, memcpy, memset
 
 from bodega import errors
 
@@ -171,6 +171,20 @@ cdef class Table:
         """row(i) for every entry."""
         return [self.row(i) for i in range(self.m.n)]
 
+    def set_content(self, Py_ssize_t i, bytes digest, uint64_t size) -> None:
+        """Sets file entry i's hash and size: its content as read by someone else (the store,
+        from its own copy of the file).  Its stats stay the scan's."""
+        self._check(i)
+        if self.m.kind[i] != 1 or len(digest) != 32:
+            raise errors.InternalError(f"set_content needs a file entry and a 32-byte hash (entry {i})")
+        memcpy(self.m.hash + 32 * i, <const char *>digest, 32)
+        self.m.size[i] = size
+
+    def link_hashes(self) -> None:
+        """Gives every hard link its first name's hash and metadata (after set_content)."""
+        with nogil:
+            bd_mf_link_hashes(self.m)
+
     def stat_cache(self, Py_ssize_t i):
         """(ctime_ns, file_id, volume_id) of entry i, or None without a cache."""
         self._check(i)
@@ -214,24 +228,14 @@ cdef class Table:
         return bytes(out)
 
     def hashed_files(self) -> list:
-        """(path, size, hash, mtime_ns, ctime_ns, file_id, settled) of every regular file.
-
-        settled: the stats predate the racy window of the scan that took them, so a file
-        that still has them still has the hashed bytes.  Without a stat cache, ctime_ns and
-        file_id are 0 and nothing is settled.
-        """
+        """(path, size, hash) of every regular file but hard links after their first name (the
+        same content: see link_hashes)."""
         cdef bd_mf *m = self.m
-        cdef int64_t cutoff = m.scan_start_ns - m.racy_window_ns
         cdef size_t i
-        cdef bint cache = m.cache != NULL
         out = []
         for i in range(m.n):
-            if m.kind[i] != 1:
-                continue
-            out.append((self._path(i), m.size[i], PyBytes_FromStringAndSize(<const char *>m.hash + 32 * i, 32),
-                        m.mtime_ns[i], m.ctime_ns[i] if cache else 0,
-                        ((<object>m.file_id_hi[i] << 64) | m.file_id[i]) if cache else 0,
-                        cache and m.mtime_ns[i] < cutoff and m.ctime_ns[i] < cutoff))
+            if m.kind[i] == 1 and m.link_len[i] == 0:
+                out.append((self._path(i), m.size[i], PyBytes_FromStringAndSize(<const char *>m.hash + 32 * i, 32)))
         return out
 
     def file_bytes(self) -> int:
@@ -365,9 +369,11 @@ cdef size_t _copy_suspects(bd_mf *m, bd_mf *source, const bd_mf *source_previous
         free(vouched)
 
 
-cdef tuple _read_suspects(Table table, path, Table previous, Table source, int threads, progress):
+cdef tuple _read_suspects(Table table, path, Table previous, Table source, int threads, progress,
+                          uint64_t leave_min=0):
     """Reads the files of table that previous does not vouch for (or, with source, that the
-    copy rule does not vouch for): (files read, failures)."""
+    copy rule does not vouch for), except those of leave_min bytes or more (when leave_min is
+    not 0): (files read, failures, indexes of the suspects left unread)."""
     cdef bytes root = _root_of(path, threads)
     if table.m.delta or (previous is not None and previous.m.delta) or (source is not None and source.m.delta):
         raise errors.InternalError("read_suspects works on full tables")
@@ -383,6 +389,7 @@ cdef tuple _read_suspects(Table table, path, Table previous, Table source, int t
     cdef size_t k = 0, j, again
     cdef uint64_t total_bytes = 0
     failures = []
+    unread = []
     bd_error_clear(&err)
     try:
         if idx == NULL:
@@ -392,6 +399,15 @@ cdef tuple _read_suspects(Table table, path, Table previous, Table source, int t
         else:
             with nogil:
                 k = bd_mf_reuse(m, previous.m if previous is not None else NULL, idx)
+        if leave_min:
+            again = 0
+            for j in range(k):
+                if m.size[idx[j]] >= leave_min:
+                    unread.append(idx[j])
+                else:
+                    idx[again] = idx[j]
+                    again += 1
+            k = again
         for j in range(k):
             total_bytes += m.size[idx[j]]
         if k:
@@ -418,7 +434,7 @@ cdef tuple _read_suspects(Table table, path, Table previous, Table source, int t
                 failures += [_job_error(&jobs[j], root) for j in range(again) if jobs[j].status != BD_OK]
         with nogil:
             bd_mf_link_hashes(m)  # hard links take their first name's hash
-        return k, failures
+        return k, failures, unread
     finally:
         if d != NULL:
             bd_dir_close(d)
@@ -426,12 +442,15 @@ cdef tuple _read_suspects(Table table, path, Table previous, Table source, int t
         free(idx)
 
 
-def read_suspects(Table table, path, Table previous=None, *, int threads=0, progress=None):
+def read_suspects(Table table, path, Table previous=None, *, int threads=0, progress=None,
+                  uint64_t leave_min=0):
     """Fills table's hashes: those previous (a full table with a stat cache, read from the same
     tree) vouches for by the racy-git rule are taken from it, every other file below path is
-    read, once more when it changed while read.  Returns (files read, the error of each file
-    that could not be read).  progress(Progress) is called now and then while reading."""
-    return _read_suspects(table, path, previous, None, threads, progress)
+    read, once more when it changed while read; with leave_min, files of that size or more
+    are left unread (their hash stays zero: the caller sets it, see Table.set_content).
+    Returns (files read, the error of each file that could not be read, the indexes of the
+    files left unread).  progress(Progress) is called now and then while reading."""
+    return _read_suspects(table, path, previous, None, threads, progress, leave_min)
 
 
 def read_copy_suspects(Table table, path, Table source, Table source_previous, *, int threads=0,
@@ -440,5 +459,5 @@ def read_copy_suspects(Table table, path, Table source, Table source_previous, *
     source_previous was read: a file keeps the hash of source's file at its path when
     source_previous vouches for that file by the racy-git rule (source scanned after the copy)
     and size and mtime match; every other file below path is read.  Returns what
-    read_suspects returns (every file is read when source_previous is None)."""
+    read_suspects returns, none left unread (every file is read when source_previous is None)."""
     return _read_suspects(table, path, source_previous, source, threads, progress)

@@ -390,25 +390,13 @@ cdef class Dir:
 
     def create_at(self, name):
         """A new regular file name, open for writing (exclusive, never through a link; owner-only)."""
-        cdef bytes n = _name(name)
-        cdef bd_file *out = NULL
-        cdef bd_error e
-        cdef bd_status rc
-        cdef bd_dir *h = self._h()
-        cdef const char *c = n
-        cdef size_t ln = len(n)
-        bd_error_clear(&e)
-        with nogil:
-            rc = bd_file_create_at(h, c, ln, &out, &e)
-        if rc != BD_OK:
-            _fail(&e, self.path, n)
-        f = File()
-        f.f = out
-        f.path = self._child(n)
-        return f
+        return self._file(name, True)
 
     def open_read_at(self, name):
         """The regular file name opened for reading (UnsafePath for a link, SpecialFile for a fifo...)."""
+        return self._file(name, False)
+
+    cdef File _file(self, name, bint create):
         cdef bytes n = _name(name)
         cdef bd_file *out = NULL
         cdef bd_error e
@@ -418,7 +406,10 @@ cdef class Dir:
         cdef size_t ln = len(n)
         bd_error_clear(&e)
         with nogil:
-            rc = bd_file_open_read(h, c, ln, &out, NULL, &e)
+            if create:
+                rc = bd_file_create_at(h, c, ln, &out, &e)
+            else:
+                rc = bd_file_open_read(h, c, ln, &out, NULL, &e)
         if rc != BD_OK:
             _fail(&e, self.path, n)
         f = File()

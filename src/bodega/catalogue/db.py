@@ -5,6 +5,7 @@ place SQLAlchemy errors become BodegaErrors (by constraint name, see CONSTRAINT_
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Iterator
@@ -152,6 +153,9 @@ class Catalogue:
             return errors.NotFound()
         if isinstance(e, exc.OperationalError):
             text = str(e.orig).lower()
+            if "disk is full" in text:
+                return errors.NoSpace(errno.ENOSPC, f"no space left to write the catalogue {self._where()}",
+                                      None, "catalogue")
             if "locked" in text or "busy" in text:
                 return errors.DatabaseLocked(
                     f"the catalogue is locked by another process (waited {self.timeout:g} s): {self._where()}"
@@ -286,7 +290,10 @@ def _foreign_key_of_statement(statement: str) -> str | None:
     """SQLite names no foreign key: infer it from the statement when only one could fail."""
     m = _STATEMENT_TABLE.match(statement)
     if not m:
-        return None
+        # Failed at commit, not at a statement: only a key checked at commit fails there.
+        deferred = {str(c.name) for t in Base.metadata.tables.values() for c in t.foreign_key_constraints
+                    if (c.initially or "").upper() == "DEFERRED"}
+        return deferred.pop() if len(deferred) == 1 else None
     verb, table_name = m.group(1).upper(), m.group(2)
     if verb.startswith("DELETE"):
         # Deleting a parent fails only through a referencing key without an ON DELETE action.

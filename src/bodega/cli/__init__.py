@@ -49,6 +49,7 @@ def main() -> None:
       BODEGA_DATABASE_URL    the catalogue's database (default: SQLite $BODEGA_HOME/bodega.db)
       BODEGA_BUSY_TIMEOUT    seconds to wait for a catalogue locked by another process (10)
       BODEGA_TASK_STALE_AFTER  seconds without heartbeat before a running task counts as interrupted (30)
+      BODEGA_MAX_BODY        bytes a request body to `bodega serve` may have (1048576)
 
     \b
     SHELL COMPLETION
@@ -58,9 +59,13 @@ def main() -> None:
 
 def _register() -> None:
     """Adds every command group; each lives in its own module."""
-    from bodega.cli import app, container, demo, doctor, error_list, events, fs, snapshot, tasks, verify  # noqa: F401
+    from bodega.cli import (  # noqa: F401
+        app, container, demo, doctor, error_list, events, fs, serve, session, setting, share, snapshot, tasks, token,
+        user, verify,
+    )
 
-    for module in (doctor, demo, fs, container, app, tasks, events, error_list, snapshot, verify):
+    for module in (doctor, demo, fs, container, app, share, tasks, events, error_list, snapshot, verify, user,
+                   session, token, setting, serve):
         for command in getattr(module, "COMMANDS", ()):
             main.add_command(command)
 

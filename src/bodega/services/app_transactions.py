@@ -114,16 +114,16 @@ class AppTransactions:
         d = Path(c.storage_path)
         return c, d / "root", d / "state"
 
-    def _snapshot(self, ctx: TaskContext, trigger: SnapshotTrigger, label: str,
-                  span: tuple[int, int]) -> tuple[uuid.UUID, Any]:
-        """Takes a snapshot of the container, reporting progress within span (percent)."""
+    def _snapshot(self, ctx: TaskContext, snap_id: uuid.UUID, trigger: SnapshotTrigger, label: str,
+                  span: tuple[int, int]) -> Any:
+        """Takes snapshot snap_id of the container, reporting progress within span (percent)."""
         lo, hi = span
 
         def progress(phase: str, done: int, total: int) -> None:
             ctx.progress(lo + (done * (hi - lo) // total if total and phase != "scan" else 0))
 
         assert ctx.container_id is not None
-        return self._b.snapshots._take(ctx, ctx.container_id, label, "auto", trigger, progress=progress)
+        return self._b.snapshots._take(ctx, ctx.container_id, snap_id, label, "auto", trigger, progress=progress)
 
     def _record(self, s: Any, ctx: TaskContext, snap_id: uuid.UUID, done: Any, trigger: SnapshotTrigger,
                 label: str) -> None:
@@ -139,23 +139,30 @@ class AppTransactions:
         """pre-install snapshot, change, post-install snapshot; the pre snapshot restored on failure."""
         assert ctx.container_id is not None
         container, root, _ = self._paths(ctx.container_id)
+        snapshots = self._b.snapshots
         try:
-            snap_id, done = self._snapshot(ctx, SnapshotTrigger.PRE_INSTALL, f"before {verb} {app_name}", (0, 15))
-            with self._b.catalogue.session_scope() as s:
-                self._record(s, ctx, snap_id, done, SnapshotTrigger.PRE_INSTALL, f"before {verb} {app_name}")
-                ctx.result.update(pre_snapshot_id=str(snap_id), pre_root=done.root)
-                ctx.save_result(s)
+            snap_id = uuid.uuid4()
+            with snapshots._creating(ctx, snap_id):  # its file goes if its row is not committed
+                done = self._snapshot(ctx, snap_id, SnapshotTrigger.PRE_INSTALL, f"before {verb} {app_name}", (0, 15))
+                with self._b.catalogue.session_scope() as s:
+                    self._record(s, ctx, snap_id, done, SnapshotTrigger.PRE_INSTALL, f"before {verb} {app_name}")
+                    ctx.result.update(pre_snapshot_id=str(snap_id), pre_root=done.root)
+                    ctx.save_result(s)
         except BaseException as exc:
-            self._roll_back(ctx, verb, exc)  # nothing changed yet: the app is only marked failed
+            ctx.result.pop("pre_snapshot_id", None)  # not published: nothing to restore, nothing changed yet
+            self._roll_back(ctx, verb, exc)  # the app is only marked failed
             raise
         try:
             outcome = change(root, container)
             ctx.progress(80)
-            post_id, post = self._snapshot(ctx, SnapshotTrigger.POST_INSTALL, f"after {verb} {app_name}", (80, 98))
-            ctx.result.update(post_snapshot_id=str(post_id), post_root=post.root)
-            with ctx.finish() as s:
-                self._record(s, ctx, post_id, post, SnapshotTrigger.POST_INSTALL, f"after {verb} {app_name}")
-                self._publish(s, ctx, verb, outcome)
+            post_id = uuid.uuid4()
+            with snapshots._creating(ctx, post_id):
+                post = self._snapshot(ctx, post_id, SnapshotTrigger.POST_INSTALL, f"after {verb} {app_name}",
+                                      (80, 98))
+                ctx.result.update(post_snapshot_id=str(post_id), post_root=post.root)
+                with ctx.finish() as s:
+                    self._record(s, ctx, post_id, post, SnapshotTrigger.POST_INSTALL, f"after {verb} {app_name}")
+                    self._publish(s, ctx, verb, outcome)
         except BaseException as exc:
             self._roll_back(ctx, verb, exc)
             raise
@@ -167,8 +174,7 @@ class AppTransactions:
         pre = ctx.result.get("pre_snapshot_id")
         why = str(exc) if exc is not None else "the process running it stopped"
         if pre:
-            _, root, state = self._paths(ctx.container_id)
-            self._b.snapshots.engine.restore(root, state, pre)
+            self._b.snapshots.restore_in(ctx, pre, cancellable=False)
             ctx.result["rolled_back_to"] = pre
             if isinstance(exc, errors.BodegaError) and not isinstance(exc, errors.StorageError) and exc.args:
                 exc.args = (f"{exc.args[0]} (rolled back to the pre-install snapshot {pre[:8]})",)

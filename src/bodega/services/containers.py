@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from bodega import errors
 from bodega.catalogue.models import (
-    AppInstance, AppStatus, Container, ContainerStatus, ContainerTag, Platform, Snapshot, SnapshotTrigger,
+    AppInstance, AppStatus, Container, ContainerShare, ContainerStatus, ContainerTag, Platform, Snapshot, SnapshotTrigger,
     SnapshotType, Task, User, utcnow,
 )
 from bodega.catalogue.models.container import NAME_MAX, TAG_MAX
@@ -206,14 +206,24 @@ class ContainerService:
     # --- reading --------------------------------------------------------------------------
 
     def resolve(self, s: Session, ref: str | uuid.UUID) -> Container:
-        """A container by the acting user's name for it, its id, or a unique id prefix."""
+        """A container the acting user may see, by their name for it, its id, or a unique id prefix.
+
+        A name is looked up among your containers first, then among those shared with you.
+        """
         if isinstance(ref, str):
+            name = unicodedata.normalize("NFC", ref)
             row = s.scalar(sa.select(Container).where(Container.owner_id == self._b.users.current.id,
-                                                      Container.name == unicodedata.normalize("NFC", ref)))
+                                                      Container.name == name))
             if row is not None:
                 return row
+            others = s.scalars(sa.select(Container).where(Container.name == name, self._b.shares.visible())
+                               .limit(2)).all()
+            if len(others) > 1:
+                raise errors.AmbiguousReference(f"several containers you can see are named {ref!r}: give its id")
+            if others:
+                return others[0]
         row = find_by_id(s, Container, ref, "container")
-        if row is not None:
+        if row is not None and self._b.shares.can_see(s, row):
             return row
         raise errors.ContainerNotFound(f"no container {ref!r}")
 
@@ -237,10 +247,12 @@ class ContainerService:
 
     def list(self, *, tag: str | None = None, status: ContainerStatus | str | None = None,
              all_users: bool = False) -> list[ContainerInfo]:
-        """Your containers (or everyone's), by name."""
-        q = sa.select(Container, User.email).join(User, User.id == Container.owner_id)
+        """Your containers and those shared with you (all_users: every one you may see), by name."""
+        q = sa.select(Container, User.email).join(User, User.id == Container.owner_id).where(self._b.shares.visible())
         if not all_users:
-            q = q.where(Container.owner_id == self._b.users.current.id)
+            me = self._b.users.current.id
+            q = q.where(sa.or_(Container.owner_id == me, Container.id.in_(
+                sa.select(ContainerShare.container_id).where(ContainerShare.user_id == me))))
         if tag is not None:
             q = q.where(Container.id.in_(sa.select(ContainerTag.container_id).where(ContainerTag.tag == tag)))
         if status is not None:
@@ -364,14 +376,20 @@ class ContainerService:
 
         afters = [after for step in self.clone_steps if (after := step(ctx, source_id)) is not None]
         stage = ctx.staging / "container"
-        stage.mkdir()
+        try:
+            stage.mkdir()
+        except OSError as e:
+            raise errors.os_error(e, "create staging", stage) from e
         r = fs.clone_tree(source_root, stage / "root", progress=on_progress)
         ctx.log(f"cloned {r.files} files from {source_root} in {r.seconds:.2f} s "
                 f"({r.bytes_cloned} bytes cloned, {r.bytes_copied} copied)")
         if r.specials:
             ctx.log(f"skipped {len(r.specials)} special files: {', '.join(r.specials[:5])}")
         target = self._b.home.container_dir(ctx.container_id)
-        os.rename(stage, target)
+        try:
+            os.rename(stage, target)
+        except OSError as e:
+            raise errors.os_error(e, "publish clone", target) from e
         ctx.result.update(container_id=str(ctx.container_id), source_id=str(source_id), path=str(target),
                           files=r.files, bytes_cloned=r.bytes_cloned, bytes_copied=r.bytes_copied)
         for after in afters:

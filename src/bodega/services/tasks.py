@@ -220,7 +220,10 @@ class TaskContext:
     def staging(self) -> Path:
         """This task's staging directory under tmp/, created on first use, removed when the task ends."""
         path = self.engine.home.staging_dir(self.task_id)
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise errors.os_error(e, "create staging", path) from e
         return path
 
     def checkpoint(self) -> None:
@@ -283,6 +286,7 @@ class TaskService:
         self._kinds: dict[str, TaskKind] = {}
         self._live: dict[uuid.UUID, TaskContext] = {}
         self._stop_agent = threading.Event()
+        self._wake: threading.Event | None = None
         # Called with (ctx, locked container ids) before a task's code runs, under its locks.
         self.before_run: list[Callable[[TaskContext, list[uuid.UUID]], None]] = []
 
@@ -323,6 +327,7 @@ class TaskService:
                     if prepare is not None:
                         prepare(s, task)
                         s.flush()
+                    self.bodega.shares.require_task(s, task)
                     self.bodega.events.record(
                         s, f"{user.email}: {audit}", level=EventLevel.AUDIT, source=EventSource.USER,
                         container_id=task.container_id, task_id=task.id, user_id=user.id,
@@ -516,8 +521,11 @@ class TaskService:
         staging = self.home.staging_dir(task_id)
         for i, d in enumerate(dirs):
             if d.exists():
-                staging.mkdir(parents=True, exist_ok=True)
-                os.replace(d, staging / f"discarded-{i}")
+                try:
+                    staging.mkdir(parents=True, exist_ok=True)
+                    os.replace(d, staging / f"discarded-{i}")
+                except OSError:
+                    shutil.rmtree(d, ignore_errors=True)  # no room to stage its removal (a full volume)
         shutil.rmtree(staging, ignore_errors=True)
 
     def _set_status(self, s: Session, task: Task, status: TaskStatus) -> None:
@@ -584,9 +592,13 @@ class TaskService:
 
     # --- agent ----------------------------------------------------------------------------
 
-    def run_agent(self, *, until_idle: bool = False, poll: float = 1.0) -> int:
-        """Claims and runs queued tasks until stop_agent() (or, with until_idle, until none is runnable)."""
+    def run_agent(self, *, until_idle: bool = False, poll: float = 1.0, wake: threading.Event | None = None) -> int:
+        """Claims and runs queued tasks until stop_agent() (or, with until_idle, until none is runnable).
+
+        Between polls it sleeps up to poll seconds, or until wake is set (by whoever queued a task).
+        """
         self._stop_agent.clear()
+        self._wake = wake
         done = 0
         while not self._stop_agent.is_set():
             self.recover()
@@ -594,7 +606,11 @@ class TaskService:
             if claimed is None:
                 if until_idle:
                     break
-                self._stop_agent.wait(poll)
+                if wake is not None:
+                    wake.wait(poll)
+                    wake.clear()
+                else:
+                    self._stop_agent.wait(poll)
                 continue
             info, kind = claimed
             self._execute(info, kind, None, reraise=False)
@@ -604,14 +620,21 @@ class TaskService:
     def stop_agent(self) -> None:
         """Asks run_agent to stop, cancelling the tasks it runs at their next checkpoint."""
         self._stop_agent.set()
+        if self._wake is not None:
+            self._wake.set()
         for ctx in list(self._live.values()):
             ctx.cancel.set()
 
     def _claim_next(self) -> tuple[TaskInfo, TaskKind] | None:
         """Claims the oldest queued task this process can run and whose containers are free."""
         with self.bodega.catalogue.session_scope(write=False) as s:
-            queued = s.execute(sa.select(Task.id, Task.type).where(Task.status == TaskStatus.QUEUED)
-                               .order_by(Task.created_at).limit(50)).all()
+            # Tasks whose container another task holds are left out here: trying to claim each
+            # would take the write lock only to find the container busy.
+            held = sa.select(ContainerLock.container_id)
+            queued = s.execute(sa.select(Task.id, Task.type).where(
+                Task.status == TaskStatus.QUEUED,
+                sa.or_(Task.container_id.is_(None), Task.container_id.not_in(held)))
+                .order_by(Task.created_at).limit(50)).all()
         for task_id, type in queued:
             kind = self._kinds.get(type)
             if kind is None:
@@ -639,9 +662,19 @@ class TaskService:
         """The email of the user who started task."""
         return s.scalar(sa.select(User.email).where(User.id == task.user_id)) if task.user_id else None
 
+    def _visible(self) -> Any:
+        """A SQL condition on Task: the tasks the acting user may see (theirs, or on containers they see)."""
+        ids = self.bodega.shares.visible_ids()
+        if ids is None:
+            return sa.true()
+        return sa.or_(Task.user_id == self.bodega.users.current.id, Task.container_id.in_(ids))
+
     def _resolve(self, s: Session, ref: str | uuid.UUID) -> Task:
-        """A task by id or unique id prefix."""
+        """A task the acting user may see, by id or unique id prefix."""
         task = find_by_id(s, Task, ref, "task")
+        if task is not None and self.bodega.shares.visible_ids() is not None:
+            if not s.scalar(sa.select(sa.func.count()).select_from(Task).where(Task.id == task.id, self._visible())):
+                task = None
         if task is None:
             raise errors.TaskNotFound(f"no task {ref!r}: give its id or at least 4 characters of it")
         return task
@@ -655,7 +688,7 @@ class TaskService:
     def list(self, *, status: TaskStatus | str | None = None, container_id: uuid.UUID | None = None,
              type: str | None = None, limit: int | None = 50) -> list[TaskInfo]:
         """Tasks, newest first."""
-        q = sa.select(Task, User.email).outerjoin(User, User.id == Task.user_id)
+        q = sa.select(Task, User.email).outerjoin(User, User.id == Task.user_id).where(self._visible())
         if status is not None:
             q = q.where(Task.status == TaskStatus(status))
         if container_id is not None:
@@ -674,6 +707,8 @@ class TaskService:
         doomed: list[Path] = []
         with self.bodega.catalogue.session_scope() as s:
             task = self._resolve(s, ref)
+            if task.user_id != user.id:
+                self.bodega.shares.require_task(s, task)
             if task.status.finished:
                 raise errors.WrongStatus(f"task {task.id} has already {task.status.value}")
             self.bodega.events.record(s, f"{user.email}: cancel task {task.id} ({task.type})", level=EventLevel.AUDIT,

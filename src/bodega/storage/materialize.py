@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator
 from bodega import errors
 from bodega.storage.manifest import Entry, Manifest
 from bodega.storage.store import ObjectStore
-from bodega.storage.tree import Dir, Stat, Tree, descend, owner_settable, remove_quietly, split, write_at
+from bodega.storage.tree import Dir, DirChain, Stat, Tree, owner_settable, remove_quietly, split, write_at
 
 BATCH = 128
 RACY_WINDOW_NS = 2_000_000_000  # the widest window docs/format.md allows: safe on any volume
@@ -185,8 +185,9 @@ def write_files(writer: ObjectWriter, root: Dir, items: list[tuple[bytes, Entry]
 
     def one_batch(batch: list[tuple[bytes, list[tuple[bytes, Entry]]]]) -> list[tuple[bytes, Stat, int]]:
         out = []
-        for parent, part in batch:
-            with descend(root, split(parent)) as d:
+        with DirChain(root) as chain:
+            for parent, part in batch:
+                d = chain.get(split(parent))
                 for name, e in part:
                     st, n = writer.write(d, name, e)
                     out.append((e.path, st, n))
@@ -240,18 +241,25 @@ def write_tree(store: ObjectStore, manifest: Manifest, dest: Tree, *, threads: i
     alone = [(rel, e) for rel, e in hard if _relative(e.link, prefix) not in firsts]
     files += alone
     hard = [h for h in hard if h not in alone]
-    for rel, e in dirs:  # sorted by path: a parent before its children
-        dest.mkdir(rel, 0o700)  # owner-only while it is filled; its mode comes last
+    with DirChain(dest.root) as chain:
+        for rel, e in dirs:  # sorted by path: a parent before its children
+            parent, name = _parent_and_name(rel)
+            chain.get(split(parent)).mkdir_at(name, 0o700)  # owner-only while it is filled; its mode last
     with ObjectWriter(store, owners, cancel) as writer:
         write_files(writer, dest.root, files, threads, written, progress)
-    for rel, e in links:
-        dest.symlink(rel, e.link)
-        dest.set_meta(rel, mtime_ns=e.mtime_ns, **_owner_kw(owners, e))
-        written.stats[e.path] = _lstat(dest, rel)
-        written.symlinks += 1
+    with DirChain(dest.root) as chain:
+        for rel, e in links:
+            parent, name = _parent_and_name(rel)
+            d = chain.get(split(parent))
+            d.symlink_at(name, e.link)
+            written.stats[e.path] = _set_and_stat(d, name, {"mtime_ns": e.mtime_ns, **_owner_kw(owners, e)})
+            written.symlinks += 1
     for rel, e in hard:
-        dest.hardlink(_relative(e.link, prefix), rel)
+        first = _relative(e.link, prefix)
+        assert first is not None
+        dest.hardlink(first, rel)
         written.stats[e.path] = _lstat(dest, rel)
+        written.stats[e.link] = _lstat(dest, first)  # a new name changed its ctime
         written.hardlinks += 1
     finish_dirs(dest, dirs, owners, written)
     return written
@@ -277,11 +285,23 @@ def _lstat(t: Tree, rel: bytes) -> Stat:
 
 
 def finish_dirs(dest: Tree, dirs: Iterable[tuple[bytes, Entry]], owners: Owners, written: Written) -> None:
-    """Gives directories their mode, mtime (and owner), deepest first (writing inside changes a dir's mtime)."""
-    for rel, e in sorted(dirs, key=lambda x: x[0], reverse=True):
-        dest.set_meta(rel, **owners.meta(e))
-        written.stats[e.path] = _lstat(dest, rel)
-        written.dirs += 1
+    """Gives directories their mode, mtime (and owner), once everything inside them is written
+    (writing inside changes a directory's mtime; setting a child's metadata does not)."""
+    with DirChain(dest.root) as chain:
+        for rel, e in dirs:
+            parent, name = _parent_and_name(rel)
+            written.stats[e.path] = _set_and_stat(chain.get(split(parent)), name, owners.meta(e))
+            written.dirs += 1
+
+
+def _set_and_stat(d: Dir, name: bytes, meta: dict[str, Any]) -> Stat:
+    """Sets name's metadata in d, never through a link, and returns its stat after."""
+    d.set_meta_at(name, **meta)
+    st = d.stat_at(name)
+    if st is None:
+        raise errors.ChangedWhileReading(f"{os.fsdecode(d.path)}/{os.fsdecode(name)} vanished while it was "
+                                         f"written", path=os.fsdecode(name))
+    return st
 
 
 def with_stat_cache(target: Manifest, stats: dict[bytes, Stat], scan_start_ns: int,

@@ -101,6 +101,8 @@ def _sync(staging: Tree, files: list[bytes]) -> None:
 
 def _full(engine: "SnapshotEngine", tree: Path, state_dir: Path, state: Tree, snap_id: str, target: Manifest,
           progress: Progress, cancel: Cancel | None, task: str | None) -> RestoreResult:
+    with Dir.open(tree.parent):
+        pass  # where the tree is published must exist before anything is written
     _clear_staging(state)
     state.mkdir(rj.STAGING, 0o700)
     total = target.total_file_bytes()
@@ -149,7 +151,7 @@ def _publish(engine: "SnapshotEngine", tree: Path, state: Tree, new_root: list[i
         if not pub.same(staging.lstat(ROOT), new_root):
             raise errors.IntegrityError(f"{os.fsdecode(state.path)}: the staged tree of the restore journal is "
                                         f"gone; the restore cannot be finished", path=str(tree))
-        return pub.publish(parent, name, staging.root, ROOT, engine.publish)
+        return pub.publish(parent, name, staging.root, ROOT, engine.publish_mode)
 
 
 def _in_place(engine: "SnapshotEngine", tree: Path, state_dir: Path, state: Tree, snap_id: str, target: Manifest,
@@ -250,7 +252,7 @@ def recover(engine: "SnapshotEngine", tree: Path, state_dir: Path) -> str | None
 def _publish_done(engine: "SnapshotEngine", tree: Path, state: Tree, journal: rj.Journal) -> bool:
     """Completes a full restore's publish; False when its staged tree is gone (nothing to publish)."""
     with Dir.open(tree.parent) as parent, state.subtree(rj.STAGING) as staging:
-        return pub.complete(parent, os.fsencode(tree.name), staging.root, ROOT, journal.new_root, engine.publish)
+        return pub.complete(parent, os.fsencode(tree.name), staging.root, ROOT, journal.new_root, engine.publish_mode)
 
 
 def _target(engine: "SnapshotEngine", journal: rj.Journal) -> Manifest | None:

@@ -84,7 +84,8 @@ class Journal:
             return cls(doc["mode"], doc["snapshot"], doc["root"], doc.get("task"), doc.get("ops") or [],
                        doc.get("new_root"), doc.get("dirs") or {})
         except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise errors.IntegrityError(f"restore journal {where} is damaged: {e}", path=where) from None
+            raise errors.IntegrityError(f"restore journal {where} is damaged ({e}): how far that restore got is "
+                                        f"unknown; remove the file, then restore a snapshot again", path=where) from None
 
 
 def _legacy(doc: dict[str, Any]) -> Journal:

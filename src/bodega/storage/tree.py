@@ -21,7 +21,7 @@ from typing import Iterable, Iterator
 from bodega import errors
 from bodega._native.tree import Dir, File, Stat, owner_settable
 
-__all__ = ["Tree", "Dir", "Stat", "File", "owner_settable", "split", "descend", "write_at", "remove_quietly"]
+__all__ = ["Tree", "Dir", "Stat", "File", "owner_settable", "split", "descend", "DirChain", "write_at", "remove_quietly"]
 
 def split(rel: bytes | str) -> list[bytes]:
     """The components of a relative tree path (b"" gives []); InvalidInput when malformed."""
@@ -262,6 +262,42 @@ def descend(root: Dir, parts: list[bytes] | tuple[bytes, ...]) -> Iterator[Dir]:
     finally:
         for o in opened:
             o.close()
+
+
+class DirChain:
+    """The directories of the last path walked below root, kept open so that the next path
+    reuses their common prefix: for trees only this process writes (staging, a destination
+    it just made), walked in path order.  Each component is opened without following a link."""
+
+    def __init__(self, root: Dir) -> None:
+        self.root = root
+        self._parts: list[bytes] = []
+        self._dirs: list[Dir] = []
+
+    def get(self, parts: list[bytes]) -> Dir:
+        """The directory at parts (root for none)."""
+        k = 0
+        while k < len(self._parts) and k < len(parts) and self._parts[k] == parts[k]:
+            k += 1
+        for d in self._dirs[k:]:
+            d.close()
+        del self._parts[k:], self._dirs[k:]
+        d = self._dirs[-1] if self._dirs else self.root
+        for p in parts[k:]:
+            d = d.open_at(p)
+            self._parts.append(p)
+            self._dirs.append(d)
+        return d
+
+    def close(self) -> None:
+        """Closes the directories it holds (never root)."""
+        self.get([])
+
+    def __enter__(self) -> "DirChain":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def write_at(d: Dir, name: bytes, data: bytes | bytearray | memoryview | Iterable[bytes], *, mode: int,

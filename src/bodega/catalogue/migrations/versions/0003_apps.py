@@ -1,7 +1,7 @@
 """Apps: the provenance hash of an app's source, and app_runs (entry-point health).
 
 Revision ID: 0003_apps
-Revises: 0001
+Revises: 0005_users_auth
 """
 # Rules for catalogue migrations:
 # - small and reversible: every upgrade() has a working downgrade();
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 
 revision = '0003_apps'
-down_revision = '0001'
+down_revision = '0005_users_auth'
 branch_labels = None
 depends_on = None
 
