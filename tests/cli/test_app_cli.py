@@ -42,8 +42,9 @@ def test_install_list_show_footprint(run, installed):
     (["app", "show", "dev", "ghost"], 89, "no app"),
     (["app", "footprint", "dev", "ghost"], 89, "no app"),
     (["app", "uninstall", "dev", "ghost"], 89, "no app"),
-    (["app", "set-entry", "dev", "tool"], 10, "give an entry point"),
-    (["app", "set-entry", "dev", "tool", "--remove", "tool"], 50, "last entry point"),
+    (["app", "set-entry", "dev", "tool", "x=/bin/sh"], 10, "outside the container"),
+    (["app", "remove-entry", "dev", "tool", "tool"], 50, "last entry point"),
+    (["app", "remove-entry", "dev", "tool", "ghost"], 89, "no entry point"),
     (["app", "update", "dev", "ghost", "{archive}"], 89, "no app"),
     (["run", "dev", "ghost"], 89, "no entry point"),
 ])

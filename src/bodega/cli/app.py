@@ -210,29 +210,38 @@ def enable(container: str, app_ref: str, as_json: bool, home: str | None) -> Non
         _emit_app(b.apps.enable(container, app_ref), as_json)
 
 
-@app.command("set-entry", epilog=exit_status(errors.AppNotFound, errors.EntryPointRequired, errors.InvalidInput))
+@app.command("set-entry", epilog=exit_status(errors.AppNotFound, errors.InvalidInput))
 @container_argument()
 @click.argument("app_ref", metavar="APP")
-@click.argument("entry", required=False, metavar="NAME=COMMAND")
+@click.argument("entry", metavar="NAME=COMMAND")
 @click.option("--icon", help="The entry's icon, relative to the app's path.")
 @click.option("--arg", "args", multiple=True, help="A default argument (repeatable).")
-@click.option("--remove", metavar="NAME", help="Remove the entry point NAME instead.")
 @json_option
 @home_option
-def set_entry(container: str, app_ref: str, entry: str | None, icon: str | None, args: tuple[str, ...],
-              remove: str | None, as_json: bool, home: str | None) -> None:
-    """Add or replace an entry point of APP (NAME=COMMAND), or remove one (--remove NAME)."""
+def set_entry(container: str, app_ref: str, entry: str, icon: str | None, args: tuple[str, ...], as_json: bool,
+              home: str | None) -> None:
+    """Add or replace an entry point of APP: NAME=COMMAND, COMMAND relative to the app's path."""
     from bodega.services.apps import parse_entry
 
-    spec: dict[str, Any] | None = None
-    if entry is not None:
-        spec = parse_entry(entry)
-        if icon:
-            spec["icon"] = icon
-        if args:
-            spec["options"] = {"args": list(args)}
+    spec = parse_entry(entry)
+    if icon:
+        spec["icon"] = icon
+    if args:
+        spec["options"] = {"args": list(args)}
     with open_bodega(home) as b:
-        _emit_app(b.apps.set_entry(container, app_ref, spec, remove=remove), as_json)
+        _emit_app(b.apps.set_entry(container, app_ref, spec), as_json)
+
+
+@app.command("remove-entry", epilog=exit_status(errors.AppNotFound, errors.EntryPointRequired))
+@container_argument()
+@click.argument("app_ref", metavar="APP")
+@click.argument("name")
+@json_option
+@home_option
+def remove_entry(container: str, app_ref: str, name: str, as_json: bool, home: str | None) -> None:
+    """Remove the entry point NAME of APP (a ready app keeps at least one)."""
+    with open_bodega(home) as b:
+        _emit_app(b.apps.set_entry(container, app_ref, remove=name), as_json)
 
 
 @click.command("run", context_settings={"ignore_unknown_options": True},
