@@ -177,6 +177,54 @@ class RetentionInvalid(InvalidInput):
     exit_code = 79
 
 
+# --- apps: archives, installs and runs (84-89) -------------------------------------------
+
+class UnsafeArchive(InvalidInput):
+    """An archive member is unsafe to unpack (it would escape the tree or exhaust the disk)."""
+
+    exit_code = 84
+
+    def __init__(self, message: str | None = None, *, member: str | None = None, reason: str | None = None,
+                 **details: Any) -> None:
+        self.member = member
+        self.reason = reason
+        super().__init__(message, member=member, reason=reason, **details)
+
+
+class ArchiveCorrupt(IntegrityError):
+    """The archive is damaged, truncated or not an archive bodega reads."""
+
+    exit_code = 85
+
+    def __init__(self, message: str | None = None, *, member: str | None = None, **details: Any) -> None:
+        self.member = member
+        super().__init__(message, member=member, **details)
+
+
+class InstallFailed(BodegaError):
+    """The install failed; the container was rolled back to its pre-install snapshot."""
+
+    exit_code = 86
+
+
+class PlatformMismatch(Conflict):
+    """The app is built for another platform than the container's."""
+
+    exit_code = 87
+
+
+class IsolationUnavailable(NotSupported):
+    """The isolation the container's settings ask for cannot be enforced here."""
+
+    exit_code = 88
+
+
+class AppNotFound(NotFound):
+    """No such app in the container."""
+
+    exit_code = 89
+
+
 # --- manifests and diff (60-69) ----------------------------------------------------------
 
 class ManifestCorrupt(IntegrityError):

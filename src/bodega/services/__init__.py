@@ -85,7 +85,8 @@ def open(home: str | os.PathLike[str] | None = None, *, user: str | None = None)
     try:
         catalogue.ensure_schema()
         bodega = Bodega(where, catalogue, user)
-        bodega.tasks.recover()
+        bodega.tasks.recover()  # an interrupted install is rolled back to its pre-install snapshot here
+        bodega.apps.recover()  # runs whose bodega died: closed as crashes
         bodega.snapshots.recover()  # restores a crash interrupted; store files no row publishes
     except BaseException:
         catalogue.close()

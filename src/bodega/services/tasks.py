@@ -247,6 +247,15 @@ class TaskContext:
             self._event_time, self._event_percent = now, percent
             self.engine._record_progress(self, percent)
 
+    def save_result(self, session: Session | None = None) -> None:
+        """Writes the result so far to the task's row (in session if given): what recovery reads
+        if this process dies before the task ends."""
+        if session is not None:
+            self.engine._own_running(session, self).result = dict(self.result)
+            return
+        with self.engine.bodega.catalogue.session_scope() as s:
+            self.engine._own_running(s, self).result = dict(self.result)
+
     def log(self, line: str) -> None:
         """Adds a line to the task's result log (the last 50 lines are kept)."""
         self.result.setdefault("log", []).append(line)
