@@ -58,9 +58,9 @@ def main() -> None:
 
 def _register() -> None:
     """Adds every command group; each lives in its own module."""
-    from bodega.cli import container, demo, doctor, error_list, events, fs, snapshot, tasks, verify  # noqa: F401
+    from bodega.cli import container, demo, doctor, error_list, events, export, fs, snapshot, tasks, verify  # noqa: F401
 
-    for module in (doctor, demo, fs, container, tasks, events, error_list, snapshot, verify):
+    for module in (doctor, demo, fs, container, tasks, events, error_list, snapshot, export, verify):
         for command in getattr(module, "COMMANDS", ()):
             main.add_command(command)
 
