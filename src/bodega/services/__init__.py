@@ -20,6 +20,7 @@ from bodega.services.apps import AppService
 from bodega.services.containers import ContainerService
 from bodega.services.events import EventService
 from bodega.services.exports import ExportService
+from bodega.services.imports import ImportService
 from bodega.services.snapshots import SnapshotService
 from bodega.services.tasks import TaskService
 from bodega.services.users import UserInfo, UserService
@@ -38,6 +39,7 @@ class Bodega:
         self.apps = AppService(self)
         self.snapshots = SnapshotService(self)
         self.exports = ExportService(self)
+        self.imports = ImportService(self)
 
     @property
     def user(self) -> UserInfo:
