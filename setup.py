@@ -1,8 +1,9 @@
 """Builds the native core and its Cython bindings (metadata lives in pyproject.toml).
 
-The C core in native/ is compiled once into a static library with strict warnings
-(-Wall -Wextra, and -Werror when BODEGA_WERROR=1, as CI sets it); every .pyx module in
-src/bodega/_native/ links against it.  Cython's generated C is compiled without -Werror,
+The C core in native/ is compiled once into a static library with strict warnings, the
+flags chosen per compiler (GCC/Clang: -std=c99 -Wall -Wextra; MSVC: /W4; and -Werror or
+/WX when BODEGA_WERROR=1, as CI sets it); every .pyx module in src/bodega/_native/ links
+against it.  Cython's generated C is compiled without -Werror,
 since its warnings are not ours to fix.
 """
 import glob
@@ -10,6 +11,7 @@ import os
 import sys
 
 from setuptools import Extension, setup
+from setuptools.command.build_clib import build_clib
 from setuptools.command.build_ext import build_ext
 
 PLATFORM_DIR = "win32" if sys.platform == "win32" else "posix"
@@ -17,20 +19,39 @@ INCLUDE_DIRS = ["native/include"]
 HEADERS = sorted(glob.glob("native/include/bodega/*.h"))
 CORE_SOURCES = sorted(glob.glob("native/src/*.c")) + sorted(glob.glob(f"native/{PLATFORM_DIR}/*.c"))
 
-WARNINGS = ["-Wall", "-Wextra", "-Wshadow", "-Wpointer-arith", "-Wstrict-prototypes"]
-if os.environ.get("BODEGA_WERROR") == "1":
-    WARNINGS.append("-Werror")
-CORE_CFLAGS = ["-std=c99", "-O2", "-D_GNU_SOURCE", "-D_FILE_OFFSET_BITS=64", "-fvisibility=hidden", *WARNINGS]
+WERROR = os.environ.get("BODEGA_WERROR") == "1"
+
+
+def core_cflags(compiler_type: str) -> list:
+    """The C core's flags for this compiler: strict C99 for GCC/Clang, /W4 for MSVC."""
+    if compiler_type == "msvc":
+        return ["/O2", "/W4", *(["/WX"] if WERROR else [])]
+    warnings = ["-Wall", "-Wextra", "-Wshadow", "-Wpointer-arith", "-Wstrict-prototypes"]
+    return ["-std=c99", "-O2", "-D_GNU_SOURCE", "-D_FILE_OFFSET_BITS=64", "-fvisibility=hidden", *warnings,
+            *(["-Werror"] if WERROR else [])]
+
+
+def binding_cflags(compiler_type: str) -> list:
+    """Flags for Cython's generated C (never -Werror: its warnings are not ours to fix)."""
+    return ["/O2"] if compiler_type == "msvc" else ["-O2"]
+
 
 CORE_LIBRARY = (
     "bodegacore",
     {
         "sources": CORE_SOURCES,
         "include_dirs": INCLUDE_DIRS,
-        "cflags": CORE_CFLAGS,
         "obj_deps": {"": HEADERS},
     },
 )
+
+
+class BuildClibPerCompiler(build_clib):
+    """build_clib that picks the core's flags for the compiler in use (GCC, Clang or MSVC)."""
+
+    def build_libraries(self, libraries: list) -> None:
+        flags = core_cflags(self.compiler.compiler_type)
+        super().build_libraries([(name, {**info, "cflags": flags}) for name, info in libraries])
 
 
 class BuildExtWithCore(build_ext):
@@ -39,6 +60,10 @@ class BuildExtWithCore(build_ext):
     def run(self) -> None:
         self.run_command("build_clib")
         super().run()
+
+    def build_extension(self, ext: Extension) -> None:
+        ext.extra_compile_args = binding_cflags(self.compiler.compiler_type)
+        super().build_extension(ext)
 
 
 def native_extensions() -> list:
@@ -55,7 +80,6 @@ def native_extensions() -> list:
                 include_dirs=INCLUDE_DIRS,
                 depends=CORE_SOURCES + HEADERS,  # relink when the core changes
                 libraries=["pthread"] if PLATFORM_DIR == "posix" else [],
-                extra_compile_args=["-O2"],
             )
         )
     return cythonize(
@@ -69,5 +93,5 @@ def native_extensions() -> list:
 setup(
     libraries=[CORE_LIBRARY],
     ext_modules=native_extensions(),
-    cmdclass={"build_ext": BuildExtWithCore},
+    cmdclass={"build_clib": BuildClibPerCompiler, "build_ext": BuildExtWithCore},
 )

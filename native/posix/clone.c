@@ -31,6 +31,7 @@
 #endif
 
 #include "posix.h"
+#include "bodega/bd_thread.h"
 
 #define CHUNK (64ULL << 20)   /* bytes per copy_file_range call: <= 1 GiB (glibc PR33245), and
                                  small enough for cancel and progress to stay responsive */
@@ -67,15 +68,15 @@ static int method_unsupported(int err)
 #ifdef __linux__
 static int learned(bd_dir *dst, uint64_t src_dev, int bit)
 {
-    return __atomic_load_n(&dst->no_clone_dev, __ATOMIC_RELAXED) == src_dev + 1
-        && (__atomic_load_n(&dst->no_clone, __ATOMIC_RELAXED) & bit);
+    return bd_atomic_load_u64(&dst->no_clone_dev) == src_dev + 1
+        && (bd_atomic_load_int(&dst->no_clone) & bit);
 }
 
 static void learn(bd_dir *dst, uint64_t src_dev, int bit)
 {
-    if (__atomic_exchange_n(&dst->no_clone_dev, src_dev + 1, __ATOMIC_RELAXED) != src_dev + 1)
-        __atomic_store_n(&dst->no_clone, 0, __ATOMIC_RELAXED);
-    __atomic_fetch_or(&dst->no_clone, bit, __ATOMIC_RELAXED);
+    if (bd_atomic_exchange_u64(&dst->no_clone_dev, src_dev + 1) != src_dev + 1)
+        bd_atomic_store_int(&dst->no_clone, 0);
+    bd_atomic_fetch_or_int(&dst->no_clone, bit);
 }
 #endif
 

@@ -25,6 +25,7 @@
 #endif
 
 #include "posix.h"
+#include "bodega/bd_thread.h"
 
 #ifndef ENOTSUP
 #define ENOTSUP EOPNOTSUPP
@@ -82,11 +83,11 @@ static int have_listxattrat = 1;  /* 0 once the kernel said it lacks the call */
 static ssize_t list_xattrs(const bd_dir *d, const char *name, char *buf, size_t cap)
 {
 #ifdef SYS_LISTXATTRAT
-    if (__atomic_load_n(&have_listxattrat, __ATOMIC_RELAXED)) {
+    if (bd_atomic_load_int(&have_listxattrat)) {
         long n = syscall(SYS_LISTXATTRAT, d->fd, name, AT_SYMLINK_NOFOLLOW, buf, cap);
         if (!(n < 0 && errno == ENOSYS))
             return (ssize_t)n;
-        __atomic_store_n(&have_listxattrat, 0, __ATOMIC_RELAXED);
+        bd_atomic_store_int(&have_listxattrat, 0);
     }
 #endif
     char path[BD_NAME_BUF + 64];

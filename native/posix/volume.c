@@ -16,6 +16,7 @@
 #endif
 
 #include "posix.h"
+#include "bodega/bd_thread.h"
 
 #ifdef __linux__
 /* statfs f_type magics (linux/magic.h and the filesystems' own headers). */
@@ -53,7 +54,7 @@ static int trial_clone(bd_dir *d, uint32_t block)
 {
     static unsigned counter;
     char a[64], b[64];
-    unsigned n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+    unsigned n = bd_atomic_inc_uint(&counter);
     snprintf(a, sizeof a, ".bodega-probe-%ld-%u-a", (long)getpid(), n);
     snprintf(b, sizeof b, ".bodega-probe-%ld-%u-b", (long)getpid(), n);
     int fd = openat(d->fd, a, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -113,7 +114,7 @@ const char *bd_platform_features(void)
 #ifdef __linux__
     static char list[160];
     static int done;
-    if (__atomic_load_n(&done, __ATOMIC_ACQUIRE))
+    if (bd_atomic_load_int(&done))
         return list;
     char buf[160] = "posix linux ficlone getdents64 seek_hole";
     /* Probing with invalid descriptors: the kernel answers EBADF if it has the call. */
@@ -130,7 +131,7 @@ const char *bd_platform_features(void)
 #endif
     strcat(buf, " xattr");
     memcpy(list, buf, sizeof list);
-    __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+    bd_atomic_store_int(&done, 1);
     return list;
 #elif defined(__APPLE__)
     return "posix macos clonefile renameatx_np xattr";

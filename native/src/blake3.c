@@ -1,6 +1,7 @@
 /* blake3.c: the BLAKE3 hasher: chunk chaining, the tree of chaining values, the
  * extendable output, subtrees for parallel callers, and the choice of back end. */
 #include "blake3_impl.h"
+#include "bodega/bd_thread.h"
 
 /* ---- back ends ---------------------------------------------------------------------- */
 
@@ -27,27 +28,21 @@ static const b3_backend BACKENDS[BD_BLAKE3_IMPL_COUNT] = {
  * racing first calls detect the same value. */
 static int g_impl = -1;
 
-#if defined(__GNUC__) || defined(__clang__)
-#define LOAD_INT(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#define STORE_INT(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#else
-#define LOAD_INT(p) (*(volatile int *)(p))
-#define STORE_INT(p, v) (*(volatile int *)(p) = (v))
-#endif
+#define LOAD_INT(p) bd_atomic_load_int(p)
+#define STORE_INT(p, v) bd_atomic_store_int((p), (v))
 
 int bd_blake3_impl_available(bd_blake3_impl impl)
 {
     if ((unsigned)impl >= BD_BLAKE3_IMPL_COUNT || BACKENDS[impl].degree == 0)
         return 0;
 #if defined(B3_HAVE_SSE41)
-    __builtin_cpu_init();
     switch (impl) {
     case BD_BLAKE3_SSE41:
-        return __builtin_cpu_supports("sse4.1") != 0;
+        return bd_simd_cpu_has(BD_SIMD_SSE41);
     case BD_BLAKE3_AVX2:
-        return __builtin_cpu_supports("avx2") != 0;
+        return bd_simd_cpu_has(BD_SIMD_AVX2);
     case BD_BLAKE3_AVX512:
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+        return bd_simd_cpu_has(BD_SIMD_AVX512);
     default:
         return 1;
     }

@@ -4,8 +4,8 @@
 #ifdef B3_HAVE_AVX2
 #include <immintrin.h>
 
-#define B3S_FN static inline __attribute__((always_inline, target("avx2")))
-#define B3S_API __attribute__((target("avx2")))
+#define B3S_FN BD_SIMD_INLINE BD_SIMD_TARGET_AVX2
+#define B3S_API BD_SIMD_TARGET_AVX2
 #define B3S_VEC __m256i
 #define B3S_DEGREE 8
 #define B3S_ADD(a, b) _mm256_add_epi32((a), (b))

@@ -4,8 +4,8 @@
 #ifdef B3_HAVE_AVX512
 #include <immintrin.h>
 
-#define B3S_FN static inline __attribute__((always_inline, target("avx512f,avx512vl")))
-#define B3S_API __attribute__((target("avx512f,avx512vl")))
+#define B3S_FN BD_SIMD_INLINE BD_SIMD_TARGET_AVX512
+#define B3S_API BD_SIMD_TARGET_AVX512
 #define B3S_VEC __m512i
 #define B3S_DEGREE 16
 #define B3S_ADD(a, b) _mm512_add_epi32((a), (b))

@@ -12,18 +12,14 @@
 #include <string.h>
 
 #include "bodega/bd_hash.h"
+#include "bodega/bd_simd.h"
 
 #define B3_BLOCK_LEN BD_BLAKE3_BLOCK_LEN
 #define B3_CHUNK_LEN BD_BLAKE3_CHUNK_LEN
 #define B3_OUT_LEN 32
 #define B3_MAX_DEGREE 16   /* the widest back end (AVX-512) hashes 16 inputs at once */
 
-/* Fully unrolls a loop of constant count, so SIMD values stay in registers. */
-#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 8)
-#define B3_UNROLL _Pragma("GCC unroll 16")
-#else
-#define B3_UNROLL
-#endif
+#define B3_UNROLL BD_UNROLL_16
 
 /* Domain flags (BLAKE3 spec, table 3). */
 enum {
@@ -111,15 +107,15 @@ static inline size_t b3_job_blocks(const b3_chunk_job *job)
 }
 
 
-/* SIMD back ends exist on x86-64 with GCC or Clang (function target attributes and
- * __builtin_cpu_supports).  mingw-w64 GCC misaligns 32- and 64-byte stack spills (GCC
- * bug 54412), so Windows GCC builds keep to SSE4.1. */
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+/* The SIMD back ends this compiler can build (bd_simd.h decides, per compiler). */
+#ifdef BD_SIMD_SSE41_BUILD
 #define B3_HAVE_SSE41 1
-#if !defined(_WIN32) || defined(__clang__)
-#define B3_HAVE_AVX2 1
-#define B3_HAVE_AVX512 1
 #endif
+#ifdef BD_SIMD_AVX2_BUILD
+#define B3_HAVE_AVX2 1
+#endif
+#ifdef BD_SIMD_AVX512_BUILD
+#define B3_HAVE_AVX512 1
 #endif
 
 #ifdef B3_HAVE_SSE41

@@ -4,8 +4,8 @@
 #ifdef B3_HAVE_SSE41
 #include <immintrin.h>
 
-#define B3S_FN static inline __attribute__((always_inline, target("sse4.1")))
-#define B3S_API __attribute__((target("sse4.1")))
+#define B3S_FN BD_SIMD_INLINE BD_SIMD_TARGET_SSE41
+#define B3S_API BD_SIMD_TARGET_SSE41
 #define B3S_VEC __m128i
 #define B3S_DEGREE 4
 #define B3S_ADD(a, b) _mm_add_epi32((a), (b))

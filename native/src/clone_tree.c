@@ -38,8 +38,8 @@
 #define IDLE_TICK_NS 100000000ULL   /* the caller's checkpoint while it waits for workers */
 #define STAGING_PREFIX ".bodega-staging-"
 
-#define ATOMIC_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define ATOMIC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define ATOMIC_LOAD(p) bd_atomic_load_int(p)
+#define ATOMIC_STORE(p, v) bd_atomic_store_int((p), (v))
 
 /* A directory of the tree: its handles on both sides and what it waits for. */
 typedef struct cdir {
@@ -738,7 +738,7 @@ static void staging_name(char *buf, size_t cap, unsigned attempt)
 {
     static unsigned counter;
     uint64_t x = bd_now_ns() ^ ((uint64_t)(uintptr_t)buf << 16)
-               ^ ((uint64_t)__atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) << 40) ^ attempt;
+               ^ ((uint64_t)bd_atomic_inc_uint(&counter) << 40) ^ attempt;
     x ^= x >> 33;
     x *= 0xFF51AFD7ED558CCDULL;
     x ^= x >> 33;

@@ -7,11 +7,7 @@
 
 static int is_sep(char c)
 {
-#ifdef _WIN32
-    return c == '/' || c == '\\';
-#else
-    return c == '/';
-#endif
+    return BD_PATH_IS_SEP(c);
 }
 
 bd_status bd_path_open_parent(const char *path, bd_dir **parent, const char **name,
@@ -25,10 +21,7 @@ bd_status bd_path_open_parent(const char *path, bd_dir **parent, const char **na
         start--;
     size_t n = end - start;
     if (n == 0 || (n == 1 && path[start] == '.') || (n == 2 && path[start] == '.' && path[start + 1] == '.')
-#ifdef _WIN32
-        || path[end - 1] == ':'  /* "C:" is a drive, not a name */
-#endif
-    )
+        || (BD_PATH_HAS_DRIVES && path[end - 1] == ':'))  /* "C:" is a drive, not a name */
         return bd_fail(e, BD_E_INVAL, EINVAL, "path has no last name", BD_PATH_AS_GIVEN, path);
     /* The parent: everything before the name, without trailing separators but keeping a
      * root ("/", "C:\"); "." when there is nothing. */

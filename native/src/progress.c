@@ -1,11 +1,11 @@
 /* progress.c: counters shared by worker threads, rate-limited callbacks and cancel. */
 #include "bodega/bd_progress.h"
+#include "bodega/bd_thread.h"
 
 #define DEFAULT_INTERVAL_NS 100000000ULL /* 100 ms: smooth bars, negligible overhead */
 
-/* Worker threads add to the counters concurrently, so the adds are atomic (GCC/Clang
- * builtins, which mingw-w64 GCC has too). */
-#define ATOMIC_ADD(ptr, v) __atomic_fetch_add((ptr), (v), __ATOMIC_RELAXED)
+/* Worker threads add to the counters concurrently, so the adds are atomic. */
+#define ATOMIC_ADD(ptr, v) bd_atomic_fetch_add_u64((ptr), (v))
 
 void bd_progress_init(bd_progress *p)
 {
@@ -42,12 +42,12 @@ void bd_progress_add_io(bd_progress *p, uint64_t cloned, uint64_t copied)
 void bd_progress_cancel(bd_progress *p)
 {
     if (p)
-        __atomic_store_n(&p->cancel, 1, __ATOMIC_RELAXED);
+        bd_atomic_store_int(&p->cancel, 1);
 }
 
 int bd_progress_cancelled(const bd_progress *p)
 {
-    return p && __atomic_load_n(&p->cancel, __ATOMIC_RELAXED) != 0;
+    return p && bd_atomic_load_int(&p->cancel) != 0;
 }
 
 bd_status bd_progress_tick(bd_progress *p, int force, bd_error *e)

@@ -25,8 +25,8 @@
 #define IDLE_TICK_NS 100000000ULL
 #define MAX_VOLUMES 65535u
 
-#define ATOMIC_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define ATOMIC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define ATOMIC_LOAD(p) bd_atomic_load_int(p)
+#define ATOMIC_STORE(p, v) bd_atomic_store_int((p), (v))
 
 struct bd_scan {
     bd_scan_entry *entries;

@@ -1,4 +1,5 @@
-"""The C test runner of native/: natively, cross-compiled for Windows under Wine, and the arm64 build."""
+"""The C test runner of native/: natively (GCC and Clang, strict C99), cross-compiled for Windows
+under Wine, the arm64 build, and the MSVC branches of the compiler-wrapping headers."""
 from __future__ import annotations
 
 import importlib.util
@@ -68,3 +69,23 @@ def test_c_suite_builds_for_windows_arm64():
     pe = int.from_bytes(header[0x3C:0x40], "little")
     assert header[pe:pe + 4] == b"PE\0\0"
     assert int.from_bytes(header[pe + 4:pe + 6], "little") == 0xAA64  # IMAGE_FILE_MACHINE_ARM64
+
+
+def test_c_suite_strict_c99_with_gcc_and_clang():
+    if not _have("make", "gcc", "clang"):
+        need("gcc and clang are needed (apt-get install clang)")
+    proc = _make("check-strict", 900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    for cc in ("gcc", "clang"):
+        _assert_suite_passed(subprocess.run([str(NATIVE / "build" / "strict" / f"bd_tests-{cc}")],
+                                            capture_output=True, text=True, timeout=600, cwd=NATIVE))
+
+
+def test_msvc_branches_of_the_wrapping_headers_compile():
+    if not _have("make", "clang"):
+        need("clang is needed (apt-get install clang)")
+    proc = _make("check-msvc-headers", 300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    for arch, machine in (("x64", 0x8664), ("arm64", 0xAA64)):
+        obj = (NATIVE / "build" / "msvc" / f"headers-{arch}.obj").read_bytes()
+        assert int.from_bytes(obj[:2], "little") == machine  # a COFF object for that machine

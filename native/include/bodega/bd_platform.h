@@ -55,6 +55,18 @@ typedef struct bd_stat {
 typedef struct bd_dir bd_dir;    /* an open directory handle (fd / HANDLE) */
 typedef struct bd_file bd_file;  /* an open regular file */
 
+/* ---- path syntax ------------------------------------------------------------------- */
+
+/* How this OS spells a user's path (names inside bodega always use '/'): its separators,
+ * and whether "C:" names a drive. */
+#ifdef _WIN32
+#define BD_PATH_IS_SEP(c) ((c) == '/' || (c) == '\\')
+#define BD_PATH_HAS_DRIVES 1
+#else
+#define BD_PATH_IS_SEP(c) ((c) == '/')
+#define BD_PATH_HAS_DRIVES 0
+#endif
+
 /* ---- directories ------------------------------------------------------------------- */
 
 /* Opens the directory at path (absolute or relative to the cwd).  Earlier components may

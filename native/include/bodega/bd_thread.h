@@ -1,5 +1,11 @@
-/* bd_thread.h: the threads, locks and CPU count the portable code needs (pthreads on
- * POSIX, Win32 threads on Windows). */
+/* bd_thread.h: the threads, locks, atomics and CPU count the portable code needs (pthreads
+ * on POSIX, Win32 threads on Windows).
+ *
+ * The atomics below are the only place in native/ that names a compiler's atomic builtins:
+ * GCC and Clang (__atomic_*, which mingw-w64 has too) and MSVC (_Interlocked*, full
+ * barriers, so at least as strong as the acquire/release asked for; clang-cl takes this
+ * branch too, which is how the tests compile it here).  Loads acquire, stores
+ * release, read-modify-writes are sequentially consistent or relaxed as named. */
 #ifndef BODEGA_BD_THREAD_H
 #define BODEGA_BD_THREAD_H
 
@@ -30,5 +36,74 @@ void bd_cond_broadcast(bd_cond *c);
 
 /* Number of CPUs this process may run on (at least 1). */
 unsigned bd_cpu_count(void);
+
+/* ---- atomics ---------------------------------------------------------------------- */
+
+#if defined(_MSC_VER)  /* MSVC, and clang-cl with the MSVC ABI */
+#include <intrin.h>
+
+static inline int bd_atomic_load_int(const volatile int *p)
+{
+    return (int)_InterlockedOr((volatile long *)p, 0);
+}
+static inline void bd_atomic_store_int(volatile int *p, int v)
+{
+    _InterlockedExchange((volatile long *)p, (long)v);
+}
+static inline int bd_atomic_fetch_or_int(volatile int *p, int v)
+{
+    return (int)_InterlockedOr((volatile long *)p, (long)v);
+}
+static inline unsigned bd_atomic_inc_uint(volatile unsigned *p)
+{
+    return (unsigned)_InterlockedIncrement((volatile long *)p);
+}
+static inline uint64_t bd_atomic_load_u64(const volatile uint64_t *p)
+{
+    return (uint64_t)_InterlockedOr64((volatile long long *)p, 0);
+}
+static inline uint64_t bd_atomic_fetch_add_u64(volatile uint64_t *p, uint64_t v)
+{
+    return (uint64_t)_InterlockedExchangeAdd64((volatile long long *)p, (long long)v);
+}
+static inline uint64_t bd_atomic_exchange_u64(volatile uint64_t *p, uint64_t v)
+{
+    return (uint64_t)_InterlockedExchange64((volatile long long *)p, (long long)v);
+}
+
+#elif defined(__GNUC__) || defined(__clang__)
+
+static inline int bd_atomic_load_int(const volatile int *p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+static inline void bd_atomic_store_int(volatile int *p, int v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+static inline int bd_atomic_fetch_or_int(volatile int *p, int v)
+{
+    return __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);
+}
+static inline unsigned bd_atomic_inc_uint(volatile unsigned *p)
+{
+    return __atomic_add_fetch(p, 1u, __ATOMIC_RELAXED);
+}
+static inline uint64_t bd_atomic_load_u64(const volatile uint64_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+static inline uint64_t bd_atomic_fetch_add_u64(volatile uint64_t *p, uint64_t v)
+{
+    return __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+}
+static inline uint64_t bd_atomic_exchange_u64(volatile uint64_t *p, uint64_t v)
+{
+    return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
+}
+
+#else
+#error "bd_thread.h: no atomics for this compiler (add a branch here)"
+#endif
 
 #endif
