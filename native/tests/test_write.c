@@ -176,3 +176,17 @@ TEST(write_meta_on_an_open_directory)
     ASSERT_INT(got.mode & 07777, ==, 0751);
 #endif
 }
+
+TEST(write_volume_sync)
+{
+    bd_error e;
+    SANDBOX(sb);
+    ASSERT(sandbox_write(sb, "f", "x", 1) == 0);
+    bd_error_clear(&e);
+    bd_status rc = bd_volume_sync(sb->dir, &e);
+#ifdef __linux__
+    ASSERT_INT(rc, ==, BD_OK);
+#else
+    ASSERT(rc == BD_OK || rc == BD_E_NOTSUP);  /* NOTSUP: the caller flushes file by file */
+#endif
+}

@@ -116,22 +116,37 @@ static void basic_of(const bd_stat *st, uint32_t which, uint32_t *attrs, int64_t
 
 #define SET_META_FLAGS (BD_META_MODE | BD_META_TIMES | BD_META_OWNER)
 
+/* basic_of for the set-meta calls, which take only SET_META_FLAGS (BD_E_INVAL otherwise). */
+static bd_status set_meta_basic(const bd_stat *st, uint32_t which, uint32_t *attrs, int64_t *ticks,
+                                bd_error *e)
+{
+    if (which & ~(uint32_t)SET_META_FLAGS)
+        return bd_fail(e, BD_E_INVAL, EINVAL, "meta flags", BD_PATH_AS_GIVEN, 0);
+    basic_of(st, which, attrs, ticks);
+    return BD_OK;
+}
+
 int bd_owner_settable(void)
 {
     return 0;
 }
 
+int bd_owners_recorded(void)
+{
+    return 0;  /* owners are SIDs: not recorded */
+}
+
 bd_status bd_meta_set_at(bd_dir *d, const char *name, size_t name_len, const bd_stat *st,
                          uint32_t which, bd_error *e)
 {
-    if (which & ~(uint32_t)SET_META_FLAGS)
-        return bd_fail(e, BD_E_INVAL, EINVAL, "meta flags", BD_PATH_AS_GIVEN, 0);
     uint32_t attrs;
     int64_t ticks;
-    basic_of(st, which, &attrs, &ticks);
+    bd_status rc = set_meta_basic(st, which, &attrs, &ticks, e);
+    if (rc)
+        return rc;
     HANDLE h;
-    bd_status rc = bd_win_open_at(d, name, name_len, FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES,
-                                  BD_SHARE_ALL, BD_FILE_OPEN, 0, &h, e);
+    rc = bd_win_open_at(d, name, name_len, FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES,
+                        BD_SHARE_ALL, BD_FILE_OPEN, 0, &h, e);
     if (rc)
         return rc;
     DWORD err = 0;
@@ -150,11 +165,11 @@ bd_status bd_meta_set_at(bd_dir *d, const char *name, size_t name_len, const bd_
 
 bd_status bd_file_set_meta(bd_file *f, const bd_stat *st, uint32_t which, bd_error *e)
 {
-    if (which & ~(uint32_t)SET_META_FLAGS)
-        return bd_fail(e, BD_E_INVAL, EINVAL, "meta flags", BD_PATH_AS_GIVEN, 0);
     uint32_t attrs;
     int64_t ticks;
-    basic_of(st, which, &attrs, &ticks);
+    bd_status rc = set_meta_basic(st, which, &attrs, &ticks, e);
+    if (rc)
+        return rc;
     if (!attrs && !ticks)
         return BD_OK;
     DWORD err = bd_win_set_basic(f->h, ticks, attrs);
@@ -163,11 +178,11 @@ bd_status bd_file_set_meta(bd_file *f, const bd_stat *st, uint32_t which, bd_err
 
 bd_status bd_dir_set_meta(bd_dir *d, const bd_stat *st, uint32_t which, bd_error *e)
 {
-    if (which & ~(uint32_t)SET_META_FLAGS)
-        return bd_fail(e, BD_E_INVAL, EINVAL, "meta flags", BD_PATH_AS_GIVEN, 0);
     uint32_t attrs;
     int64_t ticks;
-    basic_of(st, which, &attrs, &ticks);
+    bd_status rc = set_meta_basic(st, which, &attrs, &ticks, e);
+    if (rc)
+        return rc;
     if (!attrs && !ticks)
         return BD_OK;
     /* The listing handle cannot write attributes: the same directory again, with that right

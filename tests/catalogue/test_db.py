@@ -138,3 +138,21 @@ def test_an_unusable_database_is_a_catalogue_error(tmp_path):
             c.ensure_schema()
     finally:
         c.close()
+
+
+def test_a_full_database_is_no_space(catalogue):
+    # SQLite's answer when the disk (here: its page limit) is full is NoSpace, not a traceback.
+    from sqlalchemy import event
+
+    catalogue.ensure_schema()
+    catalogue.close()
+
+    @event.listens_for(catalogue.engine, "connect")
+    def _cap(dbapi_connection, _record):
+        pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    with pytest.raises(errors.NoSpace, match="no space left to write the catalogue"):
+        for _ in range(1000):
+            with catalogue.session_scope() as s:
+                s.add(User(email=f"{uuid.uuid4()}@example.org", display_name="x" * 150, role=Role.VIEWER))

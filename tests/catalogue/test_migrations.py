@@ -1,6 +1,8 @@
 """The schema is built by Alembic migrations, and the models agree with them."""
 from __future__ import annotations
 
+import uuid
+
 import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
@@ -92,3 +94,54 @@ def test_the_migrations_ship_with_the_package():
     for f in files:
         assert any(fnmatch(f, pat) for pat in patterns), f"{f} would not be in a wheel"
     assert (MIGRATIONS / "versions" / "0001_create_catalogue.py").is_file()  # and this bodega has them
+
+
+def _chain_of_deltas(c: Catalogue) -> list[uuid.UUID]:
+    """A user, a container and three snapshots: a full one and two deltas, each on the one before."""
+    from bodega.catalogue.models import Container, ContainerStatus, Platform, Snapshot, SnapshotTrigger, SnapshotType
+
+    ids = [uuid.uuid4() for _ in range(3)]
+    user_id = uuid.uuid4()
+    with c.session_scope() as s:
+        # The users table as 0001 made it (later migrations add columns the model has).
+        s.execute(sa.text("INSERT INTO users (id, email, display_name, role, created_at) "
+                          "VALUES (:id, 'u@example.org', 'u', 'owner', CURRENT_TIMESTAMP)"), {"id": user_id.hex})
+        box = Container(owner_id=user_id, name="dev", status=ContainerStatus.READY, platform=Platform.LINUX_X64,
+                        storage_path="/nowhere")
+        s.add(box)
+        s.flush()
+        for i, sid in enumerate(ids):
+            s.add(Snapshot(id=sid, container_id=box.id, type=SnapshotType.DELTA if i else SnapshotType.FULL,
+                           base_snapshot_id=ids[i - 1] if i else None, checksum_manifest="00",
+                           trigger=SnapshotTrigger.MANUAL))
+            s.flush()
+    return ids
+
+
+def _delete(c: Catalogue, *ids: uuid.UUID) -> None:
+    with c.engine.begin() as conn:  # one transaction, in this order
+        for sid in ids:
+            conn.execute(sa.text("DELETE FROM snapshots WHERE id = :id"), {"id": sid.hex})
+
+
+def test_forget_order_checks_a_deltas_base_at_commit_and_keeps_the_rows(catalogue):
+    # 0002_forget_order (issue 10, item 15): deleting a chain parents first fails at 0001,
+    # works once the check waits for the commit, and a delta left without its base still fails.
+    catalogue.upgrade("0001")
+    ids = _chain_of_deltas(catalogue)
+    with pytest.raises(sa.exc.IntegrityError):
+        _delete(catalogue, ids[1], ids[2])
+    catalogue.upgrade("0002_forget_order")
+    assert catalogue.revision() == "0002_forget_order"
+    with catalogue.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM snapshots").scalar() == 3  # the copy kept them
+        ddl = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'snapshots'").scalar()
+    assert "DEFERRABLE INITIALLY DEFERRED" in ddl
+    with pytest.raises(sa.exc.IntegrityError):
+        _delete(catalogue, ids[1])  # ids[2] would be left without its base
+    _delete(catalogue, ids[1], ids[2])
+    catalogue.downgrade("0001")
+    with catalogue.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM snapshots").scalar() == 1
+        ddl = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'snapshots'").scalar()
+    assert "DEFERRABLE" not in ddl

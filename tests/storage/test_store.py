@@ -356,14 +356,14 @@ def test_clone_probe_is_false_on_ext4_and_true_on_xfs(ext4_dir, cow_dir):
     assert volume.can_clone(cow_dir) is True
 
 
-# --- put_files: many files at once, trusting a manifest's settled stats --------------------------
+# --- put_files: many files at once, each named by the bytes stored --------------------------
 
-def _hashed(tree: Path, settled: bool, digest: bytes | None = None):
+def _hashed(tree: Path, digest: bytes | None = None):
     """The tree's files as a manifest saw them, optionally with a digest the test chose."""
     from bodega.storage import manifest as mf
 
     files = mf.build(tree).hashed_files()
-    return [f._replace(settled=settled, digest=digest or f.digest) for f in files]
+    return [f._replace(digest=digest or f.digest) for f in files]
 
 
 def test_put_files_stores_each_file_and_reports_its_digest(tmp_path):
@@ -373,7 +373,7 @@ def test_put_files_stores_each_file_and_reports_its_digest(tmp_path):
     for rel, data in contents.items():
         (tree / rel.decode()).write_bytes(data)
     store = ObjectStore(tmp_path / "store")
-    files = _hashed(tree, settled=True)
+    files = _hashed(tree)
     with store.writer() as w:
         puts = w.put_files(tree, files)
     assert [p.digest for p in puts] == [blake3.blake3(contents[f.path]).digest() for f in files]
@@ -388,7 +388,7 @@ def test_put_files_stores_equal_files_of_one_batch_once(tmp_path):
         (tree / name).write_bytes(text(3000, 5))
     store = ObjectStore(tmp_path / "store")
     with store.writer() as w:
-        puts = w.put_files(tree, _hashed(tree, settled=True))
+        puts = w.put_files(tree, _hashed(tree))
     assert sorted(p.stored_as for p in puts) == ["blob", "known", "known"]
     assert sum(p.added_bytes for p in puts) == w.added_bytes > 0 and w.added_objects == 1
 
@@ -412,7 +412,7 @@ def test_put_files_reads_the_file_not_the_manifest(tmp_path):
     tree = tmp_path / "tree"
     tree.mkdir()
     (tree / "f").write_bytes(b"old")
-    files = _hashed(tree, settled=True)
+    files = _hashed(tree)
     (tree / "f").write_bytes(b"new bytes")  # changed after its manifest was made
     store = ObjectStore(tmp_path / "store")
     with store.writer() as w:
@@ -424,30 +424,25 @@ def test_put_files_names_a_file_that_vanished(tmp_path):
     tree = tmp_path / "tree"
     tree.mkdir()
     (tree / "f").write_bytes(b"x")
-    files = _hashed(tree, settled=True)
+    files = _hashed(tree)
     (tree / "f").unlink()
     with pytest.raises(errors.PathNotFound, match="f"):
         with ObjectStore(tmp_path / "store").writer() as w:
             w.put_files(tree, files)
 
 
-@pytest.mark.parametrize("settled, changed, trusted", [(True, False, True), (False, False, False),
-                                                       (True, True, False)])
-def test_put_files_on_xfs_trusts_a_clone_only_when_settled_stats_vouch(cow_dir, settled, changed, trusted):
-    # A chosen digest shows whether the clone was trusted (taken as hashed) or read again.
+def test_put_files_on_xfs_names_a_clone_by_its_own_bytes_never_by_the_manifest(cow_dir):
+    # A digest the test chose: a clone is hashed all the same (issue 10, item 14).
     tree = cow_dir / "tree"
     tree.mkdir()
     data = noise(64 << 10, 3)
     (tree / "big").write_bytes(data)
-    chosen = b"\x01" * 32
-    files = _hashed(tree, settled, chosen)
-    if changed:
-        os.utime(tree / "big", ns=(1, 1))  # the stats no longer vouch
+    files = _hashed(tree, b"\x01" * 32)
     store = ObjectStore(cow_dir / "store")
     with store.writer() as w:
         [p] = w.put_files(tree, files)
-    assert p.stored_as == "clone"
-    assert p.digest == (chosen if trusted else blake3.blake3(data).digest())
+    assert (p.stored_as, p.digest, p.size) == ("clone", blake3.blake3(data).digest(), len(data))
+    assert store.read(p.digest) == data
 
 
 def test_put_files_on_xfs_a_failing_file_leaves_no_staged_clone(cow_dir):
@@ -455,7 +450,7 @@ def test_put_files_on_xfs_a_failing_file_leaves_no_staged_clone(cow_dir):
     tree.mkdir()
     for name in ("a", "b", "c"):
         (tree / name).write_bytes(noise(64 << 10, ord(name)))
-    files = _hashed(tree, settled=True)
+    files = _hashed(tree)
     (tree / "b").unlink()  # vanished after its manifest was made: the batch fails on it
     store = ObjectStore(cow_dir / "store")
     with pytest.raises(errors.PathNotFound, match="b"):
@@ -477,3 +472,25 @@ def test_on_xfs_a_loose_object_from_an_earlier_session_is_known_without_storing_
         assert not w.has(b"\x02" * 32)
     assert (again.stored_as, again.added_bytes, again.digest) == ("known", 0, first.digest)
     assert list(store.loose_objects()) == [first.digest]
+
+
+def test_a_missing_object_names_where_it_looked_and_the_file_that_needs_it(ext4_dir):
+    """Issue 10 item 13: ObjectMissing named neither the pack nor the file."""
+    store = ObjectStore(ext4_dir / "store")
+    with pytest.raises(errors.ObjectMissing) as info:
+        store.read(bytes(32), file="app/bin/tool")
+    message = str(info.value)
+    assert "(needed by app/bin/tool)" in message and f"packs in {store.packs_dir}" in message
+    assert f"not loose at {store.loose_path(bytes(32))}" in message
+    assert info.value.to_dict()["path"] == "app/bin/tool"
+
+
+def test_an_object_whose_pack_is_gone_names_the_pack_and_the_file(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    p = put(store, ext4_dir / "a.txt", text(5000))
+    pack = next(store.packs_dir.iterdir())
+    store.close()  # the index still lists the pack; its file goes
+    pack.unlink()
+    with pytest.raises(errors.ObjectMissing) as info:
+        store.read(p.digest, file="docs/a.txt")
+    assert f"its pack {pack} is gone" in str(info.value) and "(needed by docs/a.txt)" in str(info.value)

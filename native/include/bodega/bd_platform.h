@@ -207,6 +207,9 @@ bd_status bd_dir_set_meta(bd_dir *d, const bd_stat *st, uint32_t which, bd_error
  * are SIDs, inherited from the destination). */
 int bd_owner_settable(void);
 
+/* 1 where entries have numeric owners (uid, gid) worth recording in a manifest: POSIX. */
+int bd_owners_recorded(void);
+
 /* ---- volumes ----------------------------------------------------------------------- */
 
 #define BD_FS_CLONE 0x1   /* copy-on-write cloning proven by a trial clone */
@@ -222,6 +225,11 @@ typedef struct bd_fs_info {
 /* Describes the volume of d; with trial set, proves cloning by cloning a small temporary
  * file inside d (removed afterwards). */
 bd_status bd_fs_info_at(bd_dir *d, int trial, bd_fs_info *out, bd_error *e);
+
+/* Flushes everything written on d's volume to stable storage in one call (Linux syncfs):
+ * cheaper than one flush per file for many files.  BD_E_NOTSUP where the system has no such
+ * call (Windows, other POSIX systems): flush file by file instead. */
+bd_status bd_volume_sync(bd_dir *d, bd_error *e);
 
 /* ---- the build --------------------------------------------------------------------- */
 

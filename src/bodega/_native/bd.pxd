@@ -124,6 +124,7 @@ cdef extern from "bodega/bd_platform.h" nogil:
     bd_status bd_file_set_meta(bd_file *f, const bd_stat *st, uint32_t which, bd_error *e)
     bd_status bd_dir_set_meta(bd_dir *d, const bd_stat *st, uint32_t which, bd_error *e)
     int bd_owner_settable()
+    bd_status bd_volume_sync(bd_dir *d, bd_error *e)
 
 
 cdef extern from "bodega/bd_remove.h" nogil:
@@ -231,6 +232,8 @@ cdef extern from "bodega/bd_scan.h" nogil:
         uint32_t nlink
         uint32_t attrs
         uint32_t reparse_tag
+        uint32_t uid
+        uint32_t gid
         uint32_t parent
         uint16_t volume
         uint8_t kind
@@ -261,10 +264,13 @@ cdef extern from "bodega/bd_manifest.h" nogil:
     ctypedef struct bd_mf:
         size_t n
         int delta
+        int owners
         uint8_t *table
         size_t table_len
         uint64_t *size
         int64_t *mtime_ns
+        uint32_t *uid
+        uint32_t *gid
         uint32_t *mode
         uint32_t *attrs
         uint32_t *path_len
@@ -298,10 +304,11 @@ cdef extern from "bodega/bd_manifest.h" nogil:
 
     void bd_mf_free(bd_mf *m)
     int bd_mf_check_sections(const uint8_t *table, size_t table_len, const uint8_t *cache,
-                             size_t cache_len, uint64_t n, int delta, bd_mf_problem *problem)
+                             size_t cache_len, uint64_t n, int delta, int owners, bd_mf_problem *problem)
     bd_status bd_mf_from_sections(const uint8_t *table, size_t table_len, const uint8_t *cache,
-                                  size_t cache_len, size_t n, int delta, int64_t scan_start_ns,
+                                  size_t cache_len, size_t n, int delta, int owners, int64_t scan_start_ns,
                                   int64_t racy_window_ns, bd_mf **out, bd_error *e)
+    void bd_mf_link_hashes(bd_mf *m)
     bd_status bd_mf_from_scan(const bd_scan *s, int64_t scan_start_ns, bd_mf **out, bd_error *e)
     size_t bd_mf_reuse(bd_mf *cur, const bd_mf *prev, uint32_t *suspects)
     size_t bd_mf_reuse_copy(bd_mf *cur, const bd_mf *src, const uint8_t *vouched, uint32_t *suspects)
@@ -382,3 +389,57 @@ cdef extern from "bodega/bd_clone.h" nogil:
         bd_stat st
     bd_status bd_clone_files(bd_dir *src_root, bd_dir *dst, bd_clone_job *jobs, size_t n, unsigned threads,
                              bd_progress *p, bd_error *e)
+
+
+cdef extern from "bodega/bd_process.h" nogil:
+    enum:
+        BD_NET_NONE
+        BD_NET_HOST
+        BD_BY_NONE
+        BD_BY_CGROUP_V1
+        BD_BY_CGROUP_V2
+        BD_BY_RLIMIT
+        BD_BY_JOB
+
+    const char *BD_ROOT_VIEW
+
+    ctypedef struct bd_bind:
+        const char *source
+        const char *target
+        int read_only
+
+    ctypedef struct bd_process_spec:
+        const char *const *argv
+        const char *const *env
+        const char *cwd
+        const char *root
+        const bd_bind *binds
+        size_t n_binds
+        uint32_t network
+        uint64_t memory_limit
+        uint32_t cpu_millicores
+        uint64_t time_limit_ms
+        const char *sandbox_tool
+        const char *cgroup_root
+
+    ctypedef struct bd_process_result:
+        int exited
+        int exit_code
+        int signal
+        int timed_out
+        int memory_killed
+        uint64_t peak_memory
+        uint64_t wall_ms
+        uint32_t memory_by
+        uint32_t cpu_by
+
+    ctypedef struct bd_isolation:
+        char tool[512]
+        const char *root_view
+        int binds
+        int network_none
+        uint32_t memory_by
+        uint32_t cpu_by
+
+    bd_status bd_process_run(const bd_process_spec *spec, bd_progress *p, bd_process_result *out, bd_error *e)
+    bd_status bd_isolation_probe(const char *sandbox_tool, const char *cgroup_root, bd_isolation *out, bd_error *e)

@@ -7,7 +7,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from libc.errno cimport ENOENT
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcmp, memset
+from libc.string cimport memcmp, memcpy, memset
 
 from bodega import errors
 
@@ -17,15 +17,16 @@ from bodega._native.bd cimport (
     bd_scan, bd_scan_tree, bd_scan_free, BD_SCAN_MAX_THREADS,
     bd_mf, bd_mf_problem, bd_mf_change, bd_mf_free, bd_mf_check_sections, bd_mf_from_sections,
     bd_mf_from_scan, bd_mf_reuse, bd_mf_reuse_copy, bd_mf_hash_files, bd_mf_root, bd_mf_find, bd_mf_diff,
-    bd_mf_changes_free, bd_mf_delta, bd_mf_apply, BD_MF_NONE,
+    bd_mf_changes_free, bd_mf_delta, bd_mf_apply, bd_mf_link_hashes, BD_MF_NONE, BD_MF_ROW_BYTES,
 )
 from bodega._native._progress cimport ProgressRelay
 from bodega._native._status cimport job_error, raise_status
 
 KINDS = ("deleted", "file", "dir", "symlink", "reparse", "special")
+ROW_BYTES = BD_MF_ROW_BYTES
 
 
-def check_sections(const uint8_t[::1] table, cache, uint64_t n, bint delta):
+def check_sections(const uint8_t[::1] table, cache, uint64_t n, bint delta, bint owners=False):
     """None when the sections follow docs/format.md; else (offset, entry|None, in_cache, what)."""
     cdef const uint8_t[::1] c
     cdef const uint8_t *cp = NULL
@@ -38,7 +39,7 @@ def check_sections(const uint8_t[::1] table, cache, uint64_t n, bint delta):
         clen = c.shape[0]
     cdef int ok
     with nogil:
-        ok = bd_mf_check_sections(tp, table.shape[0], cp, clen, n, delta, &pr)
+        ok = bd_mf_check_sections(tp, table.shape[0], cp, clen, n, delta, owners, &pr)
     if ok:
         return None
     return (pr.offset, None if pr.entry == <uint64_t>-1 else pr.entry, bool(pr.in_cache),
@@ -64,7 +65,7 @@ cdef class Table:
 
     @staticmethod
     def from_sections(const uint8_t[::1] table, cache, size_t n, bint delta,
-                      int64_t scan_start_ns=0, int64_t racy_window_ns=0):
+                      int64_t scan_start_ns=0, int64_t racy_window_ns=0, bint owners=False):
         """A Table from sections that check_sections accepted (call it first: only the
         lengths are checked again here)."""
         cdef const uint8_t[::1] c
@@ -80,7 +81,7 @@ cdef class Table:
         bd_error_clear(&err)
         cdef bd_status rc
         with nogil:
-            rc = bd_mf_from_sections(tp, table.shape[0], cp, clen, n, delta, scan_start_ns,
+            rc = bd_mf_from_sections(tp, table.shape[0], cp, clen, n, delta, owners, scan_start_ns,
                                      racy_window_ns, &m, &err)
         if rc != BD_OK:
             raise_status(&err)
@@ -93,6 +94,11 @@ cdef class Table:
     def delta(self) -> bool:
         """True for a delta."""
         return bool(self.m.delta)
+
+    @property
+    def owners(self) -> bool:
+        """True when the entries' uid and gid were recorded."""
+        return bool(self.m.owners)
 
     @property
     def has_cache(self) -> bool:
@@ -150,19 +156,34 @@ cdef class Table:
         return 0
 
     def row(self, Py_ssize_t i) -> tuple:
-        """(path, kind, mode, attrs, size, mtime_ns, hash|None, link|None, flags) of entry i."""
+        """(path, kind, mode, attrs, size, mtime_ns, hash|None, link|None, flags, uid, gid) of
+        entry i; a file's link is the first name of its hard links."""
         self._check(i)
         cdef bd_mf *m = self.m
         cdef uint8_t k = m.kind[i]
         cdef object h = PyBytes_FromStringAndSize(<const char *>m.hash + 32 * i, 32) if k == 1 else None
         cdef object link = (PyBytes_FromStringAndSize(m.links + m.link_off[i], m.link_len[i])
-                            if k == 3 or (k == 4 and m.link_len[i]) else None)
+                            if k == 3 or ((k == 4 or k == 1) and m.link_len[i]) else None)
         return (self._path(i), KINDS[k], m.mode[i], m.attrs[i], m.size[i], m.mtime_ns[i], h,
-                link, m.flags[i])
+                link, m.flags[i], m.uid[i], m.gid[i])
 
     def rows(self) -> list:
         """row(i) for every entry."""
         return [self.row(i) for i in range(self.m.n)]
+
+    def set_content(self, Py_ssize_t i, bytes digest, uint64_t size) -> None:
+        """Sets file entry i's hash and size: its content as read by someone else (the store,
+        from its own copy of the file).  Its stats stay the scan's."""
+        self._check(i)
+        if self.m.kind[i] != 1 or len(digest) != 32:
+            raise errors.InternalError(f"set_content needs a file entry and a 32-byte hash (entry {i})")
+        memcpy(self.m.hash + 32 * i, <const char *>digest, 32)
+        self.m.size[i] = size
+
+    def link_hashes(self) -> None:
+        """Gives every hard link its first name's hash and metadata (after set_content)."""
+        with nogil:
+            bd_mf_link_hashes(self.m)
 
     def stat_cache(self, Py_ssize_t i):
         """(ctime_ns, file_id, volume_id) of entry i, or None without a cache."""
@@ -173,7 +194,7 @@ cdef class Table:
                 self.m.volume_id[i])
 
     def merged_cache(self, dict stats, Table fallback=None) -> bytes:
-        """A stat cache section for this full table's entries: stats[path] (an os.stat_result)
+        """A stat cache section for this full table's entries: stats[path] (a tree.Stat)
         where given, else fallback's row for the same path, kind and hash, else ctime -1
         (which never matches, so the next scan reads that file)."""
         cdef bd_mf *m = self.m
@@ -189,7 +210,7 @@ cdef class Table:
         for i in range(n):
             st = stats.get(self._path(i)) if stats else None
             if st is not None:
-                ctime[i], ino[i], ino_hi[i], dev[i] = st.st_ctime_ns, st.st_ino, 0, st.st_dev
+                ctime[i], ino[i], ino_hi[i], dev[i] = st.ctime_ns, st.file_id, st.file_id_hi, st.volume_id
                 continue
             ctime[i], ino[i], ino_hi[i], dev[i] = -1, 0, 0, 0
             if f == NULL:
@@ -207,24 +228,14 @@ cdef class Table:
         return bytes(out)
 
     def hashed_files(self) -> list:
-        """(path, size, hash, mtime_ns, ctime_ns, file_id, settled) of every regular file.
-
-        settled: the stats predate the racy window of the scan that took them, so a file
-        that still has them still has the hashed bytes.  Without a stat cache, ctime_ns and
-        file_id are 0 and nothing is settled.
-        """
+        """(path, size, hash) of every regular file but hard links after their first name (the
+        same content: see link_hashes)."""
         cdef bd_mf *m = self.m
-        cdef int64_t cutoff = m.scan_start_ns - m.racy_window_ns
         cdef size_t i
-        cdef bint cache = m.cache != NULL
         out = []
         for i in range(m.n):
-            if m.kind[i] != 1:
-                continue
-            out.append((self._path(i), m.size[i], PyBytes_FromStringAndSize(<const char *>m.hash + 32 * i, 32),
-                        m.mtime_ns[i], m.ctime_ns[i] if cache else 0,
-                        ((<object>m.file_id_hi[i] << 64) | m.file_id[i]) if cache else 0,
-                        cache and m.mtime_ns[i] < cutoff and m.ctime_ns[i] < cutoff))
+            if m.kind[i] == 1 and m.link_len[i] == 0:
+                out.append((self._path(i), m.size[i], PyBytes_FromStringAndSize(<const char *>m.hash + 32 * i, 32)))
         return out
 
     def file_bytes(self) -> int:
@@ -358,9 +369,11 @@ cdef size_t _copy_suspects(bd_mf *m, bd_mf *source, const bd_mf *source_previous
         free(vouched)
 
 
-cdef tuple _read_suspects(Table table, path, Table previous, Table source, int threads, progress):
+cdef tuple _read_suspects(Table table, path, Table previous, Table source, int threads, progress,
+                          uint64_t leave_min=0):
     """Reads the files of table that previous does not vouch for (or, with source, that the
-    copy rule does not vouch for): (files read, failures)."""
+    copy rule does not vouch for), except those of leave_min bytes or more (when leave_min is
+    not 0): (files read, failures, indexes of the suspects left unread)."""
     cdef bytes root = _root_of(path, threads)
     if table.m.delta or (previous is not None and previous.m.delta) or (source is not None and source.m.delta):
         raise errors.InternalError("read_suspects works on full tables")
@@ -376,6 +389,7 @@ cdef tuple _read_suspects(Table table, path, Table previous, Table source, int t
     cdef size_t k = 0, j, again
     cdef uint64_t total_bytes = 0
     failures = []
+    unread = []
     bd_error_clear(&err)
     try:
         if idx == NULL:
@@ -385,6 +399,15 @@ cdef tuple _read_suspects(Table table, path, Table previous, Table source, int t
         else:
             with nogil:
                 k = bd_mf_reuse(m, previous.m if previous is not None else NULL, idx)
+        if leave_min:
+            again = 0
+            for j in range(k):
+                if m.size[idx[j]] >= leave_min:
+                    unread.append(idx[j])
+                else:
+                    idx[again] = idx[j]
+                    again += 1
+            k = again
         for j in range(k):
             total_bytes += m.size[idx[j]]
         if k:
@@ -409,7 +432,9 @@ cdef tuple _read_suspects(Table table, path, Table previous, Table source, int t
             if again:
                 _hash(m, d, idx, again, jobs, c_threads, ProgressRelay(None), root)
                 failures += [_job_error(&jobs[j], root) for j in range(again) if jobs[j].status != BD_OK]
-        return k, failures
+        with nogil:
+            bd_mf_link_hashes(m)  # hard links take their first name's hash
+        return k, failures, unread
     finally:
         if d != NULL:
             bd_dir_close(d)
@@ -417,12 +442,15 @@ cdef tuple _read_suspects(Table table, path, Table previous, Table source, int t
         free(idx)
 
 
-def read_suspects(Table table, path, Table previous=None, *, int threads=0, progress=None):
+def read_suspects(Table table, path, Table previous=None, *, int threads=0, progress=None,
+                  uint64_t leave_min=0):
     """Fills table's hashes: those previous (a full table with a stat cache, read from the same
     tree) vouches for by the racy-git rule are taken from it, every other file below path is
-    read, once more when it changed while read.  Returns (files read, the error of each file
-    that could not be read).  progress(Progress) is called now and then while reading."""
-    return _read_suspects(table, path, previous, None, threads, progress)
+    read, once more when it changed while read; with leave_min, files of that size or more
+    are left unread (their hash stays zero: the caller sets it, see Table.set_content).
+    Returns (files read, the error of each file that could not be read, the indexes of the
+    files left unread).  progress(Progress) is called now and then while reading."""
+    return _read_suspects(table, path, previous, None, threads, progress, leave_min)
 
 
 def read_copy_suspects(Table table, path, Table source, Table source_previous, *, int threads=0,
@@ -431,5 +459,5 @@ def read_copy_suspects(Table table, path, Table source, Table source_previous, *
     source_previous was read: a file keeps the hash of source's file at its path when
     source_previous vouches for that file by the racy-git rule (source scanned after the copy)
     and size and mtime match; every other file below path is read.  Returns what
-    read_suspects returns (every file is read when source_previous is None)."""
+    read_suspects returns, none left unread (every file is read when source_previous is None)."""
     return _read_suspects(table, path, source_previous, source, threads, progress)

@@ -22,7 +22,8 @@ from bodega._native.bd cimport (
     bd_file_open_read, bd_file_pread, bd_file_stat, bd_file_close, bd_file_create_at, bd_file_write,
     bd_file_sync, bd_meta_set_at, bd_file_set_meta, bd_dir_set_meta, bd_owner_settable, bd_remove_tree, bd_hash_file,
     bd_file_clone_at, bd_copy_result, BD_LINK_DIR, BD_RENAME_NOREPLACE, BD_RENAME_EXCHANGE, BD_META_MODE,
-    BD_META_TIMES, BD_META_OWNER, BD_CLONE_AUTO, BD_CLONE_REQUIRE, BD_CLONE_NEVER, BD_E_IO,
+    BD_META_TIMES, BD_META_OWNER, BD_CLONE_AUTO, BD_CLONE_REQUIRE, BD_CLONE_NEVER, BD_E_IO, BD_E_NOTSUP,
+    bd_volume_sync,
 )
 from bodega._native._status cimport raise_status
 
@@ -372,27 +373,30 @@ cdef class Dir:
         if rc != BD_OK:
             _fail(&e, self.path, b"")
 
-    def create_at(self, name):
-        """A new regular file name, open for writing (exclusive, never through a link; owner-only)."""
-        cdef bytes n = _name(name)
-        cdef bd_file *out = NULL
+    def sync_volume(self):
+        """Flushes everything written on this directory's volume in one call; False where the
+        system cannot (then flush file by file)."""
         cdef bd_error e
         cdef bd_status rc
         cdef bd_dir *h = self._h()
-        cdef const char *c = n
-        cdef size_t ln = len(n)
         bd_error_clear(&e)
         with nogil:
-            rc = bd_file_create_at(h, c, ln, &out, &e)
+            rc = bd_volume_sync(h, &e)
+        if rc == BD_E_NOTSUP:
+            return False
         if rc != BD_OK:
-            _fail(&e, self.path, n)
-        f = File()
-        f.f = out
-        f.path = self._child(n)
-        return f
+            _fail(&e, self.path, b"")
+        return True
+
+    def create_at(self, name):
+        """A new regular file name, open for writing (exclusive, never through a link; owner-only)."""
+        return self._file(name, True)
 
     def open_read_at(self, name):
         """The regular file name opened for reading (UnsafePath for a link, SpecialFile for a fifo...)."""
+        return self._file(name, False)
+
+    cdef File _file(self, name, bint create):
         cdef bytes n = _name(name)
         cdef bd_file *out = NULL
         cdef bd_error e
@@ -402,7 +406,10 @@ cdef class Dir:
         cdef size_t ln = len(n)
         bd_error_clear(&e)
         with nogil:
-            rc = bd_file_open_read(h, c, ln, &out, NULL, &e)
+            if create:
+                rc = bd_file_create_at(h, c, ln, &out, &e)
+            else:
+                rc = bd_file_open_read(h, c, ln, &out, NULL, &e)
         if rc != BD_OK:
             _fail(&e, self.path, n)
         f = File()

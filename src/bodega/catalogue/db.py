@@ -5,6 +5,7 @@ place SQLAlchemy errors become BodegaErrors (by constraint name, see CONSTRAINT_
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from bodega.home import Home
 # The Alembic head this code expects; tests/catalogue/test_migrations.py keeps it honest.
 # Knowing it here lets every command check the schema with one SELECT instead of loading
 # Alembic's script directory.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0003_apps"
 
 DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a writer waits for another writer before DatabaseLocked
 
@@ -135,6 +136,11 @@ class Catalogue:
                     raise
         except exc.SQLAlchemyError as e:
             raise self._translate(e) from e
+        except UnicodeEncodeError as e:  # the driver cannot bind text that is not UTF-8 (services check first)
+            raise errors.InvalidInput(f"{e.object[e.start:e.end]!r} is not UTF-8 text: the catalogue cannot "
+                                      "hold or search it") from None
+        except OverflowError as e:  # nor an integer past 64 bits
+            raise errors.InvalidInput(f"a number is too large for the catalogue: {e}") from None
 
     def _translate(self, e: exc.SQLAlchemyError) -> errors.BodegaError:
         """The BodegaError for a SQLAlchemy error (InternalError for what can only be a bug)."""
@@ -152,6 +158,9 @@ class Catalogue:
             return errors.NotFound()
         if isinstance(e, exc.OperationalError):
             text = str(e.orig).lower()
+            if "disk is full" in text:
+                return errors.NoSpace(errno.ENOSPC, f"no space left to write the catalogue {self._where()}",
+                                      None, "catalogue")
             if "locked" in text or "busy" in text:
                 return errors.DatabaseLocked(
                     f"the catalogue is locked by another process (waited {self.timeout:g} s): {self._where()}"
@@ -286,7 +295,10 @@ def _foreign_key_of_statement(statement: str) -> str | None:
     """SQLite names no foreign key: infer it from the statement when only one could fail."""
     m = _STATEMENT_TABLE.match(statement)
     if not m:
-        return None
+        # Failed at commit, not at a statement: only a key checked at commit fails there.
+        deferred = {str(c.name) for t in Base.metadata.tables.values() for c in t.foreign_key_constraints
+                    if (c.initially or "").upper() == "DEFERRED"}
+        return deferred.pop() if len(deferred) == 1 else None
     verb, table_name = m.group(1).upper(), m.group(2)
     if verb.startswith("DELETE"):
         # Deleting a parent fails only through a referencing key without an ON DELETE action.

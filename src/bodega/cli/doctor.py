@@ -1,9 +1,7 @@
 """`bodega doctor`: what bodega runs on and whether copy-on-write cloning works in its home."""
 from __future__ import annotations
 
-import os
 import platform
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,15 +10,6 @@ import click
 from bodega import __version__
 from bodega.cli.options import home_option, json_option
 from bodega.cli.output import emit, human_bytes
-
-
-def _default_home() -> Path:
-    """$BODEGA_HOME, else the platform's user data directory followed by `bodega`."""
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "bodega"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "bodega"
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "bodega"
 
 
 def _native() -> dict[str, Any]:
@@ -49,6 +38,13 @@ def _home(home: Path) -> dict[str, Any]:
     }
 
 
+def _isolation() -> dict[str, Any]:
+    """How apps are isolated here: the sandbox tool, where they see the root, how limits apply."""
+    from bodega._native import process
+
+    return process.isolation().to_dict()
+
+
 def report(home: str | None) -> dict[str, Any]:
     """Everything doctor shows, as a JSON-ready dict."""
     native = _native()
@@ -59,7 +55,10 @@ def report(home: str | None) -> dict[str, Any]:
         "native": native,
     }
     if native["built"]:
-        out["home"] = _home(Path(home).expanduser().absolute() if home else _default_home())
+        from bodega.home import Home
+
+        out["home"] = _home(Home.at(home).root)
+        out["isolation"] = _isolation()
     return out
 
 
@@ -81,6 +80,16 @@ def _text(r: dict[str, Any]) -> str:
             "cow clone   " + ("yes: containers clone instantly, sharing blocks" if h["cow_clone"]
                               else "no: clones fall back to copying (use XFS, btrfs or ReFS for instant clones)"),
         ]
+    iso = r.get("isolation")
+    if iso:
+        limits = (f"memory by {iso['memory_by']}, cpu by {iso['cpu_by']}"
+                  + ("" if iso["cpu_by"] != "none" else " (cpu_limit cannot be applied)"))
+        if iso["root_view"] is None:
+            lines.append(f"isolation   job object ({limits}); filesystem and network isolation need drivers here")
+        elif iso["available"]:
+            lines.append(f"isolation   {iso['tool']}: apps see the container at {iso['root_view']}; {limits}")
+        else:
+            lines.append("isolation   NONE: bubblewrap is not installed, so `bodega run` and installers refuse to run")
     return "\n".join(lines)
 
 

@@ -2,27 +2,33 @@
 from __future__ import annotations
 
 import os
+import random
 import uuid
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bodega import errors
 from bodega.catalogue.models import (
-    Container, ContainerStatus, Role, Snapshot, SnapshotTrigger, SnapshotType, Task, TaskStatus,
+    Container, ContainerStatus, EventLevel, Role, Snapshot, SnapshotTrigger, SnapshotType, Task, TaskStatus,
 )
 from bodega.services.id_prefix import find_by_id
 from bodega.services.containers import AfterClone
 from bodega.services.tasks import HOST, TaskContext, TaskInfo, TaskKind
+from bodega.services.text_input import is_text
 from bodega.storage.retention import Candidate, Policy, select
 from bodega.storage import manifest as mf
+from bodega.storage import restore as restoring
+from bodega.storage.journal import Journal, Journals
 from bodega.storage.manifest import Manifest
 from bodega.storage.snapshot import SnapshotEngine
 from bodega.storage.store import ObjectStore
+from bodega.storage.tree import Tree
 
 if TYPE_CHECKING:
     from bodega.services import Bodega
@@ -84,9 +90,11 @@ class SnapshotTasks:
         self._engine: SnapshotEngine | None = None
         register = bodega.tasks.register
         register(TaskKind("snapshot.create", self._run_create))
-        register(TaskKind("snapshot.restore", self._run_restore, changes_tree=True))
+        register(TaskKind("snapshot.restore", self._run_restore, changes_tree=True, recover=self._recover_restore))
+        register(TaskKind("snapshot.recover", self._run_recover, changes_tree=True))
         register(TaskKind("snapshot.forget", self._run_forget))
         bodega.containers.clone_steps.append(self._initial_snapshot)
+        bodega.tasks.before_run.append(self._recover_before)
 
     @property
     def engine(self) -> SnapshotEngine:
@@ -122,8 +130,8 @@ class SnapshotTasks:
         if kind not in ("auto", "full", "delta"):
             raise errors.InvalidInput(f"snapshot kind is auto, full or delta, not {kind!r}")
         trigger = SnapshotTrigger(trigger)
-        if len(label) > 200:
-            raise errors.InvalidInput("a snapshot label has at most 200 characters")
+        if not is_text(label) or len(label) > 200:
+            raise errors.InvalidInput("a snapshot label is UTF-8 text of at most 200 characters")
 
         def prepare(s: Session, task: Task) -> None:
             c = self._b.containers.resolve(s, container)
@@ -138,10 +146,27 @@ class SnapshotTasks:
             return task
         return self._s.get(container, task.result["snapshot_id"])
 
-    def _take(self, ctx: TaskContext, container_id: uuid.UUID, label: str, kind: str,
-              trigger: SnapshotTrigger, copy_of: tuple[Path, Manifest] | None = None) -> tuple[uuid.UUID, Any]:
-        """Snapshots the container's tree; copy_of: (source tree, its live manifest noted before
-        the tree was cloned from it), whose hashes the snapshot reuses where they are right."""
+    @contextmanager
+    def _creating(self, ctx: TaskContext, snap_id: uuid.UUID) -> Iterator[None]:
+        """Journals a snapshot being created until its row is committed; on failure (or, after
+        a crash, at the next open) its file is removed unless its row was committed."""
+        journal = self.engine.journals.begin(str(ctx.task_id), {"op": "create", "snapshot": str(snap_id)})
+        try:
+            yield
+        except BaseException:
+            try:
+                self._settle(journal, lock=True)
+            except errors.BodegaError:
+                pass  # left for the next open or gc: the error to report is the first one
+            raise
+        journal.close(done=True)
+
+    def _take(self, ctx: TaskContext, container_id: uuid.UUID, snap_id: uuid.UUID, label: str, kind: str,
+              trigger: SnapshotTrigger, copy_of: tuple[Path, Manifest] | None = None,
+              progress: Callable[[str, int, int], None] | None = None) -> Any:
+        """Snapshots the container's tree as snap_id; copy_of: (source tree, its live manifest noted
+        before the tree was cloned from it), whose hashes the snapshot reuses where they are right;
+        progress(phase, done, total): the engine's progress (default: the task's 0-95%)."""
         with self._b.catalogue.session_scope(write=False) as s:
             c = s.get(Container, container_id)
             tree, state = self._paths(s, c)
@@ -149,24 +174,24 @@ class SnapshotTasks:
         if kind == "delta" and base is None:
             raise errors.DeltaBaseMismatch("a delta snapshot needs a base: this container has no snapshot yet")
         self.engine.recover(tree, state)
-        progress = _relay(ctx)
+        progress = progress or _relay(ctx)
         built = None
         if copy_of is not None:
             progress("scan", 0, 0)
             built = mf.build_copy(tree, copy_of[0], copy_of[1], threads=0,
                                   progress=lambda p: progress("scan", p.files_done, p.files_total))
-        snap_id = uuid.uuid4()
-        done = self.engine.create(tree, state, str(snap_id), base=str(base) if base else None, kind=kind,
+        return self.engine.create(tree, state, str(snap_id), base=str(base) if base else None, kind=kind,
                                   progress=progress, cancel=_cancelled(ctx),
                                   writer_tag=f"{os.getpid()}@{HOST}:{ctx.task_id}", manifest=built)
-        return snap_id, done
 
     def _run_create(self, ctx: TaskContext) -> None:
         assert ctx.container_id is not None
         p = ctx.payload
-        snap_id, done = self._take(ctx, ctx.container_id, p.get("label", ""), p.get("kind", "auto"),
-                                   SnapshotTrigger(p.get("trigger", "manual")))
-        self._publish(ctx, ctx.container_id, snap_id, done, p.get("label", ""), SnapshotTrigger(p.get("trigger", "manual")))
+        trigger = SnapshotTrigger(p.get("trigger", "manual"))
+        snap_id = uuid.uuid4()
+        with self._creating(ctx, snap_id):
+            done = self._take(ctx, ctx.container_id, snap_id, p.get("label", ""), p.get("kind", "auto"), trigger)
+            self._publish(ctx, ctx.container_id, snap_id, done, p.get("label", ""), trigger)
 
     def _publish(self, ctx: TaskContext, container_id: uuid.UUID, snap_id: uuid.UUID, done: Any, label: str,
                  trigger: SnapshotTrigger) -> None:
@@ -189,12 +214,14 @@ class SnapshotTasks:
 
         def take(ctx: TaskContext, container_id: uuid.UUID) -> None:
             copy_of = (source_tree, source_live) if source_live is not None else None
-            snap_id, done = self._take(ctx, container_id, "initial snapshot of the clone", "full",
-                                       SnapshotTrigger.SYSTEM, copy_of)
-            ctx.result.update(initial_snapshot_id=str(snap_id), initial_snapshot_files_read=done.files_read)
-            self._s.record(container_id, type=done.type, checksum_manifest=done.root, label="clone",
-                           size_bytes=done.added_bytes, trigger=SnapshotTrigger.SYSTEM, task_id=ctx.task_id,
-                           snapshot_id=snap_id)
+            snap_id = uuid.uuid4()
+            with self._creating(ctx, snap_id):
+                done = self._take(ctx, container_id, snap_id, "initial snapshot of the clone", "full",
+                                  SnapshotTrigger.SYSTEM, copy_of)
+                ctx.result.update(initial_snapshot_id=str(snap_id), initial_snapshot_files_read=done.files_read)
+                self._s.record(container_id, type=done.type, checksum_manifest=done.root, label="clone",
+                               size_bytes=done.added_bytes, trigger=SnapshotTrigger.SYSTEM, task_id=ctx.task_id,
+                               snapshot_id=snap_id)
         return take
 
     # --- restore --------------------------------------------------------------------------
@@ -214,15 +241,29 @@ class SnapshotTasks:
                                     f"snapshot restore {container} {snapshot}", prepare=prepare, detach=detach,
                                     wait=wait, progress=progress)
 
-    def _run_restore(self, ctx: TaskContext) -> None:
+    def restore_in(self, ctx: TaskContext, snapshot_id: str, *, cancellable: bool = True) -> Any:
+        """Restores ctx's container to snapshot_id within the running task ctx, marked so that a
+        crash is recovered (cancellable=False: a rollback, which a cancel must not stop)."""
         assert ctx.container_id is not None
         with self._b.catalogue.session_scope(write=False) as s:
             tree, state = self._paths(s, s.get(Container, ctx.container_id))
-        result = self.engine.restore(tree, state, ctx.payload["snapshot_id"], progress=_relay(ctx),
-                                     cancel=_cancelled(ctx))
+        # The marker says where to look after a crash (recovery never scans every container).
+        self._pending.mark(ctx.container_id, ctx.task_id)
+        try:
+            return self.engine.restore(tree, state, snapshot_id, progress=_relay(ctx) if cancellable else _quiet,
+                                       cancel=_cancelled(ctx) if cancellable else None, task=str(ctx.task_id))
+        finally:
+            if not restoring.pending(state):
+                self._pending.unmark(ctx.container_id)
+
+    def _run_restore(self, ctx: TaskContext) -> None:
+        result = self.restore_in(ctx, ctx.payload["snapshot_id"])
         ctx.result.update(result.to_dict())
         ctx.log(f"restored {result.snapshot[:8]} ({result.mode}): wrote {result.files_written} files, "
                 f"removed {result.removed}, left {result.unchanged} untouched")
+        if result.skipped_specials:
+            ctx.log(f"skipped {len(result.skipped_specials)} special files it cannot create: "
+                    + ", ".join(f"{x['path']} ({x['kind']})" for x in result.skipped_specials[:5]))
         with ctx.finish() as s:
             c = s.get(Container, ctx.container_id)
             self._b.events.record(s, f"container {c.name} restored to snapshot {result.snapshot[:8]}",
@@ -257,33 +298,119 @@ class SnapshotTasks:
         return plan
 
     def _run_forget(self, ctx: TaskContext) -> None:
-        gone = ctx.payload["ids"]
-        plan = self.engine.plan_forget(gone)
-        for child, new_base in plan.items():  # same tree, new encoding: safe to do before the catalogue
-            ctx.checkpoint()
-            self.engine.rebase(child, new_base)
-        ctx.result["rebased"] = plan
-        with ctx.finish() as s:
-            for child, new_base in plan.items():
-                row = s.get(Snapshot, uuid.UUID(child))
-                if row is not None:
-                    row.type = SnapshotType.DELTA if new_base else SnapshotType.FULL
-                    row.base_snapshot_id = uuid.UUID(new_base) if new_base else None
-            s.flush()
-            c = s.get(Container, ctx.container_id)
-            for sid in sorted(gone, key=lambda i: len(self._descendants(s, i)), reverse=False):
-                row = s.get(Snapshot, uuid.UUID(sid))
-                if row is not None:
-                    s.delete(row)
-                    s.flush()
-            self._b.events.record(s, f"forgot {len(gone)} snapshot(s) of container {c.name}", container_id=c.id,
-                                  task_id=ctx.task_id, context={"forgotten": gone})
-            self._b.containers.sync_manifest(s, c)
-        for sid in gone:  # after the catalogue: a crash here leaves files gc's reconcile removes
-            self.engine.path(sid).unlink(missing_ok=True)
+        """Forgets snapshots: the catalogue and the store change together.
 
-    def _descendants(self, s: Session, sid: str) -> list[uuid.UUID]:
-        return list(s.scalars(sa.select(Snapshot.id).where(Snapshot.base_snapshot_id == uuid.UUID(sid))))
+        Under the store lock (gc waits): the deltas on forgotten snapshots are rebased into
+        staging, the journal names what is staged, then one catalogue transaction rebases their
+        rows and deletes the forgotten ones (children first); only then are the staged files
+        renamed in and the forgotten ones removed.  A crash in between leaves the journal,
+        which the next open (or gc) completes: forward when the transaction committed.
+        """
+        assert ctx.container_id is not None
+        gone = list(ctx.payload["ids"])
+        with self._b.catalogue.session_scope(write=False) as s:
+            bases = {str(r.id): str(r.base_snapshot_id) if r.base_snapshot_id else None
+                     for r in s.scalars(sa.select(Snapshot).where(Snapshot.container_id == ctx.container_id))}
+        engine = self.engine
+        with engine.store.shared():
+            plan = engine.plan_forget(gone, among=[sid for sid in bases if sid not in gone], known=bases)
+            staged: dict[str, str] = {}
+            try:
+                for child, new_base in plan.items():
+                    ctx.checkpoint()
+                    staged[child] = self._stage_rebase(child, new_base, bases)
+                journal = engine.journals.begin(str(ctx.task_id), {"op": "forget", "gone": gone, "staged": staged})
+            except BaseException:
+                engine.discard(staged.values())
+                raise
+            ctx.result["rebased"] = plan
+            try:
+                with ctx.finish() as s:
+                    for child, new_base in plan.items():
+                        row = s.get(Snapshot, uuid.UUID(child))
+                        if row is not None:
+                            row.type = SnapshotType.DELTA if new_base else SnapshotType.FULL
+                            row.base_snapshot_id = uuid.UUID(new_base) if new_base else None
+                    s.flush()
+                    for sid in _children_first(gone, bases):
+                        row = s.get(Snapshot, uuid.UUID(sid))
+                        if row is not None:
+                            s.delete(row)
+                            s.flush()
+                    c = s.get(Container, ctx.container_id)
+                    self._b.events.record(s, f"forgot {len(gone)} snapshot(s) of container {c.name}",
+                                          container_id=c.id, task_id=ctx.task_id, context={"forgotten": gone})
+                    self._b.containers.sync_manifest(s, c)
+            finally:
+                self._settle(journal, lock=False)  # forward when the transaction committed, else back
+
+    def _stage_rebase(self, child: str, new_base: str | None, bases: dict[str, str | None]) -> str:
+        """Stages child re-encoded on new_base; SnapshotInUse when its tree cannot be read."""
+        try:
+            return self.engine.stage_rebase(child, new_base)
+        except (errors.IntegrityError, errors.SnapshotNotFound) as e:
+            raise errors.SnapshotInUse(
+                f"snapshot {child} is a delta on {bases.get(child)}, which is forgotten, and it cannot be "
+                f"rebased ({e}): forget it too") from e
+
+    def _settle(self, journal: Journal, *, lock: bool) -> None:
+        """Completes a journal this process holds and removes it (left, unlocked, when that fails).
+        lock: take the store lock for it (else the caller holds it)."""
+        try:
+            with self.engine.store.shared() if lock else nullcontext():
+                self._complete(journal.doc)
+        except BaseException:
+            journal.close(done=False)
+            raise
+        journal.close(done=True)
+
+    def _complete(self, doc: dict[str, Any]) -> None:
+        """Makes the store agree with the catalogue for a journal (its task no longer runs);
+        the caller holds the store lock."""
+        op = doc.get("op")
+        try:
+            if op == "create":
+                sid = str(uuid.UUID(doc["snapshot"]))
+                ids = [sid]
+            elif op == "forget":
+                ids = [str(uuid.UUID(g)) for g in doc["gone"]]
+                staged = {str(uuid.UUID(c)): str(n) for c, n in dict(doc["staged"]).items()}
+            else:
+                return  # torn: written by a task that had not committed yet, and staged nothing
+        except (KeyError, ValueError, TypeError, AttributeError):
+            return
+        with self._b.catalogue.session_scope(write=False) as s:
+            present = [sid for sid in ids if s.get(Snapshot, uuid.UUID(sid)) is not None]
+        if op == "create":
+            if not present:  # never published: its file goes
+                self.engine.delete(ids)
+        elif present:  # the forget did not commit: what it staged goes
+            self.engine.discard(staged.values())
+        else:
+            self.engine.publish(staged)
+            self.engine.delete(ids)
+
+    def _finish_journals(self, *, locked: bool) -> list[str]:
+        """Completes the journals of tasks that stopped; returns what it did.  locked: the caller
+        holds the store lock; else it is taken shared now, and when gc holds it the journals wait
+        for gc, which completes them first."""
+        found = list(Journals(self._b.home.store).abandoned())
+        if not found:
+            return []
+        done = []
+        try:
+            with nullcontext() if locked else self.engine.store.shared(timeout=0):
+                while found:
+                    journal = found.pop(0)
+                    self._settle(journal, lock=False)
+                    done.append(f"store: completed the {journal.doc.get('op', 'unwritten')} journal of "
+                                f"task {journal.path.stem}")
+        except errors.StoreBusy:
+            pass
+        finally:
+            for journal in found:
+                journal.close(done=False)
+        return done
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -332,35 +459,66 @@ class SnapshotTasks:
 
     def verify(self, container: str | uuid.UUID | None = None, *, read_data: float = 0.0,
                repair: bool = False) -> dict[str, Any]:
-        """Checks every (or one container's) snapshot manifest and object; repair rewrites damage from live files."""
+        """Checks every (or one container's) snapshot manifest and object; repair rewrites damage from live files.
+
+        With repair, `after_repair` is a second check of the same snapshots (the same sample of
+        objects read), so damage that repair could not mend, a snapshot missing from the store
+        included, is reported there and `ok` of it is False.
+        """
         if not 0.0 <= read_data <= 1.0:
             raise errors.InvalidInput("read_data is a share between 0 and 1")
         with self._b.catalogue.session_scope(write=False) as s:
             q = sa.select(Snapshot.id, Snapshot.container_id)
             if container is not None:
                 q = q.where(Snapshot.container_id == self._b.containers.resolve(s, container).id)
-            rows = s.execute(q).all()
+            ids = [str(r.id) for r in s.execute(q).all()]
             trees = [self._paths(s, c) for c in s.scalars(sa.select(Container))]
-        missing = [str(r.id) for r in rows if not self.engine.exists(str(r.id))]
-        report = self.engine.verify([str(r.id) for r in rows if str(r.id) not in missing], read_data=read_data)
-        for sid in missing:
-            report.damage.append({"snapshot": sid, "object": None, "files": [],
-                                  "problem": f"snapshot {sid} is in the catalogue but not in the store"})
+        seed = random.randrange(1 << 32)  # both checks read the same sample of objects
+
+        def check() -> Any:
+            missing = [sid for sid in ids if not self.engine.exists(sid)]
+            report = self.engine.verify([sid for sid in ids if sid not in missing], read_data=read_data, seed=seed)
+            report.snapshots += len(missing)
+            for sid in missing:
+                report.damage.append({"snapshot": sid, "object": None, "files": [],
+                                      "problem": f"snapshot {sid} is in the catalogue but not in the store"})
+            return report
+
+        report = check()
         out = report.to_dict()
         if repair and not report.ok:
             out["repaired"] = self.engine.repair(report, trees)
-            again = self.engine.verify([str(r.id) for r in rows if str(r.id) not in missing], read_data=read_data)
-            out["after_repair"] = again.to_dict()
+            out["after_repair"] = check().to_dict()
         return out
 
     def gc(self, *, dry_run: bool = False, timeout: float | None = None) -> dict[str, Any]:
-        """Removes snapshot files no catalogue row publishes (left by crashes) and objects nothing needs."""
-        removed = self.reconcile(dry_run=dry_run)
-        report = self.engine.gc(dry_run=dry_run, timeout=timeout).to_dict()
-        return {**report, "orphan_snapshots": removed}
+        """Removes snapshot files no catalogue row publishes (left by crashes) and objects nothing needs.
 
-    def reconcile(self, dry_run: bool = False) -> list[str]:
-        """Snapshot files of no catalogue row whose writer is gone (a crash before publishing): removed."""
+        Under the exclusive store lock: journals of stopped tasks are completed first, then the
+        unpublished snapshot files go, then the objects.  Out of space, what needs none is still
+        freed, and NoSpace says what is left and the space it needs.
+        """
+        orphans: list[str] = []
+
+        def unpublished() -> list[str]:
+            if not dry_run:
+                self._finish_journals(locked=True)
+            orphans.extend(self._unpublished())
+            return orphans
+
+        report = self.engine.gc(dry_run=dry_run, timeout=timeout, unpublished=unpublished)
+        out = {**report.to_dict(), "orphan_snapshots": orphans}
+        shortfall = report.shortfall()
+        if shortfall is not None:
+            shortfall.details["report"] = out
+            raise shortfall
+        return out
+
+    def _unpublished(self) -> list[str]:
+        """Snapshot files of no catalogue row whose writer task no longer runs (a crash before publishing).
+
+        Reads the header of each such file only: gc reads every snapshot anyway.
+        """
         with self._b.catalogue.session_scope(write=False) as s:
             known = {str(i) for i in s.scalars(sa.select(Snapshot.id))}
             running = {str(t) for t in s.scalars(sa.select(Task.id).where(Task.status == TaskStatus.RUNNING))}
@@ -368,32 +526,175 @@ class SnapshotTasks:
         for sid in self.engine.ids():
             if sid in known:
                 continue
-            writer = self.engine.info(sid).writer
+            try:
+                writer = self.engine.info(sid).writer
+            except errors.ManifestCorrupt:
+                writer = ""  # unpublished and unreadable: nothing can use it
             if writer.rpartition(":")[2] in running:
                 continue  # being published right now
             orphans.append(sid)
-        if not dry_run:
-            plan = self.engine.plan_forget(orphans)
-            for child, base in plan.items():
-                self.engine.rebase(child, base)
-            for sid in orphans:
-                self.engine.path(sid).unlink(missing_ok=True)
         return orphans
 
     def recover(self) -> list[str]:
-        """At open: finishes or undoes restores a crash interrupted (journal), then reconciles the store."""
+        """At open: finishes or undoes restores a crash interrupted, and completes the store
+        journals of tasks that stopped.  Reads no tree, no snapshot and no pack: markers and journals.
+
+        A restore whose task is still running (its process alive) is left to it; one whose task
+        died was adopted by tasks.recover() already; what is left (its task ended otherwise)
+        is finished or undone by a snapshot.recover task, under the container's lock.
+        """
         done = []
-        containers_dir = self._b.home.containers
-        if containers_dir.is_dir():
-            for d in containers_dir.iterdir():
-                state = _state_dir(d)
-                if (state / "restore.journal").exists() or (state / "restore").exists():
-                    what = self.engine.recover(d / "root", state)
-                    if what:
-                        done.append(f"{d.name}: {what}")
-        if (self._b.home.store / "snapshots").is_dir():
-            self.reconcile()
+        try:
+            pending = self._pending.all()
+        except errors.BodegaError as e:  # reported; the home still opens (each task recovers its own)
+            with self._b.catalogue.session_scope() as s:
+                self._b.events.record(s, f"cannot read the markers of interrupted restores: {e}",
+                                      level=EventLevel.WARNING)
+            pending = []
+        for container_id, task_id in pending:
+            status, type_ = self._task_state(task_id)
+            if status == TaskStatus.RUNNING or (type_ == "snapshot.recover" and status == TaskStatus.FAILED):
+                continue  # its task runs; or recovery failed already and said why (the next task says it again)
+            info = self._b.tasks.run_internal("snapshot.recover", container_id, {"restore_task": task_id},
+                                              f"recover the interrupted restore of container {container_id}")
+            if info is None:
+                continue
+            if info.status == TaskStatus.FAILED:
+                self._pending.mark(container_id, info.id)  # tried: not again at every open
+            done.append(f"{container_id}: {info.result.get('outcome') or info.status.value}")
+        try:
+            done += self._finish_journals(locked=False)
+        except errors.BodegaError as e:  # the journal stays for the next open or gc, which report it
+            with self._b.catalogue.session_scope() as s:
+                self._b.events.record(s, f"a store journal could not be completed at open: {e}",
+                                      level=EventLevel.WARNING)
         return done
+
+    def _task_state(self, task_id: str | None) -> tuple[TaskStatus | None, str | None]:
+        """(status, type) of the task a marker names; (None, None) when there is no such task."""
+        try:
+            key = uuid.UUID(task_id or "")
+        except ValueError:
+            return None, None
+        with self._b.catalogue.session_scope(write=False) as s:
+            row = s.execute(sa.select(Task.status, Task.type).where(Task.id == key)).one_or_none()
+        return (row.status, row.type) if row is not None else (None, None)
+
+    def _recover_container(self, container_id: uuid.UUID) -> str | None:
+        """Finishes or undoes the restore marked on container (the caller holds its lock)."""
+        with self._b.catalogue.session_scope(write=False) as s:
+            c = s.get(Container, container_id)
+            if c is None:
+                self._pending.unmark(container_id)
+                return None
+            tree, state = self._paths(s, c)
+        outcome = self.engine.recover(tree, state)
+        self._pending.unmark(container_id)
+        return outcome
+
+    def _recover_restore(self, ctx: TaskContext) -> str | None:
+        """A restore task whose process died, adopted: its restore finished or undone."""
+        assert ctx.container_id is not None
+        return self._recover_container(ctx.container_id)
+
+    def _run_recover(self, ctx: TaskContext) -> None:
+        assert ctx.container_id is not None
+        outcome = self._recover_container(ctx.container_id)
+        ctx.result.update(outcome=outcome or "nothing to do", restore_task=ctx.payload.get("restore_task"))
+        ctx.log(f"interrupted restore of task {ctx.payload.get('restore_task')}: {outcome or 'nothing to do'}")
+
+    def _recover_before(self, ctx: TaskContext, held: list[uuid.UUID]) -> None:
+        """Before a task changes a container, a restore left marked on it is finished or undone."""
+        if ctx.type == "snapshot.recover":
+            return
+        for container_id in held:
+            marked = self._pending.task(container_id)
+            if marked is not None and marked != str(ctx.task_id):
+                outcome = self._recover_container(container_id)
+                if outcome:
+                    ctx.log(f"first finished the interrupted restore of task {marked}: {outcome}")
+
+    @property
+    def _pending(self) -> "PendingRestores":
+        return PendingRestores(self._b.home.tmp / "restores")
+
+
+class PendingRestores:
+    """One small file per container with a restore in progress, naming its task: what recovery
+    looks at when a home opens (a directory listing, whatever the number of containers)."""
+
+    def __init__(self, where: Path) -> None:
+        self.where = where
+
+    def mark(self, container_id: uuid.UUID, task_id: uuid.UUID) -> None:
+        """Records, durably, that task restores container."""
+        try:
+            self.where.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise errors.os_error(e, "mkdir", self.where) from e
+        with Tree.open(self.where) as t:
+            name, tmp = str(container_id).encode(), f"{container_id}.tmp".encode()
+            if t.lstat(tmp) is not None:
+                t.remove(tmp)
+            t.write_file(tmp, str(task_id).encode(), mode=0o600, sync=True)
+            t.rename(tmp, name)
+            t.sync()
+
+    def unmark(self, container_id: uuid.UUID) -> None:
+        """Forgets container's marker."""
+        if not self.where.is_dir():
+            return
+        with Tree.open(self.where) as t:
+            name = str(container_id).encode()
+            if t.lstat(name) is not None:
+                t.remove(name)
+                t.sync()
+
+    def task(self, container_id: uuid.UUID) -> str | None:
+        """The task marked on container, if any."""
+        path = self.where / str(container_id)
+        try:
+            return path.read_text().strip() or None
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except (OSError, UnicodeDecodeError) as e:
+            raise errors.os_error(e if isinstance(e, OSError) else OSError(5, str(e)), "read marker", path) from e
+
+    def all(self) -> list[tuple[uuid.UUID, str | None]]:
+        """(container id, task id) of every marker."""
+        try:
+            names = os.listdir(self.where)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as e:
+            raise errors.os_error(e, "list", self.where) from e
+        out = []
+        for name in names:
+            try:
+                container_id = uuid.UUID(name)
+            except ValueError:
+                continue  # a .tmp left by a crash, or not ours
+            out.append((container_id, self.task(container_id)))
+        return out
+
+
+def _children_first(ids: Iterable[str], bases: dict[str, str | None]) -> list[str]:
+    """ids ordered so that every delta comes before its base (bases: id -> base id)."""
+    depth: dict[str, int] = {}
+
+    def depth_of(sid: str) -> int:
+        seen = []
+        while sid not in depth and sid in bases and sid not in seen:
+            seen.append(sid)
+            base = bases[sid]
+            sid = base if base is not None else ""
+        d = depth.get(sid, -1)
+        for sid in reversed(seen):
+            d += 1
+            depth[sid] = d
+        return d
+
+    return sorted(ids, key=lambda sid: (-depth_of(sid), sid))
 
 
 def _relay(ctx: TaskContext) -> Callable[[str, int, int], None]:
@@ -406,6 +707,10 @@ def _relay(ctx: TaskContext) -> Callable[[str, int, int], None]:
         else:
             ctx.checkpoint()
     return progress
+
+
+def _quiet(phase: str, done: int, total: int) -> None:
+    """Engine progress that reports nothing and never stops (a rollback)."""
 
 
 def _cancelled(ctx: TaskContext) -> Callable[[], bool]:

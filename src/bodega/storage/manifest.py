@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Union
 
 from bodega._native import manifest as _native
-from bodega.errors import BodegaError, DeltaBaseMismatch, InvalidInput, ManifestCorrupt, storage_error
+from bodega.errors import BodegaError, DeltaBaseMismatch, InvalidInput, ManifestCorrupt, os_error
 from bodega.storage import manifest_file
 from bodega.storage.atomic_file import write_file_atomic
 
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 ProgressCallback = Callable[["Progress"], object]
 
-__all__ = ["Entry", "HashedFile", "Manifest", "build", "build_copy", "load", "loads", "diff", "verify"]
+__all__ = ["Draft", "Entry", "HashedFile", "Manifest", "UnreadFile", "build", "build_copy", "build_draft", "load",
+           "loads", "diff", "verify"]
 
 
 class Entry(NamedTuple):
@@ -37,8 +38,10 @@ class Entry(NamedTuple):
     size: int
     mtime_ns: int
     hash: bytes | None   # BLAKE3-256 of a file's bytes
-    link: bytes | None   # a link's target
+    link: bytes | None   # a link's target; for a file, the first name of its hard links (if any)
     flags: int           # 1: path not UTF-8, 2: link not UTF-8
+    uid: int = 0         # the owner, when the manifest records owners (Manifest.has_owners)
+    gid: int = 0
 
     @property
     def path_str(self) -> str:
@@ -56,7 +59,10 @@ class Entry(NamedTuple):
                                "mtime_ns": self.mtime_ns,
                                "hash": self.hash.hex() if self.hash is not None else None}
         out.update(bytes_field("path", self.path))
-        if self.link is not None:
+        if self.link is not None and self.kind == "file":
+            out["link"] = None
+            out.update(bytes_field("hardlink", self.link))
+        elif self.link is not None:
             out.update(bytes_field("link", self.link))
         else:
             out["link"] = None
@@ -66,19 +72,18 @@ class Entry(NamedTuple):
 
 
 class HashedFile(NamedTuple):
-    """A regular file of a manifest with the stats its hash was taken with.
-
-    settled: those stats predate the racy window of the manifest's scan, so a file that
-    still has them still has the hashed bytes (the racy-git rule).
-    """
+    """A regular file of a manifest and its content hash."""
 
     path: bytes
     size: int
     digest: bytes
-    mtime_ns: int
-    ctime_ns: int  # 0 without a stat cache
-    file_id: int   # 0 without a stat cache
-    settled: bool
+
+
+class UnreadFile(NamedTuple):
+    """A regular file build_draft() left unread: its hash comes from whoever reads it next."""
+
+    path: bytes
+    size: int
 
 
 def bytes_field(name: str, value: bytes) -> dict[str, str]:
@@ -112,6 +117,11 @@ class Manifest:
         return self._table.delta
 
     @property
+    def has_owners(self) -> bool:
+        """True when the entries' uid and gid were recorded (format version 2, on POSIX)."""
+        return self._table.owners
+
+    @property
     def has_stat_cache(self) -> bool:
         """True when the host-local stat cache is present."""
         return self._table.has_cache
@@ -140,7 +150,7 @@ class Manifest:
         return None if i < 0 else self[i]
 
     def hashed_files(self) -> list[HashedFile]:
-        """Every regular file with the stats its hash was taken with (for a full manifest)."""
+        """Every regular file and its hash, hard links once (by their first name; for a full manifest)."""
         _full(self, "hashed_files")
         return [HashedFile._make(row) for row in self._table.hashed_files()]
 
@@ -167,7 +177,7 @@ class Manifest:
         cache = t.cache_section() if stat_cache else None
         return manifest_file.encode(manifest_file.Sections(
             len(t), t.delta, self.root, self.base_root, t.table_section(), cache,
-            t.scan_start_ns, t.racy_window_ns))
+            t.scan_start_ns, t.racy_window_ns, t.owners))
 
     def save(self, path: PathLike, stat_cache: bool = True) -> None:
         """Writes the binary file atomically (a temporary file renamed over path)."""
@@ -198,6 +208,48 @@ class Manifest:
         return Manifest(table, got)
 
 
+class Draft:
+    """A full manifest being made: some files' hashes still to be set (set_content) from the
+    bytes someone else read, e.g. the store from its own clone of each file; then manifest().
+
+    A file's entry keeps the stats of the scan, taken before its content was read, so a write
+    that moves its times after that makes the next scan read it again.
+    """
+
+    def __init__(self, table: _native.Table, unread: list[UnreadFile], files_read: int) -> None:
+        self._table = table
+        self.unread = unread
+        self._missing = {f.path for f in unread}
+        self.files_read = files_read + len(unread)
+
+    @classmethod
+    def of(cls, m: Manifest) -> "Draft":
+        """A draft of a finished full manifest (which it takes over: its table is changed in place)."""
+        _full(m, "a draft")
+        return cls(m._table, [], m.files_read)
+
+    def hashed_files(self) -> list[HashedFile]:
+        """The files whose hash is known."""
+        files = [HashedFile._make(row) for row in self._table.hashed_files()]
+        return [f for f in files if f.path not in self._missing] if self._missing else files
+
+    def set_content(self, path: bytes, digest: bytes, size: int) -> None:
+        """Records a file's content as read elsewhere: its hash and size."""
+        i = self._table.find(path)
+        if i < 0:
+            raise InvalidInput(f"{os.fsdecode(path)} is not in this manifest")
+        self._table.set_content(i, digest, size)
+        self._missing.discard(path)
+
+    def manifest(self) -> Manifest:
+        """The finished manifest (every file's hash set)."""
+        if self._missing:
+            raise InvalidInput(f"{len(self._missing)} file(s) of the manifest were never read, "
+                               f"e.g. {os.fsdecode(next(iter(self._missing)))}")
+        self._table.link_hashes()  # hard links of a file read elsewhere take its hash now
+        return Manifest(self._table, self._table.root(), files_read=self.files_read)
+
+
 def _full(m: Manifest, what: str) -> None:
     if m.is_delta:
         raise InvalidInput(f"{what} must be a full manifest, not a delta")
@@ -218,7 +270,14 @@ def build(path: PathLike, previous: Manifest | None = None, *, threads: int = 0,
     for by the racy-git rule are not read.  A file that vanishes or keeps changing while it
     is read raises ChangedWhileReading, one that cannot be read its StorageError, naming it.
     """
-    return _complete(_native.scan_tree(path, threads=threads), path, previous, threads, progress)
+    return _complete(_native.scan_tree(path, threads=threads), path, previous, threads, progress).manifest()
+
+
+def build_draft(path: PathLike, previous: Manifest | None = None, *, unread_min: int, threads: int = 0,
+                progress: ProgressCallback | None = None) -> Draft:
+    """build(), except that files of unread_min bytes or more that previous does not vouch for
+    are left unread: the caller reads each once (the store hashes its clone) and sets its hash."""
+    return _complete(_native.scan_tree(path, threads=threads), path, previous, threads, progress, unread_min)
 
 
 def build_copy(path: PathLike, source_path: PathLike, source_manifest: Manifest | None, *,
@@ -242,21 +301,23 @@ def build_copy(path: PathLike, source_path: PathLike, source_manifest: Manifest 
             source = None  # the source cannot vouch for anything now: every file is read
     if source is None:
         prev = None
-    files_read, failures = _native.read_copy_suspects(table, path, source, prev, threads=threads,
-                                                      progress=progress)
+    files_read, failures, _ = _native.read_copy_suspects(table, path, source, prev, threads=threads,
+                                                         progress=progress)
     if failures:
         raise _first_of(failures)
     return Manifest(table, table.root(), files_read=files_read)
 
 
 def _complete(table: _native.Table, path: PathLike, previous: Manifest | None, threads: int,
-              progress: ProgressCallback | None) -> Manifest:
-    """A scanned table made a manifest: the suspects read, the rest taken from previous."""
+              progress: ProgressCallback | None, unread_min: int = 0) -> Draft:
+    """A scanned table made a draft: the suspects read (but those of unread_min bytes or more,
+    when given), the rest taken from previous."""
     prev = previous._table if previous is not None and not previous.is_delta else None
-    files_read, failures = _native.read_suspects(table, path, prev, threads=threads, progress=progress)
+    files_read, failures, unread = _native.read_suspects(table, path, prev, threads=threads, progress=progress,
+                                                         leave_min=unread_min)
     if failures:
         raise _first_of(failures)
-    return Manifest(table, table.root(), files_read=files_read)
+    return Draft(table, [UnreadFile(table.path(i), table.row(i)[4]) for i in unread], files_read)
 
 
 def _first_of(failures: list[BodegaError]) -> BodegaError:
@@ -272,15 +333,17 @@ def _first_of(failures: list[BodegaError]) -> BodegaError:
 def loads(data: bytes | bytearray | memoryview) -> Manifest:
     """The manifest in data; ManifestCorrupt naming the offset when damaged."""
     s = manifest_file.decode(data)
-    problem = _native.check_sections(s.table, s.cache, s.entries, s.delta)
+    problem = _native.check_sections(s.table, s.cache, s.entries, s.delta, s.owners)
     if problem is not None:
         offset, entry, in_cache, what = problem
+        if s.version == 1 and not in_cache:
+            offset = manifest_file.v1_offset(offset, s.entries)
         section = "cache" if in_cache else "table"
         where = f" (entry {entry})" if entry is not None else ""
         raise ManifestCorrupt(f"manifest damaged: {section} section byte {offset}{where}: {what}",
                               offset=offset, section=section, entry=entry)
     table = _native.Table.from_sections(s.table, s.cache, s.entries, s.delta, s.scan_start_ns,
-                                        s.racy_window_ns)
+                                        s.racy_window_ns, s.owners)
     if not s.delta:
         got = table.root()
         if got != s.root:
@@ -290,12 +353,15 @@ def loads(data: bytes | bytearray | memoryview) -> Manifest:
 
 
 def load(path: PathLike) -> Manifest:
-    """The manifest in the file at path."""
+    """The manifest in the file at path (a pipe too; a device or file that is no manifest is
+    refused after its first bytes, not read to its end)."""
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            data = f.read(len(manifest_file.MAGIC))
+            if data == manifest_file.MAGIC:
+                data += f.read()
     except OSError as exc:
-        raise storage_error(exc.errno or 0, os.fsdecode(path), "open manifest") from None
+        raise os_error(exc, "open manifest", path) from None
     try:
         return loads(data)
     except BodegaError as exc:
@@ -328,7 +394,7 @@ def diff(old: Manifest | PathLike, new: Manifest | PathLike, *, renames: bool = 
             table = _native.scan_tree(given[t])
             if loading is not None:
                 sides[other] = loading.result()
-        sides[t] = _complete(table, given[t], sides[other], 0, progress)
+        sides[t] = _complete(table, given[t], sides[other], 0, progress).manifest()
     old_m, new_m = sides
     assert old_m is not None and new_m is not None
     _full(old_m, "a diff's old side")

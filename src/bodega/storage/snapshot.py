@@ -6,7 +6,7 @@ full).  Those files are the store's gc roots.  Beside each tree the engine keeps
 directory: `live.manifest` (the tree's last full manifest with its stat cache, so a scan
 reads only suspects), `head.json` (the snapshot the tree was last snapshotted as or restored
 to: the next delta's base, so snapshots form a tree, not a line) and, during a restore,
-`restore/` (staging) and `restore.journal`.
+`restore/` (staging) and `restore.journal` (restore.py).
 """
 from __future__ import annotations
 
@@ -17,18 +17,24 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Mapping
 
 from bodega import errors
 from bodega.storage import manifest as mf
 from bodega.storage import materialize as mat
 from bodega.storage import volume
 from bodega.storage.manifest import Entry, HashedFile, Manifest
-from bodega.storage.store import Damage, ObjectStore, StoreWriter
+from bodega.storage.journal import Journals
+from bodega.storage.new_file import remove_quietly
+from bodega.storage.publish import mode_from_env as publish_mode_from_env
+from bodega.storage.restore import RestoreResult
+from bodega.storage.restore import extract as restore_extract
+from bodega.storage.restore import recover as restore_recover
+from bodega.storage.restore import restore as restore_run
+from bodega.storage.store import Damage, FileToStore, GcReport, ObjectStore, Put, StoreWriter
 
 FULL_EVERY = 8            # a full snapshot after this many deltas in a chain
 DELTA_MAX_FRACTION = 0.5  # a delta listing more than this share of the tree is stored full
-IN_PLACE_MAX_FRACTION = 0.25  # restore in place when at most this share of entries changes
 Progress = Callable[[str, int, int], object]  # (phase, done, total)
 Cancel = Callable[[], bool]
 
@@ -47,23 +53,6 @@ class SnapshotInfo:
     created_ns: int
     writer: str = ""          # "pid@host" of the process that wrote it
     files_read: int = 0       # files read to take it (the rest were vouched for by the stat cache)
-
-    def to_dict(self) -> dict:
-        """A JSON-ready dict."""
-        return dict(self.__dict__)
-
-
-@dataclass
-class RestoreResult:
-    """What a restore did."""
-
-    snapshot: str
-    mode: str                 # "full" (staged tree swapped in) or "in-place" (journaled changes)
-    files_written: int
-    bytes_written: int
-    removed: int
-    unchanged: int
-    skipped_specials: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """A JSON-ready dict."""
@@ -96,10 +85,17 @@ def _no_progress(phase: str, done: int, total: int) -> None:
 class SnapshotEngine:
     """Creates, restores, browses, verifies and forgets snapshots in one store."""
 
-    def __init__(self, store: ObjectStore, *, threads: int | None = None, full_every: int = FULL_EVERY) -> None:
+    def __init__(self, store: ObjectStore, *, threads: int | None = None, full_every: int = FULL_EVERY,
+                 publish: str | None = None) -> None:
         self.store = store
+        # How a full restore publishes its tree: auto (exchange where possible), exchange or rename.
+        self.publish_mode = publish or publish_mode_from_env()
         self.dir = store.root / "snapshots"
-        self.dir.mkdir(exist_ok=True)
+        try:
+            self.dir.mkdir(exist_ok=True)
+        except OSError as e:
+            raise errors.os_error(e, "create store", self.dir) from e
+        self.journals = Journals(store.root)
         # One worker per core: measured best (more queue on the GIL and on directory locks).
         self.threads = threads or max(2, min(8, os.cpu_count() or 2))
         self.full_every = full_every
@@ -193,21 +189,56 @@ class SnapshotEngine:
         return n
 
     def _write_snap(self, info: SnapshotInfo, manifest: Manifest) -> None:
-        """Writes a snapshot file durably and atomically (a rewrite replaces it whole)."""
+        """Writes a snapshot file durably and atomically (a rewrite replaces it whole); the
+        caller holds the store lock (gc empties the staging)."""
+        self.publish({info.id: self._stage_snap(info, manifest).name})
+
+    def _stage_snap(self, info: SnapshotInfo, manifest: Manifest) -> Path:
+        """A snapshot file written durably into the store's staging (publish() renames it in)."""
         data = json.dumps(info.to_dict(), sort_keys=True).encode() + b"\n" + manifest.to_bytes(stat_cache=False)
-        tmp = self.store.tmp / f"{os.getpid()}-{info.id}.snap"
+        tmp = self.store.tmp / f"{os.getpid()}-{info.id}-{os.urandom(4).hex()}.snap"
         try:
-            with open(tmp, "wb") as f:
+            with open(tmp, "xb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(tmp, self.path(info.id))
         except OSError as e:
             tmp.unlink(missing_ok=True)
-            raise errors.storage_error(e.errno or 5, str(self.path(info.id)), "write snapshot") from e
+            raise errors.os_error(e, "write snapshot", self.path(info.id)) from e
+        return tmp
+
+    def publish(self, staged: dict[str, str]) -> None:
+        """Renames staged snapshot files (snapshot id -> name in the store's staging) into place.
+
+        Idempotent: a staged file already renamed is skipped, so a journal can replay it.
+        """
+        for sid, name in staged.items():
+            try:
+                os.replace(self.store.tmp / name, self.path(sid))
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                raise errors.os_error(e, "publish snapshot", self.path(sid)) from e
+            with self._lock:
+                self._full_cache.pop(sid, None)
+        if staged:
+            volume.fsync_path(self.dir)
+
+    def delete(self, ids: Iterable[str]) -> None:
+        """Removes snapshot files (those already gone are skipped); their deltas must be rebased first."""
+        for sid in ids:
+            try:
+                self.path(sid).unlink(missing_ok=True)
+            except OSError as e:
+                raise errors.os_error(e, "remove snapshot", self.path(sid)) from e
+            with self._lock:
+                self._full_cache.pop(sid, None)
         volume.fsync_path(self.dir)
-        with self._lock:
-            self._full_cache.pop(info.id, None)
+
+    def discard(self, staged: Iterable[str]) -> None:
+        """Removes staged snapshot files that will not be published."""
+        for name in staged:
+            remove_quietly(self.store.tmp / name)
 
     # --- the tree's state -----------------------------------------------------------------
 
@@ -238,6 +269,11 @@ class SnapshotEngine:
     def _save_live(state_dir: Path, m: Manifest) -> None:
         m.save(state_dir / "live.manifest", stat_cache=True)
 
+    @staticmethod
+    def forget_live(state_dir: Path) -> None:
+        """Drops the tree's stat cache: the next scan reads every file."""
+        (state_dir / "live.manifest").unlink(missing_ok=True)
+
     # --- create ---------------------------------------------------------------------------
 
     def create(self, tree: Path, state_dir: Path, snap_id: str, *, base: str | None = None,
@@ -261,7 +297,10 @@ class SnapshotEngine:
             raise errors.InvalidInput("a snapshot's given manifest must be full, with its stat cache")
         if not tree.is_dir() or tree.is_symlink():
             raise errors.NotADirectory(None, f"not a directory: {tree}")
-        state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise errors.os_error(e, "create state", state_dir) from e
         base_full = self.manifest(base) if base is not None else None
         with self.store.writer() as w:
             progress("scan", 0, 0)
@@ -320,175 +359,80 @@ class SnapshotEngine:
     def _scan_and_store(self, tree: Path, state_dir: Path, w: StoreWriter, progress: Progress,
                         cancel: Cancel | None, built: Manifest | None) -> tuple[Manifest, int]:
         """The tree's manifest (built, else a scan hashing only suspects) with every file's
-        content in the store."""
-        previous = self.live_manifest(state_dir) if built is None else None
-        for _attempt in range(3):
-            if built is not None:
-                m, built = built, None
-            else:
-                m = mf.build(tree, previous, progress=lambda p: progress("scan", p.files_done, p.files_total))
+        content in the store, each file named by the hash of the bytes stored.
+
+        On a volume that clones, the scan leaves large suspects unread: the store clones each
+        and hashes the clone, which is then the file's hash (one read, of a frozen copy).  A
+        file that changed between the scan and the store is recorded as stored.
+        """
+        if built is not None:
+            draft = mf.Draft.of(built)
+        else:
+            draft = mf.build_draft(tree, self.live_manifest(state_dir),
+                                   unread_min=self.store.config["clone_min"] if self.store.cow else 0,
+                                   progress=lambda p: progress("scan", p.files_done, p.files_total))
+        files: list[FileToStore] = list(draft.unread)
+        added = 0
+        for round in range(4):
             todo: dict[bytes, HashedFile] = {}
-            for f in m.hashed_files():
+            for f in draft.hashed_files():
                 if f.digest not in todo and not w.has(f.digest):
                     todo[f.digest] = f
-            added, changed = self._store_files(tree, list(todo.values()), w, progress, cancel)
-            if not changed:
-                return m, added
-            previous = m  # those files changed after they were hashed: scan again (they are suspects)
+            files += todo.values()
+            if not files:
+                return draft.manifest(), added
+            if round == 3:
+                break
+            more, puts = self._store_files(tree, files, w, progress, cancel)
+            added += more
+            for f, put in zip(files, puts):
+                if getattr(f, "digest", None) != put.digest:
+                    draft.set_content(f.path, put.digest, put.size)
+            files = []
+        # Files whose hash others share kept changing before they were stored.
+        changed = [os.fsdecode(f.path) for f in files]
         raise errors.ChangedWhileReading(
             f"files keep changing while the snapshot is taken: {', '.join(changed[:5])}", path=changed[0])
 
-    def _store_files(self, tree: Path, files: list[HashedFile], w: StoreWriter, progress: Progress,
-                     cancel: Cancel | None) -> tuple[int, list[str]]:
-        """Puts files in the store on worker threads, in batches; (bytes added, paths that changed)."""
+    def _store_files(self, tree: Path, files: list[FileToStore], w: StoreWriter, progress: Progress,
+                     cancel: Cancel | None) -> tuple[int, list[Put]]:
+        """Puts files in the store on worker threads, in batches; (bytes added, one Put per file)."""
         total = sum(f.size for f in files)
 
-        def batch(part: list[HashedFile]) -> tuple[int, int, list[str]]:
+        def batch(part: list[FileToStore]) -> list[Put]:
             if cancel is not None and cancel():
                 raise errors.Cancelled("snapshot cancelled")
-            puts = w.put_files(tree, part)
-            changed = [os.fsdecode(f.path) for f, put in zip(part, puts) if put.digest != f.digest]
-            return sum(p.added_bytes for p in puts), sum(f.size for f in part), changed
+            return w.put_files(tree, part)
 
-        added, done, changed = 0, 0, []
+        added, done, puts = 0, 0, []
         # Each batch reads its small files natively without the GIL.
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
-            for a, n, c in pool.map(batch, _batches(files)):
-                added, done = added + a, done + n
-                changed += c
+            for part, got in zip(_batches(files), pool.map(batch, _batches(files))):
+                added += sum(p.added_bytes for p in got)
+                done += sum(f.size for f in part)
+                puts += got
                 progress("store", done, total)
-        return added, changed
+        return added, puts
 
     # --- restore --------------------------------------------------------------------------
 
     def restore(self, tree: Path, state_dir: Path, snap_id: str, *, in_place: bool | None = None,
-                progress: Progress = _no_progress, cancel: Cancel | None = None) -> RestoreResult:
-        """Makes tree the snapshot's tree: old tree or new, never half (after recover()).
+                progress: Progress = _no_progress, cancel: Cancel | None = None,
+                task: str | None = None) -> RestoreResult:
+        """Makes tree the snapshot's tree: old tree or new, never half (after a crash: recover()).
 
         Onto a tree close to the target only the changed entries are written (staged, then a
         journal applies them: in_place=None decides by the share changed); otherwise the whole
-        tree is written into staging and swapped in atomically.  Newer snapshots are untouched;
-        head.json then names snap_id, so the next snapshot's base is the one restored.
+        tree is written into staging and published atomically.  Newer snapshots are untouched;
+        head.json then names snap_id, so the next snapshot's base is the one restored.  task:
+        the id recorded in the journal (who committed it).
         """
-        self.recover(tree, state_dir)
-        target = self.manifest(snap_id)
-        state_dir.mkdir(parents=True, exist_ok=True)
-        with self.store.shared():
-            self.store.refresh()
-            live = None
-            if tree.is_dir() and in_place is not False:
-                progress("scan", 0, 0)
-                live = mf.build(tree, self.live_manifest(state_dir),
-                                progress=lambda p: progress("scan", p.files_done, p.files_total))
-            if live is not None:
-                remove, write, remode = mat.plan_changes(live, target)
-                changed = len(remove) + len(write) + len(remode)
-                if in_place or changed <= IN_PLACE_MAX_FRACTION * max(1, len(target)):
-                    return self._restore_in_place(tree, state_dir, snap_id, target, live, remove, write, remode,
-                                                  progress, cancel)
-            return self._restore_full(tree, state_dir, snap_id, target, progress, cancel)
-
-    def _staging(self, state_dir: Path) -> Path:
-        return state_dir / "restore"
-
-    def _restore_full(self, tree: Path, state_dir: Path, snap_id: str, target: Manifest,
-                      progress: Progress, cancel: Cancel | None) -> RestoreResult:
-        staging = self._staging(state_dir)
-        mat.remove_tree(staging)
-        staging.mkdir(parents=True)
-        new_root = staging / "root"
-        total = target.total_file_bytes()
-        try:
-            written = mat.write_tree(self.store, target, new_root, threads=self.threads,
-                                     progress=lambda f, b: progress("restore", b, total), cancel=cancel)
-            root = os.fsencode(new_root) + b"/"
-            volume.sync_files([root + p for p, st in written.stats.items() if st.st_mode & 0o170000 == 0o100000],
-                              staging)
-            done_ns = mat.now_ns()
-            journal = state_dir / "restore.journal"
-            doc = {"snapshot": snap_id, "mode": "full", "new_root_ino": os.lstat(new_root).st_ino}
-            _write_durable(journal, json.dumps(doc).encode())
-            if tree.exists():
-                if not volume.exchange(new_root, tree):
-                    os.rename(tree, staging / "old")  # the journal rolls this forward after a crash
-                    os.rename(new_root, tree)
-            else:
-                os.rename(new_root, tree)
-            volume.fsync_path(tree.parent)
-        except BaseException:
-            if not (state_dir / "restore.journal").exists():
-                mat.remove_tree(staging)
-            raise
-        self._finish_restore(tree, state_dir, snap_id, target, written.stats, done_ns, None)
-        return RestoreResult(snap_id, "full", written.files, written.bytes, 0, 0, written.skipped_specials)
-
-    def _restore_in_place(self, tree: Path, state_dir: Path, snap_id: str, target: Manifest, live: Manifest,
-                          remove: list[Entry], write: list[Entry], remode: list[Entry], progress: Progress,
-                          cancel: Cancel | None) -> RestoreResult:
-        staging = self._staging(state_dir)
-        mat.remove_tree(staging)
-        journal = state_dir / "restore.journal"
-        total = sum(e.size for e in write if e.kind == "file")
-        try:
-            written = mat.stage_and_journal(self.store, tree, staging, journal, snap_id, remove, write, remode,
-                                            threads=self.threads, progress=lambda f, b: progress("restore", b, total),
-                                            cancel=cancel)
-        except BaseException:
-            journal.unlink(missing_ok=True)
-            mat.remove_tree(staging)
-            raise
-        _, removed, stats = mat.apply_journal(journal, tree)
-        done_ns = mat.now_ns()
-        self._finish_restore(tree, state_dir, snap_id, target, stats, done_ns, live)
-        unchanged = len(target) - len(write) - len(remode)
-        return RestoreResult(snap_id, "in-place", written.files, written.bytes, removed, unchanged,
-                             written.skipped_specials)
-
-    def _finish_restore(self, tree: Path, state_dir: Path, snap_id: str, target: Manifest,
-                        stats: dict[bytes, os.stat_result], done_ns: int, live: Manifest | None) -> None:
-        # In place, untouched files keep the rows the live scan vouched for: the cache is only
-        # as fresh as that scan.  A staged tree was private until the swap: its stats are exact.
-        scan_start = min(done_ns, live._table.scan_start_ns) if live is not None else done_ns
-        self._save_live(state_dir, mat.with_stat_cache(target, stats, scan_start, live))
-        self._set_head(state_dir, snap_id, target.root_hex)
-        (state_dir / "restore.journal").unlink(missing_ok=True)
-        volume.fsync_path(state_dir)
-        mat.remove_tree(self._staging(state_dir))
+        return restore_run(self, tree, state_dir, snap_id, in_place=in_place, progress=progress, cancel=cancel,
+                           task=task)
 
     def recover(self, tree: Path, state_dir: Path) -> str | None:
         """Finishes or undoes a restore a crash interrupted; returns what it did (None: nothing)."""
-        journal = state_dir / "restore.journal"
-        staging = self._staging(state_dir)
-        if journal.exists():
-            try:
-                doc = json.loads(journal.read_bytes())
-            except ValueError:
-                doc = None  # a journal is renamed into place whole: a torn one was never committed
-            if doc is not None and doc.get("mode") == "full":
-                new_root = staging / "root"
-                swapped = tree.exists() and os.lstat(tree).st_ino == doc["new_root_ino"]
-                if not swapped and new_root.exists() and os.lstat(new_root).st_ino == doc["new_root_ino"]:
-                    if tree.exists():
-                        if not volume.exchange(new_root, tree):
-                            os.rename(tree, staging / "old")
-                            os.rename(new_root, tree)
-                    else:
-                        os.rename(new_root, tree)
-                    swapped = True
-                if swapped:
-                    target = self.manifest(doc["snapshot"])
-                    self._finish_restore(tree, state_dir, doc["snapshot"], target, {}, mat.now_ns(), None)
-                    return "rolled forward"
-            elif doc is not None:
-                snap, _, stats = mat.apply_journal(journal, tree)
-                self._finish_restore(tree, state_dir, snap, self.manifest(snap), stats, mat.now_ns(),
-                                     self.live_manifest(state_dir))
-                return "rolled forward"
-            journal.unlink(missing_ok=True)
-        if staging.exists():
-            mat.remove_tree(staging)
-            return "rolled back"
-        return None
+        return restore_recover(self, tree, state_dir)
 
     # --- browse ---------------------------------------------------------------------------
 
@@ -518,22 +462,7 @@ class SnapshotEngine:
 
     def extract(self, snap_id: str, path: str, dest: Path) -> mat.Written:
         """Writes one path of the snapshot (a file, a link or a directory tree) to dest (new)."""
-        m = self.manifest(snap_id)
-        rel = _rel(path)
-        e = m.get(rel) if rel else None
-        if rel and e is None:
-            raise errors.SnapshotPathNotFound(f"{path}: not in snapshot {snap_id}")
-        if os.path.lexists(dest):
-            raise errors.PathExists(None, f"{dest} exists already")
-        with self.store.shared():
-            if e is not None and e.kind == "file":
-                w = mat.Written()
-                mat.write_files(self.store, [(e, os.fsencode(dest))], 1, w)
-                return w
-            if e is not None and e.kind == "symlink":
-                os.symlink(e.link, dest)
-                return mat.Written(symlinks=1)
-            return mat.write_tree(self.store, m, dest, threads=self.threads, prefix=rel)
+        return restore_extract(self, snap_id, _rel(path), dest)
 
     # --- verify and repair ----------------------------------------------------------------
 
@@ -602,25 +531,38 @@ class SnapshotEngine:
                 out.setdefault(info.base, []).append(sid)
         return out
 
-    def plan_forget(self, remove: Iterable[str]) -> dict[str, str | None]:
-        """child id -> its new base (None: becomes full) for every kept delta whose base goes."""
+    def plan_forget(self, remove: Iterable[str], among: Iterable[str] | None = None,
+                    known: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
+        """child id -> its new base (None: becomes full) for every snapshot of among (default:
+        every one) that is kept and whose base goes.
+
+        A snapshot's base is its header's; where the header cannot be read, known's (the
+        catalogue's), else it has none.  Whether such a child can be rebased, stage_rebase says.
+        """
         gone = set(remove)
+
+        def base_of(sid: str) -> str | None:
+            try:
+                info = self.info(sid)
+            except (errors.ManifestCorrupt, errors.SnapshotNotFound):
+                return (known or {}).get(sid)
+            return info.base if info.type == "delta" else None
+
         plan: dict[str, str | None] = {}
-        for sid in self.ids():
-            if sid in gone:
+        for sid in (self.ids() if among is None else among):
+            base = None if sid in gone else base_of(sid)
+            if base is None or base not in gone:
                 continue
-            info = self.info(sid)
-            if info.type != "delta" or info.base not in gone:
-                continue
-            base: str | None = info.base
-            while base is not None and base in gone:
-                b = self.info(base)
-                base = b.base if b.type == "delta" else None
-            plan[sid] = base
+            seen: set[str] = set()
+            while base is not None and base in gone and base not in seen:
+                seen.add(base)
+                base = base_of(base)
+            plan[sid] = None if base in gone else base  # a loop of bases: the child becomes full
         return plan
 
-    def rebase(self, snap_id: str, new_base: str | None) -> SnapshotInfo:
-        """Rewrites a snapshot as a delta on new_base (or full): same tree, same root, new encoding."""
+    def stage_rebase(self, snap_id: str, new_base: str | None) -> str:
+        """snap_id re-encoded as a delta on new_base (or full), written to the store's staging:
+        same tree, same root.  Returns the staged name for publish(); call it under the store lock."""
         info = self.info(snap_id)
         full = self.manifest(snap_id)
         if new_base is None:
@@ -628,36 +570,63 @@ class SnapshotEngine:
         else:
             stored, stype = full.delta_from(self.manifest(new_base)), "delta"
         new = SnapshotInfo(**{**info.to_dict(), "type": stype, "base": new_base})
-        self._write_snap(new, stored)
-        with self._lock:
-            self._full_cache[snap_id] = full
-        return new
+        return self._stage_snap(new, stored).name
+
+    def rebase(self, snap_id: str, new_base: str | None) -> SnapshotInfo:
+        """Rewrites a snapshot as a delta on new_base (or full) in place; call it under the store lock."""
+        self.publish({snap_id: self.stage_rebase(snap_id, new_base)})
+        return self.info(snap_id)
 
     def remove(self, snap_id: str) -> None:
         """Deletes a snapshot's file (rebase its deltas first: see plan_forget)."""
         kids = [c for c in self.children().get(snap_id, [])]
         if kids:
             raise errors.SnapshotInUse(f"snapshot {snap_id} is the base of {', '.join(kids)}: rebase them first")
-        self.path(snap_id).unlink(missing_ok=True)
-        volume.fsync_path(self.dir)
-        with self._lock:
-            self._full_cache.pop(snap_id, None)
+        self.delete([snap_id])
 
-    def live_objects(self) -> Iterator[bytes]:
-        """Every file hash any stored snapshot needs (the union of all stored manifests)."""
+    def forget_files(self, ids: Iterable[str]) -> None:
+        """Removes snapshot files no catalogue row publishes, rebasing the deltas on them first
+        (gc: the caller holds the store lock exclusively)."""
+        ids = list(ids)
+        for child, base in self.plan_forget(ids).items():
+            self.rebase(child, base)
+        self.delete(ids)
+
+    def live_objects(self, leaving: Iterable[str] = ()) -> Iterator[bytes]:
+        """Every file hash a stored snapshot (but those leaving) needs: the union of their manifests."""
+        skip = set(leaving)
         for sid in self.ids():
-            for e in self.stored_manifest(sid):
+            if sid in skip:
+                continue
+            try:
+                m = self.stored_manifest(sid)
+            except errors.ManifestCorrupt as e:
+                raise errors.ManifestCorrupt(f"{e}; gc cannot tell which objects snapshot {sid} needs: "
+                                             f"forget it first") from e
+            for e in m:
                 if e.kind == "file" and e.hash is not None:
                     yield e.hash
 
-    def gc(self, *, dry_run: bool = False, timeout: float | None = None):
-        """Removes objects no snapshot needs (waits for running snapshot writers)."""
-        return self.store.gc(lambda: set(self.live_objects()), dry_run=dry_run, timeout=timeout)
+    def gc(self, *, dry_run: bool = False, timeout: float | None = None,
+           unpublished: Callable[[], Iterable[str]] | None = None) -> GcReport:
+        """Removes objects no snapshot needs, under the exclusive store lock (waits for writers).
+
+        unpublished(), called under that lock, names snapshot files no catalogue row publishes:
+        they go first (their deltas rebased), and the objects only they needed with them.
+        """
+        def roots() -> set[bytes]:
+            leaving = list(unpublished()) if unpublished is not None else []
+            if not dry_run:
+                self.forget_files(leaving)
+            return set(self.live_objects(leaving))
+
+        return self.store.gc(roots, dry_run=dry_run, timeout=timeout)
 
 
-def _batches(files: list[HashedFile], most_files: int = 256, most_bytes: int = 16 << 20) -> Iterator[list[HashedFile]]:
+def _batches(files: list[FileToStore], most_files: int = 256,
+             most_bytes: int = 16 << 20) -> Iterator[list[FileToStore]]:
     """files cut into batches of at most most_files files or (beyond one file) most_bytes bytes."""
-    part: list[HashedFile] = []
+    part: list[FileToStore] = []
     size = 0
     for f in files:
         if part and (len(part) == most_files or size + f.size > most_bytes):
@@ -676,12 +645,3 @@ def _rel(path: str | bytes) -> bytes:
         raise errors.InvalidInput(f"a snapshot path cannot contain '..': {os.fsdecode(path)!r}")
     return b"/".join(parts)
 
-
-def _write_durable(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    volume.fsync_path(path.parent)

@@ -21,7 +21,7 @@ from typing import Iterable, Iterator
 from bodega import errors
 from bodega._native.tree import Dir, File, Stat, owner_settable
 
-__all__ = ["Tree", "Stat", "File", "owner_settable", "split"]
+__all__ = ["Tree", "Dir", "Stat", "File", "owner_settable", "split", "descend", "DirChain", "write_at", "remove_quietly"]
 
 def split(rel: bytes | str) -> list[bytes]:
     """The components of a relative tree path (b"" gives []); InvalidInput when malformed."""
@@ -74,19 +74,9 @@ class Tree:
 
     # ---- walking ------------------------------------------------------------------------
 
-    @contextmanager
-    def _dir(self, parts: list[bytes]) -> Iterator[Dir]:
+    def _dir(self, parts: list[bytes]) -> "contextmanager[Dir]":
         """The directory at parts, opened component by component without following a link."""
-        d = self.root
-        opened: list[Dir] = []
-        try:
-            for p in parts:
-                d = d.open_at(p)
-                opened.append(d)
-            yield d
-        finally:
-            for o in opened:
-                o.close()
+        return descend(self.root, parts)
 
     @contextmanager
     def _parent(self, rel: bytes | str) -> Iterator[tuple[Dir, bytes]]:
@@ -200,7 +190,7 @@ class Tree:
                     yield f
                     f.set_meta(mode=mode, mtime_ns=mtime_ns)
             except BaseException:
-                _remove_quietly(d, name)
+                remove_quietly(d, name)
                 raise
 
     def symlink(self, rel: bytes | str, target: bytes | str, *, is_dir: bool = False) -> None:
@@ -258,6 +248,58 @@ class Tree:
             d.sync()
 
 
+@contextmanager
+def descend(root: Dir, parts: list[bytes] | tuple[bytes, ...]) -> Iterator[Dir]:
+    """The directory below root at parts (root itself for none), each component opened from
+    its parent's handle without following a link; closed when the block ends (root never)."""
+    d = root
+    opened: list[Dir] = []
+    try:
+        for p in parts:
+            d = d.open_at(p)
+            opened.append(d)
+        yield d
+    finally:
+        for o in opened:
+            o.close()
+
+
+class DirChain:
+    """The directories of the last path walked below root, kept open so that the next path
+    reuses their common prefix: for trees only this process writes (staging, a destination
+    it just made), walked in path order.  Each component is opened without following a link."""
+
+    def __init__(self, root: Dir) -> None:
+        self.root = root
+        self._parts: list[bytes] = []
+        self._dirs: list[Dir] = []
+
+    def get(self, parts: list[bytes]) -> Dir:
+        """The directory at parts (root for none)."""
+        k = 0
+        while k < len(self._parts) and k < len(parts) and self._parts[k] == parts[k]:
+            k += 1
+        for d in self._dirs[k:]:
+            d.close()
+        del self._parts[k:], self._dirs[k:]
+        d = self._dirs[-1] if self._dirs else self.root
+        for p in parts[k:]:
+            d = d.open_at(p)
+            self._parts.append(p)
+            self._dirs.append(d)
+        return d
+
+    def close(self) -> None:
+        """Closes the directories it holds (never root)."""
+        self.get([])
+
+    def __enter__(self) -> "DirChain":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def write_at(d: Dir, name: bytes, data: bytes | bytearray | memoryview | Iterable[bytes], *, mode: int,
              mtime_ns: int | None = None, uid: int | None = None, gid: int | None = None,
              sync: bool = False) -> Stat:
@@ -278,11 +320,11 @@ def write_at(d: Dir, name: bytes, data: bytes | bytearray | memoryview | Iterabl
                 f.sync()
             return f.stat()
     except BaseException:
-        _remove_quietly(d, name)
+        remove_quietly(d, name)
         raise
 
 
-def _remove_quietly(d: Dir, name: bytes) -> None:
+def remove_quietly(d: Dir, name: bytes) -> None:
     """Removes a file this code created and failed to fill (it is gone already: fine)."""
     try:
         d.unlink_at(name)

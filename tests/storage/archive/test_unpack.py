@@ -66,6 +66,7 @@ HOSTILE = {
 }
 
 
+@pytest.mark.filterwarnings("ignore:Duplicate name")
 @pytest.mark.parametrize("fmt", ["zip", "tar", "tar.gz"])
 @pytest.mark.parametrize("case", sorted(HOSTILE))
 def test_hostile_members_are_refused_naming_member_and_reason(tmp_path, box, fmt, case):
@@ -151,7 +152,7 @@ def test_a_tar_bomb_is_stopped_while_writing_by_the_byte_cap(tmp_path, box):
     path = write_tar(tmp_path / "bomb.tar.xz", [Entry("zeros", data=b"\0" * (8 << 20))], "xz")
     with pytest.raises(errors.UnsafeArchive, match="more than 4194304 bytes"):
         _unpack(path, root, limits=UnpackLimits(max_bytes=4 << 20))
-    assert (root / "zeros").stat().st_size <= 5 << 20  # stopped within a chunk of the cap
+    assert not (root / "zeros").exists()  # the Tree removes a file whose writing failed
 
 
 def test_setid_bits_are_dropped_and_reported(tmp_path, box):

@@ -33,7 +33,10 @@ class Snapshot(Entity):
     __table_args__ = (
         # The target of the composite key below: (base, container) must name a snapshot of this container.
         sa.UniqueConstraint("id", "container_id"),
-        sa.ForeignKeyConstraint(["base_snapshot_id", "container_id"], ["snapshots.id", "snapshots.container_id"]),
+        # Checked at commit: a transaction may delete a chain of deltas in any order, and
+        # deleting a container cascades to every snapshot of it at once.
+        sa.ForeignKeyConstraint(["base_snapshot_id", "container_id"], ["snapshots.id", "snapshots.container_id"],
+                                deferrable=True, initially="DEFERRED"),
         sa.CheckConstraint("type <> 'delta' OR base_snapshot_id IS NOT NULL", name="delta_has_base"),
         sa.CheckConstraint("base_snapshot_id IS NULL OR base_snapshot_id <> id", name="base_not_self"),
         sa.CheckConstraint("size_bytes >= 0", name="size_bytes_not_negative"),

@@ -12,26 +12,45 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from bodega import errors
 from bodega.storage.archive.member import DIR, FILE, HARDLINK, SPECIAL, SYMLINK, Member
 from bodega.storage.archive.member_path import normalize, refuse, resolve_inside, shown
 from bodega.storage.archive.reader import Archive
 from bodega.storage.archive.sniff import ZIP
+from bodega.storage.tree import Tree, write_at
 
 CHUNK = 1 << 20
 SETID = 0o6000
 
 
-class TreeLike(Protocol):
-    """The part of storage.tree.Tree that unpack uses."""
+class _Dirs:
+    """Open handles of the directories being filled, so a file is created from its parent's
+    handle instead of walking from the root again (archives list a directory's files together)."""
 
-    def makedirs(self, path: bytes, mode: int = ...) -> Any: ...
-    def write_file(self, path: bytes, data: Any, mode: int = ..., mtime_ns: int | None = ...) -> Any: ...
-    def symlink(self, path: bytes, target: bytes, is_dir: bool = ...) -> Any: ...
-    def hardlink(self, src: bytes, dst: bytes) -> Any: ...
-    def set_meta(self, path: bytes, mode: int | None = ..., mtime_ns: int | None = ...) -> Any: ...
+    KEEP = 64
+
+    def __init__(self, tree: Tree) -> None:
+        self.tree = tree
+        self.open: dict[bytes, Tree] = {}
+
+    def write(self, path: bytes, data: Any, mode: int, mtime_ns: int | None) -> None:
+        parent, _, name = path.rpartition(b"/")
+        if not parent:
+            write_at(self.tree.root, name, data, mode=mode, mtime_ns=mtime_ns)
+            return
+        sub = self.open.get(parent)
+        if sub is None:
+            if len(self.open) >= self.KEEP:
+                self.close()
+            sub = self.open[parent] = self.tree.subtree(parent)
+        write_at(sub.root, name, data, mode=mode, mtime_ns=mtime_ns)
+
+    def close(self) -> None:
+        for sub in self.open.values():
+            sub.close()
+        self.open.clear()
 
 
 @dataclass(frozen=True)
@@ -164,13 +183,15 @@ def _preflight(archive: Archive, checker: _Checker, listing: list[Member]) -> No
     dry.recheck_links()
 
 
-def unpack(archive: Archive, tree: TreeLike, into: bytes = b"", limits: UnpackLimits = UnpackLimits(), *,
+def unpack(archive: Archive, tree: Tree, into: bytes = b"", limits: UnpackLimits = UnpackLimits(), *,
            progress: Callable[[int, int], object] | None = None, cancel: Callable[[], bool] | None = None,
-           case_insensitive: bool = False) -> UnpackReport:
+           case_insensitive: bool = False, on_file: Callable[[bytes, bytes], object] | None = None) -> UnpackReport:
     """Writes archive's members under into (a relative path in tree) after checking each.
 
     progress(members_done, bytes_done) is called now and then; cancel() returning True stops
-    with errors.Cancelled.  Nothing existing is overwritten (the Tree creates exclusively).
+    with errors.Cancelled; on_file(path, head) sees each file's path (relative to into) and
+    first chunk (up to 1 MiB) as it is written, and may raise to stop.  Nothing existing is
+    overwritten (the Tree creates exclusively).
     On any error what was written so far stays: unpack into a fresh directory and remove it,
     or roll the tree back, on failure.
     """
@@ -178,58 +199,77 @@ def unpack(archive: Archive, tree: TreeLike, into: bytes = b"", limits: UnpackLi
     listing = archive.listing
     if listing is not None:
         _preflight(archive, checker, listing)
-    report = UnpackReport()
-    prefix = into.rstrip(b"/") + b"/" if into else b""
     if into:
         tree.makedirs(into.rstrip(b"/"), mode=0o700)
-    made: set[bytes] = set()
-    dir_meta: dict[bytes, tuple[int, int | None]] = {}
+    return _Unpacker(archive, tree, into.rstrip(b"/") + b"/" if into else b"", checker).run(progress, cancel, on_file)
 
-    def parent_ready(path: bytes) -> None:
+
+class _Unpacker:
+    """One unpack: the members written in archive order, directories given their modes last."""
+
+    def __init__(self, archive: Archive, tree: Tree, prefix: bytes, checker: _Checker) -> None:
+        self.archive, self.tree, self.prefix, self.checker = archive, tree, prefix, checker
+        self.report = UnpackReport()
+        self.made: set[bytes] = set()
+        self.dir_meta: dict[bytes, tuple[int, int | None]] = {}
+        self.dirs = _Dirs(tree)
+
+    def run(self, progress: Callable[[int, int], object] | None, cancel: Callable[[], bool] | None,
+            on_file: Callable[[bytes, bytes], object] | None) -> UnpackReport:
+        report = self.report
+        try:
+            for m in self.archive:
+                if cancel is not None and cancel():
+                    raise errors.Cancelled("unpack cancelled")
+                self._member(m, on_file)
+                if progress is not None:
+                    progress(report.files + report.dirs + report.symlinks + report.hardlinks, report.bytes)
+        finally:
+            self.dirs.close()
+        self.checker.recheck_links()
+        for path in sorted(self.dir_meta, key=lambda p: p.count(b"/"), reverse=True):  # deepest first
+            mode, mtime_ns = self.dir_meta[path]
+            self.tree.set_meta(self.prefix + path, mode=mode, mtime_ns=mtime_ns)
+        return report
+
+    def _parent_ready(self, path: bytes) -> None:
         parent = path.rpartition(b"/")[0]
-        if parent and parent not in made:
-            tree.makedirs(prefix + parent, mode=0o700)
+        if parent and parent not in self.made:
+            self.tree.makedirs(self.prefix + parent, mode=0o700)
             walk = parent
-            while walk and walk not in made:
-                made.add(walk)
-                dir_meta.setdefault(walk, (0o755, None))
+            while walk and walk not in self.made:
+                self.made.add(walk)
+                self.dir_meta.setdefault(walk, (0o755, None))
                 walk = walk.rpartition(b"/")[0]
 
-    for m in archive:
-        if cancel is not None and cancel():
-            raise errors.Cancelled("unpack cancelled")
-        path = checker.admit(m)
+    def _member(self, m: Member, on_file: Callable[[bytes, bytes], object] | None) -> None:
+        path = self.checker.admit(m)
+        report, prefix = self.report, self.prefix
         mode = m.mode & 0o7777
         if mode & SETID:
             report.setid_dropped.append(shown(path))
             mode &= ~SETID
         if m.kind == DIR:
             if path:
-                parent_ready(path)
-                if path not in made:
-                    tree.makedirs(prefix + path, mode=0o700)
-                    made.add(path)
+                self._parent_ready(path)
+                if path not in self.made:
+                    self.tree.makedirs(prefix + path, mode=0o700)
+                    self.made.add(path)
                     report.dirs += 1
-                dir_meta[path] = (mode, m.mtime_ns)
-            continue
-        parent_ready(path)
+                self.dir_meta[path] = (mode, m.mtime_ns)
+            return
+        self._parent_ready(path)
         if m.kind == FILE:
-            report.bytes += _write(tree, prefix + path, m, mode, checker, report)
+            first = (lambda head: on_file(path, head)) if on_file else None
+            report.bytes += _write(self.dirs, prefix + path, m, mode, self.checker, report, first)
             report.files += 1
         elif m.kind == SYMLINK:
             assert m.link is not None
-            tree.symlink(prefix + path, m.link, is_dir=checker.kinds.get(_lexical(path, m.link)) == DIR)
+            self.tree.symlink(prefix + path, m.link, is_dir=self.checker.kinds.get(_lexical(path, m.link)) == DIR)
             report.symlinks += 1
         elif m.kind == HARDLINK:
-            tree.hardlink(prefix + checker._hardlink_target(m), prefix + path)
+            self.tree.hardlink(prefix + self.checker._hardlink_target(m), prefix + path)
             report.hardlinks += 1
-        if progress is not None:
-            progress(report.files + report.dirs + report.symlinks + report.hardlinks, report.bytes)
-    checker.recheck_links()
-    for path in sorted(dir_meta, key=lambda p: p.count(b"/"), reverse=True):  # deepest first
-        mode, mtime_ns = dir_meta[path]
-        tree.set_meta(prefix + path, mode=mode, mtime_ns=mtime_ns)
-    return report
 
 
 def _lexical(path: bytes, target: bytes) -> bytes:
@@ -246,13 +286,28 @@ def _lexical(path: bytes, target: bytes) -> bytes:
     return b"/".join(here)
 
 
-def _write(tree: TreeLike, path: bytes, m: Member, mode: int, checker: _Checker, report: UnpackReport) -> int:
-    """Writes one file member, counting its bytes against the caps as they come."""
+def _write(dirs: _Dirs, path: bytes, m: Member, mode: int, checker: _Checker, report: UnpackReport,
+           first: Callable[[bytes], object] | None) -> int:
+    """Writes one file member, counting its bytes against the caps as they come (a small one in
+    one piece, a large one streamed)."""
     written = 0
+    with m.open() as stream:
+        head = stream.read(CHUNK)
+        if first is not None:
+            first(head)
+        written = len(head)
+        checker.weigh(m, report.bytes + written)
+        if len(head) < CHUNK:
+            tail = stream.read(1)  # the end, or a member larger than it said: stream the rest
+            if not tail:
+                dirs.write(path, head, mode, m.mtime_ns)
+                return written
+            head += tail
+            written += len(tail)
 
-    def chunks() -> Iterator[bytes]:
-        nonlocal written
-        with m.open() as stream:
+        def chunks() -> Iterator[bytes]:
+            nonlocal written
+            yield head
             while True:
                 data = stream.read(CHUNK)
                 if not data:
@@ -261,5 +316,5 @@ def _write(tree: TreeLike, path: bytes, m: Member, mode: int, checker: _Checker,
                 checker.weigh(m, report.bytes + written)
                 yield data
 
-    tree.write_file(path, chunks(), mode=mode, mtime_ns=m.mtime_ns)
+        dirs.write(path, chunks(), mode, m.mtime_ns)
     return written

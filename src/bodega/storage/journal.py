@@ -1,0 +1,113 @@
+"""Journals of tasks that change the store and the catalogue together (docs/store.md, "Journals").
+
+A task writes its journal (what it is changing in the store) before its catalogue
+transaction and removes it once the store agrees with the catalogue; meanwhile it holds the
+journal file's lock.  The lock goes with the process, so a journal whose lock can be taken
+belongs to a task that stopped: whoever finds one completes it, forward when the catalogue
+transaction committed, back when it did not.  Opening a home lists this directory only
+(empty but for crashes): its cost does not grow with the store.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from bodega import errors
+from bodega.storage import volume
+
+DIRECTORY = "journal"  # in the store
+SUFFIX = ".json"
+
+
+@dataclass
+class Journal:
+    """One task's journal, locked by this process while it is open."""
+
+    path: Path
+    doc: dict[str, Any]
+    _fd: int
+
+    def close(self, done: bool) -> None:
+        """Releases the journal; done=True removes it first (the store agrees with the catalogue)."""
+        try:
+            if done:
+                self.path.unlink(missing_ok=True)
+                volume.fsync_path(self.path.parent)
+        except OSError as e:
+            raise errors.os_error(e, "remove journal", self.path) from e
+        finally:
+            os.close(self._fd)  # releases the lock
+
+
+class Journals:
+    """The journal directory of a store (store_root/journal)."""
+
+    def __init__(self, store_root: Path) -> None:
+        self.dir = store_root / DIRECTORY
+
+    def begin(self, name: str, doc: dict[str, Any]) -> Journal:
+        """Writes and locks a new journal (durable before this returns); close(done=True) removes it."""
+        path = self.dir / f"{name}{SUFFIX}"
+        try:
+            self.dir.mkdir(exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError as e:
+            raise errors.os_error(e, "write journal", path) from e
+        try:
+            # Locked before a byte is written: a reader never takes a journal being written
+            # for an abandoned one.  One that is torn was abandoned before its task committed.
+            volume.lock_file(fd, True, 0, what=f"journal {path}")
+            data = json.dumps(doc, sort_keys=True).encode()
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+            volume.fsync_path(self.dir)
+        except BaseException as e:
+            path.unlink(missing_ok=True)
+            os.close(fd)
+            if isinstance(e, OSError):
+                raise errors.os_error(e, "write journal", path) from e
+            raise
+        return Journal(path, doc, fd)
+
+    def abandoned(self) -> Iterator[Journal]:
+        """The journals no live process holds, each locked by this one until the caller closes it.
+
+        A journal too damaged to read comes with an empty doc: its task never committed.
+        """
+        try:
+            names = sorted(n for n in os.listdir(self.dir) if n.endswith(SUFFIX))
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise errors.os_error(e, "list journals", self.dir) from e
+        for name in names:
+            path = self.dir / name
+            try:
+                fd = os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+            except FileNotFoundError:
+                continue  # its task finished meanwhile
+            except OSError as e:
+                raise errors.os_error(e, "open journal", path) from e
+            try:
+                volume.lock_file(fd, True, 0, what=f"journal {path}")
+            except errors.StoreBusy:
+                os.close(fd)
+                continue  # its task is running
+            try:
+                st = os.fstat(fd)
+                if st.st_nlink == 0:
+                    os.close(fd)
+                    continue  # removed by its task between our open and our lock
+                raw = os.pread(fd, st.st_size, 0)
+            except OSError as e:
+                os.close(fd)
+                raise errors.os_error(e, "read journal", path) from e
+            try:
+                doc = json.loads(raw)
+            except ValueError:
+                doc = {}
+            yield Journal(path, doc if isinstance(doc, dict) else {}, fd)
