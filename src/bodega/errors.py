@@ -225,6 +225,36 @@ class AppNotFound(NotFound):
     exit_code = 89
 
 
+# --- export packages (90-94) ------------------------------------------------------------
+
+class PackageInvalid(InvalidInput):
+    """Not a bodega package, or its description is missing or invalid."""
+
+    exit_code = 90
+
+
+class PackageDamaged(IntegrityError):
+    """A package member does not match its hash, or the package does not match its manifest."""
+
+    exit_code = 91
+
+    def __init__(self, message: str | None = None, *, member: str | None = None, **details: Any) -> None:
+        self.member = member
+        super().__init__(message, member=member, **details)
+
+
+class DeltaBaseMissing(Conflict):
+    """A delta package needs its base snapshot, which no container here holds."""
+
+    exit_code = 92
+
+
+class UnsavedChanges(Conflict):
+    """The container's tree has changes that no snapshot holds."""
+
+    exit_code = 93
+
+
 # --- manifests and diff (60-69) ----------------------------------------------------------
 
 class ManifestCorrupt(IntegrityError):

@@ -53,6 +53,7 @@ ALWAYS: dict[tuple[str, ...], list[str]] = {
     ("snapshot", "forget"): ["--keep-last", "1"],  # forget needs ids or a keep rule
     ("user", "add"): ["--no-password"],  # else it asks a terminal for one
     ("user", "passwd"): ["--password-stdin"],
+    ("import",): ["--name", "dev-imported"],  # the package is dev's, and dev exists
     ("app", "install"): ["--name", "tool2", "--entry", "t=bin/tool"],  # a second app from the same archive
 }
 # What a command reads on stdin (the sweep's stdin is otherwise empty, and no terminal).
@@ -128,6 +129,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         session = b.sessions.login(email, "ana's password").session
         token = b.tokens.create(email, name="ci")
         b.shares.share("dev", email, "viewer")
+        b.exports.export("dev", location=str(root / "dev.zip"))  # a package to verify and import
     outside = root / "tree"
     (outside / "sub").mkdir(parents=True)
     (outside / "sub" / "f").write_bytes(b"data")
@@ -238,6 +240,8 @@ BY_COMMAND: dict[tuple[tuple[str, ...], str], Value] = {
     (("container", "recover"), "path"): lambda w: str(w.home / "containers"),
     (("demo",), "home"): lambda w: w.fresh("demo-home"),
     (("user", "add"), "email"): lambda w: "new.user@example.org",
+    (("export", "verify"), "path"): lambda w: str(w.root / "dev.zip"),
+    (("import",), "path"): lambda w: str(w.root / "dev.zip"),
     (("app", "install"), "source"): lambda w: str(w.root / "tool.tar.gz"),
     (("app", "update"), "source"): lambda w: str(w.root / "tool.tar.gz"),
     (("app", "set-entry"), "entry"): lambda w: "aux=bin/tool",

@@ -128,9 +128,10 @@ def demo(home: str | None, files: int, as_json: bool) -> None:
     """Show what bodega does, on a sample app in a fresh home (SQLite catalogue).
 
     Steps: probe copy-on-write, create a container, install a sample app tree, scan and
-    manifest it, snapshot, change files, diff, delta snapshot, restore, clone, install an app
-    as a transaction, run it isolated, read its footprint, refuse a hostile archive (rolled
-    back), verify, and read the event log.
+    manifest it, snapshot, change files, diff, delta snapshot, restore, clone, export,
+    verify the package, import it as a copy and diff it, install an app as a transaction,
+    run it isolated, read its footprint, refuse a hostile archive (rolled back), verify, and
+    read the event log.
     """
     import bodega
     from bodega import fs, manifest
@@ -191,6 +192,24 @@ def demo(home: str | None, files: int, as_json: bool) -> None:
                 b.snapshots.diff("app", first["snapshot"])))
         log.step("clone container -> 'app-copy'", lambda: (
             lambda c2: (f"{c2.id}", {"clone": str(c2.id)}))(b.containers.clone("app", "app-copy")))
+        package = home_path / "exports" / "app.zip"
+        log.step("export 'app' (zip package)", lambda: (
+            lambda t: (f"{human_bytes(t.result['bytes'])}, blake3 {t.result['integrity_hash'][:16]}...",
+                       {"package": str(package), "integrity_hash": t.result["integrity_hash"]}))(
+                b.exports.export("app", location=str(package))))
+        log.step("verify the package", lambda: (
+            lambda r: (f"ok: {r['members']} members checked, root {r['root'][:16]}...", {"package_ok": r["ok"]}))(
+                b.exports.verify(package)))
+        log.step("import it as 'app-imported'", lambda: (
+            lambda t: (f"{t.result['files']} files, root {t.result['root'][:16]}...",
+                       {"imported": t.result["container_id"]}))(
+                b.imports.import_package(package, name="app-imported")))
+        def same_tree() -> tuple[str, dict[str, Any]]:
+            imported = Path(b.containers.get("app-imported").storage_path) / "root"
+            d = manifest.diff(root, imported)
+            return ("clean: the same tree" if not len(d) else f"{len(d)} differences"), {"import_clean": not len(d)}
+
+        log.step("diff the import against 'app'", same_tree)
         app_steps(b, log, home_path / "tmp")
         log.step("verify every snapshot (read data)", lambda: (
             lambda r: ("ok" if r["ok"] else f"DAMAGED: {r}", {"verify_ok": r["ok"]}))(

@@ -20,6 +20,7 @@ from bodega.services.apps import AppService
 from bodega.services.containers import ContainerService
 from bodega.services.events import EventService
 from bodega.services.exports import ExportService
+from bodega.services.imports import ImportService
 from bodega.services.mfa import MfaService
 from bodega.services.sessions import SessionService
 from bodega.services.settings import SettingService
@@ -50,6 +51,7 @@ class Bodega:
         self.apps = AppService(self)
         self.snapshots = SnapshotService(self)
         self.exports = ExportService(self)
+        self.imports = ImportService(self)
 
     @property
     def user(self) -> UserInfo:

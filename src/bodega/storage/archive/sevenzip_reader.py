@@ -199,15 +199,35 @@ class SevenZipArchive(Archive):
         worker = threading.Thread(target=produce, name="7z-reader", daemon=True)
         worker.start()
         current: str | None = None
+        # py7zr creates the empty files (no stream) first, then the others in header order:
+        # a start for an empty file out of turn is taken (and ended) when it comes.
+        empty = {f.filename for f, m in zip(self._files, self._members)
+                 if m.kind != DIR and not f.is_socket and f.emptystream}
+        done_empty: set[str] = set()
+
+        def start_of(name: str) -> None:
+            while True:
+                kind, value = bridge.q.get()
+                if kind != "start":
+                    raise fail(None)
+                if value == name:
+                    return
+                if value not in empty:
+                    raise fail(None)
+                if bridge.q.get()[0] != "end":
+                    raise fail(None)
+                done_empty.add(value)
+
         try:
             for f, m in zip(self._files, self._members):
                 current = m.shown
                 if m.kind == DIR or f.is_socket:
                     yield m
                     continue
-                kind, _ = bridge.q.get()
-                if kind != "start":
-                    raise fail(None)
+                if f.filename in done_empty:
+                    yield m  # an empty file whose start and end came earlier: nothing to read
+                    continue
+                start_of(f.filename)
                 stream = _MemberStream(bridge, fail)
                 if m.kind == SYMLINK:
                     target = stream.read(LINK_MAX + 1)
