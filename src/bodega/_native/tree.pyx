@@ -23,7 +23,7 @@ from bodega._native.bd cimport (
     bd_file_sync, bd_meta_set_at, bd_file_set_meta, bd_dir_set_meta, bd_owner_settable, bd_remove_tree, bd_hash_file,
     bd_file_clone_at, bd_copy_result, BD_LINK_DIR, BD_RENAME_NOREPLACE, BD_RENAME_EXCHANGE, BD_META_MODE,
     BD_META_TIMES, BD_META_OWNER, BD_CLONE_AUTO, BD_CLONE_REQUIRE, BD_CLONE_NEVER, BD_E_IO, BD_E_NOTSUP,
-    bd_volume_sync,
+    bd_volume_sync, bd_file_lock, bd_file_sync_at,
 )
 from bodega._native._status cimport raise_status
 
@@ -373,6 +373,20 @@ cdef class Dir:
         if rc != BD_OK:
             _fail(&e, self.path, b"")
 
+    def sync_at(self, name):
+        """Flushes the regular file name (written by another call) to stable storage, never through a link."""
+        cdef bytes n = _name(name)
+        cdef bd_error e
+        cdef bd_status rc
+        cdef bd_dir *h = self._h()
+        cdef const char *c = n
+        cdef size_t ln = len(n)
+        bd_error_clear(&e)
+        with nogil:
+            rc = bd_file_sync_at(h, c, ln, &e)
+        if rc != BD_OK:
+            _fail(&e, self.path, n)
+
     def sync_volume(self):
         """Flushes everything written on this directory's volume in one call; False where the
         system cannot (then flush file by file)."""
@@ -527,6 +541,48 @@ cdef class File:
             if left > 0:
                 left -= <Py_ssize_t>got
         return b"".join(pieces)
+
+    def pread(self, size, offset):
+        """Up to size bytes at offset (fewer only at the end of the file); the position stays."""
+        cdef bd_file *h = self._h()
+        cdef size_t want, got = 0
+        cdef uint64_t at = offset
+        cdef bd_error e
+        cdef bd_status rc
+        cdef char *b
+        cdef size_t done = 0, total
+        if size < 0 or offset < 0:
+            raise errors.InvalidInput(f"pread of {size} bytes at {offset}: both must be >= 0")
+        buf = bytearray(size)
+        b = buf
+        total = <size_t>size
+        while done < total:
+            want = total - done
+            bd_error_clear(&e)
+            with nogil:
+                rc = bd_file_pread(h, b + done, want, at + done, &got, &e)
+            if rc != BD_OK:
+                _fail(&e, self.path, b"")
+            if got == 0:
+                break
+            done += got
+        del buf[done:]
+        return bytes(buf)
+
+    def lock(self, exclusive):
+        """Tries to lock the whole file (exclusive or shared) without waiting: True when this
+        file now holds it, False when another holder's lock conflicts.  Closing releases it."""
+        cdef bd_file *h = self._h()
+        cdef int taken = 0
+        cdef int excl = 1 if exclusive else 0
+        cdef bd_error e
+        cdef bd_status rc
+        bd_error_clear(&e)
+        with nogil:
+            rc = bd_file_lock(h, excl, &taken, &e)
+        if rc != BD_OK:
+            _fail(&e, self.path, b"")
+        return bool(taken)
 
     def sync(self):
         """Flushes the file's data and metadata to stable storage."""

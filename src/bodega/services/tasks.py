@@ -15,7 +15,6 @@ import dataclasses
 import os
 import shutil
 import socket
-import sys
 import threading
 import time
 import traceback
@@ -31,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bodega import errors
+from bodega._native import process as _process
 from bodega.catalogue.models import (
     Container, ContainerLock, ContainerStatus, EventLevel, EventSource, ExportPackage, Role, Task, TaskStatus,
     User, utcnow,
@@ -78,28 +78,7 @@ def stale_after() -> float:
 
 def pid_alive(pid: int) -> bool:
     """Whether a process with this id runs on this host (a zombie counts as dead)."""
-    if sys.platform == "win32":
-        import ctypes
-
-        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-        handle = kernel32.OpenProcess(0x1000 | 0x00100000, False, pid)  # QUERY_LIMITED_INFORMATION | SYNCHRONIZE
-        if not handle:
-            return False
-        try:
-            return kernel32.WaitForSingleObject(handle, 0) == 0x102  # WAIT_TIMEOUT: still running
-        finally:
-            kernel32.CloseHandle(handle)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed child that nobody reaped yet still answers kill(0)
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return True
+    return _process.pid_alive(pid)
 
 
 def error_dict(exc: BaseException) -> dict[str, Any]:

@@ -25,7 +25,7 @@ import zstandard
 from bodega import errors
 from bodega._native.hash import Blake3, hash_file, hash_files_report, read_files
 from bodega.storage import chunking, volume
-from bodega.storage.new_file import new_file, remove_quietly, removed_on_failure, write_all
+from bodega.storage.new_file import new_file, remove_quietly, removed_on_failure
 from bodega.storage.pack import (BLOB, HEADER, RAW, RECIPE, ROW, TRAILER, ZSTD, PackEntry, PackWriter, read_index,
                                  read_record)
 
@@ -254,12 +254,10 @@ class ObjectStore:
     @contextmanager
     def _locked(self, exclusive: bool, timeout: float | None) -> Iterator[None]:
         with _os_errors("lock store", self.root / "lock"):
-            fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            volume.lock_file(fd, exclusive, timeout, what=f"store {self.root}")
+            f = volume.open_lock_file(self.root / "lock")
+        with f:  # closing the file releases the lock
+            volume.lock_file(f, exclusive, timeout, what=f"store {self.root}")
             yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the lock
 
     def shared(self, timeout: float | None = None) -> "contextmanager[None]":
         """Holds the store lock shared (writers, readers): gc waits until it is released."""
@@ -496,9 +494,9 @@ class ObjectStore:
                         raise self._damaged(digest, str(where), "does not match its hash", file)
                     os.chmod(dest, mode)
                     return os.stat(dest).st_size
-        with new_file(dest, "restore") as fd:
-            size = self.write_to(digest, lambda piece: write_all(fd, piece), file=file)
-            os.chmod(fd, mode)  # exact, whatever the umask; after writing, which would clear set-id bits
+        with new_file(dest, "restore") as f:
+            size = self.write_to(digest, f.write, file=file)
+            f.set_meta(mode=mode)  # exact, whatever the umask; after writing, which would clear set-id bits
             return size
 
     # --- verification ---------------------------------------------------------------------
