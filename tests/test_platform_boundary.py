@@ -18,7 +18,15 @@ FORBIDDEN_ATTRS = {"st_blocks", "st_blksize", "windll", "oledll", "WinDLL"}
 
 # Sites not moved behind the native core yet, each with why.  The test passes on what is
 # committed; every entry here is reported as not done.  (path relative to src/bodega, what)
-ALLOWED: set[tuple[str, str]] = set()
+# ObjectStore.put_file maps the file it stores (mmap needs an OS descriptor, opened O_NOFOLLOW
+# and O_NONBLOCK) and reads small ones with os.pread: moving it needs its chunk-and-hash loop
+# rewritten over a native File (File.pread and the streaming Chunker), left until the perf
+# branch's changes to store.py are merged (only call sites were to change there meanwhile).
+_PUT_FILE = "storage/store.py"
+ALLOWED: set[tuple[str, str]] = {
+    (_PUT_FILE, "os.O_RDONLY"), (_PUT_FILE, "os.O_NOFOLLOW"), (_PUT_FILE, "os.O_CLOEXEC"),
+    (_PUT_FILE, "os.O_NOCTTY"), (_PUT_FILE, "os.O_NONBLOCK"), (_PUT_FILE, "os.pread"),
+}
 
 
 def _modules() -> list[Path]:

@@ -131,6 +131,13 @@ cdef extern from "bodega/bd_lock.h" nogil:
     bd_status bd_file_lock(bd_file *f, int exclusive, int *taken, bd_error *e)
 
 
+cdef extern from "bodega/bd_file.h" nogil:
+    bd_status bd_file_create_mode_at(bd_dir *d, const char *name, size_t name_len, uint32_t mode,
+                                     bd_file **out, bd_error *e)
+    bd_status bd_file_open_write_at(bd_dir *d, const char *name, size_t name_len, bd_file **out,
+                                    bd_stat *st, bd_error *e)
+
+
 cdef extern from "bodega/bd_sync.h" nogil:
     bd_status bd_file_sync_at(bd_dir *d, const char *name, size_t name_len, bd_error *e)
 

@@ -23,7 +23,7 @@ from bodega._native.bd cimport (
     bd_file_sync, bd_meta_set_at, bd_file_set_meta, bd_dir_set_meta, bd_owner_settable, bd_remove_tree, bd_hash_file,
     bd_file_clone_at, bd_copy_result, BD_LINK_DIR, BD_RENAME_NOREPLACE, BD_RENAME_EXCHANGE, BD_META_MODE,
     BD_META_TIMES, BD_META_OWNER, BD_CLONE_AUTO, BD_CLONE_REQUIRE, BD_CLONE_NEVER, BD_E_IO, BD_E_NOTSUP,
-    bd_volume_sync, bd_file_lock, bd_file_sync_at,
+    bd_volume_sync, bd_file_lock, bd_file_sync_at, bd_file_create_mode_at, bd_file_open_write_at,
 )
 from bodega._native._status cimport raise_status
 
@@ -404,13 +404,14 @@ cdef class Dir:
 
     def create_at(self, name):
         """A new regular file name, open for writing (exclusive, never through a link; owner-only)."""
-        return self._file(name, True)
+        return self._file(name, 1)
 
     def open_read_at(self, name):
         """The regular file name opened for reading (UnsafePath for a link, SpecialFile for a fifo...)."""
-        return self._file(name, False)
+        return self._file(name, 0)
 
-    cdef File _file(self, name, bint create):
+    cdef File _file(self, name, int how, uint32_t mode=0):
+        # how: 0 open for reading, 1 create (owner-only), 2 create under the umask, 3 open for writing
         cdef bytes n = _name(name)
         cdef bd_file *out = NULL
         cdef bd_error e
@@ -420,8 +421,12 @@ cdef class Dir:
         cdef size_t ln = len(n)
         bd_error_clear(&e)
         with nogil:
-            if create:
+            if how == 1:
                 rc = bd_file_create_at(h, c, ln, &out, &e)
+            elif how == 2:
+                rc = bd_file_create_mode_at(h, c, ln, mode, &out, &e)
+            elif how == 3:
+                rc = bd_file_open_write_at(h, c, ln, &out, NULL, &e)
             else:
                 rc = bd_file_open_read(h, c, ln, &out, NULL, &e)
         if rc != BD_OK:
@@ -430,6 +435,16 @@ cdef class Dir:
         f.f = out
         f.path = self._child(n)
         return f
+
+    def create_mode_at(self, name, mode):
+        """A new regular file name open for writing (exclusive, never through a link) with mode as
+        open(2) gives it: the umask applies (Windows: created writable)."""
+        return self._file(name, 2, mode & 0o7777)
+
+    def open_write_at(self, name):
+        """The existing file, device or fifo name open for writing: no create, no truncate, never
+        through a link (a fifo's open waits for its reader).  Its stat() tells what was opened."""
+        return self._file(name, 3)
 
     def hash_at(self, name):
         """(BLAKE3-256 digest, Stat) of the regular file name, read once, never through a link."""

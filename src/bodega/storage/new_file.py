@@ -48,10 +48,3 @@ def new_file(dest: str | bytes | os.PathLike, op: str) -> Iterator[File]:
             yield f
     finally:
         f.close()
-
-
-def write_all(fd: int, data: bytes | memoryview) -> None:
-    """Writes all of data to fd (os.write may take less than it is given)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]

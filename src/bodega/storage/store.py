@@ -18,7 +18,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator, Protocol, Sequence
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 import zstandard
 
@@ -28,6 +28,7 @@ from bodega.storage import chunking, volume
 from bodega.storage.new_file import new_file, remove_quietly, removed_on_failure
 from bodega.storage.pack import (BLOB, HEADER, RAW, RECIPE, ROW, TRAILER, ZSTD, PackEntry, PackWriter, read_index,
                                  read_record)
+from bodega.storage.tree import File, open_file
 
 FORMAT = "bodega-store"
 VERSION = 1
@@ -171,7 +172,7 @@ class ObjectStore:
         self.damaged_packs: dict[str, errors.BodegaError] = {}
         self._mutex = threading.Lock()
         self._local = threading.local()
-        self._fds: dict[str, int] = {}
+        self._fds: dict[str, File] = {}
         self.refresh()
 
     # --- configuration and index ----------------------------------------------------------
@@ -211,7 +212,7 @@ class ObjectStore:
         with self._mutex:
             gone = self._packs - names
             for name in gone & set(self._fds):
-                os.close(self._fds.pop(name))
+                self._fds.pop(name).close()
             if gone:
                 self._index = {d: e for d, e in self._index.items() if e.pack not in gone}
                 self._packs -= gone
@@ -357,14 +358,14 @@ class ObjectStore:
     def _where(self, entry: PackEntry) -> str:
         return f"pack {self.pack_path(entry.pack)} at byte {entry.offset}"
 
-    def _pack_fd(self, name: str) -> int:
-        """An open descriptor of a pack, kept for the store's life (pread is thread-safe)."""
+    def _pack_fd(self, name: str) -> File:
+        """A pack open for reading, kept for the store's life (pread is thread-safe)."""
         fd = self._fds.get(name)
         if fd is None:
             with self._mutex:
                 fd = self._fds.get(name)
                 if fd is None:
-                    fd = self._fds[name] = os.open(self.pack_path(name), os.O_RDONLY | os.O_CLOEXEC)
+                    fd = self._fds[name] = open_file(self.pack_path(name))
         return fd
 
     def close(self) -> None:
@@ -372,9 +373,9 @@ class ObjectStore:
         with self._mutex:
             fds, self._fds = self._fds, {}
         for fd in fds.values():
-            os.close(fd)
+            fd.close()
 
-    def _decode_record(self, digest: bytes, entry: PackEntry, f: BinaryIO | int | None, file: str | None) -> bytes:
+    def _decode_record(self, digest: bytes, entry: PackEntry, f: File | None, file: str | None) -> bytes:
         try:
             stored = read_record(self._pack_fd(entry.pack) if f is None else f, entry)
         except errors.PackCorrupt as e:
@@ -693,7 +694,7 @@ class ObjectStore:
                     staged.unlink(missing_ok=True)
                     raise
                 try:
-                    with open(path, "rb") as f:
+                    with open_file(path) as f:
                         for d, e in keep:
                             writer.add(d, read_record(f, e), e.raw_len, e.kind, e.codec)
                     writer.finish()

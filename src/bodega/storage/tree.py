@@ -21,7 +21,7 @@ from typing import Iterable, Iterator
 from bodega import errors
 from bodega._native.tree import Dir, File, Stat, owner_settable
 
-__all__ = ["Tree", "Dir", "Stat", "File", "owner_settable", "split", "descend", "DirChain", "write_at", "remove_quietly"]
+__all__ = ["Tree", "Dir", "Stat", "File", "owner_settable", "split", "descend", "DirChain", "write_at", "remove_quietly", "open_file"]
 
 def split(rel: bytes | str) -> list[bytes]:
     """The components of a relative tree path (b"" gives []); InvalidInput when malformed."""
@@ -331,3 +331,12 @@ def remove_quietly(d: Dir, name: bytes) -> None:
     except errors.BodegaError:
         pass
 
+
+
+def open_file(path: str | os.PathLike[str]) -> File:
+    """The regular file at path open for reading (pread is thread-safe); its last component
+    must not be a link (UnsafePath), earlier ones are the caller's to choose."""
+    path = os.fspath(path)
+    parent, name = os.path.split(path)
+    with Dir.open(parent or ".") as d:
+        return d.open_read_at(name)
