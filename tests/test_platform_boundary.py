@@ -1,7 +1,8 @@
 """The native core is the only platform boundary (issue 15): read from the source, with ast.
 
 No module of src/bodega outside _native imports fcntl or ctypes, names an os.O_* flag, calls
-os.symlink or os.pread, reads /proc, uses st_blocks or windll.  Each such operation is one C
+os.symlink or os.pread, reads /proc, uses st_blocks or windll, or removes a tree with
+shutil.rmtree (the native no-follow remove is storage.tree.remove_path).  Each such operation is one C
 function with posix/ and win32/ implementations, reached through bodega._native.
 """
 from __future__ import annotations
@@ -45,6 +46,8 @@ def violations(source: str) -> list[str]:
         elif isinstance(node, ast.ImportFrom):
             if (node.module or "").split(".")[0] in FORBIDDEN_MODULES and node.level == 0:
                 out.append(f"{where}: from {node.module} import")
+            if node.module == "shutil" and any(a.name == "rmtree" for a in node.names):
+                out.append(f"{where}: from shutil import rmtree")
             if node.module == "os":
                 for alias in node.names:
                     if alias.name.startswith("O_") or alias.name in FORBIDDEN_OS_ATTRS:
@@ -53,6 +56,8 @@ def violations(source: str) -> list[str]:
             base = node.value.id if isinstance(node.value, ast.Name) else None
             if base == "os" and (node.attr.startswith("O_") or node.attr in FORBIDDEN_OS_ATTRS):
                 out.append(f"{where}: os.{node.attr}")
+            elif base == "shutil" and node.attr == "rmtree":
+                out.append(f"{where}: shutil.rmtree")  # follows junctions on Windows; storage.tree.remove_path
             elif node.attr in FORBIDDEN_ATTRS:
                 out.append(f"{where}: .{node.attr}")
         elif isinstance(node, ast.Call):
@@ -105,6 +110,8 @@ def test_the_checker_sees_each_kind_of_site() -> None:
         "open(f'/proc/{pid}/stat')": "reads /proc",
         "st.st_blocks * 512": ".st_blocks",
         "ctypes.windll.kernel32": ".windll",
+        "shutil.rmtree(p, ignore_errors=True)": "shutil.rmtree",
+        "from shutil import rmtree": "from shutil import rmtree",
     }
     for source, expected in samples.items():
         found = [v.split(": ", 1)[1] for v in violations(source)]

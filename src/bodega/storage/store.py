@@ -11,7 +11,6 @@ import json
 import mmap
 import os
 import secrets
-import shutil
 import stat
 import struct
 import threading
@@ -28,7 +27,7 @@ from bodega.storage import chunking, volume
 from bodega.storage.new_file import new_file, remove_quietly, removed_on_failure
 from bodega.storage.pack import (BLOB, HEADER, RAW, RECIPE, ROW, TRAILER, ZSTD, PackEntry, PackWriter, read_index,
                                  read_record)
-from bodega.storage.tree import File, open_file
+from bodega.storage.tree import File, open_file, remove_path
 
 FORMAT = "bodega-store"
 VERSION = 1
@@ -653,7 +652,7 @@ class ObjectStore:
             report.staging_removed += 1
             if not report.dry_run:
                 p = self.tmp / entry
-                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
+                remove_path(p)  # a link is removed, never followed
 
     def _rewrite_packs(self, partly: list[tuple[str, set[bytes], int]], report: GcReport) -> None:
         """Rewrites partly dead packs, smallest first, until one finds no space."""
