@@ -15,8 +15,9 @@ bd_status bd_file_create_mode_at(bd_dir *d, const char *name, size_t name_len, u
                                  bd_file **out, bd_error *e);
 
 /* Opens the existing entry `name` in d for writing: no create, no truncate, never through a
- * link (BD_E_UNSAFE_PATH).  A regular file, a device or a fifo (posix: opening a fifo waits
- * for its reader, as open(2) does); a directory is BD_E_IO/EISDIR.  st (may be NULL) gets
+ * link (BD_E_UNSAFE_PATH).  posix: a regular file, a device or a fifo (opening a fifo waits
+ * for its reader, as open(2) does); win32, which keeps no devices or fifos in directories: a
+ * regular file.  A directory is an error (BD_E_IO).  st (may be NULL) gets
  * the metadata of what was opened, from the open handle, so the caller can check it is the
  * entry it saw before. */
 bd_status bd_file_open_write_at(bd_dir *d, const char *name, size_t name_len, bd_file **out,
