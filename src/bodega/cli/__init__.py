@@ -1,14 +1,18 @@
-"""The `bodega` command: the root group and the one error boundary.
+"""The `bodega` command: the root group, its table of commands and the one error boundary.
 
 Every command is wiring over the Python API.  A BodegaError ends the command with one
 line on stderr (or a JSON object with --json) and its documented exit code; anything else
 is a bug and shows its traceback (exit 1).
+
+Start-up stays constant: a command's module is imported only when that command runs (or
+when --help lists them all), and command modules import the services they use inside
+their functions, so `--version` and `--help` load neither SQLAlchemy nor the native core
+(tests/cli/test_startup.py; bench/bench_startup.py times it).
 """
 from __future__ import annotations
 
-import json
+import importlib
 import sys
-import traceback
 from typing import Any
 
 import click
@@ -17,8 +21,40 @@ from bodega import __version__
 from bodega.errors import BodegaError
 
 
+# Each top-level command -> the module that defines it (in its COMMANDS list).  A new
+# command group is one line here.
+COMMANDS: dict[str, str] = {
+    "agent": "bodega.cli.tasks",
+    "container": "bodega.cli.container",
+    "demo": "bodega.cli.demo",
+    "diff": "bodega.cli.snapshot",
+    "doctor": "bodega.cli.doctor",
+    "du": "bodega.cli.container",
+    "errors": "bodega.cli.error_list",
+    "events": "bodega.cli.events",
+    "fs": "bodega.cli.fs",
+    "gc": "bodega.cli.verify",
+    "snapshot": "bodega.cli.snapshot",
+    "task": "bodega.cli.tasks",
+    "tasks": "bodega.cli.tasks",
+    "verify": "bodega.cli.verify",
+}
+
+
 class BodegaGroup(click.Group):
-    """A click group that turns BodegaError into one clear line and its exit code."""
+    """A click group that loads a command's module on first use and turns BodegaError into
+    one clear line and its exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module = importlib.import_module(COMMANDS[cmd_name])
+            for command in module.COMMANDS:
+                if command.name == cmd_name:
+                    self.add_command(command)
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -26,8 +62,12 @@ class BodegaGroup(click.Group):
         except BodegaError as exc:
             as_json = "--json" in sys.argv[1:]
             if exc.bug:
+                import traceback
+
                 traceback.print_exc()
             if as_json:
+                import json
+
                 click.echo(json.dumps({"error": exc.to_dict()}), err=True)
             else:
                 click.echo(f"bodega: error: {exc}", err=True)
@@ -54,15 +94,3 @@ def main() -> None:
     SHELL COMPLETION
       eval "$(_BODEGA_COMPLETE=bash_source bodega)"   # in ~/.bashrc (zsh_source, fish_source likewise)
     """
-
-
-def _register() -> None:
-    """Adds every command group; each lives in its own module."""
-    from bodega.cli import container, demo, doctor, error_list, events, fs, snapshot, tasks, verify  # noqa: F401
-
-    for module in (doctor, demo, fs, container, tasks, events, error_list, snapshot, verify):
-        for command in getattr(module, "COMMANDS", ()):
-            main.add_command(command)
-
-
-_register()

@@ -1,0 +1,68 @@
+"""Start-up stays constant: `--version` and `--help` load no catalogue, service or native
+code, and a command loads only its own module (bench/bench_startup.py times it)."""
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bodega.cli import COMMANDS
+
+# Heavy layers no start-up path may reach before a command needs them.
+HEAVY = ("sqlalchemy", "alembic", "zstandard", "bodega.services", "bodega.catalogue", "bodega.storage",
+         "bodega._native")
+
+# Runs the CLI as the console script does, then prints the modules it imported.
+PROBE = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: sys.__stderr__.write('MODULES ' + ' '.join(sorted(sys.modules)) + '\\n'))\n"
+    "from bodega.cli import main\n"
+    "main(prog_name='bodega')\n"
+)
+
+
+def imported_by(*args: str, home: str | None = None) -> set[str]:
+    """The modules `bodega ARGS` imports."""
+    env = dict(os.environ)
+    if home is not None:
+        env["BODEGA_HOME"] = home
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stderr.splitlines() if x.startswith("MODULES "))
+    return set(line.split()[1:])
+
+
+def heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["container", "--help"], ["errors"]])
+def test_start_up_loads_no_heavy_layer(args):
+    modules = imported_by(*args)
+    assert "bodega.cli" in modules  # the probe ran the CLI
+    assert heavy(modules) == []
+
+
+def test_version_loads_no_command_module():
+    modules = imported_by("--version")
+    assert sorted(m for m in modules if m.startswith("bodega.cli.")) == []
+
+
+def test_a_command_loads_only_its_module(tmp_path):
+    modules = imported_by("errors")
+    commands = sorted(m for m in modules if m.startswith("bodega.cli.") and m in set(COMMANDS.values()))
+    assert commands == ["bodega.cli.error_list"]
+    # and a command that opens a home does load the catalogue: the probe can see a heavy layer
+    assert "sqlalchemy" in imported_by("container", "list", home=str(tmp_path / "home"))
+
+
+def test_every_command_is_in_the_table():
+    for module_name in sorted(set(COMMANDS.values())):
+        module = importlib.import_module(module_name)
+        for command in module.COMMANDS:
+            assert COMMANDS.get(command.name) == module_name, command.name
+    for name, module_name in COMMANDS.items():
+        assert name in [c.name for c in importlib.import_module(module_name).COMMANDS], name
