@@ -92,12 +92,20 @@ def bytes_field(name: str, value: bytes) -> dict[str, str]:
 class Manifest:
     """A full or delta manifest: a sorted, read-only sequence of Entry with a root hash."""
 
-    def __init__(self, table: _native.Table, root: bytes, base_root: bytes | None = None,
+    def __init__(self, table: _native.Table, root: bytes | None = None, base_root: bytes | None = None,
                  files_read: int = 0) -> None:
         self._table = table
-        self.root = root
+        self._root = root  # None: a full manifest's own, computed when first asked for
         self.base_root = base_root
         self.files_read = files_read  # files read to build it (the rest came from the stat cache)
+
+    @property
+    def root(self) -> bytes:
+        """The root hash (of a full manifest: its entries' hash tree, computed once, on first use,
+        so that a diff of a live tree pays for no root it does not show)."""
+        if self._root is None:
+            self._root = self._table.root()
+        return self._root
 
     # ---- the entries ------------------------------------------------------------------
 
@@ -236,7 +244,7 @@ class Draft:
         if self._missing:
             raise InvalidInput(f"{len(self._missing)} file(s) of the manifest were never read, "
                                f"e.g. {os.fsdecode(next(iter(self._missing)))}")
-        return Manifest(self._table, self._table.root(), files_read=self.files_read)
+        return Manifest(self._table, files_read=self.files_read)
 
 
 def _full(m: Manifest, what: str) -> None:
@@ -294,7 +302,7 @@ def build_copy(path: PathLike, source_path: PathLike, source_manifest: Manifest 
                                                          progress=progress)
     if failures:
         raise _first_of(failures)
-    return Manifest(table, table.root(), files_read=files_read)
+    return Manifest(table, files_read=files_read)
 
 
 def _complete(table: _native.Table, path: PathLike, previous: Manifest | None, threads: int,
