@@ -305,6 +305,31 @@ def build_copy(path: PathLike, source_path: PathLike, source_manifest: Manifest 
     return Manifest(table, files_read=files_read)
 
 
+def build_beside(path: PathLike, previous_file: PathLike, *, threads: int = 0,
+                 progress: ProgressCallback | None = None) -> tuple[Manifest, Manifest | None]:
+    """build(path, previous) with previous the full manifest with a stat cache in previous_file,
+    loaded while the tree is scanned: (the tree's manifest, previous, or None when the file
+    is missing, unreadable, a delta or without a stat cache, and then every file is read)."""
+    def load_previous() -> Manifest | None:
+        try:
+            m = load(previous_file)
+        except BodegaError:
+            return None
+        return m if not m.is_delta and m.has_stat_cache else None
+
+    table, previous = _scan_while(path, load_previous, threads)
+    return _complete(table, path, previous, threads, progress).manifest(), previous
+
+
+def _scan_while(path: PathLike, other: Callable[[], Manifest | None],
+                threads: int = 0) -> tuple[_native.Table, Manifest | None]:
+    """(the scan of path, other()), other running meanwhile: both mostly without the GIL."""
+    with ThreadPoolExecutor(1) as pool:
+        loading = pool.submit(other)
+        table = _native.scan_tree(path, threads=threads)
+        return table, loading.result()
+
+
 def _complete(table: _native.Table, path: PathLike, previous: Manifest | None, threads: int,
               progress: ProgressCallback | None, unread_min: int = 0) -> Draft:
     """A scanned table made a draft: the suspects read (but those of unread_min bytes or more,
@@ -381,11 +406,8 @@ def diff(old: Manifest | PathLike, new: Manifest | PathLike, *, renames: bool = 
         # without the GIL), then the manifest's stat cache spares the unchanged files.
         t, other = is_tree.index(True), is_tree.index(False)
         given = (old, new)
-        with ThreadPoolExecutor(1) as pool:
-            loading = pool.submit(load, given[other]) if sides[other] is None else None
-            table = _native.scan_tree(given[t])
-            if loading is not None:
-                sides[other] = loading.result()
+        known = sides[other]
+        table, sides[other] = _scan_while(given[t], lambda: known if known is not None else load(given[other]))
         sides[t] = _complete(table, given[t], sides[other], 0, progress).manifest()
     old_m, new_m = sides
     assert old_m is not None and new_m is not None

@@ -267,17 +267,22 @@ class SnapshotEngine:
         write_file_atomic(state_dir / "head.json", json.dumps({"snapshot": snap_id, "root": root}).encode())
 
     @staticmethod
+    def live_manifest_path(state_dir: Path) -> Path:
+        """Where the tree's last full manifest with its stat cache is kept."""
+        return state_dir / "live.manifest"
+
+    @staticmethod
     def live_manifest(state_dir: Path) -> Manifest | None:
         """The tree's last full manifest with its stat cache (None when missing or unreadable)."""
         try:
-            m = mf.load(state_dir / "live.manifest")
+            m = mf.load(SnapshotEngine.live_manifest_path(state_dir))
         except errors.BodegaError:
             return None
         return m if not m.is_delta and m.has_stat_cache else None
 
     @staticmethod
     def _save_live(state_dir: Path, m: Manifest) -> None:
-        m.save(state_dir / "live.manifest", stat_cache=True)
+        m.save(SnapshotEngine.live_manifest_path(state_dir), stat_cache=True)
 
     # --- create ---------------------------------------------------------------------------
 
