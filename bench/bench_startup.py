@@ -10,6 +10,8 @@ disturbed by other load) and the wall time above `python -c pass`.
 
 Bytecode: the commands run with PYTHONDONTWRITEBYTECODE removed and once before timing, so
 they load cached bytecode as an installed bodega does (this machine sets the variable).
+
+    BODEGA_BENCH_FILES=100000 PYTHONPATH=src python -m pytest bench/bench_startup.py
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ import pytest
 
 import bodega
 
+from cli_home import bodega_command, child_env
 from conftest import BENCH_FILES
 from measure import settle
 from snapshot_peers import OnePercentChange, remove
@@ -33,19 +36,6 @@ from snapshot_peers import OnePercentChange, remove
 SNAPSHOTS = (1, 10, 100)
 ROUNDS = int(os.environ.get("BODEGA_BENCH_STARTUP_ROUNDS", "15"))
 TARGETS = {"bodega --version": 0.1, "bodega --help": 0.1, "bodega container list": 0.3}
-
-
-def bodega_command() -> list[str]:
-    """The console script beside this interpreter (as installed), else `python -m bodega`."""
-    script = Path(sys.executable).with_name("bodega")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "bodega"]
-
-
-def child_env(home: Path | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    if home is not None:
-        env["BODEGA_HOME"] = str(home)
-    return env
 
 
 def run_timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
