@@ -342,15 +342,16 @@ class SnapshotEngine:
         """The tree's manifest (built, else a scan hashing only suspects) with every file's
         content in the store, each file named by the hash of the bytes stored.
 
-        On a volume that clones, the scan leaves large suspects unread: the store clones each
-        and hashes the clone, which is then the file's hash (one read, of a frozen copy).  A
-        file that changed between the scan and the store is recorded as stored.
+        The scan reads no file: every suspect (a file the live manifest does not vouch for) is
+        read once, by the store, and the bytes it stored give the file's hash: a small file is
+        hashed and compressed from one read, a large one cloned (on a volume that clones) and
+        the clone hashed, or chunked as it is read.  A file that changed between the scan and
+        the store is recorded as stored.
         """
         if built is not None:
             draft = mf.Draft.of(built)
         else:
-            draft = mf.build_draft(tree, self.live_manifest(state_dir),
-                                   unread_min=self.store.config["clone_min"] if self.store.cow else 0,
+            draft = mf.build_draft(tree, self.live_manifest(state_dir), unread_min=1,
                                    progress=lambda p: progress("scan", p.files_done, p.files_total))
         files: list[FileToStore] = list(draft.unread)
         added = 0
