@@ -87,3 +87,13 @@ def home(tmp_path, monkeypatch) -> Path:
     h = tmp_path / "home"
     monkeypatch.setenv("BODEGA_HOME", str(h))
     return h
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch):
+    """argon2id with tiny parameters, so tests that hash passwords stay fast (the format is the same)."""
+    from argon2 import PasswordHasher
+
+    from bodega.services import credentials
+
+    monkeypatch.setattr(credentials, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

@@ -6,8 +6,9 @@ from collections import Counter
 
 from bodega import errors
 
-# Ranges by layer (HELPER_COMMON / docs): native and storage, catalogue/services/tasks, manifests/diff, snapshots/store.
-RANGES = [range(1, 40), range(40, 60), range(60, 70), range(70, 90)]
+# Ranges by layer (HELPER_COMMON / docs): native and storage, catalogue/services/tasks, manifests/diff,
+# snapshots/store, users and sessions.
+RANGES = [range(1, 40), range(40, 60), range(60, 70), range(70, 90), range(90, 100)]
 
 
 def test_exit_codes_are_unique():
@@ -60,3 +61,11 @@ def test_os_error_given_path_wins_and_bodega_errors_pass_through():
     e = errors.os_error(OSError(errno.ENOSPC, "full"), "write pack", "/store/p")
     assert isinstance(e, errors.NoSpace) and e.filename == "/store/p"
     assert errors.os_error(e, "other") is e
+
+
+def test_the_users_and_sessions_classes_use_95_to_99_and_37_to_39():
+    auth = [errors.LoginFailed, errors.NotAuthenticated, errors.MfaRequired, errors.MfaCodeInvalid,
+            errors.TooManyAttempts, errors.MissingDependency, errors.CsrfRejected, errors.RequestTooLarge]
+    assert sorted(c.exit_code for c in auth) == [37, 38, 39, 95, 96, 97, 98, 99]
+    assert isinstance(errors.CsrfRejected(), errors.Forbidden)
+    assert errors.TooManyAttempts(retry_after=7).retry_after == 7

@@ -10,7 +10,7 @@
  * is sorted again), which yields the byte order of full paths, and permutes the entry array
  * in place.
  *
- * Memory: 88 bytes per entry plus its path, 4 bytes per entry (8 per directory) of sorted
+ * Memory: 96 bytes per entry plus its path, 4 bytes per entry (8 per directory) of sorted
  * order, a 4-byte permutation during the ordering, a few bytes per directory, and no
  * allocation per entry.
  */
@@ -478,6 +478,8 @@ static int on_entry(void *ctx, const char *name, size_t name_len, const bd_stat 
     en->file_id_hi = st->file_id_hi;
     en->mode = st->mode;
     en->nlink = st->nlink;
+    en->uid = st->uid;
+    en->gid = st->gid;
     en->attrs = st->attrs;
     en->reparse_tag = st->reparse_tag;
     en->parent = NO_INDEX;

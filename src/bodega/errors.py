@@ -391,6 +391,60 @@ class ContainerExists(Conflict):
     exit_code = 59
 
 
+# --- users, sessions and the HTTP interfaces (95-99, 37-39) -----------------------------
+
+class LoginFailed(BodegaError):
+    """Wrong email or password, or the account is disabled."""
+
+    exit_code = 95
+
+
+class NotAuthenticated(BodegaError):
+    """Not signed in: the session or API token is missing, expired, idle too long or revoked."""
+
+    exit_code = 96
+
+
+class MfaRequired(BodegaError):
+    """A second factor is needed: verify a TOTP code (or enrol one, if the policy requires it)."""
+
+    exit_code = 97
+
+
+class MfaCodeInvalid(BodegaError):
+    """The TOTP or recovery code is wrong, expired or already used."""
+
+    exit_code = 98
+
+
+class TooManyAttempts(BodegaError):
+    """Too many failed sign-ins: wait before trying again."""
+
+    exit_code = 99
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 60, **details: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, retry_after=retry_after, **details)
+
+
+class MissingDependency(BodegaError):
+    """An optional dependency is not installed."""
+
+    exit_code = 37
+
+
+class CsrfRejected(Forbidden):
+    """The request's CSRF token is missing or wrong: reload the page and try again."""
+
+    exit_code = 38
+
+
+class RequestTooLarge(InvalidInput):
+    """The request body is larger than the server accepts."""
+
+    exit_code = 39
+
+
 _ERRNO_CLASSES: dict[int, type[StorageError]] = {
     _errno.ENOENT: PathNotFound,
     _errno.EEXIST: PathExists,

@@ -80,3 +80,33 @@ def test_bad_input_exit_codes(run):
     snap = json.loads(run("snapshot", "list", "dev", "--json").output)[0]["id"]
     run("snapshot", "cat", "dev", snap, "nope", code=errors.SnapshotPathNotFound.exit_code)
     run("snapshot", "create", "nope", code=errors.ContainerNotFound.exit_code)
+
+
+def test_extract_to_a_bad_destination_is_one_line_and_its_exit_code(run, tmp_path):
+    tree_of(run)
+    snap = json.loads(run("snapshot", "create", "dev", "--json").output)["id"]
+    (tmp_path / "file").write_bytes(b"x")
+    for dest, error in ((tmp_path / "missing" / "out", errors.PathNotFound),
+                        (tmp_path / "file" / "out", errors.NotADirectory),
+                        (tmp_path / "file", errors.PathExists)):
+        for path in ("/", "app", "readme"):
+            out = run("snapshot", "extract", "dev", snap, path, str(dest), code=error.exit_code).output
+            lines = out.strip().splitlines()
+            assert len(lines) == 1 and str(dest) in lines[0] and "Traceback" not in out, out
+
+
+def test_restore_reports_the_special_files_it_skips(run, tmp_path):
+    import os
+
+    root = tree_of(run)
+    os.mkfifo(root / "pipe")
+    snap = json.loads(run("snapshot", "create", "dev", "--json").output)["id"]
+    (root / "pipe").unlink()
+    (root / "readme").write_text("changed\n")
+    out = run("snapshot", "restore", "dev", snap).output
+    assert "skipped 1 special files it cannot create: pipe (fifo)" in out
+    result = json.loads(run("snapshot", "restore", "dev", snap, "--json").output)
+    assert result["skipped_specials"] == [{"path": "pipe", "kind": "fifo"}]
+    tasks = json.loads(run("tasks", "--json").output)
+    restored = [t for t in tasks if t["type"] == "snapshot.restore"][0]
+    assert restored["result"]["skipped_specials"] == [{"path": "pipe", "kind": "fifo"}]

@@ -93,6 +93,7 @@ def test_another_user_may_use_the_same_name(home, b):
 def test_a_viewer_cannot_mutate(home, b):
     b.users.create("vic@example.org", "Vic", "viewer")
     b.containers.create("dev")
+    b.shares.share("dev", "vic@example.org", "viewer")
     with bodega.open(home, user="vic@example.org") as vic:
         assert vic.containers.get(b.containers.get("dev").id).name == "dev"
         with pytest.raises(errors.Forbidden, match="viewer"):

@@ -21,23 +21,28 @@ from bodega import __version__
 from bodega.errors import BodegaError
 
 
-# Each top-level command -> the module that defines it (in its COMMANDS list).  A new
-# command group is one line here.
-COMMANDS: dict[str, str] = {
-    "agent": "bodega.cli.tasks",
-    "container": "bodega.cli.container",
-    "demo": "bodega.cli.demo",
-    "diff": "bodega.cli.snapshot",
-    "doctor": "bodega.cli.doctor",
-    "du": "bodega.cli.container",
-    "errors": "bodega.cli.error_list",
-    "events": "bodega.cli.events",
-    "fs": "bodega.cli.fs",
-    "gc": "bodega.cli.verify",
-    "snapshot": "bodega.cli.snapshot",
-    "task": "bodega.cli.tasks",
-    "tasks": "bodega.cli.tasks",
-    "verify": "bodega.cli.verify",
+# Each top-level command -> the module that defines it (in its COMMANDS list), then any
+# modules that add subcommands to it.  A new command group is one line here.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "agent": ("bodega.cli.tasks",),
+    "container": ("bodega.cli.container", "bodega.cli.share"),
+    "demo": ("bodega.cli.demo",),
+    "diff": ("bodega.cli.snapshot",),
+    "doctor": ("bodega.cli.doctor",),
+    "du": ("bodega.cli.container",),
+    "errors": ("bodega.cli.error_list",),
+    "events": ("bodega.cli.events",),
+    "fs": ("bodega.cli.fs",),
+    "gc": ("bodega.cli.verify",),
+    "serve": ("bodega.cli.serve",),
+    "session": ("bodega.cli.session",),
+    "setting": ("bodega.cli.setting",),
+    "snapshot": ("bodega.cli.snapshot",),
+    "task": ("bodega.cli.tasks",),
+    "tasks": ("bodega.cli.tasks",),
+    "token": ("bodega.cli.token",),
+    "user": ("bodega.cli.user",),
+    "verify": ("bodega.cli.verify",),
 }
 
 
@@ -50,10 +55,12 @@ class BodegaGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
-            module = importlib.import_module(COMMANDS[cmd_name])
-            for command in module.COMMANDS:
+            defining, *extending = COMMANDS[cmd_name]
+            for command in importlib.import_module(defining).COMMANDS:
                 if command.name == cmd_name:
                     self.add_command(command)
+            for module in extending:
+                importlib.import_module(module)
         return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -89,6 +96,7 @@ def main() -> None:
       BODEGA_DATABASE_URL    the catalogue's database (default: SQLite $BODEGA_HOME/bodega.db)
       BODEGA_BUSY_TIMEOUT    seconds to wait for a catalogue locked by another process (10)
       BODEGA_TASK_STALE_AFTER  seconds without heartbeat before a running task counts as interrupted (30)
+      BODEGA_MAX_BODY        bytes a request body to `bodega serve` may have (1048576)
 
     \b
     SHELL COMPLETION

@@ -1,6 +1,7 @@
 """`bodega snapshot ...` and `bodega diff`: snapshots of a container, restore, browse, retention."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,18 @@ def restore(container: str, snap: str, detach: bool, wait: bool, as_json: bool, 
     emit(task.to_dict() if detach else task.result, as_json,
          lambda r: f"queued task {r['id']}" if detach else
          f"restored {container} to {short_id(r['snapshot'])} ({r['mode']}): {r['files_written']} files written, "
-         f"{r['removed']} removed, {r['unchanged']} untouched")
+         f"{r['removed']} removed, {r['unchanged']} untouched" + _skipped(r.get("skipped_specials") or []))
+
+
+def _skipped(skipped: list[dict[str, str]]) -> str:
+    """The special files a restore could not create, as an extra line (none: nothing)."""
+    if not skipped:
+        return ""
+    from bodega.storage.manifest_diff import quote_path
+
+    shown = ", ".join(f"{quote_path(os.fsencode(x['path']), False)} ({x['kind']})" for x in skipped[:5])
+    more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+    return f"\nskipped {len(skipped)} special files it cannot create: {shown}{more}"
 
 
 def _entry(e: Any) -> dict[str, Any]:
@@ -165,8 +177,10 @@ def extract(container: str, snap: str, path: str, dest: Path, as_json: bool, hom
     """Write PATH of snapshot SNAP (a file or a whole directory) to DEST, which must not exist."""
     with open_bodega(home) as b:
         w = b.snapshots.extract(container, snap, path, dest)
-    emit({"files": w.files, "bytes": w.bytes, "dest": str(dest)}, as_json,
-         lambda d: f"extracted {d['files']} files ({human_bytes(d['bytes'])}) to {d['dest']}")
+    emit({"files": w.files, "bytes": w.bytes, "dest": str(dest), "hardlinks": w.hardlinks,
+          "skipped_specials": w.skipped}, as_json,
+         lambda d: f"extracted {d['files']} files ({human_bytes(d['bytes'])}) to {d['dest']}"
+         + _skipped(d["skipped_specials"]))
 
 
 @snapshot.command("forget", epilog=exit_status(*COMMON, errors.RetentionInvalid))

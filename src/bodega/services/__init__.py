@@ -20,19 +20,31 @@ from bodega.services.apps import AppService
 from bodega.services.containers import ContainerService
 from bodega.services.events import EventService
 from bodega.services.exports import ExportService
+from bodega.services.mfa import MfaService
+from bodega.services.sessions import SessionService
+from bodega.services.settings import SettingService
+from bodega.services.shares import ShareService
 from bodega.services.snapshots import SnapshotService
 from bodega.services.tasks import TaskService
+from bodega.services.tokens import TokenService
 from bodega.services.users import UserInfo, UserService
 
 
 class Bodega:
     """An open bodega home, acting as one user."""
 
-    def __init__(self, home: Home, catalogue: Catalogue, user: str | None = None) -> None:
+    def __init__(self, home: Home, catalogue: Catalogue, user: str | UserInfo | None = None, *,
+                 owns_catalogue: bool = True) -> None:
         self.home = home
         self.catalogue = catalogue
+        self._owns_catalogue = owns_catalogue
         self.events = EventService(self)
+        self.settings = SettingService(self)
         self.users = UserService(self, user)
+        self.mfa = MfaService(self)
+        self.sessions = SessionService(self)
+        self.tokens = TokenService(self)
+        self.shares = ShareService(self)
         self.tasks = TaskService(self)
         self.containers = ContainerService(self)
         self.apps = AppService(self)
@@ -44,9 +56,14 @@ class Bodega:
         """The acting user."""
         return self.users.current
 
+    def acting_as(self, user: UserInfo) -> "Bodega":
+        """The same home and catalogue, acting as another user (closing it leaves the catalogue open)."""
+        return Bodega(self.home, self.catalogue, user, owns_catalogue=False)
+
     def close(self) -> None:
-        """Releases the catalogue's connections."""
-        self.catalogue.close()
+        """Releases the catalogue's connections (unless this Bodega borrowed them: acting_as)."""
+        if self._owns_catalogue:
+            self.catalogue.close()
 
     def __enter__(self) -> "Bodega":
         return self

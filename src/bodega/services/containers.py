@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from bodega import errors
 from bodega.catalogue.models import (
-    AppInstance, AppStatus, Container, ContainerStatus, ContainerTag, Platform, Snapshot, SnapshotTrigger,
+    AppInstance, AppStatus, Container, ContainerShare, ContainerStatus, ContainerTag, Platform, Snapshot, SnapshotTrigger,
     SnapshotType, Task, User, utcnow,
 )
 from bodega.catalogue.models.container import NAME_MAX, TAG_MAX
@@ -206,14 +206,24 @@ class ContainerService:
     # --- reading --------------------------------------------------------------------------
 
     def resolve(self, s: Session, ref: str | uuid.UUID) -> Container:
-        """A container by the acting user's name for it, its id, or a unique id prefix."""
+        """A container the acting user may see, by their name for it, its id, or a unique id prefix.
+
+        A name is looked up among your containers first, then among those shared with you.
+        """
         if isinstance(ref, str):
+            name = unicodedata.normalize("NFC", ref)
             row = s.scalar(sa.select(Container).where(Container.owner_id == self._b.users.current.id,
-                                                      Container.name == unicodedata.normalize("NFC", ref)))
+                                                      Container.name == name))
             if row is not None:
                 return row
+            others = s.scalars(sa.select(Container).where(Container.name == name, self._b.shares.visible())
+                               .limit(2)).all()
+            if len(others) > 1:
+                raise errors.AmbiguousReference(f"several containers you can see are named {ref!r}: give its id")
+            if others:
+                return others[0]
         row = find_by_id(s, Container, ref, "container")
-        if row is not None:
+        if row is not None and self._b.shares.can_see(s, row):
             return row
         raise errors.ContainerNotFound(f"no container {ref!r}")
 
@@ -237,10 +247,12 @@ class ContainerService:
 
     def list(self, *, tag: str | None = None, status: ContainerStatus | str | None = None,
              all_users: bool = False) -> list[ContainerInfo]:
-        """Your containers (or everyone's), by name."""
-        q = sa.select(Container, User.email).join(User, User.id == Container.owner_id)
+        """Your containers and those shared with you (all_users: every one you may see), by name."""
+        q = sa.select(Container, User.email).join(User, User.id == Container.owner_id).where(self._b.shares.visible())
         if not all_users:
-            q = q.where(Container.owner_id == self._b.users.current.id)
+            me = self._b.users.current.id
+            q = q.where(sa.or_(Container.owner_id == me, Container.id.in_(
+                sa.select(ContainerShare.container_id).where(ContainerShare.user_id == me))))
         if tag is not None:
             q = q.where(Container.id.in_(sa.select(ContainerTag.container_id).where(ContainerTag.tag == tag)))
         if status is not None:

@@ -91,6 +91,11 @@ class EventService:
             context=full_context, tags=list(tags), container_id=container_id, task_id=task_id, user_id=user_id,
         ))
 
+    def audit(self, message: str, *, user_id: uuid.UUID | None = None, context: dict[str, Any] | None = None) -> None:
+        """Records an audit event in a transaction of its own (for refusals, which change nothing else)."""
+        with self._b.catalogue.session_scope() as s:
+            self.record(s, message, level=EventLevel.AUDIT, source=EventSource.USER, user_id=user_id, context=context)
+
     def cursor(self) -> int:
         """The seq of the latest event (0 when there is none)."""
         with self._b.catalogue.session_scope(write=False) as s:
@@ -100,8 +105,12 @@ class EventService:
              container_id: uuid.UUID | None = None, task_id: uuid.UUID | None = None,
              levels: Iterable[EventLevel | str] | None = None, limit: int | None = 100,
              upto: int | None = None) -> list[EventInfo]:
-        """Events in seq order; with neither after nor since, the latest `limit` of them."""
+        """Events the acting user may see, in seq order; with neither after nor since, the latest `limit`."""
         q = sa.select(EventLog)
+        visible = self._b.shares.visible_ids()
+        if visible is not None:  # not an owner: events of containers they see, and their own doings
+            q = q.where(sa.or_(EventLog.container_id.in_(visible),
+                               sa.and_(EventLog.container_id.is_(None), EventLog.user_id == self._b.users.current.id)))
         if after is not None:
             q = q.where(EventLog.seq > after)
         if upto is not None:

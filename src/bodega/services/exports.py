@@ -71,8 +71,11 @@ class ExportService:
             return ExportPackageInfo.of(row)
 
     def list(self, *, container_id: uuid.UUID | None = None) -> list[ExportPackageInfo]:
-        """Export packages, newest first."""
+        """Export packages of containers the acting user may see, newest first."""
         q = sa.select(ExportPackage).order_by(ExportPackage.created_at.desc())
+        visible = self._b.shares.visible_ids()
+        if visible is not None:
+            q = q.where(ExportPackage.container_id.in_(visible))
         if container_id is not None:
             q = q.where(ExportPackage.container_id == container_id)
         with self._b.catalogue.session_scope(write=False) as s:

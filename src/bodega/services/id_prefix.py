@@ -20,6 +20,11 @@ def find_by_id(s: Session, model: type[Row], ref: str | uuid.UUID, noun: str) ->
     """
     if isinstance(ref, uuid.UUID):
         return s.get(model, ref)
+    if len(ref.strip()) in (32, 36):  # a whole id: a key lookup rather than a prefix scan
+        try:
+            return s.get(model, uuid.UUID(ref.strip()))
+        except ValueError:
+            pass
     prefix = ref.strip().lower().replace("-", "")
     if len(prefix) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in prefix):
         return None

@@ -4,11 +4,14 @@ A task is queued, then claimed (one atomic UPDATE ... WHERE status='queued', so 
 never run the same task) together with a lock row per container it touches (one mutating
 task per container), run with progress, cooperative cancel and a heartbeat, and ended in one
 transaction that also publishes its result.  When the process running a task dies, the next
-bodega to open the home marks the task failed (interrupted) and removes its staging.
+bodega to open the home marks the task failed (interrupted) and removes its staging; a kind
+with a `recover` step (a restore past its commit point) is first adopted by that process,
+which finishes it under the task's own locks: rolled forward, it ends succeeded.
 """
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import os
 import shutil
 import socket
@@ -52,6 +55,11 @@ STATUS_LEVELS = {TaskStatus.FAILED: EventLevel.ERROR, TaskStatus.CANCELLED: Even
 def _rowcount(result: sa.Result[Any]) -> int:
     """Rows an UPDATE matched (Session.execute types its result loosely)."""
     return cast("sa.CursorResult[Any]", result).rowcount
+
+
+def _same(column: Any, value: Any) -> Any:
+    """column = value, where None means NULL."""
+    return column.is_(None) if value is None else column == value
 
 
 def _runs_here(status: TaskStatus, pid: int | None, host: str | None) -> bool:
@@ -184,6 +192,9 @@ class TaskKind:
     run: Callable[["TaskContext"], None]
     locks: Callable[[Task], list[uuid.UUID]] = _primary_lock
     changes_tree: bool = False  # refresh the container's size_bytes when the task ends
+    # Finishes or undoes what a task of this kind left when its process died (run by the
+    # process that adopts it, under its locks): "rolled forward" ends it succeeded.
+    recover: Callable[["TaskContext"], str | None] | None = None
 
 
 @dataclass
@@ -266,6 +277,9 @@ class TaskService:
         self._kinds: dict[str, TaskKind] = {}
         self._live: dict[uuid.UUID, TaskContext] = {}
         self._stop_agent = threading.Event()
+        self._wake: threading.Event | None = None
+        # Called with (ctx, locked container ids) before a task's code runs, under its locks.
+        self.before_run: list[Callable[[TaskContext, list[uuid.UUID]], None]] = []
 
     # --- registry -------------------------------------------------------------------------
 
@@ -304,6 +318,7 @@ class TaskService:
                     if prepare is not None:
                         prepare(s, task)
                         s.flush()
+                    self.bodega.shares.require_task(s, task)
                     self.bodega.events.record(
                         s, f"{user.email}: {audit}", level=EventLevel.AUDIT, source=EventSource.USER,
                         container_id=task.container_id, task_id=task.id, user_id=user.id,
@@ -352,6 +367,7 @@ class TaskService:
         beat.start()
         try:
             try:
+                self._before_run(ctx)
                 kind.run(ctx)
                 if not ctx.finished:
                     with ctx.finish():
@@ -374,6 +390,75 @@ class TaskService:
             self._live.pop(ctx.task_id, None)
             shutil.rmtree(self.home.staging_dir(ctx.task_id), ignore_errors=True)
         return self.get(ctx.task_id)
+
+    def _before_run(self, ctx: TaskContext) -> None:
+        """Runs the before_run hooks with the containers this task holds."""
+        if not self.before_run:
+            return
+        with self.bodega.catalogue.session_scope(write=False) as s:
+            held = list(s.scalars(sa.select(ContainerLock.container_id).where(ContainerLock.task_id == ctx.task_id)))
+        if held:
+            for hook in self.before_run:
+                hook(ctx, held)
+
+    def run_internal(self, type: str, container_id: uuid.UUID, payload: dict[str, Any], audit: str) -> TaskInfo | None:
+        """Runs a task of bodega's own (no acting user: recovery) on container, here and now;
+        None when the container is busy (its holder will do what is needed)."""
+        kind = self.kind(type)
+        try:
+            with self.bodega.catalogue.session_scope() as s:
+                if s.get(Container, container_id) is None:
+                    return None
+                task = Task(id=uuid.uuid4(), type=type, status=TaskStatus.QUEUED, payload=payload, result={},
+                            user_id=None, progress=0, container_id=container_id)
+                s.add(task)
+                s.flush()
+                self.bodega.events.record(s, f"bodega: {audit}", level=EventLevel.AUDIT, source=EventSource.AGENT,
+                                          container_id=container_id, task_id=task.id, context={"task_type": type})
+                self._claim(s, task, kind)
+                info = TaskInfo.of(task, None)
+        except errors.ContainerBusy:
+            return None
+        return self._execute(info, kind, None, reraise=False)
+
+    def _adopt(self, task_id: uuid.UUID) -> TaskInfo | None:
+        """Makes a running task whose process died this process's own (one adopter wins: the
+        update matches the dead owner and heartbeat only); None when another process was first."""
+        with self.bodega.catalogue.session_scope() as s:
+            row = s.execute(sa.select(Task.owner_host, Task.owner_pid, Task.heartbeat_at)
+                            .where(Task.id == task_id, Task.status == TaskStatus.RUNNING)).one_or_none()
+            if row is None:
+                return None
+            taken = _rowcount(s.execute(
+                sa.update(Task).where(Task.id == task_id, Task.status == TaskStatus.RUNNING,
+                                      _same(Task.owner_host, row.owner_host), _same(Task.owner_pid, row.owner_pid),
+                                      _same(Task.heartbeat_at, row.heartbeat_at))
+                .values(owner_host=HOST, owner_pid=os.getpid(), heartbeat_at=utcnow())))
+            if not taken:
+                return None
+            task = s.get(Task, task_id, populate_existing=True)
+            self.bodega.events.record(
+                s, f"task {str(task_id)[:8]} {task.type}: its process ({row.owner_host}:{row.owner_pid}) died; "
+                   f"recovery adopted it", level=EventLevel.WARNING, container_id=task.container_id,
+                task_id=task_id, context={"status": "recovering", "task_type": task.type})
+            return TaskInfo.of(task, self._email(s, task))
+
+    def _recover_adopted(self, info: TaskInfo, kind: TaskKind) -> TaskInfo:
+        """Runs kind.recover for an adopted task, which then ends succeeded (rolled forward) or failed."""
+        assert kind.recover is not None
+        recover = kind.recover
+
+        def run(ctx: TaskContext) -> None:
+            outcome = recover(ctx)
+            if outcome == "rolled forward":
+                ctx.result.update(recovered="rolled forward")
+                ctx.log(f"its process died after its commit point; recovery ({HOST}:{os.getpid()}) finished it")
+                return
+            ctx.result.update(reason="interrupted", recovered=outcome)
+            raise errors.TaskInterrupted("interrupted: the process running it stopped without finishing it"
+                                         + (f" (recovery: {outcome})" if outcome else ""))
+
+        return self._execute(info, dataclasses.replace(kind, run=run), None, reraise=False)
 
     def _end_here(self, ctx: TaskContext, exc: BaseException) -> None:
         """Ends a task this process runs as failed or cancelled, after an exception."""
@@ -498,9 +583,13 @@ class TaskService:
 
     # --- agent ----------------------------------------------------------------------------
 
-    def run_agent(self, *, until_idle: bool = False, poll: float = 1.0) -> int:
-        """Claims and runs queued tasks until stop_agent() (or, with until_idle, until none is runnable)."""
+    def run_agent(self, *, until_idle: bool = False, poll: float = 1.0, wake: threading.Event | None = None) -> int:
+        """Claims and runs queued tasks until stop_agent() (or, with until_idle, until none is runnable).
+
+        Between polls it sleeps up to poll seconds, or until wake is set (by whoever queued a task).
+        """
         self._stop_agent.clear()
+        self._wake = wake
         done = 0
         while not self._stop_agent.is_set():
             self.recover()
@@ -508,7 +597,11 @@ class TaskService:
             if claimed is None:
                 if until_idle:
                     break
-                self._stop_agent.wait(poll)
+                if wake is not None:
+                    wake.wait(poll)
+                    wake.clear()
+                else:
+                    self._stop_agent.wait(poll)
                 continue
             info, kind = claimed
             self._execute(info, kind, None, reraise=False)
@@ -518,14 +611,21 @@ class TaskService:
     def stop_agent(self) -> None:
         """Asks run_agent to stop, cancelling the tasks it runs at their next checkpoint."""
         self._stop_agent.set()
+        if self._wake is not None:
+            self._wake.set()
         for ctx in list(self._live.values()):
             ctx.cancel.set()
 
     def _claim_next(self) -> tuple[TaskInfo, TaskKind] | None:
         """Claims the oldest queued task this process can run and whose containers are free."""
         with self.bodega.catalogue.session_scope(write=False) as s:
-            queued = s.execute(sa.select(Task.id, Task.type).where(Task.status == TaskStatus.QUEUED)
-                               .order_by(Task.created_at).limit(50)).all()
+            # Tasks whose container another task holds are left out here: trying to claim each
+            # would take the write lock only to find the container busy.
+            held = sa.select(ContainerLock.container_id)
+            queued = s.execute(sa.select(Task.id, Task.type).where(
+                Task.status == TaskStatus.QUEUED,
+                sa.or_(Task.container_id.is_(None), Task.container_id.not_in(held)))
+                .order_by(Task.created_at).limit(50)).all()
         for task_id, type in queued:
             kind = self._kinds.get(type)
             if kind is None:
@@ -553,9 +653,19 @@ class TaskService:
         """The email of the user who started task."""
         return s.scalar(sa.select(User.email).where(User.id == task.user_id)) if task.user_id else None
 
+    def _visible(self) -> Any:
+        """A SQL condition on Task: the tasks the acting user may see (theirs, or on containers they see)."""
+        ids = self.bodega.shares.visible_ids()
+        if ids is None:
+            return sa.true()
+        return sa.or_(Task.user_id == self.bodega.users.current.id, Task.container_id.in_(ids))
+
     def _resolve(self, s: Session, ref: str | uuid.UUID) -> Task:
-        """A task by id or unique id prefix."""
+        """A task the acting user may see, by id or unique id prefix."""
         task = find_by_id(s, Task, ref, "task")
+        if task is not None and self.bodega.shares.visible_ids() is not None:
+            if not s.scalar(sa.select(sa.func.count()).select_from(Task).where(Task.id == task.id, self._visible())):
+                task = None
         if task is None:
             raise errors.TaskNotFound(f"no task {ref!r}: give its id or at least 4 characters of it")
         return task
@@ -569,7 +679,7 @@ class TaskService:
     def list(self, *, status: TaskStatus | str | None = None, container_id: uuid.UUID | None = None,
              type: str | None = None, limit: int | None = 50) -> list[TaskInfo]:
         """Tasks, newest first."""
-        q = sa.select(Task, User.email).outerjoin(User, User.id == Task.user_id)
+        q = sa.select(Task, User.email).outerjoin(User, User.id == Task.user_id).where(self._visible())
         if status is not None:
             q = q.where(Task.status == TaskStatus(status))
         if container_id is not None:
@@ -588,6 +698,8 @@ class TaskService:
         doomed: list[Path] = []
         with self.bodega.catalogue.session_scope() as s:
             task = self._resolve(s, ref)
+            if task.user_id != user.id:
+                self.bodega.shares.require_task(s, task)
             if task.status.finished:
                 raise errors.WrongStatus(f"task {task.id} has already {task.status.value}")
             self.bodega.events.record(s, f"{user.email}: cancel task {task.id} ({task.type})", level=EventLevel.AUDIT,
@@ -635,7 +747,15 @@ class TaskService:
         ]
         ended: list[uuid.UUID] = []
         doomed: dict[uuid.UUID, list[Path]] = {}
+        kinds = dict(self._types(dead))
         for task_id in dead:
+            kind = self._kinds.get(kinds.get(task_id, ""))
+            if kind is not None and kind.recover is not None:
+                adopted = self._adopt(task_id)
+                if adopted is not None:
+                    self._recover_adopted(adopted, kind)
+                    ended.append(task_id)
+                continue  # another process adopted it first
             with self.bodega.catalogue.session_scope() as s:
                 task = s.get(Task, task_id)
                 if task is None or task.status != TaskStatus.RUNNING:
@@ -650,9 +770,17 @@ class TaskService:
                 doomed[task_id] = self._end(s, task, TaskStatus.FAILED)
                 ended.append(task_id)
         for task_id in ended:
-            self._remove_dirs(doomed[task_id], task_id)
+            if task_id in doomed:  # an adopted task removed its staging when it ended
+                self._remove_dirs(doomed[task_id], task_id)
         self._sweep_staging()
         return [self.get(t) for t in ended]
+
+    def _types(self, ids: builtins.list[uuid.UUID]) -> builtins.list[tuple[uuid.UUID, str]]:
+        """(id, type) of these tasks."""
+        if not ids:
+            return []
+        with self.bodega.catalogue.session_scope(write=False) as s:
+            return [(r.id, r.type) for r in s.execute(sa.select(Task.id, Task.type).where(Task.id.in_(ids)))]
 
     def _sweep_staging(self) -> None:
         """Removes staging left by tasks that ended a while ago (a crash after the end, before cleanup)."""

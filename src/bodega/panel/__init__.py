@@ -1,0 +1,1 @@
+"""The web panel: server-rendered pages (Jinja2) over the same services as the API, and a small script for live progress."""
