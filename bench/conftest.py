@@ -144,13 +144,19 @@ def xfs_tree(bench_xfs) -> Path:
     return dest
 
 
-@pytest.fixture(scope="session")
-def ext4_tree() -> Path:
-    """The generated tree on ext4 (under /var/tmp)."""
-    base = Path(tempfile.mkdtemp(prefix="bodega-bench-", dir="/var/tmp"))
+def ext4_base(prefix: str) -> Path:
+    """A fresh directory under /var/tmp, which must be ext4."""
+    base = Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp"))
     if fs_type(base) not in ("ext2/ext3", "ext4"):
         shutil.rmtree(base)
         need(f"/var/tmp is {fs_type(base)}, not ext4")
+    return base
+
+
+@pytest.fixture(scope="session")
+def ext4_tree() -> Path:
+    """The generated tree on ext4 (under /var/tmp)."""
+    base = ext4_base("bodega-bench-")
     treegen.generate(base / "tree", BENCH_FILES, BENCH_SEED)
     os.sync()  # written back now, not during the first timings
     yield base / "tree"
@@ -166,10 +172,7 @@ def xfs_real_tree(bench_xfs) -> Path:
 @pytest.fixture(scope="session")
 def ext4_real_tree() -> Path:
     """The real tree on ext4 (under /var/tmp)."""
-    base = Path(tempfile.mkdtemp(prefix="bodega-bench-real-", dir="/var/tmp"))
-    if fs_type(base) not in ("ext2/ext3", "ext4"):
-        shutil.rmtree(base)
-        need(f"/var/tmp is {fs_type(base)}, not ext4")
+    base = ext4_base("bodega-bench-real-")
     yield copy_real_tree(base / "real")
     shutil.rmtree(base, ignore_errors=True)
 
