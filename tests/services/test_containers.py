@@ -385,7 +385,7 @@ def test_recover_moves_an_outside_container_into_the_home_and_can_rename(b, tmp_
 
 @pytest.mark.parametrize("content, why", [
     (None, "no manifest.json in it"),
-    ("{not json", "cannot read"),
+    ("{not json", "is not valid JSON: Expecting property name"),
     ('{"schema_version": 9}', "schema_version"),
     ('{"schema_version": 1, "container_id": "nope", "container": {}}', "not a UUID"),
     ('{"schema_version": 1, "container_id": "12345678-0000-4000-8000-000000000009", "container": {"name": "x"}}',

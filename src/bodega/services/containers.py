@@ -29,8 +29,9 @@ from bodega.catalogue.models import (
 )
 from bodega.catalogue.models.container import NAME_MAX, TAG_MAX
 from bodega.services.container_settings import validate_settings
-from bodega.services.id_prefix import find_by_id
+from bodega.services.id_prefix import find_by_id, looks_like_id, refuse_id_like
 from bodega.services.tasks import ProgressCallback, TaskContext, TaskInfo, TaskKind
+from bodega.services.text_input import is_text, require_text
 from bodega.storage import fs
 from bodega.storage.container_manifest import SCHEMA_VERSION, read_manifest, write_manifest
 from bodega.storage.usage import TreeUsage, measure_tree
@@ -68,7 +69,7 @@ def validate_name(name: Any) -> str:
     """name in NFC if it can name a container on every platform; InvalidName saying why otherwise."""
     if not isinstance(name, str) or not name:
         raise errors.InvalidName("a container name cannot be empty")
-    name = unicodedata.normalize("NFC", name)
+    name = unicodedata.normalize("NFC", require_text(name, "container name", errors.InvalidName))
     shown = repr(name)
     if len(name) > NAME_MAX:
         raise errors.InvalidName(f"container name {shown[:40]}... is {len(name)} characters long; the limit is {NAME_MAX}")
@@ -87,6 +88,7 @@ def validate_name(name: Any) -> str:
         raise errors.InvalidName(f"container name {shown} starts with a space or a dash")
     if name.split(".")[0].rstrip(" ").upper() in RESERVED_WINDOWS_NAMES:
         raise errors.InvalidName(f"container name {shown} is a device name Windows reserves (CON, NUL, COM1, ...)")
+    refuse_id_like(name, "container")
     return name
 
 
@@ -96,7 +98,8 @@ def validate_tags(tags: Iterable[str]) -> list[str]:
         tags = [tags]
     out = set()
     for tag in tags:
-        if not isinstance(tag, str) or not tag or len(tag) > TAG_MAX:
+        require_text(tag, "tag")
+        if not tag or len(tag) > TAG_MAX:
             raise errors.InvalidInput(f"tag {tag!r} must be 1 to {TAG_MAX} characters")
         if any(c.isspace() or c == "," or not c.isprintable() for c in tag):
             raise errors.InvalidInput(f"tag {tag!r} contains a space, comma or control character")
@@ -106,8 +109,8 @@ def validate_tags(tags: Iterable[str]) -> list[str]:
 
 def validate_description(description: Any) -> str:
     """description if it is text of at most 4096 characters."""
-    if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
-        raise errors.InvalidInput(f"a description is text of at most {DESCRIPTION_MAX} characters")
+    if not is_text(description) or len(description) > DESCRIPTION_MAX:
+        raise errors.InvalidInput(f"a description is UTF-8 text of at most {DESCRIPTION_MAX} characters")
     return description
 
 
@@ -206,26 +209,43 @@ class ContainerService:
     # --- reading --------------------------------------------------------------------------
 
     def resolve(self, s: Session, ref: str | uuid.UUID) -> Container:
-        """A container the acting user may see, by their name for it, its id, or a unique id prefix.
+        """A container the acting user may see, by id, unique id prefix, or name.
 
-        A name is looked up among your containers first, then among those shared with you.
+        The order: a UUID, or text that reads as an id (4 to 32 hex digits, dashes allowed:
+        `id_prefix.looks_like_id`), is looked up by id only (AmbiguousReference when a prefix
+        matches several).  Any other text is a name: among your containers first, then among
+        those shared with you (AmbiguousReference when several of those have it).  Names that
+        read as ids are refused when a container is created, renamed, cloned or recovered, so
+        a reference never names one container and the id of another.
         """
-        if isinstance(ref, str):
-            name = unicodedata.normalize("NFC", ref)
-            row = s.scalar(sa.select(Container).where(Container.owner_id == self._b.users.current.id,
-                                                      Container.name == name))
-            if row is not None:
+        if looks_like_id(ref):
+            row = find_by_id(s, Container, ref, "container")
+            if row is not None and self._b.shares.can_see(s, row):
                 return row
-            others = s.scalars(sa.select(Container).where(Container.name == name, self._b.shares.visible())
-                               .limit(2)).all()
-            if len(others) > 1:
-                raise errors.AmbiguousReference(f"several containers you can see are named {ref!r}: give its id")
-            if others:
-                return others[0]
-        row = find_by_id(s, Container, ref, "container")
-        if row is not None and self._b.shares.can_see(s, row):
+            raise errors.ContainerNotFound(f"no container {ref!r}" + self._shadowed(s, ref))
+        if not is_text(ref):  # bytes that were not UTF-8: no name is made of those
+            raise errors.ContainerNotFound(f"no container {ref!r}")
+        name = unicodedata.normalize("NFC", str(ref))
+        row = s.scalar(sa.select(Container).where(Container.owner_id == self._b.users.current.id,
+                                                  Container.name == name))
+        if row is not None:
             return row
+        others = s.scalars(sa.select(Container).where(Container.name == name, self._b.shares.visible())
+                           .limit(2)).all()
+        if len(others) > 1:
+            raise errors.AmbiguousReference(f"several containers you can see are named {ref!r}: give its id")
+        if others:
+            return others[0]
         raise errors.ContainerNotFound(f"no container {ref!r}")
+
+    def _shadowed(self, s: Session, ref: str | uuid.UUID) -> str:
+        """A hint for a container named like an id, which only its id reaches (names from before the rule)."""
+        row = s.scalar(sa.select(Container).where(Container.owner_id == self._b.users.current.id,
+                                                  Container.name == str(ref)))
+        if row is None:
+            return ""
+        return (f" with that id; the container named {row.name!r} is reached by its id {row.id} "
+                "(its name reads as an id: rename it with `bodega container edit ID --name NEW`)")
 
     def _info(self, s: Session, row: Container) -> ContainerInfo:
         return ContainerInfo.of(row, s.scalar(sa.select(User.email).where(User.id == row.owner_id)) or "")
@@ -248,6 +268,8 @@ class ContainerService:
     def list(self, *, tag: str | None = None, status: ContainerStatus | str | None = None,
              all_users: bool = False) -> list[ContainerInfo]:
         """Your containers and those shared with you (all_users: every one you may see), by name."""
+        if tag is not None:
+            require_text(tag, "tag")
         q = sa.select(Container, User.email).join(User, User.id == Container.owner_id).where(self._b.shares.visible())
         if not all_users:
             me = self._b.users.current.id
@@ -553,16 +575,20 @@ class ContainerService:
         """Rebuilds catalogue rows from a container directory's manifest.json, or from every container
         directory under path that the catalogue lacks (task container.recover each)."""
         path = Path(path).absolute()
-        if (path / "manifest.json").is_file():
-            candidates, single = [path], True
-        elif path.is_dir():
-            candidates = sorted(d for d in path.iterdir() if (d / "manifest.json").is_file())
-            single = False
-            if not candidates:
-                raise errors.ContainerManifestInvalid(
-                    f"{path}: no manifest.json in it or in its subdirectories: not a container directory", path=str(path))
-        else:
-            raise errors.PathNotFound(errno.ENOENT, None, str(path))
+        try:
+            if (path / "manifest.json").is_file():
+                candidates, single = [path], True
+            elif path.is_dir():
+                candidates = sorted(d for d in path.iterdir() if (d / "manifest.json").is_file())
+                single = False
+                if not candidates:
+                    raise errors.ContainerManifestInvalid(
+                        f"{path}: no manifest.json in it or in its subdirectories: not a container directory",
+                        path=str(path))
+            else:
+                raise errors.PathNotFound(errno.ENOENT, None, str(path))
+        except OSError as e:  # a name too long, no permission to list it...
+            raise errors.os_error(e, "recover", path) from None
         if not single and name is not None:
             raise errors.InvalidInput("--name works with one container directory, not a directory of them")
         recovered = []

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import random
 import uuid
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from bodega.catalogue.models import (
 from bodega.services.id_prefix import find_by_id
 from bodega.services.containers import AfterClone
 from bodega.services.tasks import HOST, TaskContext, TaskInfo, TaskKind
+from bodega.services.text_input import is_text
 from bodega.storage.retention import Candidate, Policy, select
 from bodega.storage import manifest as mf
 from bodega.storage import restore as restoring
@@ -128,8 +130,8 @@ class SnapshotTasks:
         if kind not in ("auto", "full", "delta"):
             raise errors.InvalidInput(f"snapshot kind is auto, full or delta, not {kind!r}")
         trigger = SnapshotTrigger(trigger)
-        if len(label) > 200:
-            raise errors.InvalidInput("a snapshot label has at most 200 characters")
+        if not is_text(label) or len(label) > 200:
+            raise errors.InvalidInput("a snapshot label is UTF-8 text of at most 200 characters")
 
         def prepare(s: Session, task: Task) -> None:
             c = self._b.containers.resolve(s, container)
@@ -455,25 +457,36 @@ class SnapshotTasks:
 
     def verify(self, container: str | uuid.UUID | None = None, *, read_data: float = 0.0,
                repair: bool = False) -> dict[str, Any]:
-        """Checks every (or one container's) snapshot manifest and object; repair rewrites damage from live files."""
+        """Checks every (or one container's) snapshot manifest and object; repair rewrites damage from live files.
+
+        With repair, `after_repair` is a second check of the same snapshots (the same sample of
+        objects read), so damage that repair could not mend, a snapshot missing from the store
+        included, is reported there and `ok` of it is False.
+        """
         if not 0.0 <= read_data <= 1.0:
             raise errors.InvalidInput("read_data is a share between 0 and 1")
         with self._b.catalogue.session_scope(write=False) as s:
             q = sa.select(Snapshot.id, Snapshot.container_id)
             if container is not None:
                 q = q.where(Snapshot.container_id == self._b.containers.resolve(s, container).id)
-            rows = s.execute(q).all()
+            ids = [str(r.id) for r in s.execute(q).all()]
             trees = [self._paths(s, c) for c in s.scalars(sa.select(Container))]
-        missing = [str(r.id) for r in rows if not self.engine.exists(str(r.id))]
-        report = self.engine.verify([str(r.id) for r in rows if str(r.id) not in missing], read_data=read_data)
-        for sid in missing:
-            report.damage.append({"snapshot": sid, "object": None, "files": [],
-                                  "problem": f"snapshot {sid} is in the catalogue but not in the store"})
+        seed = random.randrange(1 << 32)  # both checks read the same sample of objects
+
+        def check() -> Any:
+            missing = [sid for sid in ids if not self.engine.exists(sid)]
+            report = self.engine.verify([sid for sid in ids if sid not in missing], read_data=read_data, seed=seed)
+            report.snapshots += len(missing)
+            for sid in missing:
+                report.damage.append({"snapshot": sid, "object": None, "files": [],
+                                      "problem": f"snapshot {sid} is in the catalogue but not in the store"})
+            return report
+
+        report = check()
         out = report.to_dict()
         if repair and not report.ok:
             out["repaired"] = self.engine.repair(report, trees)
-            again = self.engine.verify([str(r.id) for r in rows if str(r.id) not in missing], read_data=read_data)
-            out["after_repair"] = again.to_dict()
+            out["after_repair"] = check().to_dict()
         return out
 
     def gc(self, *, dry_run: bool = False, timeout: float | None = None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Union
 
 from bodega._native import manifest as _native
-from bodega.errors import BodegaError, DeltaBaseMismatch, InvalidInput, ManifestCorrupt, storage_error
+from bodega.errors import BodegaError, DeltaBaseMismatch, InvalidInput, ManifestCorrupt, os_error
 from bodega.storage import manifest_file
 from bodega.storage.atomic_file import write_file_atomic
 
@@ -386,12 +386,15 @@ def loads(data: bytes | bytearray | memoryview) -> Manifest:
 
 
 def load(path: PathLike) -> Manifest:
-    """The manifest in the file at path."""
+    """The manifest in the file at path (a pipe too; a device or file that is no manifest is
+    refused after its first bytes, not read to its end)."""
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            data = f.read(len(manifest_file.MAGIC))
+            if data == manifest_file.MAGIC:
+                data += f.read()
     except OSError as exc:
-        raise storage_error(exc.errno or 0, os.fsdecode(path), "open manifest") from None
+        raise os_error(exc, "open manifest", path) from None
     try:
         return loads(data)
     except BodegaError as exc:
