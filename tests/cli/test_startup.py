@@ -6,6 +6,7 @@ import importlib
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -58,6 +59,16 @@ def test_a_command_loads_only_its_module(tmp_path):
     assert commands == ["bodega.cli.error_list"]
     # and a command that opens a home does load the catalogue: the probe can see a heavy layer
     assert "sqlalchemy" in imported_by("container", "list", home=str(tmp_path / "home"))
+
+
+def test_every_command_module_is_in_the_table():
+    """A module of bodega/cli with a COMMANDS list must be in the table, or its commands vanish."""
+    import bodega.cli
+
+    listed = {m for ms in COMMANDS.values() for m in ms}
+    folder = Path(bodega.cli.__file__).parent
+    having = {f"bodega.cli.{p.stem}" for p in folder.glob("*.py") if "\nCOMMANDS" in p.read_text()}
+    assert having - listed == set()
 
 
 def test_every_command_is_in_the_table():
