@@ -16,9 +16,10 @@ import importlib
 import json
 import sys
 import traceback
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import click
+from click.utils import make_default_short_help
 
 from bodega import __version__
 from bodega.cli.output import one_line
@@ -45,28 +46,49 @@ def _usage(exc: click.ClickException) -> dict[str, Any]:
     return {"type": "UsageError", "message": message, "exit_code": code}
 
 
-# Each top-level command -> the module that defines it (in its COMMANDS list), then any
-# modules that add subcommands to it.  A new command group is one line here.
-COMMANDS: dict[str, tuple[str, ...]] = {
-    "agent": ("bodega.cli.tasks",),
-    "container": ("bodega.cli.container", "bodega.cli.share"),
-    "demo": ("bodega.cli.demo",),
-    "diff": ("bodega.cli.snapshot",),
-    "doctor": ("bodega.cli.doctor",),
-    "du": ("bodega.cli.container",),
-    "errors": ("bodega.cli.error_list",),
-    "events": ("bodega.cli.events",),
-    "fs": ("bodega.cli.fs",),
-    "gc": ("bodega.cli.verify",),
-    "serve": ("bodega.cli.serve",),
-    "session": ("bodega.cli.session",),
-    "setting": ("bodega.cli.setting",),
-    "snapshot": ("bodega.cli.snapshot",),
-    "task": ("bodega.cli.tasks",),
-    "tasks": ("bodega.cli.tasks",),
-    "token": ("bodega.cli.token",),
-    "user": ("bodega.cli.user",),
-    "verify": ("bodega.cli.verify",),
+class Listed(NamedTuple):
+    """A top-level command as the root group knows it before loading it."""
+
+    help: str                 # its one-line help (tests/cli/test_startup.py keeps it the command's own)
+    modules: tuple[str, ...]  # the module defining it (in its COMMANDS list), then modules adding subcommands
+
+
+# Every top-level command: `bodega --help` lists them from here, and a command's modules are
+# imported only when it runs.  A new command group is one line here.
+COMMANDS: dict[str, Listed] = {
+    "agent": Listed("Run queued tasks (from --detach) one at a time until stopped.", ("bodega.cli.tasks",)),
+    "container": Listed("Create, list, change, clone and delete containers.",
+                        ("bodega.cli.container", "bodega.cli.share")),
+    "demo": Listed("Show what bodega does, on a sample app in a fresh home (SQLite catalogue).",
+                   ("bodega.cli.demo",)),
+    "diff": Listed("What changed in CONTAINER: live tree vs the newest snapshot, vs OLD, or OLD vs NEW (like "
+                   "git status).", ("bodega.cli.snapshot",)),
+    "doctor": Listed("Show the platform, the native build and whether the home can clone copy-on-write.",
+                     ("bodega.cli.doctor",)),
+    "du": Listed("Show the disk usage of containers: apparent bytes (file sizes) and allocated bytes (on "
+                 "disk).", ("bodega.cli.container",)),
+    "errors": Listed("List every error bodega can end with, its exit code and its message.",
+                     ("bodega.cli.error_list",)),
+    "events": Listed("Show the event log: every state change, and every mutation with who did it (level "
+                     "audit).", ("bodega.cli.events",)),
+    "fs": Listed("Work on directory trees directly (no container involved).", ("bodega.cli.fs",)),
+    "gc": Listed("Remove stored objects no snapshot needs (waits for snapshot tasks that are writing).",
+                 ("bodega.cli.verify",)),
+    "serve": Listed("Serve the JSON API (/api/, OpenAPI at /openapi.json) and the web panel (/).",
+                    ("bodega.cli.serve",)),
+    "session": Listed("List and revoke sign-in sessions (yours; everyone's for an owner).",
+                      ("bodega.cli.session",)),
+    "setting": Listed("Show and change machine-wide settings (owners change them).", ("bodega.cli.setting",)),
+    "snapshot": Listed("Take, list, restore, browse and forget snapshots of a container.",
+                       ("bodega.cli.snapshot",)),
+    "task": Listed("Show, cancel or wait for one task (named by its id or a unique prefix of it).",
+                   ("bodega.cli.tasks",)),
+    "tasks": Listed("List tasks, newest first.", ("bodega.cli.tasks",)),
+    "token": Listed("API tokens: `Authorization: Bearer TOKEN` on requests to `bodega serve`.",
+                    ("bodega.cli.token",)),
+    "user": Listed("Add users, change their role, password and second factor, disable them.", ("bodega.cli.user",)),
+    "verify": Listed("Check snapshot manifests and stored objects (of CONTAINER, or all); name what is "
+                     "damaged.", ("bodega.cli.verify",)),
 }
 
 
@@ -77,9 +99,16 @@ class BodegaGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(COMMANDS) | set(self.commands))
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # From the table, as click would from the commands themselves, without loading one.
+        rows = [(name, COMMANDS[name].help) for name in sorted(COMMANDS)]
+        limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, make_default_short_help(text, limit)) for name, text in rows])
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
-            defining, *extending = COMMANDS[cmd_name]
+            defining, *extending = COMMANDS[cmd_name].modules
             for command in importlib.import_module(defining).COMMANDS:
                 if command.name == cmd_name:
                     self.add_command(command)
