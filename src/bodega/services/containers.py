@@ -13,7 +13,8 @@ import platform as host
 import sys
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -192,6 +193,7 @@ class ContainerService:
 
     def __init__(self, bodega: "Bodega") -> None:
         self._b = bodega
+        self._left: dict[uuid.UUID, ContainerInfo] = {}  # task id -> the container as its task left it
         # Steps run by every container.clone task around the tree's clone, inside the task (its
         # progress, cancel and staging).  The snapshot service adds the clone's initial
         # snapshot here (seed rule 2).
@@ -337,7 +339,7 @@ class ContainerService:
 
         task = self._b.tasks.submit("container.create", {"name": name}, f"container create {name}",
                                     prepare=prepare, detach=detach, wait=wait, progress=progress)
-        return task if detach else self.get(task.container_id or uuid.UUID(task.payload["container_id"]))
+        return task if detach else self._as_left(task)
 
     def _run_create(self, ctx: TaskContext) -> None:
         assert ctx.container_id is not None
@@ -347,8 +349,7 @@ class ContainerService:
         os.rename(stage, target)  # publish the tree; the catalogue follows in finish()
         ctx.result.update(container_id=str(ctx.container_id), path=str(target))
         ctx.log(f"created an empty tree at {target / 'root'}")
-        with ctx.finish() as s:
-            row = self._row(s, ctx.container_id)
+        with self._finishing(ctx) as (s, row):
             self._transition(s, row, ContainerStatus.READY, ctx.task_id)
             self.sync_manifest(s, row)
 
@@ -382,7 +383,7 @@ class ContainerService:
         label = source if isinstance(source, str) else str(source)
         task = self._b.tasks.submit("container.clone", {"name": name}, f"container clone {label} {name}",
                                     prepare=prepare, detach=detach, wait=wait, progress=progress)
-        return task if detach else self.get(uuid.UUID(task.payload["container_id"]))
+        return task if detach else self._as_left(task)
 
     def _run_clone(self, ctx: TaskContext) -> None:
         assert ctx.container_id is not None
@@ -416,8 +417,7 @@ class ContainerService:
                           files=r.files, bytes_cloned=r.bytes_cloned, bytes_copied=r.bytes_copied)
         for after in afters:
             after(ctx, ctx.container_id)
-        with ctx.finish() as s:
-            row = self._row(s, ctx.container_id)
+        with self._finishing(ctx) as (s, row):
             for app in s.scalars(sa.select(AppInstance).where(AppInstance.container_id == source_id)):
                 s.add(AppInstance(id=uuid.uuid4(), container_id=row.id, name=app.name, version=app.version,
                                   vendor=app.vendor, install_source=app.install_source,
@@ -427,6 +427,25 @@ class ContainerService:
             self.sync_manifest(s, row)
 
     # --- changing -------------------------------------------------------------------------
+
+    @contextmanager
+    def _finishing(self, ctx: TaskContext) -> Iterator[tuple[Session, Container]]:
+        """The task's last transaction on its container; the caller gets the container back as it leaves it."""
+        assert ctx.container_id is not None
+        with ctx.finish() as s:
+            row = self._row(s, ctx.container_id)
+            yield s, row
+            s.flush()
+            self._left[ctx.task_id] = self._info(s, row)
+
+    def _as_left(self, task: TaskInfo) -> ContainerInfo:
+        """The container as the task that just ran here left it.
+
+        Not read again: another process may rename or delete it as soon as the task commits,
+        and that must not turn this task's success into an error.
+        """
+        info = self._left.pop(task.id, None)
+        return info if info is not None else self.get(task.container_id or uuid.UUID(task.payload["container_id"]))
 
     def _row(self, s: Session, container_id: uuid.UUID) -> Container:
         row = s.get(Container, container_id)
@@ -458,7 +477,7 @@ class ContainerService:
             task.payload = {**task.payload, "container_id": str(row.id), "container_name": row.name}
 
         task = self._b.tasks.submit(f"container.{verb}", payload, words, prepare=prepare, wait=wait)
-        return self.get(task.container_id) if task.container_id else self.get(uuid.UUID(task.payload["container_id"]))
+        return self._as_left(task)
 
     def edit(self, ref: str | uuid.UUID, *, name: str | None = None, description: str | None = None,
              settings: dict[str, Any] | None = None, wait: bool = False) -> ContainerInfo:
@@ -477,8 +496,7 @@ class ContainerService:
 
     def _run_edit(self, ctx: TaskContext) -> None:
         assert ctx.container_id is not None
-        with ctx.finish() as s:
-            row = self._row(s, ctx.container_id)
+        with self._finishing(ctx) as (s, row):
             changed = []
             if "name" in ctx.payload and ctx.payload["name"] != row.name:
                 self._ensure_name_free(s, row.owner_id, ctx.payload["name"], but=row.id)
@@ -508,8 +526,7 @@ class ContainerService:
 
     def _run_tag(self, ctx: TaskContext) -> None:
         assert ctx.container_id is not None
-        with ctx.finish() as s:
-            row = self._row(s, ctx.container_id)
+        with self._finishing(ctx) as (s, row):
             before = set(row.tags)
             after = (before | set(ctx.payload["add"])) - set(ctx.payload["remove"])
             if after != before:
@@ -530,8 +547,7 @@ class ContainerService:
 
     def _run_set_status(self, ctx: TaskContext) -> None:
         assert ctx.container_id is not None
-        with ctx.finish() as s:
-            row = self._row(s, ctx.container_id)
+        with self._finishing(ctx) as (s, row):
             self._transition(s, row, ContainerStatus(ctx.payload["status"]), ctx.task_id)
             self.sync_manifest(s, row)
 
