@@ -172,13 +172,7 @@ def test_a_write_that_fails_after_its_file_was_created_leaves_no_file(tmp_path):
         need(reason)
     lm = loopfs.mount("ext4", 64)
     try:
-        with open(lm.path / "filler", "wb") as f:
-            try:
-                while True:
-                    f.write(b"\xff" * (1 << 16))
-                    f.flush()
-            except OSError:
-                pass
+        loopfs.fill(lm.path / "filler")
         with Tree.open(lm.path) as t:
             with pytest.raises(errors.NoSpace):
                 t.write_file(b"f", b"x" * (4 << 20), mode=0o644)
