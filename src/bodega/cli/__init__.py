@@ -57,6 +57,7 @@ class Listed(NamedTuple):
 # imported only when it runs.  A new command group is one line here.
 COMMANDS: dict[str, Listed] = {
     "agent": Listed("Run queued tasks (from --detach) one at a time until stopped.", ("bodega.cli.tasks",)),
+    "app": Listed("Install, update, uninstall and inspect the apps of a container.", ("bodega.cli.app",)),
     "container": Listed("Create, list, change, clone and delete containers.",
                         ("bodega.cli.container", "bodega.cli.share")),
     "demo": Listed("Show what bodega does, on a sample app in a fresh home (SQLite catalogue).",
@@ -71,9 +72,15 @@ COMMANDS: dict[str, Listed] = {
                      ("bodega.cli.error_list",)),
     "events": Listed("Show the event log: every state change, and every mutation with who did it (level "
                      "audit).", ("bodega.cli.events",)),
+    "export": Listed("Export a container to a zip or 7z package; verify and list packages.", ("bodega.cli.export",)),
     "fs": Listed("Work on directory trees directly (no container involved).", ("bodega.cli.fs",)),
     "gc": Listed("Remove stored objects no snapshot needs (waits for snapshot tasks that are writing).",
                  ("bodega.cli.verify",)),
+    "import": Listed("Import a package (or any zip/7z of a directory) as a new container; a delta onto its "
+                     "base's holder.", ("bodega.cli.export",)),
+    "run": Listed("Run an entry point of an app in CONTAINER, isolated: the container root is its writable world, "
+                  "the host's system directories are read-only, the host's home is not there, and the network, "
+                  "limits, env and mounts follow the container's settings.", ("bodega.cli.app",)),
     "serve": Listed("Serve the JSON API (/api/, OpenAPI at /openapi.json) and the web panel (/).",
                     ("bodega.cli.serve",)),
     "session": Listed("List and revoke sign-in sessions (yours; everyone's for an owner).",
