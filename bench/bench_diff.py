@@ -128,7 +128,7 @@ def _interleaved(ratios, s: Setup, group: str) -> None:
         for tool, seconds in interleaved_medians(fns, ROUNDS, cold=True).items():
             ratios.record(f"{group}, {s.kind} tree (interleaved, cold)", tool, seconds)
     else:
-        ratios.note(f"{group}, {s.kind} tree: no cold figures (dropping the caches needs root)")
+        ratios.note(f"{group}, {s.kind} tree: no cold figures (BODEGA_BENCH_COLD=0, or dropping the caches needs root)")
 
 
 @pytest.mark.parametrize("tool", TOOLS)
