@@ -259,8 +259,12 @@ def baseline(path: tuple[str, ...], param: click.Parameter, w: World) -> str | N
 # --- walking the command tree and building command lines -----------------------------------
 
 def leaves(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
-    """Every command that is not a group, with the words that reach it."""
-    for name, command in sorted(group.commands.items()):
+    """Every command that is not a group, with the words that reach it (through click's
+    list_commands/get_command: the root group loads its commands on first use)."""
+    ctx = click.Context(group)
+    for name in sorted(group.list_commands(ctx)):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             yield from leaves(command, path + (name,))
         else:

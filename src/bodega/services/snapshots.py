@@ -445,17 +445,22 @@ class SnapshotTasks:
             c = self._b.containers.resolve(s, container)
             tree, state = self._paths(s, c)
             if old is None:
-                newest = s.scalars(sa.select(Snapshot).where(Snapshot.container_id == c.id)
-                                   .order_by(Snapshot.created_at.desc()).limit(1)).first()
-                if newest is None:
+                old_row = s.scalars(sa.select(Snapshot).where(Snapshot.container_id == c.id)
+                                    .order_by(Snapshot.created_at.desc()).limit(1)).first()
+                if old_row is None:
                     raise errors.SnapshotNotFound(f"container {c.name} has no snapshot to compare with")
-                old_id = str(newest.id)
             else:
-                old_id = str(self._s.resolve(s, c, old).id)
+                old_row = self._s.resolve(s, c, old)
+            old_id, old_root = str(old_row.id), old_row.checksum_manifest
             new_id = str(self._s.resolve(s, c, new).id) if new is not None else None
-        a = self.engine.manifest(old_id)
-        b_ = self.engine.manifest(new_id) if new_id else mf.build(tree, SnapshotEngine.live_manifest(state))
-        return Diff.of(a, b_)
+        if new_id is not None:
+            return Diff.of(self.engine.manifest(old_id), self.engine.manifest(new_id))
+        # The live manifest (saved by the last snapshot or restore, with its stat cache) loads
+        # while the tree is scanned; when it is the old snapshot's (same root), it is the old
+        # side too, and the store is not read.
+        live, previous = mf.build_beside(tree, SnapshotEngine.live_manifest_path(state))
+        same = previous is not None and previous.root.hex() == old_root
+        return Diff.of(previous if same else self.engine.manifest(old_id), live)
 
     def verify(self, container: str | uuid.UUID | None = None, *, read_data: float = 0.0,
                repair: bool = False) -> dict[str, Any]:
