@@ -139,12 +139,13 @@ class ContainerInfo:
     settings: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    host: str | None = None  # the host whose home holds the tree
 
     @classmethod
     def of(cls, row: Container, owner_email: str) -> "ContainerInfo":
         """The ContainerInfo of a row."""
         return cls(row.id, row.name, row.description, row.status, row.platform, owner_email, row.storage_path,
-                   row.size_bytes, list(row.tags), dict(row.settings), row.created_at, row.updated_at)
+                   row.size_bytes, list(row.tags), dict(row.settings), row.created_at, row.updated_at, row.host)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -153,6 +154,7 @@ class ContainerInfo:
             "platform": self.platform.value, "owner": self.owner_email, "storage_path": self.storage_path,
             "size_bytes": self.size_bytes, "tags": self.tags, "settings": self.settings,
             "created_at": self.created_at.isoformat(), "updated_at": self.updated_at.isoformat(),
+            "host": self.host,
         }
 
 
@@ -209,7 +211,12 @@ class ContainerService:
         """A container the acting user may see, by their name for it, its id, or a unique id prefix.
 
         A name is looked up among your containers first, then among those shared with you.
+        In a write transaction the row is locked (on a database with row locks) until the
+        commit, so what the caller checks of it stays true, whatever other hosts do meanwhile.
         """
+        return self._locked_if_writing(s, self._find(s, ref), ref)
+
+    def _find(self, s: Session, ref: str | uuid.UUID) -> Container:
         if isinstance(ref, str):
             name = unicodedata.normalize("NFC", ref)
             row = s.scalar(sa.select(Container).where(Container.owner_id == self._b.users.current.id,
@@ -226,6 +233,17 @@ class ContainerService:
         if row is not None and self._b.shares.can_see(s, row):
             return row
         raise errors.ContainerNotFound(f"no container {ref!r}")
+
+    def _locked_if_writing(self, s: Session, row: Container, ref: str | uuid.UUID) -> Container:
+        """row, locked and read again when s writes on a server database (SQLite writers are serial)."""
+        conn = s.connection()
+        if conn.dialect.name == "sqlite" or not conn.get_execution_options().get("bodega_write"):
+            return row
+        try:
+            s.refresh(row, with_for_update=True)
+        except sa.exc.InvalidRequestError:  # deleted by another transaction meanwhile
+            raise errors.ContainerNotFound(f"no container {ref!r}") from None
+        return row
 
     def _info(self, s: Session, row: Container) -> ContainerInfo:
         return ContainerInfo.of(row, s.scalar(sa.select(User.email).where(User.id == row.owner_id)) or "")
@@ -273,14 +291,14 @@ class ContainerService:
             raise errors.NameTaken(f"a container named {name!r} exists already")
 
     def _new_container(self, s: Session, task: Task, *, name: str, description: str, platform: Platform,
-                       tags: builtins.list[str], settings: dict[str, Any]) -> Container:
-        """Inserts a container in status creating for task, which will make it ready."""
+                       tags: builtins.list[str], settings: dict[str, Any], host: str | None = None) -> Container:
+        """Inserts a container in status creating for task, which will make it ready on host (default: this one)."""
         owner = self._b.users.current
         self._ensure_name_free(s, owner.id, name)
         container_id = uuid.uuid4()
         row = Container(id=container_id, owner_id=owner.id, name=name, description=description,
                         status=ContainerStatus.CREATING, platform=platform, size_bytes=0, settings=settings,
-                        storage_path=str(self._b.home.container_dir(container_id)))
+                        storage_path=str(self._b.home.container_dir(container_id)), host=host or self._b.host)
         row.tags = tags  # type: ignore[assignment]
         s.add(row)
         s.flush()
@@ -353,8 +371,9 @@ class ContainerService:
                 raise errors.WrongStatus(f"container {src.name} is {src.status.value}: only a ready or archived "
                                          "container can be cloned")
             task.payload = {**task.payload, "source_id": str(src.id), "source_name": src.name}
+            # The clone is made where its source's tree is.
             self._new_container(s, task, name=name, platform=src.platform, tags=list(src.tags),
-                                settings=dict(src.settings),
+                                settings=dict(src.settings), host=src.host,
                                 description=src.description if description is None else description)
 
         label = source if isinstance(source, str) else str(source)
@@ -365,8 +384,13 @@ class ContainerService:
     def _run_clone(self, ctx: TaskContext) -> None:
         assert ctx.container_id is not None
         source_id = uuid.UUID(ctx.payload["source_id"])
+        target = self._b.home.container_dir(ctx.container_id)
         with self._b.catalogue.session_scope(write=False) as s:
             source_root = Path(self._row(s, source_id).storage_path) / "root"
+            elsewhere = self._row(s, ctx.container_id).storage_path != str(target)
+        if elsewhere:  # queued on another host: the clone's tree is made in this host's home
+            with self._b.catalogue.session_scope() as s:
+                self._row(s, ctx.container_id).storage_path = str(target)
 
         def on_progress(p: fs.CloneProgress) -> None:
             # Called by the native clone at checkpoints; raising (a cancel) stops it cleanly.
@@ -385,7 +409,6 @@ class ContainerService:
                 f"({r.bytes_cloned} bytes cloned, {r.bytes_copied} copied)")
         if r.specials:
             ctx.log(f"skipped {len(r.specials)} special files: {', '.join(r.specials[:5])}")
-        target = self._b.home.container_dir(ctx.container_id)
         try:
             os.rename(stage, target)
         except OSError as e:
@@ -618,7 +641,7 @@ class ContainerService:
                 owner = self._owner_for(s, manifest)
                 self._ensure_name_free(s, owner.id, ctx.payload["name"])
                 row = Container(id=container_id, owner_id=owner.id, name=ctx.payload["name"],
-                                storage_path=str(target), size_bytes=0, **fields)
+                                storage_path=str(target), size_bytes=0, host=self._b.host, **fields)
                 row.tags = validate_tags(manifest["container"]["tags"])  # type: ignore[assignment]
                 s.add(row)
                 s.flush()

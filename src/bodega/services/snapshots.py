@@ -18,7 +18,7 @@ from bodega.catalogue.models import (
 )
 from bodega.services.id_prefix import find_by_id
 from bodega.services.containers import AfterClone
-from bodega.services.tasks import HOST, TaskContext, TaskInfo, TaskKind
+from bodega.services.tasks import TaskContext, TaskInfo, TaskKind
 from bodega.storage.retention import Candidate, Policy, select
 from bodega.storage import manifest as mf
 from bodega.storage.journal import Journal, Journals
@@ -174,7 +174,7 @@ class SnapshotTasks:
                                   progress=lambda p: progress("scan", p.files_done, p.files_total))
         return self.engine.create(tree, state, str(snap_id), base=str(base) if base else None, kind=kind,
                                   progress=progress, cancel=_cancelled(ctx),
-                                  writer_tag=f"{os.getpid()}@{HOST}:{ctx.task_id}", manifest=built)
+                                  writer_tag=f"{os.getpid()}@{self._b.host}:{ctx.task_id}", manifest=built)
 
     def _run_create(self, ctx: TaskContext) -> None:
         assert ctx.container_id is not None
