@@ -125,6 +125,37 @@ def pg_cluster():
         cluster.stop()
 
 
+@pytest.fixture(scope="session")
+def s3_server():
+    """An S3-compatible server on loopback (moto, its own process) behind a counting, faulting proxy."""
+    import s3server
+
+    reason = s3server.missing()
+    if reason:
+        need(reason)
+    server = s3server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_store(s3_server, monkeypatch) -> str:
+    """A fresh store in the S3 server (a prefix of its bucket); the AWS environment points at it."""
+    import uuid
+
+    import s3server
+
+    for k, v in s3_server.env().items():
+        monkeypatch.setenv(k, v)
+    s3_server.reset_faults()
+    url = f"s3://{s3server.BUCKET}/{uuid.uuid4().hex}"
+    monkeypatch.setenv("BODEGA_STORE_URL", url)
+    monkeypatch.setenv("BODEGA_STORE_BACKOFF", "0.01")  # tests inject faults: retry at once
+    return url
+
+
 @pytest.fixture
 def pg_database(pg_cluster):
     """A fresh catalogue database (the current schema) on the private cluster; its URL."""
@@ -146,11 +177,12 @@ def catalogue_url(backend, tmp_path, request) -> str:
 
 @pytest.fixture
 def home(tmp_path, monkeypatch, backend, request) -> Path:
-    """A fresh BODEGA_HOME (on the fleet back end, with its own PostgreSQL database)."""
+    """A fresh BODEGA_HOME (on the fleet back end, with its own PostgreSQL database and S3 store)."""
     h = tmp_path / "home"
     monkeypatch.setenv("BODEGA_HOME", str(h))
     if backend == "fleet":
         monkeypatch.setenv("BODEGA_DATABASE_URL", request.getfixturevalue("pg_database"))
+        request.getfixturevalue("s3_store")
     return h
 
 

@@ -201,11 +201,16 @@ class Catalogue:
             raise self._translate(e) from e
         try:
             try:
-                conn.exec_driver_sql(f"SET lock_timeout = {int((timeout or 0) * 1000)}")
-                conn.exec_driver_sql(f"SELECT {func}({key})")
+                if timeout == 0:  # try once
+                    taken = conn.exec_driver_sql(f"SELECT pg_try_{func[3:]}({key})").scalar()
+                else:  # lock_timeout 0 waits for ever
+                    conn.exec_driver_sql(f"SET lock_timeout = {0 if timeout is None else max(1, int(timeout * 1000))}")
+                    taken = conn.exec_driver_sql(f"SELECT {func}({key})") is not None
                 conn.commit()
             except exc.SQLAlchemyError as e:
                 raise self._translate(e) from e
+            if not taken:
+                raise errors.DatabaseLocked(f"the lock {name!r} is held by another process")
             yield LockHolder(conn, key)
         finally:
             try:

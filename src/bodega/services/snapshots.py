@@ -17,6 +17,7 @@ from bodega.catalogue.models import (
     Container, ContainerStatus, EventLevel, Role, Snapshot, SnapshotTrigger, SnapshotType, Task, TaskStatus,
 )
 from bodega.services.id_prefix import find_by_id
+from bodega.services.object_store import open_store
 from bodega.services.containers import AfterClone
 from bodega.services.tasks import TaskContext, TaskInfo, TaskKind
 from bodega.storage.retention import Candidate, Policy, select
@@ -24,7 +25,6 @@ from bodega.storage import manifest as mf
 from bodega.storage.journal import Journal, Journals
 from bodega.storage.manifest import Manifest
 from bodega.storage.snapshot import SnapshotEngine
-from bodega.storage.store import ObjectStore
 
 if TYPE_CHECKING:
     from bodega.services import Bodega
@@ -94,7 +94,7 @@ class SnapshotTasks:
     def engine(self) -> SnapshotEngine:
         """The engine over the home's store (opened on first use)."""
         if self._engine is None:
-            self._engine = SnapshotEngine(ObjectStore(self._b.home.store))
+            self._engine = SnapshotEngine(open_store(self._b))
         return self._engine
 
     def _paths(self, s: Session, container: Container) -> tuple[Path, Path]:
@@ -377,7 +377,10 @@ class SnapshotTasks:
             return []
         done = []
         try:
-            with nullcontext() if locked else self.engine.store.shared(timeout=0):
+            # On a catalogue server the store lock of a process just killed lingers until the
+            # server notices its connection is gone (milliseconds): wait a little for it.
+            wait = 5.0 if self._b.catalogue.shared else 0
+            with nullcontext() if locked else self.engine.store.shared(timeout=wait):
                 while found:
                     journal = found.pop(0)
                     self._settle(journal, lock=False)
