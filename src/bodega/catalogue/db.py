@@ -37,6 +37,7 @@ from bodega.home import Home
 # Alembic's script directory.
 SCHEMA_REVISION = "0006_scaleout"
 
+NAME_LOCKS = 1  # the class of serialize()'s advisory locks (advisory_lock's use a single key: another space)
 DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a writer waits for another writer before DatabaseLocked
 
 # Violations the services normally catch first with a friendlier message; these are the
@@ -187,6 +188,13 @@ class Catalogue:
                 time.sleep(pause)
                 pause = min(pause * 2, 1.0)
 
+    def serialize(self, session: Session, name: str) -> None:
+        """Makes the write transactions that pass the same name run one after the other from
+        here (PostgreSQL: a transaction-level advisory lock; SQLite's writers are serial anyway):
+        a check that no row has a name, then its insert, cannot interleave with another's."""
+        if self.dialect == "postgresql":
+            session.execute(sa.select(sa.func.pg_advisory_xact_lock(NAME_LOCKS, zlib.crc32(name.encode()) - (1 << 31))))
+
     @contextmanager
     def advisory_lock(self, name: str, *, shared: bool, timeout: float | None) -> Iterator["LockHolder"]:
         """Holds a lock named name across every host of this catalogue (PostgreSQL), shared or
@@ -335,7 +343,7 @@ class LockHolder:
         try:
             held = self._conn.exec_driver_sql(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
-                f"AND granted AND classid = 0 AND objid = {self._key}"
+                f"AND granted AND classid = 0 AND objid = {self._key} AND objsubid = 1"
             ).scalar()
             self._conn.commit()
         except exc.SQLAlchemyError:

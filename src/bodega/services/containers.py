@@ -286,6 +286,7 @@ class ContainerService:
     # --- creating -------------------------------------------------------------------------
 
     def _ensure_name_free(self, s: Session, owner_id: uuid.UUID, name: str, but: uuid.UUID | None = None) -> None:
+        self._b.catalogue.serialize(s, f"container name {owner_id} {name}")  # until the insert commits
         taken = s.scalar(sa.select(Container.id).where(Container.owner_id == owner_id, Container.name == name))
         if taken is not None and taken != but:
             raise errors.NameTaken(f"a container named {name!r} exists already")
