@@ -102,6 +102,14 @@ class Cluster:
         """Stops the cluster (every connection is cut) and starts it again."""
         self.pg_ctl("restart", "-m", "fast")
 
+    def stop_server(self) -> None:
+        """Stops the server (every connection is cut); start_server() brings it back."""
+        self.pg_ctl("stop", "-m", "fast")
+
+    def start_server(self) -> None:
+        """Starts the server again after stop_server()."""
+        self.pg_ctl("start", "-l", str(self.data.parent / "log"))
+
     def stop(self) -> None:
         """Stops the cluster and removes its data."""
         try:

@@ -2,9 +2,11 @@
 behind a proxy that counts the requests and injects faults on command.
 
 The proxy is the tests' request log: every request a bodega process sends passes through it
-(`requests` lists them: method, path, query).  Faults: `down` refuses every connection,
-`fail(n)` answers the next n matching requests 500, `corrupt(n)` flips a byte in the next n
-matching GET bodies, `truncate(n)` ends them early (with their full Content-Length).
+(`requests` lists them: method, path, query).  Faults (Faults, on the requests whose path
+contains `path`): `down` refuses every connection, `down_after` lets that many matching
+requests through then goes down, `fail` answers the next n matching requests 500,
+`corrupt` flips the middle byte of the next n matching GET bodies, `truncate` ends them early (with
+their full Content-Length).
 """
 from __future__ import annotations
 
@@ -48,7 +50,18 @@ class Faults:
     corrupt: int = 0
     truncate: int = 0
     down: bool = False
+    down_after: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def refuses(self, path: str) -> bool:
+        """Whether this request finds the server unreachable."""
+        with self.lock:
+            if self.down_after is not None and self.path in path:
+                if self.down_after == 0:
+                    self.down = True
+                else:
+                    self.down_after -= 1
+            return self.down
 
     def take(self, kind: str, method: str, path: str) -> bool:
         """Whether this request gets fault kind (counting it down)."""
@@ -85,11 +98,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _forward(self) -> None:
         faults = self.server.faults
-        if faults.down:
+        split = urlsplit(self.path)
+        if faults.refuses(split.path):
             self.close_connection = True
             self.connection.close()
             return
-        split = urlsplit(self.path)
         with self.server.log_lock:
             self.server.requests.append((self.command, split.path, split.query))
         length = int(self.headers.get("Content-Length") or 0)
@@ -112,7 +125,8 @@ class _Handler(BaseHTTPRequestHandler):
         announced = len(data)
         if self.command == "GET" and data and response.status == 200:
             if faults.take("corrupt", self.command, split.path):
-                data = data[:-1] + bytes([data[-1] ^ 0xFF])
+                middle = len(data) // 2  # in a pack: inside a record, not its trailer
+                data = data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
             elif faults.take("truncate", self.command, split.path):
                 data = data[: len(data) // 2]
                 self.close_connection = True

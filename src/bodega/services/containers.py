@@ -203,7 +203,8 @@ class ContainerService:
         register(TaskKind("container.tag", self._run_tag))
         register(TaskKind("container.archive", self._run_set_status))
         register(TaskKind("container.unarchive", self._run_set_status))
-        register(TaskKind("container.recover", self._run_recover, changes_tree=True))
+        # A recover from the store moves a container here from its host: it runs on any host.
+        register(TaskKind("container.recover", self._run_recover, changes_tree=True, any_host=True))
 
     # --- reading --------------------------------------------------------------------------
 
@@ -611,6 +612,68 @@ class ContainerService:
             recovered.append(self.get(uuid.UUID(task.result["container_id"])))
         return recovered
 
+    def recover_host(self, host: str) -> builtins.list[ContainerInfo]:
+        """Moves here the containers the catalogue places on host (a host that is gone): each
+        one's tree is restored from its newest snapshot in the shared store, checked by hash,
+        and its rows then name this host (task container.recover each).  Changes made on host
+        after that snapshot are not in the store: they stay behind."""
+        host = host.strip()
+        if not host:
+            raise errors.InvalidInput("--host needs the host id the containers are on (`bodega container list --json`)")
+        if host == self._b.host:
+            raise errors.InvalidInput(f"{host} is this host: its containers are here already")
+        with self._b.catalogue.session_scope(write=False) as s:
+            rows = s.execute(sa.select(Container.id, Container.name).where(Container.host == host, self._b.shares.visible())
+                             .order_by(Container.name)).all()
+            newest = {r.id: s.scalar(sa.select(Snapshot.id).where(Snapshot.container_id == r.id)
+                                     .order_by(Snapshot.created_at.desc()).limit(1)) for r in rows}
+        if not rows:
+            raise errors.ContainerNotFound(f"no container of yours is on host {host!r}")
+        bare = [r.name for r in rows if newest[r.id] is None]
+        if bare:
+            raise errors.SnapshotNotFound(f"container(s) {', '.join(bare)} on host {host} have no snapshot to "
+                                          "recover from: nothing of them is in the store")
+        moved = []
+        for r in rows:
+            def prepare(s: Session, task: Task, container_id: uuid.UUID = r.id) -> None:
+                row = self._locked_if_writing(s, self._row(s, container_id), str(container_id))
+                if row.host != host:
+                    raise errors.Conflict(f"container {row.name} is no longer on host {host} (now: {row.host})")
+                task.container_id = row.id
+
+            self._b.tasks.submit("container.recover", {"from_host": host, "container_id": str(r.id),
+                                                       "snapshot_id": str(newest[r.id])},
+                                 f"container recover {r.name} from host {host}", prepare=prepare)
+            moved.append(self.get(r.id))
+        return moved
+
+    def _run_takeover(self, ctx: TaskContext) -> None:
+        """Restores a container of another host here from its newest snapshot, then makes this host its host."""
+        assert ctx.container_id is not None
+        snap = ctx.payload["snapshot_id"]
+        target = self._b.home.container_dir(ctx.container_id)
+        if target.exists():
+            raise errors.ContainerExists(f"{target} exists already on this host: remove it first")
+        stage = ctx.staging / "container"
+        stage.mkdir()
+        restored = self._b.snapshots.engine.restore(stage / "root", stage / "state", snap,
+                                                    progress=lambda _p, done, total: ctx.progress(
+                                                        5 + done * 90 // total if total else 5))
+        os.rename(stage, target)  # the tree is published; the catalogue follows in finish()
+        ctx.result.update(container_id=str(ctx.container_id), path=str(target), snapshot_id=snap,
+                          files=restored.files_written, bytes=restored.bytes_written)
+        ctx.log(f"restored snapshot {snap[:8]} from the store: {restored.files_written} files")
+        with ctx.finish() as s:
+            row = self._row(s, ctx.container_id)
+            old = row.host
+            row.host, row.storage_path = self._b.host, str(target)
+            if row.status in (ContainerStatus.RUNNING, ContainerStatus.CREATING):
+                row.status = ContainerStatus.READY  # nothing runs in a tree just restored
+            self._b.events.record(s, f"container {row.name} moved from host {old} to {self._b.host} "
+                                     f"(snapshot {snap[:8]} restored)", container_id=row.id, task_id=ctx.task_id,
+                                  context={"from_host": old, "snapshot_id": snap})
+            self.sync_manifest(s, row)
+
     def _owner_for(self, s: Session, manifest: dict[str, Any]) -> User:
         """The manifest's owner if this catalogue knows them, else the acting user."""
         email = manifest["container"].get("owner")
@@ -618,6 +681,8 @@ class ContainerService:
         return row if row is not None else s.get(User, self._b.users.current.id)  # type: ignore[return-value]
 
     def _run_recover(self, ctx: TaskContext) -> None:
+        if "from_host" in ctx.payload:
+            return self._run_takeover(ctx)
         source = Path(ctx.payload["path"])
         container_id = uuid.UUID(ctx.payload["container_id"])
         manifest = read_manifest(source)

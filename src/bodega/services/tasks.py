@@ -473,17 +473,20 @@ class TaskService:
                                   user_id=task.user_id, context=context)
 
     def _record_progress(self, ctx: TaskContext, percent: int) -> None:
-        with self.bodega.catalogue.session_scope() as s:
-            updated = _rowcount(s.execute(
-                sa.update(Task).where(Task.id == ctx.task_id, Task.status == TaskStatus.RUNNING)
-                .values(progress=percent, heartbeat_at=utcnow())
-            ))
-            if not updated:
-                ctx.lost.set()  # ended by another process (interrupted): stop at the next checkpoint
-            else:
-                self.bodega.events.record(s, f"task {str(ctx.task_id)[:8]} {ctx.type} {percent}%",
-                                          container_id=ctx.container_id, task_id=ctx.task_id,
-                                          context={"progress": percent, "task_type": ctx.type})
+        try:
+            with self.bodega.catalogue.session_scope() as s:
+                updated = _rowcount(s.execute(
+                    sa.update(Task).where(Task.id == ctx.task_id, Task.status == TaskStatus.RUNNING)
+                    .values(progress=percent, heartbeat_at=utcnow())
+                ))
+                if not updated:
+                    ctx.lost.set()  # ended by another process (interrupted): stop at the next checkpoint
+                else:
+                    self.bodega.events.record(s, f"task {str(ctx.task_id)[:8]} {ctx.type} {percent}%",
+                                              container_id=ctx.container_id, task_id=ctx.task_id,
+                                              context={"progress": percent, "task_type": ctx.type})
+        except (errors.CatalogueUnavailable, errors.DatabaseLocked):
+            pass  # progress is news, not state: a catalogue restarting or busy does not stop the task
 
     def _heartbeat(self, ctx: TaskContext, stop: threading.Event) -> None:
         """Runs beside a task: keeps its heartbeat fresh and notices cancel requests and loss."""

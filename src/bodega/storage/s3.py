@@ -45,8 +45,12 @@ class S3Remote:
             from botocore.config import Config
         except ImportError as e:
             raise errors.MissingDependency(f"an S3 store needs boto3 ({e}): pip install 'bodega[s3]'") from e
+        # Downloads are checked by bodega (packs against the BLAKE3 their index object names),
+        # not by botocore's CRC: a pack damaged in the store must still arrive as it is, so that
+        # each object in it is checked on its own and the damage is found where it is.
         config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=10, read_timeout=60,
-                        s3={"addressing_style": "path"} if os.environ.get("AWS_ENDPOINT_URL") else None)
+                        s3={"addressing_style": "path"} if os.environ.get("AWS_ENDPOINT_URL") else None,
+                        response_checksum_validation="when_required")
         try:
             client = boto3.session.Session().client("s3", config=config)
         except Exception as e:  # a bad profile, region or endpoint in the AWS configuration
