@@ -4,6 +4,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
+
 from bodega.home import Home, default_home
 
 
@@ -36,3 +38,23 @@ def test_a_relative_home_is_made_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert Home.at("rel").root == tmp_path / "rel"
     assert Home.at(Path("~")).root == Path.home()
+
+
+def test_a_home_that_cannot_be_made_is_a_storage_error_naming_it(tmp_path):
+    from bodega import errors
+
+    f = tmp_path / "f"
+    f.write_text("x")
+    with pytest.raises(errors.NotADirectory, match=f"cannot use the home: {f}: Not a directory"):
+        Home.at(f).create()
+    with pytest.raises(errors.NotADirectory, match=f"cannot create the home: {f / 'h'}"):
+        Home.at(f / "h").create()
+    assert f.read_text() == "x"
+
+
+@pytest.mark.parametrize("root", ["", "a\0b", b""])
+def test_an_empty_or_nul_home_is_invalid_input_not_the_current_directory(root):
+    from bodega import errors
+
+    with pytest.raises(errors.InvalidInput, match="the home must be a directory's path"):
+        Home.at(root)

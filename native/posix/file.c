@@ -1,4 +1,4 @@
-/* file.c (POSIX): regular files opened for reading, never through a link. */
+/* file.c (POSIX): regular files opened for reading or created for writing, never through a link. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -74,4 +74,46 @@ void bd_file_close(bd_file *f)
         close(f->fd);
         free(f);
     }
+}
+
+bd_status bd_file_create_at(bd_dir *d, const char *name, size_t name_len, bd_file **out, bd_error *e)
+{
+    char buf[BD_NAME_BUF];
+    if (bd_posix_name(name, name_len, buf, e))
+        return e ? e->code : BD_E_INVAL;
+    bd_file *f = malloc(sizeof *f);
+    if (!f)
+        return bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
+    /* O_EXCL: whatever is at the name (a link included, never followed) makes it EEXIST. */
+    f->fd = openat(d->fd, buf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+    if (f->fd < 0) {
+        int err = errno;
+        free(f);
+        return bd_fail(e, BD_E_IO, err, "openat", BD_PATH_AS_GIVEN, buf);
+    }
+    *out = f;
+    return BD_OK;
+}
+
+bd_status bd_file_write(bd_file *f, const void *buf, size_t n, bd_error *e)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t put = write(f->fd, p, n > ((size_t)1 << 30) ? ((size_t)1 << 30) : n);
+        if (put < 0) {
+            if (errno == EINTR)
+                continue;
+            return bd_fail(e, BD_E_IO, errno, "write", BD_PATH_AS_GIVEN, 0);
+        }
+        p += put;
+        n -= (size_t)put;
+    }
+    return BD_OK;
+}
+
+bd_status bd_file_sync(bd_file *f, bd_error *e)
+{
+    if (fsync(f->fd) != 0)
+        return bd_fail(e, BD_E_IO, errno, "fsync", BD_PATH_AS_GIVEN, 0);
+    return BD_OK;
 }

@@ -3,7 +3,8 @@
  * The order is coreutils': owner first (a chown clears capabilities and setuid bits), then
  * xattrs, then the mode, and the times last (every other change touches ctime only, but a
  * later xattr write could still move them on some filesystems).  Nothing follows a link:
- * times and owner use AT_SYMLINK_NOFOLLOW, xattrs are read and written with the l*xattr
+ * times, owner and mode use AT_SYMLINK_NOFOLLOW (the mode through the entry's own
+ * descriptor where fchmodat cannot), xattrs are read and written with the l*xattr
  * calls through /proc/self/fd/<dir>/<name> (the directory handle, never a path walk from
  * the root), and a symlink's mode is left alone (Linux ignores it).  Filesystems without
  * xattrs (ENOTSUP) are not an error.
@@ -150,6 +151,108 @@ static bd_status copy_xattrs(bd_dir *src, const char *sname, bd_dir *dst, const 
 }
 #endif
 
+/* chmod of `name` in dirfd itself, never through a link: 1 done, 0 it is a link (left
+ * alone: a link's mode means nothing), -1 failed (errno set).  fchmodat cannot refuse to
+ * follow on every system (glibc emulates AT_SYMLINK_NOFOLLOW through /proc and says
+ * EOPNOTSUPP for a link, older libcs say ENOTSUP or EINVAL): then the entry is opened
+ * itself with O_NOFOLLOW and changed through its descriptor. */
+static int chmod_entry(int dirfd, const char *name, mode_t mode)
+{
+    if (fchmodat(dirfd, name, mode, AT_SYMLINK_NOFOLLOW) == 0)
+        return 1;
+    int err = errno;
+    if (err != ENOTSUP && err != EOPNOTSUPP && err != ENOSYS && err != EINVAL)
+        return -1;
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return -1;
+    if (S_ISLNK(st.st_mode))
+        return 0;
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fchmod(fd, mode);
+    err = errno;
+    close(fd);
+    errno = err;
+    return rc == 0 ? 1 : -1;
+}
+
+static void mtime_spec(const bd_stat *st, struct timespec ts[2])
+{
+    ts[0].tv_sec = 0;
+    ts[0].tv_nsec = UTIME_OMIT;  /* atime: not recorded in bd_stat, left as it is */
+    int64_t sec = st->mtime_ns / 1000000000, ns = st->mtime_ns % 1000000000;
+    if (ns < 0)
+        sec -= 1, ns += 1000000000;
+    ts[1].tv_sec = (time_t)sec;
+    ts[1].tv_nsec = (long)ns;
+}
+
+#define SET_META_FLAGS (BD_META_MODE | BD_META_TIMES | BD_META_OWNER)
+
+int bd_owner_settable(void)
+{
+    return geteuid() == 0;
+}
+
+int bd_owners_recorded(void)
+{
+    return 1;
+}
+
+bd_status bd_meta_set_at(bd_dir *d, const char *name, size_t name_len, const bd_stat *st,
+                         uint32_t which, bd_error *e)
+{
+    if (which & ~(uint32_t)SET_META_FLAGS)
+        return bd_fail(e, BD_E_INVAL, EINVAL, "meta flags", BD_PATH_AS_GIVEN, 0);
+    char buf[BD_NAME_BUF];
+    bd_status rc = bd_posix_name(name, name_len, buf, e);
+    if (rc)
+        return rc;
+    if ((which & BD_META_OWNER) && bd_owner_settable()
+        && fchownat(d->fd, buf, (uid_t)st->uid, (gid_t)st->gid, AT_SYMLINK_NOFOLLOW) != 0)
+        return bd_fail(e, BD_E_IO, errno, "fchownat", BD_PATH_AS_GIVEN, buf);
+    if ((which & BD_META_MODE) && chmod_entry(d->fd, buf, (mode_t)(st->mode & 07777)) < 0)
+        return bd_fail(e, BD_E_IO, errno, "fchmodat", BD_PATH_AS_GIVEN, buf);
+    if (which & BD_META_TIMES) {
+        struct timespec ts[2];
+        mtime_spec(st, ts);
+        if (utimensat(d->fd, buf, ts, AT_SYMLINK_NOFOLLOW) != 0)
+            return bd_fail(e, BD_E_IO, errno, "utimensat", BD_PATH_AS_GIVEN, buf);
+    }
+    return BD_OK;
+}
+
+/* Owner, mode and mtime through a descriptor (of a file or a directory). */
+static bd_status set_meta_fd(int fd, const bd_stat *st, uint32_t which, bd_error *e)
+{
+    if (which & ~(uint32_t)SET_META_FLAGS)
+        return bd_fail(e, BD_E_INVAL, EINVAL, "meta flags", BD_PATH_AS_GIVEN, 0);
+    if ((which & BD_META_OWNER) && bd_owner_settable()
+        && fchown(fd, (uid_t)st->uid, (gid_t)st->gid) != 0)
+        return bd_fail(e, BD_E_IO, errno, "fchown", BD_PATH_AS_GIVEN, 0);
+    if ((which & BD_META_MODE) && fchmod(fd, (mode_t)(st->mode & 07777)) != 0)
+        return bd_fail(e, BD_E_IO, errno, "fchmod", BD_PATH_AS_GIVEN, 0);
+    if (which & BD_META_TIMES) {
+        struct timespec ts[2];
+        mtime_spec(st, ts);
+        if (futimens(fd, ts) != 0)
+            return bd_fail(e, BD_E_IO, errno, "futimens", BD_PATH_AS_GIVEN, 0);
+    }
+    return BD_OK;
+}
+
+bd_status bd_file_set_meta(bd_file *f, const bd_stat *st, uint32_t which, bd_error *e)
+{
+    return set_meta_fd(f->fd, st, which, e);
+}
+
+bd_status bd_dir_set_meta(bd_dir *d, const bd_stat *st, uint32_t which, bd_error *e)
+{
+    return set_meta_fd(d->fd, st, which, e);
+}
+
 bd_status bd_meta_copy_at(bd_dir *src, const char *src_name, size_t src_len, bd_dir *dst,
                           const char *dst_name, size_t dst_len, const bd_stat *st,
                           uint32_t which, bd_error *e)
@@ -180,20 +283,13 @@ bd_status bd_meta_copy_at(bd_dir *src, const char *src_name, size_t src_len, bd_
         (void)src, (void)src_name, (void)src_len;
 #endif
     }
-    /* fchmodat cannot refuse to follow a link on older kernels; a link's mode means
-     * nothing on Linux anyway, so it is left alone. */
+    /* A link's mode means nothing on Linux: it is left alone (and never followed). */
     if ((which & BD_META_MODE) && !is_link && (now.st_mode & 07777) != (st->mode & 07777)
-        && fchmodat(dst->fd, dname, (mode_t)(st->mode & 07777), 0) != 0)
+        && chmod_entry(dst->fd, dname, (mode_t)(st->mode & 07777)) < 0)
         return bd_fail(e, BD_E_IO, errno, "fchmodat", BD_PATH_AS_GIVEN, dname);
     if (which & BD_META_TIMES) {
         struct timespec ts[2];
-        ts[0].tv_sec = 0;
-        ts[0].tv_nsec = UTIME_OMIT;  /* atime: not recorded in bd_stat, left as it is */
-        int64_t sec = st->mtime_ns / 1000000000, ns = st->mtime_ns % 1000000000;
-        if (ns < 0)
-            sec -= 1, ns += 1000000000;
-        ts[1].tv_sec = (time_t)sec;
-        ts[1].tv_nsec = (long)ns;
+        mtime_spec(st, ts);
         if (utimensat(dst->fd, dname, ts, AT_SYMLINK_NOFOLLOW) != 0)
             return bd_fail(e, BD_E_IO, errno, "utimensat", BD_PATH_AS_GIVEN, dname);
     }

@@ -109,6 +109,18 @@ bd_status bd_fs_info_at(bd_dir *d, int trial, bd_fs_info *out, bd_error *e)
 }
 
 /* The capabilities this build compiled in and this kernel has (ENOSYS means it lacks one). */
+bd_status bd_volume_sync(bd_dir *d, bd_error *e)
+{
+#ifdef __linux__
+    if (syncfs(d->fd) != 0)
+        return bd_fail(e, BD_E_IO, errno, "syncfs", BD_PATH_AS_GIVEN, 0);
+    return BD_OK;
+#else
+    (void)d;
+    return bd_fail(e, BD_E_NOTSUP, ENOSYS, "syncfs", BD_PATH_AS_GIVEN, 0);
+#endif
+}
+
 const char *bd_platform_features(void)
 {
 #ifdef __linux__
@@ -130,6 +142,8 @@ const char *bd_platform_features(void)
         strcat(buf, " renameat2");
 #endif
     strcat(buf, " xattr");
+    if (!(syncfs(-1) < 0 && errno == ENOSYS))
+        strcat(buf, " syncfs");
     memcpy(list, buf, sizeof list);
     bd_atomic_store_int(&done, 1);
     return list;

@@ -1,4 +1,4 @@
-/* manifest.c: the manifest table of bd_manifest.h (docs/format.md, version 1). */
+/* manifest.c: the manifest table of bd_manifest.h (docs/format.md, version 2). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +19,12 @@
 
 static const uint8_t ZERO_HASH[BD_HASH_LEN];
 
+/* Where each column starts in the table section, in bytes per entry (times n). */
+enum {
+    COL_SIZE = 0, COL_MTIME = 8, COL_UID = 16, COL_GID = 20, COL_MODE = 24, COL_ATTRS = 28,
+    COL_PLEN = 32, COL_LLEN = 36, COL_KIND = 40, COL_HASH = 41, COL_PATHS = 73
+};
+
 /* ---- layout ------------------------------------------------------------------------ */
 
 /* Points m's column pointers into its sections (docs/format.md, "Sections"). */
@@ -26,15 +32,17 @@ static void lay_out(bd_mf *m, size_t paths_len, size_t links_len)
 {
     size_t n = m->n;
     uint8_t *t = m->table;
-    m->size = (uint64_t *)(void *)t;
-    m->mtime_ns = (int64_t *)(void *)(t + 8 * n);
-    m->mode = (uint32_t *)(void *)(t + 16 * n);
-    m->attrs = (uint32_t *)(void *)(t + 20 * n);
-    m->path_len = (uint32_t *)(void *)(t + 24 * n);
-    m->link_len = (uint32_t *)(void *)(t + 28 * n);
-    m->kind = t + 32 * n;
-    m->hash = t + 33 * n;
-    m->paths = (char *)(t + 65 * n);
+    m->size = (uint64_t *)(void *)(t + COL_SIZE * n);
+    m->mtime_ns = (int64_t *)(void *)(t + COL_MTIME * n);
+    m->uid = (uint32_t *)(void *)(t + COL_UID * n);
+    m->gid = (uint32_t *)(void *)(t + COL_GID * n);
+    m->mode = (uint32_t *)(void *)(t + COL_MODE * n);
+    m->attrs = (uint32_t *)(void *)(t + COL_ATTRS * n);
+    m->path_len = (uint32_t *)(void *)(t + COL_PLEN * n);
+    m->link_len = (uint32_t *)(void *)(t + COL_LLEN * n);
+    m->kind = t + COL_KIND * n;
+    m->hash = t + COL_HASH * n;
+    m->paths = (char *)(t + COL_PATHS * n);
     m->links = m->paths + paths_len;
     m->flags = (uint8_t *)m->links + links_len;
     if (m->cache) {
@@ -212,8 +220,43 @@ static int fail_at(bd_mf_problem *pr, uint64_t offset, uint64_t entry, int in_ca
     return 0;
 }
 
+/* Full manifests: every hard link names an earlier file that is no hard link itself and has
+ * the same content.  offs holds the n + 1 path offsets. */
+static int check_hard_links(const uint8_t *t, uint64_t n, const uint64_t *offs, const uint64_t *loffs,
+                            bd_mf_problem *pr)
+{
+    const uint8_t *plen = t + COL_PLEN * n, *llen = t + COL_LLEN * n, *kind = t + COL_KIND * n;
+    const uint8_t *hash = t + COL_HASH * n, *size = t + COL_SIZE * n;
+    const char *paths = (const char *)t + COL_PATHS * n;
+    const char *links = paths + offs[n];
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t ll = ld32(llen + 4 * i);
+        if (kind[i] != BD_KIND_FILE || ll == 0)
+            continue;
+        const char *l = links + loffs[i];
+        uint64_t lo = 0, hi = i, j = n;
+        while (lo < hi) {  /* the paths before i are sorted: binary search */
+            uint64_t mid = lo + (hi - lo) / 2;
+            int c = path_cmp(paths + offs[mid], ld32(plen + 4 * mid), l, ll);
+            if (c == 0) {
+                j = mid;
+                break;
+            }
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (j == n || kind[j] != BD_KIND_FILE || ld32(llen + 4 * j) != 0
+            || memcmp(hash + 32 * i, hash + 32 * j, BD_HASH_LEN) != 0 || ld64(size + 8 * i) != ld64(size + 8 * j))
+            return fail_at(pr, COL_LLEN * n + 4 * i, i, 0,
+                           "a hard link that does not name an earlier file with the same content");
+    }
+    return 1;
+}
+
 int bd_mf_check_sections(const uint8_t *t, size_t table_len, const uint8_t *cache,
-                         size_t cache_len, uint64_t n, int delta, bd_mf_problem *pr)
+                         size_t cache_len, uint64_t n, int delta, int owners, bd_mf_problem *pr)
 {
     const uint64_t none = UINT64_MAX;
     if (n > UINT32_MAX - 1 || n > table_len / BD_MF_ROW_BYTES)
@@ -221,8 +264,10 @@ int bd_mf_check_sections(const uint8_t *t, size_t table_len, const uint8_t *cach
     if (cache && cache_len != BD_MF_CACHE_ROW_BYTES * n)
         return fail_at(pr, cache_len < BD_MF_CACHE_ROW_BYTES * n ? cache_len : BD_MF_CACHE_ROW_BYTES * n,
                        none, 1, "cache section length does not match the entry count");
-    const uint8_t *size = t, *mtime = t + 8 * n, *mode = t + 16 * n, *attrs = t + 20 * n;
-    const uint8_t *plen = t + 24 * n, *llen = t + 28 * n, *kind = t + 32 * n, *hash = t + 33 * n;
+    const uint8_t *size = t + COL_SIZE * n, *mtime = t + COL_MTIME * n, *mode = t + COL_MODE * n;
+    const uint8_t *attrs = t + COL_ATTRS * n, *uid = t + COL_UID * n, *gid = t + COL_GID * n;
+    const uint8_t *plen = t + COL_PLEN * n, *llen = t + COL_LLEN * n, *kind = t + COL_KIND * n;
+    const uint8_t *hash = t + COL_HASH * n;
     uint64_t paths_len = 0, links_len = 0;
     for (uint64_t i = 0; i < n; i++) {
         paths_len += ld32(plen + 4 * i);
@@ -231,11 +276,12 @@ int bd_mf_check_sections(const uint8_t *t, size_t table_len, const uint8_t *cach
     /* n < 2^32 entries of lengths < 2^32: neither sum reaches 2^64, nor does this one
        unless it exceeds table_len, which the comparison then shows */
     if (paths_len > table_len || links_len > table_len)
-        return fail_at(pr, 24 * n, none, 0, "path and link lengths do not add up to the table length");
+        return fail_at(pr, COL_PLEN * n, none, 0, "path and link lengths do not add up to the table length");
     if ((uint64_t)table_len != BD_MF_ROW_BYTES * n + paths_len + links_len)
-        return fail_at(pr, 24 * n, none, 0, "path and link lengths do not add up to the table length");
-    const uint8_t *paths = t + 65 * n, *links = paths + paths_len, *flags = links + links_len;
+        return fail_at(pr, COL_PLEN * n, none, 0, "path and link lengths do not add up to the table length");
+    const uint8_t *paths = t + COL_PATHS * n, *links = paths + paths_len, *flags = links + links_len;
     uint64_t poff = 0, loff = 0, prev_off = 0, prev_len = 0;
+    int hard_links = 0;
     for (uint64_t i = 0; i < n; i++) {
         uint32_t pl = ld32(plen + 4 * i), ll = ld32(llen + 4 * i), md = ld32(mode + 4 * i);
         uint8_t k = kind[i];
@@ -246,41 +292,61 @@ int bd_mf_check_sections(const uint8_t *t, size_t table_len, const uint8_t *cach
         if (i > 0 && path_cmp((const char *)paths + prev_off, prev_len, (const char *)p, pl) >= 0)
             return fail_at(pr, where, i, 0, "paths out of order or repeated");
         if (k > BD_KIND_SPECIAL || (k == BD_MF_DELETED && !delta))
-            return fail_at(pr, 32 * n + i, i, 0, "unknown kind");
+            return fail_at(pr, COL_KIND * n + i, i, 0, "unknown kind");
         if (flags[i] != flags_of((const char *)p, pl, (const char *)l, ll))
             return fail_at(pr, (uint64_t)(flags - t) + i, i, 0, "UTF-8 flags do not match the bytes");
+        if ((!owners || k == BD_MF_DELETED) && (ld32(uid + 4 * i) || ld32(gid + 4 * i)))
+            return fail_at(pr, COL_UID * n + 4 * i, i, 0, "an owner where none is recorded");
         if (k == BD_MF_DELETED) {
             if (md || ld32(attrs + 4 * i) || ld64(size + 8 * i) || ld64(mtime + 8 * i) || ll ||
                 memcmp(h, ZERO_HASH, BD_HASH_LEN) != 0)
-                return fail_at(pr, 32 * n + i, i, 0, "a tombstone with fields set");
+                return fail_at(pr, COL_KIND * n + i, i, 0, "a tombstone with fields set");
         } else {
             if (!mode_fits(k, md))
-                return fail_at(pr, 16 * n + 4 * i, i, 0, "mode does not match the kind");
+                return fail_at(pr, COL_MODE * n + 4 * i, i, 0, "mode does not match the kind");
             if (ld32(attrs + 4 * i) & ~BD_MF_ATTRS_KEPT)
-                return fail_at(pr, 20 * n + 4 * i, i, 0, "unknown attribute bits");
+                return fail_at(pr, COL_ATTRS * n + 4 * i, i, 0, "unknown attribute bits");
             if (k != BD_KIND_FILE && memcmp(h, ZERO_HASH, BD_HASH_LEN) != 0)
-                return fail_at(pr, 33 * n + 32 * i, i, 0, "a content hash on something not a file");
-            if (k != BD_KIND_SYMLINK && k != BD_KIND_REPARSE && ll)
-                return fail_at(pr, 28 * n + 4 * i, i, 0, "a link target on something not a link");
+                return fail_at(pr, COL_HASH * n + 32 * i, i, 0, "a content hash on something not a file");
+            if (k == BD_KIND_FILE && ll) {
+                if (!path_ok(l, ll) || path_cmp((const char *)l, ll, (const char *)p, pl) >= 0)
+                    return fail_at(pr, COL_LLEN * n + 4 * i, i, 0, "a hard link that does not name an earlier path");
+                hard_links = 1;
+            } else if (k != BD_KIND_SYMLINK && k != BD_KIND_REPARSE && ll) {
+                return fail_at(pr, COL_LLEN * n + 4 * i, i, 0, "a link target on something not a link");
+            }
             if ((k == BD_KIND_SYMLINK || k == BD_KIND_REPARSE) && ld64(size + 8 * i) != ll)
-                return fail_at(pr, 8 * i, i, 0, "a link's size is not its target's length");
+                return fail_at(pr, COL_SIZE * n + 8 * i, i, 0, "a link's size is not its target's length");
             if ((k == BD_KIND_DIR || k == BD_KIND_SPECIAL) && ld64(size + 8 * i) != 0)
-                return fail_at(pr, 8 * i, i, 0, "a size on a directory or special file");
+                return fail_at(pr, COL_SIZE * n + 8 * i, i, 0, "a size on a directory or special file");
         }
         prev_off = poff, prev_len = pl;
         poff += pl, loff += ll;
     }
-    return 1;
+    if (!hard_links || delta)
+        return 1;
+    uint64_t *offs = malloc((size_t)(n + 1) * 2 * sizeof *offs);
+    if (!offs)
+        return fail_at(pr, 0, none, 0, "out of memory while checking hard links");
+    uint64_t *loffs = offs + n + 1;
+    offs[0] = loffs[0] = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        offs[i + 1] = offs[i] + ld32(plen + 4 * i);
+        loffs[i + 1] = loffs[i] + ld32(llen + 4 * i);
+    }
+    int ok = check_hard_links(t, n, offs, loffs, pr);
+    free(offs);
+    return ok;
 }
 
 bd_status bd_mf_from_sections(const uint8_t *table, size_t table_len, const uint8_t *cache,
-                              size_t cache_len, size_t n, int delta, int64_t scan_start_ns,
+                              size_t cache_len, size_t n, int delta, int owners, int64_t scan_start_ns,
                               int64_t racy_window_ns, bd_mf **out, bd_error *e)
 {
     size_t paths_len = 0, links_len = 0;
     for (size_t i = 0; i < n; i++) {
-        paths_len += ld32(table + 24 * n + 4 * i);
-        links_len += ld32(table + 28 * n + 4 * i);
+        paths_len += ld32(table + COL_PLEN * n + 4 * i);
+        links_len += ld32(table + COL_LLEN * n + 4 * i);
     }
     if (table_len != BD_MF_ROW_BYTES * n + paths_len + links_len || (cache && cache_len != BD_MF_CACHE_ROW_BYTES * n))
         return bd_fail(e, BD_E_INVAL, 0, "manifest: unchecked sections", BD_PATH_AS_GIVEN, NULL);
@@ -295,6 +361,7 @@ bd_status bd_mf_from_sections(const uint8_t *table, size_t table_len, const uint
         m->racy_window_ns = racy_window_ns;
     }
     m->delta = delta;
+    m->owners = owners != 0;
     bd_mf_index(m);
     *out = m;
     return BD_OK;
@@ -302,21 +369,85 @@ bd_status bd_mf_from_sections(const uint8_t *table, size_t table_len, const uint
 
 /* ---- from a scan ------------------------------------------------------------------- */
 
+/* One file that may have other names: its inode and its index. */
+typedef struct inode_ref {
+    uint64_t volume, id, id_hi;
+    uint32_t index;
+} inode_ref;
+
+static int cmp_inode(const void *pa, const void *pb)
+{
+    const inode_ref *a = pa, *b = pb;
+    if (a->volume != b->volume)
+        return a->volume < b->volume ? -1 : 1;
+    if (a->id_hi != b->id_hi)
+        return a->id_hi < b->id_hi ? -1 : 1;
+    if (a->id != b->id)
+        return a->id < b->id ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+/* first[i] = the index of the first name (in path order) of entry i's inode when entry i is
+ * a hard link after it, else BD_MF_NONE.  Returns 0, or -1 without memory. */
+static int find_hard_links(const bd_scan *s, uint32_t *first)
+{
+    size_t n = bd_scan_count(s), k = 0;
+    const bd_scan_entry *en = bd_scan_entries(s);
+    for (size_t i = 0; i < n; i++) {
+        first[i] = BD_MF_NONE;
+        if (en[i].kind == BD_KIND_FILE && en[i].nlink > 1)
+            k++;
+    }
+    if (k < 2)
+        return 0;
+    inode_ref *refs = malloc(k * sizeof *refs);
+    if (!refs)
+        return -1;
+    k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (en[i].kind == BD_KIND_FILE && en[i].nlink > 1) {
+            refs[k].volume = bd_scan_volume_id(s, en[i].volume);
+            refs[k].id = en[i].file_id;
+            refs[k].id_hi = en[i].file_id_hi;
+            refs[k].index = (uint32_t)i;
+            k++;
+        }
+    }
+    qsort(refs, k, sizeof *refs, cmp_inode);
+    for (size_t r = 1; r < k; r++) {
+        const inode_ref *a = &refs[r - 1], *b = &refs[r];
+        if (a->volume == b->volume && a->id == b->id && a->id_hi == b->id_hi)
+            first[b->index] = first[a->index] != BD_MF_NONE ? first[a->index] : a->index;
+    }
+    free(refs);
+    return 0;
+}
+
 bd_status bd_mf_from_scan(const bd_scan *s, int64_t scan_start_ns, bd_mf **out, bd_error *e)
 {
     size_t n = bd_scan_count(s);
     const bd_scan_entry *en = bd_scan_entries(s);
     const char *arena = bd_scan_arena(s);
+    uint32_t *first = malloc((n ? n : 1) * sizeof *first);
+    if (!first || find_hard_links(s, first) != 0) {
+        free(first);
+        return bd_fail(e, BD_E_NOMEM, ENOMEM, "manifest", BD_PATH_AS_GIVEN, NULL);
+    }
     size_t paths_len = 0, links_len = 0;
     for (size_t i = 0; i < n; i++) {
         paths_len += en[i].path_len;
         if (en[i].kind == BD_KIND_SYMLINK || en[i].kind == BD_KIND_REPARSE)
             links_len += en[i].link_len;
+        else if (first[i] != BD_MF_NONE)
+            links_len += en[first[i]].path_len;
     }
     bd_mf *m = NULL;
     bd_status rc = bd_mf_alloc(n, paths_len, links_len, 1, &m, e);
-    if (rc != BD_OK)
+    if (rc != BD_OK) {
+        free(first);
         return rc;
+    }
+    m->owners = bd_owners_recorded();
     int coarse = n > 0;
     uint64_t poff = 0, loff = 0;
     uint16_t last_volume = UINT16_MAX;
@@ -325,16 +456,23 @@ bd_status bd_mf_from_scan(const bd_scan *s, int64_t scan_start_ns, bd_mf **out, 
         const bd_scan_entry *x = &en[i];
         uint8_t k = x->kind;
         int is_link = k == BD_KIND_SYMLINK || k == BD_KIND_REPARSE;
+        const char *link = arena + x->path_off + x->path_len;
         uint32_t ll = is_link ? x->link_len : 0;
+        if (first[i] != BD_MF_NONE) {  /* a hard link: its link is its first name */
+            link = arena + en[first[i]].path_off;
+            ll = en[first[i]].path_len;
+        }
         m->kind[i] = k;
         m->mode[i] = k == BD_KIND_SYMLINK ? S_LNK : x->mode;
         m->attrs[i] = x->attrs & BD_MF_ATTRS_KEPT;
+        m->uid[i] = m->owners ? x->uid : 0;
+        m->gid[i] = m->owners ? x->gid : 0;
         m->size[i] = k == BD_KIND_FILE ? x->size : is_link ? ll : 0;
         m->mtime_ns[i] = x->mtime_ns;
         m->path_len[i] = x->path_len;
         m->link_len[i] = ll;
         memcpy(m->paths + poff, arena + x->path_off, x->path_len);
-        memcpy(m->links + loff, arena + x->path_off + x->path_len, ll);
+        memcpy(m->links + loff, link, ll);
         m->flags[i] = flags_of(m->paths + poff, x->path_len, m->links + loff, ll);
         m->ctime_ns[i] = x->ctime_ns;
         m->file_id[i] = x->file_id;
@@ -349,6 +487,7 @@ bd_status bd_mf_from_scan(const bd_scan *s, int64_t scan_start_ns, bd_mf **out, 
         poff += x->path_len;
         loff += ll;
     }
+    free(first);
     bd_mf_index(m);
     m->scan_start_ns = scan_start_ns;
     m->racy_window_ns = coarse ? BD_MF_RACY_COARSE_NS : BD_MF_RACY_FINE_NS;
@@ -383,7 +522,7 @@ size_t bd_mf_reuse(bd_mf *cur, const bd_mf *prev, uint32_t *suspects)
     int64_t cutoff = prev ? prev->scan_start_ns - prev->racy_window_ns : 0;
     int usable = prev && prev->cache && !prev->delta;
     for (size_t i = 0; i < cur->n; i++) {
-        if (cur->kind[i] != BD_KIND_FILE)
+        if (cur->kind[i] != BD_KIND_FILE || cur->link_len[i])
             continue;
         if (usable && seek(prev, &j, cur, i) && prev->kind[j] == BD_KIND_FILE &&
             prev->size[j] == cur->size[i] && prev->mtime_ns[j] == cur->mtime_ns[i] &&
@@ -402,7 +541,7 @@ size_t bd_mf_reuse_copy(bd_mf *cur, const bd_mf *src, const uint8_t *vouched, ui
 {
     size_t k = 0, j = 0;
     for (size_t i = 0; i < cur->n; i++) {
-        if (cur->kind[i] != BD_KIND_FILE)
+        if (cur->kind[i] != BD_KIND_FILE || cur->link_len[i])
             continue;
         /* Size and mtime tell a copied file from one written in the copy since: the copy
          * keeps the source's mtime, a later write does not. */
@@ -437,6 +576,10 @@ bd_status bd_mf_hash_files(bd_mf *m, bd_dir *root, const uint32_t *idx, size_t k
         m->mtime_ns[i] = st->mtime_ns;
         m->mode[i] = st->mode;
         m->attrs[i] = st->attrs & BD_MF_ATTRS_KEPT;
+        if (m->owners) {
+            m->uid[i] = st->uid;
+            m->gid[i] = st->gid;
+        }
         if (m->cache) {
             m->ctime_ns[i] = st->ctime_ns;
             m->file_id[i] = st->file_id;
@@ -445,6 +588,30 @@ bd_status bd_mf_hash_files(bd_mf *m, bd_dir *root, const uint32_t *idx, size_t k
         }
     }
     return rc;
+}
+
+void bd_mf_link_hashes(bd_mf *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (m->kind[i] != BD_KIND_FILE || !m->link_len[i])
+            continue;
+        size_t j = bd_mf_find(m, m->links + m->link_off[i], m->link_len[i]);
+        if (j == NOT_FOUND || j >= i || m->kind[j] != BD_KIND_FILE)
+            continue;
+        memcpy(m->hash + 32 * i, m->hash + 32 * j, BD_HASH_LEN);
+        m->size[i] = m->size[j];
+        m->mtime_ns[i] = m->mtime_ns[j];
+        m->mode[i] = m->mode[j];
+        m->attrs[i] = m->attrs[j];
+        m->uid[i] = m->uid[j];
+        m->gid[i] = m->gid[j];
+        if (m->cache) {
+            m->ctime_ns[i] = m->ctime_ns[j];
+            m->file_id[i] = m->file_id[j];
+            m->file_id_hi[i] = m->file_id_hi[j];
+            m->volume_id[i] = m->volume_id[j];
+        }
+    }
 }
 
 void bd_mf_root(const bd_mf *m, uint8_t out[BD_HASH_LEN])
@@ -457,7 +624,8 @@ void bd_mf_root(const bd_mf *m, uint8_t out[BD_HASH_LEN])
         head[sizeof ROOT_DOMAIN + b] = (uint8_t)(n >> (8 * b));
     bd_blake3_init(&h);
     bd_blake3_update(&h, head, sizeof head);
-    bd_blake3_update(&h, m->table + 16 * m->n, m->table_len - 17 * m->n);
+    /* mode .. links: the owners and what is host-local (size, mtime, flags) are left out */
+    bd_blake3_update(&h, m->table + COL_MODE * m->n, m->table_len - (COL_MODE + 1) * m->n);
     bd_blake3_finalize(&h, out, BD_HASH_LEN);
 }
 
@@ -498,6 +666,8 @@ static uint32_t changes_of(const bd_mf *a, size_t i, const bd_mf *b, size_t j)
         what |= BD_MF_CH_MODE;
     if (!link_equal(a, i, b, j))
         what |= BD_MF_CH_LINK;
+    if (a->owners && b->owners && (a->uid[i] != b->uid[j] || a->gid[i] != b->gid[j]))
+        what |= BD_MF_CH_OWNER;
     return what;
 }
 
@@ -580,13 +750,14 @@ static void plan_add(row_plan *pl, const bd_mf *a, const bd_mf *b, uint32_t from
 
 /* Writes the planned rows into a new manifest. */
 static bd_status plan_build(const row_plan *pl, const bd_mf *a, const bd_mf *b, int with_cache,
-                            int delta, bd_mf **out, bd_error *e)
+                            int delta, int owners, bd_mf **out, bd_error *e)
 {
     bd_mf *m = NULL;
     bd_status rc = bd_mf_alloc(pl->n, pl->paths_len, pl->links_len, with_cache, &m, e);
     if (rc != BD_OK)
         return rc;
     m->delta = delta;
+    m->owners = owners;
     uint64_t poff = 0, loff = 0;
     for (size_t r = 0; r < pl->n; r++) {
         const bd_mf *s = pl->refs[r].from == FROM_B ? b : a;
@@ -604,6 +775,8 @@ static bd_status plan_build(const row_plan *pl, const bd_mf *a, const bd_mf *b, 
         m->mtime_ns[r] = s->mtime_ns[i];
         m->mode[r] = s->mode[i];
         m->attrs[r] = s->attrs[i];
+        m->uid[r] = owners ? s->uid[i] : 0;
+        m->gid[r] = owners ? s->gid[i] : 0;
         m->link_len[r] = ll;
         m->kind[r] = s->kind[i];
         memcpy(m->hash + 32 * r, s->hash + 32 * i, BD_HASH_LEN);
@@ -625,6 +798,7 @@ static bd_status plan_build(const row_plan *pl, const bd_mf *a, const bd_mf *b, 
 static int rows_equal(const bd_mf *a, size_t i, const bd_mf *b, size_t j)
 {
     return a->kind[i] == b->kind[j] && a->mode[i] == b->mode[j] && a->attrs[i] == b->attrs[j] &&
+           a->uid[i] == b->uid[j] && a->gid[i] == b->gid[j] &&
            a->size[i] == b->size[j] && a->mtime_ns[i] == b->mtime_ns[j] &&
            memcmp(a->hash + 32 * i, b->hash + 32 * j, BD_HASH_LEN) == 0 && link_equal(a, i, b, j);
 }
@@ -659,7 +833,7 @@ bd_status bd_mf_delta(const bd_mf *base, const bd_mf *cur, bd_mf **out, bd_error
             i++, j++;
         }
     }
-    rc = plan_build(&pl, base, cur, cur->cache != NULL, 1, out, e);
+    rc = plan_build(&pl, base, cur, cur->cache != NULL, 1, cur->owners, out, e);
     free(pl.refs);
     if (rc == BD_OK && cur->cache) {
         (*out)->scan_start_ns = cur->scan_start_ns;
@@ -696,7 +870,8 @@ bd_status bd_mf_apply(const bd_mf *base, const bd_mf *delta, bd_mf **out, bd_err
         }
     }
     int with_cache = base->cache != NULL && delta->cache != NULL;
-    rc = plan_build(&pl, base, delta, with_cache, 0, out, e);
+    /* The delta's writer knew the new state's owners: rows it left alone had them too. */
+    rc = plan_build(&pl, base, delta, with_cache, 0, delta->owners, out, e);
     free(pl.refs);
     if (rc == BD_OK && with_cache) {
         (*out)->scan_start_ns = delta->scan_start_ns;

@@ -8,7 +8,7 @@
  * children by name (a subdirectory twice: itself by "name", its contents by "name/"),
  * which yields the byte order of full paths, and permutes the entry array in place.
  *
- * Memory: 88 bytes per entry plus its path, a 4-byte permutation during the ordering, a
+ * Memory: 96 bytes per entry plus its path, a 4-byte permutation during the ordering, a
  * few bytes per directory, and no allocation per entry.
  */
 #include <errno.h>  /* sys_errno values: POSIX errno, or the Windows mapping onto it */
@@ -408,6 +408,8 @@ static int on_entry(void *ctx, const char *name, size_t name_len, const bd_stat 
     en->file_id_hi = st->file_id_hi;
     en->mode = st->mode;
     en->nlink = st->nlink;
+    en->uid = st->uid;
+    en->gid = st->gid;
     en->attrs = st->attrs;
     en->reparse_tag = st->reparse_tag;
     en->parent = NO_INDEX;

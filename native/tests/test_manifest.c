@@ -3,6 +3,7 @@
 
 #include "test.h"
 #include "bodega/bd_manifest.h"
+#include "bodega/bd_scan.h"
 
 /* One entry of a manifest made by make_mf: a file's hash is 32 bytes of hash_byte. */
 typedef struct row {
@@ -12,25 +13,33 @@ typedef struct row {
     int64_t mtime_ns, ctime_ns;
     uint64_t file_id;
     uint8_t hash_byte;
+    const char *link;  /* a symlink's target, or a hard link's first name (NULL: none) */
 } row;
 
 /* A full manifest with a stat cache of the n rows (sorted by path), or NULL. */
 static bd_mf *make_mf(const row *rows, size_t n, int64_t scan_start_ns)
 {
-    size_t paths_len = 0;
-    for (size_t i = 0; i < n; i++)
+    size_t paths_len = 0, links_len = 0;
+    for (size_t i = 0; i < n; i++) {
         paths_len += strlen(rows[i].path);
+        links_len += rows[i].link ? strlen(rows[i].link) : 0;
+    }
     bd_mf *m;
     bd_error e;
     bd_error_clear(&e);
-    if (bd_mf_alloc(n, paths_len, 0, 1, &m, &e) != BD_OK)
+    if (bd_mf_alloc(n, paths_len, links_len, 1, &m, &e) != BD_OK)
         return NULL;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         m->path_len[i] = (uint32_t)strlen(rows[i].path);
+        m->link_len[i] = rows[i].link ? (uint32_t)strlen(rows[i].link) : 0;
+    }
     bd_mf_index(m);
     for (size_t i = 0; i < n; i++) {
         memcpy(m->paths + m->path_off[i], rows[i].path, m->path_len[i]);
+        if (rows[i].link)
+            memcpy(m->links + m->link_off[i], rows[i].link, m->link_len[i]);
         m->kind[i] = rows[i].kind;
+        m->mode[i] = rows[i].kind == BD_KIND_DIR ? 040755 : rows[i].kind == BD_KIND_SYMLINK ? 0120000 : 0100644;
         m->size[i] = rows[i].size;
         m->mtime_ns[i] = rows[i].mtime_ns;
         m->ctime_ns[i] = rows[i].ctime_ns;
@@ -50,15 +59,15 @@ TEST(manifest_reuse_takes_only_old_unchanged_files)
 {
     /* prev scanned at 100 s: "old" is out of the racy window, "racy" in it (ctime 99.5 s) */
     const row prev_rows[] = {
-        {"changed", BD_KIND_FILE, 4, 10 * S, 10 * S, 1, 0xC1},
-        {"old", BD_KIND_FILE, 4, 10 * S, 10 * S, 2, 0xA1},
-        {"racy", BD_KIND_FILE, 4, 10 * S, 99 * S + S / 2, 3, 0xB1},
+        {"changed", BD_KIND_FILE, 4, 10 * S, 10 * S, 1, 0xC1, NULL},
+        {"old", BD_KIND_FILE, 4, 10 * S, 10 * S, 2, 0xA1, NULL},
+        {"racy", BD_KIND_FILE, 4, 10 * S, 99 * S + S / 2, 3, 0xB1, NULL},
     };
     const row cur_rows[] = {
-        {"changed", BD_KIND_FILE, 4, 10 * S, 150 * S, 1, 0},  /* rewritten, mtime kept */
-        {"dir", BD_KIND_DIR, 0, 10 * S, 10 * S, 9, 0},
-        {"old", BD_KIND_FILE, 4, 10 * S, 10 * S, 2, 0},
-        {"racy", BD_KIND_FILE, 4, 10 * S, 99 * S + S / 2, 3, 0},
+        {"changed", BD_KIND_FILE, 4, 10 * S, 150 * S, 1, 0, NULL},  /* rewritten, mtime kept */
+        {"dir", BD_KIND_DIR, 0, 10 * S, 10 * S, 9, 0, NULL},
+        {"old", BD_KIND_FILE, 4, 10 * S, 10 * S, 2, 0, NULL},
+        {"racy", BD_KIND_FILE, 4, 10 * S, 99 * S + S / 2, 3, 0, NULL},
     };
     bd_mf *prev = make_mf(prev_rows, 3, 100 * S), *cur = make_mf(cur_rows, 4, 200 * S);
     uint32_t suspects[4];
@@ -76,22 +85,22 @@ TEST(manifest_reuse_takes_only_old_unchanged_files)
 TEST(manifest_reuse_copy_takes_vouched_files_with_equal_size_and_mtime)
 {
     const row src_rows[] = {
-        {"a", BD_KIND_FILE, 4, 10 * S, 10 * S, 1, 0xA1},   /* vouched, copied as is */
-        {"b", BD_KIND_FILE, 4, 10 * S, 10 * S, 2, 0xB1},   /* not vouched */
-        {"c", BD_KIND_FILE, 4, 10 * S, 10 * S, 3, 0xC1},   /* vouched, the copy's size differs */
-        {"d", BD_KIND_FILE, 4, 10 * S, 10 * S, 4, 0xD1},   /* vouched, the copy's mtime differs */
-        {"dir", BD_KIND_DIR, 0, 10 * S, 10 * S, 5, 0},
-        {"e", BD_KIND_FILE, 4, 10 * S, 10 * S, 6, 0xE1},   /* vouched, not in the copy */
-        {"g", BD_KIND_DIR, 0, 10 * S, 10 * S, 7, 0},       /* a directory, a file in the copy */
+        {"a", BD_KIND_FILE, 4, 10 * S, 10 * S, 1, 0xA1, NULL},   /* vouched, copied as is */
+        {"b", BD_KIND_FILE, 4, 10 * S, 10 * S, 2, 0xB1, NULL},   /* not vouched */
+        {"c", BD_KIND_FILE, 4, 10 * S, 10 * S, 3, 0xC1, NULL},   /* vouched, the copy's size differs */
+        {"d", BD_KIND_FILE, 4, 10 * S, 10 * S, 4, 0xD1, NULL},   /* vouched, the copy's mtime differs */
+        {"dir", BD_KIND_DIR, 0, 10 * S, 10 * S, 5, 0, NULL},
+        {"e", BD_KIND_FILE, 4, 10 * S, 10 * S, 6, 0xE1, NULL},   /* vouched, not in the copy */
+        {"g", BD_KIND_DIR, 0, 10 * S, 10 * S, 7, 0, NULL},       /* a directory, a file in the copy */
     };
     const row copy_rows[] = {
-        {"a", BD_KIND_FILE, 4, 10 * S, 500 * S, 11, 0},
-        {"b", BD_KIND_FILE, 4, 10 * S, 500 * S, 12, 0},
-        {"c", BD_KIND_FILE, 5, 10 * S, 500 * S, 13, 0},
-        {"d", BD_KIND_FILE, 4, 11 * S, 500 * S, 14, 0},
-        {"dir", BD_KIND_DIR, 0, 10 * S, 500 * S, 15, 0},
-        {"f", BD_KIND_FILE, 4, 10 * S, 500 * S, 16, 0},    /* not in the source */
-        {"g", BD_KIND_FILE, 0, 10 * S, 500 * S, 17, 0},
+        {"a", BD_KIND_FILE, 4, 10 * S, 500 * S, 11, 0, NULL},
+        {"b", BD_KIND_FILE, 4, 10 * S, 500 * S, 12, 0, NULL},
+        {"c", BD_KIND_FILE, 5, 10 * S, 500 * S, 13, 0, NULL},
+        {"d", BD_KIND_FILE, 4, 11 * S, 500 * S, 14, 0, NULL},
+        {"dir", BD_KIND_DIR, 0, 10 * S, 500 * S, 15, 0, NULL},
+        {"f", BD_KIND_FILE, 4, 10 * S, 500 * S, 16, 0, NULL},    /* not in the source */
+        {"g", BD_KIND_FILE, 0, 10 * S, 500 * S, 17, 0, NULL},
     };
     const uint8_t vouched[] = {1, 0, 1, 1, 1, 1, 1};
     bd_mf *src = make_mf(src_rows, 7, 100 * S), *copy = make_mf(copy_rows, 7, 600 * S);
@@ -115,8 +124,8 @@ TEST(manifest_reuse_copy_takes_vouched_files_with_equal_size_and_mtime)
 TEST(manifest_reuse_copy_of_an_empty_source_reads_every_file)
 {
     const row copy_rows[] = {
-        {"a", BD_KIND_FILE, 4, 10 * S, 500 * S, 11, 0},
-        {"b", BD_KIND_SYMLINK, 1, 10 * S, 500 * S, 12, 0},
+        {"a", BD_KIND_FILE, 4, 10 * S, 500 * S, 11, 0, NULL},
+        {"b", BD_KIND_SYMLINK, 1, 10 * S, 500 * S, 12, 0, NULL},
     };
     bd_mf *src = make_mf(NULL, 0, 100 * S), *copy = make_mf(copy_rows, 2, 600 * S);
     uint32_t suspects[2];
@@ -126,4 +135,113 @@ TEST(manifest_reuse_copy_of_an_empty_source_reads_every_file)
     bd_mf_free(copy);
     ASSERT_INT(k, ==, 1);
     ASSERT_INT(suspects[0], ==, 0);
+}
+
+static int table_ok(const bd_mf *m, int delta, int owners, bd_mf_problem *pr)
+{
+    return bd_mf_check_sections(m->table, m->table_len, NULL, 0, m->n, delta, owners, pr);
+}
+
+TEST(manifest_hard_links_are_checked)
+{
+    bd_mf_problem pr;
+    const row good[] = {
+        {"a", BD_KIND_FILE, 4, S, S, 1, 0xA1, NULL},
+        {"b", BD_KIND_FILE, 4, S, S, 1, 0xA1, "a"},
+        {"c", BD_KIND_FILE, 4, S, S, 1, 0xA1, "a"},
+    };
+    const row later[] = {{"a", BD_KIND_FILE, 4, S, S, 1, 0xA1, "b"}, {"b", BD_KIND_FILE, 4, S, S, 1, 0xA1, NULL}};
+    const row other[] = {{"a", BD_KIND_FILE, 4, S, S, 1, 0xA1, NULL}, {"b", BD_KIND_FILE, 4, S, S, 1, 0xB1, "a"}};
+    const row chain[] = {{"a", BD_KIND_FILE, 4, S, S, 1, 0xA1, NULL}, {"b", BD_KIND_FILE, 4, S, S, 1, 0xA1, "a"},
+                         {"c", BD_KIND_FILE, 4, S, S, 1, 0xA1, "b"}};
+    const row to_dir[] = {{"a", BD_KIND_DIR, 0, S, S, 1, 0, NULL}, {"b", BD_KIND_FILE, 4, S, S, 1, 0xA1, "a"}};
+    const row on_dir[] = {{"a", BD_KIND_FILE, 4, S, S, 1, 0xA1, NULL}, {"b", BD_KIND_DIR, 0, S, S, 1, 0, "a"}};
+    bd_mf *g = make_mf(good, 3, S), *l = make_mf(later, 2, S), *o = make_mf(other, 2, S);
+    bd_mf *c = make_mf(chain, 3, S), *t = make_mf(to_dir, 2, S), *d = make_mf(on_dir, 2, S);
+    int ok_good = g && table_ok(g, 0, 0, &pr);
+    int ok_later = l && table_ok(l, 0, 0, &pr);
+    int ok_other = o && table_ok(o, 0, 0, &pr);
+    const char *other_what = ok_other ? "" : pr.what;
+    int ok_other_delta = o && table_ok(o, 1, 0, &pr);  /* a delta's first name may be in its base */
+    int ok_chain = c && table_ok(c, 0, 0, &pr);
+    int ok_to_dir = t && table_ok(t, 0, 0, &pr);
+    int ok_on_dir = d && table_ok(d, 0, 0, &pr);
+    bd_mf_free(g), bd_mf_free(l), bd_mf_free(o), bd_mf_free(c), bd_mf_free(t), bd_mf_free(d);
+    ASSERT(ok_good);
+    ASSERT(!ok_later);
+    ASSERT(!ok_other);
+    ASSERT(strstr(other_what, "hard link") != NULL);
+    ASSERT(ok_other_delta);
+    ASSERT(!ok_chain);
+    ASSERT(!ok_to_dir);
+    ASSERT(!ok_on_dir);
+}
+
+TEST(manifest_owners_only_when_recorded)
+{
+    bd_mf_problem pr;
+    const row rows[] = {{"a", BD_KIND_FILE, 4, S, S, 1, 0xA1, NULL}};
+    bd_mf *m = make_mf(rows, 1, S);
+    ASSERT(m);
+    m->uid[0] = 1000;
+    int without = table_ok(m, 0, 0, &pr);
+    uint64_t where = pr.offset;
+    int with = table_ok(m, 0, 1, &pr);
+    bd_mf_free(m);
+    ASSERT(!without);
+    ASSERT_INT(where, ==, 16);  /* the uid column starts at 16 n */
+    ASSERT(with);
+}
+
+TEST(manifest_link_hashes_copy_the_first_name)
+{
+    const row rows[] = {
+        {"a", BD_KIND_FILE, 9, 5 * S, 6 * S, 1, 0xA1, NULL},
+        {"b", BD_KIND_FILE, 4, S, S, 1, 0, "a"},
+    };
+    bd_mf *m = make_mf(rows, 2, 100 * S);
+    uint32_t suspects[2];
+    ASSERT(m);
+    size_t k = bd_mf_reuse(m, NULL, suspects);
+    bd_mf_link_hashes(m);
+    int same = m->hash[32] == 0xA1 && m->size[1] == 9 && m->mtime_ns[1] == 5 * S && m->ctime_ns[1] == 6 * S;
+    bd_mf_free(m);
+    ASSERT_INT(k, ==, 1);  /* "b" is no suspect: it is "a" */
+    ASSERT_INT(suspects[0], ==, 0);
+    ASSERT(same);
+}
+
+TEST(manifest_hard_links_found_by_a_scan)
+{
+    bd_error e;
+    SANDBOX(sb);
+    ASSERT(sandbox_write(sb, "a", "data", 4) == 0);
+    ASSERT(sandbox_write(sb, "lone", "x", 1) == 0);
+    ASSERT_OK(bd_dir_create_at(sb->dir, "d", 1, 0755, &e), &e);
+    ASSERT_OK(bd_hardlink_at(sb->dir, "a", 1, sb->dir, "z", 1, &e), &e);
+    bd_dir *d;
+    ASSERT_OK(bd_dir_open_at(sb->dir, "d", 1, &d, &e), &e);
+    bd_status rc = bd_hardlink_at(sb->dir, "a", 1, d, "b", 1, (bd_error_clear(&e), &e));
+    bd_dir_close(d);
+    ASSERT_INT(rc, ==, BD_OK);
+    bd_scan *s;
+    bd_mf *m;
+    ASSERT_OK(bd_scan_tree(sb->path, 1, NULL, &s, &e), &e);
+    rc = bd_mf_from_scan(s, 0, &m, (bd_error_clear(&e), &e));
+    bd_scan_free(s);
+    ASSERT_INT(rc, ==, BD_OK);
+    /* a, d, d/b, lone, z */
+    int n_ok = m->n == 5;
+    int a_first = m->link_len[0] == 0, lone = m->link_len[3] == 0;
+    int db = m->link_len[2] == 1 && m->links[m->link_off[2]] == 'a';
+    int z = m->link_len[4] == 1 && m->links[m->link_off[4]] == 'a';
+    bd_mf_problem pr;
+    int ok = table_ok(m, 0, m->owners, &pr);
+    bd_mf_free(m);
+    ASSERT(n_ok);
+    ASSERT(a_first);
+    ASSERT(lone);
+    ASSERT(db);
+    ASSERT(z);
+    ASSERT(ok);
 }

@@ -1,4 +1,4 @@
-/* file.c (Windows): regular files opened for reading, never through a link. */
+/* file.c (Windows): regular files opened for reading or created for writing, never through a link. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -51,4 +51,44 @@ void bd_file_close(bd_file *f)
         CloseHandle(f->h);
         free(f);
     }
+}
+
+bd_status bd_file_create_at(bd_dir *d, const char *name, size_t name_len, bd_file **out, bd_error *e)
+{
+    bd_file *f = malloc(sizeof *f);
+    if (!f)
+        return bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
+    /* FILE_CREATE: whatever is at the name, a reparse point included, makes it fail. */
+    bd_status rc = bd_win_open_at(d, name, name_len,
+                                  FILE_WRITE_DATA | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES,
+                                  FILE_SHARE_READ | FILE_SHARE_DELETE, BD_FILE_CREATE,
+                                  BD_FILE_NON_DIRECTORY_FILE | BD_FILE_SEQUENTIAL_ONLY, &f->h, e);
+    if (rc) {
+        free(f);
+        return rc;
+    }
+    *out = f;
+    return BD_OK;
+}
+
+bd_status bd_file_write(bd_file *f, const void *buf, size_t n, bd_error *e)
+{
+    const unsigned char *p = buf;
+    while (n > 0) {
+        DWORD want = (DWORD)(n < MAX_READ ? n : MAX_READ), put = 0;
+        if (!WriteFile(f->h, p, want, &put, 0))
+            return bd_win_fail(e, GetLastError(), "WriteFile", 0, 0);
+        if (put == 0)
+            return bd_fail(e, BD_E_IO, ENOSPC, "WriteFile", BD_PATH_AS_GIVEN, 0);
+        p += put;
+        n -= put;
+    }
+    return BD_OK;
+}
+
+bd_status bd_file_sync(bd_file *f, bd_error *e)
+{
+    if (!FlushFileBuffers(f->h))
+        return bd_win_fail(e, GetLastError(), "FlushFileBuffers", 0, 0);
+    return BD_OK;
 }

@@ -99,6 +99,104 @@ static bd_status copy_streams(bd_dir *src, const bd_wname *sw, const char *src_n
     return err ? bd_win_fail(e, err, "copy stream", src_name, src_len) : BD_OK;
 }
 
+/* The FILE_BASIC_INFO attributes and time for st (0: leave unchanged), as `which` says. */
+static void basic_of(const bd_stat *st, uint32_t which, uint32_t *attrs, int64_t *ticks)
+{
+    *attrs = 0;
+    *ticks = 0;
+    if (which & BD_META_MODE) {
+        /* Attributes from a Windows source; from a POSIX one, READONLY for no owner write. */
+        uint32_t want = st->attrs ? (st->attrs & SETTABLE)
+                                  : ((st->mode & 0200) ? 0 : FILE_ATTRIBUTE_READONLY);
+        *attrs = want ? want : FILE_ATTRIBUTE_NORMAL;
+    }
+    if (which & BD_META_TIMES)
+        *ticks = bd_win_ns_to_ticks(st->mtime_ns);
+}
+
+#define SET_META_FLAGS (BD_META_MODE | BD_META_TIMES | BD_META_OWNER)
+
+/* basic_of for the set-meta calls, which take only SET_META_FLAGS (BD_E_INVAL otherwise). */
+static bd_status set_meta_basic(const bd_stat *st, uint32_t which, uint32_t *attrs, int64_t *ticks,
+                                bd_error *e)
+{
+    if (which & ~(uint32_t)SET_META_FLAGS)
+        return bd_fail(e, BD_E_INVAL, EINVAL, "meta flags", BD_PATH_AS_GIVEN, 0);
+    basic_of(st, which, attrs, ticks);
+    return BD_OK;
+}
+
+int bd_owner_settable(void)
+{
+    return 0;
+}
+
+int bd_owners_recorded(void)
+{
+    return 0;  /* owners are SIDs: not recorded */
+}
+
+bd_status bd_meta_set_at(bd_dir *d, const char *name, size_t name_len, const bd_stat *st,
+                         uint32_t which, bd_error *e)
+{
+    uint32_t attrs;
+    int64_t ticks;
+    bd_status rc = set_meta_basic(st, which, &attrs, &ticks, e);
+    if (rc)
+        return rc;
+    HANDLE h;
+    rc = bd_win_open_at(d, name, name_len, FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES,
+                        BD_SHARE_ALL, BD_FILE_OPEN, 0, &h, e);
+    if (rc)
+        return rc;
+    DWORD err = 0;
+    if (attrs || ticks) {
+        FILE_ATTRIBUTE_TAG_INFO t;
+        if (!GetFileInformationByHandleEx(h, (FILE_INFO_BY_HANDLE_CLASS)BD_FileAttributeTagInfo, &t, sizeof t))
+            err = GetLastError();
+        else if (t.FileAttributes & FILE_ATTRIBUTE_REPARSE_POINT)
+            attrs = 0;  /* a link keeps its attributes (its reparse bit among them); times only */
+        if (!err && (attrs || ticks))
+            err = bd_win_set_basic(h, ticks, attrs);
+    }
+    CloseHandle(h);
+    return err ? bd_win_fail(e, err, "FileBasicInfo", name, name_len) : BD_OK;
+}
+
+bd_status bd_file_set_meta(bd_file *f, const bd_stat *st, uint32_t which, bd_error *e)
+{
+    uint32_t attrs;
+    int64_t ticks;
+    bd_status rc = set_meta_basic(st, which, &attrs, &ticks, e);
+    if (rc)
+        return rc;
+    if (!attrs && !ticks)
+        return BD_OK;
+    DWORD err = bd_win_set_basic(f->h, ticks, attrs);
+    return err ? bd_win_fail(e, err, "FileBasicInfo", 0, 0) : BD_OK;
+}
+
+bd_status bd_dir_set_meta(bd_dir *d, const bd_stat *st, uint32_t which, bd_error *e)
+{
+    uint32_t attrs;
+    int64_t ticks;
+    bd_status rc = set_meta_basic(st, which, &attrs, &ticks, e);
+    if (rc)
+        return rc;
+    if (!attrs && !ticks)
+        return BD_OK;
+    /* The listing handle cannot write attributes: the same directory again, with that right
+     * (an empty name relative to a handle opens that very object: no path, nothing to follow). */
+    HANDLE h;
+    DWORD err = bd_win_open(d->h, L"", 0, FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES, BD_SHARE_ALL,
+                            BD_FILE_OPEN, BD_FILE_DIRECTORY_FILE, &h);
+    if (err)
+        return bd_win_fail(e, err, "NtCreateFile", 0, 0);
+    err = bd_win_set_basic(h, ticks, attrs);
+    CloseHandle(h);
+    return err ? bd_win_fail(e, err, "FileBasicInfo", 0, 0) : BD_OK;
+}
+
 bd_status bd_meta_copy_at(bd_dir *src, const char *src_name, size_t src_len, bd_dir *dst,
                           const char *dst_name, size_t dst_len, const bd_stat *st,
                           uint32_t which, bd_error *e)
@@ -114,16 +212,9 @@ bd_status bd_meta_copy_at(bd_dir *src, const char *src_name, size_t src_len, bd_
             || (rc = copy_streams(src, &sw, src_name, src_len, dst, &dw, e)) != BD_OK)
             return rc;
     }
-    uint32_t attrs = 0;
-    int64_t ticks = 0;
-    if (which & BD_META_MODE) {
-        /* Attributes from a Windows source; from a POSIX one, READONLY for no owner write. */
-        uint32_t want = st->attrs ? (st->attrs & SETTABLE)
-                                  : ((st->mode & 0200) ? 0 : FILE_ATTRIBUTE_READONLY);
-        attrs = want ? want : FILE_ATTRIBUTE_NORMAL;
-    }
-    if (which & BD_META_TIMES)
-        ticks = bd_win_ns_to_ticks(st->mtime_ns);
+    uint32_t attrs;
+    int64_t ticks;
+    basic_of(st, which, &attrs, &ticks);
     if (!attrs && !ticks)
         return BD_OK;
     HANDLE h;

@@ -128,6 +128,13 @@ bd_status bd_fs_info_at(bd_dir *d, int trial, bd_fs_info *out, bd_error *e)
     return BD_OK;
 }
 
+bd_status bd_volume_sync(bd_dir *d, bd_error *e)
+{
+    /* Flushing a whole volume needs its handle, which only administrators may open. */
+    (void)d;
+    return bd_fail(e, BD_E_NOTSUP, ENOSYS, "volume flush", BD_PATH_AS_GIVEN, 0);
+}
+
 const char *bd_platform_features(void)
 {
     /* What this build does on Windows; which calls the running system really has is found

@@ -11,12 +11,15 @@
 """
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from bodega import errors
 
 
 def default_home() -> Path:
@@ -41,7 +44,16 @@ class Home:
     @classmethod
     def at(cls, root: str | os.PathLike[str] | None = None) -> "Home":
         """The home at root (absolute), or the default home when root is None."""
-        return cls((Path(root).expanduser() if root is not None else default_home()).absolute())
+        if root is None:
+            return cls(default_home().absolute())
+        text = os.fsdecode(root)
+        if not text or "\0" in text:
+            raise errors.InvalidInput(f"the home must be a directory's path, not {text!r}")
+        try:
+            text.encode("utf-8")  # the catalogue records paths under the home as text
+        except UnicodeEncodeError:
+            raise errors.InvalidInput(f"the home's path {text!r} is not UTF-8 text") from None
+        return cls(Path(text).expanduser().absolute())
 
     @property
     def database(self) -> Path:
@@ -104,6 +116,11 @@ class Home:
         return self.tmp / str(task_id)
 
     def create(self) -> None:
-        """Creates the home and its directories where missing."""
+        """Creates the home and its directories where missing; a StorageError naming what is in the way."""
         for d in (self.root, self.containers, self.store, self.exports, self.tmp):
-            d.mkdir(parents=True, exist_ok=True)
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+            except FileExistsError:  # exist_ok forgives only a directory: something else is there
+                raise errors.storage_error(errno.ENOTDIR, str(d), "cannot use the home") from None
+            except OSError as e:
+                raise errors.os_error(e, "cannot create the home", d) from None

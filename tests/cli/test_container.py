@@ -134,3 +134,48 @@ def test_shell_completion_offers_container_names(home):
     assert "alpha" in done.stdout and "beta" not in done.stdout
     source = bodega_cli(home, _BODEGA_COMPLETE="bash_source")
     assert "_bodega_completion" in source.stdout
+
+
+@pytest.mark.parametrize("settings, why", [
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"cpu_limit": NaN}', "NaN is not a JSON number"),
+    ('{"cpu_limit": Infinity}', "Infinity is not a JSON number"),
+    ('{"cpu_limit": 1, "cpu_limit": 2}', "given twice"),
+    ('{"env": {"A": "\\udcff"}}', "not Unicode text"),
+])
+def test_settings_that_are_not_strict_json_are_invalid_settings_in_one_line(run, settings, why):
+    """Issue 10 item 12: a deeply nested array was a RecursionError traceback; NaN was stored."""
+    r = run("container", "create", "dev", "--settings", settings, code=41)
+    assert why in r.stderr and r.stderr.count("\n") == 1
+    assert json.loads(run("container", "list", "--json").stdout) == []
+
+
+def test_settings_files_are_read_strictly_and_boundedly(run, tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    assert "nested too deeply" in run("container", "create", "dev", "--settings", f"@{deep}", code=41).stderr
+    assert "larger than" in run("container", "create", "dev", "--settings", "@/dev/zero", code=41).stderr
+    run("container", "create", "dev")
+    assert "NaN" in run("container", "edit", "dev", "--settings", '{"cpu_limit": NaN}', code=41).stderr
+    assert json.loads(run("container", "show", "dev", "--json").stdout)["settings"] == {}
+
+
+def test_recover_refuses_a_manifest_with_nan_or_deep_nesting(run, tmp_path):
+    from services.test_containers import write_container_dir
+
+    d = write_container_dir(tmp_path / "old", "3f2a9c01-0000-4000-8000-000000000001", "dev")
+    text = (d / "manifest.json").read_text()
+    (d / "manifest.json").write_text(text.replace('"settings": {}', '"settings": {"cpu_limit": NaN}'))
+    assert "NaN is not a JSON number" in run("container", "recover", str(d), code=58).stderr
+    (d / "manifest.json").write_text(text.replace('"settings": {}', '"settings": ' + "[" * 50_000 + "]" * 50_000))
+    assert "nested too deeply" in run("container", "recover", str(d), code=58).stderr
+    assert json.loads(run("container", "list", "--json").stdout) == []
+
+
+def test_settings_from_python_with_nan_are_refused(home):
+    import bodega
+    from bodega import errors
+
+    with bodega.open(home) as b:
+        with pytest.raises(errors.InvalidSettings, match="nan is not a JSON number"):
+            b.containers.create("dev", settings={"cpu_limit": float("nan")})

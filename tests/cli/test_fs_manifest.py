@@ -183,3 +183,45 @@ def test_a_damaged_manifest_file_fails_with_its_offset(tree, tmp_path):
 def test_binary_to_a_terminal_is_refused_and_json_needs_a_file(tree):
     r = run("manifest", tree, "--json", ok=False)
     assert r.exit_code == 10 and "-o FILE" in r.output
+
+
+# --- -o: devices and fifos written through, links refused (issue 10, item 8) -----------------
+
+def test_output_to_dev_full_is_no_space_and_the_device_stays(tree, tmp_path):
+    """The issue's scenario: as root, `-o /dev/full` exited 0 and replaced the node by a regular file.
+
+    As root the test writes to a full device of its own (mknod 1,7 in a temp dir), so that a
+    regression breaks no device of the machine.
+    """
+    import stat
+
+    full = Path("/dev/full")
+    if os.geteuid() == 0:
+        full = tmp_path / "full"
+        os.mknod(full, stat.S_IFCHR | 0o600, os.makedev(1, 7))
+    r = run("manifest", tree, "-o", full, ok=False)
+    assert r.exit_code == 34 and f"{full}: No space left on device" in r.stderr
+    assert stat.S_ISCHR(os.lstat(full).st_mode)
+
+
+def test_output_to_dev_null_is_written_through(tree):
+    import stat
+
+    r = run("manifest", tree, "-o", "/dev/null", "--json")
+    assert json.loads(r.stdout)["output"] == "/dev/null"
+    assert stat.S_ISCHR(os.lstat("/dev/null").st_mode)
+
+
+def test_output_dash_is_standard_output(tree):
+    r = run("manifest", tree, "-o", "-", "--format", "b3sum")
+    assert r.stdout == run("manifest", tree, "--format", "b3sum").stdout != ""
+
+
+def test_output_to_a_symlink_is_refused_and_its_target_kept(tree, tmp_path):
+    target = tmp_path / "precious"
+    target.write_bytes(b"keep me")
+    link = tmp_path / "out.bgm"
+    link.symlink_to(target)
+    r = run("manifest", tree, "-o", link, ok=False)
+    assert r.exit_code == 14 and "symbolic link" in r.stderr
+    assert link.is_symlink() and target.read_bytes() == b"keep me"

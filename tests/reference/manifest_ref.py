@@ -21,7 +21,8 @@ def _utf8(b: bytes) -> bool:
 
 
 def entries(root) -> list[dict]:
-    """Every entry below root, sorted by path bytes, as docs/format.md describes it."""
+    """Every entry below root, sorted by path bytes, as docs/format.md (version 2) describes it:
+    owners recorded, and each file but the first (in path order) of one inode linking that first."""
     base = os.fsencode(root)
     out = []
 
@@ -32,7 +33,8 @@ def entries(root) -> list[dict]:
             st = os.lstat(full)
             kind = KINDS.get(stat.S_IFMT(st.st_mode), 5)
             e = {"path": path, "kind": kind, "mode": st.st_mode, "attrs": 0, "size": 0,
-                 "mtime_ns": st.st_mtime_ns, "hash": bytes(32), "link": b""}
+                 "mtime_ns": st.st_mtime_ns, "hash": bytes(32), "link": b"", "uid": st.st_uid,
+                 "gid": st.st_gid, "inode": (st.st_dev, st.st_ino) if st.st_nlink > 1 else None}
             if kind == 1:
                 e["size"] = st.st_size
                 with open(full, "rb") as f:
@@ -47,6 +49,13 @@ def entries(root) -> list[dict]:
 
     walk(b"")
     out.sort(key=lambda e: e["path"])
+    first: dict[tuple[int, int], bytes] = {}
+    for e in out:
+        if e["kind"] == 1 and e["inode"] is not None:
+            if e["inode"] in first:
+                e["link"] = first[e["inode"]]
+            else:
+                first[e["inode"]] = e["path"]
     return out
 
 
@@ -56,6 +65,8 @@ def table_section(es: list[dict]) -> bytes:
     cols = [
         struct.pack(f"<{n}Q", *(e["size"] for e in es)),
         struct.pack(f"<{n}q", *(e["mtime_ns"] for e in es)),
+        struct.pack(f"<{n}I", *(e.get("uid", 0) for e in es)),
+        struct.pack(f"<{n}I", *(e.get("gid", 0) for e in es)),
         struct.pack(f"<{n}I", *(e["mode"] for e in es)),
         struct.pack(f"<{n}I", *(e["attrs"] for e in es)),
         struct.pack(f"<{n}I", *(len(e["path"]) for e in es)),
@@ -70,7 +81,7 @@ def table_section(es: list[dict]) -> bytes:
 
 
 def root_hash(es: list[dict]) -> bytes:
-    """The root hash, computed entry by entry from its definition."""
+    """The root hash, computed entry by entry from its definition (owners left out)."""
     n = len(es)
     h = blake3.blake3(ROOT_DOMAIN + struct.pack("<Q", n))
     h.update(struct.pack(f"<{n}I", *(e["mode"] for e in es)))

@@ -386,7 +386,7 @@ def test_recover_moves_an_outside_container_into_the_home_and_can_rename(b, tmp_
 
 @pytest.mark.parametrize("content, why", [
     (None, "no manifest.json in it"),
-    ("{not json", "cannot read"),
+    ("{not json", "is not valid JSON: Expecting property name"),
     ('{"schema_version": 9}', "schema_version"),
     ('{"schema_version": 1, "container_id": "nope", "container": {}}', "not a UUID"),
     ('{"schema_version": 1, "container_id": "12345678-0000-4000-8000-000000000009", "container": {"name": "x"}}',
@@ -445,3 +445,33 @@ def test_the_platform_comes_from_the_host(monkeypatch, system, machine, expected
             containers.host_platform()
     else:
         assert containers.host_platform().value == expected
+
+
+def test_a_finished_task_returns_its_container_even_when_another_process_deletes_it_at_once(b, monkeypatch):
+    # Another process may delete or rename the container as soon as the task commits; the
+    # caller still gets the container its task made (it used to read it again: ContainerNotFound).
+    from contextlib import contextmanager
+
+    from bodega.services import tasks as task_engine
+
+    real_finish = task_engine.TaskContext.finish
+    raced = []
+
+    @contextmanager
+    def finish_then_delete(ctx):
+        with real_finish(ctx) as s:
+            yield s
+        if ctx.payload.get("name") == "dev" or ctx.payload.get("add") == ["t2"]:
+            with bodega.open(b.home.root) as other:
+                other.containers.delete(str(ctx.container_id))
+            raced.append(ctx.container_id)
+
+    monkeypatch.setattr(task_engine.TaskContext, "finish", finish_then_delete)
+    c = b.containers.create("dev", tags=["t"])
+    assert raced == [c.id]  # the delete landed between the commit and the return
+    assert (c.name, c.tags, c.status) == ("dev", ["t"], ContainerStatus.READY)
+    d = b.containers.create("other")
+    tagged = b.containers.tag("other", add=["t2"])
+    assert raced == [c.id, d.id] and tagged.tags == ["t2"] and tagged.id == d.id
+    with pytest.raises(errors.ContainerNotFound):
+        b.containers.get(str(d.id))

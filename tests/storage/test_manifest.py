@@ -136,11 +136,47 @@ def _encode_raw(table: bytes, n: int, *, cache: bytes | None = None, delta: bool
 
 def test_unknown_version_is_refused(tree):
     data = mf.build(tree).to_bytes()
-    for version in (0, 2, 65535):
+    for version in (0, 3, 65535):
         bad = _encode_raw(b"", 0, version=version)
         with pytest.raises(errors.ManifestVersionUnsupported, match=f"version {version}"):
             mf.loads(bad)
     assert mf.loads(data)
+
+
+def _as_version_1(m: mf.Manifest) -> bytes:
+    """m (no hard links) written as a version-1 file: no owner columns, no owners flag."""
+    n = len(m)
+    table = m._table.table_section()
+    v1 = table[:16 * n] + table[24 * n:]
+    data = manifest_file.encode(manifest_file.Sections(n, False, m.root, None, v1, None, 0, 0))
+    return _encode_raw(v1, n, root=m.root, version=1) if data else data
+
+
+def test_version_1_files_are_read(tree):
+    (tree / "a" / "hard").unlink(missing_ok=True)
+    m = mf.build(tree)
+    assert m.has_owners
+    old = mf.loads(_as_version_1(m))
+    assert not old.has_owners and old.root == m.root and len(old) == len(m)
+    assert [e[:9] for e in old] == [e[:9] for e in m] and {(e.uid, e.gid) for e in old} == {(0, 0)}
+    bad = bytearray(_as_version_1(m))
+    with pytest.raises(errors.ManifestCorrupt):
+        mf.loads(bytes(bad[:-1]))
+
+
+def test_hard_links_are_recorded_and_owners_with_them(tree):
+    os.link(tree / "a.txt", tree / "a" / "hard")
+    m = mf.build(tree)
+    e = m.get("a/hard")
+    assert e.kind == "file" and e.link == b"a.txt" and e.hash == m.get("a.txt").hash
+    assert m.get("a.txt").link is None
+    assert (e.uid, e.gid) == (os.getuid(), os.getgid())
+    assert e.to_json()["hardlink"] == "a.txt" and e.to_json()["link"] is None
+    assert mf.loads(m.to_bytes()) == m
+    (tree / "a" / "hard").unlink()
+    (tree / "a" / "hard").write_bytes(b"hello\n")  # same content, its own inode now
+    d = mf.diff(m, tree)
+    assert [(c.path, c.changes) for c in d] == [(b"a/hard", ("link-changed",))]
 
 
 def test_truncation_is_named_with_its_offset(tree):
@@ -190,24 +226,26 @@ def _column_case(tree, name):
     m = mf.build(tree)
     n = len(m)
     t = bytearray(m._table.table_section())
-    kinds = 32 * n
+    kinds = 40 * n
     files = [i for i in range(n) if t[kinds + i] == 1]
     dirs = [i for i in range(n) if t[kinds + i] == 2]
-    paths_at = 65 * n
+    paths_at = 73 * n
     if name == "kind":
         t[kinds + files[0]] = 9
     elif name == "tombstone in a full manifest":
         t[kinds + dirs[0]] = 0
     elif name == "hash on a directory":
-        t[33 * n + 32 * dirs[0]] = 1
+        t[41 * n + 32 * dirs[0]] = 1
     elif name == "order":
         t[paths_at] = 0x7A  # "a-b" becomes "z-b", before "a..." entries that follow
     elif name == "flags":
         t[-1] ^= 1
     elif name == "mode":
-        struct.pack_into("<I", t, 16 * n + 4 * files[0], 0o040755)
+        struct.pack_into("<I", t, 24 * n + 4 * files[0], 0o040755)
     elif name == "lengths":
-        struct.pack_into("<I", t, 24 * n, struct.unpack_from("<I", t, 24 * n)[0] + 1)
+        struct.pack_into("<I", t, 32 * n, struct.unpack_from("<I", t, 32 * n)[0] + 1)
+    elif name == "owner":  # the file is written without the owners flag
+        struct.pack_into("<I", t, 16 * n + 4 * files[0], 4242)
     return bytes(t), n
 
 
@@ -215,7 +253,7 @@ def _column_case(tree, name):
     ("kind", "unknown kind"), ("tombstone in a full manifest", "unknown kind"),
     ("hash on a directory", "content hash on something not a file"),
     ("order", "out of order"), ("flags", "UTF-8 flags"), ("mode", "mode does not match"),
-    ("lengths", "do not add up"),
+    ("lengths", "do not add up"), ("owner", "an owner where none is recorded"),
 ])
 def test_checksummed_but_invalid_columns_are_named(tree, name, message):
     table, n = _column_case(tree, name)

@@ -3,17 +3,17 @@ verify/repair, forget with rebase, gc, crash recovery; on ext4 and on XFS."""
 from __future__ import annotations
 
 import io
-import json
 import os
 import random
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 
 from bodega import errors
+from bodega.storage import faults
 from bodega.storage import manifest as mf
-from bodega.storage import materialize as mat
 from bodega.storage.remote import open_remote, store_url
 from bodega.storage.snapshot import SnapshotEngine
 from bodega.storage.store import ObjectStore
@@ -194,7 +194,7 @@ def test_restore_far_from_the_tree_swaps_a_staged_tree_in(where):
     eng.create(tree, where / "state", "s1")
     for p in list(tree.iterdir()):
         if p.is_dir() and not p.is_symlink():
-            mat.remove_tree(p)
+            shutil.rmtree(p)
     (tree / "other").mkdir()
     ino = tree.stat().st_ino
     result = eng.restore(tree, where / "state", "s1")
@@ -366,6 +366,14 @@ def test_gc_waits_while_a_snapshot_is_being_written(ext4_dir):
     assert eng.gc(timeout=1).objects_removed == 0
 
 
+class Crash(BaseException):
+    """Stands for the process dying at a fault point (nothing after it runs)."""
+
+
+def _crash(**info) -> None:
+    raise Crash(info)
+
+
 def test_recover_rolls_an_interrupted_in_place_restore_forward(ext4_dir):
     tree = make_tree(ext4_dir / "tree")
     eng = engine_at(ext4_dir)
@@ -373,12 +381,10 @@ def test_recover_rolls_an_interrupted_in_place_restore_forward(ext4_dir):
     eng.create(tree, state, "s1")
     (tree / "d0" / "f0.bin").write_text("changed")
     (tree / "extra").write_text("extra")
-    live = mf.build(tree)
-    remove, write, remode = mat.plan_changes(live, eng.manifest("s1"))
     # The restore got as far as its journal (the commit point), then the process died.
-    mat.stage_and_journal(eng.store, tree, state / "restore", state / "restore.journal", "s1",
-                          remove, write, remode, threads=2)
-    assert (tree / "extra").exists()
+    with faults.hooked("restore.step", _crash), pytest.raises(Crash):
+        eng.restore(tree, state, "s1")
+    assert (tree / "extra").exists() and (state / "restore.journal").exists()
     assert eng.recover(tree, state) == "rolled forward"
     assert root_of(tree) == bytes.fromhex(eng.info("s1").root) and eng.head(state) == "s1"
     assert eng.recover(tree, state) is None
@@ -396,19 +402,20 @@ def test_recover_rolls_back_a_restore_that_had_not_committed(ext4_dir):
     assert not (state / "restore").exists() and root_of(tree) == before
 
 
-def test_recover_finishes_a_full_restore_swapped_before_the_crash(ext4_dir):
+@pytest.mark.parametrize("publish", ["exchange", "rename"])
+def test_recover_finishes_a_full_restore_published_before_the_crash(ext4_dir, publish):
     tree = make_tree(ext4_dir / "tree")
-    eng = engine_at(ext4_dir)
+    eng = engine_at(ext4_dir, publish=publish)
     state = ext4_dir / "state"
     eng.create(tree, state, "s1")
-    staging = state / "restore"
-    staging.mkdir()
-    mat.write_tree(eng.store, eng.manifest("s1"), staging / "root")
-    doc = {"snapshot": "s1", "mode": "full", "new_root_ino": (staging / "root").stat().st_ino}
-    (state / "restore.journal").write_text(json.dumps(doc))
-    mat.remove_tree(tree / "d0")  # the old tree differs
+    shutil.rmtree(tree / "d0")  # the old tree differs
+    (tree / "other").mkdir()
+    last = "exchanged" if publish == "exchange" else "renamed"
+    with faults.hooked("publish.step", lambda step: step == last and _crash()), pytest.raises(Crash):
+        eng.restore(tree, state, "s1", in_place=False)
+    assert root_of(tree) == bytes.fromhex(eng.info("s1").root) and (state / "restore.journal").exists()
     assert eng.recover(tree, state) == "rolled forward"
-    assert root_of(tree) == bytes.fromhex(eng.info("s1").root)
+    assert root_of(tree) == bytes.fromhex(eng.info("s1").root) and not (state / "restore").exists()
 
 
 def test_snapshot_of_a_missing_tree_is_refused(ext4_dir):

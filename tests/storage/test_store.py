@@ -472,3 +472,25 @@ def test_on_xfs_a_loose_object_from_an_earlier_session_is_known_without_storing_
         assert not w.has(b"\x02" * 32)
     assert (again.stored_as, again.added_bytes, again.digest) == ("known", 0, first.digest)
     assert list(store.loose_objects()) == [first.digest]
+
+
+def test_a_missing_object_names_where_it_looked_and_the_file_that_needs_it(ext4_dir):
+    """Issue 10 item 13: ObjectMissing named neither the pack nor the file."""
+    store = ObjectStore(ext4_dir / "store")
+    with pytest.raises(errors.ObjectMissing) as info:
+        store.read(bytes(32), file="app/bin/tool")
+    message = str(info.value)
+    assert "(needed by app/bin/tool)" in message and f"packs in {store.packs_dir}" in message
+    assert f"not loose at {store.loose_path(bytes(32))}" in message
+    assert info.value.to_dict()["path"] == "app/bin/tool"
+
+
+def test_an_object_whose_pack_is_gone_names_the_pack_and_the_file(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    p = put(store, ext4_dir / "a.txt", text(5000))
+    pack = next(store.packs_dir.iterdir())
+    store.close()  # the index still lists the pack; its file goes
+    pack.unlink()
+    with pytest.raises(errors.ObjectMissing) as info:
+        store.read(p.digest, file="docs/a.txt")
+    assert f"its pack {pack} is gone" in str(info.value) and "(needed by docs/a.txt)" in str(info.value)

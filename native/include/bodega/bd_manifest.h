@@ -2,7 +2,8 @@
  * from a scan, reuse hashes of unchanged files (the racy-git rule), hash the suspects,
  * compute the root hash, diff two manifests, make and apply deltas.
  *
- * The layout, the root hash and the rules are those of docs/format.md, version 1.  A bd_mf
+ * The layout, the root hash and the rules are those of docs/format.md, version 2 (a version-1
+ * table is read by giving it zero owner columns first).  A bd_mf
  * holds its table section in one allocation laid out exactly as stored (so writing it is a
  * copy) and its stat cache section in another; the typed column pointers point into them.
  * Entries are sorted by path bytes, as bd_scan produces them.
@@ -21,7 +22,7 @@
 #include "bd_scan.h"
 #include "bd_hash.h"
 
-#define BD_MF_ROW_BYTES 66u        /* table bytes per entry besides its path and link */
+#define BD_MF_ROW_BYTES 74u        /* table bytes per entry besides its path and link */
 #define BD_MF_CACHE_ROW_BYTES 32u  /* stat cache bytes per entry */
 #define BD_MF_DELETED 0            /* kind of a delta's tombstone */
 #define BD_MF_PATH_NOT_UTF8 0x1u   /* flags bits */
@@ -32,11 +33,13 @@
 typedef struct bd_mf {
     size_t n;
     int delta;                     /* 1: a delta (kind 0 marks a deleted path) */
+    int owners;                    /* 1: uid and gid were recorded (POSIX scans) */
     /* the table section, exactly as stored */
     uint8_t *table;
     size_t table_len;
     uint64_t *size;
     int64_t *mtime_ns;
+    uint32_t *uid, *gid;           /* owners; all zero unless owners */
     uint32_t *mode, *attrs, *path_len, *link_len;
     uint8_t *kind;
     uint8_t *hash;                 /* 32 bytes per entry */
@@ -73,7 +76,8 @@ typedef struct bd_mf_change {
 #define BD_MF_CH_MODIFIED 0x04u    /* a file's content */
 #define BD_MF_CH_TYPE     0x08u    /* the kind (then nothing else is compared) */
 #define BD_MF_CH_MODE     0x10u    /* mode or attributes */
-#define BD_MF_CH_LINK     0x20u    /* a link's target */
+#define BD_MF_CH_LINK     0x20u    /* a link's target; for a file, which file it is a hard link of */
+#define BD_MF_CH_OWNER    0x40u    /* uid or gid (when both manifests record owners) */
 
 /* Racy windows chosen by bd_mf_from_scan (docs/format.md, "Change detection"). */
 #define BD_MF_RACY_FINE_NS 1000000000LL
@@ -91,25 +95,30 @@ void bd_mf_free(bd_mf *m);
 
 /* Checks a table section (and a cache section when cache is not NULL) of n entries against
  * docs/format.md: lengths, kinds (0 only when delta), well-formed strictly increasing paths,
- * flags, zero hashes off files, links only on links, sizes of links, mode type bits.
- * Returns 1 when they are valid; else 0 with *problem naming the first problem.  Reads only
- * inside the given lengths, whatever the bytes. */
+ * flags, zero hashes off files, links only on links and hard-linked files (an earlier path;
+ * in a full manifest a file with no link of its own and the same content), sizes of links,
+ * mode type bits, owners zero when not recorded.  Returns 1 when they are valid; else 0 with
+ * *problem naming the first problem.  Reads only inside the given lengths, whatever the bytes. */
 int bd_mf_check_sections(const uint8_t *table, size_t table_len, const uint8_t *cache,
-                         size_t cache_len, uint64_t n, int delta, bd_mf_problem *problem);
+                         size_t cache_len, uint64_t n, int delta, int owners, bd_mf_problem *problem);
 
 /* Makes a manifest from sections that bd_mf_check_sections accepted (copied). */
 bd_status bd_mf_from_sections(const uint8_t *table, size_t table_len, const uint8_t *cache,
-                              size_t cache_len, size_t n, int delta, int64_t scan_start_ns,
+                              size_t cache_len, size_t n, int delta, int owners, int64_t scan_start_ns,
                               int64_t racy_window_ns, bd_mf **out, bd_error *e);
 
 /* Makes a full manifest with a stat cache from a scan, every hash still zero.  The racy
- * window is BD_MF_RACY_COARSE_NS when every timestamp is a whole second, else FINE. */
+ * window is BD_MF_RACY_COARSE_NS when every timestamp is a whole second, else FINE.  Owners
+ * are recorded where bd_owners_recorded() says; the files of one inode (nlink > 1, same
+ * volume and file id) are hard links: each but the first (in path order) gets the first's
+ * path as its link. */
 bd_status bd_mf_from_scan(const bd_scan *s, int64_t scan_start_ns, bd_mf **out, bd_error *e);
 
 /* The racy rule: for every file of cur, takes prev's hash when prev (may be NULL) has a stat
  * cache and the same path was a file there with equal size, mtime, ctime, file id and volume,
  * both times before prev's scan_start_ns - racy_window_ns.  Writes the index of every other
- * file of cur (a suspect, to be read) to suspects (room for cur->n) and returns their count. */
+ * file of cur (a suspect, to be read) to suspects (room for cur->n) and returns their count.
+ * Hard links after their first name are never suspects: bd_mf_link_hashes fills them. */
 size_t bd_mf_reuse(bd_mf *cur, const bd_mf *prev, uint32_t *suspects);
 
 /* The copy rule: cur is a copy (a clone) of src's tree, made after src's vouched files (those
@@ -124,6 +133,10 @@ size_t bd_mf_reuse_copy(bd_mf *cur, const bd_mf *src, const uint8_t *vouched, ui
  * mtime, mode, ctime and ids read with it.  Returns what bd_hash_files returns. */
 bd_status bd_mf_hash_files(bd_mf *m, bd_dir *root, const uint32_t *idx, size_t k,
                            bd_hash_job *jobs, unsigned threads, bd_progress *p, bd_error *e);
+
+/* Gives each hard link (a file whose link names its first name) the first name's hash and
+ * metadata (the same inode): call it once the files are hashed. */
+void bd_mf_link_hashes(bd_mf *m);
 
 /* The root hash (docs/format.md) of a full manifest's entries. */
 void bd_mf_root(const bd_mf *m, uint8_t out[BD_HASH_LEN]);

@@ -139,6 +139,18 @@ bd_status bd_file_stat(bd_file *f, bd_stat *out, bd_error *e);
 
 void bd_file_close(bd_file *f);
 
+/* Creates `name` in d as a new regular file open for writing: exclusive and never through a
+ * link (O_CREAT|O_EXCL|O_NOFOLLOW / FILE_CREATE with FILE_OPEN_REPARSE_POINT), so a link or
+ * anything else already at the name fails with EEXIST.  Owner read and write only until
+ * bd_file_set_meta gives it its mode. */
+bd_status bd_file_create_at(bd_dir *d, const char *name, size_t name_len, bd_file **out, bd_error *e);
+
+/* Writes all n bytes at the file's position (short writes are retried). */
+bd_status bd_file_write(bd_file *f, const void *buf, size_t n, bd_error *e);
+
+/* Flushes the file's data and metadata to stable storage. */
+bd_status bd_file_sync(bd_file *f, bd_error *e);
+
 /* How a file's data reached its destination. */
 typedef enum bd_copy_method {
     BD_METHOD_NONE = 0,         /* nothing to copy (empty file) */
@@ -177,6 +189,27 @@ bd_status bd_meta_copy_at(bd_dir *src, const char *src_name, size_t src_len, bd_
                           const char *dst_name, size_t dst_len, const bd_stat *st,
                           uint32_t which, bd_error *e);
 
+/* Applies st's metadata, as `which` (BD_META_MODE | BD_META_TIMES | BD_META_OWNER) says, to
+ * the entry `name` of d itself, never following a link: the owner first (a chown clears
+ * set-id bits), then the permission bits (Windows: READONLY from st->attrs, else from the
+ * owner write bit; left alone on a link, whose mode means nothing), then the mtime.  The
+ * owner is set only where bd_owner_settable() says it can be. */
+bd_status bd_meta_set_at(bd_dir *d, const char *name, size_t name_len, const bd_stat *st,
+                         uint32_t which, bd_error *e);
+
+/* The same on a file opened by bd_file_create_at. */
+bd_status bd_file_set_meta(bd_file *f, const bd_stat *st, uint32_t which, bd_error *e);
+
+/* The same on an open directory itself (a tree's root, which has no entry to name). */
+bd_status bd_dir_set_meta(bd_dir *d, const bd_stat *st, uint32_t which, bd_error *e);
+
+/* 1 when this process may give entries any owner (POSIX root); 0 elsewhere (Windows owners
+ * are SIDs, inherited from the destination). */
+int bd_owner_settable(void);
+
+/* 1 where entries have numeric owners (uid, gid) worth recording in a manifest: POSIX. */
+int bd_owners_recorded(void);
+
 /* ---- volumes ----------------------------------------------------------------------- */
 
 #define BD_FS_CLONE 0x1   /* copy-on-write cloning proven by a trial clone */
@@ -192,6 +225,11 @@ typedef struct bd_fs_info {
 /* Describes the volume of d; with trial set, proves cloning by cloning a small temporary
  * file inside d (removed afterwards). */
 bd_status bd_fs_info_at(bd_dir *d, int trial, bd_fs_info *out, bd_error *e);
+
+/* Flushes everything written on d's volume to stable storage in one call (Linux syncfs):
+ * cheaper than one flush per file for many files.  BD_E_NOTSUP where the system has no such
+ * call (Windows, other POSIX systems): flush file by file instead. */
+bd_status bd_volume_sync(bd_dir *d, bd_error *e);
 
 /* ---- the build --------------------------------------------------------------------- */
 

@@ -47,7 +47,7 @@
 #define BD_SCAN_MAX_OPEN 128     /* directory handles kept open at once */
 #define BD_SCAN_NO_PARENT UINT32_MAX
 
-/* One entry; 88 bytes.  Fields mean what they mean in bd_stat. */
+/* One entry; 96 bytes.  Fields mean what they mean in bd_stat. */
 typedef struct bd_scan_entry {
     uint64_t path_off;     /* relative path in the arena (no leading '/', not NUL-terminated) */
     uint64_t size;         /* bytes; a symlink's target length on POSIX */
@@ -62,6 +62,7 @@ typedef struct bd_scan_entry {
     uint32_t nlink;
     uint32_t attrs;
     uint32_t reparse_tag;
+    uint32_t uid, gid;     /* the owner (0 on Windows) */
     uint32_t parent;       /* index of the parent directory's entry; BD_SCAN_NO_PARENT at top */
     uint16_t volume;       /* index for bd_scan_volume_id */
     uint8_t  kind;         /* a bd_kind */

@@ -32,6 +32,7 @@ cdef extern from "bodega/bd_status.h" nogil:
 
     const char *bd_status_name(bd_status code)
     void bd_error_clear(bd_error *e)
+    void bd_error_set_path(bd_error *e, int path_base, const char *path, size_t path_len)
 
 
 cdef extern from "bodega/bd_progress.h" nogil:
@@ -81,9 +82,54 @@ cdef extern from "bodega/bd_platform.h" nogil:
         uint64_t file_id_hi
 
     ctypedef struct bd_dir
+    ctypedef struct bd_file
 
     bd_status bd_dir_open(const char *path, bd_dir **out, bd_error *e)
     void bd_dir_close(bd_dir *d)
+    bd_status bd_dir_open_at(bd_dir *parent, const char *name, size_t name_len, bd_dir **out, bd_error *e)
+    bd_status bd_dir_stat(bd_dir *d, bd_stat *out, bd_error *e)
+    ctypedef int (*bd_dir_entry_fn)(void *ctx, const char *name, size_t name_len, const bd_stat *st) noexcept
+    bd_status bd_dir_list(bd_dir *d, bd_dir_entry_fn fn, void *ctx, bd_error *e)
+    bd_status bd_dir_create_at(bd_dir *parent, const char *name, size_t name_len, uint32_t mode, bd_error *e)
+    bd_status bd_dir_sync(bd_dir *d, bd_error *e)
+    bd_status bd_stat_at(bd_dir *d, const char *name, size_t name_len, bd_stat *out, bd_error *e)
+    bd_status bd_link_read_at(bd_dir *d, const char *name, size_t name_len, char *buf, size_t cap,
+                              size_t *len, bd_error *e)
+    enum:
+        BD_LINK_DIR
+        BD_RENAME_NOREPLACE
+        BD_RENAME_EXCHANGE
+        BD_META_MODE
+        BD_META_TIMES
+        BD_META_OWNER
+        BD_META_XATTRS
+        BD_META_ALL
+    bd_status bd_link_create_at(bd_dir *d, const char *name, size_t name_len, const char *target,
+                                size_t target_len, uint32_t flags, bd_error *e)
+    bd_status bd_hardlink_at(bd_dir *src, const char *src_name, size_t src_len, bd_dir *dst,
+                             const char *dst_name, size_t dst_len, bd_error *e)
+    bd_status bd_rename_at(bd_dir *from_dir, const char *from_name, size_t from_len, bd_dir *to_dir,
+                           const char *to_name, size_t to_len, uint32_t flags, bd_error *e)
+    bd_status bd_unlink_at(bd_dir *d, const char *name, size_t name_len, int is_dir, bd_error *e)
+    bd_status bd_file_open_read(bd_dir *d, const char *name, size_t name_len, bd_file **out,
+                                bd_stat *st, bd_error *e)
+    bd_status bd_file_pread(bd_file *f, void *buf, size_t cap, uint64_t offset, size_t *n, bd_error *e)
+    bd_status bd_file_stat(bd_file *f, bd_stat *out, bd_error *e)
+    void bd_file_close(bd_file *f)
+    bd_status bd_file_create_at(bd_dir *d, const char *name, size_t name_len, bd_file **out, bd_error *e)
+    bd_status bd_file_write(bd_file *f, const void *buf, size_t n, bd_error *e)
+    bd_status bd_file_sync(bd_file *f, bd_error *e)
+    bd_status bd_meta_set_at(bd_dir *d, const char *name, size_t name_len, const bd_stat *st,
+                             uint32_t which, bd_error *e)
+    bd_status bd_file_set_meta(bd_file *f, const bd_stat *st, uint32_t which, bd_error *e)
+    bd_status bd_dir_set_meta(bd_dir *d, const bd_stat *st, uint32_t which, bd_error *e)
+    int bd_owner_settable()
+    bd_status bd_volume_sync(bd_dir *d, bd_error *e)
+
+
+cdef extern from "bodega/bd_remove.h" nogil:
+    bd_status bd_remove_tree(bd_dir *parent, const char *name, size_t name_len, bd_progress *p,
+                             bd_error *e)
 
 
 cdef extern from "bodega/bd_hash.h" nogil:
@@ -186,6 +232,8 @@ cdef extern from "bodega/bd_scan.h" nogil:
         uint32_t nlink
         uint32_t attrs
         uint32_t reparse_tag
+        uint32_t uid
+        uint32_t gid
         uint32_t parent
         uint16_t volume
         uint8_t kind
@@ -216,10 +264,13 @@ cdef extern from "bodega/bd_manifest.h" nogil:
     ctypedef struct bd_mf:
         size_t n
         int delta
+        int owners
         uint8_t *table
         size_t table_len
         uint64_t *size
         int64_t *mtime_ns
+        uint32_t *uid
+        uint32_t *gid
         uint32_t *mode
         uint32_t *attrs
         uint32_t *path_len
@@ -253,10 +304,11 @@ cdef extern from "bodega/bd_manifest.h" nogil:
 
     void bd_mf_free(bd_mf *m)
     int bd_mf_check_sections(const uint8_t *table, size_t table_len, const uint8_t *cache,
-                             size_t cache_len, uint64_t n, int delta, bd_mf_problem *problem)
+                             size_t cache_len, uint64_t n, int delta, int owners, bd_mf_problem *problem)
     bd_status bd_mf_from_sections(const uint8_t *table, size_t table_len, const uint8_t *cache,
-                                  size_t cache_len, size_t n, int delta, int64_t scan_start_ns,
+                                  size_t cache_len, size_t n, int delta, int owners, int64_t scan_start_ns,
                                   int64_t racy_window_ns, bd_mf **out, bd_error *e)
+    void bd_mf_link_hashes(bd_mf *m)
     bd_status bd_mf_from_scan(const bd_scan *s, int64_t scan_start_ns, bd_mf **out, bd_error *e)
     size_t bd_mf_reuse(bd_mf *cur, const bd_mf *prev, uint32_t *suspects)
     size_t bd_mf_reuse_copy(bd_mf *cur, const bd_mf *src, const uint8_t *vouched, uint32_t *suspects)
@@ -297,6 +349,9 @@ cdef extern from "bodega/bd_platform.h" nogil:
         uint64_t bytes_free
 
     const char *bd_platform_features()
+    bd_status bd_file_clone_at(bd_dir *src, const char *src_name, size_t src_len, bd_dir *dst,
+                               const char *dst_name, size_t dst_len, uint32_t flags,
+                               bd_progress *p, bd_copy_result *r, bd_error *e)
 
 
 cdef extern from "bodega/bd_clone.h" nogil:

@@ -17,15 +17,16 @@ from bodega._native.bd cimport (
     bd_scan, bd_scan_tree, bd_scan_free, BD_SCAN_MAX_THREADS,
     bd_mf, bd_mf_problem, bd_mf_change, bd_mf_free, bd_mf_check_sections, bd_mf_from_sections,
     bd_mf_from_scan, bd_mf_reuse, bd_mf_reuse_copy, bd_mf_hash_files, bd_mf_root, bd_mf_find, bd_mf_diff,
-    bd_mf_changes_free, bd_mf_delta, bd_mf_apply, BD_MF_NONE,
+    bd_mf_changes_free, bd_mf_delta, bd_mf_apply, bd_mf_link_hashes, BD_MF_NONE, BD_MF_ROW_BYTES,
 )
 from bodega._native._progress cimport ProgressRelay
 from bodega._native._status cimport job_error, raise_status
 
 KINDS = ("deleted", "file", "dir", "symlink", "reparse", "special")
+ROW_BYTES = BD_MF_ROW_BYTES
 
 
-def check_sections(const uint8_t[::1] table, cache, uint64_t n, bint delta):
+def check_sections(const uint8_t[::1] table, cache, uint64_t n, bint delta, bint owners=False):
     """None when the sections follow docs/format.md; else (offset, entry|None, in_cache, what)."""
     cdef const uint8_t[::1] c
     cdef const uint8_t *cp = NULL
@@ -38,7 +39,7 @@ def check_sections(const uint8_t[::1] table, cache, uint64_t n, bint delta):
         clen = c.shape[0]
     cdef int ok
     with nogil:
-        ok = bd_mf_check_sections(tp, table.shape[0], cp, clen, n, delta, &pr)
+        ok = bd_mf_check_sections(tp, table.shape[0], cp, clen, n, delta, owners, &pr)
     if ok:
         return None
     return (pr.offset, None if pr.entry == <uint64_t>-1 else pr.entry, bool(pr.in_cache),
@@ -64,7 +65,7 @@ cdef class Table:
 
     @staticmethod
     def from_sections(const uint8_t[::1] table, cache, size_t n, bint delta,
-                      int64_t scan_start_ns=0, int64_t racy_window_ns=0):
+                      int64_t scan_start_ns=0, int64_t racy_window_ns=0, bint owners=False):
         """A Table from sections that check_sections accepted (call it first: only the
         lengths are checked again here)."""
         cdef const uint8_t[::1] c
@@ -80,7 +81,7 @@ cdef class Table:
         bd_error_clear(&err)
         cdef bd_status rc
         with nogil:
-            rc = bd_mf_from_sections(tp, table.shape[0], cp, clen, n, delta, scan_start_ns,
+            rc = bd_mf_from_sections(tp, table.shape[0], cp, clen, n, delta, owners, scan_start_ns,
                                      racy_window_ns, &m, &err)
         if rc != BD_OK:
             raise_status(&err)
@@ -93,6 +94,11 @@ cdef class Table:
     def delta(self) -> bool:
         """True for a delta."""
         return bool(self.m.delta)
+
+    @property
+    def owners(self) -> bool:
+        """True when the entries' uid and gid were recorded."""
+        return bool(self.m.owners)
 
     @property
     def has_cache(self) -> bool:
@@ -150,15 +156,16 @@ cdef class Table:
         return 0
 
     def row(self, Py_ssize_t i) -> tuple:
-        """(path, kind, mode, attrs, size, mtime_ns, hash|None, link|None, flags) of entry i."""
+        """(path, kind, mode, attrs, size, mtime_ns, hash|None, link|None, flags, uid, gid) of
+        entry i; a file's link is the first name of its hard links."""
         self._check(i)
         cdef bd_mf *m = self.m
         cdef uint8_t k = m.kind[i]
         cdef object h = PyBytes_FromStringAndSize(<const char *>m.hash + 32 * i, 32) if k == 1 else None
         cdef object link = (PyBytes_FromStringAndSize(m.links + m.link_off[i], m.link_len[i])
-                            if k == 3 or (k == 4 and m.link_len[i]) else None)
+                            if k == 3 or ((k == 4 or k == 1) and m.link_len[i]) else None)
         return (self._path(i), KINDS[k], m.mode[i], m.attrs[i], m.size[i], m.mtime_ns[i], h,
-                link, m.flags[i])
+                link, m.flags[i], m.uid[i], m.gid[i])
 
     def rows(self) -> list:
         """row(i) for every entry."""
@@ -173,6 +180,11 @@ cdef class Table:
         memcpy(self.m.hash + 32 * i, <const char *>digest, 32)
         self.m.size[i] = size
 
+    def link_hashes(self) -> None:
+        """Gives every hard link its first name's hash and metadata (after set_content)."""
+        with nogil:
+            bd_mf_link_hashes(self.m)
+
     def stat_cache(self, Py_ssize_t i):
         """(ctime_ns, file_id, volume_id) of entry i, or None without a cache."""
         self._check(i)
@@ -182,7 +194,7 @@ cdef class Table:
                 self.m.volume_id[i])
 
     def merged_cache(self, dict stats, Table fallback=None) -> bytes:
-        """A stat cache section for this full table's entries: stats[path] (an os.stat_result)
+        """A stat cache section for this full table's entries: stats[path] (a tree.Stat)
         where given, else fallback's row for the same path, kind and hash, else ctime -1
         (which never matches, so the next scan reads that file)."""
         cdef bd_mf *m = self.m
@@ -198,7 +210,7 @@ cdef class Table:
         for i in range(n):
             st = stats.get(self._path(i)) if stats else None
             if st is not None:
-                ctime[i], ino[i], ino_hi[i], dev[i] = st.st_ctime_ns, st.st_ino, 0, st.st_dev
+                ctime[i], ino[i], ino_hi[i], dev[i] = st.ctime_ns, st.file_id, st.file_id_hi, st.volume_id
                 continue
             ctime[i], ino[i], ino_hi[i], dev[i] = -1, 0, 0, 0
             if f == NULL:
@@ -216,12 +228,13 @@ cdef class Table:
         return bytes(out)
 
     def hashed_files(self) -> list:
-        """(path, size, hash) of every regular file."""
+        """(path, size, hash) of every regular file but hard links after their first name (the
+        same content: see link_hashes)."""
         cdef bd_mf *m = self.m
         cdef size_t i
         out = []
         for i in range(m.n):
-            if m.kind[i] == 1:
+            if m.kind[i] == 1 and m.link_len[i] == 0:
                 out.append((self._path(i), m.size[i], PyBytes_FromStringAndSize(<const char *>m.hash + 32 * i, 32)))
         return out
 
@@ -419,6 +432,8 @@ cdef tuple _read_suspects(Table table, path, Table previous, Table source, int t
             if again:
                 _hash(m, d, idx, again, jobs, c_threads, ProgressRelay(None), root)
                 failures += [_job_error(&jobs[j], root) for j in range(again) if jobs[j].status != BD_OK]
+        with nogil:
+            bd_mf_link_hashes(m)  # hard links take their first name's hash
         return k, failures, unread
     finally:
         if d != NULL:

@@ -171,6 +171,11 @@ class Catalogue:
                     raise
         except exc.SQLAlchemyError as e:
             raise self._translate(e) from e
+        except UnicodeEncodeError as e:  # the driver cannot bind text that is not UTF-8 (services check first)
+            raise errors.InvalidInput(f"{e.object[e.start:e.end]!r} is not UTF-8 text: the catalogue cannot "
+                                      "hold or search it") from None
+        except OverflowError as e:  # nor an integer past 64 bits
+            raise errors.InvalidInput(f"a number is too large for the catalogue: {e}") from None
 
     def _begin(self, session: Session, write: bool) -> None:
         """Starts the session's transaction; while the server is unreachable, retries for up to

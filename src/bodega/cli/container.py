@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -38,14 +37,9 @@ def read_settings(text: str | None) -> dict[str, Any] | None:
     """--settings: JSON text, or @FILE holding it."""
     if text is None:
         return None
-    from bodega.services.container_settings import parse_settings
+    from bodega.services.container_settings import parse_settings, read_settings_file
 
-    if text.startswith("@"):
-        try:
-            text = Path(text[1:]).read_text()
-        except OSError as e:
-            raise errors.InvalidSettings(f"cannot read settings file {text[1:]}: {e.strerror}") from None
-    return parse_settings(text)
+    return read_settings_file(text[1:]) if text.startswith("@") else parse_settings(text)
 
 
 def row(c: "ContainerInfo") -> dict[str, Any]:

@@ -1,7 +1,6 @@
 """`bodega demo`: the main job on a fresh home, one step per capability."""
 from __future__ import annotations
 
-import os
 import random
 import tempfile
 import time
@@ -73,13 +72,19 @@ def demo(home: str | None, files: int, as_json: bool) -> None:
     import bodega
     from bodega import fs, manifest
 
-    home_path = Path(home) if home else Path(tempfile.mkdtemp(prefix="bodega-demo-"))
-    if home_path.exists() and any(home_path.iterdir()):
-        raise click.UsageError(f"{home_path} is not empty: the demo needs a fresh home")
+    from bodega.errors import os_error
+    from bodega.home import Home
+
+    home_path = Home.at(home if home else tempfile.mkdtemp(prefix="bodega-demo-")).root
+    try:
+        used = home_path.exists() and (not home_path.is_dir() or any(home_path.iterdir()))
+    except OSError as e:
+        raise os_error(e, "look at the demo's home", home_path) from None
+    if used:
+        raise click.UsageError(f"{home_path} is not empty, or not a directory: the demo needs a fresh home")
     log = DemoLog(as_json)
     if not as_json:
         click.echo(f"bodega {bodega.__version__} demo in {home_path}\n")
-    home_path.mkdir(parents=True, exist_ok=True)
 
     with bodega.open(home_path) as b:
         info = log.step("probe copy-on-write", lambda: (

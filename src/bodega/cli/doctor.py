@@ -1,9 +1,7 @@
 """`bodega doctor`: what bodega runs on and whether copy-on-write cloning works in its home."""
 from __future__ import annotations
 
-import os
 import platform
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,15 +10,6 @@ import click
 from bodega import __version__
 from bodega.cli.options import home_option, json_option
 from bodega.cli.output import emit, human_bytes
-
-
-def _default_home() -> Path:
-    """$BODEGA_HOME, else the platform's user data directory followed by `bodega`."""
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "bodega"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "bodega"
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "bodega"
 
 
 def _native() -> dict[str, Any]:
@@ -59,7 +48,9 @@ def report(home: str | None) -> dict[str, Any]:
         "native": native,
     }
     if native["built"]:
-        out["home"] = _home(Path(home).expanduser().absolute() if home else _default_home())
+        from bodega.home import Home
+
+        out["home"] = _home(Home.at(home).root)
     return out
 
 

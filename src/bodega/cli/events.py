@@ -8,7 +8,7 @@ import click
 
 from bodega import errors
 from bodega.cli.error_list import exit_status
-from bodega.cli.options import home_option, json_option, open_bodega
+from bodega.cli.options import COUNT, home_option, json_option, open_bodega
 from bodega.cli.output import local_time
 
 if TYPE_CHECKING:
@@ -29,8 +29,8 @@ def show(ev: "EventInfo", as_json: bool) -> None:
 @click.option("--level", "levels", multiple=True, type=click.Choice(["info", "warning", "error", "audit"]),
               help="Only events of this level (repeatable).")
 @click.option("--since", help="Only events since a time: 10m, 2h, 3d, or 2024-05-01T12:00.")
-@click.option("--after", type=int, metavar="SEQ", help="Only events after this cursor (the first column).")
-@click.option("--limit", "-n", type=int,
+@click.option("--after", type=COUNT, metavar="SEQ", help="Only events after this cursor (the first column).")
+@click.option("--limit", "-n", type=COUNT,
               help="At most this many (default: the latest 20, or all with --since/--after).")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new events as they happen (Ctrl-C stops).")
 @json_option

@@ -11,7 +11,7 @@ from typing import Any, Callable
 import click
 
 from bodega.cli.options import json_option
-from bodega.cli.output import ProgressBar, emit, human_bytes
+from bodega.cli.output import ProgressBar, emit, human_bytes, write_output
 from bodega.errors import InvalidInput, TreeMismatch
 
 FORMATS = ("binary", "json", "b3sum", "mtree")
@@ -27,20 +27,11 @@ def _progress(label: str, as_json: bool) -> tuple[ProgressBar, Callable[[Any], N
     return bar, update
 
 
-def _write(data: bytes, output: str | None) -> None:
-    if output is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-        return
-    from bodega.storage.manifest import write_atomic
-
-    write_atomic(output, data)
-
-
 @click.command("manifest")
 @click.argument("path", type=click.Path(file_okay=False, exists=True, path_type=str))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
-              help="Write the manifest to FILE (default: standard output).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=str),
+              help="Write the manifest to FILE (default, or -: standard output); a device or fifo is "
+                   "written through, a symbolic link refused.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="binary", show_default=True,
               help="binary: bodega's own (docs/format.md); json; b3sum: check lines for "
                    "`b3sum --check` run in PATH; mtree: a BSD mtree spec for bsdtar.")
@@ -55,6 +46,8 @@ def manifest_cmd(path: str, output: str | None, fmt: str, previous: str | None,
     from bodega.storage import manifest as mf
     from bodega.storage import manifest_export as export
 
+    if output == "-":
+        output = None
     if fmt == "binary" and output is None and sys.stdout.isatty():
         raise InvalidInput("a binary manifest is not for a terminal: give -o FILE or redirect")
     if as_json and output is None:
@@ -76,7 +69,7 @@ def manifest_cmd(path: str, output: str | None, fmt: str, previous: str | None,
         data = text.encode("utf-8")
     else:
         data = export.to_mtree(m).encode("ascii")
-    _write(data, output)
+    write_output(data, output)
     for p in skipped:
         click.echo(f"bodega: warning: b3sum cannot name {os.fsdecode(p)!r} (not UTF-8): left out",
                    err=True)

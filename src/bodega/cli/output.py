@@ -13,9 +13,29 @@ def emit(data: Any, as_json: bool, text: Callable[[Any], str] | None = None) -> 
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
     elif text is not None:
-        click.echo(text(data))
+        click.echo(printable(text(data)))
     else:
-        click.echo(data)
+        click.echo(printable(str(data)))
+
+
+def printable(text: str) -> str:
+    """text with lone surrogates (bytes of a name that were not UTF-8) shown as \\udcXX escapes,
+    so that printing it never fails on a UTF-8 terminal."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def write_output(data: bytes, target: str | None) -> None:
+    """Writes a command's output file: to stdout for None or '-', else atomically to target
+    (a device or fifo there is written through; a symlink is refused)."""
+    if target is None or target == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    from pathlib import Path
+
+    from bodega.storage.atomic_file import write_file_atomic
+
+    write_file_atomic(Path(target), data, through_special=True)
 
 
 def human_bytes(n: float) -> str:
@@ -93,3 +113,26 @@ def short_id(value: Any) -> str:
 def local_time(when: Any) -> str:
     """A timestamp in local time, to the second."""
     return when.astimezone().strftime("%Y-%m-%d %H:%M:%S") if when else ""
+
+
+MESSAGE_MAX = 2000
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: str, limit: int = MESSAGE_MAX) -> str:
+    """text as one printable line: control characters, lone surrogates and escapes shown as
+    backslash escapes (so no name can forge a line or drive the terminal), at most limit long."""
+    out = []
+    for c in text:
+        o = ord(c)
+        if o < 0x20 or 0x7F <= o < 0xA0:
+            out.append(_ESCAPES.get(c) or f"\\x{o:02x}")
+        elif 0xD800 <= o < 0xE000:
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(c)
+    line = "".join(out)
+    if len(line) > limit:  # keep both ends: messages end with the reason
+        head, tail = limit * 2 // 3, limit // 3
+        line = f"{line[:head]}... ({len(line) - head - tail} characters left out) ...{line[-tail:]}"
+    return line

@@ -1,6 +1,7 @@
 """`bodega snapshot ...` and `bodega diff`: snapshots of a container, restore, browse, retention."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import click
 from bodega import errors
 from bodega.cli.container import container_argument
 from bodega.cli.error_list import exit_status
-from bodega.cli.options import detach_option, home_option, json_option, open_bodega, wait_option
+from bodega.cli.options import COUNT, detach_option, home_option, json_option, open_bodega, wait_option
 from bodega.cli.output import TaskProgress, emit, human_bytes, local_time, short_id, table
 
 COMMON = (errors.ContainerNotFound, errors.SnapshotNotFound, errors.AmbiguousReference, errors.ContainerBusy,
@@ -117,13 +118,38 @@ def restore(container: str, snap: str, detach: bool, wait: bool, as_json: bool, 
     emit(task.to_dict() if detach else task.result, as_json,
          lambda r: f"queued task {r['id']}" if detach else
          f"restored {container} to {short_id(r['snapshot'])} ({r['mode']}): {r['files_written']} files written, "
-         f"{r['removed']} removed, {r['unchanged']} untouched")
+         f"{r['removed']} removed, {r['unchanged']} untouched" + _skipped(r.get("skipped_specials") or []))
+
+
+def _skipped(skipped: list[dict[str, str]]) -> str:
+    """The special files a restore could not create, as an extra line (none: nothing)."""
+    if not skipped:
+        return ""
+    from bodega.storage.manifest_diff import quote_path
+
+    shown = ", ".join(f"{quote_path(os.fsencode(x['path']), False)} ({x['kind']})" for x in skipped[:5])
+    more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+    return f"\nskipped {len(skipped)} special files it cannot create: {shown}{more}"
 
 
 def _entry(e: Any) -> dict[str, Any]:
-    return {"path": e.path_str, "kind": e.kind, "mode": f"{e.mode & 0o7777:04o}", "size": e.size,
-            "link": e.link.decode("utf-8", "surrogateescape") if e.link else None,
-            "hash": e.hash.hex() if e.hash else None}
+    """An entry as JSON: path and link as text, or path_hex/link_hex when they are not UTF-8 (as diff)."""
+    from bodega.storage.manifest import bytes_field
+
+    out: dict[str, Any] = {"kind": e.kind, "mode": f"{e.mode & 0o7777:04o}", "size": e.size,
+                           "hash": e.hash.hex() if e.hash else None}
+    out.update(bytes_field("path", e.path))
+    out.update(bytes_field("link", e.link) if e.link is not None else {"link": None})
+    return out
+
+
+def _ls_line(e: Any) -> str:
+    """An entry for people, names quoted like diff's so no name can forge a line or drive the terminal."""
+    from bodega.storage.manifest_diff import quote_path
+
+    kind = "l" if e.kind == "symlink" else e.kind[0]
+    link = f" -> {quote_path(e.link, False)}" if e.link is not None else ""
+    return f"{kind} {e.mode & 0o7777:04o} {e.size:>12} {quote_path(e.path, e.kind == 'dir')}{link}"
 
 
 @snapshot.command("ls", epilog=exit_status(*COMMON, errors.SnapshotPathNotFound))
@@ -133,12 +159,14 @@ def _entry(e: Any) -> dict[str, Any]:
 @json_option
 @home_option
 def ls(container: str, snap: str, path: str, as_json: bool, home: str | None) -> None:
-    """List PATH (default the root) in snapshot SNAP."""
+    """List PATH (default the root) in snapshot SNAP.
+
+    Names that are not plain printable text are shown "quoted" with C escapes, as in `diff`;
+    in JSON, a name that is not UTF-8 is given as path_hex (link_hex for a link's target).
+    """
     with open_bodega(home) as b:
-        entries = [_entry(e) for e in b.snapshots.ls(container, snap, path)]
-    emit(entries, as_json, lambda es: "\n".join(
-        f"{e['kind'][0] if e['kind'] != 'symlink' else 'l'} {e['mode']} {e['size']:>12} {e['path']}"
-        + (f" -> {e['link']}" if e["link"] else "") for e in es))
+        entries = b.snapshots.ls(container, snap, path)
+    emit([_entry(e) for e in entries], as_json, lambda _: "\n".join(_ls_line(e) for e in entries))
 
 
 @snapshot.command("cat", epilog=exit_status(*COMMON, errors.SnapshotPathNotFound, errors.ObjectCorrupt))
@@ -165,19 +193,21 @@ def extract(container: str, snap: str, path: str, dest: Path, as_json: bool, hom
     """Write PATH of snapshot SNAP (a file or a whole directory) to DEST, which must not exist."""
     with open_bodega(home) as b:
         w = b.snapshots.extract(container, snap, path, dest)
-    emit({"files": w.files, "bytes": w.bytes, "dest": str(dest)}, as_json,
-         lambda d: f"extracted {d['files']} files ({human_bytes(d['bytes'])}) to {d['dest']}")
+    emit({"files": w.files, "bytes": w.bytes, "dest": str(dest), "hardlinks": w.hardlinks,
+          "skipped_specials": w.skipped}, as_json,
+         lambda d: f"extracted {d['files']} files ({human_bytes(d['bytes'])}) to {d['dest']}"
+         + _skipped(d["skipped_specials"]))
 
 
 @snapshot.command("forget", epilog=exit_status(*COMMON, errors.RetentionInvalid))
 @container_argument()
 @click.argument("snaps", nargs=-1)
-@click.option("--keep-last", type=int, default=0, help="Keep the N newest.")
-@click.option("--keep-hourly", type=int, default=0, help="Keep the newest of each of the last N hours.")
-@click.option("--keep-daily", type=int, default=0, help="Keep the newest of each of the last N days.")
-@click.option("--keep-weekly", type=int, default=0, help="Keep the newest of each of the last N weeks.")
-@click.option("--keep-monthly", type=int, default=0, help="Keep the newest of each of the last N months.")
-@click.option("--keep-yearly", type=int, default=0, help="Keep the newest of each of the last N years.")
+@click.option("--keep-last", type=COUNT, default=0, help="Keep the N newest.")
+@click.option("--keep-hourly", type=COUNT, default=0, help="Keep the newest of each of the last N hours.")
+@click.option("--keep-daily", type=COUNT, default=0, help="Keep the newest of each of the last N days.")
+@click.option("--keep-weekly", type=COUNT, default=0, help="Keep the newest of each of the last N weeks.")
+@click.option("--keep-monthly", type=COUNT, default=0, help="Keep the newest of each of the last N months.")
+@click.option("--keep-yearly", type=COUNT, default=0, help="Keep the newest of each of the last N years.")
 @click.option("--keep-within", metavar="AGE", help="Keep all younger than AGE (12h, 30d, 4w, 6m, 1y).")
 @click.option("--keep-trigger", "keep_trigger", multiple=True, metavar="TRIGGER=N|AGE",
               help="Keep snapshots of a trigger: the last N, or those younger than AGE (repeatable).")

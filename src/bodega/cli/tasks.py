@@ -8,7 +8,7 @@ import click
 
 from bodega import errors
 from bodega.cli.error_list import exit_status
-from bodega.cli.options import home_option, json_option, open_bodega
+from bodega.cli.options import COUNT, Seconds, home_option, json_option, open_bodega
 from bodega.cli.output import emit, local_time, short_id, table
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def describe(t: "TaskInfo") -> str:
 @click.option("--status", type=click.Choice(TASK_STATUSES), help="Only tasks in this status.")
 @click.option("--container", "-c", help="Only tasks on this container (name or id).")
 @click.option("--type", "type_", help="Only tasks of this type, e.g. container.clone.")
-@click.option("--limit", "-n", default=20, show_default=True, help="At most this many (newest first).")
+@click.option("--limit", "-n", type=COUNT, default=20, show_default=True, help="At most this many (newest first).")
 @json_option
 @home_option
 def tasks(status: str | None, container: str | None, type_: str | None, limit: int, as_json: bool,
@@ -94,7 +94,7 @@ def cancel(task_id: str, as_json: bool, home: str | None) -> None:
 @task.command("wait", epilog=exit_status(errors.TaskNotFound, errors.WaitTimeout, errors.TaskFailed,
                                           errors.TaskInterrupted, errors.Cancelled))
 @click.argument("task_id")
-@click.option("--timeout", type=float, help="Give up after this many seconds.")
+@click.option("--timeout", type=Seconds(forever=True), help="Give up after this many seconds.")
 @json_option
 @home_option
 def wait(task_id: str, timeout: float | None, as_json: bool, home: str | None) -> None:
@@ -107,7 +107,7 @@ def wait(task_id: str, timeout: float | None, as_json: bool, home: str | None) -
 
 @click.command("agent")
 @click.option("--until-idle", is_flag=True, help="Exit when no queued task is left to run.")
-@click.option("--poll", default=1.0, show_default=True, help="Seconds between looks at the queue.")
+@click.option("--poll", type=Seconds(), default=1.0, show_default=True, help="Seconds between looks at the queue.")
 @home_option
 def agent(until_idle: bool, poll: float, home: str | None) -> None:
     """Run queued tasks (from --detach) one at a time until stopped.

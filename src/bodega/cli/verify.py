@@ -5,8 +5,8 @@ import click
 
 from bodega import errors
 from bodega.cli.error_list import exit_status
-from bodega.cli.options import home_option, json_option, open_bodega
-from bodega.cli.output import emit, human_bytes
+from bodega.cli.options import Seconds, home_option, json_option, open_bodega
+from bodega.cli.output import emit, human_bytes, one_line
 
 
 def _share(text: str | None) -> float:
@@ -23,17 +23,41 @@ def _share(text: str | None) -> float:
     return value
 
 
+def _needer(snap_and_path: str) -> str:
+    """'SNAP:PATH' with the path quoted like diff's (names are bytes; JSON keeps them surrogate-escaped)."""
+    from bodega.storage.manifest_diff import quote_path
+
+    snap, _, path = snap_and_path.partition(":")
+    return f"{snap}:{quote_path(path.encode('utf-8', 'surrogateescape'), False)}"
+
+
+def _damage_lines(damage: list[dict], word: str) -> list[str]:
+    lines = []
+    for d in damage:
+        what = f"{d['object']} " if d["object"] else ""
+        lines.append(f"{word} {what}{one_line(d['problem'])}")
+        lines += [f"  needed by {_needer(f)}" for f in d["files"]]
+    return lines
+
+
+def healthy(r: dict) -> bool:
+    """True when no damage is left: none found, or all of it repaired."""
+    return r["after_repair"]["ok"] if "after_repair" in r else r["ok"]
+
+
 def _report_text(r: dict) -> str:
     lines = [f"{r['snapshots']} snapshots, {r['objects_checked']} objects checked, "
              f"{human_bytes(r['bytes_read'])} read"]
-    for d in r["damage"]:
-        lines.append(f"DAMAGED {d['object'] or ''} {d['problem']}")
-        lines += [f"  needed by {f}" for f in d["files"]]
-    if "repaired" in r:
+    lines += _damage_lines(r["damage"], "DAMAGED")
+    if "after_repair" in r:
         lines.append(f"repaired {len(r['repaired'])} object(s) from live copies")
         left = r["after_repair"]["damage"]
-        lines.append("all damage repaired" if not left else f"{len(left)} damaged object(s) have no live copy")
-    lines.append("ok" if r["ok"] else "verify FAILED")
+        if left:
+            lines.append(f"{len(left)} damage(s) left after repair:")
+            lines += _damage_lines(left, "STILL DAMAGED")
+        else:
+            lines.append("all damage repaired")
+    lines.append("ok" if healthy(r) else "verify FAILED")
     return "\n".join(lines)
 
 
@@ -53,14 +77,15 @@ def verify(container: str | None, read_data: bool, read_data_subset: str | None,
     with open_bodega(home) as b:
         report = b.snapshots.verify(container, read_data=share, repair=repair)
     emit(report, as_json, _report_text)
-    healed = repair and report.get("after_repair", {}).get("ok")
-    if not report["ok"] and not healed:
-        raise click.exceptions.Exit(errors.VerifyFailed.exit_code)
+    if not healthy(report):
+        left = report["after_repair"]["damage"] if "after_repair" in report else report["damage"]
+        raise errors.VerifyFailed(f"verify found damage: {len(left)} problem(s)"
+                                  + (" left after repair" if "after_repair" in report else ""))
 
 
 @click.command("gc", epilog=exit_status(errors.StoreBusy))
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
-@click.option("--timeout", type=float, default=None, help="Seconds to wait for running snapshot tasks (default: for ever).")
+@click.option("--timeout", type=Seconds(forever=True), default=None, help="Seconds to wait for running snapshot tasks (default: for ever).")
 @json_option
 @home_option
 def gc(dry_run: bool, timeout: float | None, as_json: bool, home: str | None) -> None:

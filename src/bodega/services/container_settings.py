@@ -1,10 +1,10 @@
 """The schema of a container's settings (limits, network rules, compatibility flags) and its check."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from bodega.errors import InvalidSettings
+from bodega.storage import strict_json
 
 SETTINGS_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -62,6 +62,7 @@ def validate_settings(settings: Any) -> dict[str, Any]:
     """settings if they match SETTINGS_SCHEMA; InvalidSettings naming the first problem otherwise."""
     import jsonschema  # imported here: only commands that change settings pay for it
 
+    strict_json.check_plain(settings, "settings", InvalidSettings)  # before jsonschema walks it
     validator = jsonschema.Draft202012Validator(SETTINGS_SCHEMA)
     error = jsonschema.exceptions.best_match(validator.iter_errors(settings))
     if error is not None:
@@ -70,10 +71,11 @@ def validate_settings(settings: Any) -> dict[str, Any]:
     return dict(settings)
 
 
-def parse_settings(text: str) -> dict[str, Any]:
-    """Settings from JSON text, validated."""
-    try:
-        settings = json.loads(text)
-    except ValueError as e:
-        raise InvalidSettings(f"settings are not valid JSON: {e}") from None
-    return validate_settings(settings)
+def parse_settings(text: str | bytes) -> dict[str, Any]:
+    """Settings from JSON text, validated (NaN, Infinity, repeated keys and deep nesting refused)."""
+    return validate_settings(strict_json.loads(text, "settings", InvalidSettings))
+
+
+def read_settings_file(path: str) -> dict[str, Any]:
+    """Settings from a JSON file (read up to strict_json.MAX_BYTES), validated."""
+    return validate_settings(strict_json.read_file(path, "settings file", InvalidSettings))

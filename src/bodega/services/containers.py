@@ -13,7 +13,8 @@ import platform as host
 import sys
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,8 +30,9 @@ from bodega.catalogue.models import (
 )
 from bodega.catalogue.models.container import NAME_MAX, TAG_MAX
 from bodega.services.container_settings import validate_settings
-from bodega.services.id_prefix import find_by_id
+from bodega.services.id_prefix import find_by_id, looks_like_id, refuse_id_like
 from bodega.services.tasks import ProgressCallback, TaskContext, TaskInfo, TaskKind
+from bodega.services.text_input import is_text, require_text
 from bodega.storage import fs
 from bodega.storage.container_manifest import SCHEMA_VERSION, read_manifest, write_manifest
 from bodega.storage.usage import TreeUsage, measure_tree
@@ -68,7 +70,7 @@ def validate_name(name: Any) -> str:
     """name in NFC if it can name a container on every platform; InvalidName saying why otherwise."""
     if not isinstance(name, str) or not name:
         raise errors.InvalidName("a container name cannot be empty")
-    name = unicodedata.normalize("NFC", name)
+    name = unicodedata.normalize("NFC", require_text(name, "container name", errors.InvalidName))
     shown = repr(name)
     if len(name) > NAME_MAX:
         raise errors.InvalidName(f"container name {shown[:40]}... is {len(name)} characters long; the limit is {NAME_MAX}")
@@ -87,6 +89,7 @@ def validate_name(name: Any) -> str:
         raise errors.InvalidName(f"container name {shown} starts with a space or a dash")
     if name.split(".")[0].rstrip(" ").upper() in RESERVED_WINDOWS_NAMES:
         raise errors.InvalidName(f"container name {shown} is a device name Windows reserves (CON, NUL, COM1, ...)")
+    refuse_id_like(name, "container")
     return name
 
 
@@ -96,7 +99,8 @@ def validate_tags(tags: Iterable[str]) -> list[str]:
         tags = [tags]
     out = set()
     for tag in tags:
-        if not isinstance(tag, str) or not tag or len(tag) > TAG_MAX:
+        require_text(tag, "tag")
+        if not tag or len(tag) > TAG_MAX:
             raise errors.InvalidInput(f"tag {tag!r} must be 1 to {TAG_MAX} characters")
         if any(c.isspace() or c == "," or not c.isprintable() for c in tag):
             raise errors.InvalidInput(f"tag {tag!r} contains a space, comma or control character")
@@ -106,8 +110,8 @@ def validate_tags(tags: Iterable[str]) -> list[str]:
 
 def validate_description(description: Any) -> str:
     """description if it is text of at most 4096 characters."""
-    if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
-        raise errors.InvalidInput(f"a description is text of at most {DESCRIPTION_MAX} characters")
+    if not is_text(description) or len(description) > DESCRIPTION_MAX:
+        raise errors.InvalidInput(f"a description is UTF-8 text of at most {DESCRIPTION_MAX} characters")
     return description
 
 
@@ -191,6 +195,7 @@ class ContainerService:
 
     def __init__(self, bodega: "Bodega") -> None:
         self._b = bodega
+        self._left: dict[uuid.UUID, ContainerInfo] = {}  # task id -> the container as its task left it
         # Steps run by every container.clone task around the tree's clone, inside the task (its
         # progress, cancel and staging).  The snapshot service adds the clone's initial
         # snapshot here (seed rule 2).
@@ -209,30 +214,38 @@ class ContainerService:
     # --- reading --------------------------------------------------------------------------
 
     def resolve(self, s: Session, ref: str | uuid.UUID) -> Container:
-        """A container the acting user may see, by their name for it, its id, or a unique id prefix.
+        """A container the acting user may see, by id, unique id prefix, or name.
 
-        A name is looked up among your containers first, then among those shared with you.
-        In a write transaction the row is locked (on a database with row locks) until the
-        commit, so what the caller checks of it stays true, whatever other hosts do meanwhile.
+        The order: a UUID, or text that reads as an id (4 to 32 hex digits, dashes allowed:
+        `id_prefix.looks_like_id`), is looked up by id only (AmbiguousReference when a prefix
+        matches several).  Any other text is a name: among your containers first, then among
+        those shared with you (AmbiguousReference when several of those have it).  Names that
+        read as ids are refused when a container is created, renamed, cloned or recovered, so
+        a reference never names one container and the id of another.  In a write transaction
+        the row is locked (on a database with row locks) until the commit, so what the caller
+        checks of it stays true, whatever other hosts do meanwhile.
         """
         return self._locked_if_writing(s, self._find(s, ref), ref)
 
     def _find(self, s: Session, ref: str | uuid.UUID) -> Container:
-        if isinstance(ref, str):
-            name = unicodedata.normalize("NFC", ref)
-            row = s.scalar(sa.select(Container).where(Container.owner_id == self._b.users.current.id,
-                                                      Container.name == name))
-            if row is not None:
+        if looks_like_id(ref):
+            row = find_by_id(s, Container, ref, "container")
+            if row is not None and self._b.shares.can_see(s, row):
                 return row
-            others = s.scalars(sa.select(Container).where(Container.name == name, self._b.shares.visible())
-                               .limit(2)).all()
-            if len(others) > 1:
-                raise errors.AmbiguousReference(f"several containers you can see are named {ref!r}: give its id")
-            if others:
-                return others[0]
-        row = find_by_id(s, Container, ref, "container")
-        if row is not None and self._b.shares.can_see(s, row):
+            raise errors.ContainerNotFound(f"no container {ref!r}" + self._shadowed(s, ref))
+        if not is_text(ref):  # bytes that were not UTF-8: no name is made of those
+            raise errors.ContainerNotFound(f"no container {ref!r}")
+        name = unicodedata.normalize("NFC", str(ref))
+        row = s.scalar(sa.select(Container).where(Container.owner_id == self._b.users.current.id,
+                                                  Container.name == name))
+        if row is not None:
             return row
+        others = s.scalars(sa.select(Container).where(Container.name == name, self._b.shares.visible())
+                           .limit(2)).all()
+        if len(others) > 1:
+            raise errors.AmbiguousReference(f"several containers you can see are named {ref!r}: give its id")
+        if others:
+            return others[0]
         raise errors.ContainerNotFound(f"no container {ref!r}")
 
     def _locked_if_writing(self, s: Session, row: Container, ref: str | uuid.UUID) -> Container:
@@ -245,6 +258,14 @@ class ContainerService:
         except sa.exc.InvalidRequestError:  # deleted by another transaction meanwhile
             raise errors.ContainerNotFound(f"no container {ref!r}") from None
         return row
+    def _shadowed(self, s: Session, ref: str | uuid.UUID) -> str:
+        """A hint for a container named like an id, which only its id reaches (names from before the rule)."""
+        row = s.scalar(sa.select(Container).where(Container.owner_id == self._b.users.current.id,
+                                                  Container.name == str(ref)))
+        if row is None:
+            return ""
+        return (f" with that id; the container named {row.name!r} is reached by its id {row.id} "
+                "(its name reads as an id: rename it with `bodega container edit ID --name NEW`)")
 
     def _info(self, s: Session, row: Container) -> ContainerInfo:
         return ContainerInfo.of(row, s.scalar(sa.select(User.email).where(User.id == row.owner_id)) or "")
@@ -267,6 +288,8 @@ class ContainerService:
     def list(self, *, tag: str | None = None, status: ContainerStatus | str | None = None,
              all_users: bool = False) -> list[ContainerInfo]:
         """Your containers and those shared with you (all_users: every one you may see), by name."""
+        if tag is not None:
+            require_text(tag, "tag")
         q = sa.select(Container, User.email).join(User, User.id == Container.owner_id).where(self._b.shares.visible())
         if not all_users:
             me = self._b.users.current.id
@@ -335,7 +358,7 @@ class ContainerService:
 
         task = self._b.tasks.submit("container.create", {"name": name}, f"container create {name}",
                                     prepare=prepare, detach=detach, wait=wait, progress=progress)
-        return task if detach else self.get(task.container_id or uuid.UUID(task.payload["container_id"]))
+        return task if detach else self._as_left(task)
 
     def _run_create(self, ctx: TaskContext) -> None:
         assert ctx.container_id is not None
@@ -345,8 +368,7 @@ class ContainerService:
         os.rename(stage, target)  # publish the tree; the catalogue follows in finish()
         ctx.result.update(container_id=str(ctx.container_id), path=str(target))
         ctx.log(f"created an empty tree at {target / 'root'}")
-        with ctx.finish() as s:
-            row = self._row(s, ctx.container_id)
+        with self._finishing(ctx) as (s, row):
             self._transition(s, row, ContainerStatus.READY, ctx.task_id)
             self.sync_manifest(s, row)
 
@@ -381,7 +403,7 @@ class ContainerService:
         label = source if isinstance(source, str) else str(source)
         task = self._b.tasks.submit("container.clone", {"name": name}, f"container clone {label} {name}",
                                     prepare=prepare, detach=detach, wait=wait, progress=progress)
-        return task if detach else self.get(uuid.UUID(task.payload["container_id"]))
+        return task if detach else self._as_left(task)
 
     def _run_clone(self, ctx: TaskContext) -> None:
         assert ctx.container_id is not None
@@ -419,8 +441,7 @@ class ContainerService:
                           files=r.files, bytes_cloned=r.bytes_cloned, bytes_copied=r.bytes_copied)
         for after in afters:
             after(ctx, ctx.container_id)
-        with ctx.finish() as s:
-            row = self._row(s, ctx.container_id)
+        with self._finishing(ctx) as (s, row):
             for app in s.scalars(sa.select(AppInstance).where(AppInstance.container_id == source_id)):
                 s.add(AppInstance(id=uuid.uuid4(), container_id=row.id, name=app.name, version=app.version,
                                   vendor=app.vendor, install_source=app.install_source,
@@ -430,6 +451,25 @@ class ContainerService:
             self.sync_manifest(s, row)
 
     # --- changing -------------------------------------------------------------------------
+
+    @contextmanager
+    def _finishing(self, ctx: TaskContext) -> Iterator[tuple[Session, Container]]:
+        """The task's last transaction on its container; the caller gets the container back as it leaves it."""
+        assert ctx.container_id is not None
+        with ctx.finish() as s:
+            row = self._row(s, ctx.container_id)
+            yield s, row
+            s.flush()
+            self._left[ctx.task_id] = self._info(s, row)
+
+    def _as_left(self, task: TaskInfo) -> ContainerInfo:
+        """The container as the task that just ran here left it.
+
+        Not read again: another process may rename or delete it as soon as the task commits,
+        and that must not turn this task's success into an error.
+        """
+        info = self._left.pop(task.id, None)
+        return info if info is not None else self.get(task.container_id or uuid.UUID(task.payload["container_id"]))
 
     def _row(self, s: Session, container_id: uuid.UUID) -> Container:
         row = s.get(Container, container_id)
@@ -461,7 +501,7 @@ class ContainerService:
             task.payload = {**task.payload, "container_id": str(row.id), "container_name": row.name}
 
         task = self._b.tasks.submit(f"container.{verb}", payload, words, prepare=prepare, wait=wait)
-        return self.get(task.container_id) if task.container_id else self.get(uuid.UUID(task.payload["container_id"]))
+        return self._as_left(task)
 
     def edit(self, ref: str | uuid.UUID, *, name: str | None = None, description: str | None = None,
              settings: dict[str, Any] | None = None, wait: bool = False) -> ContainerInfo:
@@ -480,8 +520,7 @@ class ContainerService:
 
     def _run_edit(self, ctx: TaskContext) -> None:
         assert ctx.container_id is not None
-        with ctx.finish() as s:
-            row = self._row(s, ctx.container_id)
+        with self._finishing(ctx) as (s, row):
             changed = []
             if "name" in ctx.payload and ctx.payload["name"] != row.name:
                 self._ensure_name_free(s, row.owner_id, ctx.payload["name"], but=row.id)
@@ -511,8 +550,7 @@ class ContainerService:
 
     def _run_tag(self, ctx: TaskContext) -> None:
         assert ctx.container_id is not None
-        with ctx.finish() as s:
-            row = self._row(s, ctx.container_id)
+        with self._finishing(ctx) as (s, row):
             before = set(row.tags)
             after = (before | set(ctx.payload["add"])) - set(ctx.payload["remove"])
             if after != before:
@@ -533,8 +571,7 @@ class ContainerService:
 
     def _run_set_status(self, ctx: TaskContext) -> None:
         assert ctx.container_id is not None
-        with ctx.finish() as s:
-            row = self._row(s, ctx.container_id)
+        with self._finishing(ctx) as (s, row):
             self._transition(s, row, ContainerStatus(ctx.payload["status"]), ctx.task_id)
             self.sync_manifest(s, row)
 
@@ -578,16 +615,20 @@ class ContainerService:
         """Rebuilds catalogue rows from a container directory's manifest.json, or from every container
         directory under path that the catalogue lacks (task container.recover each)."""
         path = Path(path).absolute()
-        if (path / "manifest.json").is_file():
-            candidates, single = [path], True
-        elif path.is_dir():
-            candidates = sorted(d for d in path.iterdir() if (d / "manifest.json").is_file())
-            single = False
-            if not candidates:
-                raise errors.ContainerManifestInvalid(
-                    f"{path}: no manifest.json in it or in its subdirectories: not a container directory", path=str(path))
-        else:
-            raise errors.PathNotFound(errno.ENOENT, None, str(path))
+        try:
+            if (path / "manifest.json").is_file():
+                candidates, single = [path], True
+            elif path.is_dir():
+                candidates = sorted(d for d in path.iterdir() if (d / "manifest.json").is_file())
+                single = False
+                if not candidates:
+                    raise errors.ContainerManifestInvalid(
+                        f"{path}: no manifest.json in it or in its subdirectories: not a container directory",
+                        path=str(path))
+            else:
+                raise errors.PathNotFound(errno.ENOENT, None, str(path))
+        except OSError as e:  # a name too long, no permission to list it...
+            raise errors.os_error(e, "recover", path) from None
         if not single and name is not None:
             raise errors.InvalidInput("--name works with one container directory, not a directory of them")
         recovered = []

@@ -1,16 +1,45 @@
-"""Finding a row by its UUID or by a unique prefix of it, as people type ids on the command line."""
+"""Finding a row by its UUID or by a unique prefix of it, as people type ids on the command line.
+
+A reference that reads as an id (`looks_like_id`: 4 to 32 hex digits, dashes allowed, any
+case) is only ever looked up as an id; names that read as ids are refused (`refuse_id_like`),
+so no name can shadow an id or an id prefix.
+"""
 from __future__ import annotations
 
 import uuid
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from bodega.errors import AmbiguousReference
+from bodega.errors import AmbiguousReference, InvalidName
 
 MIN_PREFIX = 4
+ID_DIGITS = 32
+_HEX = frozenset("0123456789abcdef")
 Row = TypeVar("Row")
+
+
+def _digits(ref: str) -> str:
+    """ref as the hex digits an id lookup compares: no spaces around, no dashes, lower case."""
+    return ref.strip().lower().replace("-", "")
+
+
+def looks_like_id(ref: Any) -> bool:
+    """True when ref reads as an id or an id prefix: 4 to 32 hex digits, dashes allowed, any case."""
+    if isinstance(ref, uuid.UUID):
+        return True
+    if not isinstance(ref, str):
+        return False
+    digits = _digits(ref)
+    return MIN_PREFIX <= len(digits) <= ID_DIGITS and all(c in _HEX for c in digits)
+
+
+def refuse_id_like(name: str, noun: str) -> None:
+    """InvalidName when name reads as an id or id prefix, which it could then shadow."""
+    if looks_like_id(name):
+        raise InvalidName(f"{noun} name {name!r} reads as an id ({MIN_PREFIX} to {ID_DIGITS} hex digits, dashes "
+                          f"allowed) and could be taken for another {noun}'s id: use a letter other than a-f in it")
 
 
 def find_by_id(s: Session, model: type[Row], ref: str | uuid.UUID, noun: str) -> Row | None:
@@ -20,14 +49,14 @@ def find_by_id(s: Session, model: type[Row], ref: str | uuid.UUID, noun: str) ->
     """
     if isinstance(ref, uuid.UUID):
         return s.get(model, ref)
+    if not looks_like_id(ref):
+        return None
     if len(ref.strip()) in (32, 36):  # a whole id: a key lookup rather than a prefix scan
         try:
             return s.get(model, uuid.UUID(ref.strip()))
         except ValueError:
             pass
-    prefix = ref.strip().lower().replace("-", "")
-    if len(prefix) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in prefix):
-        return None
+    prefix = _digits(ref)
     column = model.id  # type: ignore[attr-defined]
     # Compared without dashes: SQLite stores the 32 hex digits, PostgreSQL prints the dashed form.
     rows = s.scalars(sa.select(model).where(

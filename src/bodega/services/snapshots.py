@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import random
 import uuid
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -20,11 +21,14 @@ from bodega.services.id_prefix import find_by_id
 from bodega.services.object_store import open_store
 from bodega.services.containers import AfterClone
 from bodega.services.tasks import TaskContext, TaskInfo, TaskKind
+from bodega.services.text_input import is_text
 from bodega.storage.retention import Candidate, Policy, select
 from bodega.storage import manifest as mf
+from bodega.storage import restore as restoring
 from bodega.storage.journal import Journal, Journals
 from bodega.storage.manifest import Manifest
 from bodega.storage.snapshot import SnapshotEngine
+from bodega.storage.tree import Tree
 
 if TYPE_CHECKING:
     from bodega.services import Bodega
@@ -86,9 +90,11 @@ class SnapshotTasks:
         self._engine: SnapshotEngine | None = None
         register = bodega.tasks.register
         register(TaskKind("snapshot.create", self._run_create))
-        register(TaskKind("snapshot.restore", self._run_restore, changes_tree=True))
+        register(TaskKind("snapshot.restore", self._run_restore, changes_tree=True, recover=self._recover_restore))
+        register(TaskKind("snapshot.recover", self._run_recover, changes_tree=True))
         register(TaskKind("snapshot.forget", self._run_forget))
         bodega.containers.clone_steps.append(self._initial_snapshot)
+        bodega.tasks.before_run.append(self._recover_before)
 
     @property
     def engine(self) -> SnapshotEngine:
@@ -124,8 +130,8 @@ class SnapshotTasks:
         if kind not in ("auto", "full", "delta"):
             raise errors.InvalidInput(f"snapshot kind is auto, full or delta, not {kind!r}")
         trigger = SnapshotTrigger(trigger)
-        if len(label) > 200:
-            raise errors.InvalidInput("a snapshot label has at most 200 characters")
+        if not is_text(label) or len(label) > 200:
+            raise errors.InvalidInput("a snapshot label is UTF-8 text of at most 200 characters")
 
         def prepare(s: Session, task: Task) -> None:
             c = self._b.containers.resolve(s, container)
@@ -237,11 +243,20 @@ class SnapshotTasks:
         assert ctx.container_id is not None
         with self._b.catalogue.session_scope(write=False) as s:
             tree, state = self._paths(s, s.get(Container, ctx.container_id))
-        result = self.engine.restore(tree, state, ctx.payload["snapshot_id"], progress=_relay(ctx),
-                                     cancel=_cancelled(ctx))
+        # The marker says where to look after a crash (recovery never scans every container).
+        self._pending.mark(ctx.container_id, ctx.task_id)
+        try:
+            result = self.engine.restore(tree, state, ctx.payload["snapshot_id"], progress=_relay(ctx),
+                                         cancel=_cancelled(ctx), task=str(ctx.task_id))
+        finally:
+            if not restoring.pending(state):
+                self._pending.unmark(ctx.container_id)
         ctx.result.update(result.to_dict())
         ctx.log(f"restored {result.snapshot[:8]} ({result.mode}): wrote {result.files_written} files, "
                 f"removed {result.removed}, left {result.unchanged} untouched")
+        if result.skipped_specials:
+            ctx.log(f"skipped {len(result.skipped_specials)} special files it cannot create: "
+                    + ", ".join(f"{x['path']} ({x['kind']})" for x in result.skipped_specials[:5]))
         with ctx.finish() as s:
             c = s.get(Container, ctx.container_id)
             self._b.events.record(s, f"container {c.name} restored to snapshot {result.snapshot[:8]}",
@@ -440,25 +455,36 @@ class SnapshotTasks:
 
     def verify(self, container: str | uuid.UUID | None = None, *, read_data: float = 0.0,
                repair: bool = False) -> dict[str, Any]:
-        """Checks every (or one container's) snapshot manifest and object; repair rewrites damage from live files."""
+        """Checks every (or one container's) snapshot manifest and object; repair rewrites damage from live files.
+
+        With repair, `after_repair` is a second check of the same snapshots (the same sample of
+        objects read), so damage that repair could not mend, a snapshot missing from the store
+        included, is reported there and `ok` of it is False.
+        """
         if not 0.0 <= read_data <= 1.0:
             raise errors.InvalidInput("read_data is a share between 0 and 1")
         with self._b.catalogue.session_scope(write=False) as s:
             q = sa.select(Snapshot.id, Snapshot.container_id)
             if container is not None:
                 q = q.where(Snapshot.container_id == self._b.containers.resolve(s, container).id)
-            rows = s.execute(q).all()
+            ids = [str(r.id) for r in s.execute(q).all()]
             trees = [self._paths(s, c) for c in s.scalars(sa.select(Container))]
-        missing = [str(r.id) for r in rows if not self.engine.exists(str(r.id))]
-        report = self.engine.verify([str(r.id) for r in rows if str(r.id) not in missing], read_data=read_data)
-        for sid in missing:
-            report.damage.append({"snapshot": sid, "object": None, "files": [],
-                                  "problem": f"snapshot {sid} is in the catalogue but not in the store"})
+        seed = random.randrange(1 << 32)  # both checks read the same sample of objects
+
+        def check() -> Any:
+            missing = [sid for sid in ids if not self.engine.exists(sid)]
+            report = self.engine.verify([sid for sid in ids if sid not in missing], read_data=read_data, seed=seed)
+            report.snapshots += len(missing)
+            for sid in missing:
+                report.damage.append({"snapshot": sid, "object": None, "files": [],
+                                      "problem": f"snapshot {sid} is in the catalogue but not in the store"})
+            return report
+
+        report = check()
         out = report.to_dict()
         if repair and not report.ok:
             out["repaired"] = self.engine.repair(report, trees)
-            again = self.engine.verify([str(r.id) for r in rows if str(r.id) not in missing], read_data=read_data)
-            out["after_repair"] = again.to_dict()
+            out["after_repair"] = check().to_dict()
         return out
 
     def gc(self, *, dry_run: bool = False, timeout: float | None = None) -> dict[str, Any]:
@@ -507,16 +533,31 @@ class SnapshotTasks:
 
     def recover(self) -> list[str]:
         """At open: finishes or undoes restores a crash interrupted, and completes the store
-        journals of tasks that stopped.  Reads no snapshot and no pack: only journals."""
+        journals of tasks that stopped.  Reads no tree, no snapshot and no pack: markers and journals.
+
+        A restore whose task is still running (its process alive) is left to it; one whose task
+        died was adopted by tasks.recover() already; what is left (its task ended otherwise)
+        is finished or undone by a snapshot.recover task, under the container's lock.
+        """
         done = []
-        containers_dir = self._b.home.containers
-        if containers_dir.is_dir():
-            for d in containers_dir.iterdir():
-                state = _state_dir(d)
-                if (state / "restore.journal").exists() or (state / "restore").exists():
-                    what = self.engine.recover(d / "root", state)
-                    if what:
-                        done.append(f"{d.name}: {what}")
+        try:
+            pending = self._pending.all()
+        except errors.BodegaError as e:  # reported; the home still opens (each task recovers its own)
+            with self._b.catalogue.session_scope() as s:
+                self._b.events.record(s, f"cannot read the markers of interrupted restores: {e}",
+                                      level=EventLevel.WARNING)
+            pending = []
+        for container_id, task_id in pending:
+            status, type_ = self._task_state(task_id)
+            if status == TaskStatus.RUNNING or (type_ == "snapshot.recover" and status == TaskStatus.FAILED):
+                continue  # its task runs; or recovery failed already and said why (the next task says it again)
+            info = self._b.tasks.run_internal("snapshot.recover", container_id, {"restore_task": task_id},
+                                              f"recover the interrupted restore of container {container_id}")
+            if info is None:
+                continue
+            if info.status == TaskStatus.FAILED:
+                self._pending.mark(container_id, info.id)  # tried: not again at every open
+            done.append(f"{container_id}: {info.result.get('outcome') or info.status.value}")
         try:
             done += self._finish_journals(locked=False)
         except errors.BodegaError as e:  # the journal stays for the next open or gc, which report it
@@ -524,6 +565,113 @@ class SnapshotTasks:
                 self._b.events.record(s, f"a store journal could not be completed at open: {e}",
                                       level=EventLevel.WARNING)
         return done
+
+    def _task_state(self, task_id: str | None) -> tuple[TaskStatus | None, str | None]:
+        """(status, type) of the task a marker names; (None, None) when there is no such task."""
+        try:
+            key = uuid.UUID(task_id or "")
+        except ValueError:
+            return None, None
+        with self._b.catalogue.session_scope(write=False) as s:
+            row = s.execute(sa.select(Task.status, Task.type).where(Task.id == key)).one_or_none()
+        return (row.status, row.type) if row is not None else (None, None)
+
+    def _recover_container(self, container_id: uuid.UUID) -> str | None:
+        """Finishes or undoes the restore marked on container (the caller holds its lock)."""
+        with self._b.catalogue.session_scope(write=False) as s:
+            c = s.get(Container, container_id)
+            if c is None:
+                self._pending.unmark(container_id)
+                return None
+            tree, state = self._paths(s, c)
+        outcome = self.engine.recover(tree, state)
+        self._pending.unmark(container_id)
+        return outcome
+
+    def _recover_restore(self, ctx: TaskContext) -> str | None:
+        """A restore task whose process died, adopted: its restore finished or undone."""
+        assert ctx.container_id is not None
+        return self._recover_container(ctx.container_id)
+
+    def _run_recover(self, ctx: TaskContext) -> None:
+        assert ctx.container_id is not None
+        outcome = self._recover_container(ctx.container_id)
+        ctx.result.update(outcome=outcome or "nothing to do", restore_task=ctx.payload.get("restore_task"))
+        ctx.log(f"interrupted restore of task {ctx.payload.get('restore_task')}: {outcome or 'nothing to do'}")
+
+    def _recover_before(self, ctx: TaskContext, held: list[uuid.UUID]) -> None:
+        """Before a task changes a container, a restore left marked on it is finished or undone."""
+        if ctx.type == "snapshot.recover":
+            return
+        for container_id in held:
+            marked = self._pending.task(container_id)
+            if marked is not None and marked != str(ctx.task_id):
+                outcome = self._recover_container(container_id)
+                if outcome:
+                    ctx.log(f"first finished the interrupted restore of task {marked}: {outcome}")
+
+    @property
+    def _pending(self) -> "PendingRestores":
+        return PendingRestores(self._b.home.tmp / "restores")
+
+
+class PendingRestores:
+    """One small file per container with a restore in progress, naming its task: what recovery
+    looks at when a home opens (a directory listing, whatever the number of containers)."""
+
+    def __init__(self, where: Path) -> None:
+        self.where = where
+
+    def mark(self, container_id: uuid.UUID, task_id: uuid.UUID) -> None:
+        """Records, durably, that task restores container."""
+        try:
+            self.where.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise errors.os_error(e, "mkdir", self.where) from e
+        with Tree.open(self.where) as t:
+            name, tmp = str(container_id).encode(), f"{container_id}.tmp".encode()
+            if t.lstat(tmp) is not None:
+                t.remove(tmp)
+            t.write_file(tmp, str(task_id).encode(), mode=0o600, sync=True)
+            t.rename(tmp, name)
+            t.sync()
+
+    def unmark(self, container_id: uuid.UUID) -> None:
+        """Forgets container's marker."""
+        if not self.where.is_dir():
+            return
+        with Tree.open(self.where) as t:
+            name = str(container_id).encode()
+            if t.lstat(name) is not None:
+                t.remove(name)
+                t.sync()
+
+    def task(self, container_id: uuid.UUID) -> str | None:
+        """The task marked on container, if any."""
+        path = self.where / str(container_id)
+        try:
+            return path.read_text().strip() or None
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except (OSError, UnicodeDecodeError) as e:
+            raise errors.os_error(e if isinstance(e, OSError) else OSError(5, str(e)), "read marker", path) from e
+
+    def all(self) -> list[tuple[uuid.UUID, str | None]]:
+        """(container id, task id) of every marker."""
+        try:
+            names = os.listdir(self.where)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as e:
+            raise errors.os_error(e, "list", self.where) from e
+        out = []
+        for name in names:
+            try:
+                container_id = uuid.UUID(name)
+            except ValueError:
+                continue  # a .tmp left by a crash, or not ours
+            out.append((container_id, self.task(container_id)))
+        return out
 
 
 def _children_first(ids: Iterable[str], bases: dict[str, str | None]) -> list[str]:

@@ -7,11 +7,14 @@ with progress, cooperative cancel and a heartbeat, and ended in one transaction 
 publishes its result.  A task on a container runs on the container's host (the home that
 holds its tree).  When the process running a task dies, the next bodega to open a home of
 that host (or, once its heartbeat is stale, of any host) marks the task failed (interrupted)
-and removes its staging.
+and removes its staging; a kind with a `recover` step (a restore past its commit point) is
+first adopted by that process, which finishes it under the task's own locks: rolled
+forward, it ends succeeded.
 """
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import os
 import shutil
 import sys
@@ -53,6 +56,11 @@ STATUS_LEVELS = {TaskStatus.FAILED: EventLevel.ERROR, TaskStatus.CANCELLED: Even
 def _rowcount(result: sa.Result[Any]) -> int:
     """Rows an UPDATE matched (Session.execute types its result loosely)."""
     return cast("sa.CursorResult[Any]", result).rowcount
+
+
+def _same(column: Any, value: Any) -> Any:
+    """column = value, where None means NULL."""
+    return column.is_(None) if value is None else column == value
 
 
 def _runs_here(status: TaskStatus, pid: int | None, host: str | None, here: str) -> bool:
@@ -186,6 +194,9 @@ class TaskKind:
     locks: Callable[[Task], list[uuid.UUID]] = _primary_lock
     changes_tree: bool = False  # refresh the container's size_bytes when the task ends
     any_host: bool = False  # runs on any host, not only on its containers' (it moves them here)
+    # Finishes or undoes what a task of this kind left when its process died (run by the
+    # process that adopts it, under its locks): "rolled forward" ends it succeeded.
+    recover: Callable[["TaskContext"], str | None] | None = None
 
 
 @dataclass
@@ -250,6 +261,9 @@ class TaskContext:
         with self.engine.bodega.catalogue.session_scope() as s:
             task = self.engine._own_running(s, self)
             s.execute(sa.delete(ContainerLock).where(ContainerLock.task_id == self.task_id))
+            # Stored before the caller's changes, so what it reads back is current, and again after,
+            # for a container the caller's changes made (recover writes its row here).
+            self.engine._store_sizes(s, sizes)
             yield s
             s.flush()
             self.engine._store_sizes(s, sizes)
@@ -270,6 +284,8 @@ class TaskService:
         self._stop_agent = threading.Event()
         self._wake: threading.Event | None = None
         self.clock: Callable[[], datetime] = utcnow  # the time recover() judges heartbeats by (tests move it)
+        # Called with (ctx, locked container ids) before a task's code runs, under its locks.
+        self.before_run: list[Callable[[TaskContext, list[uuid.UUID]], None]] = []
 
     # --- registry -------------------------------------------------------------------------
 
@@ -368,6 +384,7 @@ class TaskService:
         beat.start()
         try:
             try:
+                self._before_run(ctx)
                 kind.run(ctx)
                 if not ctx.finished:
                     with ctx.finish():
@@ -390,6 +407,72 @@ class TaskService:
             self._live.pop(ctx.task_id, None)
             shutil.rmtree(self.home.staging_dir(ctx.task_id), ignore_errors=True)
         return self.get(ctx.task_id)
+
+    def _before_run(self, ctx: TaskContext) -> None:
+        """Runs the before_run hooks with the containers this task holds."""
+        if not self.before_run:
+            return
+        with self.bodega.catalogue.session_scope(write=False) as s:
+            held = list(s.scalars(sa.select(ContainerLock.container_id).where(ContainerLock.task_id == ctx.task_id)))
+        if held:
+            for hook in self.before_run:
+                hook(ctx, held)
+
+    def run_internal(self, type: str, container_id: uuid.UUID, payload: dict[str, Any], audit: str) -> TaskInfo | None:
+        """Runs a task of bodega's own (no acting user: recovery) on container, here and now;
+        None when the container is busy (its holder will do what is needed)."""
+        kind = self.kind(type)
+        try:
+            with self.bodega.catalogue.session_scope() as s:
+                if s.get(Container, container_id) is None:
+                    return None
+                task = Task(id=uuid.uuid4(), type=type, status=TaskStatus.QUEUED, payload=payload, result={},
+                            user_id=None, progress=0, container_id=container_id)
+                s.add(task)
+                s.flush()
+                self.bodega.events.record(s, f"bodega: {audit}", level=EventLevel.AUDIT, source=EventSource.AGENT,
+                                          container_id=container_id, task_id=task.id, context={"task_type": type})
+                self._claim(s, task, kind)
+                info = TaskInfo.of(task, None)
+        except errors.ContainerBusy:
+            return None
+        return self._execute(info, kind, None, reraise=False)
+
+    def _adopt(self, task_id: uuid.UUID, row: Any) -> TaskInfo | None:
+        """Makes a running task whose process died this process's own (one adopter wins: the
+        update matches the owner and heartbeat `row` found dead only); None when another process
+        was first, or the task beat again meanwhile."""
+        with self.bodega.catalogue.session_scope() as s:
+            taken = _rowcount(s.execute(
+                sa.update(Task).where(Task.id == task_id, Task.status == TaskStatus.RUNNING,
+                                      _same(Task.owner_host, row.owner_host), _same(Task.owner_pid, row.owner_pid),
+                                      _same(Task.heartbeat_at, row.heartbeat_at))
+                .values(owner_host=self.bodega.host, owner_pid=os.getpid(), heartbeat_at=utcnow())))
+            if not taken:
+                return None
+            task = s.get(Task, task_id, populate_existing=True)
+            self.bodega.events.record(
+                s, f"task {str(task_id)[:8]} {task.type}: its process ({row.owner_host}:{row.owner_pid}) died; "
+                   f"recovery adopted it", level=EventLevel.WARNING, container_id=task.container_id,
+                task_id=task_id, context={"status": "recovering", "task_type": task.type})
+            return TaskInfo.of(task, self._email(s, task))
+
+    def _recover_adopted(self, info: TaskInfo, kind: TaskKind) -> TaskInfo:
+        """Runs kind.recover for an adopted task, which then ends succeeded (rolled forward) or failed."""
+        assert kind.recover is not None
+        recover = kind.recover
+
+        def run(ctx: TaskContext) -> None:
+            outcome = recover(ctx)
+            if outcome == "rolled forward":
+                ctx.result.update(recovered="rolled forward")
+                ctx.log(f"its process died after its commit point; recovery ({self.bodega.host}:{os.getpid()}) finished it")
+                return
+            ctx.result.update(reason="interrupted", recovered=outcome)
+            raise errors.TaskInterrupted("interrupted: the process running it stopped without finishing it"
+                                         + (f" (recovery: {outcome})" if outcome else ""))
+
+        return self._execute(info, dataclasses.replace(kind, run=run), None, reraise=False)
 
     def _end_here(self, ctx: TaskContext, exc: BaseException) -> None:
         """Ends a task this process runs as failed or cancelled, after an exception."""
@@ -708,7 +791,15 @@ class TaskService:
         }
         ended: list[uuid.UUID] = []
         doomed: dict[uuid.UUID, list[Path]] = {}
+        kinds = self._kinds_here(builtins.list(dead))
         for task_id, seen in dead.items():
+            kind = self._kinds.get(kinds.get(task_id, ""))
+            if kind is not None and kind.recover is not None:
+                adopted = self._adopt(task_id, seen)
+                if adopted is not None:
+                    self._recover_adopted(adopted, kind)
+                    ended.append(task_id)
+                continue  # another process adopted it first
             with self.bodega.catalogue.session_scope() as s:
                 task = s.get(Task, task_id, with_for_update=True)
                 if task is None or task.status != TaskStatus.RUNNING or (
@@ -725,9 +816,21 @@ class TaskService:
                 doomed[task_id] = self._end(s, task, TaskStatus.FAILED)
                 ended.append(task_id)
         for task_id in ended:
-            self._remove_dirs(doomed[task_id], task_id)
+            if task_id in doomed:  # an adopted task removed its staging when it ended
+                self._remove_dirs(doomed[task_id], task_id)
         self._sweep_staging()
         return [self.get(t) for t in ended]
+
+    def _kinds_here(self, ids: builtins.list[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The types of those of these tasks whose recovery can run here: on no container, or on
+        one of this host.  Another host's are only marked failed from here: the tree, and the
+        journal that finishes a restore in it, are on that host, which rolls it forward at its next open."""
+        if not ids:
+            return {}
+        with self.bodega.catalogue.session_scope(write=False) as s:
+            rows = s.execute(sa.select(Task.id, Task.type, Container.host)
+                             .outerjoin(Container, Container.id == Task.container_id).where(Task.id.in_(ids)))
+            return {r.id: r.type for r in rows if r.host in (None, self.bodega.host)}
 
     def _sweep_staging(self) -> None:
         """Removes staging left by tasks that ended a while ago (a crash after the end, before cleanup)."""

@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from bodega.errors import ContainerManifestInvalid
+from bodega.storage import strict_json
 from bodega.storage.atomic_file import write_file_atomic
 
 FILE_NAME = "manifest.json"
 SCHEMA_VERSION = 1
+MAX_BYTES = 64 << 20  # a manifest.json lists every snapshot: far more than any settings text
 
 
 def write_manifest(container_dir: Path, manifest: dict[str, Any]) -> None:
@@ -35,12 +37,13 @@ def read_manifest(container_dir: Path) -> dict[str, Any]:
     """Reads and checks container_dir/manifest.json; ContainerManifestInvalid says what is wrong."""
     path = container_dir / FILE_NAME
     try:
-        manifest = json.loads(path.read_bytes())
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ContainerManifestInvalid(f"{path}: no manifest.json: not a bodega container directory",
                                        path=str(path)) from None
-    except (OSError, ValueError) as e:
-        raise ContainerManifestInvalid(f"{path}: cannot read: {e}", path=str(path)) from None
+    except OSError as e:
+        raise ContainerManifestInvalid(f"{path}: cannot read: {e.strerror or e}", path=str(path)) from None
+    manifest = strict_json.loads(data, str(path), ContainerManifestInvalid, max_bytes=MAX_BYTES)
 
     def bad(why: str) -> ContainerManifestInvalid:
         return ContainerManifestInvalid(f"{path}: {why}", path=str(path))

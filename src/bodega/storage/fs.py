@@ -17,6 +17,7 @@ from bodega._native.clone import (
 )
 from bodega._native import clone as _clone
 from bodega._native.scan import Entry, Kind, Scan, scan
+from bodega.errors import os_error
 
 __all__ = [
     "CloneFileResult", "CloneProgress", "CloneTreeResult", "Entry", "FsInfo", "Kind", "Scan",
@@ -41,9 +42,12 @@ def clone_file(src: PathArg, dst: PathArg, *, mode: CloneMode = "auto") -> Clone
 def _existing_dir(path: PathArg) -> Path:
     """path, or its nearest existing ancestor when it does not exist yet."""
     p = Path(os.fsdecode(os.fspath(path))).absolute()
-    while not p.exists() and p != p.parent:
-        p = p.parent
-    return p if p.is_dir() else p.parent
+    try:
+        while not p.exists() and p != p.parent:
+            p = p.parent
+        return p if p.is_dir() else p.parent
+    except OSError as e:  # a name too long, a loop of links...: not ENOENT, which exists() answers
+        raise os_error(e, "find the volume of", p) from None
 
 
 def fs_info(path: PathArg) -> FsInfo:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Union
 
 from bodega._native import manifest as _native
-from bodega.errors import BodegaError, DeltaBaseMismatch, InvalidInput, ManifestCorrupt, storage_error
+from bodega.errors import BodegaError, DeltaBaseMismatch, InvalidInput, ManifestCorrupt, os_error
 from bodega.storage import manifest_file
 from bodega.storage.atomic_file import write_file_atomic
 
@@ -38,8 +38,10 @@ class Entry(NamedTuple):
     size: int
     mtime_ns: int
     hash: bytes | None   # BLAKE3-256 of a file's bytes
-    link: bytes | None   # a link's target
+    link: bytes | None   # a link's target; for a file, the first name of its hard links (if any)
     flags: int           # 1: path not UTF-8, 2: link not UTF-8
+    uid: int = 0         # the owner, when the manifest records owners (Manifest.has_owners)
+    gid: int = 0
 
     @property
     def path_str(self) -> str:
@@ -57,7 +59,10 @@ class Entry(NamedTuple):
                                "mtime_ns": self.mtime_ns,
                                "hash": self.hash.hex() if self.hash is not None else None}
         out.update(bytes_field("path", self.path))
-        if self.link is not None:
+        if self.link is not None and self.kind == "file":
+            out["link"] = None
+            out.update(bytes_field("hardlink", self.link))
+        elif self.link is not None:
             out.update(bytes_field("link", self.link))
         else:
             out["link"] = None
@@ -112,6 +117,11 @@ class Manifest:
         return self._table.delta
 
     @property
+    def has_owners(self) -> bool:
+        """True when the entries' uid and gid were recorded (format version 2, on POSIX)."""
+        return self._table.owners
+
+    @property
     def has_stat_cache(self) -> bool:
         """True when the host-local stat cache is present."""
         return self._table.has_cache
@@ -140,7 +150,7 @@ class Manifest:
         return None if i < 0 else self[i]
 
     def hashed_files(self) -> list[HashedFile]:
-        """Every regular file and its hash (for a full manifest)."""
+        """Every regular file and its hash, hard links once (by their first name; for a full manifest)."""
         _full(self, "hashed_files")
         return [HashedFile._make(row) for row in self._table.hashed_files()]
 
@@ -167,7 +177,7 @@ class Manifest:
         cache = t.cache_section() if stat_cache else None
         return manifest_file.encode(manifest_file.Sections(
             len(t), t.delta, self.root, self.base_root, t.table_section(), cache,
-            t.scan_start_ns, t.racy_window_ns))
+            t.scan_start_ns, t.racy_window_ns, t.owners))
 
     def save(self, path: PathLike, stat_cache: bool = True) -> None:
         """Writes the binary file atomically (a temporary file renamed over path)."""
@@ -236,6 +246,7 @@ class Draft:
         if self._missing:
             raise InvalidInput(f"{len(self._missing)} file(s) of the manifest were never read, "
                                f"e.g. {os.fsdecode(next(iter(self._missing)))}")
+        self._table.link_hashes()  # hard links of a file read elsewhere take its hash now
         return Manifest(self._table, self._table.root(), files_read=self.files_read)
 
 
@@ -322,15 +333,17 @@ def _first_of(failures: list[BodegaError]) -> BodegaError:
 def loads(data: bytes | bytearray | memoryview) -> Manifest:
     """The manifest in data; ManifestCorrupt naming the offset when damaged."""
     s = manifest_file.decode(data)
-    problem = _native.check_sections(s.table, s.cache, s.entries, s.delta)
+    problem = _native.check_sections(s.table, s.cache, s.entries, s.delta, s.owners)
     if problem is not None:
         offset, entry, in_cache, what = problem
+        if s.version == 1 and not in_cache:
+            offset = manifest_file.v1_offset(offset, s.entries)
         section = "cache" if in_cache else "table"
         where = f" (entry {entry})" if entry is not None else ""
         raise ManifestCorrupt(f"manifest damaged: {section} section byte {offset}{where}: {what}",
                               offset=offset, section=section, entry=entry)
     table = _native.Table.from_sections(s.table, s.cache, s.entries, s.delta, s.scan_start_ns,
-                                        s.racy_window_ns)
+                                        s.racy_window_ns, s.owners)
     if not s.delta:
         got = table.root()
         if got != s.root:
@@ -340,12 +353,15 @@ def loads(data: bytes | bytearray | memoryview) -> Manifest:
 
 
 def load(path: PathLike) -> Manifest:
-    """The manifest in the file at path."""
+    """The manifest in the file at path (a pipe too; a device or file that is no manifest is
+    refused after its first bytes, not read to its end)."""
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            data = f.read(len(manifest_file.MAGIC))
+            if data == manifest_file.MAGIC:
+                data += f.read()
     except OSError as exc:
-        raise storage_error(exc.errno or 0, os.fsdecode(path), "open manifest") from None
+        raise os_error(exc, "open manifest", path) from None
     try:
         return loads(data)
     except BodegaError as exc:

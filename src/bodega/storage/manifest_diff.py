@@ -6,7 +6,8 @@ Status codes, two columns like git's:
     A   added                    D   deleted
     M   content modified         T   type changed (file <-> dir <-> link ...)
     L   link target changed      R   renamed (a deleted and an added file of equal content)
-    .M  (second column) mode or attributes changed, e.g. "MM", "RM", " M"
+        (for a file: which file it is a hard link of)
+    .M  (second column) mode, attributes or owner changed, e.g. "MM", "RM", " M"
 """
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from typing import Any
 
 from bodega.storage.manifest import Entry, Manifest, bytes_field
 
-ADDED, DELETED, MODIFIED, TYPE, MODE, LINK = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+ADDED, DELETED, MODIFIED, TYPE, MODE, LINK, OWNER = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40
 NAMES = {ADDED: "added", DELETED: "deleted", MODIFIED: "modified", TYPE: "type-changed",
-         MODE: "mode-changed", LINK: "link-changed"}
+         MODE: "mode-changed", LINK: "link-changed", OWNER: "owner-changed"}
 LETTER = ((ADDED, "A"), (DELETED, "D"), (TYPE, "T"), (MODIFIED, "M"), (LINK, "L"))
 
 
@@ -27,7 +28,7 @@ class Change:
 
     path: bytes
     changes: tuple[str, ...]     # "added", "deleted", "modified", "type-changed", "mode-changed",
-                                 # "link-changed", "renamed"
+                                 # "link-changed", "owner-changed", "renamed"
     old: Entry | None
     new: Entry | None
     old_path: bytes | None = None
@@ -40,7 +41,7 @@ class Change:
             if NAMES[bit] in self.changes:
                 first = letter
                 break
-        return first + ("M" if "mode-changed" in self.changes else " ")
+        return first + ("M" if "mode-changed" in self.changes or "owner-changed" in self.changes else " ")
 
     def line(self) -> str:
         """`XY path` (renames: `R  old -> new`); directories end in '/'."""

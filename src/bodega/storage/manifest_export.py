@@ -63,6 +63,10 @@ def to_mtree(m: Manifest) -> str:
 
 def to_json(m: Manifest) -> dict[str, Any]:
     """The manifest as JSON-ready data (the stat cache is host-local and left out)."""
-    return {"format": FORMAT_NAME, "version": 1, "root": m.root_hex, "delta": m.is_delta,
+    entries = [e.to_json() for e in m]
+    if m.has_owners:
+        for d, e in zip(entries, m):
+            d["uid"], d["gid"] = e.uid, e.gid
+    return {"format": FORMAT_NAME, "version": 2, "root": m.root_hex, "delta": m.is_delta,
             "base_root": m.base_root.hex() if m.base_root is not None else None,
-            "entries": [e.to_json() for e in m]}
+            "entries": entries}

@@ -1,7 +1,9 @@
 """The binary manifest file (docs/format.md): header, checksummed zstd blocks, sections.
 
 Reading checks everything in the order the format lists and names the byte offset of the
-first problem; nothing here trusts a length before checking it against the file.
+first problem; nothing here trusts a length before checking it against the file.  Version 2
+is written; version 1 (no owner columns, no hard links) is read too: its table is given the
+zero owner columns of version 2, so everything above sees one layout.
 """
 from __future__ import annotations
 
@@ -16,12 +18,15 @@ import zstandard
 from bodega.errors import ManifestCorrupt, ManifestVersionUnsupported
 
 MAGIC = b"BODEGAMF"
-VERSION = 1
+VERSION = 2
+READABLE = (1, 2)
+V1_ROW_BYTES = 66
 HEADER = struct.Struct("<8sHHIQQQqqII32s32s12sI")
 BLOCK = struct.Struct("<III")
 BLOCK_RAW_MAX = 1 << 20
 FLAG_DELTA = 0x1
 FLAG_CACHE = 0x2
+FLAG_OWNERS = 0x4  # version 2: the uid and gid columns were recorded
 ZSTD_LEVEL = 3
 ZERO_ROOT = bytes(32)
 
@@ -40,6 +45,8 @@ class Sections:
     cache: bytes | None
     scan_start_ns: int
     racy_window_ns: int
+    owners: bool = False
+    version: int = VERSION  # the file's (a version-1 table is already given the owner columns)
 
 
 _local = threading.local()
@@ -68,7 +75,7 @@ def encode(s: Sections) -> bytes:
             frames = list(pool.map(_compress, pieces))
     else:
         frames = [_compress(p) for p in pieces]
-    flags = (FLAG_DELTA if s.delta else 0) | (FLAG_CACHE if s.cache is not None else 0)
+    flags = (FLAG_DELTA if s.delta else 0) | (FLAG_CACHE if s.cache is not None else 0) | (FLAG_OWNERS if s.owners else 0)
     head = HEADER.pack(MAGIC, VERSION, HEADER.size, flags, s.entries, len(s.table),
                        len(s.cache) if s.cache is not None else 0,
                        s.scan_start_ns if s.cache is not None else 0,
@@ -130,10 +137,10 @@ def decode(data: bytes | bytearray | memoryview) -> Sections:
     if bytes(view[:8]) != MAGIC:
         raise _corrupt(0, "not a bodega manifest (bad magic)")
     (version,) = struct.unpack_from("<H", view, 8)
-    if version != VERSION:
+    if version not in READABLE:
         raise ManifestVersionUnsupported(
-            f"manifest format version {version} is not supported (this bodega reads version {VERSION})",
-            version=version)
+            f"manifest format version {version} is not supported (this bodega reads versions "
+            f"{', '.join(map(str, READABLE))})", version=version)
     if len(view) < HEADER.size:
         raise _corrupt(len(view), f"truncated: {len(view)} bytes, the header needs {HEADER.size}")
     (_, _, header_len, flags, n, table_len, cache_len, scan_start, window, table_blocks, cache_blocks,
@@ -142,7 +149,7 @@ def decode(data: bytes | bytearray | memoryview) -> Sections:
         raise _corrupt(HEADER.size - 4, f"the header (bytes 0..{HEADER.size - 5}) fails its checksum")
     if header_len != HEADER.size:
         raise _corrupt(10, f"header length {header_len}, expected {HEADER.size}")
-    if flags & ~(FLAG_DELTA | FLAG_CACHE):
+    if flags & ~(FLAG_DELTA | FLAG_CACHE | (FLAG_OWNERS if version >= 2 else 0)):
         raise _corrupt(12, f"unknown flags {flags:#x}")
     if any(reserved):
         raise _corrupt(128, "reserved header bytes are not zero")
@@ -165,5 +172,20 @@ def decode(data: bytes | bytearray | memoryview) -> Sections:
         cache, offset = _read_blocks(view, offset, cache_blocks, cache_len, "cache", dctx)
     if offset != len(view):
         raise _corrupt(offset, f"{len(view) - offset} unexpected bytes after the last block")
+    if version == 1:
+        table = upgrade_v1_table(table, n)
     return Sections(n, delta, bytes(root), bytes(base_root) if delta else None, table, cache,
-                    scan_start, window)
+                    scan_start, window, bool(flags & FLAG_OWNERS), version)
+
+
+def upgrade_v1_table(table: bytes, n: int) -> bytes:
+    """A version-1 table section in the version-2 layout: zero uid and gid columns after mtime.
+    (A table too short for n is left as it is: the column check names it.)"""
+    if len(table) < V1_ROW_BYTES * n:
+        return table
+    return table[:16 * n] + bytes(8 * n) + table[16 * n:]
+
+
+def v1_offset(offset: int, n: int) -> int:
+    """Where a version-2 table offset of an upgraded version-1 table was in the file's table."""
+    return offset - 8 * n if offset >= 24 * n else offset

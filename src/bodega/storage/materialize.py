@@ -1,145 +1,310 @@
-"""Writing a snapshot's entries out of the store: a whole tree into staging, or only the changes.
+"""Writing a snapshot's entries out of the store into a tree, by handle, never through a link.
 
-Every file's bytes are checked against their hash as they are written (ObjectStore.materialize).
-Whatever is written gets its manifest mode and mtime, and its stat (taken after writing) is
-kept, so the restored tree's stat cache comes for free (no second scan, no re-hashing).
+Every file's bytes are checked against their hash as they are written (a loose object on a
+copy-on-write volume is cloned, then the clone is hashed).  Each entry gets its manifest mode
+and mtime, and its owner when the restore can give owners (root, owners recorded in the
+manifest): otherwise set-id bits are dropped, so a restore never makes a file set-id for an
+owner it did not choose.  The stat taken after writing is kept, so the restored tree's stat
+cache comes for free (no second scan, no re-hashing).
 """
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import stat as statmod
+import threading
 import time
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from bodega import errors
-from bodega.storage import volume
 from bodega.storage.manifest import Entry, Manifest
-from bodega.storage.new_file import new_file, write_all
 from bodega.storage.store import ObjectStore
+from bodega.storage.tree import Dir, DirChain, Stat, Tree, owner_settable, remove_quietly, split, write_at
 
 BATCH = 128
 RACY_WINDOW_NS = 2_000_000_000  # the widest window docs/format.md allows: safe on any volume
+SET_ID = statmod.S_ISUID | statmod.S_ISGID
 Progress = Callable[[int, int], object]  # (files done, bytes done)
+Cancel = Callable[[], bool]
 
 
 @dataclass
 class Written:
-    """What a materialization wrote: counts and each file's stat (for the stat cache)."""
+    """What a materialization wrote: counts, what it skipped, and each entry's stat."""
 
     files: int = 0
     bytes: int = 0
     dirs: int = 0
     symlinks: int = 0
+    hardlinks: int = 0
     removed: int = 0
-    skipped_specials: list[str] = field(default_factory=list)
-    stats: dict[bytes, os.stat_result] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # {"path", "kind"}: fifos, sockets...
+    stats: dict[bytes, Stat] = field(default_factory=dict)
+
+    def skip(self, e: Entry) -> None:
+        """Records an entry that a restore cannot create (a fifo, socket, device or reparse point)."""
+        self.skipped.append({"path": e.path_str, "kind": special_kind(e)})
 
 
-def _join(root: bytes, rel: bytes) -> bytes:
-    return root + b"/" + rel
+def special_kind(e: Entry) -> str:
+    """What a special entry is: fifo, socket, char-device, block-device, reparse."""
+    if e.kind == "reparse":
+        return "reparse"
+    return {statmod.S_IFIFO: "fifo", statmod.S_IFSOCK: "socket", statmod.S_IFCHR: "char-device",
+            statmod.S_IFBLK: "block-device"}.get(statmod.S_IFMT(e.mode), "special")
 
 
-def _chunks(items: list, n: int) -> Iterable[list]:
-    for i in range(0, len(items), n):
-        yield items[i:i + n]
+@dataclass(frozen=True)
+class Owners:
+    """Whether a restore gives entries their recorded owners (and so keeps set-id bits)."""
+
+    restore: bool
+
+    @classmethod
+    def for_manifest(cls, m: Manifest) -> "Owners":
+        """Owners are restored when this process can set any owner and the manifest recorded them."""
+        return cls(owner_settable() and m.has_owners)
+
+    def mode(self, e: Entry) -> int:
+        """The permission bits to give e: set-id bits only with the owner they were for."""
+        return e.mode & (0o7777 if self.restore else 0o7777 & ~SET_ID)
+
+    def of(self, e: Entry) -> tuple[int | None, int | None]:
+        """(uid, gid) to give e, or (None, None) to leave the owner as created."""
+        return (e.uid, e.gid) if self.restore else (None, None)
+
+    def meta(self, e: Entry) -> dict[str, Any]:
+        """set_meta's keyword arguments for e (mode and mtime, the owner when restored)."""
+        uid, gid = self.of(e)
+        return {"mode": self.mode(e), "mtime_ns": e.mtime_ns, "uid": uid, "gid": gid}
 
 
-def write_files(store: ObjectStore, items: list[tuple[Entry, bytes]], threads: int, written: Written,
-                progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> None:
-    """Writes each (entry, destination) file from the store, in parallel, with its mode and mtime."""
+class ObjectWriter:
+    """Writes store objects as new files of directories (by handle), each checked against its hash."""
 
-    def one_batch(batch: list[tuple[Entry, bytes]]) -> list[tuple[bytes, os.stat_result, int]]:
+    def __init__(self, store: ObjectStore, owners: Owners, cancel: Cancel | None = None) -> None:
+        self.store = store
+        self.owners = owners
+        self.cancel = cancel
+        self._loose: dict[Path, Dir] = {}
+        self._lock = threading.Lock()
+        self._clone = True  # False once the volume refused: copy from then on
+
+    def close(self) -> None:
+        """Closes the store directories it opened."""
+        for d in self._loose.values():
+            d.close()
+        self._loose.clear()
+
+    def __enter__(self) -> "ObjectWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _loose_dir(self, path: Path) -> Dir:
+        with self._lock:
+            d = self._loose.get(path)
+            if d is None:
+                d = self._loose[path] = Dir.open(path)
+            return d
+
+    def write(self, d: Dir, name: bytes, e: Entry) -> tuple[Stat, int]:
+        """Creates name in d (exclusive) with e's content, mode, mtime (and owner); (its stat, bytes)."""
+        if self.cancel is not None and self.cancel():
+            raise errors.Cancelled("restore cancelled")
+        meta = self.owners.meta(e)
+        data = self.store.packed_blob(e.hash, file=e.path_str)
+        if data is not None:
+            return write_at(d, name, data, **meta), len(data)
+        where = self.store.locate(e.hash)
+        if isinstance(where, Path) and self._clone:
+            got = self._clone_loose(d, name, e, where, meta)
+            if got is not None:
+                return got
+        f = d.create_at(name)
+        try:
+            with f:
+                size = self.store.write_to(e.hash, f.write, file=e.path_str)
+                f.set_meta(**meta)
+                return f.stat(), size
+        except BaseException:
+            remove_quietly(d, name)
+            raise
+
+    def _clone_loose(self, d: Dir, name: bytes, e: Entry, where: Path,
+                     meta: dict[str, Any]) -> tuple[Stat, int] | None:
+        """A loose object cloned into d, then hashed (the clone is what gets checked); None when
+        the volume cannot clone (nothing is left behind then)."""
+        try:
+            d.clone_from(self._loose_dir(where.parent), where.name, name, mode="require")
+        except (errors.NotSupported, errors.CrossDevice):
+            self._clone = False
+            return None
+        try:
+            digest, _ = d.hash_at(name)
+            if digest != e.hash:
+                raise errors.ObjectCorrupt(f"object {e.hash.hex()} in {where} does not match its hash "
+                                           f"(needed by {e.path_str})", object=e.hash.hex(), where=str(where),
+                                           path=e.path_str)
+            d.set_meta_at(name, **meta)
+            st = d.stat_at(name)
+            assert st is not None
+            return st, st.size
+        except BaseException:
+            remove_quietly(d, name)
+            raise
+
+
+def _parent_and_name(rel: bytes) -> tuple[bytes, bytes]:
+    parent, _, name = rel.rpartition(b"/")
+    return parent, name
+
+
+def write_files(writer: ObjectWriter, root: Dir, items: list[tuple[bytes, Entry]], threads: int,
+                written: Written, progress: Progress | None = None) -> None:
+    """Writes each (path below root, entry) file on worker threads, a directory handle per group."""
+    by_parent: dict[bytes, list[tuple[bytes, Entry]]] = defaultdict(list)
+    for rel, e in items:
+        parent, name = _parent_and_name(rel)
+        by_parent[parent].append((name, e))
+    batches: list[list[tuple[bytes, list[tuple[bytes, Entry]]]]] = [[]]
+    size = 0
+    for parent in sorted(by_parent):
+        group = by_parent[parent]
+        for i in range(0, len(group), BATCH):
+            if size >= BATCH:
+                batches.append([])
+                size = 0
+            part = group[i:i + BATCH]
+            batches[-1].append((parent, part))
+            size += len(part)
+
+    def one_batch(batch: list[tuple[bytes, list[tuple[bytes, Entry]]]]) -> list[tuple[bytes, Stat, int]]:
         out = []
-        for e, dest in batch:
-            if cancel is not None and cancel():
-                raise errors.Cancelled("restore cancelled")
-            data = store.packed_blob(e.hash, file=e.path_str)
-            if data is not None:
-                out.append((e.path, write_small_file(dest, data, e.mode & 0o7777, e.mtime_ns), len(data)))
-                continue
-            size = store.materialize(e.hash, os.fsdecode(dest), file=e.path_str, mode=e.mode & 0o7777)
-            os.utime(dest, ns=(e.mtime_ns, e.mtime_ns), follow_symlinks=False)
-            out.append((e.path, os.lstat(dest), size))
+        with DirChain(root) as chain:
+            for parent, part in batch:
+                d = chain.get(split(parent))
+                for name, e in part:
+                    st, n = writer.write(d, name, e)
+                    out.append((e.path, st, n))
         return out
 
     done = 0
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        for results in pool.map(one_batch, _chunks(items, BATCH)):
-            for path, st, size in results:
+        for results in pool.map(one_batch, batches):
+            for path, st, n in results:
                 written.stats[path] = st
                 written.files += 1
-                written.bytes += size
+                written.bytes += n
             done += len(results)
             if progress is not None:
                 progress(done, written.bytes)
 
 
-def write_small_file(dest: bytes, data: bytes, mode: int, mtime_ns: int) -> os.stat_result:
-    """Creates dest (which must not exist) holding data, with mode and mtime; its stat after.
-
-    All on one descriptor: the path is looked up once.  On failure dest is removed.
-    """
-    with new_file(dest, "restore") as fd:
-        write_all(fd, data)
-        os.chmod(fd, mode)  # exact, whatever the umask; after writing, which would clear set-id bits
-        os.utime(fd, ns=(mtime_ns, mtime_ns))
-        return os.fstat(fd)
-
-
-def write_tree(store: ObjectStore, manifest: Manifest, dest: Path, *, threads: int = 4,
-               prefix: bytes = b"", progress: Progress | None = None,
-               cancel: Callable[[], bool] | None = None) -> Written:
-    """Creates dest (which must not exist) holding the manifest's entries (those under prefix)."""
-    written = Written()
-    root = os.fsencode(dest)
-    os.mkdir(root, 0o700)
-    dirs: list[tuple[Entry, bytes]] = []
-    files: list[tuple[Entry, bytes]] = []
+def _below(manifest: Manifest, prefix: bytes) -> Iterator[tuple[bytes, Entry]]:
+    """(path relative to prefix, entry) of every entry strictly below prefix (all for b"")."""
+    if not prefix:
+        for e in manifest:
+            yield e.path, e
+        return
+    start = prefix + b"/"
     for e in manifest:
-        rel = e.path
-        if prefix:
-            if rel != prefix and not rel.startswith(prefix + b"/"):
-                continue
-            rel = rel[len(prefix) + 1:] if rel != prefix else b""
-            if not rel:  # the prefix itself: dest is its copy
-                if e.kind == "dir":
-                    dirs.append((e, root))
-                elif e.kind == "file":
-                    raise errors.InvalidInput("extract a file with cat or to a directory path")
-                continue
-        path = _join(root, rel)
+        if e.path.startswith(start):
+            yield e.path[len(start):], e
+
+
+def write_tree(store: ObjectStore, manifest: Manifest, dest: Tree, *, threads: int = 4, prefix: bytes = b"",
+               progress: Progress | None = None, cancel: Cancel | None = None) -> Written:
+    """Writes the manifest's entries below prefix into dest, an empty directory; the hard links
+    of the manifest come back as links.  dest's own metadata is the caller's."""
+    written = Written()
+    owners = Owners.for_manifest(manifest)
+    dirs: list[tuple[bytes, Entry]] = []
+    files: list[tuple[bytes, Entry]] = []
+    links: list[tuple[bytes, Entry]] = []
+    hard: list[tuple[bytes, Entry]] = []
+    for rel, e in _below(manifest, prefix):
         if e.kind == "dir":
-            os.mkdir(path, 0o700)
-            dirs.append((e, path))
+            dirs.append((rel, e))
         elif e.kind == "file":
-            files.append((e, path))
+            (hard if e.link else files).append((rel, e))
         elif e.kind == "symlink":
-            os.symlink(e.link, path)
-            os.utime(path, ns=(e.mtime_ns, e.mtime_ns), follow_symlinks=False)
-            written.stats[e.path] = os.lstat(path)
-            written.symlinks += 1
+            links.append((rel, e))
         else:
-            written.skipped_specials.append(e.path_str)
-    write_files(store, files, threads, written, progress, cancel)
-    finish_dirs(dirs, written)
+            written.skip(e)
+    # A hard link whose first name is not written here (outside prefix) is a file of its own.
+    firsts = {rel for rel, _ in files}
+    alone = [(rel, e) for rel, e in hard if _relative(e.link, prefix) not in firsts]
+    files += alone
+    hard = [h for h in hard if h not in alone]
+    with DirChain(dest.root) as chain:
+        for rel, e in dirs:  # sorted by path: a parent before its children
+            parent, name = _parent_and_name(rel)
+            chain.get(split(parent)).mkdir_at(name, 0o700)  # owner-only while it is filled; its mode last
+    with ObjectWriter(store, owners, cancel) as writer:
+        write_files(writer, dest.root, files, threads, written, progress)
+    with DirChain(dest.root) as chain:
+        for rel, e in links:
+            parent, name = _parent_and_name(rel)
+            d = chain.get(split(parent))
+            d.symlink_at(name, e.link)
+            written.stats[e.path] = _set_and_stat(d, name, {"mtime_ns": e.mtime_ns, **_owner_kw(owners, e)})
+            written.symlinks += 1
+    for rel, e in hard:
+        first = _relative(e.link, prefix)
+        assert first is not None
+        dest.hardlink(first, rel)
+        written.stats[e.path] = _lstat(dest, rel)
+        written.stats[e.link] = _lstat(dest, first)  # a new name changed its ctime
+        written.hardlinks += 1
+    finish_dirs(dest, dirs, owners, written)
     return written
 
 
-def finish_dirs(dirs: list[tuple[Entry, bytes]], written: Written) -> None:
-    """Gives directories their mode and mtime, deepest first (writing inside changes a dir's mtime)."""
-    for e, path in reversed(dirs):
-        os.chmod(path, e.mode & 0o7777)
-        os.utime(path, ns=(e.mtime_ns, e.mtime_ns), follow_symlinks=False)
-        written.stats[e.path] = os.lstat(path)
-        written.dirs += 1
+def _relative(path: bytes, prefix: bytes) -> bytes | None:
+    if not prefix:
+        return path
+    return path[len(prefix) + 1:] if path.startswith(prefix + b"/") else None
 
 
-def with_stat_cache(target: Manifest, stats: dict[bytes, os.stat_result], scan_start_ns: int,
+def _owner_kw(owners: Owners, e: Entry) -> dict[str, int | None]:
+    uid, gid = owners.of(e)
+    return {"uid": uid, "gid": gid}
+
+
+def _lstat(t: Tree, rel: bytes) -> Stat:
+    st = t.lstat(rel)
+    if st is None:
+        raise errors.ChangedWhileReading(f"{os.fsdecode(t.path)}/{os.fsdecode(rel)} vanished while it was written",
+                                         path=os.fsdecode(rel))
+    return st
+
+
+def finish_dirs(dest: Tree, dirs: Iterable[tuple[bytes, Entry]], owners: Owners, written: Written) -> None:
+    """Gives directories their mode, mtime (and owner), once everything inside them is written
+    (writing inside changes a directory's mtime; setting a child's metadata does not)."""
+    with DirChain(dest.root) as chain:
+        for rel, e in dirs:
+            parent, name = _parent_and_name(rel)
+            written.stats[e.path] = _set_and_stat(chain.get(split(parent)), name, owners.meta(e))
+            written.dirs += 1
+
+
+def _set_and_stat(d: Dir, name: bytes, meta: dict[str, Any]) -> Stat:
+    """Sets name's metadata in d, never through a link, and returns its stat after."""
+    d.set_meta_at(name, **meta)
+    st = d.stat_at(name)
+    if st is None:
+        raise errors.ChangedWhileReading(f"{os.fsdecode(d.path)}/{os.fsdecode(name)} vanished while it was "
+                                         f"written", path=os.fsdecode(name))
+    return st
+
+
+def with_stat_cache(target: Manifest, stats: dict[bytes, Stat], scan_start_ns: int,
                     fallback: Manifest | None = None) -> Manifest:
     """target with a stat cache: the stats we took after writing, else fallback's rows, else none.
 
@@ -150,14 +315,12 @@ def with_stat_cache(target: Manifest, stats: dict[bytes, os.stat_result], scan_s
     prev = fallback._table if fallback is not None and fallback.has_stat_cache else None
     cache = target._table.merged_cache(stats, prev)
     table = native.Table.from_sections(target._table.table_section(), cache, len(target), False, scan_start_ns,
-                                       RACY_WINDOW_NS)
+                                       RACY_WINDOW_NS, target.has_owners)
     return Manifest(table, target.root)
 
 
-# --- the journaled in-place restore -------------------------------------------------------
-
 def plan_changes(live: Manifest, target: Manifest) -> tuple[list[Entry], list[Entry], list[Entry]]:
-    """(paths to remove, entries to write, entries whose mode/mtime only changed) from live to target."""
+    """(entries to remove, entries to write, entries whose metadata only changed) from live to target."""
     from bodega.storage.manifest_diff import Diff
 
     remove: list[Entry] = []
@@ -176,97 +339,6 @@ def plan_changes(live: Manifest, target: Manifest) -> tuple[list[Entry], list[En
         else:
             remode.append(c.new)
     return remove, write, remode
-
-
-def stage_and_journal(store: ObjectStore, tree: Path, staging: Path, journal: Path, snapshot: str,
-                      remove: list[Entry], write: list[Entry], remode: list[Entry], *, threads: int,
-                      progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> Written:
-    """Writes every new file and link into staging, then the journal that applies them (durably)."""
-    written = Written()
-    staging.mkdir(parents=True, exist_ok=True)
-    sroot = os.fsencode(staging)
-    ops: list[list] = []
-    # Removals first, deepest first, so a type change can put something else at the path.
-    for e in sorted(remove, key=lambda e: e.path, reverse=True):
-        ops.append(["rm", e.path.hex()])
-    files: list[tuple[Entry, bytes]] = []
-    dirs: list[Entry] = []
-    for i, e in enumerate(write):
-        staged = _join(sroot, b"%d" % i)
-        if e.kind == "dir":
-            ops.append(["mkdir", e.path.hex(), e.mode & 0o7777])
-            dirs.append(e)
-        elif e.kind == "file":
-            files.append((e, staged))
-            ops.append(["mv", staged.hex(), e.path.hex()])
-        elif e.kind == "symlink":
-            os.symlink(e.link, staged)
-            os.utime(staged, ns=(e.mtime_ns, e.mtime_ns), follow_symlinks=False)
-            ops.append(["mv", staged.hex(), e.path.hex()])
-            written.symlinks += 1
-        else:
-            written.skipped_specials.append(e.path_str)
-    write_files(store, files, threads, written, progress, cancel)
-    for e in remode:
-        ops.append(["chmod", e.path.hex(), e.mode & 0o7777, e.mtime_ns])
-    for e in sorted(dirs, key=lambda e: e.path, reverse=True):
-        ops.append(["chmod", e.path.hex(), e.mode & 0o7777, e.mtime_ns])
-    staged_files = [Path(os.fsdecode(p)) for _, p in files]
-    volume.sync_files(staged_files, staging)
-    volume.fsync_path(staging)
-    data = json.dumps({"snapshot": snapshot, "tree": str(tree), "ops": ops}).encode()
-    tmp = journal.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    volume.fsync_path(tmp)
-    os.replace(tmp, journal)  # the commit point: from here the restore is rolled forward
-    volume.fsync_path(journal.parent)
-    return written
-
-
-def apply_journal(journal: Path, tree: Path) -> tuple[str, int, dict[bytes, os.stat_result]]:
-    """Carries out a restore journal (again: every step is idempotent); returns (snapshot, removed, stats)."""
-    doc = json.loads(journal.read_bytes())
-    root = os.fsencode(tree)
-    removed = 0
-    stats: dict[bytes, os.stat_result] = {}
-    for op in doc["ops"]:
-        kind, rel = op[0], bytes.fromhex(op[-1] if op[0] == "mv" else op[1])
-        path = _join(root, rel)
-        if kind == "rm":
-            if os.path.lexists(path):
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path)
-                else:
-                    os.unlink(path)
-                removed += 1
-        elif kind == "mkdir":
-            if not os.path.isdir(path) or os.path.islink(path):
-                os.mkdir(path, 0o700)
-        elif kind == "mv":
-            staged = bytes.fromhex(op[1])
-            if os.path.lexists(staged):
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path)
-                os.replace(staged, path)
-            stats[rel] = os.lstat(path)
-        elif kind == "chmod":
-            if not os.path.islink(path):
-                os.chmod(path, op[2])
-            os.utime(path, ns=(op[3], op[3]), follow_symlinks=False)
-            stats[rel] = os.lstat(path)
-    return doc["snapshot"], removed, stats
-
-
-def remove_tree(path: Path) -> None:
-    """Removes a directory tree (links inside are removed, never followed); missing is fine."""
-    if not os.path.lexists(path):
-        return
-    for dirpath, dirnames, _ in os.walk(path):
-        for d in dirnames:  # a read-only directory could not be emptied
-            p = os.path.join(dirpath, d)
-            if not os.path.islink(p):
-                os.chmod(p, statmod.S_IRWXU)
-    shutil.rmtree(path)
 
 
 def now_ns() -> int:

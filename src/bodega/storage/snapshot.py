@@ -6,7 +6,7 @@ full).  Those files are the store's gc roots.  Beside each tree the engine keeps
 directory: `live.manifest` (the tree's last full manifest with its stat cache, so a scan
 reads only suspects), `head.json` (the snapshot the tree was last snapshotted as or restored
 to: the next delta's base, so snapshots form a tree, not a line) and, during a restore,
-`restore/` (staging) and `restore.journal`.
+`restore/` (staging) and `restore.journal` (restore.py).
 """
 from __future__ import annotations
 
@@ -26,11 +26,15 @@ from bodega.storage import volume
 from bodega.storage.manifest import Entry, HashedFile, Manifest
 from bodega.storage.journal import Journals
 from bodega.storage.new_file import remove_quietly
+from bodega.storage.publish import mode_from_env as publish_mode_from_env
+from bodega.storage.restore import RestoreResult
+from bodega.storage.restore import extract as restore_extract
+from bodega.storage.restore import recover as restore_recover
+from bodega.storage.restore import restore as restore_run
 from bodega.storage.store import Damage, FileToStore, GcReport, ObjectStore, Put, StoreWriter
 
 FULL_EVERY = 8            # a full snapshot after this many deltas in a chain
 DELTA_MAX_FRACTION = 0.5  # a delta listing more than this share of the tree is stored full
-IN_PLACE_MAX_FRACTION = 0.25  # restore in place when at most this share of entries changes
 Progress = Callable[[str, int, int], object]  # (phase, done, total)
 Cancel = Callable[[], bool]
 
@@ -49,23 +53,6 @@ class SnapshotInfo:
     created_ns: int
     writer: str = ""          # "pid@host" of the process that wrote it
     files_read: int = 0       # files read to take it (the rest were vouched for by the stat cache)
-
-    def to_dict(self) -> dict:
-        """A JSON-ready dict."""
-        return dict(self.__dict__)
-
-
-@dataclass
-class RestoreResult:
-    """What a restore did."""
-
-    snapshot: str
-    mode: str                 # "full" (staged tree swapped in) or "in-place" (journaled changes)
-    files_written: int
-    bytes_written: int
-    removed: int
-    unchanged: int
-    skipped_specials: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """A JSON-ready dict."""
@@ -98,8 +85,11 @@ def _no_progress(phase: str, done: int, total: int) -> None:
 class SnapshotEngine:
     """Creates, restores, browses, verifies and forgets snapshots in one store."""
 
-    def __init__(self, store: ObjectStore, *, threads: int | None = None, full_every: int = FULL_EVERY) -> None:
+    def __init__(self, store: ObjectStore, *, threads: int | None = None, full_every: int = FULL_EVERY,
+                 publish: str | None = None) -> None:
         self.store = store
+        # How a full restore publishes its tree: auto (exchange where possible), exchange or rename.
+        self.publish_mode = publish or publish_mode_from_env()
         self.dir = store.root / "snapshots"
         try:
             self.dir.mkdir(exist_ok=True)
@@ -285,6 +275,11 @@ class SnapshotEngine:
     def _save_live(state_dir: Path, m: Manifest) -> None:
         m.save(state_dir / "live.manifest", stat_cache=True)
 
+    @staticmethod
+    def forget_live(state_dir: Path) -> None:
+        """Drops the tree's stat cache: the next scan reads every file."""
+        (state_dir / "live.manifest").unlink(missing_ok=True)
+
     # --- create ---------------------------------------------------------------------------
 
     def create(self, tree: Path, state_dir: Path, snap_id: str, *, base: str | None = None,
@@ -399,133 +394,22 @@ class SnapshotEngine:
     # --- restore --------------------------------------------------------------------------
 
     def restore(self, tree: Path, state_dir: Path, snap_id: str, *, in_place: bool | None = None,
-                progress: Progress = _no_progress, cancel: Cancel | None = None) -> RestoreResult:
-        """Makes tree the snapshot's tree: old tree or new, never half (after recover()).
+                progress: Progress = _no_progress, cancel: Cancel | None = None,
+                task: str | None = None) -> RestoreResult:
+        """Makes tree the snapshot's tree: old tree or new, never half (after a crash: recover()).
 
         Onto a tree close to the target only the changed entries are written (staged, then a
         journal applies them: in_place=None decides by the share changed); otherwise the whole
-        tree is written into staging and swapped in atomically.  Newer snapshots are untouched;
-        head.json then names snap_id, so the next snapshot's base is the one restored.
+        tree is written into staging and published atomically.  Newer snapshots are untouched;
+        head.json then names snap_id, so the next snapshot's base is the one restored.  task:
+        the id recorded in the journal (who committed it).
         """
-        self.recover(tree, state_dir)
-        target = self.manifest(snap_id)
-        state_dir.mkdir(parents=True, exist_ok=True)
-        with self.store.shared():
-            self.store.refresh()
-            live = None
-            if tree.is_dir() and in_place is not False:
-                progress("scan", 0, 0)
-                live = mf.build(tree, self.live_manifest(state_dir),
-                                progress=lambda p: progress("scan", p.files_done, p.files_total))
-            if live is not None:
-                remove, write, remode = mat.plan_changes(live, target)
-                changed = len(remove) + len(write) + len(remode)
-                if in_place or changed <= IN_PLACE_MAX_FRACTION * max(1, len(target)):
-                    return self._restore_in_place(tree, state_dir, snap_id, target, live, remove, write, remode,
-                                                  progress, cancel)
-            return self._restore_full(tree, state_dir, snap_id, target, progress, cancel)
-
-    def _staging(self, state_dir: Path) -> Path:
-        return state_dir / "restore"
-
-    def _restore_full(self, tree: Path, state_dir: Path, snap_id: str, target: Manifest,
-                      progress: Progress, cancel: Cancel | None) -> RestoreResult:
-        staging = self._staging(state_dir)
-        mat.remove_tree(staging)
-        staging.mkdir(parents=True)
-        new_root = staging / "root"
-        total = target.total_file_bytes()
-        try:
-            written = mat.write_tree(self.store, target, new_root, threads=self.threads,
-                                     progress=lambda f, b: progress("restore", b, total), cancel=cancel)
-            root = os.fsencode(new_root) + b"/"
-            volume.sync_files([root + p for p, st in written.stats.items() if st.st_mode & 0o170000 == 0o100000],
-                              staging)
-            done_ns = mat.now_ns()
-            journal = state_dir / "restore.journal"
-            doc = {"snapshot": snap_id, "mode": "full", "new_root_ino": os.lstat(new_root).st_ino}
-            _write_durable(journal, json.dumps(doc).encode())
-            if tree.exists():
-                if not volume.exchange(new_root, tree):
-                    os.rename(tree, staging / "old")  # the journal rolls this forward after a crash
-                    os.rename(new_root, tree)
-            else:
-                os.rename(new_root, tree)
-            volume.fsync_path(tree.parent)
-        except BaseException:
-            if not (state_dir / "restore.journal").exists():
-                mat.remove_tree(staging)
-            raise
-        self._finish_restore(tree, state_dir, snap_id, target, written.stats, done_ns, None)
-        return RestoreResult(snap_id, "full", written.files, written.bytes, 0, 0, written.skipped_specials)
-
-    def _restore_in_place(self, tree: Path, state_dir: Path, snap_id: str, target: Manifest, live: Manifest,
-                          remove: list[Entry], write: list[Entry], remode: list[Entry], progress: Progress,
-                          cancel: Cancel | None) -> RestoreResult:
-        staging = self._staging(state_dir)
-        mat.remove_tree(staging)
-        journal = state_dir / "restore.journal"
-        total = sum(e.size for e in write if e.kind == "file")
-        try:
-            written = mat.stage_and_journal(self.store, tree, staging, journal, snap_id, remove, write, remode,
-                                            threads=self.threads, progress=lambda f, b: progress("restore", b, total),
-                                            cancel=cancel)
-        except BaseException:
-            journal.unlink(missing_ok=True)
-            mat.remove_tree(staging)
-            raise
-        _, removed, stats = mat.apply_journal(journal, tree)
-        done_ns = mat.now_ns()
-        self._finish_restore(tree, state_dir, snap_id, target, stats, done_ns, live)
-        unchanged = len(target) - len(write) - len(remode)
-        return RestoreResult(snap_id, "in-place", written.files, written.bytes, removed, unchanged,
-                             written.skipped_specials)
-
-    def _finish_restore(self, tree: Path, state_dir: Path, snap_id: str, target: Manifest,
-                        stats: dict[bytes, os.stat_result], done_ns: int, live: Manifest | None) -> None:
-        # In place, untouched files keep the rows the live scan vouched for: the cache is only
-        # as fresh as that scan.  A staged tree was private until the swap: its stats are exact.
-        scan_start = min(done_ns, live._table.scan_start_ns) if live is not None else done_ns
-        self._save_live(state_dir, mat.with_stat_cache(target, stats, scan_start, live))
-        self._set_head(state_dir, snap_id, target.root_hex)
-        (state_dir / "restore.journal").unlink(missing_ok=True)
-        volume.fsync_path(state_dir)
-        mat.remove_tree(self._staging(state_dir))
+        return restore_run(self, tree, state_dir, snap_id, in_place=in_place, progress=progress, cancel=cancel,
+                           task=task)
 
     def recover(self, tree: Path, state_dir: Path) -> str | None:
         """Finishes or undoes a restore a crash interrupted; returns what it did (None: nothing)."""
-        journal = state_dir / "restore.journal"
-        staging = self._staging(state_dir)
-        if journal.exists():
-            try:
-                doc = json.loads(journal.read_bytes())
-            except ValueError:
-                doc = None  # a journal is renamed into place whole: a torn one was never committed
-            if doc is not None and doc.get("mode") == "full":
-                new_root = staging / "root"
-                swapped = tree.exists() and os.lstat(tree).st_ino == doc["new_root_ino"]
-                if not swapped and new_root.exists() and os.lstat(new_root).st_ino == doc["new_root_ino"]:
-                    if tree.exists():
-                        if not volume.exchange(new_root, tree):
-                            os.rename(tree, staging / "old")
-                            os.rename(new_root, tree)
-                    else:
-                        os.rename(new_root, tree)
-                    swapped = True
-                if swapped:
-                    target = self.manifest(doc["snapshot"])
-                    self._finish_restore(tree, state_dir, doc["snapshot"], target, {}, mat.now_ns(), None)
-                    return "rolled forward"
-            elif doc is not None:
-                snap, _, stats = mat.apply_journal(journal, tree)
-                self._finish_restore(tree, state_dir, snap, self.manifest(snap), stats, mat.now_ns(),
-                                     self.live_manifest(state_dir))
-                return "rolled forward"
-            journal.unlink(missing_ok=True)
-        if staging.exists():
-            mat.remove_tree(staging)
-            return "rolled back"
-        return None
+        return restore_recover(self, tree, state_dir)
 
     # --- browse ---------------------------------------------------------------------------
 
@@ -555,22 +439,7 @@ class SnapshotEngine:
 
     def extract(self, snap_id: str, path: str, dest: Path) -> mat.Written:
         """Writes one path of the snapshot (a file, a link or a directory tree) to dest (new)."""
-        m = self.manifest(snap_id)
-        rel = _rel(path)
-        e = m.get(rel) if rel else None
-        if rel and e is None:
-            raise errors.SnapshotPathNotFound(f"{path}: not in snapshot {snap_id}")
-        if os.path.lexists(dest):
-            raise errors.PathExists(None, f"{dest} exists already")
-        with self.store.shared():
-            if e is not None and e.kind == "file":
-                w = mat.Written()
-                mat.write_files(self.store, [(e, os.fsencode(dest))], 1, w)
-                return w
-            if e is not None and e.kind == "symlink":
-                os.symlink(e.link, dest)
-                return mat.Written(symlinks=1)
-            return mat.write_tree(self.store, m, dest, threads=self.threads, prefix=rel)
+        return restore_extract(self, snap_id, _rel(path), dest)
 
     # --- verify and repair ----------------------------------------------------------------
 
@@ -755,12 +624,3 @@ def _rel(path: str | bytes) -> bytes:
         raise errors.InvalidInput(f"a snapshot path cannot contain '..': {os.fsdecode(path)!r}")
     return b"/".join(parts)
 
-
-def _write_durable(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    volume.fsync_path(path.parent)

@@ -148,6 +148,11 @@ class GcReport:
 FleetLock = Callable[[bool, "float | None"], ContextManager[object]]
 
 
+def _needed_by(file: str | None) -> str:
+    """' (needed by FILE)' for an error about an object, when the file that needs it is known."""
+    return f" (needed by {file})" if file else ""
+
+
 class ObjectStore:
     """A store directory: objects in, verified objects out, gc of what no snapshot needs.
 
@@ -322,8 +327,9 @@ class ObjectStore:
             return True
         return os.path.exists(self._loose_str(digest))
 
-    def locate(self, digest: bytes) -> PackEntry | Path:
-        """Where the object is: its pack entry or its loose file (ObjectMissing when nowhere)."""
+    def locate(self, digest: bytes, *, file: str | None = None) -> PackEntry | Path:
+        """Where the object is: its pack entry or its loose file (ObjectMissing, naming where it
+        looked and the file that needs it, when nowhere)."""
         entry = self._index.get(digest)
         if entry is not None:
             return entry
@@ -333,7 +339,10 @@ class ObjectStore:
         self.refresh()
         entry = self._index.get(digest)
         if entry is None:
-            raise errors.ObjectMissing(f"object {digest.hex()} is missing from the store")
+            raise errors.ObjectMissing(
+                f"object {digest.hex()}{_needed_by(file)} is missing from the store: in none of the "
+                f"{len(self._packs)} packs in {self.packs_dir} and not loose at {path}",
+                object=digest.hex(), path=file)
         return entry
 
     def pack_entries(self) -> dict[bytes, PackEntry]:
@@ -393,7 +402,7 @@ class ObjectStore:
     # --- reading --------------------------------------------------------------------------
 
     def _damaged(self, digest: bytes, where: str, problem: str, file: str | None) -> errors.ObjectCorrupt:
-        needed = f" (needed by {file})" if file else ""
+        needed = _needed_by(file)
         return errors.ObjectCorrupt(f"object {digest.hex()} in {where} {problem}{needed}",
                                     object=digest.hex(), where=where, path=file)
 
@@ -439,8 +448,10 @@ class ObjectStore:
             raise self._damaged(digest, self._where(entry), f"is unreadable: {e}", file) from e
         except OSError as e:
             if e.errno == errno.ENOENT:
-                raise errors.ObjectMissing(f"object {digest.hex()}: pack {entry.pack} is gone"
-                                           + (f" (needed by {file})" if file else "")) from e
+                raise errors.ObjectMissing(f"object {digest.hex()}{_needed_by(file)} is missing from the store: "
+                                           f"its pack {self.packs.where(entry.pack)} is gone",
+                                           object=digest.hex(), pack=self.packs.where(entry.pack),
+                                           path=file) from e
             raise errors.os_error(e, "read", self.packs.where(entry.pack)) from e
         if entry.codec == RAW:
             data = stored
@@ -455,7 +466,7 @@ class ObjectStore:
 
     def recipe(self, digest: bytes, *, file: str | None = None) -> list[tuple[bytes, int]]:
         """The chunks (hash, length) of a chunked file's recipe."""
-        entry = self.locate(digest)
+        entry = self.locate(digest, file=file)
         if isinstance(entry, Path) or entry.kind != RECIPE:
             raise errors.InvalidInput(f"object {digest.hex()} is not a chunked file")
         table = self._decode_record(digest, entry, None, file)
@@ -488,7 +499,7 @@ class ObjectStore:
         A large object's pieces reach sink before the whole is checked: a caller that must
         not keep damaged bytes writes to staging and drops it when this raises.
         """
-        where = self.locate(digest)
+        where = self.locate(digest, file=file)
         if isinstance(where, Path):
             return self._stream_loose(digest, where, sink, file)
         if where.kind == BLOB:
@@ -498,7 +509,7 @@ class ObjectStore:
         whole = Blake3()
         total = 0
         for chunk, length in self.recipe(digest, file=file):
-            centry = self.locate(chunk)
+            centry = self.locate(chunk, file=file)
             if isinstance(centry, Path):
                 data = Path(centry).read_bytes()
             else:
@@ -536,7 +547,7 @@ class ObjectStore:
         A loose object on a copy-on-write volume is cloned, then the clone is hashed; anything
         else is decoded and written.  On failure dest is removed.
         """
-        where = self.locate(digest)
+        where = self.locate(digest, file=file)
         if isinstance(where, Path):
             try:
                 volume.clone_file(where, dest)

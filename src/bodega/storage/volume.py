@@ -108,19 +108,3 @@ def lock_file(fd: int, exclusive: bool, timeout: float | None, what: str) -> Non
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
 
-
-RENAME_EXCHANGE = 1 << 1
-AT_FDCWD = -100
-
-
-def exchange(a: Path, b: Path) -> bool:
-    """Swaps two directory entries atomically (renameat2 RENAME_EXCHANGE); False where the OS cannot."""
-    fn = _linux_call("renameat2")
-    if fn is None:
-        return False
-    if fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) != 0:
-        err = ctypes.get_errno()
-        if err in (38, 22, 95):  # ENOSYS, EINVAL (fs without exchange), EOPNOTSUPP
-            return False
-        raise errors.storage_error(err, str(a), "exchange")
-    return True

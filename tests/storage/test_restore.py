@@ -1,0 +1,183 @@
+"""Restore and extract keep what a tree is: owners with their set-id bits (or neither), the
+root's mode, hard links as links; special files they cannot create are reported."""
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from bodega import errors
+from bodega.storage import manifest as mf
+from bodega.storage import manifest_file
+from bodega.storage.snapshot import SnapshotEngine
+from bodega.storage.store import ObjectStore
+from bodega.storage.tree import owner_settable
+from conftest import need
+
+
+def engine_at(base: Path) -> SnapshotEngine:
+    return SnapshotEngine(ObjectStore(base / "store"))
+
+
+@pytest.fixture(params=["ext4", "xfs"])
+def where(request, ext4_dir):
+    """ext4 (packed objects) and XFS (cloned objects)."""
+    return ext4_dir if request.param == "ext4" else request.getfixturevalue("cow_dir")
+
+
+def _setid_tree(root: Path) -> Path:
+    (root / "bin").mkdir(parents=True)
+    (root / "bin" / "su-like").write_bytes(b"#!/bin/sh\n")
+    (root / "bin" / "plain").write_bytes(b"plain")
+    os.chown(root / "bin" / "su-like", 1234, 1235)
+    os.chmod(root / "bin" / "su-like", 0o4755)
+    os.chmod(root / "bin", 0o2755)
+    return root
+
+
+def _as_version_1(eng: SnapshotEngine, snap_id: str) -> None:
+    """Rewrites a stored snapshot as bodega before format 2 wrote it: no owners recorded."""
+    path = eng.path(snap_id)
+    head, _, body = path.read_bytes().partition(b"\n")
+    m = mf.loads(body)
+    n = len(m)
+    table = m._table.table_section()
+    v1 = table[:16 * n] + table[24 * n:]
+    data = bytearray(manifest_file.encode(manifest_file.Sections(n, False, m.root, None, v1, None, 0, 0)))
+    data[8:10] = (1).to_bytes(2, "little")
+    import zlib
+    data[140:144] = zlib.crc32(bytes(data[:140])).to_bytes(4, "little")
+    path.write_bytes(head + b"\n" + bytes(data))
+    eng._full_cache.clear()
+
+
+def test_restore_gives_owners_back_with_their_set_id_bits(where):
+    if not owner_settable():
+        need("giving files any owner needs root")
+    tree = _setid_tree(where / "tree")
+    eng = engine_at(where)
+    eng.create(tree, where / "state", "s1")
+    for mode in ("full", "in-place"):
+        out = where / f"out-{mode}"
+        if mode == "in-place":
+            eng.restore(out, where / "state-out", "s1")  # a first full restore, then one in place
+            os.chown(out / "bin" / "su-like", 0, 0)
+            os.chmod(out / "bin" / "su-like", 0o755)
+        r = eng.restore(out, where / "state-out", "s1", in_place=mode == "in-place")
+        assert r.mode == mode
+        st = os.lstat(out / "bin" / "su-like")
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1234, 1235, 0o4755), mode
+        assert stat.S_IMODE(os.lstat(out / "bin").st_mode) == 0o2755
+
+
+def test_without_recorded_owners_set_id_bits_are_dropped(where):
+    tree = _setid_tree(where / "tree")
+    eng = engine_at(where)
+    eng.create(tree, where / "state", "s1")
+    _as_version_1(eng, "s1")  # a snapshot of an older bodega: nobody knows whose bits they were
+    assert not eng.manifest("s1").has_owners
+    eng.restore(where / "out", where / "state-out", "s1")
+    st = os.lstat(where / "out" / "bin" / "su-like")
+    assert stat.S_IMODE(st.st_mode) == 0o755 and st.st_uid == os.geteuid()
+    assert stat.S_IMODE(os.lstat(where / "out" / "bin").st_mode) == 0o755
+    w = eng.extract("s1", "bin", where / "extracted")
+    assert w.files == 2
+    assert stat.S_IMODE(os.lstat(where / "extracted" / "su-like").st_mode) == 0o755
+
+
+def test_a_full_restore_keeps_the_root_mode(where):
+    tree = where / "tree"
+    (tree / "d").mkdir(parents=True)
+    (tree / "d" / "f").write_bytes(b"x")
+    os.chmod(tree, 0o751)
+    eng = engine_at(where)
+    eng.create(tree, where / "state", "s1")
+    (tree / "d" / "f").unlink()
+    (tree / "d").rmdir()
+    (tree / "other").write_bytes(b"y" * 10)
+    ino = tree.stat().st_ino
+    r = eng.restore(tree, where / "state", "s1", in_place=False)
+    assert r.mode == "full" and tree.stat().st_ino != ino
+    assert stat.S_IMODE(tree.stat().st_mode) == 0o751
+    assert mf.build(tree).root_hex == eng.info("s1").root
+
+
+def _hardlinked(root: Path) -> Path:
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "one").write_bytes(b"shared bytes" * 1000)
+    os.link(root / "a" / "one", root / "two")
+    os.link(root / "a" / "one", root / "a" / "three")
+    (root / "lone").write_bytes(b"lone")
+    (root / "big").write_bytes(os.urandom(2 << 20))  # large: on XFS the store reads it, not the scan
+    os.link(root / "big", root / "a" / "big-too")
+    return root
+
+
+def _same_inode(*paths: Path) -> bool:
+    ids = {(os.lstat(p).st_dev, os.lstat(p).st_ino) for p in paths}
+    return len(ids) == 1 and os.lstat(paths[0]).st_nlink == len(paths)
+
+
+def test_hard_links_come_back_as_links(where):
+    tree = _hardlinked(where / "tree")
+    eng = engine_at(where)
+    info = eng.create(tree, where / "state", "s1")
+    eng._full_cache.clear()
+    m = eng.manifest("s1")  # read back from the store
+    assert m.get("a/three").link == b"a/one" and m.get("two").link == b"a/one"
+    assert m.get("a/big-too").link is None and m.get("big").link == b"a/big-too"  # the first in path order
+    assert m.get("a/big-too").hash == m.get("big").hash == __import__("blake3").blake3(
+        (tree / "big").read_bytes()).digest()
+    r = eng.restore(where / "out", where / "state-out", "s1")
+    out = where / "out"
+    assert r.hardlinks == 3 and _same_inode(out / "a" / "one", out / "a" / "three", out / "two")
+    assert _same_inode(out / "big", out / "a" / "big-too")
+    assert mf.build(out).root_hex == info.root
+    # In place: the links were broken (a copy at one name), the restore links them again.
+    (out / "two").unlink()
+    (out / "two").write_bytes(b"shared bytes" * 1000)
+    r = eng.restore(out, where / "state-out", "s1", in_place=True)
+    assert r.mode == "in-place" and _same_inode(out / "a" / "one", out / "a" / "three", out / "two")
+    eng.extract("s1", "a", where / "part")
+    assert _same_inode(where / "part" / "one", where / "part" / "three")
+
+
+def test_fifos_and_sockets_are_reported_not_lost_silently(where):
+    tree = where / "tree"
+    tree.mkdir()
+    (tree / "f").write_bytes(b"f")
+    os.mkfifo(tree / "pipe")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(tree / "sock"))
+        eng = engine_at(where)
+        eng.create(tree, where / "state", "s1")
+    r = eng.restore(where / "out", where / "state-out", "s1")
+    assert sorted((x["path"], x["kind"]) for x in r.skipped_specials) == [("pipe", "fifo"), ("sock", "socket")]
+    assert r.to_dict()["skipped_specials"] == r.skipped_specials
+    assert sorted(os.listdir(where / "out")) == ["f"]
+    w = eng.extract("s1", "", where / "ex")
+    assert sorted(x["kind"] for x in w.skipped) == ["fifo", "socket"]
+
+
+@pytest.mark.parametrize("case", ["missing parent", "parent is a file", "exists", "exists as a link"])
+def test_extract_to_a_bad_destination_is_a_clear_error(ext4_dir, case):
+    tree = _hardlinked(ext4_dir / "tree")
+    eng = engine_at(ext4_dir)
+    eng.create(tree, ext4_dir / "state", "s1")
+    (ext4_dir / "file").write_bytes(b"x")
+    (ext4_dir / "there").mkdir()
+    os.symlink(ext4_dir / "there", ext4_dir / "link")
+    dest, error = {
+        "missing parent": (ext4_dir / "missing" / "dest", errors.PathNotFound),
+        "parent is a file": (ext4_dir / "file" / "dest", errors.NotADirectory),
+        "exists": (ext4_dir / "there", errors.PathExists),
+        "exists as a link": (ext4_dir / "link", errors.PathExists),
+    }[case]
+    for path in ("", "a", "two"):
+        with pytest.raises(error) as info:
+            eng.extract("s1", path, dest)
+        assert str(dest) in str(info.value) and "\n" not in str(info.value)
+    assert os.listdir(ext4_dir / "there") == []
