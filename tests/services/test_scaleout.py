@@ -200,6 +200,70 @@ def test_recover_host_refuses_what_it_cannot_do(fleet):
     assert both.returncode == 10 and "not both" in both.stderr
 
 
+# --- many agents on two hosts share one queue ------------------------------------------------------
+
+FLEET_AGENT = r"""
+import os, pathlib, sys, time, bodega
+from bodega.services.tasks import TaskKind
+marks, done, agents = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), int(sys.argv[3])
+def work(ctx):
+    mine = marks / str(os.getpid())
+    if not mine.exists():  # this agent's first task: held until every agent holds one
+        mine.touch()
+        deadline = time.monotonic() + 120
+        while len(list(marks.iterdir())) < agents:
+            if time.monotonic() > deadline:
+                raise RuntimeError("not every agent got a task")
+            time.sleep(0.01)
+    with open(done, "a") as f:  # one line per run: a task run twice shows twice
+        f.write(f"{ctx.task_id}\n")
+with bodega.open() as b:
+    b.tasks.register(TaskKind("test.fleet", work))
+    b.tasks.run_agent(until_idle=True, poll=0.05)
+"""
+
+
+def test_agents_of_two_hosts_share_the_queue_each_task_once_on_its_containers_host(fleet):
+    # Six agents (three per host) drain 60 tasks: 20 global, 20 on host a's containers, 20 on
+    # host b's.  Every agent's first task waits until all six hold one, so the six were
+    # claiming from the queue at the same time (the race happened).
+    tasks: dict[uuid.UUID, str | None] = {}
+    for host in ("host-a", "host-b"):
+        with fleet.open(host) as h:
+            h.tasks.register(TaskKind("test.fleet", _hold))
+            for i in range(10):
+                c = h.containers.create(f"{host}-c{i}")
+                for n in range(2):
+                    t = h.tasks.submit("test.fleet", {"n": n}, f"fleet {c.name} {n}", detach=True,
+                                       prepare=lambda s, t, c=c: setattr(t, "container_id", c.id))
+                    tasks[t.id] = host
+            for n in range(10):
+                tasks[h.tasks.submit("test.fleet", {"n": n}, f"fleet global {n}", detach=True).id] = None
+    marks, done = fleet.root / "marks", fleet.root / "done"
+    marks.mkdir()
+    agents = [python_child(fleet.home(host), FLEET_AGENT, str(marks), str(done), "6")
+              for host in ("host-a", "host-b", "host-a", "host-b", "host-a", "host-b")]
+    try:
+        for agent in agents:
+            _, err = agent.communicate(timeout=300)
+            assert agent.returncode == 0, err
+    finally:
+        for agent in agents:
+            if agent.poll() is None:
+                agent.kill()
+    assert len(list(marks.iterdir())) == 6  # all six agents held a task at once
+    runs = done.read_text().split()
+    assert sorted(runs) == sorted(str(t) for t in tasks)  # every task ran, and only once
+    with fleet.open("host-a") as a:
+        claims = _running_events(a)
+        for task_id, host in tasks.items():
+            info = a.tasks.get(task_id)
+            assert info.status == TaskStatus.SUCCEEDED and claims[str(task_id)] == 1
+            if host is not None:
+                assert info.owner_host == host  # a container's tasks ran on its host
+        assert {a.tasks.get(t).owner_pid for t in tasks} == {agent.pid for agent in agents}
+
+
 # --- an agent killed holding a task ---------------------------------------------------------------
 
 HOLDER = r"""
