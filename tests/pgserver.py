@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from ports import free_port
 
 USER = "bodega"  # the cluster's superuser (trust authentication on loopback only)
 TEMPLATE = "bodega_template"  # migrated once: each test's database is a copy of it
@@ -45,12 +46,6 @@ def _run_as() -> str | None:
         except KeyError:
             continue
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -126,7 +121,7 @@ def start() -> Cluster:
     if user:
         info = pwd.getpwnam(user)
         os.chown(top, info.pw_uid, info.pw_gid)
-    cluster = Cluster(data, _free_port(), user)
+    cluster = Cluster(data, free_port(), user)
     subprocess.run(cluster._cmd(str(_binaries() / "initdb"), "-D", str(data), "-U", USER, "-A", "trust",
                                 "-E", "UTF8", "--no-sync"), check=True, capture_output=True)
     # A throwaway cluster: durability traded for speed; enough connections for many agents.

@@ -22,6 +22,7 @@ from bodega.services.tasks import TaskKind, stale_after
 from bodega.storage import manifest as mf
 from bodega.storage.remote import open_remote
 
+from ports import free_port
 from subprocesses import bodega_cli, python_child, wait_for
 
 
@@ -356,11 +357,7 @@ def test_agents_ride_out_a_database_restart_no_task_twice_none_lost(fleet, pg_cl
 
 
 def test_a_command_says_clearly_when_the_catalogue_server_is_unreachable(tmp_path):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens there
+    port = free_port()  # nothing listens there
     done = bodega_cli(tmp_path / "home", "container", "list",
                       BODEGA_DATABASE_URL=f"postgresql+psycopg://bodega@127.0.0.1:{port}/nowhere")
     assert done.returncode == 80, done.stderr

@@ -90,7 +90,8 @@ class TransferDamaged(Exception):
         self.final = final
 
 
-def _number(name: str, default: float) -> float:
+def env_number(name: str, default: float) -> float:
+    """The non-negative number in environment variable name, default when it is unset or empty."""
     raw = os.environ.get(name)
     try:
         value = float(raw) if raw else default
@@ -110,8 +111,8 @@ class Retry:
 
     def __init__(self, attempts: int | None = None, backoff: float | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        self.attempts = max(1, int(_number("BODEGA_STORE_ATTEMPTS", ATTEMPTS) if attempts is None else attempts))
-        self.backoff = _number("BODEGA_STORE_BACKOFF", BACKOFF) if backoff is None else backoff
+        self.attempts = max(1, int(env_number("BODEGA_STORE_ATTEMPTS", ATTEMPTS) if attempts is None else attempts))
+        self.backoff = env_number("BODEGA_STORE_BACKOFF", BACKOFF) if backoff is None else backoff
         self.sleep = sleep
 
     def __call__(self, what: str, op: Callable[[], T], transient: Callable[[BaseException], bool]) -> T:

@@ -34,7 +34,7 @@ from typing import Iterator
 from bodega import errors
 from bodega._native.hash import hash_file
 from bodega.storage.pack import PackEntry, index_of_tail, read_tail
-from bodega.storage.remote import Remote, TransferDamaged
+from bodega.storage.remote import Remote, TransferDamaged, env_number
 
 INDEX_MAGIC = b"BODEGAIX"
 INDEX_HEAD = struct.Struct("<8sQ32s")
@@ -44,14 +44,7 @@ UPLOADERS = 2  # packs uploaded at once, while the writer fills the next one
 
 def cache_budget() -> int:
     """Bytes of packs the local cache keeps: $BODEGA_STORE_CACHE_MB MiB, default 2048."""
-    raw = os.environ.get("BODEGA_STORE_CACHE_MB")
-    try:
-        mb = int(raw) if raw else DEFAULT_CACHE_MB
-    except ValueError:
-        raise errors.InvalidInput(f"BODEGA_STORE_CACHE_MB must be a number of MiB, not {raw!r}") from None
-    if mb < 0:
-        raise errors.InvalidInput(f"BODEGA_STORE_CACHE_MB cannot be negative, not {raw!r}")
-    return mb << 20
+    return int(env_number("BODEGA_STORE_CACHE_MB", DEFAULT_CACHE_MB) * (1 << 20))
 
 
 def index_object(pack: Path, tail: bytes) -> bytes:
