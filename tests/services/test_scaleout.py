@@ -199,6 +199,16 @@ def test_recover_host_refuses_what_it_cannot_do(fleet):
             b.containers.recover_host("host-b")
     both = fleet.cli("host-b", "container", "recover", "somewhere", "--host", "host-a")
     assert both.returncode == 10 and "not both" in both.stderr
+    neither = fleet.cli("host-b", "container", "recover")
+    assert neither.returncode == 10 and "--host HOST" in neither.stderr
+    renamed = fleet.cli("host-b", "container", "recover", "--host", "host-a", "--name", "x")
+    assert renamed.returncode == 10 and "--name works with one container directory" in renamed.stderr
+    blank = fleet.cli("host-b", "container", "recover", "--host", " ")
+    assert blank.returncode == 10 and "needs the host id" in blank.stderr
+    for refused in (both, neither, renamed, blank):
+        assert refused.stderr.count("\n") == 1  # one line each
+    with fleet.open("host-a") as a:
+        assert a.containers.get("dev").host == "host-a"  # nothing moved
 
 
 # --- many agents on two hosts share one queue ------------------------------------------------------
