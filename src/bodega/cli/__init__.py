@@ -99,12 +99,12 @@ def main() -> None:
 def _register() -> None:
     """Adds every command group; each lives in its own module."""
     from bodega.cli import (  # noqa: F401
-        container, demo, doctor, error_list, events, fs, serve, session, setting, share, snapshot, tasks, token, user,
-        verify,
+        app, container, demo, doctor, error_list, events, export, fs, serve, session, setting, share, snapshot, tasks, token,
+        user, verify,
     )
 
-    for module in (doctor, demo, fs, container, share, tasks, events, error_list, snapshot, verify, user, session,
-                   token, setting, serve):
+    for module in (doctor, demo, fs, container, app, share, tasks, events, error_list, snapshot, export, verify, user,
+                   session, token, setting, serve):
         for command in getattr(module, "COMMANDS", ()):
             main.add_command(command)
 

@@ -194,6 +194,9 @@ class TaskKind:
     locks: Callable[[Task], list[uuid.UUID]] = _primary_lock
     changes_tree: bool = False  # refresh the container's size_bytes when the task ends
     any_host: bool = False  # runs on any host, not only on its containers' (it moves them here)
+    # Called when a task of this kind ends without succeeding (failed, cancelled, interrupted),
+    # in the ending transaction: removes what the task made outside its staging (idempotent).
+    on_failure: Callable[[Task], None] | None = None
     # Finishes or undoes what a task of this kind left when its process died (run by the
     # process that adopts it, under its locks): "rolled forward" ends it succeeded.
     recover: Callable[["TaskContext"], str | None] | None = None
@@ -248,6 +251,15 @@ class TaskContext:
         if now - self._event_time >= PROGRESS_EVENT_INTERVAL or percent - self._event_percent >= 10:
             self._event_time, self._event_percent = now, percent
             self.engine._record_progress(self, percent)
+
+    def save_result(self, session: Session | None = None) -> None:
+        """Writes the result so far to the task's row (in session if given): what recovery reads
+        if this process dies before the task ends."""
+        if session is not None:
+            self.engine._own_running(session, self).result = dict(self.result)
+            return
+        with self.engine.bodega.catalogue.session_scope() as s:
+            self.engine._own_running(s, self).result = dict(self.result)
 
     def log(self, line: str) -> None:
         """Adds a line to the task's result log (the last 50 lines are kept)."""
@@ -351,7 +363,7 @@ class TaskService:
         task.owner_host, task.owner_pid = self.bodega.host, os.getpid()
         for container_id in kind.locks(task):
             if not kind.any_host:
-                self._require_here(s, container_id)
+                self.require_here(s, container_id)
             holder = s.get(ContainerLock, container_id)
             if holder is not None:
                 other = s.get(Task, holder.task_id)
@@ -364,7 +376,7 @@ class TaskService:
         s.flush()  # a lock taken meanwhile by another database client fails here, as ContainerBusy
         self._set_status(s, task, TaskStatus.RUNNING)
 
-    def _require_here(self, s: Session, container_id: uuid.UUID) -> None:
+    def require_here(self, s: Session, container_id: uuid.UUID) -> None:
         """ContainerElsewhere unless the container's tree is on this host."""
         row = s.execute(sa.select(Container.name, Container.host).where(Container.id == container_id)).one_or_none()
         if row is not None and row.host is not None and row.host != self.bodega.host:
@@ -503,6 +515,8 @@ class TaskService:
         Returns the discarded containers' directories, to be removed after the commit.
         """
         kind = self._kinds.get(task.type)
+        if kind is not None and kind.on_failure is not None:
+            kind.on_failure(task)
         candidates = set(kind.locks(task) if kind else _primary_lock(task))
         candidates |= set(s.scalars(sa.select(ContainerLock.container_id).where(ContainerLock.task_id == task.id)))
         s.execute(sa.delete(ContainerLock).where(ContainerLock.task_id == task.id))

@@ -333,6 +333,35 @@ class SnapshotEngine:
         progress("done", 1, 1)
         return info
 
+    def adopt(self, snap_id: str, manifest: Manifest, objects: Iterable[Path] = (), *,
+              writer_tag: str = "") -> SnapshotInfo:
+        """Writes a full snapshot of a manifest (an import's), storing the given object files
+        (each named by the hex hash of its bytes, checked) first; every file the manifest lists
+        must then be in the store."""
+        if manifest.is_delta:
+            raise errors.InvalidInput("an adopted snapshot's manifest must be full")
+        if self.exists(snap_id):
+            raise errors.Conflict(f"snapshot {snap_id} exists already")
+        added = 0
+        with self.store.writer() as w:
+            for path in objects:
+                data = path.read_bytes()
+                before = w.added_bytes
+                if w.put_bytes(data).hex() != path.name:
+                    raise errors.ObjectCorrupt(f"{path}: its bytes do not match the hash it is named by")
+                added += w.added_bytes - before
+            missing = [e.path_str for e in manifest if e.kind == "file" and not w.has(e.hash)]  # type: ignore[arg-type]
+            if missing:
+                raise errors.ObjectMissing(f"snapshot {snap_id} needs contents the store lacks: "
+                                           f"{', '.join(missing[:5])}" + (" ..." if len(missing) > 5 else ""))
+            w.commit_objects()
+            info = SnapshotInfo(snap_id, "full", None, manifest.root_hex, sum(1 for e in manifest if e.kind == "file"),
+                                manifest.total_file_bytes(), added, mat.now_ns(), writer_tag, 0)
+            self._write_snap(info, manifest)
+        with self._lock:
+            self._full_cache[snap_id] = manifest
+        return info
+
     def _scan_and_store(self, tree: Path, state_dir: Path, w: StoreWriter, progress: Progress,
                         cancel: Cancel | None, built: Manifest | None) -> tuple[Manifest, int]:
         """The tree's manifest (built, else a scan hashing only suspects) with every file's

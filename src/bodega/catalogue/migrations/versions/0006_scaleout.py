@@ -2,7 +2,7 @@
 out at commit from one counter row (gap-free and in commit order under concurrent writers).
 
 Revision ID: 0006_scaleout
-Revises: 0005_users_auth
+Revises: 0003_apps
 """
 # Rules for catalogue migrations: see 0005_users_auth.
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0006_scaleout'
-down_revision = '0005_users_auth'
+down_revision = '0003_apps'
 branch_labels = None
 depends_on = None
 
