@@ -66,6 +66,7 @@ BASELINE_EXIT: dict[tuple[str, ...], tuple[int, str]] = {
     ("container", "unarchive"): (48, "the fixture's container is ready, not archived: WrongStatus"),
     ("user", "mfa-enrol"): (10, "the TOTP code it reads cannot be known ahead: InvalidInput (no code)"),
     ("user", "recovery-codes"): (48, "the fixture's user has no second factor: WrongStatus"),
+    ("container", "recover"): (10, "PATH or --host, both optional: given neither, InvalidInput"),
 }
 
 

@@ -15,7 +15,7 @@ from bodega import errors
 from bodega.catalogue.models import SnapshotTrigger, SnapshotType
 from bodega.storage import manifest as mf
 from bodega.storage.retention import Policy
-from damage import flip_bit
+from damage import flip_bit, flip_stored_bit
 from manifest_trees import RACY_WAIT
 
 
@@ -147,9 +147,10 @@ def test_verify_names_damaged_files_and_repair_fixes_them(b, dev):
     store = b.snapshots.engine.store
     digest = mf.build(dev).get(b"app/f7.txt").hash
     entry = store.locate(digest)
-    path = store.pack_path(entry.pack) if not isinstance(entry, Path) else entry
-    offset = entry.offset + entry.stored_len // 2 if not isinstance(entry, Path) else 10
-    flip_bit(path, offset)
+    if isinstance(entry, Path):
+        flip_bit(entry, 10)
+    else:
+        flip_stored_bit(store, entry, entry.offset + entry.stored_len // 2)
     assert b.snapshots.verify("dev")["ok"]  # structure only
     report = b.snapshots.verify("dev", read_data=1.0)
     assert not report["ok"]

@@ -112,13 +112,15 @@ class SnapshotEngine:
 
     def exists(self, snap_id: str) -> bool:
         """True when the store has the snapshot."""
-        return self.path(snap_id).exists()
+        return self.path(snap_id).exists() or self.store.fetch_snapshot(snap_id)
 
     def _read(self, snap_id: str) -> tuple[SnapshotInfo, bytes]:
         try:
             data = self.path(snap_id).read_bytes()
         except FileNotFoundError:
-            raise errors.SnapshotNotFound(f"snapshot {snap_id} is not in the store") from None
+            if not self.store.fetch_snapshot(snap_id):  # another host's, newer than the mirror
+                raise errors.SnapshotNotFound(f"snapshot {snap_id} is not in the store") from None
+            data = self.path(snap_id).read_bytes()
         head, sep, body = data.partition(b"\n")
         try:
             info = SnapshotInfo(**json.loads(head))
@@ -129,6 +131,8 @@ class SnapshotEngine:
     def info(self, snap_id: str) -> SnapshotInfo:
         """A snapshot's header."""
         path = self.path(snap_id)
+        if not path.exists():
+            self.store.fetch_snapshot(snap_id)  # another host's, newer than the mirror
         try:
             with open(path, "rb") as f:
                 head = f.readline()
@@ -214,7 +218,7 @@ class SnapshotEngine:
         """
         for sid, name in staged.items():
             try:
-                os.replace(self.store.tmp / name, self.path(sid))
+                self.store.publish_snapshot(sid, self.store.tmp / name, self.path(sid))
             except FileNotFoundError:
                 continue
             except OSError as e:
@@ -226,6 +230,8 @@ class SnapshotEngine:
 
     def delete(self, ids: Iterable[str]) -> None:
         """Removes snapshot files (those already gone are skipped); their deltas must be rebased first."""
+        ids = list(ids)
+        self.store.remove_snapshots(ids)
         for sid in ids:
             try:
                 self.path(sid).unlink(missing_ok=True)
@@ -492,6 +498,8 @@ class SnapshotEngine:
         read = set(digests) if read_data >= 1 else {d for d in digests if rng.random() < read_data}
         with self.store.shared():
             self.store.refresh()
+            if read:
+                self.store.drop_cache()  # a remote store's packs are read from the store, not a local copy
             for name, err in self.store.damaged_packs.items():
                 report.damage.append({"snapshot": None, "object": None, "files": [],
                                       "problem": f"pack {name}: {err}"})
