@@ -81,11 +81,108 @@ def tmpfs_dir() -> Path:
     shutil.rmtree(d, ignore_errors=True)
 
 
+# --- back ends: SQLite + the local store, and PostgreSQL + S3 -----------------------------------
+
+# The suites that run on both back ends (the rest run on the embedded default only): the
+# catalogue, tasks, events, containers and snapshots.
+BOTH_BACKENDS = (
+    "catalogue/",
+    "services/test_tasks.py", "services/test_events.py", "services/test_containers.py",
+    "services/test_concurrency.py", "services/test_snapshots.py", "services/test_snapshot_tasks.py",
+    "services/test_snapshot_journals.py", "services/test_snapshot_faults.py", "services/test_scaleout.py",
+    "storage/test_snapshot.py",
+)
+
+
+def pytest_generate_tests(metafunc):
+    """Runs the BOTH_BACKENDS suites once per back end (ids [local] and [fleet])."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    rel = Path(str(metafunc.definition.path)).relative_to(Path(__file__).parent).as_posix()
+    if rel.startswith(BOTH_BACKENDS):
+        metafunc.parametrize("backend", ["local", "fleet"], indirect=True)
+
+
 @pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    """A fresh BODEGA_HOME."""
+def backend(request) -> str:
+    """"local" (SQLite and the store in the home) or "fleet" (PostgreSQL and S3 on loopback)."""
+    return getattr(request, "param", "local")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A private PostgreSQL cluster on loopback, with the template database the tests copy."""
+    import pgserver
+
+    reason = pgserver.missing()
+    if reason:
+        need(reason)
+    cluster = pgserver.start()
+    try:
+        pgserver.make_template(cluster)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """An S3-compatible server on loopback (moto, its own process) behind a counting, faulting proxy."""
+    import s3server
+
+    reason = s3server.missing()
+    if reason:
+        need(reason)
+    server = s3server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_store(s3_server, monkeypatch) -> str:
+    """A fresh store in the S3 server (a prefix of its bucket); the AWS environment points at it."""
+    import uuid
+
+    import s3server
+
+    for k, v in s3_server.env().items():
+        monkeypatch.setenv(k, v)
+    s3_server.reset_faults()
+    url = f"s3://{s3server.BUCKET}/{uuid.uuid4().hex}"
+    monkeypatch.setenv("BODEGA_STORE_URL", url)
+    monkeypatch.setenv("BODEGA_STORE_BACKOFF", "0.01")  # tests inject faults: retry at once
+    return url
+
+
+@pytest.fixture
+def pg_database(pg_cluster):
+    """A fresh catalogue database (the current schema) on the private cluster; its URL."""
+    url = pg_cluster.new_database()
+    yield url
+    pg_cluster.drop(url)
+
+
+@pytest.fixture
+def catalogue_url(backend, tmp_path, request) -> str:
+    """The URL of an empty catalogue database on this test's back end."""
+    if backend == "local":
+        return f"sqlite:///{tmp_path / 'bodega.db'}"
+    cluster = request.getfixturevalue("pg_cluster")
+    url = cluster.empty_database()
+    request.addfinalizer(lambda: cluster.drop(url))
+    return url
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch, backend, request) -> Path:
+    """A fresh BODEGA_HOME (on the fleet back end, with its own PostgreSQL database and S3 store)."""
     h = tmp_path / "home"
     monkeypatch.setenv("BODEGA_HOME", str(h))
+    if backend == "fleet":
+        monkeypatch.setenv("BODEGA_DATABASE_URL", request.getfixturevalue("pg_database"))
+        request.getfixturevalue("s3_store")
     return h
 
 

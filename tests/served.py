@@ -18,7 +18,7 @@ USERS = {"owner@example.org": "owner", "op@example.org": "operator", "vic@exampl
          "eve@example.org": "operator"}
 # Columns that reading touches (a session's last request, a token's last use): not a change.
 TOUCHED = {"last_seen_at", "last_used_at"}
-UNCOMPARED = {"event_logs", "login_attempts", "alembic_version"}
+UNCOMPARED = {"event_logs", "event_sequence", "login_attempts", "alembic_version"}  # event_sequence: the events' counter
 
 
 class Client(httpx.Client):

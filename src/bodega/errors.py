@@ -505,6 +505,28 @@ class TooManyAttempts(BodegaError):
         super().__init__(message, retry_after=retry_after, **details)
 
 
+# --- many hosts: a catalogue server, an object store server, containers on other hosts --
+
+class CatalogueUnavailable(CatalogueError):
+    """The catalogue's database server cannot be reached: check BODEGA_DATABASE_URL and the server."""
+
+    exit_code = 80
+
+
+class StoreUnavailable(BodegaError):
+    """The object store cannot be reached or keeps failing: check BODEGA_STORE_URL, the server and
+    the credentials, then try again."""
+
+    exit_code = 81
+
+
+class ContainerElsewhere(Conflict):
+    """The container's tree lives on another host: its tasks run there (queue them with --detach
+    for an agent on that host), or move it here with `bodega container recover --host`."""
+
+    exit_code = 82
+
+
 class MissingDependency(BodegaError):
     """An optional dependency is not installed."""
 

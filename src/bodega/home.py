@@ -7,11 +7,13 @@
       store/                        content-addressed objects shared by every container
       exports/                      export packages
       tmp/<task-id>/                a task's staging, on the same volume as containers/ so renames work
+      host-id                       the name this home goes by among the hosts sharing a catalogue
 """
 from __future__ import annotations
 
 import errno
 import os
+import socket
 import sys
 import uuid
 from dataclasses import dataclass
@@ -77,6 +79,33 @@ class Home:
     def tmp(self) -> Path:
         """Staging for tasks: one directory per task."""
         return self.root / "tmp"
+
+    @property
+    def host_file(self) -> Path:
+        """The file naming this home's host (written at first use)."""
+        return self.root / "host-id"
+
+    def host_id(self) -> str:
+        """The host this home is, among the hosts sharing a catalogue: $BODEGA_HOST_ID, else host-id.
+
+        host-id is written once, with the machine's name: renaming the machine later does not
+        make its containers another host's.  Two homes of one machine sharing a catalogue are
+        two hosts only when one of them is given another id.
+        """
+        env = os.environ.get("BODEGA_HOST_ID")
+        if env:
+            return env.strip()
+        try:
+            return self.host_file.read_text().strip() or socket.gethostname()
+        except FileNotFoundError:
+            name = socket.gethostname()
+            staged = self.root / f".host-id.{os.getpid()}"
+            try:  # whole or not at all: a concurrent first open reads the name or no file
+                staged.write_text(name + "\n")
+                os.replace(staged, self.host_file)
+            except OSError:
+                pass  # a read-only home: the machine's name, unrecorded
+            return name
 
     def container_dir(self, container_id: uuid.UUID) -> Path:
         """A container's directory (manifest.json and root/)."""

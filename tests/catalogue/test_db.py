@@ -15,7 +15,17 @@ from bodega.home import Home
 
 
 @pytest.fixture
-def catalogue(tmp_path):
+def catalogue(catalogue_url):
+    """A migrated catalogue on this test's back end (SQLite, or PostgreSQL for [fleet])."""
+    c = Catalogue(catalogue_url, timeout=0.3)
+    c.ensure_schema()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def sqlite_catalogue(tmp_path):
+    """A migrated SQLite catalogue (for what only SQLite has: pragmas, its file)."""
     c = Catalogue(f"sqlite:///{tmp_path / 'bodega.db'}", timeout=0.3)
     c.ensure_schema()
     yield c
@@ -37,8 +47,8 @@ def add_container(c: Catalogue, owner: uuid.UUID, name: str = "dev") -> uuid.UUI
     return row.id
 
 
-def test_sqlite_runs_in_wal_with_foreign_keys_busy_timeout_and_normal_sync(catalogue):
-    with catalogue.engine.connect() as conn:
+def test_sqlite_runs_in_wal_with_foreign_keys_busy_timeout_and_normal_sync(sqlite_catalogue):
+    with sqlite_catalogue.engine.connect() as conn:
         pragma = lambda name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
         assert pragma("journal_mode") == "wal"
         assert pragma("foreign_keys") == 1
@@ -116,7 +126,8 @@ def test_a_second_lock_on_a_container_is_container_busy(catalogue):
         s.add(ContainerLock(container_id=cid, task_id=t2.id))
 
 
-def test_a_write_waits_out_the_busy_timeout_then_fails_clearly(catalogue, tmp_path):
+def test_a_write_waits_out_the_busy_timeout_then_fails_clearly(sqlite_catalogue, tmp_path):
+    catalogue = sqlite_catalogue
     holder = sqlite3.connect(tmp_path / "bodega.db", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
@@ -140,10 +151,11 @@ def test_an_unusable_database_is_a_catalogue_error(tmp_path):
         c.close()
 
 
-def test_a_full_database_is_no_space(catalogue):
+def test_a_full_database_is_no_space(sqlite_catalogue):
     # SQLite's answer when the disk (here: its page limit) is full is NoSpace, not a traceback.
     from sqlalchemy import event
 
+    catalogue = sqlite_catalogue
     catalogue.ensure_schema()
     catalogue.close()
 

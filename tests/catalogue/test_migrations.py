@@ -15,8 +15,8 @@ from bodega import errors
 
 
 @pytest.fixture
-def catalogue(tmp_path):
-    c = Catalogue(f"sqlite:///{tmp_path / 'bodega.db'}")
+def catalogue(catalogue_url):
+    c = Catalogue(catalogue_url)
     yield c
     c.close()
 
@@ -98,20 +98,20 @@ def test_the_migrations_ship_with_the_package():
 
 def _chain_of_deltas(c: Catalogue) -> list[uuid.UUID]:
     """A user, a container and three snapshots: a full one and two deltas, each on the one before."""
-    from bodega.catalogue.models import Container, ContainerStatus, Platform, Snapshot, SnapshotTrigger, SnapshotType
+    from bodega.catalogue.models import Snapshot, SnapshotTrigger, SnapshotType
 
     ids = [uuid.uuid4() for _ in range(3)]
-    user_id = uuid.uuid4()
+    user_id, box_id = uuid.uuid4(), uuid.uuid4()
     with c.session_scope() as s:
-        # The users table as 0001 made it (later migrations add columns the model has).
+        # The users and containers tables as 0001 made them (later migrations add columns the models have).
         s.execute(sa.text("INSERT INTO users (id, email, display_name, role, created_at) "
                           "VALUES (:id, 'u@example.org', 'u', 'owner', CURRENT_TIMESTAMP)"), {"id": user_id.hex})
-        box = Container(owner_id=user_id, name="dev", status=ContainerStatus.READY, platform=Platform.LINUX_X64,
-                        storage_path="/nowhere")
-        s.add(box)
-        s.flush()
+        s.execute(sa.text("INSERT INTO containers (id, owner_id, name, description, status, platform, storage_path, "
+                          "size_bytes, settings, created_at, updated_at) VALUES (:id, :owner, 'dev', '', 'ready', "
+                          "'linux-x64', '/nowhere', 0, '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                  {"id": box_id.hex, "owner": user_id.hex})
         for i, sid in enumerate(ids):
-            s.add(Snapshot(id=sid, container_id=box.id, type=SnapshotType.DELTA if i else SnapshotType.FULL,
+            s.add(Snapshot(id=sid, container_id=box_id, type=SnapshotType.DELTA if i else SnapshotType.FULL,
                            base_snapshot_id=ids[i - 1] if i else None, checksum_manifest="00",
                            trigger=SnapshotTrigger.MANUAL))
             s.flush()
@@ -135,13 +135,21 @@ def test_forget_order_checks_a_deltas_base_at_commit_and_keeps_the_rows(catalogu
     assert catalogue.revision() == "0002_forget_order"
     with catalogue.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM snapshots").scalar() == 3  # the copy kept them
-        ddl = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'snapshots'").scalar()
-    assert "DEFERRABLE INITIALLY DEFERRED" in ddl
+    assert _base_key_deferred(catalogue)
     with pytest.raises(sa.exc.IntegrityError):
         _delete(catalogue, ids[1])  # ids[2] would be left without its base
     _delete(catalogue, ids[1], ids[2])
     catalogue.downgrade("0001")
     with catalogue.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM snapshots").scalar() == 1
-        ddl = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'snapshots'").scalar()
-    assert "DEFERRABLE" not in ddl
+    assert not _base_key_deferred(catalogue)
+
+
+def _base_key_deferred(c: Catalogue) -> bool:
+    """Whether the delta's key to its base is checked at commit (DEFERRABLE INITIALLY DEFERRED)."""
+    with c.engine.connect() as conn:
+        if c.dialect == "sqlite":
+            ddl = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'snapshots'").scalar()
+            return "DEFERRABLE INITIALLY DEFERRED" in ddl
+        return bool(conn.exec_driver_sql("SELECT condeferrable AND condeferred FROM pg_constraint WHERE "
+                                         "conname = 'fk_snapshots_base_snapshot_id_snapshots'").scalar())

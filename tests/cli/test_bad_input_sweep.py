@@ -66,6 +66,7 @@ BASELINE_EXIT: dict[tuple[str, ...], tuple[int, str]] = {
     ("container", "unarchive"): (48, "the fixture's container is ready, not archived: WrongStatus"),
     ("user", "mfa-enrol"): (10, "the TOTP code it reads cannot be known ahead: InvalidInput (no code)"),
     ("user", "recovery-codes"): (48, "the fixture's user has no second factor: WrongStatus"),
+    ("container", "recover"): (10, "PATH or --host, both optional: given neither, InvalidInput"),
 }
 
 
@@ -259,8 +260,12 @@ def baseline(path: tuple[str, ...], param: click.Parameter, w: World) -> str | N
 # --- walking the command tree and building command lines -----------------------------------
 
 def leaves(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
-    """Every command that is not a group, with the words that reach it."""
-    for name, command in sorted(group.commands.items()):
+    """Every command that is not a group, with the words that reach it (through click's
+    list_commands/get_command: the root group loads its commands on first use)."""
+    ctx = click.Context(group)
+    for name in sorted(group.list_commands(ctx)):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             yield from leaves(command, path + (name,))
         else:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -13,6 +12,7 @@ import pytest
 import bodega
 from bodega.catalogue.models import ContainerLock, ContainerStatus, TaskStatus
 
+from backends import write_lock_held
 from subprocesses import bodega_cli, child_env, python_child, wait_for
 
 WORKERS, OPS = 8, 200
@@ -93,15 +93,10 @@ def test_two_processes_creating_the_same_name_one_wins_the_other_is_told(home, t
 def test_a_catalogue_locked_by_another_process_gives_a_clear_error(home):
     with bodega.open(home) as b:
         b.containers.create("dev")
-    holder = sqlite3.connect(home / "bodega.db", isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")  # another process in the middle of a long write
-    try:
+    with write_lock_held(home):  # another process in the middle of a long write
         done = bodega_cli(home, "container", "create", "other", BODEGA_BUSY_TIMEOUT="0.5")
         assert done.returncode == 55, done.stderr
         assert "locked by another process (waited 0.5 s)" in done.stderr
         listing = bodega_cli(home, "container", "list", "--json", BODEGA_BUSY_TIMEOUT="0.5")
         assert listing.returncode == 0 and [c["name"] for c in json.loads(listing.stdout)] == ["dev"]
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     assert bodega_cli(home, "container", "create", "other").returncode == 0

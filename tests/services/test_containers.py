@@ -12,6 +12,8 @@ import bodega
 from bodega import errors
 from bodega.catalogue.models import AppStatus, ContainerStatus, SnapshotType
 
+from backends import lose_catalogue
+
 
 def manifest_of(c) -> dict:
     return json.loads((Path(c.storage_path) / "manifest.json").read_text())
@@ -346,8 +348,7 @@ def test_an_empty_catalogue_plus_the_containers_directory_gives_back_the_contain
         b.containers.create("other")
         b.containers.archive("other")
         before = {c.name: c for c in b.containers.list()}
-    for f in home.glob("bodega.db*"):
-        f.unlink()  # the catalogue is lost; the containers directory is not
+    lose_catalogue(home)  # the catalogue is lost; the containers directory is not
     with bodega.open(home) as b:
         assert b.containers.list() == []
         recovered = b.containers.recover(home / "containers")

@@ -15,7 +15,7 @@ from bodega import errors
 from bodega.catalogue.models import SnapshotTrigger, SnapshotType
 from bodega.storage import manifest as mf
 from bodega.storage.retention import Policy
-from damage import flip_bit
+from damage import flip_bit, flip_stored_bit
 from manifest_trees import RACY_WAIT
 
 
@@ -147,9 +147,10 @@ def test_verify_names_damaged_files_and_repair_fixes_them(b, dev):
     store = b.snapshots.engine.store
     digest = mf.build(dev).get(b"app/f7.txt").hash
     entry = store.locate(digest)
-    path = store.pack_path(entry.pack) if not isinstance(entry, Path) else entry
-    offset = entry.offset + entry.stored_len // 2 if not isinstance(entry, Path) else 10
-    flip_bit(path, offset)
+    if isinstance(entry, Path):
+        flip_bit(entry, 10)
+    else:
+        flip_stored_bit(store, entry, entry.offset + entry.stored_len // 2)
     assert b.snapshots.verify("dev")["ok"]  # structure only
     report = b.snapshots.verify("dev", read_data=1.0)
     assert not report["ok"]
@@ -167,6 +168,28 @@ def test_diff_live_against_the_newest_and_between_snapshots(b, dev):
     assert {c.path for c in live} == {b"app/f2.txt", b"added"}
     second = b.snapshots.create("dev")
     assert {c.path for c in b.snapshots.diff("dev", str(first.id), str(second.id))} == {b"app/f2.txt", b"added"}
+
+
+def test_diff_of_the_live_tree_reads_the_store_only_for_another_snapshot(b, dev, monkeypatch):
+    """Against the snapshot the live manifest was saved for (same root), the live manifest is
+    the old side: the store is not read.  Against an older snapshot, its manifest is."""
+    first = b.snapshots.create("dev")
+    (dev / "app" / "f2.txt").write_text("edited")
+    b.snapshots.create("dev")
+    (dev / "added").write_text("x")
+    read = []
+    engine = b.snapshots.engine
+    real = engine.manifest
+    monkeypatch.setattr(engine, "manifest", lambda sid: read.append(sid) or real(sid))
+    assert {c.path for c in b.snapshots.diff("dev")} == {b"added"}
+    assert read == []
+    assert {c.path for c in b.snapshots.diff("dev", str(first.id))} == {b"app/f2.txt", b"added"}
+    assert read == [str(first.id)]
+    # a live manifest that does not load: the snapshot's manifest is read, the answer the same
+    state = Path(b.containers.get("dev").storage_path) / "state"
+    (state / "live.manifest").write_bytes(b"damaged")
+    assert {c.path for c in b.snapshots.diff("dev")} == {b"added"}
+    assert len(read) == 2
 
 
 def test_gc_removes_a_snapshot_file_no_row_publishes(b, dev):

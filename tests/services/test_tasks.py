@@ -16,7 +16,7 @@ import pytest
 import bodega
 from bodega import errors
 from bodega.catalogue.models import ContainerStatus, Task, TaskStatus, utcnow
-from bodega.services.tasks import HOST, TaskKind
+from bodega.services.tasks import TaskKind
 
 from subprocesses import bodega_cli, bodega_json, child_env, python_child, wait_for
 
@@ -56,7 +56,7 @@ def test_an_inline_task_records_its_whole_life(b):
     [task] = b.tasks.list()
     assert (task.type, task.status, task.progress, task.container_id) == ("container.create", TaskStatus.SUCCEEDED, 100, c.id)
     assert task.started_at <= task.finished_at and task.created_at <= task.started_at
-    assert (task.owner_host, task.owner_pid, task.user_email) == (HOST, os.getpid(), b.user.email)
+    assert (task.owner_host, task.owner_pid, task.user_email) == (b.host, os.getpid(), b.user.email)
     assert task.payload["name"] == "dev" and task.result["container_id"] == str(c.id)
     assert task.result["log"] == [f"created an empty tree at {Path(c.storage_path) / 'root'}"]
     messages = [e.message for e in b.events.list(task_id=task.id)]

@@ -14,9 +14,10 @@ import pytest
 from bodega import errors
 from bodega.storage import faults
 from bodega.storage import manifest as mf
+from bodega.storage.remote import open_remote, store_url
 from bodega.storage.snapshot import SnapshotEngine
 from bodega.storage.store import ObjectStore
-from damage import flip_bit
+from damage import flip_bit, flip_stored_bit
 
 
 def make_tree(root: Path, files: int = 60, seed: int = 0) -> Path:
@@ -39,13 +40,18 @@ def root_of(tree: Path) -> bytes:
 
 
 def engine_at(base: Path, **kw) -> SnapshotEngine:
-    return SnapshotEngine(ObjectStore(base / "store"), **kw)
+    """An engine over the store at base/store (kept in S3 when the test's where is "s3")."""
+    url = store_url()
+    return SnapshotEngine(ObjectStore(base / "store", remote=open_remote(url) if url else None), **kw)
 
 
-@pytest.fixture(params=["ext4", "xfs"])
+@pytest.fixture(params=["ext4", "xfs", "s3"])
 def where(request, ext4_dir):
-    """Each test runs on ext4 (compressed packs) and on XFS (clones)."""
+    """Each test runs on ext4 (compressed packs), on XFS (clones) and with its store in S3."""
     if request.param == "ext4":
+        return ext4_dir
+    if request.param == "s3":
+        request.getfixturevalue("s3_store")
         return ext4_dir
     return request.getfixturevalue("cow_dir")
 
@@ -277,7 +283,7 @@ def test_a_flipped_bit_is_found_by_restore_and_verify_and_repaired_from_the_live
     else:  # chunked: damage the first chunk
         chunk = eng.store.recipe(digest)[0][0]
         e = eng.store.locate(chunk)
-        flip_bit(eng.store.pack_path(e.pack), e.offset + e.stored_len // 2)
+        flip_stored_bit(eng.store, e, e.offset + e.stored_len // 2)
     assert eng.verify(["s1"]).ok  # without reading data every object is present
     report = eng.verify(["s1"], read_data=1.0)
     assert not report.ok

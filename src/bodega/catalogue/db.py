@@ -1,13 +1,23 @@
 """The catalogue database: engine, SQLite pragmas, schema upgrades and session_scope().
 
-session_scope() is the one place a session is opened, committed or rolled back, and the one
-place SQLAlchemy errors become BodegaErrors (by constraint name, see CONSTRAINT_ERRORS).
+session_scope() is the one place a session is opened, committed or rolled back (events are
+numbered right before the commit: catalogue/event_sequence.py), and the one place SQLAlchemy
+errors become BodegaErrors (by constraint name, see CONSTRAINT_ERRORS).
+
+SQLite (the default) serializes writers at BEGIN.  PostgreSQL (many hosts) runs writers
+concurrently at READ COMMITTED: rows a change depends on are locked where it matters (task
+claims, recovery), constraints back every check, and a lock wait beyond the busy timeout is
+DatabaseLocked.  A connection the server dropped (a restart) is replaced at the next
+transaction; a process that must outlive an outage (an agent) waits for the server to come
+back (reconnect_wait).
 """
 from __future__ import annotations
 
 import errno
 import os
 import re
+import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,14 +28,16 @@ from sqlalchemy import event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from bodega import errors
+from bodega.catalogue import event_sequence
 from bodega.catalogue.models import Base
 from bodega.home import Home
 
 # The Alembic head this code expects; tests/catalogue/test_migrations.py keeps it honest.
 # Knowing it here lets every command check the schema with one SELECT instead of loading
 # Alembic's script directory.
-SCHEMA_REVISION = "0003_apps"
+SCHEMA_REVISION = "0006_scaleout"
 
+NAME_LOCKS = 1  # the class of serialize()'s advisory locks (advisory_lock's use a single key: another space)
 DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a writer waits for another writer before DatabaseLocked
 
 # Violations the services normally catch first with a friendlier message; these are the
@@ -35,6 +47,7 @@ CONSTRAINT_ERRORS: dict[str, type[errors.BodegaError]] = {
     "ck_containers_name_length": errors.InvalidName,
     "uq_users_email": errors.NameTaken,
     "pk_container_locks": errors.ContainerBusy,
+    "fk_tasks_container_id_containers": errors.ContainerNotFound,
     "fk_container_locks_container_id_containers": errors.ContainerBusy,
     "ck_snapshots_delta_has_base": errors.DeltaBaseMismatch,
     "fk_snapshots_base_snapshot_id_snapshots": errors.DeltaBaseMismatch,
@@ -65,12 +78,24 @@ def busy_timeout() -> float:
 
 
 def _make_engine(url: str, timeout: float, foreign_keys: bool = True, **kwargs: Any) -> sa.Engine:
-    """An engine; on SQLite with WAL, foreign keys, a busy timeout and bodega's own BEGINs."""
+    """An engine; on SQLite with WAL, foreign keys, a busy timeout and bodega's own BEGINs; on
+    PostgreSQL with the busy timeout as lock timeout and connections checked before use."""
     is_sqlite = url.startswith("sqlite")
     if is_sqlite:
         # Several threads of one process (a task and its heartbeat) share the pool.
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": timeout})
-    engine = sa.create_engine(url, **kwargs)
+    elif sa.make_url(url).get_backend_name() == "postgresql":
+        kwargs.setdefault("connect_args", {"connect_timeout": max(2, int(timeout)),
+                                           "options": f"-c lock_timeout={int(timeout * 1000)}"})
+        kwargs.setdefault("pool_pre_ping", True)  # a connection a server restart cut is replaced
+    try:
+        engine = sa.create_engine(url, **kwargs)
+    except (ImportError, exc.NoSuchModuleError) as e:
+        raise errors.MissingDependency(
+            f"the catalogue at {sa.make_url(url).render_as_string(hide_password=True)} needs a driver that is not "
+            f"installed ({e}): pip install 'bodega[postgresql]'") from e
+    except exc.ArgumentError as e:
+        raise errors.InvalidInput(f"BODEGA_DATABASE_URL is not a database URL: {e}") from e
     if not is_sqlite:
         return engine
 
@@ -104,7 +129,16 @@ class Catalogue:
         self.url = url
         self.timeout = busy_timeout() if timeout is None else timeout
         self.engine = _make_engine(url, self.timeout)
+        self.dialect = self.engine.dialect.name
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Seconds a transaction waits for an unreachable server before CatalogueUnavailable:
+        # 0 for commands (say so at once), longer for agents, which outlive a restart.
+        self.reconnect_wait = 0.0
+
+    @property
+    def shared(self) -> bool:
+        """Whether several hosts can share this catalogue (a database server, not a file)."""
+        return self.dialect != "sqlite"
 
     @classmethod
     def for_home(cls, home: Home, timeout: float | None = None) -> "Catalogue":
@@ -124,10 +158,11 @@ class Catalogue:
         """
         try:
             with self._sessions() as session:
-                session.connection(execution_options={"bodega_write": write})
+                self._begin(session, write)
                 try:
                     yield session
                     if write:
+                        event_sequence.publish(session)
                         session.commit()
                     else:
                         session.rollback()
@@ -141,6 +176,60 @@ class Catalogue:
                                       "hold or search it") from None
         except OverflowError as e:  # nor an integer past 64 bits
             raise errors.InvalidInput(f"a number is too large for the catalogue: {e}") from None
+
+    def _begin(self, session: Session, write: bool) -> None:
+        """Starts the session's transaction; while the server is unreachable, retries for up to
+        reconnect_wait seconds (nothing was done yet, so trying again is safe)."""
+        deadline = time.monotonic() + self.reconnect_wait
+        pause = 0.05
+        while True:
+            try:
+                session.connection(execution_options={"bodega_write": write})
+                return
+            except exc.DBAPIError as e:
+                if not _unreachable(e) or time.monotonic() + pause > deadline:
+                    raise
+                session.rollback()
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
+
+    def serialize(self, session: Session, name: str) -> None:
+        """Makes the write transactions that pass the same name run one after the other from
+        here (PostgreSQL: a transaction-level advisory lock; SQLite's writers are serial anyway):
+        a check that no row has a name, then its insert, cannot interleave with another's."""
+        if self.dialect == "postgresql":
+            session.execute(sa.select(sa.func.pg_advisory_xact_lock(NAME_LOCKS, zlib.crc32(name.encode()) - (1 << 31))))
+
+    @contextmanager
+    def advisory_lock(self, name: str, *, shared: bool, timeout: float | None) -> Iterator["LockHolder"]:
+        """Holds a lock named name across every host of this catalogue (PostgreSQL), shared or
+        exclusive, on a connection of its own; timeout None waits for ever.  StoreBusy-like
+        waits end in DatabaseLocked.  The holder's still_held() tells whether the server
+        still holds it for this process (a restart drops it)."""
+        key = zlib.crc32(name.encode())  # 32 bits: pg_locks shows it as objid
+        func = "pg_advisory_lock_shared" if shared else "pg_advisory_lock"
+        try:
+            conn = self.engine.connect()
+        except exc.SQLAlchemyError as e:
+            raise self._translate(e) from e
+        try:
+            try:
+                if timeout == 0:  # try once
+                    taken = conn.exec_driver_sql(f"SELECT pg_try_{func[3:]}({key})").scalar()
+                else:  # lock_timeout 0 waits for ever
+                    conn.exec_driver_sql(f"SET lock_timeout = {0 if timeout is None else max(1, int(timeout * 1000))}")
+                    taken = conn.exec_driver_sql(f"SELECT {func}({key})") is not None
+                conn.commit()
+            except exc.SQLAlchemyError as e:
+                raise self._translate(e) from e
+            if not taken:
+                raise errors.DatabaseLocked(f"the lock {name!r} is held by another process")
+            yield LockHolder(conn, key)
+        finally:
+            try:
+                conn.invalidate()  # closing the session releases the lock, whatever its state
+            finally:
+                conn.close()
 
     def _translate(self, e: exc.SQLAlchemyError) -> errors.BodegaError:
         """The BodegaError for a SQLAlchemy error (InternalError for what can only be a bug)."""
@@ -156,6 +245,12 @@ class Catalogue:
             return errors.InternalError(f"catalogue constraint violated: {e.orig}")
         if isinstance(e, exc.NoResultFound):
             return errors.NotFound()
+        if isinstance(e, exc.DBAPIError) and _unreachable(e):
+            return errors.CatalogueUnavailable(f"cannot reach the catalogue {self._where()}: "
+                                               f"{str(e.orig).strip().splitlines()[0] if e.orig else e}")
+        if _sqlstate(e) in ("55P03", "40P01", "40001"):  # lock timeout, deadlock, serialization failure
+            return errors.DatabaseLocked(
+                f"the catalogue is locked by another process (waited {self.timeout:g} s): {self._where()}")
         if isinstance(e, exc.OperationalError):
             text = str(e.orig).lower()
             if "disk is full" in text:
@@ -239,6 +334,43 @@ class Catalogue:
                     raise self._translate(e) from e
         finally:
             engine.dispose()
+
+
+class LockHolder:
+    """An advisory lock held on its own connection."""
+
+    def __init__(self, conn: sa.Connection, key: int) -> None:
+        self._conn = conn
+        self._key = key
+
+    def still_held(self) -> bool:
+        """Whether the server still holds the lock for us (False after the connection was cut)."""
+        try:
+            held = self._conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+                f"AND granted AND classid = 0 AND objid = {self._key} AND objsubid = 1"
+            ).scalar()
+            self._conn.commit()
+        except exc.SQLAlchemyError:
+            return False
+        return bool(held)
+
+
+def _sqlstate(e: exc.SQLAlchemyError) -> str | None:
+    return getattr(getattr(e, "orig", None), "sqlstate", None)
+
+
+def _unreachable(e: exc.DBAPIError) -> bool:
+    """Whether an error means the database server cannot be reached (or cut the connection)."""
+    if e.connection_invalidated:
+        return True
+    state = _sqlstate(e)
+    if state is not None:
+        # 08: connection exceptions; 57P01-57P03: the server is shutting down or starting up.
+        return state.startswith("08") or state in ("57P01", "57P02", "57P03")
+    if isinstance(e, exc.OperationalError) and e.orig is not None and type(e.orig).__module__.startswith("psycopg"):
+        return True  # psycopg reports a refused or lost connection without a SQLSTATE
+    return False
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -240,22 +240,32 @@ def clone(source: str, name: str, description: str | None, detach: bool, wait: b
 
 
 @container.command("recover", epilog=exit_status(errors.ContainerManifestInvalid, errors.ContainerExists,
-                                                   errors.NameTaken, errors.CrossDevice, errors.PathNotFound))
-@click.argument("path", type=click.Path(file_okay=False, path_type=str))
+                                                   errors.NameTaken, errors.CrossDevice, errors.PathNotFound,
+                                                   errors.SnapshotNotFound))
+@click.argument("path", required=False, type=click.Path(file_okay=False, path_type=str))
 @click.option("--name", help="Recover under this name (one container only).")
+@click.option("--host", "from_host", metavar="HOST",
+              help="Move here every container the catalogue places on HOST (a host that is gone), each "
+                   "restored from its newest snapshot in the shared store.")
 @json_option
 @home_option
-def recover(path: str, name: str | None, as_json: bool, home: str | None) -> None:
-    """Put containers back in the catalogue from their manifest.json.
+def recover(path: str | None, name: str | None, from_host: str | None, as_json: bool, home: str | None) -> None:
+    """Put containers back in the catalogue from their manifest.json, or move a lost host's here.
 
     PATH is a container directory (holding manifest.json) or a directory of them, such as
     the home's containers/ directory after the catalogue was lost.  A container directory
-    outside the home is moved into its containers/ directory.
+    outside the home is moved into its containers/ directory.  With --host (and no PATH), the
+    containers of another host sharing this catalogue and store are rebuilt on this one.
     """
+    if (path is None) == (from_host is None):
+        raise errors.InvalidInput("give a container directory, or --host HOST (not both)")
+    if from_host is not None and name is not None:
+        raise errors.InvalidInput("--name works with one container directory, not with --host")
     with open_bodega(home) as b:
-        found = b.containers.recover(path, name=name)
+        found = b.containers.recover(path, name=name) if path is not None else b.containers.recover_host(from_host)
+    verb = "recovered" if path is not None else f"moved here from {from_host}:"
     emit([c.to_dict() for c in found], as_json,
-         lambda _: "\n".join(f"recovered {c.name} ({short_id(c.id)})" for c in found) or "nothing to recover")
+         lambda _: "\n".join(f"{verb} {c.name} ({short_id(c.id)})" for c in found) or "nothing to recover")
 
 
 @click.command("du", epilog=exit_status(errors.ContainerNotFound, errors.AmbiguousReference))

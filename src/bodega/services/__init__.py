@@ -38,6 +38,7 @@ class Bodega:
                  owns_catalogue: bool = True) -> None:
         self.home = home
         self.catalogue = catalogue
+        self.host = home.host_id()  # this home among the hosts sharing the catalogue
         self._owns_catalogue = owns_catalogue
         self.events = EventService(self)
         self.settings = SettingService(self)

@@ -24,7 +24,7 @@ from bodega.catalogue.models import (
     utcnow,
 )
 from bodega.services.sandbox_spec import process_spec, split_command, view_of
-from bodega.services.tasks import HOST, pid_alive
+from bodega.services.tasks import pid_alive
 from bodega.storage.tree import Tree
 
 if TYPE_CHECKING:
@@ -83,6 +83,7 @@ class AppRuns:
             app, ep = self._entry(s, c, app_ref, entry_name)
             if c.status not in (ContainerStatus.READY, ContainerStatus.RUNNING):
                 raise errors.WrongStatus(f"container {c.name} is {c.status.value}: apps run in a ready container")
+            self._b.tasks.require_here(s, c.id)  # the tree the app runs in is on its host
             busy = s.get(ContainerLock, c.id)
             if busy is not None:
                 raise errors.ContainerBusy(f"container {c.name} is busy with task {busy.task_id}: run the app "
@@ -90,7 +91,7 @@ class AppRuns:
             root = Path(c.storage_path) / "root"
             spec = self._spec(c, app, ep, root, list(args))
             run = AppRun(id=uuid.uuid4(), app_instance_id=app.id, container_id=c.id, entry=ep["name"],
-                         user_id=user.id, owner_host=HOST, owner_pid=os.getpid())
+                         user_id=user.id, owner_host=self._b.host, owner_pid=os.getpid())
             s.add(run)
             self._b.events.record(s, f"{user.email}: run {c.name} {app.name}:{ep['name']}", level=EventLevel.AUDIT,
                                   source=EventSource.USER, container_id=c.id, app_instance_id=app.id,
@@ -184,7 +185,7 @@ class AppRuns:
         """Closes runs whose bodega died (as crashes); returns how many."""
         with self._b.catalogue.session_scope(write=False) as s:
             rows = s.execute(sa.select(AppRun.id, AppRun.owner_pid)
-                             .where(AppRun.finished_at.is_(None), AppRun.owner_host == HOST)).all()
+                             .where(AppRun.finished_at.is_(None), AppRun.owner_host == self._b.host)).all()
         dead = [r.id for r in rows if r.owner_pid is None or not pid_alive(r.owner_pid)]
         for run_id in dead:
             with self._b.catalogue.session_scope() as s:

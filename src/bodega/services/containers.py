@@ -143,12 +143,13 @@ class ContainerInfo:
     settings: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    host: str | None = None  # the host whose home holds the tree
 
     @classmethod
     def of(cls, row: Container, owner_email: str) -> "ContainerInfo":
         """The ContainerInfo of a row."""
         return cls(row.id, row.name, row.description, row.status, row.platform, owner_email, row.storage_path,
-                   row.size_bytes, list(row.tags), dict(row.settings), row.created_at, row.updated_at)
+                   row.size_bytes, list(row.tags), dict(row.settings), row.created_at, row.updated_at, row.host)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -157,6 +158,7 @@ class ContainerInfo:
             "platform": self.platform.value, "owner": self.owner_email, "storage_path": self.storage_path,
             "size_bytes": self.size_bytes, "tags": self.tags, "settings": self.settings,
             "created_at": self.created_at.isoformat(), "updated_at": self.updated_at.isoformat(),
+            "host": self.host,
         }
 
 
@@ -206,7 +208,8 @@ class ContainerService:
         register(TaskKind("container.tag", self._run_tag))
         register(TaskKind("container.archive", self._run_set_status))
         register(TaskKind("container.unarchive", self._run_set_status))
-        register(TaskKind("container.recover", self._run_recover, changes_tree=True))
+        # A recover from the store moves a container here from its host: it runs on any host.
+        register(TaskKind("container.recover", self._run_recover, changes_tree=True, any_host=True))
 
     # --- reading --------------------------------------------------------------------------
 
@@ -218,8 +221,13 @@ class ContainerService:
         matches several).  Any other text is a name: among your containers first, then among
         those shared with you (AmbiguousReference when several of those have it).  Names that
         read as ids are refused when a container is created, renamed, cloned or recovered, so
-        a reference never names one container and the id of another.
+        a reference never names one container and the id of another.  In a write transaction
+        the row is locked (on a database with row locks) until the commit, so what the caller
+        checks of it stays true, whatever other hosts do meanwhile.
         """
+        return self._locked_if_writing(s, self._find(s, ref), ref)
+
+    def _find(self, s: Session, ref: str | uuid.UUID) -> Container:
         if looks_like_id(ref):
             row = find_by_id(s, Container, ref, "container")
             if row is not None and self._b.shares.can_see(s, row):
@@ -240,6 +248,16 @@ class ContainerService:
             return others[0]
         raise errors.ContainerNotFound(f"no container {ref!r}")
 
+    def _locked_if_writing(self, s: Session, row: Container, ref: str | uuid.UUID) -> Container:
+        """row, locked and read again when s writes on a server database (SQLite writers are serial)."""
+        conn = s.connection()
+        if conn.dialect.name == "sqlite" or not conn.get_execution_options().get("bodega_write"):
+            return row
+        try:
+            s.refresh(row, with_for_update=True)
+        except sa.exc.InvalidRequestError:  # deleted by another transaction meanwhile
+            raise errors.ContainerNotFound(f"no container {ref!r}") from None
+        return row
     def _shadowed(self, s: Session, ref: str | uuid.UUID) -> str:
         """A hint for a container named like an id, which only its id reaches (names from before the rule)."""
         row = s.scalar(sa.select(Container).where(Container.owner_id == self._b.users.current.id,
@@ -292,19 +310,20 @@ class ContainerService:
     # --- creating -------------------------------------------------------------------------
 
     def _ensure_name_free(self, s: Session, owner_id: uuid.UUID, name: str, but: uuid.UUID | None = None) -> None:
+        self._b.catalogue.serialize(s, f"container name {owner_id} {name}")  # until the insert commits
         taken = s.scalar(sa.select(Container.id).where(Container.owner_id == owner_id, Container.name == name))
         if taken is not None and taken != but:
             raise errors.NameTaken(f"a container named {name!r} exists already")
 
     def _new_container(self, s: Session, task: Task, *, name: str, description: str, platform: Platform,
-                       tags: builtins.list[str], settings: dict[str, Any]) -> Container:
-        """Inserts a container in status creating for task, which will make it ready."""
+                       tags: builtins.list[str], settings: dict[str, Any], host: str | None = None) -> Container:
+        """Inserts a container in status creating for task, which will make it ready on host (default: this one)."""
         owner = self._b.users.current
         self._ensure_name_free(s, owner.id, name)
         container_id = uuid.uuid4()
         row = Container(id=container_id, owner_id=owner.id, name=name, description=description,
                         status=ContainerStatus.CREATING, platform=platform, size_bytes=0, settings=settings,
-                        storage_path=str(self._b.home.container_dir(container_id)))
+                        storage_path=str(self._b.home.container_dir(container_id)), host=host or self._b.host)
         row.tags = tags  # type: ignore[assignment]
         s.add(row)
         s.flush()
@@ -376,8 +395,9 @@ class ContainerService:
                 raise errors.WrongStatus(f"container {src.name} is {src.status.value}: only a ready or archived "
                                          "container can be cloned")
             task.payload = {**task.payload, "source_id": str(src.id), "source_name": src.name}
+            # The clone is made where its source's tree is.
             self._new_container(s, task, name=name, platform=src.platform, tags=list(src.tags),
-                                settings=dict(src.settings),
+                                settings=dict(src.settings), host=src.host,
                                 description=src.description if description is None else description)
 
         label = source if isinstance(source, str) else str(source)
@@ -388,8 +408,13 @@ class ContainerService:
     def _run_clone(self, ctx: TaskContext) -> None:
         assert ctx.container_id is not None
         source_id = uuid.UUID(ctx.payload["source_id"])
+        target = self._b.home.container_dir(ctx.container_id)
         with self._b.catalogue.session_scope(write=False) as s:
             source_root = Path(self._row(s, source_id).storage_path) / "root"
+            elsewhere = self._row(s, ctx.container_id).storage_path != str(target)
+        if elsewhere:  # queued on another host: the clone's tree is made in this host's home
+            with self._b.catalogue.session_scope() as s:
+                self._row(s, ctx.container_id).storage_path = str(target)
 
         def on_progress(p: fs.CloneProgress) -> None:
             # Called by the native clone at checkpoints; raising (a cancel) stops it cleanly.
@@ -408,7 +433,6 @@ class ContainerService:
                 f"({r.bytes_cloned} bytes cloned, {r.bytes_copied} copied)")
         if r.specials:
             ctx.log(f"skipped {len(r.specials)} special files: {', '.join(r.specials[:5])}")
-        target = self._b.home.container_dir(ctx.container_id)
         try:
             os.rename(stage, target)
         except OSError as e:
@@ -629,6 +653,68 @@ class ContainerService:
             recovered.append(self.get(uuid.UUID(task.result["container_id"])))
         return recovered
 
+    def recover_host(self, host: str) -> builtins.list[ContainerInfo]:
+        """Moves here the containers the catalogue places on host (a host that is gone): each
+        one's tree is restored from its newest snapshot in the shared store, checked by hash,
+        and its rows then name this host (task container.recover each).  Changes made on host
+        after that snapshot are not in the store: they stay behind."""
+        host = host.strip()
+        if not host:
+            raise errors.InvalidInput("--host needs the host id the containers are on (`bodega container list --json`)")
+        if host == self._b.host:
+            raise errors.InvalidInput(f"{host} is this host: its containers are here already")
+        with self._b.catalogue.session_scope(write=False) as s:
+            rows = s.execute(sa.select(Container.id, Container.name).where(Container.host == host, self._b.shares.visible())
+                             .order_by(Container.name)).all()
+            newest = {r.id: s.scalar(sa.select(Snapshot.id).where(Snapshot.container_id == r.id)
+                                     .order_by(Snapshot.created_at.desc()).limit(1)) for r in rows}
+        if not rows:
+            raise errors.ContainerNotFound(f"no container of yours is on host {host!r}")
+        bare = [r.name for r in rows if newest[r.id] is None]
+        if bare:
+            raise errors.SnapshotNotFound(f"container(s) {', '.join(bare)} on host {host} have no snapshot to "
+                                          "recover from: nothing of them is in the store")
+        moved = []
+        for r in rows:
+            def prepare(s: Session, task: Task, container_id: uuid.UUID = r.id) -> None:
+                row = self._locked_if_writing(s, self._row(s, container_id), str(container_id))
+                if row.host != host:
+                    raise errors.Conflict(f"container {row.name} is no longer on host {host} (now: {row.host})")
+                task.container_id = row.id
+
+            self._b.tasks.submit("container.recover", {"from_host": host, "container_id": str(r.id),
+                                                       "snapshot_id": str(newest[r.id])},
+                                 f"container recover {r.name} from host {host}", prepare=prepare)
+            moved.append(self.get(r.id))
+        return moved
+
+    def _run_takeover(self, ctx: TaskContext) -> None:
+        """Restores a container of another host here from its newest snapshot, then makes this host its host."""
+        assert ctx.container_id is not None
+        snap = ctx.payload["snapshot_id"]
+        target = self._b.home.container_dir(ctx.container_id)
+        if target.exists():
+            raise errors.ContainerExists(f"{target} exists already on this host: remove it first")
+        stage = ctx.staging / "container"
+        stage.mkdir()
+        restored = self._b.snapshots.engine.restore(stage / "root", stage / "state", snap,
+                                                    progress=lambda _p, done, total: ctx.progress(
+                                                        5 + done * 90 // total if total else 5))
+        os.rename(stage, target)  # the tree is published; the catalogue follows in finish()
+        ctx.result.update(container_id=str(ctx.container_id), path=str(target), snapshot_id=snap,
+                          files=restored.files_written, bytes=restored.bytes_written)
+        ctx.log(f"restored snapshot {snap[:8]} from the store: {restored.files_written} files")
+        with ctx.finish() as s:
+            row = self._row(s, ctx.container_id)
+            old = row.host
+            row.host, row.storage_path = self._b.host, str(target)
+            if row.status in (ContainerStatus.RUNNING, ContainerStatus.CREATING):
+                row.status = ContainerStatus.READY  # nothing runs in a tree just restored
+            self._b.events.record(s, f"container {row.name} moved from host {old} to {self._b.host} "
+                                     f"(snapshot {snap[:8]} restored)", container_id=row.id, task_id=ctx.task_id,
+                                  context={"from_host": old, "snapshot_id": snap})
+            self.sync_manifest(s, row)
+
     def _owner_for(self, s: Session, manifest: dict[str, Any]) -> User:
         """The manifest's owner if this catalogue knows them, else the acting user."""
         email = manifest["container"].get("owner")
@@ -636,6 +722,8 @@ class ContainerService:
         return row if row is not None else s.get(User, self._b.users.current.id)  # type: ignore[return-value]
 
     def _run_recover(self, ctx: TaskContext) -> None:
+        if "from_host" in ctx.payload:
+            return self._run_takeover(ctx)
         source = Path(ctx.payload["path"])
         container_id = uuid.UUID(ctx.payload["container_id"])
         manifest = read_manifest(source)
@@ -660,7 +748,7 @@ class ContainerService:
                 owner = self._owner_for(s, manifest)
                 self._ensure_name_free(s, owner.id, ctx.payload["name"])
                 row = Container(id=container_id, owner_id=owner.id, name=ctx.payload["name"],
-                                storage_path=str(target), size_bytes=0, **fields)
+                                storage_path=str(target), size_bytes=0, host=self._b.host, **fields)
                 row.tags = validate_tags(manifest["container"]["tags"])  # type: ignore[assignment]
                 s.add(row)
                 s.flush()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from bodega.catalogue import event_sequence
 from bodega.catalogue.models import EventLevel, EventLog, EventSource, utcnow
 from bodega.errors import InvalidInput
 
@@ -23,7 +24,7 @@ FOLLOW_POLL = 0.2  # seconds between polls while following
 
 @dataclass(frozen=True)
 class EventInfo:
-    """One event; `seq` is its cursor: events with a larger seq happened later."""
+    """One event; `seq` is its cursor: events with a larger seq were committed later."""
 
     seq: int
     id: uuid.UUID
@@ -36,19 +37,20 @@ class EventInfo:
     container_id: uuid.UUID | None
     task_id: uuid.UUID | None
     user_id: uuid.UUID | None
+    host: str | None = None  # the host that wrote it
 
     @classmethod
     def of(cls, row: EventLog) -> "EventInfo":
         """The EventInfo of a row."""
         return cls(row.seq, row.id, row.timestamp, row.source, row.level, row.message, dict(row.context),
-                   list(row.tags), row.container_id, row.task_id, row.user_id)
+                   list(row.tags), row.container_id, row.task_id, row.user_id, row.host)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return {
             "seq": self.seq, "id": str(self.id), "timestamp": self.timestamp.isoformat(),
             "source": self.source.value, "level": self.level.value, "message": self.message,
-            "context": self.context, "tags": self.tags,
+            "context": self.context, "tags": self.tags, "host": self.host,
         }
 
 
@@ -80,15 +82,15 @@ class EventService:
                task_id: uuid.UUID | None = None, app_instance_id: uuid.UUID | None = None,
                user_id: uuid.UUID | None = None, context: dict[str, Any] | None = None,
                tags: Iterable[str] = ()) -> None:
-        """Adds an event to session's transaction, so it commits with the change it describes."""
+        """Adds an event to session's transaction, so it commits with the change it describes.
+
+        Its seq is given at the commit (catalogue/event_sequence.py): in commit order, gap-free.
+        """
         ids = {"container_id": container_id, "task_id": task_id, "app_instance_id": app_instance_id}
         full_context = {k: str(v) for k, v in ids.items() if v is not None} | (context or {})
-        # seq = max + 1 inside the write transaction: writers are serialized (BEGIN IMMEDIATE), so
-        # seq grows in commit order and a reader resuming after seq N never misses a later event.
-        next_seq = sa.select(sa.func.coalesce(sa.func.max(EventLog.seq), 0) + 1).scalar_subquery()
-        session.execute(sa.insert(EventLog).values(
-            id=uuid.uuid4(), seq=next_seq, timestamp=utcnow(), source=source, level=level, message=message,
-            context=full_context, tags=list(tags), container_id=container_id, task_id=task_id, user_id=user_id,
+        event_sequence.record(session, dict(
+            id=uuid.uuid4(), timestamp=utcnow(), source=source, level=level, message=message, context=full_context,
+            tags=list(tags), container_id=container_id, task_id=task_id, user_id=user_id, host=self._b.host,
         ))
 
     def audit(self, message: str, *, user_id: uuid.UUID | None = None, context: dict[str, Any] | None = None) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from bodega import errors
 from bodega.catalogue.models import Container, ContainerStatus, Snapshot, SnapshotTrigger, SnapshotType, Task
 from bodega.services.containers import host_platform, validate_name, validate_tags
-from bodega.services.tasks import HOST, TaskContext, TaskInfo, TaskKind
+from bodega.services.tasks import TaskContext, TaskInfo, TaskKind
 from bodega.storage import manifest as mf
 from bodega.storage.archive import UnpackLimits, open_archive, unpack
 from bodega.storage.package import layout
@@ -214,7 +214,7 @@ class ImportService:
         engine = self._b.snapshots.engine
         with self._b.catalogue.session_scope(write=False) as s:
             ids = self._new_ids(s, [r.id for r in info.snapshots] + ([info.tree_snapshot] if info.tree_snapshot else []))
-        tag = f"{os.getpid()}@{HOST}:{ctx.task_id}"
+        tag = f"{os.getpid()}@{self._b.host}:{ctx.task_id}"
         same = [r.id for r in info.snapshots if r.root == info.tree_root]  # a live tree equal to a snapshot
         tree_ref = info.tree_snapshot or (same[-1] if same else None)
         tree_id = ids.get(tree_ref or "", str(uuid.uuid4()))
@@ -238,7 +238,7 @@ class ImportService:
         engine = self._b.snapshots.engine
         snap_id = str(uuid.uuid4())
         done = engine.create(stage / "root", stage / "state", snap_id, kind="full",
-                             writer_tag=f"{os.getpid()}@{HOST}:{ctx.task_id}")
+                             writer_tag=f"{os.getpid()}@{self._b.host}:{ctx.task_id}")
         stem = path.name.split(".")[0] or "imported"
         name = ctx.payload.get("name") or validate_name(stem)
         ctx.result.update(kind="plain", root=done.root, files=done.files, snapshots=[snap_id])
@@ -261,6 +261,7 @@ class ImportService:
             containers._ensure_name_free(s, owner.id, name)
             row = Container(id=container_id, owner_id=owner.id, name=name, storage_path=str(target),
                             size_bytes=sum(done.bytes for _, done, _ in snapshots[:1]), **fields)
+            row.host = self._b.host  # the tree was imported here
             row.tags = validate_tags(manifest["container"].get("tags", [])) if manifest else []  # type: ignore[assignment]
             s.add(row)
             s.flush()
@@ -299,7 +300,7 @@ class ImportService:
             raise errors.UnsavedChanges(f"container {name} has changes no snapshot holds: take a snapshot "
                                         "(bodega snapshot create) before applying a delta to it")
         snap_id = ids.get(info.tree_snapshot or "", str(uuid.uuid4()))
-        done = engine.adopt(snap_id, tree, objects, writer_tag=f"{os.getpid()}@{HOST}:{ctx.task_id}")
+        done = engine.adopt(snap_id, tree, objects, writer_tag=f"{os.getpid()}@{self._b.host}:{ctx.task_id}")
         ctx.progress(80)
         restored = engine.restore(root, state, snap_id, cancel=lambda: ctx.cancel.is_set() or ctx.lost.is_set())
         ctx.result.update(kind="delta", root=tree.root_hex, files=info.files, snapshots=[snap_id],

@@ -18,8 +18,9 @@ from bodega.catalogue.models import (
     Container, ContainerStatus, EventLevel, Role, Snapshot, SnapshotTrigger, SnapshotType, Task, TaskStatus,
 )
 from bodega.services.id_prefix import find_by_id
+from bodega.services.object_store import open_store
 from bodega.services.containers import AfterClone
-from bodega.services.tasks import HOST, TaskContext, TaskInfo, TaskKind
+from bodega.services.tasks import TaskContext, TaskInfo, TaskKind
 from bodega.services.text_input import is_text
 from bodega.storage.retention import Candidate, Policy, select
 from bodega.storage import manifest as mf
@@ -27,7 +28,6 @@ from bodega.storage import restore as restoring
 from bodega.storage.journal import Journal, Journals
 from bodega.storage.manifest import Manifest
 from bodega.storage.snapshot import SnapshotEngine
-from bodega.storage.store import ObjectStore
 from bodega.storage.tree import Tree
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ class SnapshotTasks:
     def engine(self) -> SnapshotEngine:
         """The engine over the home's store (opened on first use)."""
         if self._engine is None:
-            self._engine = SnapshotEngine(ObjectStore(self._b.home.store))
+            self._engine = SnapshotEngine(open_store(self._b))
         return self._engine
 
     def _paths(self, s: Session, container: Container) -> tuple[Path, Path]:
@@ -182,7 +182,7 @@ class SnapshotTasks:
                                   progress=lambda p: progress("scan", p.files_done, p.files_total))
         return self.engine.create(tree, state, str(snap_id), base=str(base) if base else None, kind=kind,
                                   progress=progress, cancel=_cancelled(ctx),
-                                  writer_tag=f"{os.getpid()}@{HOST}:{ctx.task_id}", manifest=built)
+                                  writer_tag=f"{os.getpid()}@{self._b.host}:{ctx.task_id}", manifest=built)
 
     def _run_create(self, ctx: TaskContext) -> None:
         assert ctx.container_id is not None
@@ -399,7 +399,10 @@ class SnapshotTasks:
             return []
         done = []
         try:
-            with nullcontext() if locked else self.engine.store.shared(timeout=0):
+            # On a catalogue server the store lock of a process just killed lingers until the
+            # server notices its connection is gone (milliseconds): wait a little for it.
+            wait = 5.0 if self._b.catalogue.shared else 0
+            with nullcontext() if locked else self.engine.store.shared(timeout=wait):
                 while found:
                     journal = found.pop(0)
                     self._settle(journal, lock=False)
@@ -445,17 +448,22 @@ class SnapshotTasks:
             c = self._b.containers.resolve(s, container)
             tree, state = self._paths(s, c)
             if old is None:
-                newest = s.scalars(sa.select(Snapshot).where(Snapshot.container_id == c.id)
-                                   .order_by(Snapshot.created_at.desc()).limit(1)).first()
-                if newest is None:
+                old_row = s.scalars(sa.select(Snapshot).where(Snapshot.container_id == c.id)
+                                    .order_by(Snapshot.created_at.desc()).limit(1)).first()
+                if old_row is None:
                     raise errors.SnapshotNotFound(f"container {c.name} has no snapshot to compare with")
-                old_id = str(newest.id)
             else:
-                old_id = str(self._s.resolve(s, c, old).id)
+                old_row = self._s.resolve(s, c, old)
+            old_id, old_root = str(old_row.id), old_row.checksum_manifest
             new_id = str(self._s.resolve(s, c, new).id) if new is not None else None
-        a = self.engine.manifest(old_id)
-        b_ = self.engine.manifest(new_id) if new_id else mf.build(tree, SnapshotEngine.live_manifest(state))
-        return Diff.of(a, b_)
+        if new_id is not None:
+            return Diff.of(self.engine.manifest(old_id), self.engine.manifest(new_id))
+        # The live manifest (saved by the last snapshot or restore, with its stat cache) loads
+        # while the tree is scanned; when it is the old snapshot's (same root), it is the old
+        # side too, and the store is not read.
+        live, previous = mf.build_beside(tree, SnapshotEngine.live_manifest_path(state))
+        same = previous is not None and previous.root.hex() == old_root
+        return Diff.of(previous if same else self.engine.manifest(old_id), live)
 
     def verify(self, container: str | uuid.UUID | None = None, *, read_data: float = 0.0,
                repair: bool = False) -> dict[str, Any]:

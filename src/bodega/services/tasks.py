@@ -1,12 +1,15 @@
 """The task engine: every mutation is a Task, run in-process or by `bodega agent`.
 
-A task is queued, then claimed (one atomic UPDATE ... WHERE status='queued', so two agents
-never run the same task) together with a lock row per container it touches (one mutating
-task per container), run with progress, cooperative cancel and a heartbeat, and ended in one
-transaction that also publishes its result.  When the process running a task dies, the next
-bodega to open the home marks the task failed (interrupted) and removes its staging; a kind
-with a `recover` step (a restore past its commit point) is first adopted by that process,
-which finishes it under the task's own locks: rolled forward, it ends succeeded.
+A task is queued, then claimed (SELECT ... FOR UPDATE SKIP LOCKED of a queued row, so any
+number of agents on any number of hosts share the queue and never run the same task)
+together with a lock row per container it touches (one mutating task per container), run
+with progress, cooperative cancel and a heartbeat, and ended in one transaction that also
+publishes its result.  A task on a container runs on the container's host (the home that
+holds its tree).  When the process running a task dies, the next bodega to open a home of
+that host (or, once its heartbeat is stale, of any host) marks the task failed (interrupted)
+and removes its staging; a kind with a `recover` step (a restore past its commit point) is
+first adopted by that process, which finishes it under the task's own locks: rolled
+forward, it ends succeeded.
 """
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ import builtins
 import dataclasses
 import logging
 import os
-import socket
 import threading
 import time
 import traceback
@@ -42,7 +44,6 @@ from bodega.storage.usage import measure_tree
 if TYPE_CHECKING:
     from bodega.services import Bodega
 
-HOST = socket.gethostname()
 _log = logging.getLogger(__name__)
 HEARTBEAT_INTERVAL = 1.0  # seconds between heartbeats (and cancel polls) of a running task
 DEFAULT_STALE_AFTER = 30.0  # a running task whose heartbeat is older than this is interrupted
@@ -64,9 +65,9 @@ def _same(column: Any, value: Any) -> Any:
     return column.is_(None) if value is None else column == value
 
 
-def _runs_here(status: TaskStatus, pid: int | None, host: str | None) -> bool:
-    """Whether a task in this state is running in this very process."""
-    return status == TaskStatus.RUNNING and pid == os.getpid() and host == HOST
+def _runs_here(status: TaskStatus, pid: int | None, host: str | None, here: str) -> bool:
+    """Whether a task in this state is running in this very process (of host `here`)."""
+    return status == TaskStatus.RUNNING and pid == os.getpid() and host == here
 
 
 def stale_after() -> float:
@@ -182,6 +183,7 @@ class TaskKind:
     run: Callable[["TaskContext"], None]
     locks: Callable[[Task], list[uuid.UUID]] = _primary_lock
     changes_tree: bool = False  # refresh the container's size_bytes when the task ends
+    any_host: bool = False  # runs on any host, not only on its containers' (it moves them here)
     # Called when a task of this kind ends without succeeding (failed, cancelled, interrupted),
     # in the ending transaction: removes what the task made outside its staging (idempotent).
     on_failure: Callable[[Task], None] | None = None
@@ -283,6 +285,7 @@ class TaskService:
         self._live: dict[uuid.UUID, TaskContext] = {}
         self._stop_agent = threading.Event()
         self._wake: threading.Event | None = None
+        self.clock: Callable[[], datetime] = utcnow  # the time recover() judges heartbeats by (tests move it)
         # Called with (ctx, locked container ids) before a task's code runs, under its locks.
         self.before_run: list[Callable[[TaskContext, list[uuid.UUID]], None]] = []
 
@@ -347,8 +350,10 @@ class TaskService:
         """Makes task running here and takes its container locks, in the caller's transaction."""
         now = utcnow()
         task.status, task.started_at, task.heartbeat_at = TaskStatus.RUNNING, now, now
-        task.owner_host, task.owner_pid = HOST, os.getpid()
+        task.owner_host, task.owner_pid = self.bodega.host, os.getpid()
         for container_id in kind.locks(task):
+            if not kind.any_host:
+                self.require_here(s, container_id)
             holder = s.get(ContainerLock, container_id)
             if holder is not None:
                 other = s.get(Task, holder.task_id)
@@ -360,6 +365,15 @@ class TaskService:
             s.add(ContainerLock(container_id=container_id, task_id=task.id))
         s.flush()  # a lock taken meanwhile by another database client fails here, as ContainerBusy
         self._set_status(s, task, TaskStatus.RUNNING)
+
+    def require_here(self, s: Session, container_id: uuid.UUID) -> None:
+        """ContainerElsewhere unless the container's tree is on this host."""
+        row = s.execute(sa.select(Container.name, Container.host).where(Container.id == container_id)).one_or_none()
+        if row is not None and row.host is not None and row.host != self.bodega.host:
+            raise errors.ContainerElsewhere(
+                f"container {row.name} lives on host {row.host}, not on this one ({self.bodega.host}): queue the "
+                f"task with --detach for an agent there, or move the container here with "
+                f"`bodega container recover --host {row.host}`")
 
     def _execute(self, info: TaskInfo, kind: TaskKind, progress: ProgressCallback | None,
                  reraise: bool) -> TaskInfo:
@@ -426,19 +440,16 @@ class TaskService:
             return None
         return self._execute(info, kind, None, reraise=False)
 
-    def _adopt(self, task_id: uuid.UUID) -> TaskInfo | None:
+    def _adopt(self, task_id: uuid.UUID, row: Any) -> TaskInfo | None:
         """Makes a running task whose process died this process's own (one adopter wins: the
-        update matches the dead owner and heartbeat only); None when another process was first."""
+        update matches the owner and heartbeat `row` found dead only); None when another process
+        was first, or the task beat again meanwhile."""
         with self.bodega.catalogue.session_scope() as s:
-            row = s.execute(sa.select(Task.owner_host, Task.owner_pid, Task.heartbeat_at)
-                            .where(Task.id == task_id, Task.status == TaskStatus.RUNNING)).one_or_none()
-            if row is None:
-                return None
             taken = _rowcount(s.execute(
                 sa.update(Task).where(Task.id == task_id, Task.status == TaskStatus.RUNNING,
                                       _same(Task.owner_host, row.owner_host), _same(Task.owner_pid, row.owner_pid),
                                       _same(Task.heartbeat_at, row.heartbeat_at))
-                .values(owner_host=HOST, owner_pid=os.getpid(), heartbeat_at=utcnow())))
+                .values(owner_host=self.bodega.host, owner_pid=os.getpid(), heartbeat_at=utcnow())))
             if not taken:
                 return None
             task = s.get(Task, task_id, populate_existing=True)
@@ -457,7 +468,7 @@ class TaskService:
             outcome = recover(ctx)
             if outcome == "rolled forward":
                 ctx.result.update(recovered="rolled forward")
-                ctx.log(f"its process died after its commit point; recovery ({HOST}:{os.getpid()}) finished it")
+                ctx.log(f"its process died after its commit point; recovery ({self.bodega.host}:{os.getpid()}) finished it")
                 return
             ctx.result.update(reason="interrupted", recovered=outcome)
             raise errors.TaskInterrupted("interrupted: the process running it stopped without finishing it"
@@ -483,7 +494,7 @@ class TaskService:
     def _own_running(self, s: Session, ctx: TaskContext) -> Task:
         """The task's row, if this process still runs it; TaskInterrupted if someone declared it dead."""
         task = s.get(Task, ctx.task_id, with_for_update=True)
-        if task is None or not _runs_here(task.status, task.owner_pid, task.owner_host):
+        if task is None or not _runs_here(task.status, task.owner_pid, task.owner_host, self.bodega.host):
             ctx.lost.set()
             raise errors.TaskInterrupted(f"task {ctx.task_id} is no longer run by this process")
         return task
@@ -503,8 +514,10 @@ class TaskService:
         for container_id in candidates:
             container = s.get(Container, container_id)
             if container is not None and container.status == ContainerStatus.CREATING:
-                # It never became ready: what the task made of it is not worth keeping.
-                doomed.append(Path(container.storage_path))
+                # It never became ready: what the task made of it is not worth keeping (its
+                # directory is removed here when it is on this host; another host's stays).
+                if container.host in (None, self.bodega.host):
+                    doomed.append(Path(container.storage_path))
                 self.bodega.events.record(
                     s, f"container {container.name} discarded: its {task.type} task ended {status.value}",
                     level=EventLevel.WARNING, container_id=container.id, task_id=task.id, user_id=task.user_id,
@@ -547,17 +560,20 @@ class TaskService:
                                   user_id=task.user_id, context=context)
 
     def _record_progress(self, ctx: TaskContext, percent: int) -> None:
-        with self.bodega.catalogue.session_scope() as s:
-            updated = _rowcount(s.execute(
-                sa.update(Task).where(Task.id == ctx.task_id, Task.status == TaskStatus.RUNNING)
-                .values(progress=percent, heartbeat_at=utcnow())
-            ))
-            if not updated:
-                ctx.lost.set()  # ended by another process (interrupted): stop at the next checkpoint
-            else:
-                self.bodega.events.record(s, f"task {str(ctx.task_id)[:8]} {ctx.type} {percent}%",
-                                          container_id=ctx.container_id, task_id=ctx.task_id,
-                                          context={"progress": percent, "task_type": ctx.type})
+        try:
+            with self.bodega.catalogue.session_scope() as s:
+                updated = _rowcount(s.execute(
+                    sa.update(Task).where(Task.id == ctx.task_id, Task.status == TaskStatus.RUNNING)
+                    .values(progress=percent, heartbeat_at=utcnow())
+                ))
+                if not updated:
+                    ctx.lost.set()  # ended by another process (interrupted): stop at the next checkpoint
+                else:
+                    self.bodega.events.record(s, f"task {str(ctx.task_id)[:8]} {ctx.type} {percent}%",
+                                              container_id=ctx.container_id, task_id=ctx.task_id,
+                                              context={"progress": percent, "task_type": ctx.type})
+        except (errors.CatalogueUnavailable, errors.DatabaseLocked):
+            pass  # progress is news, not state: a catalogue restarting or busy does not stop the task
 
     def _heartbeat(self, ctx: TaskContext, stop: threading.Event) -> None:
         """Runs beside a task: keeps its heartbeat fresh and notices cancel requests and loss."""
@@ -566,7 +582,7 @@ class TaskService:
                 with self.bodega.catalogue.session_scope() as s:
                     row = s.execute(sa.select(Task.status, Task.owner_pid, Task.owner_host, Task.cancel_requested)
                                     .where(Task.id == ctx.task_id)).one_or_none()
-                    if row is None or not _runs_here(row.status, row.owner_pid, row.owner_host):
+                    if row is None or not _runs_here(row.status, row.owner_pid, row.owner_host, self.bodega.host):
                         ctx.lost.set()
                         return
                     s.execute(sa.update(Task).where(Task.id == ctx.task_id).values(heartbeat_at=utcnow()))
@@ -594,13 +610,21 @@ class TaskService:
         """Claims and runs queued tasks until stop_agent() (or, with until_idle, until none is runnable).
 
         Between polls it sleeps up to poll seconds, or until wake is set (by whoever queued a task).
+        A catalogue server that goes away (a restart) is waited for, up to the stale period per
+        transaction; meanwhile the agent keeps polling.
         """
         self._stop_agent.clear()
         self._wake = wake
+        catalogue = self.bodega.catalogue
+        catalogue.reconnect_wait = max(catalogue.reconnect_wait, stale_after())
         done = 0
         while not self._stop_agent.is_set():
-            self.recover()
-            claimed = self._claim_next()
+            try:
+                self.recover()
+                claimed = self._claim_next()
+            except (errors.CatalogueUnavailable, errors.DatabaseLocked):
+                self._stop_agent.wait(poll)  # the server restarts or is busy: try again
+                continue
             if claimed is None:
                 if until_idle:
                     break
@@ -611,7 +635,12 @@ class TaskService:
                     self._stop_agent.wait(poll)
                 continue
             info, kind = claimed
-            self._execute(info, kind, None, reraise=False)
+            try:
+                self._execute(info, kind, None, reraise=False)
+            except (errors.CatalogueUnavailable, errors.DatabaseLocked):
+                # Its end could not be recorded: its heartbeat stops, and recovery ends it as
+                # interrupted after the stale period (never run twice).
+                continue
             done += 1
         return done
 
@@ -624,35 +653,41 @@ class TaskService:
             ctx.cancel.set()
 
     def _claim_next(self) -> tuple[TaskInfo, TaskKind] | None:
-        """Claims the oldest queued task this process can run and whose containers are free."""
-        with self.bodega.catalogue.session_scope(write=False) as s:
-            # Tasks whose container another task holds are left out here: trying to claim each
-            # would take the write lock only to find the container busy.
-            held = sa.select(ContainerLock.container_id)
-            queued = s.execute(sa.select(Task.id, Task.type).where(
-                Task.status == TaskStatus.QUEUED,
-                sa.or_(Task.container_id.is_(None), Task.container_id.not_in(held)))
-                .order_by(Task.created_at).limit(50)).all()
-        for task_id, type in queued:
-            kind = self._kinds.get(type)
-            if kind is None:
-                continue  # another agent may know this type
+        """Claims the oldest queued task this process can run, on this host, whose containers are free.
+
+        One transaction per try: SELECT ... FOR UPDATE SKIP LOCKED takes the oldest such row
+        that no other agent is claiming at this moment (on PostgreSQL; SQLite's single writer
+        has the same effect), then its container locks; a container taken meanwhile leaves
+        the task queued, and the next one is tried.
+        """
+        passed: set[uuid.UUID] = set()
+        while True:
             try:
                 with self.bodega.catalogue.session_scope() as s:
-                    # The atomic claim: only one agent's UPDATE matches a queued row.
-                    claimed = _rowcount(s.execute(
-                        sa.update(Task).where(Task.id == task_id, Task.status == TaskStatus.QUEUED)
-                        .values(status=TaskStatus.RUNNING)))
-                    task = s.get(Task, task_id, populate_existing=True)
-                    if not claimed or task is None:
-                        continue
+                    task = s.scalars(self._claimable(passed).limit(1).with_for_update(skip_locked=True, of=Task)).first()
+                    if task is None:
+                        return None
+                    passed.add(task.id)
+                    kind = self._kinds[task.type]
                     self._claim(s, task, kind)
                     return TaskInfo.of(task, self._email(s, task)), kind
-            except errors.ContainerBusy:
+            except (errors.ContainerBusy, errors.ContainerElsewhere, errors.NotFound):
                 continue  # stays queued: waits for the container
-            except errors.NotFound:
-                continue
-        return None
+
+    def _claimable(self, passed: set[uuid.UUID]) -> sa.Select[tuple[Task]]:
+        """Queued tasks of the types this process knows, oldest first, but those in passed:
+        global ones, those on containers of this host whose containers no task holds, and
+        those that may run anywhere."""
+        here = sa.select(Container.id).where(sa.or_(Container.host.is_(None), Container.host == self.bodega.host))
+        anywhere = [t for t, k in self._kinds.items() if k.any_host]
+        q = sa.select(Task).where(
+            Task.status == TaskStatus.QUEUED, Task.type.in_(list(self._kinds)),
+            sa.or_(Task.container_id.is_(None),
+                   sa.and_(Task.container_id.not_in(sa.select(ContainerLock.container_id)),
+                           sa.or_(Task.container_id.in_(here), Task.type.in_(anywhere)))))
+        if passed:
+            q = q.where(Task.id.not_in(list(passed)))
+        return q.order_by(Task.created_at, Task.id)
 
     # --- reading, cancel, wait ------------------------------------------------------------
 
@@ -705,6 +740,7 @@ class TaskService:
         doomed: list[Path] = []
         with self.bodega.catalogue.session_scope() as s:
             task = self._resolve(s, ref)
+            s.refresh(task, with_for_update=True)  # an agent claiming it meanwhile waits, or wins
             if task.user_id != user.id:
                 self.bodega.shares.require_task(s, task)
             if task.status.finished:
@@ -739,34 +775,41 @@ class TaskService:
     # --- crash recovery -------------------------------------------------------------------
 
     def recover(self) -> builtins.list[TaskInfo]:
-        """Marks running tasks whose process is gone failed (interrupted) and removes their staging."""
+        """Marks running tasks whose process is gone failed (interrupted) and removes their staging.
+
+        A process is gone when it was of this host and its pid is dead, or, whatever its host,
+        when its heartbeat is older than the stale period (by self.clock: hosts keep their
+        clocks in step).
+        """
         limit = timedelta(seconds=stale_after())
-        now = utcnow()
+        now = self.clock()
         with self.bodega.catalogue.session_scope(write=False) as s:
             running = s.execute(sa.select(Task.id, Task.owner_host, Task.owner_pid, Task.heartbeat_at)
                                 .where(Task.status == TaskStatus.RUNNING)).all()
-        dead = [
-            row.id for row in running
+        dead = {
+            row.id: row for row in running
             if row.id not in self._live and (
-                (row.owner_host == HOST and row.owner_pid is not None and not pid_alive(row.owner_pid))
+                (row.owner_host == self.bodega.host and row.owner_pid is not None and not pid_alive(row.owner_pid))
                 or row.heartbeat_at is None or now - row.heartbeat_at > limit
             )
-        ]
+        }
         ended: list[uuid.UUID] = []
         doomed: dict[uuid.UUID, list[Path]] = {}
-        kinds = dict(self._types(dead))
-        for task_id in dead:
+        kinds = self._kinds_here(builtins.list(dead))
+        for task_id, seen in dead.items():
             kind = self._kinds.get(kinds.get(task_id, ""))
             if kind is not None and kind.recover is not None:
-                adopted = self._adopt(task_id)
+                adopted = self._adopt(task_id, seen)
                 if adopted is not None:
                     self._recover_adopted(adopted, kind)
                     ended.append(task_id)
                 continue  # another process adopted it first
             with self.bodega.catalogue.session_scope() as s:
-                task = s.get(Task, task_id)
-                if task is None or task.status != TaskStatus.RUNNING:
-                    continue  # it ended, or another process recovered it first
+                task = s.get(Task, task_id, with_for_update=True)
+                if task is None or task.status != TaskStatus.RUNNING or (
+                        (task.owner_host, task.owner_pid, task.heartbeat_at)
+                        != (seen.owner_host, seen.owner_pid, seen.heartbeat_at)):
+                    continue  # it ended, beat again, or another process recovered it first
                 who = f"{task.owner_host}:{task.owner_pid}"
                 task.result = dict(task.result or {}) | {
                     "reason": "interrupted",
@@ -782,12 +825,16 @@ class TaskService:
         self._sweep_staging()
         return [self.get(t) for t in ended]
 
-    def _types(self, ids: builtins.list[uuid.UUID]) -> builtins.list[tuple[uuid.UUID, str]]:
-        """(id, type) of these tasks."""
+    def _kinds_here(self, ids: builtins.list[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The types of those of these tasks whose recovery can run here: on no container, or on
+        one of this host.  Another host's are only marked failed from here: the tree, and the
+        journal that finishes a restore in it, are on that host, which rolls it forward at its next open."""
         if not ids:
-            return []
+            return {}
         with self.bodega.catalogue.session_scope(write=False) as s:
-            return [(r.id, r.type) for r in s.execute(sa.select(Task.id, Task.type).where(Task.id.in_(ids)))]
+            rows = s.execute(sa.select(Task.id, Task.type, Container.host)
+                             .outerjoin(Container, Container.id == Task.container_id).where(Task.id.in_(ids)))
+            return {r.id: r.type for r in rows if r.host in (None, self.bodega.host)}
 
     def _sweep_staging(self) -> None:
         """Removes staging left by tasks that ended a while ago (a crash after the end, before cleanup)."""

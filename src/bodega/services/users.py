@@ -197,6 +197,7 @@ class UserService:
             raise errors.InvalidInput(f"a display name is printable text of at most {DISPLAY_NAME_MAX} characters")
         hashed = hash_password(validate_password(password)) if password is not None else None
         with self._b.catalogue.session_scope() as s:
+            self._b.catalogue.serialize(s, f"user {email}")
             if s.scalar(sa.select(User.id).where(User.email == email)) is not None:
                 raise errors.NameTaken(f"a user {email} exists already")
             row = User(id=uuid.uuid4(), email=email, display_name=display_name or email, role=role,

@@ -4,9 +4,8 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable
+from typing import BinaryIO, Iterable, NamedTuple
 
 from bodega import errors
 from bodega._native.tree import File
@@ -22,9 +21,9 @@ BLOB, RECIPE = 1, 2
 RAW, ZSTD = 0, 1
 
 
-@dataclass(frozen=True)
-class PackEntry:
-    """Where one object's stored bytes are in a pack, and how to decode them."""
+class PackEntry(NamedTuple):
+    """Where one object's stored bytes are in a pack, and how to decode them (a tuple: a store
+    opens with one per packed object, and a frozen dataclass costs three times as much to make)."""
 
     pack: str
     offset: int
@@ -55,23 +54,65 @@ def read_index(path: Path) -> dict[bytes, PackEntry]:
                 raise _corrupt(path, 10, f"header length {header_len}")
             f.seek(size - TRAILER.size)
             raw_trailer = f.read(TRAILER.size)
-            index_offset, n, index_crc, trailer_crc, end = TRAILER.unpack(raw_trailer)
-            if end != END_MAGIC or zlib.crc32(raw_trailer[:20]) != trailer_crc:
-                raise _corrupt(path, size - TRAILER.size, "trailer checksum mismatch (truncated or overwritten)")
-            if index_offset < HEADER.size or index_offset + n * ROW.size != size - TRAILER.size:
-                raise _corrupt(path, size - TRAILER.size, f"index of {n} rows at {index_offset} does not fit")
+            index_offset, n = _trailer(path, size, raw_trailer)
             f.seek(index_offset)
             index = f.read(n * ROW.size)
     except OSError as e:
         raise errors.storage_error(e.errno or 0, str(path), "read pack") from e
-    if zlib.crc32(index) != index_crc:
+    return _rows(name, path, index_offset, index, raw_trailer)
+
+
+def tail_length(n: int) -> int:
+    """The bytes at the end of a pack of n records that hold its index and trailer."""
+    return n * ROW.size + TRAILER.size
+
+
+def index_of_tail(name: str, where: str, size: int, tail: bytes) -> dict[bytes, PackEntry]:
+    """The objects of the pack named name, of size bytes, from its last bytes (index and
+    trailer, held apart from the pack: a remote store's index object), checked like read_index."""
+    if len(tail) < TRAILER.size or size < HEADER.size + len(tail):
+        raise _corrupt(where, size, "index shorter than a trailer, or longer than its pack")
+    raw_trailer = tail[-TRAILER.size:]
+    index_offset, n = _trailer(where, size, raw_trailer)
+    if len(tail) != tail_length(n):
+        raise _corrupt(where, size - TRAILER.size, f"index of {n} rows is {len(tail)} bytes with its trailer")
+    return _rows(name, where, index_offset, tail[:-TRAILER.size], raw_trailer)
+
+
+def read_tail(path: Path) -> bytes:
+    """A sealed pack's index rows and trailer (what a remote store's index object holds)."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(max(0, size - TRAILER.size))
+            _, n = _trailer(path, size, f.read(TRAILER.size))
+            f.seek(size - tail_length(n))
+            return f.read(tail_length(n))
+    except OSError as e:
+        raise errors.storage_error(e.errno or 0, str(path), "read pack") from e
+
+
+def _trailer(where: Path | str, size: int, raw_trailer: bytes) -> tuple[int, int]:
+    """The index offset and row count of a pack's trailer, checked."""
+    index_offset, n, _, trailer_crc, end = TRAILER.unpack(raw_trailer)
+    if end != END_MAGIC or zlib.crc32(raw_trailer[:20]) != trailer_crc:
+        raise _corrupt(where, size - TRAILER.size, "trailer checksum mismatch (truncated or overwritten)")
+    if index_offset < HEADER.size or index_offset + n * ROW.size != size - TRAILER.size:
+        raise _corrupt(where, size - TRAILER.size, f"index of {n} rows at {index_offset} does not fit")
+    return index_offset, n
+
+
+def _rows(name: str, path: Path | str, index_offset: int, index: bytes, raw_trailer: bytes) -> dict[bytes, PackEntry]:
+    """A pack's index rows, checked against the trailer's CRC and the pack's bounds."""
+    if zlib.crc32(index) != TRAILER.unpack(raw_trailer)[2]:
         raise _corrupt(path, index_offset, "index checksum mismatch")
     out: dict[bytes, PackEntry] = {}
+    low, kinds, codecs, make = HEADER.size, (BLOB, RECIPE), (RAW, ZSTD), PackEntry.__new__
     for i, (digest, offset, stored, raw, kind, codec) in enumerate(ROW.iter_unpack(index)):
-        if offset < HEADER.size or offset + stored > index_offset or kind not in (BLOB, RECIPE) \
-                or codec not in (RAW, ZSTD):
+        if offset < low or offset + stored > index_offset or kind not in kinds or codec not in codecs:
             raise _corrupt(path, index_offset + i * ROW.size, f"index row {i} is invalid")
-        out.setdefault(digest, PackEntry(name, offset, stored, raw, kind, codec))
+        if digest not in out:  # the first row of a hash wins
+            out[digest] = make(PackEntry, name, offset, stored, raw, kind, codec)
     return out
 
 

@@ -112,13 +112,15 @@ class SnapshotEngine:
 
     def exists(self, snap_id: str) -> bool:
         """True when the store has the snapshot."""
-        return self.path(snap_id).exists()
+        return self.path(snap_id).exists() or self.store.fetch_snapshot(snap_id)
 
     def _read(self, snap_id: str) -> tuple[SnapshotInfo, bytes]:
         try:
             data = self.path(snap_id).read_bytes()
         except FileNotFoundError:
-            raise errors.SnapshotNotFound(f"snapshot {snap_id} is not in the store") from None
+            if not self.store.fetch_snapshot(snap_id):  # another host's, newer than the mirror
+                raise errors.SnapshotNotFound(f"snapshot {snap_id} is not in the store") from None
+            data = self.path(snap_id).read_bytes()
         head, sep, body = data.partition(b"\n")
         try:
             info = SnapshotInfo(**json.loads(head))
@@ -129,6 +131,8 @@ class SnapshotEngine:
     def info(self, snap_id: str) -> SnapshotInfo:
         """A snapshot's header."""
         path = self.path(snap_id)
+        if not path.exists():
+            self.store.fetch_snapshot(snap_id)  # another host's, newer than the mirror
         try:
             with open(path, "rb") as f:
                 head = f.readline()
@@ -214,7 +218,7 @@ class SnapshotEngine:
         """
         for sid, name in staged.items():
             try:
-                os.replace(self.store.tmp / name, self.path(sid))
+                self.store.publish_snapshot(sid, self.store.tmp / name, self.path(sid))
             except FileNotFoundError:
                 continue
             except OSError as e:
@@ -226,6 +230,8 @@ class SnapshotEngine:
 
     def delete(self, ids: Iterable[str]) -> None:
         """Removes snapshot files (those already gone are skipped); their deltas must be rebased first."""
+        ids = list(ids)
+        self.store.remove_snapshots(ids)
         for sid in ids:
             try:
                 self.path(sid).unlink(missing_ok=True)
@@ -257,17 +263,22 @@ class SnapshotEngine:
         write_file_atomic(state_dir / "head.json", json.dumps({"snapshot": snap_id, "root": root}).encode())
 
     @staticmethod
+    def live_manifest_path(state_dir: Path) -> Path:
+        """Where the tree's last full manifest with its stat cache is kept."""
+        return state_dir / "live.manifest"
+
+    @staticmethod
     def live_manifest(state_dir: Path) -> Manifest | None:
         """The tree's last full manifest with its stat cache (None when missing or unreadable)."""
         try:
-            m = mf.load(state_dir / "live.manifest")
+            m = mf.load(SnapshotEngine.live_manifest_path(state_dir))
         except errors.BodegaError:
             return None
         return m if not m.is_delta and m.has_stat_cache else None
 
     @staticmethod
     def _save_live(state_dir: Path, m: Manifest) -> None:
-        m.save(state_dir / "live.manifest", stat_cache=True)
+        m.save(SnapshotEngine.live_manifest_path(state_dir), stat_cache=True)
 
     @staticmethod
     def forget_live(state_dir: Path) -> None:
@@ -361,15 +372,16 @@ class SnapshotEngine:
         """The tree's manifest (built, else a scan hashing only suspects) with every file's
         content in the store, each file named by the hash of the bytes stored.
 
-        On a volume that clones, the scan leaves large suspects unread: the store clones each
-        and hashes the clone, which is then the file's hash (one read, of a frozen copy).  A
-        file that changed between the scan and the store is recorded as stored.
+        The scan reads no file: every suspect (a file the live manifest does not vouch for) is
+        read once, by the store, and the bytes it stored give the file's hash: a small file is
+        hashed and compressed from one read, a large one cloned (on a volume that clones) and
+        the clone hashed, or chunked as it is read.  A file that changed between the scan and
+        the store is recorded as stored.
         """
         if built is not None:
             draft = mf.Draft.of(built)
         else:
-            draft = mf.build_draft(tree, self.live_manifest(state_dir),
-                                   unread_min=self.store.config["clone_min"] if self.store.cow else 0,
+            draft = mf.build_draft(tree, self.live_manifest(state_dir), unread_min=1,
                                    progress=lambda p: progress("scan", p.files_done, p.files_total))
         files: list[FileToStore] = list(draft.unread)
         added = 0
@@ -486,6 +498,8 @@ class SnapshotEngine:
         read = set(digests) if read_data >= 1 else {d for d in digests if rng.random() < read_data}
         with self.store.shared():
             self.store.refresh()
+            if read:
+                self.store.drop_cache()  # a remote store's packs are read from the store, not a local copy
             for name, err in self.store.damaged_packs.items():
                 report.damage.append({"snapshot": None, "object": None, "files": [],
                                       "problem": f"pack {name}: {err}"})

@@ -3,6 +3,10 @@
 On a copy-on-write volume a file's object is a clone of the file; elsewhere objects are
 zstd-compressed blobs in pack files, large files as content-defined chunks.  Every object
 is checked against its hash whenever it is read.  The on-disk format is docs/store.md.
+
+A store may keep its packs and snapshot files in a remote object store shared by many
+hosts (S3: remote_packs.py, remote_snapshots.py); its directory then holds the staging,
+the journals and a bounded cache, and its lock spans the hosts (fleet_lock).
 """
 from __future__ import annotations
 
@@ -14,10 +18,10 @@ import secrets
 import stat
 import struct
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol, Sequence
+from typing import Callable, ContextManager, Iterable, Iterator, Protocol, Sequence
 
 import zstandard
 
@@ -25,9 +29,10 @@ from bodega import errors
 from bodega._native.hash import Blake3, hash_file, hash_files_report, read_files
 from bodega.storage import chunking, volume
 from bodega.storage.new_file import new_file, remove_quietly, removed_on_failure
-from bodega.storage.pack import (BLOB, HEADER, RAW, RECIPE, ROW, TRAILER, ZSTD, PackEntry, PackWriter, read_index,
-                                 read_record)
-from bodega.storage.tree import File, open_file, remove_path
+from bodega.storage.pack import BLOB, HEADER, RAW, RECIPE, ROW, TRAILER, ZSTD, PackEntry, PackWriter, read_record
+from bodega.storage.packs import LocalPacks, Packs
+from bodega.storage.remote import Remote
+from bodega.storage.tree import File, remove_path
 
 FORMAT = "bodega-store"
 VERSION = 1
@@ -139,44 +144,65 @@ class GcReport:
             "bytes free"), None, "gc")
 
 
+# A lock over every host sharing a remote store: (exclusive, timeout) -> a context manager.
+FleetLock = Callable[[bool, "float | None"], ContextManager[object]]
+
+
 def _needed_by(file: str | None) -> str:
     """' (needed by FILE)' for an error about an object, when the file that needs it is known."""
     return f" (needed by {file})" if file else ""
 
 
 class ObjectStore:
-    """A store directory: objects in, verified objects out, gc of what no snapshot needs."""
+    """A store directory: objects in, verified objects out, gc of what no snapshot needs.
+
+    remote: where packs and snapshot files are kept, shared by many hosts (None: here);
+    fleet_lock: the store lock across those hosts (taken before this host's own).
+    """
 
     def __init__(self, root: str | os.PathLike[str], *, zstd_level: int | None = None,
-                 lock_timeout: float | None = None) -> None:
+                 lock_timeout: float | None = None, remote: Remote | None = None,
+                 fleet_lock: FleetLock | None = None) -> None:
         self.root = Path(root).absolute()
         self.objects_dir = self.root / "objects"
         self._objects_str = os.fspath(self.objects_dir)
         self.packs_dir = self.root / "packs"
         self.tmp = self.root / "tmp"
         self.lock_timeout = lock_timeout
+        self.remote = remote
+        self._fleet_lock = fleet_lock
         try:
             for d in (self.root, self.objects_dir, self.packs_dir, self.tmp):
                 d.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise errors.os_error(e, "create store", e.filename) from e
+        self.packs: Packs = LocalPacks(self.packs_dir)
+        self.mirror = None
+        if remote is not None:
+            from bodega.storage.remote_packs import RemotePacks
+            from bodega.storage.remote_snapshots import SnapshotMirror
+
+            self.packs = RemotePacks(remote, self.packs_dir)
+            self.mirror = SnapshotMirror(remote, self.root / "snapshots")
         self.config = self._load_config()
         if zstd_level is not None:
             if not -7 <= zstd_level <= 22:
                 raise errors.InvalidInput(f"zstd level must be between -7 and 22, not {zstd_level}")
             self.config["zstd_level"] = zstd_level
-        self.cow = volume.can_clone(self.tmp)
+        # Objects of a remote store are all packed: a clone lives on one host only.
+        self.cow = remote is None and volume.can_clone(self.tmp)
         self._index: dict[bytes, PackEntry] = {}
         self._packs: set[str] = set()
         self.damaged_packs: dict[str, errors.BodegaError] = {}
         self._mutex = threading.Lock()
         self._local = threading.local()
-        self._fds: dict[str, File] = {}
         self.refresh()
 
     # --- configuration and index ----------------------------------------------------------
 
     def _load_config(self) -> dict:
+        if self.remote is not None:
+            return self._check_config(self._remote_config(), self.remote.url)
         path = self.root / "config.json"
         if not path.exists():
             config = {"format": FORMAT, "version": VERSION, **DEFAULTS}
@@ -195,36 +221,57 @@ class ObjectStore:
             config = json.loads(path.read_text())
         except (OSError, ValueError) as e:
             raise errors.StoreFormatUnsupported(f"{path} is not a bodega store configuration: {e}") from e
+        return self._check_config(config, str(self.root))
+
+    def _remote_config(self) -> object:
+        """The remote store's config.json, written with the defaults by its first user."""
+        assert self.remote is not None
+        try:
+            data = self.remote.get("config.json")
+        except errors.NotFound:
+            # Two first users write the same defaults: whichever lands, the parameters agree.
+            data = (json.dumps({"format": FORMAT, "version": VERSION, **DEFAULTS}, indent=2, sort_keys=True)
+                    + "\n").encode()
+            self.remote.put("config.json", data)
+        try:
+            return json.loads(data)
+        except ValueError as e:
+            raise errors.StoreFormatUnsupported(f"{self.remote.url}config.json is not a bodega store "
+                                                f"configuration: {e}") from e
+
+    @staticmethod
+    def _check_config(config: object, where: str) -> dict:
         if not isinstance(config, dict) or config.get("format") != FORMAT:
-            raise errors.StoreFormatUnsupported(f"{self.root} is not a bodega store")
+            raise errors.StoreFormatUnsupported(f"{where} is not a bodega store")
         if config.get("version") != VERSION:
             raise errors.StoreFormatUnsupported(
-                f"store {self.root} has version {config.get('version')}; this bodega reads version {VERSION}")
+                f"store {where} has version {config.get('version')}; this bodega reads version {VERSION}")
         return {**DEFAULTS, **config}
 
-    def refresh(self) -> None:
-        """Brings the pack index in step with packs/ (packs other processes added or gc removed)."""
-        try:
-            names = {p[:-5] for p in os.listdir(self.packs_dir) if p.endswith(".pack")}
-        except OSError as e:
-            raise errors.os_error(e, "list packs", self.packs_dir) from e
+    def refresh(self, exact: bool = False) -> None:
+        """Brings the pack index in step with the packs (those other processes or hosts added or gc
+        removed) and, for a remote store, the snapshot files' mirror with the store (exact: wait
+        for this host's other processes to finish changing it; gc needs every snapshot)."""
+        names = self.packs.names()
+        if self.mirror is not None:
+            self.mirror.pull(wait=exact)
         with self._mutex:
             gone = self._packs - names
-            for name in gone & set(self._fds):
-                self._fds.pop(name).close()
+            self.packs.drop(gone)
             if gone:
                 self._index = {d: e for d, e in self._index.items() if e.pack not in gone}
                 self._packs -= gone
             for name in sorted(names - self._packs):
                 try:
-                    rows = read_index(self.packs_dir / f"{name}.pack")
+                    rows = self.packs.index(name)
                 except (errors.PackCorrupt, errors.StorageError) as e:
                     self.damaged_packs[name] = e
                     continue
                 self.damaged_packs.pop(name, None)
-                for digest, entry in rows.items():
-                    self._index.setdefault(digest, entry)
+                index = self._index
+                index.update({d: e for d, e in rows.items() if d not in index})  # the first pack's entry stays
                 self._packs.add(name)
+            self.damaged_packs.update(getattr(self.packs, "damaged", {}))
 
     def _reload(self) -> None:
         """Forgets the index and the open packs and reads packs/ again (after gc or repair rewrote packs)."""
@@ -232,7 +279,7 @@ class ObjectStore:
         with self._mutex:
             self._index.clear()
             self._packs.clear()
-        self.refresh()
+        self.refresh(exact=True)
 
     def _staging(self, suffix: str) -> Path:
         return self.tmp / f"{os.getpid()}-{secrets.token_hex(8)}{suffix}"
@@ -246,18 +293,21 @@ class ObjectStore:
         return f"{self._objects_str}/{h[:2]}/{h}"
 
     def pack_path(self, name: str) -> Path:
-        """Where a pack lives."""
+        """Where a pack lives (for a remote store: its local copy)."""
         return self.packs_dir / f"{name}.pack"
 
     # --- locking --------------------------------------------------------------------------
 
     @contextmanager
-    def _locked(self, exclusive: bool, timeout: float | None) -> Iterator[None]:
-        with _os_errors("lock store", self.root / "lock"):
-            f = volume.open_lock_file(self.root / "lock")
-        with f:  # closing the file releases the lock
-            volume.lock_file(f, exclusive, timeout, what=f"store {self.root}")
-            yield
+    def _locked(self, exclusive: bool, timeout: float | None) -> Iterator[object]:
+        """Holds the lock; yields the lock across hosts' holder (None without one)."""
+        fleet = nullcontext() if self._fleet_lock is None else self._fleet_lock(exclusive, timeout)
+        with fleet as holder:  # every host's first, then this host's: always in this order
+            with _os_errors("lock store", self.root / "lock"):
+                f = volume.open_lock_file(self.root / "lock")
+            with f:  # closing the file releases the lock
+                volume.lock_file(f, exclusive, timeout, what=f"store {self.root}")
+                yield holder
 
     def shared(self, timeout: float | None = None) -> "contextmanager[None]":
         """Holds the store lock shared (writers, readers): gc waits until it is released."""
@@ -355,37 +405,52 @@ class ObjectStore:
                                     object=digest.hex(), where=where, path=file)
 
     def _where(self, entry: PackEntry) -> str:
-        return f"pack {self.pack_path(entry.pack)} at byte {entry.offset}"
-
-    def _pack_fd(self, name: str) -> File:
-        """A pack open for reading, kept for the store's life (pread is thread-safe)."""
-        fd = self._fds.get(name)
-        if fd is None:
-            with self._mutex:
-                fd = self._fds.get(name)
-                if fd is None:
-                    fd = self._fds[name] = open_file(self.pack_path(name))
-        return fd
+        return f"pack {self.packs.where(entry.pack)} at byte {entry.offset}"
 
     def close(self) -> None:
-        """Closes the pack descriptors kept open for reading."""
-        with self._mutex:
-            fds, self._fds = self._fds, {}
-        for fd in fds.values():
-            fd.close()
+        """Closes the packs kept open for reading (a remote store's uploads end first)."""
+        self.packs.close()
+
+    def drop_cache(self) -> None:
+        """For a remote store, forgets the local copies of packs: the next reads fetch them again."""
+        drop = getattr(self.packs, "drop_cache", None)
+        if drop is not None:
+            drop()
+
+    # --- snapshot files (written by the snapshot engine; a remote store keeps them too) ----
+
+    def publish_snapshot(self, sid: str, staged: Path, final: Path) -> None:
+        """Renames a staged snapshot file into place (after uploading it to a remote store)."""
+        if self.mirror is not None:
+            self.mirror.publish(sid, staged, final)
+        else:
+            os.replace(staged, final)
+
+    def remove_snapshots(self, sids: Iterable[str]) -> None:
+        """Removes snapshot files from a remote store (the engine then removes the local ones)."""
+        if self.mirror is not None:
+            self.mirror.remove(sids)
+
+    def fetch_snapshot(self, sid: str) -> bool:
+        """For a remote store, fetches a snapshot file the mirror lacks; False when there is none."""
+        return self.mirror is not None and self.mirror.fetch(sid)
 
     def _decode_record(self, digest: bytes, entry: PackEntry, f: File | None, file: str | None) -> bytes:
         try:
-            stored = read_record(self._pack_fd(entry.pack) if f is None else f, entry)
+            if f is None:
+                with self.packs.lease(entry.pack) as fd:
+                    stored = read_record(fd, entry)
+            else:
+                stored = read_record(f, entry)
         except errors.PackCorrupt as e:
             raise self._damaged(digest, self._where(entry), f"is unreadable: {e}", file) from e
         except OSError as e:
             if e.errno == errno.ENOENT:
                 raise errors.ObjectMissing(f"object {digest.hex()}{_needed_by(file)} is missing from the store: "
-                                           f"its pack {self.pack_path(entry.pack)} is gone",
-                                           object=digest.hex(), pack=str(self.pack_path(entry.pack)),
+                                           f"its pack {self.packs.where(entry.pack)} is gone",
+                                           object=digest.hex(), pack=self.packs.where(entry.pack),
                                            path=file) from e
-            raise errors.os_error(e, "read", self.pack_path(entry.pack)) from e
+            raise errors.os_error(e, "read", self.packs.where(entry.pack)) from e
         if entry.codec == RAW:
             data = stored
         else:
@@ -573,7 +638,7 @@ class ObjectStore:
     def _index_any(self, digest: bytes, exclude: set[str]) -> PackEntry | None:
         for name in sorted(self._packs - exclude):
             try:
-                rows = read_index(self.pack_path(name))
+                rows = self.packs.index(name)
             except errors.BodegaError:
                 continue
             if digest in rows:
@@ -603,6 +668,7 @@ class ObjectStore:
                     kept = self._sweep_loose(needed, report)
                     partly = self._sweep_packs(needed, kept, report)
                     self._sweep_staging(report)
+                    self._sweep_uploads(report)
                     self._rewrite_packs(partly, report)
             finally:
                 self._reload()
@@ -626,8 +692,9 @@ class ObjectStore:
                      report: GcReport) -> list[tuple[str, set[bytes], int]]:
         """Removes wholly dead packs; returns the partly dead ones: (name, dead objects, bytes to rewrite)."""
         partly = []
+        dead_packs = []
         for name in sorted(self._packs):
-            rows = read_index(self.pack_path(name))
+            rows = self.packs.index(name)
             keep = {d for d in rows if d in needed and d not in kept}
             kept |= keep
             dead = {d for d in rows if d not in keep}
@@ -640,10 +707,9 @@ class ObjectStore:
                                + sum(rows[d].stored_len + ROW.size for d in keep)))
                 continue
             report.packs_removed += 1
-            if not report.dry_run:
-                self.pack_path(name).unlink()
-        if report.packs_removed and not report.dry_run:
-            volume.fsync_path(self.packs_dir)
+            dead_packs.append(name)
+        if not report.dry_run:
+            self.packs.remove(dead_packs)
         return partly
 
     def _sweep_staging(self, report: GcReport) -> None:
@@ -653,6 +719,17 @@ class ObjectStore:
             if not report.dry_run:
                 p = self.tmp / entry
                 remove_path(p)  # a link is removed, never followed
+
+    def _sweep_uploads(self, report: GcReport) -> None:
+        """A remote store: removes packs whose upload never finished (no index object) and
+        abandons unfinished multipart uploads (under the exclusive lock, no host uploads)."""
+        if self.remote is None:
+            return
+        unpublished = self.packs.unpublished()  # type: ignore[attr-defined]
+        report.staging_removed += len(unpublished)
+        if not report.dry_run:
+            self.packs.remove(unpublished)
+            report.staging_removed += self.remote.abort_uploads("packs/")
 
     def _rewrite_packs(self, partly: list[tuple[str, set[bytes], int]], report: GcReport) -> None:
         """Rewrites partly dead packs, smallest first, until one finds no space."""
@@ -666,7 +743,7 @@ class ObjectStore:
             left.pop(0)
             report.packs_rewritten += 1
         for name, dead, size in left:
-            rows = read_index(self.pack_path(name))
+            rows = self.packs.index(name)
             report.packs_not_rewritten += 1
             report.objects_removed -= len(dead)
             report.bytes_not_freed += sum(rows[d].stored_len for d in dead)
@@ -679,31 +756,29 @@ class ObjectStore:
         The new pack is durable before the old one goes; out of space, the staged one is
         removed and the old one stays (NoSpace).
         """
-        path = self.pack_path(name)
-        rows = read_index(path)
+        rows = self.packs.index(name)
         keep = [(d, e) for d, e in sorted(rows.items(), key=lambda de: de[1].offset) if d not in drop]
         if dry_run:
             return
         if keep:
             staged = self._staging(".pack")
-            with _os_errors("rewrite pack", path):
+            with _os_errors("rewrite pack", self.packs.where(name)):
                 try:
                     writer = PackWriter(staged)
                 except BaseException:
                     staged.unlink(missing_ok=True)
                     raise
                 try:
-                    with open_file(path) as f:
+                    with self.packs.lease(name) as fd:
                         for d, e in keep:
-                            writer.add(d, read_record(f, e), e.raw_len, e.kind, e.codec)
+                            writer.add(d, read_record(fd, e), e.raw_len, e.kind, e.codec)
                     writer.finish()
-                    os.rename(staged, self.pack_path(secrets.token_hex(16)))
+                    added = self.packs.add(secrets.token_hex(16), staged)
                 except BaseException:
                     writer.abort()
                     raise
-                volume.fsync_path(self.packs_dir)
-        path.unlink()
-        volume.fsync_path(self.packs_dir)
+                self.packs.settle([added])
+        self.packs.remove([name])
 
 
 @dataclass
@@ -716,8 +791,7 @@ class StoreWriter:
 
     def __post_init__(self) -> None:
         self._lock_cm = self.store.shared() if self.locked else None
-        if self._lock_cm is not None:
-            self._lock_cm.__enter__()
+        self._fleet = self._lock_cm.__enter__() if self._lock_cm is not None else None
         self.store.refresh()
         self._mutex = threading.Lock()
         self._pack: PackWriter | None = None
@@ -726,6 +800,7 @@ class StoreWriter:
         self._loose_listed: set[bytes] | None = None
         self.loose_written: dict[bytes, Path] = {}
         self.published_packs: list[str] = []
+        self._added: list[object] = []  # what publishing each pack returned (uploads in flight)
         self.added_bytes = 0
         self.added_objects = 0
         self._closed = False
@@ -810,7 +885,7 @@ class StoreWriter:
         try:
             pack.finish()
             name = secrets.token_hex(16)
-            os.rename(pack.path, self.store.pack_path(name))
+            self._added.append(self.store.packs.add(name, pack.path))
         except BaseException:
             pack.abort()
             raise
@@ -1000,8 +1075,13 @@ class StoreWriter:
         try:
             with self._mutex:
                 self._publish_pack()
-            if self.published_packs:
-                volume.fsync_path(self.store.packs_dir)
+            added, self._added = self._added, []
+            self.store.packs.settle(added)  # type: ignore[arg-type]
+            if self._fleet is not None and not self._fleet.still_held():  # type: ignore[attr-defined]
+                # The catalogue server dropped the lock (a restart): gc on another host may
+                # have run meanwhile, so what this session found stored cannot be trusted.
+                raise errors.StoreBusy("the store lock across hosts was lost (the catalogue server restarted?): "
+                                       "nothing is published; try again")
             if self.loose_written:
                 volume.sync_files(list(self.loose_written.values()), self.store.objects_dir)
                 for d in sorted({p.parent for p in self.loose_written.values()}):

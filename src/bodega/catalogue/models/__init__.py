@@ -6,7 +6,7 @@ from bodega.catalogue.models.auth_session import AuthSession, MfaState
 from bodega.catalogue.models.base import Base, utcnow
 from bodega.catalogue.models.container import Container, ContainerStatus, ContainerTag, Platform
 from bodega.catalogue.models.container_share import ContainerShare
-from bodega.catalogue.models.event_log import EventLevel, EventLog, EventSource
+from bodega.catalogue.models.event_log import EventLevel, EventLog, EventSequence, EventSource
 from bodega.catalogue.models.export_package import EXPORT_TASK_TYPE, ExportFormat, ExportPackage
 from bodega.catalogue.models.login_attempt import LoginAttempt
 from bodega.catalogue.models.setting import Setting
@@ -16,7 +16,7 @@ from bodega.catalogue.models.user import Role, User
 
 __all__ = [
     "ApiToken", "AppInstance", "AppRun", "AppStatus", "AuthSession", "Base", "Container", "ContainerLock", "ContainerStatus",
-    "ContainerShare", "ContainerTag", "EXPORT_TASK_TYPE", "EventLevel", "EventLog", "EventSource", "ExportFormat", "ExportPackage",
+    "ContainerShare", "ContainerTag", "EXPORT_TASK_TYPE", "EventLevel", "EventLog", "EventSequence", "EventSource", "ExportFormat", "ExportPackage",
     "LoginAttempt", "MfaState", "Platform", "Role", "Setting", "Snapshot", "SnapshotTrigger", "SnapshotType", "Task", "TaskStatus", "User",
     "utcnow",
 ]

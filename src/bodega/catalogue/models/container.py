@@ -49,6 +49,9 @@ class Container(Entity, UpdatedAt):
     status: Mapped[ContainerStatus] = mapped_column(enum_column_type(ContainerStatus, "status"))
     platform: Mapped[Platform] = mapped_column(enum_column_type(Platform, "platform"))
     storage_path: Mapped[str] = mapped_column(sa.Text)
+    # The host whose home holds the tree (its tasks run there); None: made before hosts were
+    # recorded, by the only host there was.
+    host: Mapped[str | None] = mapped_column(sa.String(255), index=True)
     size_bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
 

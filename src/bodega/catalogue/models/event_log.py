@@ -55,3 +55,15 @@ class EventLog(Base):
     container_id: Mapped[uuid.UUID | None]
     task_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("tasks.id", ondelete="SET NULL"))
     user_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    host: Mapped[str | None] = mapped_column(sa.String(255))  # the host that wrote it
+
+
+class EventSequence(Base):
+    """The last event seq handed out: one row, updated by the last statement of every transaction
+    that records events (catalogue/event_sequence.py), so numbers follow commit order, without gaps."""
+
+    __tablename__ = "event_sequence"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(sa.BigInteger)

@@ -21,13 +21,19 @@ FK = 'fk_snapshots_base_snapshot_id_snapshots'
 COLUMNS = (['base_snapshot_id', 'container_id'], ['id', 'container_id'])
 
 
+def _recreate() -> str:
+    # SQLite cannot alter a foreign key: the table is copied; PostgreSQL alters it in place
+    # (a copy would drop the unique key the foreign key itself depends on).
+    return 'always' if op.get_context().dialect.name == 'sqlite' else 'auto'
+
+
 def upgrade() -> None:
-    with op.batch_alter_table('snapshots', recreate='always') as batch_op:
+    with op.batch_alter_table('snapshots', recreate=_recreate()) as batch_op:
         batch_op.drop_constraint(FK, type_='foreignkey')
         batch_op.create_foreign_key(FK, 'snapshots', *COLUMNS, deferrable=True, initially='DEFERRED')
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('snapshots', recreate='always') as batch_op:
+    with op.batch_alter_table('snapshots', recreate=_recreate()) as batch_op:
         batch_op.drop_constraint(FK, type_='foreignkey')
         batch_op.create_foreign_key(FK, 'snapshots', *COLUMNS)

@@ -1,0 +1,217 @@
+"""An S3 bucket as the store's remote (boto3; any S3-compatible server).
+
+Endpoint, region and credentials come from the standard AWS environment variables and files
+(AWS_ENDPOINT_URL, AWS_REGION, AWS_PROFILE, AWS_ACCESS_KEY_ID, ~/.aws/config, ...), as with
+the aws command.  boto3's own retries are off: every request goes through remote.Retry, so
+that one policy (backoff, how many tries, what counts as transient) covers requests and
+the checks of what they returned.  Files of more than PART_SIZE go up as multipart uploads,
+each part tried again on its own.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, BinaryIO, Callable
+
+from bodega import errors
+from bodega.storage.remote import RemoteObject, Retry, TransferDamaged
+
+PART_SIZE = 16 << 20  # multipart part size, and the size from which a file goes up in parts
+READ_PIECE = 1 << 20
+TRANSIENT_CODES = {"SlowDown", "RequestTimeout", "Throttling", "ThrottlingException", "InternalError",
+                   "ServiceUnavailable", "RequestTimeTooSkewed", "BadDigest", "IncompleteBody"}
+
+
+class S3Remote:
+    """A prefix of an S3 bucket."""
+
+    def __init__(self, client: Any, bucket: str, prefix: str, *, retry: Retry | None = None,
+                 part_size: int = PART_SIZE) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.url = f"s3://{bucket}/{self.prefix}"
+        self.retry = retry or Retry()
+        self.part_size = part_size
+
+    @classmethod
+    def from_url(cls, url: str) -> "S3Remote":
+        """The remote at s3://bucket/prefix, with a client configured from the AWS environment."""
+        bucket, _, prefix = url[len("s3://"):].partition("/")
+        if not bucket:
+            raise errors.InvalidInput(f"BODEGA_STORE_URL {url!r} names no bucket: s3://bucket/prefix")
+        try:
+            import boto3
+            from botocore.config import Config
+        except ImportError as e:
+            raise errors.MissingDependency(f"an S3 store needs boto3 ({e}): pip install 'bodega[s3]'") from e
+        # Downloads are checked by bodega (packs against the BLAKE3 their index object names),
+        # not by botocore's CRC: a pack damaged in the store must still arrive as it is, so that
+        # each object in it is checked on its own and the damage is found where it is.
+        config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=10, read_timeout=60,
+                        s3={"addressing_style": "path"} if os.environ.get("AWS_ENDPOINT_URL") else None,
+                        response_checksum_validation="when_required")
+        try:
+            client = boto3.session.Session().client("s3", config=config)
+        except Exception as e:  # a bad profile, region or endpoint in the AWS configuration
+            raise errors.StoreUnavailable(f"cannot set up the S3 client for {url}: {e}") from e
+        return cls(client, bucket, prefix)
+
+    def _key(self, key: str) -> str:
+        return self.prefix + key
+
+    def _call(self, what: str, op: Callable[[], Any]) -> Any:
+        return self.retry(f"{what} {self.url}", lambda: self._translate(what, op), _transient)
+
+    def _translate(self, what: str, op: Callable[[], Any]) -> Any:
+        """op(), its refusals made BodegaErrors (transient failures pass through for Retry)."""
+        from botocore.exceptions import ClientError, NoCredentialsError, PartialCredentialsError
+
+        try:
+            return op()
+        except ClientError as e:
+            if _transient(e):
+                raise
+            code = e.response.get("Error", {}).get("Code", "")
+            status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("NoSuchKey", "404", "NotFound") or (status == 404 and code != "NoSuchBucket"):
+                raise errors.NotFound(f"{what}: not in {self.url}") from e
+            raise errors.StoreUnavailable(f"{what} {self.url}: the server refused: {code or status}: "
+                                          f"{e.response.get('Error', {}).get('Message', '')}".rstrip(": ")) from e
+        except (NoCredentialsError, PartialCredentialsError) as e:
+            raise errors.StoreUnavailable(f"{what} {self.url}: no AWS credentials ({e}): set AWS_ACCESS_KEY_ID "
+                                          "and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE") from e
+
+    # --- the Remote interface -------------------------------------------------------------
+
+    def list(self, prefix: str) -> dict[str, RemoteObject]:
+        """Every object whose key starts with prefix, by key (one request per 1000 keys)."""
+        out: dict[str, RemoteObject] = {}
+        token: str | None = None
+        while True:
+            args = {"Bucket": self.bucket, "Prefix": self._key(prefix)}
+            if token:
+                args["ContinuationToken"] = token
+            page = self._call("list", lambda: self.client.list_objects_v2(**args))
+            for item in page.get("Contents", []):
+                out[item["Key"][len(self.prefix):]] = RemoteObject(int(item["Size"]), str(item["ETag"]).strip('"'))
+            if not page.get("IsTruncated"):
+                return out
+            token = page["NextContinuationToken"]
+
+    def get(self, key: str) -> bytes:
+        """An object's bytes."""
+        def fetch() -> bytes:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            data = response["Body"].read()
+            _expect_length(key, len(data), response.get("ContentLength"))
+            return data
+
+        return self._call(f"read {key} from", fetch)
+
+    def get_to(self, key: str, dest: Path, check: Callable[[Path], None] | None = None) -> str:
+        """Streams an object into the new file dest and returns its entity tag; check(dest) may
+        refuse what arrived (then it is fetched again)."""
+        def fetch() -> str:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            body = response["Body"]
+            got = 0
+            try:
+                with open(dest, "wb") as f:
+                    while piece := body.read(READ_PIECE):
+                        f.write(piece)
+                        got += len(piece)
+                _expect_length(key, got, response.get("ContentLength"))
+                if check is not None:
+                    check(dest)
+            except BaseException:
+                dest.unlink(missing_ok=True)
+                raise
+            return str(response["ETag"]).strip('"')
+
+        return self._call(f"read {key} from", fetch)
+
+    def put(self, key: str, data: bytes) -> str:
+        """Stores bytes under key; returns the entity tag."""
+        response = self._call(f"write {key} to",
+                              lambda: self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data))
+        return str(response["ETag"]).strip('"')
+
+    def put_file(self, key: str, path: Path) -> str:
+        """Stores a file under key: one request up to part_size, a multipart upload beyond."""
+        size = path.stat().st_size
+        if size <= self.part_size:
+            def send() -> Any:
+                with open(path, "rb") as f:
+                    return self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=f)
+
+            return str(self._call(f"write {key} to", send)["ETag"]).strip('"')
+        with open(path, "rb") as f:
+            return self._multipart(key, lambda n: _read_part(f, n * self.part_size, self.part_size),
+                                   (size + self.part_size - 1) // self.part_size)
+
+    def _multipart(self, key: str, part: Callable[[int], bytes], parts: int) -> str:
+        """Uploads parts 0..parts-1 (each tried again on its own) as one object; aborted on failure."""
+        what = f"write {key} to"
+        upload = self._call(what, lambda: self.client.create_multipart_upload(Bucket=self.bucket,
+                                                                              Key=self._key(key)))["UploadId"]
+        try:
+            done = []
+            for n in range(parts):
+                body = part(n)
+                response = self._call(what, lambda: self.client.upload_part(
+                    Bucket=self.bucket, Key=self._key(key), UploadId=upload, PartNumber=n + 1, Body=body))
+                done.append({"PartNumber": n + 1, "ETag": response["ETag"]})
+            response = self._call(what, lambda: self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=self._key(key), UploadId=upload, MultipartUpload={"Parts": done}))
+        except BaseException:
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._key(key), UploadId=upload)
+            except Exception:
+                pass  # what it left, gc abandons (abort_uploads)
+            raise
+        return str(response["ETag"]).strip('"')
+
+    def delete(self, keys: list[str]) -> None:
+        """Removes objects, 1000 per request."""
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": self._key(k)} for k in keys[start:start + 1000]]
+            response = self._call("remove objects from", lambda: self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}))
+            failed = response.get("Errors") or []
+            if failed:
+                raise errors.StoreUnavailable(f"remove {failed[0].get('Key')} from {self.url}: "
+                                              f"{failed[0].get('Code')}: {failed[0].get('Message')}")
+
+    def abort_uploads(self, prefix: str) -> int:
+        """Abandons the unfinished multipart uploads under prefix (a writer that died mid-upload)."""
+        pending = self._call("list uploads of", lambda: self.client.list_multipart_uploads(
+            Bucket=self.bucket, Prefix=self._key(prefix))).get("Uploads", [])
+        for up in pending:
+            self._call("abandon an upload to", lambda up=up: self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=up["Key"], UploadId=up["UploadId"]))
+        return len(pending)
+
+
+def _read_part(f: BinaryIO, offset: int, length: int) -> bytes:
+    f.seek(offset)
+    return f.read(length)
+
+
+def _expect_length(key: str, got: int, expected: Any) -> None:
+    """A body shorter (or longer) than its Content-Length is cut: try again."""
+    if expected is not None and got != int(expected):
+        raise TransferDamaged(errors.StoreUnavailable(f"{key}: {got} bytes arrived of {expected} (the transfer "
+                                                      "was cut)"))
+
+
+def _transient(e: BaseException) -> bool:
+    """Whether a failure may go away by trying again: the network, the server's 5xx and throttling."""
+    from botocore.exceptions import ClientError, HTTPClientError, ResponseStreamingError
+
+    if isinstance(e, (HTTPClientError, ResponseStreamingError, ConnectionError, TimeoutError)):
+        return True
+    if isinstance(e, ClientError):
+        status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return status >= 500 or status == 429 or e.response.get("Error", {}).get("Code") in TRANSIENT_CODES
+    return False
