@@ -18,6 +18,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from bodega import errors
+from bodega._native import fault
 from bodega.catalogue.models import Base
 from bodega.home import Home
 
@@ -128,6 +129,8 @@ class Catalogue:
                 try:
                     yield session
                     if write:
+                        if fault.armed:  # a counted step (storage/faults.py): tests crash or fail it
+                            fault.step("commit", self.url)
                         session.commit()
                     else:
                         session.rollback()
