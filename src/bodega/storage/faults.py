@@ -146,11 +146,16 @@ def _hook_steps() -> None:
         _hook_installed = True
 
 
-@contextmanager
-def stepping(plan: str, log: str | os.PathLike[str] | None = None) -> Iterator[None]:
-    """Arms the write-type steps with plan ("EIO@write:2", "trace", ...) while the block runs (tests)."""
+def arm_steps(plan: str, log: str | os.PathLike[str] | None = None) -> None:
+    """Arms this process's write-type steps with plan ("kill@7", "EIO@write:2", "trace"; "" disarms)."""
     _hook_steps()
     _steps.arm(plan, log)
+
+
+@contextmanager
+def stepping(plan: str, log: str | os.PathLike[str] | None = None) -> Iterator[None]:
+    """Arms the write-type steps with plan while the block runs (tests)."""
+    arm_steps(plan, log)
     try:
         yield
     finally:
