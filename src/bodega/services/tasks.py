@@ -259,6 +259,9 @@ class TaskContext:
         with self.engine.bodega.catalogue.session_scope() as s:
             task = self.engine._own_running(s, self)
             s.execute(sa.delete(ContainerLock).where(ContainerLock.task_id == self.task_id))
+            # Stored before the caller's changes, so what it reads back is current, and again after,
+            # for a container the caller's changes made (recover writes its row here).
+            self.engine._store_sizes(s, sizes)
             yield s
             s.flush()
             self.engine._store_sizes(s, sizes)
