@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bodega.services.containers import host_platform
 from subprocesses import bodega_cli
 
 
@@ -24,7 +25,7 @@ def test_create_list_show_as_json_and_text(run):
     assert text.splitlines()[0].split() == ["NAME", "ID", "STATUS", "PLATFORM", "SIZE", "TAGS"]
     assert text.splitlines()[1].split()[:3] == ["dev", made["id"][:8], "ready"]
     assert js(run("container", "show", made["id"][:8], "--json"))["name"] == "dev"
-    assert "platform:    linux-x64" in run("container", "show", "dev").stdout
+    assert f"platform:    {host_platform().value}" in run("container", "show", "dev").stdout
 
 
 def test_settings_from_a_file(run, tmp_path):

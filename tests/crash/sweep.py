@@ -7,11 +7,12 @@ that builds a home where it can run and returns its command line.  The sweep the
 2. runs the command once to the end from a fresh copy with every step logged
    (BODEGA_FAULT_STEP=trace): the number of lines is the number of kill points N, and the
    home afterwards is the "after" state;
-3. for every k in 1..N, from a fresh copy: runs the command with BODEGA_FAULT_STEP=kill@k
+3. for every k in 1..N (or, with a limit, that many k spread evenly over 1..N), from a fresh copy: runs the command with BODEGA_FAULT_STEP=kill@k
    (SIGKILL before step k), proves the kill landed there (exit by SIGKILL and the log's line
    "k ..."), runs the next command (`container list`: the next start recovers), then checks
    the invariants (`violations`); then runs `gc`, which must succeed and empty the store's
-   tmp/ (a crash may leave staged objects there: docs/store.md, gc removes them).
+   tmp/ (a crash may leave staged objects there: docs/store.md, gc removes them) and every
+   snapshot file no catalogue row publishes (written before a crash, never committed).
 
 The commands run in processes forked from a worker that imported bodega once (a forkserver
 preloads it), so a point costs the operation, not an interpreter start.  Heartbeats and
@@ -26,6 +27,7 @@ import subprocess
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable
@@ -90,6 +92,7 @@ def run_command(home: Path, argv: list[str], plan: str | None = None, log: Path 
 
             tasks.HEARTBEAT_INTERVAL = 1e9  # no commits on a timer: every run takes the same steps
             tasks.PROGRESS_EVENT_INTERVAL = 1e9
+            tasks.STAGING_GRACE = timedelta(0)  # an injected clock: the grace has passed at the next start
             if plan:
                 faults.arm_steps(plan, log)
             from bodega.cli import main
@@ -156,8 +159,8 @@ def violations(home: Path, before: State, after: State) -> list[str]:
             found.append(f"container directories {sorted(on_disk)} and rows {sorted(str(c.id) for c in containers)} differ")
         ids = {str(s.id) for c in containers for s in b.snapshots.list(str(c.id))}
         stored = set(b.snapshots.engine.ids())
-        if ids != stored:
-            found.append(f"catalogue and store disagree: rows only {sorted(ids - stored)}, files only {sorted(stored - ids)}")
+        if ids - stored:
+            found.append(f"snapshots in the catalogue but not in the store: {sorted(ids - stored)}")
         lost = (before.snapshots & after.snapshots) - ids
         if lost:
             found.append(f"snapshots lost: {sorted(lost)}")
@@ -175,10 +178,32 @@ def violations(home: Path, before: State, after: State) -> list[str]:
     return found
 
 
+def after_gc(home: Path) -> list[str]:
+    """What gc must have cleaned: store staging, and snapshot files no catalogue row publishes."""
+    import bodega
+
+    found = []
+    if [p for p in leftovers(home) if p.startswith(STORE_STAGING)]:
+        found.append(f"gc left staging: {leftovers(home)}")
+    with bodega.open(home) as b:
+        ids = {str(s.id) for c in b.containers.list() for s in b.snapshots.list(str(c.id))}
+        unpublished = set(b.snapshots.engine.ids()) - ids
+    if unpublished:
+        found.append(f"snapshot files no row publishes, left by gc: {sorted(unpublished)}")
+    return found
+
+
 # ---- one worker's share -----------------------------------------------------------------------
 
-def sweep_part(name: str, base: str, worker: int, workers: int) -> PartResult:
-    """Builds the operation's home in base/w<worker>, traces it, and sweeps every workers-th point."""
+def chosen(points: int, limit: int | None) -> list[int]:
+    """The kill points swept of 1..points: all of them, or limit of them spread evenly (first and last kept)."""
+    if limit is None or points <= limit:
+        return list(range(1, points + 1))
+    return sorted({1 + round(i * (points - 1) / (limit - 1)) for i in range(limit)})
+
+
+def sweep_part(name: str, base: str, worker: int, workers: int, limit: int | None) -> PartResult:
+    """Builds the operation's home in base/w<worker>, traces it, and sweeps every workers-th chosen point."""
     from crash import operations  # noqa: F401  (registers every operation in this process)
 
     op = OPERATIONS[name]
@@ -198,7 +223,7 @@ def sweep_part(name: str, base: str, worker: int, workers: int) -> PartResult:
     after = state_of(home)
     steps = trace.read_text().splitlines()
     result = PartResult(points=len(steps))
-    for k in range(1 + worker, len(steps) + 1, workers):
+    for k in chosen(len(steps), limit)[worker::workers]:
         copy_home(template, home)
         log = where / "kill.log"
         log.unlink(missing_ok=True)
@@ -219,21 +244,21 @@ def sweep_part(name: str, base: str, worker: int, workers: int) -> PartResult:
             problems.append(f"checking failed: {e!r}")
         if run_command(home, ["gc"], output=out) != 0:
             problems.append(f"gc after the kill failed: {out.read_text()[-500:]}")
-        elif [p for p in leftovers(home) if p.startswith(STORE_STAGING)]:
-            problems.append(f"gc left staging: {leftovers(home)}")
+        else:
+            problems += after_gc(home)
         result.violations += [f"point {k} ({lines[0]}): {p}" for p in problems]
     return result
 
 
-def sweep(name: str, base: Path, workers: int = 2) -> tuple[int, int, list[str]]:
-    """Sweeps every kill point of the operation name; (points, landed, violations)."""
+def sweep(name: str, base: Path, workers: int = 2, limit: int | None = None) -> tuple[int, int, int, list[str]]:
+    """Sweeps the kill points of the operation name (all, or limit spread evenly); (points, swept, landed, violations)."""
     ctx = get_context("forkserver")
     ctx.set_forkserver_preload(["bodega.cli", "crash.sweep", "crash.operations"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         parts = list(pool.map(sweep_part, [name] * workers, [str(base)] * workers, range(workers),
-                              [workers] * workers))
+                              [workers] * workers, [limit] * workers))
     counts = {p.points for p in parts}
     found = [v for p in parts for v in p.violations]
     if len(counts) != 1:
         found.append(f"the workers' traces counted different numbers of steps: {sorted(counts)}")
-    return max(counts), sum(p.landed for p in parts), found
+    return max(counts), sum(len(p.swept) for p in parts), sum(p.landed for p in parts), found
