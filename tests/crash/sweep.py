@@ -14,6 +14,10 @@ that builds a home where it can run and returns its command line.  The sweep the
    tmp/ (a crash may leave staged objects there: docs/store.md, gc removes them) and every
    snapshot file no catalogue row publishes (written before a crash, never committed).
 
+The same sweep with an injected error instead of the kill (ENOSPC or EIO at step k): the
+command must fail cleanly (the error's documented exit code and one line, or succeed when the
+step was one it may lose, such as a cleanup), and then the same invariants must hold.
+
 The commands run in processes forked from a worker that imported bodega once (a forkserver
 preloads it), so a point costs the operation, not an interpreter start.  Heartbeats and
 progress events, which commit on a timer, are turned off in the forked commands (an
@@ -32,7 +36,10 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable
 
+from bodega import errors
+
 NEXT_COMMAND = ["container", "list"]
+EXIT_CODES = {"ENOSPC": errors.NoSpace.exit_code, "EIO": errors.StorageError.exit_code}  # of an injected error
 STORE_STAGING = "store/tmp/"  # left by a crash for gc to remove (docs/store.md, "Writing")
 
 
@@ -202,8 +209,9 @@ def chosen(points: int, limit: int | None) -> list[int]:
     return sorted({1 + round(i * (points - 1) / (limit - 1)) for i in range(limit)})
 
 
-def sweep_part(name: str, base: str, worker: int, workers: int, limit: int | None) -> PartResult:
-    """Builds the operation's home in base/w<worker>, traces it, and sweeps every workers-th chosen point."""
+def sweep_part(name: str, base: str, worker: int, workers: int, limit: int | None, fault: str) -> PartResult:
+    """Builds the operation's home in base/w<worker>, traces it, and at every workers-th chosen point
+    kills it (fault "kill") or makes that step fail with an errno ("ENOSPC", "EIO")."""
     from crash import operations  # noqa: F401  (registers every operation in this process)
 
     op = OPERATIONS[name]
@@ -225,17 +233,23 @@ def sweep_part(name: str, base: str, worker: int, workers: int, limit: int | Non
     result = PartResult(points=len(steps))
     for k in chosen(len(steps), limit)[worker::workers]:
         copy_home(template, home)
-        log = where / "kill.log"
+        log = where / "fault.log"
         log.unlink(missing_ok=True)
-        code = run_command(home, argv, f"kill@{k}", log, out)
+        code = run_command(home, argv, f"{fault}@{k}", log, out)
         result.swept.append(k)
         lines = log.read_text().splitlines() if log.exists() else []
-        if code == -9 and len(lines) == 1 and lines[0].split()[0] == str(k):
-            result.landed += 1
-        else:
-            result.violations.append(f"point {k}: the kill did not land (exit {code}, log {lines}): "
+        if not (len(lines) == 1 and lines[0].split()[0] == str(k)):
+            result.violations.append(f"point {k}: the {fault} did not land (exit {code}, log {lines}): "
                                      f"{out.read_text()[-500:]}")
             continue
+        result.landed += 1
+        said = out.read_text()
+        if fault == "kill" and code != -9:
+            result.violations.append(f"point {k}: killed, yet exit {code}")
+        elif fault != "kill" and (code not in (0, EXIT_CODES[fault]) or "Traceback" in said
+                                  or len(said.strip().splitlines()) > 1):
+            result.violations.append(f"point {k} ({lines[0]}): {fault} gave exit {code} (want 0 or "
+                                     f"{EXIT_CODES[fault]}, one line): {said[-500:]}")
         code = run_command(home, NEXT_COMMAND, output=out)
         problems = [] if code == 0 else [f"the next command failed ({code}): {out.read_text()[-500:]}"]
         try:
@@ -243,20 +257,22 @@ def sweep_part(name: str, base: str, worker: int, workers: int, limit: int | Non
         except Exception as e:  # a check that cannot even run is a violation, named
             problems.append(f"checking failed: {e!r}")
         if run_command(home, ["gc"], output=out) != 0:
-            problems.append(f"gc after the kill failed: {out.read_text()[-500:]}")
+            problems.append(f"gc after the {fault} failed: {out.read_text()[-500:]}")
         else:
             problems += after_gc(home)
         result.violations += [f"point {k} ({lines[0]}): {p}" for p in problems]
     return result
 
 
-def sweep(name: str, base: Path, workers: int = 2, limit: int | None = None) -> tuple[int, int, int, list[str]]:
-    """Sweeps the kill points of the operation name (all, or limit spread evenly); (points, swept, landed, violations)."""
+def sweep(name: str, base: Path, workers: int = 2, limit: int | None = None,
+          fault: str = "kill") -> tuple[int, int, int, list[str]]:
+    """Sweeps the write-type steps of the operation name (all, or limit spread evenly) with fault
+    (a SIGKILL, or an injected ENOSPC or EIO); (points, swept, landed, violations)."""
     ctx = get_context("forkserver")
     ctx.set_forkserver_preload(["bodega.cli", "crash.sweep", "crash.operations"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         parts = list(pool.map(sweep_part, [name] * workers, [str(base)] * workers, range(workers),
-                              [workers] * workers, [limit] * workers))
+                              [workers] * workers, [limit] * workers, [fault] * workers))
     counts = {p.points for p in parts}
     found = [v for p in parts for v in p.violations]
     if len(counts) != 1:

@@ -4,7 +4,8 @@
 In CI (and by default) each operation is killed at SAMPLE of its points, spread evenly over
 the whole operation, so the sweep costs a few minutes; BODEGA_SWEEP=all sweeps every point
 (docs/reliability.md: `BODEGA_SWEEP=all python -m pytest tests/crash`), and BODEGA_SWEEP=N
-sweeps N points per operation."""
+sweeps N points per operation.  The same sweep injects ENOSPC and EIO at the steps of
+snapshot create and restore instead of killing."""
 from __future__ import annotations
 
 import os
@@ -35,4 +36,14 @@ def test_every_kill_point(name, cow_dir):
     assert swept == min(points, _limit() or points)
     assert landed == swept, found[:5]
     assert points >= op.min_points, f"{name} has {points} kill points: make its tree bigger"
+    assert not found, "\n".join(found[:20])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["ENOSPC", "EIO"])
+@pytest.mark.parametrize("name", ["snapshot create", "snapshot restore (in place)"])
+def test_an_error_at_every_step_fails_cleanly_and_loses_nothing(name, fault, cow_dir):
+    points, swept, landed, found = sweep(name, cow_dir, limit=_limit(), fault=fault)
+    SUMMARY.append(f"{name} with {fault}: {points} steps, {swept} swept, {len(found)} violations")
+    assert landed == swept == min(points, _limit() or points), found[:5]
     assert not found, "\n".join(found[:20])
