@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bodega import errors
 from bodega.services.containers import host_platform
 from subprocesses import bodega_cli
 
@@ -100,7 +101,7 @@ def test_a_duplicate_name_exits_46(run):
 
 def test_errors_with_json_are_json_on_stderr(home):
     done = bodega_cli(home, "container", "show", "nope", "--json")
-    assert done.returncode == 43 and done.stdout == ""
+    assert done.returncode == errors.ContainerNotFound.exit_code and done.stdout == ""
     assert json.loads(done.stderr)["error"] == {"type": "ContainerNotFound", "message": "no container 'nope'",
                                                 "exit_code": 43}
 

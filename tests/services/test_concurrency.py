@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import bodega
+from bodega import errors
 from bodega.catalogue.models import ContainerLock, ContainerStatus, TaskStatus
 
 from subprocesses import bodega_cli, child_env, python_child, wait_for
@@ -97,7 +98,7 @@ def test_a_catalogue_locked_by_another_process_gives_a_clear_error(home):
     holder.execute("BEGIN IMMEDIATE")  # another process in the middle of a long write
     try:
         done = bodega_cli(home, "container", "create", "other", BODEGA_BUSY_TIMEOUT="0.5")
-        assert done.returncode == 55, done.stderr
+        assert done.returncode == errors.DatabaseLocked.exit_code, done.stderr
         assert "locked by another process (waited 0.5 s)" in done.stderr
         listing = bodega_cli(home, "container", "list", "--json", BODEGA_BUSY_TIMEOUT="0.5")
         assert listing.returncode == 0 and [c["name"] for c in json.loads(listing.stdout)] == ["dev"]
