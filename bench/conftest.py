@@ -1,8 +1,11 @@
 """Benchmark fixtures: the generated tree on XFS (reflink) and on ext4, peer tools, ratios.
 
 `BODEGA_BENCH_FILES` sizes the tree (default 100000 files, about 1.2 GiB); each tree is
-generated once per session and removed at its end.  Every benchmark records its median
-with `ratios.record(group, tool, seconds)`; the summary prints each tool against bodega.
+generated once per session and removed at its end.  Beside the generated tree, a real tree
+the generator did not make: a copy of `BODEGA_BENCH_REAL_TREE` (default /usr/lib) on the
+same volume.  `BODEGA_BENCH_TREES` picks them (default "generated,real").  Every benchmark
+records its median with `ratios.record(group, tool, seconds)`; the summary prints each tool
+against bodega.
 """
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ import loopfs  # noqa: E402
 import treegen  # noqa: E402
 
 BENCH_FILES = int(os.environ.get("BODEGA_BENCH_FILES", "100000"))
+TREES = [t for t in os.environ.get("BODEGA_BENCH_TREES", "generated,real").split(",") if t]
+REAL_SOURCE = Path(os.environ.get("BODEGA_BENCH_REAL_TREE", "/usr/lib"))
 BENCH_SEED = 0
 ROUNDS = 5
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -91,10 +96,32 @@ def pytest_terminal_summary(terminalreporter):
 
 def _image_mib(files: int) -> int:
     # The tree (~12 KiB of data and a 4 KiB block per file), room for a full copy of it
-    # (shutil.copytree and the ext4-style fallback do not share extents), the restored trees
-    # bench_restore keeps until its rounds end (restic's are full copies), and slack.
+    # (shutil.copytree and the ext4-style fallback do not share extents), a round's restored
+    # trees (restic's are full copies), and slack; and the same for the real tree.
     # The image file is sparse: only what is written takes space.
-    return max(1024, files * 16 * (3 + 2 * ROUNDS) // 1024 + 1024)
+    generated = files * 16 * 6 // 1024 if "generated" in TREES else 0
+    real = _real_mib() * 6 if "real" in TREES else 0
+    return max(1024, generated + real + 1024)
+
+
+def _real_mib() -> int:
+    """The real tree's size in MiB (du)."""
+    if not REAL_SOURCE.is_dir():
+        return 0
+    out = subprocess.run(["du", "-s", "-m", str(REAL_SOURCE)], capture_output=True, text=True).stdout
+    return int(out.split()[0]) if out else 0
+
+
+def copy_real_tree(dest: Path) -> Path:
+    """A copy of the real tree at dest (what cannot be read is left out, as a user's copy would)."""
+    if not REAL_SOURCE.is_dir():
+        need(f"BODEGA_BENCH_REAL_TREE={REAL_SOURCE} is not a directory")
+    subprocess.run(["cp", "-a", str(REAL_SOURCE), str(dest)], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    if not dest.is_dir():
+        raise RuntimeError(f"could not copy {REAL_SOURCE} to {dest}")
+    os.sync()
+    return dest
 
 
 @pytest.fixture(scope="session")
@@ -117,16 +144,36 @@ def xfs_tree(bench_xfs) -> Path:
     return dest
 
 
-@pytest.fixture(scope="session")
-def ext4_tree() -> Path:
-    """The generated tree on ext4 (under /var/tmp)."""
-    base = Path(tempfile.mkdtemp(prefix="bodega-bench-", dir="/var/tmp"))
+def ext4_base(prefix: str) -> Path:
+    """A fresh directory under /var/tmp, which must be ext4."""
+    base = Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp"))
     if fs_type(base) not in ("ext2/ext3", "ext4"):
         shutil.rmtree(base)
         need(f"/var/tmp is {fs_type(base)}, not ext4")
+    return base
+
+
+@pytest.fixture(scope="session")
+def ext4_tree() -> Path:
+    """The generated tree on ext4 (under /var/tmp)."""
+    base = ext4_base("bodega-bench-")
     treegen.generate(base / "tree", BENCH_FILES, BENCH_SEED)
     os.sync()  # written back now, not during the first timings
     yield base / "tree"
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def xfs_real_tree(bench_xfs) -> Path:
+    """The real tree (a copy of BODEGA_BENCH_REAL_TREE) on XFS."""
+    return copy_real_tree(bench_xfs / "real")
+
+
+@pytest.fixture(scope="session")
+def ext4_real_tree() -> Path:
+    """The real tree on ext4 (under /var/tmp)."""
+    base = ext4_base("bodega-bench-real-")
+    yield copy_real_tree(base / "real")
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -136,10 +183,21 @@ def bench_fs(request) -> str:
     return request.param
 
 
+@pytest.fixture(params=TREES)
+def tree_kind(request) -> str:
+    """Which tree a benchmark runs on: the generated one, then the real one."""
+    return request.param
+
+
+def tree_on(request, fs: str, kind: str) -> Path:
+    """The tree of kind ("generated" or "real") on fs ("xfs" or "ext4")."""
+    return request.getfixturevalue(f"{fs}_tree" if kind == "generated" else f"{fs}_real_tree")
+
+
 @pytest.fixture
-def bench_tree(bench_fs, request) -> Path:
-    """The generated tree on bench_fs."""
-    return request.getfixturevalue(f"{bench_fs}_tree")
+def bench_tree(bench_fs, tree_kind, request) -> Path:
+    """The generated or the real tree on bench_fs."""
+    return tree_on(request, bench_fs, tree_kind)
 
 
 @pytest.fixture
@@ -156,3 +214,13 @@ def ext4_scratch(ext4_tree) -> Path:
     d = Path(tempfile.mkdtemp(prefix="scratch-", dir=ext4_tree.parent))
     yield d
     shutil.rmtree(d, ignore_errors=True)
+
+
+def tree_fs(tree: Path) -> str:
+    """"xfs" for a tree on the benchmark's XFS mount, else "ext4"."""
+    return "xfs" if tree.parent.name == "mnt" else "ext4"
+
+
+def where(tree: Path) -> str:
+    """A benchmark tree's volume and kind, for group names: "xfs, generated", "ext4, real"."""
+    return f"{tree_fs(tree)}, {'real' if tree.name == 'real' else 'generated'}"

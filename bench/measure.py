@@ -1,4 +1,5 @@
-"""Timing shared by the benchmarks: medians of a few wall-clock rounds, each on a settled machine."""
+"""Timing shared by the benchmarks: medians of a few wall-clock rounds, each on a settled
+machine, warm (what the previous steps left in the page cache) or cold (caches dropped)."""
 from __future__ import annotations
 
 import os
@@ -19,24 +20,44 @@ def settle() -> None:
     os.sync()
 
 
-def median_seconds(fn: Callable[[], object], rounds: int = ROUNDS) -> float:
-    """The median wall time of fn() over rounds runs."""
+def drop_caches() -> None:
+    """Writes back dirty pages, then empties the page, dentry and inode caches (root only):
+    the next run reads the tree and the store from the disk, as after a reboot."""
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3\n")
+
+
+def can_drop_caches() -> bool:
+    """True when cold runs are wanted (BODEGA_BENCH_COLD, default 1) and this process may drop
+    the caches (root, /proc/sys writable)."""
+    return os.environ.get("BODEGA_BENCH_COLD", "1") != "0" and os.access("/proc/sys/vm/drop_caches", os.W_OK)
+
+
+def prepare(cold: bool) -> None:
+    """Before a timed run: settled, and for a cold run with every cache dropped."""
+    drop_caches() if cold else settle()
+
+
+def median_seconds(fn: Callable[[], object], rounds: int = ROUNDS, cold: bool = False) -> float:
+    """The median wall time of fn() over rounds runs (cold: caches dropped before each)."""
     times = []
     for _ in range(rounds):
-        settle()
+        prepare(cold)
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
-def interleaved_medians(contenders: dict[str, Callable[[], object]], rounds: int = ROUNDS) -> dict[str, float]:
+def interleaved_medians(contenders: dict[str, Callable[[], object]], rounds: int = ROUNDS,
+                        cold: bool = False) -> dict[str, float]:
     """The median wall time of each contender, their runs taking turns so that a busy
-    machine slows them all alike."""
+    machine slows them all alike (cold: caches dropped before each run)."""
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, fn in contenders.items():
-            settle()
+            prepare(cold)
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)

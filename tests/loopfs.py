@@ -90,6 +90,17 @@ def unmount(lm: LoopMount) -> None:
         _live.remove(lm)
 
 
+def fill(path: Path) -> None:
+    """Writes the file at path until its volume has no data block left for another 64 KiB."""
+    with open(path, "wb") as f:
+        try:
+            while True:
+                f.write(b"\xff" * (1 << 16))
+                f.flush()
+        except OSError:
+            pass
+
+
 @atexit.register
 def _cleanup() -> None:
     for lm in list(_live):

@@ -7,7 +7,7 @@ from collections import Counter
 from bodega import errors
 
 # Ranges by layer (HELPER_COMMON / docs): native and storage, catalogue/services/tasks, manifests/diff,
-# snapshots/store, users and sessions.
+# snapshots/store, exports, users and sessions.
 RANGES = [range(1, 40), range(40, 60), range(60, 70), range(70, 90), range(90, 100)]
 
 
@@ -35,6 +35,12 @@ def test_the_catalogue_classes_use_40_to_59():
                  errors.TaskInterrupted, errors.WaitTimeout, errors.DatabaseLocked, errors.CatalogueError,
                  errors.Forbidden, errors.ContainerManifestInvalid, errors.ContainerExists]
     assert sorted(c.exit_code for c in catalogue) == list(range(40, 60))
+
+
+def test_the_package_classes_use_90_to_93():
+    package = [errors.PackageInvalid, errors.PackageDamaged, errors.DeltaBaseMissing, errors.UnsavedChanges]
+    assert sorted(c.exit_code for c in package) == list(range(90, 94))
+    assert isinstance(errors.PackageDamaged(member="root/a"), errors.IntegrityError)
 
 
 def test_catalogue_errors_are_caught_by_their_family_and_builtin():

@@ -163,24 +163,39 @@ static uint8_t flags_of(const char *path, size_t path_len, const char *link, siz
     return f;
 }
 
-/* 1 when p is a relative '/'-separated path with no empty, "." or ".." component, no NUL. */
+/* Nonzero when one of the 8 bytes of w is zero (exact: no byte is mistaken for zero unless
+ * a zero byte comes before it, and the caller then looks byte by byte). */
+static uint64_t has_zero_byte(uint64_t w)
+{
+    return (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
+}
+
+/* 1 when p is a relative '/'-separated path with no empty, "." or ".." component, no NUL.
+ * Paths are checked at every manifest load: 8 bytes at a time up to the next '/' or NUL. */
 static int path_ok(const uint8_t *p, size_t n)
 {
     if (n == 0)
         return 0;
-    size_t start = 0;
-    for (size_t i = 0; i <= n; i++) {
+    size_t start = 0, i = 0;
+    for (;;) {
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if (has_zero_byte(w) || has_zero_byte(w ^ 0x2F2F2F2F2F2F2F2FULL)) /* NUL or '/' */
+                break;
+            i += 8;
+        }
+        while (i < n && p[i] != '/' && p[i] != 0)
+            i++;
         if (i < n && p[i] == 0)
             return 0;
-        if (i == n || p[i] == '/') {
-            size_t len = i - start;
-            if (len == 0 || (len == 1 && p[start] == '.') ||
-                (len == 2 && p[start] == '.' && p[start + 1] == '.'))
-                return 0;
-            start = i + 1;
-        }
+        size_t len = i - start;
+        if (len == 0 || (len == 1 && p[start] == '.') || (len == 2 && p[start] == '.' && p[start + 1] == '.'))
+            return 0;
+        if (i == n)
+            return 1;
+        start = ++i;
     }
-    return 1;
 }
 
 /* memcmp order of two byte strings: <0, 0, >0. */

@@ -3,13 +3,16 @@
  * Two phases.  The walk lists directories on one or more threads: each directory is a
  * task on a shared LIFO stack, opened relative to its parent's handle; its entries are
  * appended in batches to one shared entry array (full paths and link targets to the
- * arena), each batch recorded as a "run" of its directory's children.  Then the ordering
- * phase, on the caller's thread, visits directories depth first, sorting each one's
- * children by name (a subdirectory twice: itself by "name", its contents by "name/"),
- * which yields the byte order of full paths, and permutes the entry array in place.
+ * arena), each batch recorded as a "run" of its directory's children, sorted by name by
+ * the worker that listed it (a subdirectory twice: itself by "name", its contents by
+ * "name/").  Then the ordering phase, on the caller's thread, visits directories depth
+ * first, taking each one's children in that order (only a directory listed in several runs
+ * is sorted again), which yields the byte order of full paths, and permutes the entry array
+ * in place.
  *
- * Memory: 96 bytes per entry plus its path, a 4-byte permutation during the ordering, a
- * few bytes per directory, and no allocation per entry.
+ * Memory: 96 bytes per entry plus its path, 4 bytes per entry (8 per directory) of sorted
+ * order, a 4-byte permutation during the ordering, a few bytes per directory, and no
+ * allocation per entry.
  */
 #include <errno.h>  /* sys_errno values: POSIX errno, or the Windows mapping onto it */
 #include <stdlib.h>
@@ -48,10 +51,22 @@ typedef struct scan_dir {
     uint32_t sorted_pos;  /* ordering: index of its entry once sorted */
 } scan_dir;
 
-/* Consecutive entries of one directory, appended by one flush. */
+/* Consecutive entries of one directory, appended by one flush, and their sorted order:
+ * items codes at order[] from `order` (a code is the entry's index in the run times two,
+ * plus one for a subdirectory's block). */
 typedef struct scan_run {
     uint32_t start, count, next;
+    uint32_t order, items;
 } scan_run;
+
+/* A child in its directory's sort: the entry itself ("name") or, for a subdirectory, the
+ * block of its contents ("name/"). */
+typedef struct sort_item {
+    const unsigned char *name;
+    uint32_t len;
+    uint32_t ref;      /* entry index (in its batch, or in the walk), or dir index for a block */
+    uint32_t block;
+} sort_item;
 
 /* What the walking threads share; everything below `lock` is guarded by it. */
 typedef struct walk {
@@ -67,6 +82,8 @@ typedef struct walk {
     size_t ndirs, dirs_cap;
     scan_run *runs;
     size_t nruns, runs_cap;
+    uint32_t *order;          /* the runs' sorted orders */
+    size_t norder, order_cap;
     uint32_t *tasks;
     size_t ntasks, tasks_cap;
     uint64_t *volumes;
@@ -93,6 +110,10 @@ typedef struct worker {
     int published;            /* handle is in dirs[dir], pinned by this task (pending) */
     bd_scan_entry batch[BATCH_ENTRIES];
     uint32_t nbatch;
+    sort_item items[2 * BATCH_ENTRIES];  /* the batch sorted by name (sort_batch) */
+    uint32_t order[2 * BATCH_ENTRIES];   /* ... as run codes */
+    uint32_t nitems;
+    uint32_t sorted;                     /* entries of the batch that order covers */
     uint64_t batch_bytes;
     char *text;               /* the batch's paths and link targets */
     size_t text_len, text_cap;
@@ -135,6 +156,20 @@ static bd_status no_memory(bd_error *e)
 static int stopping(walk *w)
 {
     return ATOMIC_LOAD(&w->stop) || bd_progress_cancelled(w->p);
+}
+
+static int item_cmp(const void *x, const void *y)
+{
+    const sort_item *a = x, *b = y;
+    uint32_t m = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->name, b->name, m);
+    if (c)
+        return c;
+    /* The next byte: the name's, else '/' for a block, else the end (-1).  Names hold no
+     * '/', so two items never tie. */
+    int ca = a->len > m ? a->name[m] : a->block ? '/' : -1;
+    int cb = b->len > m ? b->name[m] : b->block ? '/' : -1;
+    return ca - cb;
 }
 
 /* Rewrites e's path as the worker's directory, or the entry `name` in it. */
@@ -287,6 +322,32 @@ static void publish_locked(worker *k)
     k->published = 1;
 }
 
+/* Sorts the batch by name, a subdirectory twice ("name", and "name/" for its contents),
+ * on the worker's thread and outside the lock: the ordering phase then sorts only the
+ * directories listed in several batches. */
+static void sort_batch(worker *k)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < k->nbatch; i++) {
+        const bd_scan_entry *en = &k->batch[i];
+        sort_item *it = &k->items[n++];
+        /* Every entry of the batch is in the task's directory: its name follows the prefix. */
+        it->name = (const unsigned char *)k->text + en->path_off + k->prefix_len;
+        it->len = (uint32_t)(en->path_len - k->prefix_len);
+        it->ref = i;
+        it->block = 0;
+        if (en->kind == BD_KIND_DIR) {
+            k->items[n] = *it;
+            k->items[n++].block = 1;
+        }
+    }
+    qsort(k->items, n, sizeof *k->items, item_cmp);
+    for (uint32_t j = 0; j < n; j++)
+        k->order[j] = k->items[j].ref * 2 + k->items[j].block;
+    k->nitems = n;
+    k->sorted = k->nbatch;
+}
+
 /* Moves the batch into the shared arrays, pushing a task per subdirectory.  Locked. */
 static bd_status flush_locked(worker *k)
 {
@@ -294,6 +355,8 @@ static bd_status flush_locked(worker *k)
     uint32_t nb = k->nbatch;
     if (nb == 0)
         return BD_OK;
+    if (k->sorted != nb)
+        sort_batch(k);  /* callers sort before taking the lock; this keeps it right anyway */
     uint32_t subdirs = 0;
     for (uint32_t i = 0; i < nb; i++)
         subdirs += k->batch[i].kind == BD_KIND_DIR;
@@ -301,6 +364,7 @@ static bd_status flush_locked(worker *k)
         || !RESERVE(w->entries, w->entries_cap, w->n + nb)
         || !RESERVE(w->arena, w->arena_cap, w->arena_len + k->text_len)
         || !RESERVE(w->runs, w->runs_cap, w->nruns + 1)
+        || !RESERVE(w->order, w->order_cap, w->norder + k->nitems)
         || !RESERVE(w->dirs, w->dirs_cap, w->ndirs + subdirs)
         || !RESERVE(w->tasks, w->tasks_cap, w->ntasks + subdirs))
         return no_memory(&k->e);
@@ -327,6 +391,10 @@ static bd_status flush_locked(worker *k)
     w->runs[run].start = base;
     w->runs[run].count = nb;
     w->runs[run].next = NO_INDEX;
+    w->runs[run].order = (uint32_t)w->norder;
+    w->runs[run].items = k->nitems;
+    memcpy(w->order + w->norder, k->order, k->nitems * sizeof *k->order);
+    w->norder += k->nitems;
     scan_dir *parent = &w->dirs[k->dir];
     if (parent->last_run == NO_INDEX)
         parent->first_run = run;
@@ -339,6 +407,7 @@ static bd_status flush_locked(worker *k)
         bd_cond_broadcast(w->wake);
     bd_progress_add(w->p, nb, k->batch_bytes);
     k->nbatch = 0;
+    k->sorted = 0;
     k->text_len = 0;
     k->batch_bytes = 0;
     return BD_OK;
@@ -346,6 +415,7 @@ static bd_status flush_locked(worker *k)
 
 static bd_status flush(worker *k)
 {
+    sort_batch(k);
     bd_mutex_lock(k->w->lock);
     bd_status rc = flush_locked(k);
     bd_mutex_unlock(k->w->lock);
@@ -570,6 +640,8 @@ static void work(worker *k)
             rc = list_task(k);
         if (rc == BD_OK)
             rc = checkpoint(k);
+        if (rc == BD_OK)
+            sort_batch(k);  /* the last batch, flushed by finish_locked */
 
         bd_mutex_lock(w->lock);
         rc = finish_locked(k, rc);
@@ -649,29 +721,6 @@ static bd_status run_walk(walk *w, unsigned threads, bd_error *e)
 
 /* ---- ordering ----------------------------------------------------------------------- */
 
-/* A child in its directory's sort: the entry itself ("name") or, for a subdirectory, the
- * block of its contents ("name/"). */
-typedef struct sort_item {
-    const unsigned char *name;
-    uint32_t len;
-    uint32_t ref;      /* entry index, or dir index for a block */
-    uint32_t block;
-} sort_item;
-
-static int item_cmp(const void *x, const void *y)
-{
-    const sort_item *a = x, *b = y;
-    uint32_t m = a->len < b->len ? a->len : b->len;
-    int c = memcmp(a->name, b->name, m);
-    if (c)
-        return c;
-    /* The next byte: the name's, else '/' for a block, else the end (-1).  Names hold no
-     * '/', so two items never tie. */
-    int ca = a->len > m ? a->name[m] : a->block ? '/' : -1;
-    int cb = b->len > m ? b->name[m] : b->block ? '/' : -1;
-    return ca - cb;
-}
-
 typedef struct frame {
     uint32_t dir;
     size_t begin, end, pos;
@@ -685,33 +734,50 @@ typedef struct order_state {
     size_t nframes, frames_cap;
 } order_state;
 
-/* Pushes a frame holding dir's children, sorted. */
+/* Pushes a frame holding dir's children, sorted: in the order its worker sorted them when
+ * it was listed in one run, else gathered from its runs and sorted here. */
 static bd_status push_dir(order_state *o, uint32_t dir, bd_error *e)
 {
     walk *w = o->w;
     size_t begin = o->nitems;
-    for (uint32_t r = w->dirs[dir].first_run; r != NO_INDEX; r = w->runs[r].next) {
-        const scan_run *run = &w->runs[r];
-        if (!RESERVE(o->items, o->items_cap, o->nitems + 2 * (size_t)run->count))
+    const scan_dir *d = &w->dirs[dir];
+    if (d->first_run != NO_INDEX && d->first_run == d->last_run) {
+        const scan_run *run = &w->runs[d->first_run];
+        if (!RESERVE(o->items, o->items_cap, o->nitems + run->items))
             return no_memory(e);
-        for (uint32_t i = run->start; i < run->start + run->count; i++) {
-            const bd_scan_entry *en = &w->entries[i];
-            const char *path = w->arena + en->path_off;
-            size_t skip = name_start(path, en->path_len);
+        for (uint32_t j = 0; j < run->items; j++) {
+            uint32_t code = w->order[run->order + j];
+            uint32_t i = run->start + code / 2;
             sort_item *it = &o->items[o->nitems++];
-            it->name = (const unsigned char *)path + skip;
-            it->len = (uint32_t)(en->path_len - skip);
-            it->ref = i;
-            it->block = 0;
-            if (en->kind == BD_KIND_DIR) {
-                sort_item *blk = &o->items[o->nitems++];
-                *blk = *it;
-                blk->ref = en->parent;  /* its own dir index, during the walk */
-                blk->block = 1;
+            it->name = 0;  /* sorted already: only ref and block are read from here on */
+            it->len = 0;
+            it->block = code % 2;
+            it->ref = it->block ? w->entries[i].parent : i;  /* a block: its own dir index */
+        }
+    } else {
+        for (uint32_t r = d->first_run; r != NO_INDEX; r = w->runs[r].next) {
+            const scan_run *run = &w->runs[r];
+            if (!RESERVE(o->items, o->items_cap, o->nitems + 2 * (size_t)run->count))
+                return no_memory(e);
+            for (uint32_t i = run->start; i < run->start + run->count; i++) {
+                const bd_scan_entry *en = &w->entries[i];
+                const char *path = w->arena + en->path_off;
+                size_t skip = name_start(path, en->path_len);
+                sort_item *it = &o->items[o->nitems++];
+                it->name = (const unsigned char *)path + skip;
+                it->len = (uint32_t)(en->path_len - skip);
+                it->ref = i;
+                it->block = 0;
+                if (en->kind == BD_KIND_DIR) {
+                    sort_item *blk = &o->items[o->nitems++];
+                    *blk = *it;
+                    blk->ref = en->parent;  /* its own dir index, during the walk */
+                    blk->block = 1;
+                }
             }
         }
+        qsort(o->items + begin, o->nitems - begin, sizeof *o->items, item_cmp);
     }
-    qsort(o->items + begin, o->nitems - begin, sizeof *o->items, item_cmp);
     if (!RESERVE(o->frames, o->frames_cap, o->nframes + 1))
         return no_memory(e);
     frame *f = &o->frames[o->nframes++];
@@ -808,6 +874,7 @@ static void walk_free(walk *w)
     free(w->arena);
     free(w->dirs);
     free(w->runs);
+    free(w->order);
     free(w->tasks);
     free(w->volumes);
     bd_cond_free(w->wake);

@@ -71,6 +71,29 @@ const char *test_wine_version(void)
 #endif
 }
 
+/* ---- the runner's own executable ---------------------------------------------------- */
+
+static char SELF[2048];
+
+void test_set_self(const char *argv0)
+{
+#ifdef _WIN32
+    WCHAR w[1024];
+    DWORD n = GetModuleFileNameW(0, w, 1024);
+    (void)argv0;
+    if (n && n < 1024 && !WideCharToMultiByte(CP_UTF8, 0, w, (int)n + 1, SELF, (int)sizeof SELF, 0, 0))
+        SELF[0] = 0;
+#else
+    if (!realpath(argv0, SELF))
+        SELF[0] = 0;
+#endif
+}
+
+const char *test_self(void)
+{
+    return SELF;
+}
+
 /* ---- sandbox ------------------------------------------------------------------------ */
 
 static void temp_base(char *out, size_t cap)
@@ -238,9 +261,12 @@ long read_all(bd_dir *d, const char *name, char *buf, size_t cap)
     return (long)total;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     int passed = 0, failed = 0;
+    if (argc > 1 && !strcmp(argv[1], "--child"))
+        return test_child_main(argc - 2, argv + 2);  /* started by a test as its subject */
+    test_set_self(argv[0]);
     setvbuf(stdout, 0, _IONBF, 0);
     if (test_wine_version())
         printf("running under Wine %s\n", test_wine_version());

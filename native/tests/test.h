@@ -81,6 +81,15 @@ const char *test_wine_version(void);
         }                                                                              \
     } while (0)
 
+/* ---- the runner as a child program (tests of process launch) ----------------------- */
+
+/* `bd_tests --child VERB ARGS...`: what a launched app does (test_process.c). */
+int test_child_main(int argc, char **argv);
+/* Records how the runner was started, so test_self() can name its own executable. */
+void test_set_self(const char *argv0);
+/* The runner's own executable as an absolute path ("" when unknown). */
+const char *test_self(void);
+
 /* ---- a fresh directory per test, removed afterwards ---------------------------------- */
 
 typedef struct sandbox {

@@ -177,6 +177,84 @@ class RetentionInvalid(InvalidInput):
     exit_code = 79
 
 
+# --- apps: archives, installs and runs (84-89) -------------------------------------------
+
+class UnsafeArchive(InvalidInput):
+    """An archive member is unsafe to unpack (it would escape the tree or exhaust the disk)."""
+
+    exit_code = 84
+
+    def __init__(self, message: str | None = None, *, member: str | None = None, reason: str | None = None,
+                 **details: Any) -> None:
+        self.member = member
+        self.reason = reason
+        super().__init__(message, member=member, reason=reason, **details)
+
+
+class ArchiveCorrupt(IntegrityError):
+    """The archive is damaged, truncated or not an archive bodega reads."""
+
+    exit_code = 85
+
+    def __init__(self, message: str | None = None, *, member: str | None = None, **details: Any) -> None:
+        self.member = member
+        super().__init__(message, member=member, **details)
+
+
+class InstallFailed(BodegaError):
+    """The install failed; the container was rolled back to its pre-install snapshot."""
+
+    exit_code = 86
+
+
+class PlatformMismatch(Conflict):
+    """The app is built for another platform than the container's."""
+
+    exit_code = 87
+
+
+class IsolationUnavailable(NotSupported):
+    """The isolation the container's settings ask for cannot be enforced here."""
+
+    exit_code = 88
+
+
+class AppNotFound(NotFound):
+    """No such app in the container."""
+
+    exit_code = 89
+
+
+# --- export packages (90-94) ------------------------------------------------------------
+
+class PackageInvalid(InvalidInput):
+    """Not a bodega package, or its description is missing or invalid."""
+
+    exit_code = 90
+
+
+class PackageDamaged(IntegrityError):
+    """A package member does not match its hash, or the package does not match its manifest."""
+
+    exit_code = 91
+
+    def __init__(self, message: str | None = None, *, member: str | None = None, **details: Any) -> None:
+        self.member = member
+        super().__init__(message, member=member, **details)
+
+
+class DeltaBaseMissing(Conflict):
+    """A delta package needs its base snapshot, which no container here holds."""
+
+    exit_code = 92
+
+
+class UnsavedChanges(Conflict):
+    """The container's tree has changes that no snapshot holds."""
+
+    exit_code = 93
+
+
 # --- manifests and diff (60-69) ----------------------------------------------------------
 
 class ManifestCorrupt(IntegrityError):

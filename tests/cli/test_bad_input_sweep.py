@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import io
 import shutil
+import tarfile
 import subprocess
 import sys
 import traceback
@@ -51,6 +53,8 @@ ALWAYS: dict[tuple[str, ...], list[str]] = {
     ("snapshot", "forget"): ["--keep-last", "1"],  # forget needs ids or a keep rule
     ("user", "add"): ["--no-password"],  # else it asks a terminal for one
     ("user", "passwd"): ["--password-stdin"],
+    ("import",): ["--name", "dev-imported"],  # the package is dev's, and dev exists
+    ("app", "install"): ["--name", "tool2", "--entry", "t=bin/tool"],  # a second app from the same archive
 }
 # What a command reads on stdin (the sweep's stdin is otherwise empty, and no terminal).
 STDIN: dict[tuple[str, ...], str] = {
@@ -112,12 +116,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         first = b.snapshots.create("dev", label="first")
         (tree / "readme").write_text("changed\n")
         second = b.snapshots.create("dev", label="second")
+        app_archive = root / "tool.tar.gz"  # an app to show, run, update and uninstall
+        with tarfile.open(app_archive, "w:gz") as tf:
+            script = b"#!/bin/sh\nexit 0\n"
+            info = tarfile.TarInfo("bin/tool")
+            info.size, info.mode = len(script), 0o755
+            tf.addfile(info, io.BytesIO(script))
+        b.apps.install("dev", app_archive, name="tool", entries=["tool=bin/tool", "aux=bin/tool"])
         task = b.tasks.list(limit=1)[0]
         email = "ana@example.org"
         b.users.create(email, "Ana", "operator", password="ana's password")
         session = b.sessions.login(email, "ana's password").session
         token = b.tokens.create(email, name="ci")
         b.shares.share("dev", email, "viewer")
+        b.exports.export("dev", location=str(root / "dev.zip"))  # a package to verify and import
     outside = root / "tree"
     (outside / "sub").mkdir(parents=True)
     (outside / "sub" / "f").write_bytes(b"data")
@@ -217,6 +229,7 @@ BY_NAME: dict[str, Value] = {
     "src": lambda w: str(w.tree),
     "manifest": lambda w: str(w.manifest),
     "home": lambda w: str(w.home),
+    "app_ref": lambda w: "tool",
 }
 BY_COMMAND: dict[tuple[tuple[str, ...], str], Value] = {
     (("fs", "manifest"), "path"): lambda w: str(w.tree),
@@ -227,6 +240,13 @@ BY_COMMAND: dict[tuple[tuple[str, ...], str], Value] = {
     (("container", "recover"), "path"): lambda w: str(w.home / "containers"),
     (("demo",), "home"): lambda w: w.fresh("demo-home"),
     (("user", "add"), "email"): lambda w: "new.user@example.org",
+    (("export", "verify"), "path"): lambda w: str(w.root / "dev.zip"),
+    (("import",), "path"): lambda w: str(w.root / "dev.zip"),
+    (("app", "install"), "source"): lambda w: str(w.root / "tool.tar.gz"),
+    (("app", "update"), "source"): lambda w: str(w.root / "tool.tar.gz"),
+    (("app", "set-entry"), "entry"): lambda w: "aux=bin/tool",
+    (("app", "remove-entry"), "name"): lambda w: "aux",
+    (("run",), "entry"): lambda w: "tool",
 }
 
 
@@ -239,8 +259,12 @@ def baseline(path: tuple[str, ...], param: click.Parameter, w: World) -> str | N
 # --- walking the command tree and building command lines -----------------------------------
 
 def leaves(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
-    """Every command that is not a group, with the words that reach it."""
-    for name, command in sorted(group.commands.items()):
+    """Every command that is not a group, with the words that reach it (through click's
+    list_commands/get_command: the root group loads its commands on first use)."""
+    ctx = click.Context(group)
+    for name in sorted(group.list_commands(ctx)):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             yield from leaves(command, path + (name,))
         else:

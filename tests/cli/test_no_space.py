@@ -47,13 +47,7 @@ class Filler:
     def __init__(self, volume: Path, inodes: bool = False) -> None:
         self.dir = volume / "filler"
         self.dir.mkdir()
-        with open(self.dir / "data", "wb") as f:
-            try:
-                while True:
-                    f.write(b"\xff" * (1 << 16))
-                    f.flush()
-            except OSError:
-                pass
+        loopfs.fill(self.dir / "data")
         n = 0
         while inodes:
             try:

@@ -124,6 +124,26 @@ def test_parent_is_the_directory_entry(tmp_path):
             assert e.parent is None
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_directories_of_one_batch_and_of_several_are_ordered_with_their_parents(tmp_path, threads):
+    """Each worker sorts its batches; a directory listed in several batches (over 256
+    entries) is merged at the end.  "d" < "d-x" < "d.x" < "d/..." in both."""
+    for where, count in (("small", 20), ("large", 700)):
+        (tmp_path / where).mkdir()
+        for i in range(count):
+            base = tmp_path / where / f"d{i % 37}"
+            base.with_name(base.name + f"-{i}").write_text("x")
+            base.with_name(base.name + f".{i}").write_text("x")
+            if i < 37:
+                (base / "child").mkdir(parents=True)
+    s = scan(tmp_path, threads=threads)
+    paths = [e.path for e in s]
+    assert paths == sorted(paths) and len(paths) == len(set(paths))
+    for e in s:
+        head = e.path.rpartition(b"/")[0]
+        assert (s[e.parent].path == head) if head else e.parent is None
+
+
 def test_empty_directory_gives_an_empty_scan(tmp_path):
     s = scan(tmp_path)
     assert len(s) == 0 and list(s) == [] and s.nbytes > 0

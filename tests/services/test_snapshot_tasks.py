@@ -169,6 +169,28 @@ def test_diff_live_against_the_newest_and_between_snapshots(b, dev):
     assert {c.path for c in b.snapshots.diff("dev", str(first.id), str(second.id))} == {b"app/f2.txt", b"added"}
 
 
+def test_diff_of_the_live_tree_reads_the_store_only_for_another_snapshot(b, dev, monkeypatch):
+    """Against the snapshot the live manifest was saved for (same root), the live manifest is
+    the old side: the store is not read.  Against an older snapshot, its manifest is."""
+    first = b.snapshots.create("dev")
+    (dev / "app" / "f2.txt").write_text("edited")
+    b.snapshots.create("dev")
+    (dev / "added").write_text("x")
+    read = []
+    engine = b.snapshots.engine
+    real = engine.manifest
+    monkeypatch.setattr(engine, "manifest", lambda sid: read.append(sid) or real(sid))
+    assert {c.path for c in b.snapshots.diff("dev")} == {b"added"}
+    assert read == []
+    assert {c.path for c in b.snapshots.diff("dev", str(first.id))} == {b"app/f2.txt", b"added"}
+    assert read == [str(first.id)]
+    # a live manifest that does not load: the snapshot's manifest is read, the answer the same
+    state = Path(b.containers.get("dev").storage_path) / "state"
+    (state / "live.manifest").write_bytes(b"damaged")
+    assert {c.path for c in b.snapshots.diff("dev")} == {b"added"}
+    assert len(read) == 2
+
+
 def test_gc_removes_a_snapshot_file_no_row_publishes(b, dev):
     b.snapshots.create("dev")
     eng = b.snapshots.engine

@@ -338,6 +338,26 @@ def test_fuzz_well_formed_reference_tables_are_accepted(items):
             mf.loads(data)
 
 
+@pytest.mark.parametrize("path, valid", [
+    (b"abcdefgh/ijklmnop/q", True), (b"abcdefghijklmnopqrst", True), (b"abcdefg/" * 5 + b"z", True),
+    (b".../..a/a../.abcdefghij", True), (b"\xff" * 20, True),
+    (b"abcdefghijklmno\0p", False), (b"abcdefgh//ijklmnop", False), (b"abcdefghijklmnop/", False),
+    (b"abcdefghijklmnop/.", False), (b"abcdefghijklmnop/..", False), (b"./abcdefghijklmnop", False),
+    (b"abcdefghijklmnop/../x", False), (b"/abcdefghijklmnop", False), (b"abcdefgh.." + b"/" + b"..", False),
+])
+def test_long_paths_are_checked_past_every_word(path, valid):
+    """The loader checks paths 8 bytes at a time: a '/', a NUL or a dot component anywhere,
+    at a word's edge or inside one, is found."""
+    es = [{"path": path, "kind": 1, "mode": 0o100644, "attrs": 0, "size": 0, "mtime_ns": 7,
+           "hash": blake3.blake3(path).digest(), "link": b""}]
+    data = _encode_raw(ref.table_section(es), 1, root=ref.root_hash(es))
+    if valid:
+        assert [e.path for e in mf.loads(data)] == [path]
+    else:
+        with pytest.raises(errors.ManifestCorrupt, match="malformed path"):
+            mf.loads(data)
+
+
 # ---- deltas -------------------------------------------------------------------------------
 
 def _change_tree(root: Path) -> None:

@@ -10,6 +10,8 @@ import pytest
 
 from bodega import errors
 from bodega.storage.tree import Tree, owner_settable, split
+import loopfs
+from conftest import need
 from treefacts import facts, root_facts
 
 
@@ -160,6 +162,23 @@ def test_a_failed_write_leaves_no_file(tmp_path):
                 f.write(b"half")
                 raise RuntimeError("boom")
         assert t.lstat(b"f") is None and t.lstat(b"g") is None
+
+
+def test_a_write_that_fails_after_its_file_was_created_leaves_no_file(tmp_path):
+    """write_file of bytes is one native call (create, write, meta, stat): when the write fails
+    (a full volume: the file is created, its data finds no room), the file is removed."""
+    reason = loopfs.can_mount()
+    if reason:
+        need(reason)
+    lm = loopfs.mount("ext4", 64)
+    try:
+        loopfs.fill(lm.path / "filler")
+        with Tree.open(lm.path) as t:
+            with pytest.raises(errors.NoSpace):
+                t.write_file(b"f", b"x" * (4 << 20), mode=0o644)
+            assert t.lstat(b"f") is None
+    finally:
+        loopfs.unmount(lm)
 
 
 def test_rename_replace_noreplace_exchange_and_move(tmp_path):

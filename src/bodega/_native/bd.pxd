@@ -408,3 +408,57 @@ cdef extern from "bodega/bd_fault.h" nogil:
     const char *bd_step_name(int kind)
     bd_fault_plan *bd_fault_own_plan()
     void bd_fault_share(bd_fault_plan *plan)
+
+
+cdef extern from "bodega/bd_process.h" nogil:
+    enum:
+        BD_NET_NONE
+        BD_NET_HOST
+        BD_BY_NONE
+        BD_BY_CGROUP_V1
+        BD_BY_CGROUP_V2
+        BD_BY_RLIMIT
+        BD_BY_JOB
+
+    const char *BD_ROOT_VIEW
+
+    ctypedef struct bd_bind:
+        const char *source
+        const char *target
+        int read_only
+
+    ctypedef struct bd_process_spec:
+        const char *const *argv
+        const char *const *env
+        const char *cwd
+        const char *root
+        const bd_bind *binds
+        size_t n_binds
+        uint32_t network
+        uint64_t memory_limit
+        uint32_t cpu_millicores
+        uint64_t time_limit_ms
+        const char *sandbox_tool
+        const char *cgroup_root
+
+    ctypedef struct bd_process_result:
+        int exited
+        int exit_code
+        int signal
+        int timed_out
+        int memory_killed
+        uint64_t peak_memory
+        uint64_t wall_ms
+        uint32_t memory_by
+        uint32_t cpu_by
+
+    ctypedef struct bd_isolation:
+        char tool[512]
+        const char *root_view
+        int binds
+        int network_none
+        uint32_t memory_by
+        uint32_t cpu_by
+
+    bd_status bd_process_run(const bd_process_spec *spec, bd_progress *p, bd_process_result *out, bd_error *e)
+    bd_status bd_isolation_probe(const char *sandbox_tool, const char *cgroup_root, bd_isolation *out, bd_error *e)

@@ -396,6 +396,47 @@ cdef class Dir:
         """A new regular file name, open for writing (exclusive, never through a link; owner-only)."""
         return self._file(name, True)
 
+    def write_file_at(self, name, data, *, mode, mtime_ns=None, uid=None, gid=None):
+        """Creates name (exclusive, never through a link) holding data (bytes-like), then sets its
+        owner, mode and mtime (each when given): its Stat after.  One call without the GIL for
+        what create_at, write, set_meta and stat do in four (a restore makes one per small
+        file); on failure the file is removed."""
+        cdef bytes n = _name(name)
+        cdef bd_stat st
+        cdef uint32_t which = _meta(&st, mode, mtime_ns, uid, gid)
+        cdef bd_stat after
+        cdef Py_buffer view
+        cdef bd_file *f = NULL
+        cdef bd_error e
+        cdef bd_error ignored
+        cdef bd_status rc
+        cdef int created = 0
+        cdef bd_dir *h = self._h()
+        cdef const char *c = n
+        cdef size_t ln = len(n)
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        try:
+            bd_error_clear(&e)
+            with nogil:
+                rc = bd_file_create_at(h, c, ln, &f, &e)
+                if rc == BD_OK:
+                    created = 1
+                    rc = bd_file_write(f, view.buf, <size_t>view.len, &e)
+                if rc == BD_OK:
+                    rc = bd_file_set_meta(f, &st, which, &e)
+                if rc == BD_OK:
+                    rc = bd_file_stat(f, &after, &e)
+                if f != NULL:
+                    bd_file_close(f)
+                if rc != BD_OK and created:
+                    bd_error_clear(&ignored)
+                    bd_unlink_at(h, c, ln, 0, &ignored)
+        finally:
+            PyBuffer_Release(&view)
+        if rc != BD_OK:
+            _fail(&e, self.path, n)
+        return _stat(&after)
+
     def open_read_at(self, name):
         """The regular file name opened for reading (UnsafePath for a link, SpecialFile for a fifo...)."""
         return self._file(name, False)

@@ -25,7 +25,7 @@ from bodega.home import Home
 # The Alembic head this code expects; tests/catalogue/test_migrations.py keeps it honest.
 # Knowing it here lets every command check the schema with one SELECT instead of loading
 # Alembic's script directory.
-SCHEMA_REVISION = "0005_users_auth"
+SCHEMA_REVISION = "0003_apps"
 
 DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a writer waits for another writer before DatabaseLocked
 

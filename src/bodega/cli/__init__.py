@@ -1,18 +1,25 @@
-"""The `bodega` command: the root group and the one error boundary.
+"""The `bodega` command: the root group, its table of commands and the one error boundary.
 
 Every command is wiring over the Python API.  Whatever ends a command early is reported
 here, as one line on stderr (or one JSON object with --json) and its documented exit code:
 a BodegaError (its exit code), a usage error (2), a cancel or Ctrl-C (Cancelled, 13).
 Anything else is a bug and shows its traceback (exit 1).
+
+Start-up stays constant: a command's module is imported only when that command runs (or
+when --help lists them all), and command modules import the services they use inside
+their functions, so `--version` and `--help` load neither SQLAlchemy nor the native core
+(tests/cli/test_startup.py; bench/bench_startup.py times it).
 """
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import traceback
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import click
+from click.utils import make_default_short_help
 
 from bodega import __version__
 from bodega.cli.output import one_line
@@ -39,8 +46,82 @@ def _usage(exc: click.ClickException) -> dict[str, Any]:
     return {"type": "UsageError", "message": message, "exit_code": code}
 
 
+class Listed(NamedTuple):
+    """A top-level command as the root group knows it before loading it."""
+
+    help: str                 # its one-line help (tests/cli/test_startup.py keeps it the command's own)
+    modules: tuple[str, ...]  # the module defining it (in its COMMANDS list), then modules adding subcommands
+
+
+# Every top-level command: `bodega --help` lists them from here, and a command's modules are
+# imported only when it runs.  A new command group is one line here.
+COMMANDS: dict[str, Listed] = {
+    "agent": Listed("Run queued tasks (from --detach) one at a time until stopped.", ("bodega.cli.tasks",)),
+    "app": Listed("Install, update, uninstall and inspect the apps of a container.", ("bodega.cli.app",)),
+    "container": Listed("Create, list, change, clone and delete containers.",
+                        ("bodega.cli.container", "bodega.cli.share")),
+    "demo": Listed("Show what bodega does, on a sample app in a fresh home (SQLite catalogue).",
+                   ("bodega.cli.demo",)),
+    "diff": Listed("What changed in CONTAINER: live tree vs the newest snapshot, vs OLD, or OLD vs NEW (like "
+                   "git status).", ("bodega.cli.snapshot",)),
+    "doctor": Listed("Show the platform, the native build and whether the home can clone copy-on-write.",
+                     ("bodega.cli.doctor",)),
+    "du": Listed("Show the disk usage of containers: apparent bytes (file sizes) and allocated bytes (on "
+                 "disk).", ("bodega.cli.container",)),
+    "errors": Listed("List every error bodega can end with, its exit code and its message.",
+                     ("bodega.cli.error_list",)),
+    "events": Listed("Show the event log: every state change, and every mutation with who did it (level "
+                     "audit).", ("bodega.cli.events",)),
+    "export": Listed("Export a container to a zip or 7z package; verify and list packages.", ("bodega.cli.export",)),
+    "fs": Listed("Work on directory trees directly (no container involved).", ("bodega.cli.fs",)),
+    "gc": Listed("Remove stored objects no snapshot needs (waits for snapshot tasks that are writing).",
+                 ("bodega.cli.verify",)),
+    "import": Listed("Import a package (or any zip/7z of a directory) as a new container; a delta onto its "
+                     "base's holder.", ("bodega.cli.export",)),
+    "run": Listed("Run an entry point of an app in CONTAINER, isolated: the container root is its writable world, "
+                  "the host's system directories are read-only, the host's home is not there, and the network, "
+                  "limits, env and mounts follow the container's settings.", ("bodega.cli.app",)),
+    "serve": Listed("Serve the JSON API (/api/, OpenAPI at /openapi.json) and the web panel (/).",
+                    ("bodega.cli.serve",)),
+    "session": Listed("List and revoke sign-in sessions (yours; everyone's for an owner).",
+                      ("bodega.cli.session",)),
+    "setting": Listed("Show and change machine-wide settings (owners change them).", ("bodega.cli.setting",)),
+    "snapshot": Listed("Take, list, restore, browse and forget snapshots of a container.",
+                       ("bodega.cli.snapshot",)),
+    "task": Listed("Show, cancel or wait for one task (named by its id or a unique prefix of it).",
+                   ("bodega.cli.tasks",)),
+    "tasks": Listed("List tasks, newest first.", ("bodega.cli.tasks",)),
+    "token": Listed("API tokens: `Authorization: Bearer TOKEN` on requests to `bodega serve`.",
+                    ("bodega.cli.token",)),
+    "user": Listed("Add users, change their role, password and second factor, disable them.", ("bodega.cli.user",)),
+    "verify": Listed("Check snapshot manifests and stored objects (of CONTAINER, or all); name what is "
+                     "damaged.", ("bodega.cli.verify",)),
+}
+
+
 class BodegaGroup(click.Group):
-    """The root group: turns every way a command can fail into one line and its exit code."""
+    """The root group: loads a command's module on first use, and turns every way a command
+    can fail into one line and its exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # From the table, as click would from the commands themselves, without loading one.
+        rows = [(name, COMMANDS[name].help) for name in sorted(COMMANDS)]
+        limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, make_default_short_help(text, limit)) for name, text in rows])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            defining, *extending = COMMANDS[cmd_name].modules
+            for command in importlib.import_module(defining).COMMANDS:
+                if command.name == cmd_name:
+                    self.add_command(command)
+            for module in extending:
+                importlib.import_module(module)
+        return self.commands.get(cmd_name)
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
@@ -94,19 +175,3 @@ def main() -> None:
     SHELL COMPLETION
       eval "$(_BODEGA_COMPLETE=bash_source bodega)"   # in ~/.bashrc (zsh_source, fish_source likewise)
     """
-
-
-def _register() -> None:
-    """Adds every command group; each lives in its own module."""
-    from bodega.cli import (  # noqa: F401
-        container, demo, doctor, error_list, events, fs, serve, session, setting, share, snapshot, tasks, token, user,
-        verify,
-    )
-
-    for module in (doctor, demo, fs, container, share, tasks, events, error_list, snapshot, verify, user, session,
-                   token, setting, serve):
-        for command in getattr(module, "COMMANDS", ()):
-            main.add_command(command)
-
-
-_register()

@@ -38,6 +38,68 @@ def build_sample_app(root: Path, files: int = 2000, seed: int = 7) -> int:
     return written
 
 
+def build_app_archives(where: Path) -> tuple[Path, Path]:
+    """(a small app's tar.gz with its bodega-app.json, a hostile tar.gz whose last member climbs out)."""
+    import io
+    import json
+    import tarfile
+
+    def tar(path: Path, files: list[tuple[str, bytes, int]]) -> Path:
+        with tarfile.open(path, "w:gz") as tf:
+            for name, data, mode in files:
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = len(data), mode
+                tf.addfile(info, io.BytesIO(data))
+        return path
+
+    meta = {"name": "hello", "version": "1.0", "vendor": "bodega demo",
+            "entry_points": [{"name": "hello", "command": "bin/hello"}]}
+    script = b'#!/bin/sh\necho "hello from $(pwd)" > "$HOME/hello.txt"\n'
+    good = tar(where / "hello-1.0.tar.gz", [("bodega-app.json", json.dumps(meta).encode(), 0o644),
+                                            ("bin/hello", script, 0o755), ("share/README", b"a demo app\n", 0o644)])
+    evil = tar(where / "evil.tar.gz", [("bin/looks-fine", b"#!/bin/sh\n", 0o755),
+                                       ("../../outside-the-container", b"gotcha\n", 0o644)])
+    return good, evil
+
+
+def app_steps(b: Any, log: "DemoLog", scratch: Path) -> None:
+    """install -> run -> footprint -> a failed install rolled back, in a container of their own."""
+    from bodega import errors
+    from bodega.storage import manifest as mf
+
+    good, evil = build_app_archives(scratch)
+    c = b.containers.create("tools", settings={"network": {"default": "deny"}, "memory_limit_mb": 256})
+    root = Path(c.storage_path) / "root"
+    log.step("install 'hello' (a transaction)", lambda: (
+        lambda a: (f"{a.status.value} at {a.install_path}; pre- and post-install snapshots",
+                   {"app": a.name, "status": a.status.value}))(b.apps.install("tools", good)))
+
+    def run() -> tuple[str, dict[str, Any]]:
+        try:
+            r = b.apps.run("tools", "hello")
+        except errors.IsolationUnavailable as e:
+            return f"skipped: {e}", {"run": None}
+        said = (root / "home/hello.txt").read_text().strip()
+        return f"exit {r.exit_code}; it wrote $HOME/hello.txt: {said!r}", {"exit_code": r.exit_code, "wrote": said}
+
+    log.step("run 'hello' isolated", run)
+    log.step("footprint of 'hello'", lambda: (
+        lambda c: (f"{c['added']} added ({human_bytes(c['bytes_added'])}), {c['changed']} changed, "
+                   f"{c['removed']} removed", {"footprint": c}))(b.apps.footprint("tools", "hello").counts()))
+
+    def failed() -> tuple[str, dict[str, Any]]:
+        before = mf.build(root).root_hex
+        try:
+            b.apps.install("tools", evil, name="evil", entries=["x=bin/looks-fine"])
+        except errors.UnsafeArchive as e:
+            same = mf.build(root).root_hex == before
+            return (f"refused ({e.reason}); container {'unchanged' if same else 'CHANGED'}",
+                    {"refused": str(e), "unchanged": same})
+        return "NOT refused", {"refused": None, "unchanged": False}
+
+    log.step("install a hostile archive", failed)
+
+
 class DemoLog:
     """Prints numbered steps for people and collects them for --json."""
 
@@ -66,8 +128,10 @@ def demo(home: str | None, files: int, as_json: bool) -> None:
     """Show what bodega does, on a sample app in a fresh home (SQLite catalogue).
 
     Steps: probe copy-on-write, create a container, install a sample app tree, scan and
-    manifest it, snapshot, change files, diff, delta snapshot, restore, clone, verify,
-    and read the event log.
+    manifest it, snapshot, change files, diff, delta snapshot, restore, clone, export,
+    verify the package, import it as a copy and diff it, install an app as a transaction,
+    run it isolated, read its footprint, refuse a hostile archive (rolled back), verify, and
+    read the event log.
     """
     import bodega
     from bodega import fs, manifest
@@ -128,6 +192,25 @@ def demo(home: str | None, files: int, as_json: bool) -> None:
                 b.snapshots.diff("app", first["snapshot"])))
         log.step("clone container -> 'app-copy'", lambda: (
             lambda c2: (f"{c2.id}", {"clone": str(c2.id)}))(b.containers.clone("app", "app-copy")))
+        package = home_path / "exports" / "app.zip"
+        log.step("export 'app' (zip package)", lambda: (
+            lambda t: (f"{human_bytes(t.result['bytes'])}, blake3 {t.result['integrity_hash'][:16]}...",
+                       {"package": str(package), "integrity_hash": t.result["integrity_hash"]}))(
+                b.exports.export("app", location=str(package))))
+        log.step("verify the package", lambda: (
+            lambda r: (f"ok: {r['members']} members checked, root {r['root'][:16]}...", {"package_ok": r["ok"]}))(
+                b.exports.verify(package)))
+        log.step("import it as 'app-imported'", lambda: (
+            lambda t: (f"{t.result['files']} files, root {t.result['root'][:16]}...",
+                       {"imported": t.result["container_id"]}))(
+                b.imports.import_package(package, name="app-imported")))
+        def same_tree() -> tuple[str, dict[str, Any]]:
+            imported = Path(b.containers.get("app-imported").storage_path) / "root"
+            d = manifest.diff(root, imported)
+            return ("clean: the same tree" if not len(d) else f"{len(d)} differences"), {"import_clean": not len(d)}
+
+        log.step("diff the import against 'app'", same_tree)
+        app_steps(b, log, home_path / "tmp")
         log.step("verify every snapshot (read data)", lambda: (
             lambda r: ("ok" if r["ok"] else f"DAMAGED: {r}", {"verify_ok": r["ok"]}))(
                 b.snapshots.verify(read_data=1.0)))

@@ -38,6 +38,13 @@ def _home(home: Path) -> dict[str, Any]:
     }
 
 
+def _isolation() -> dict[str, Any]:
+    """How apps are isolated here: the sandbox tool, where they see the root, how limits apply."""
+    from bodega._native import process
+
+    return process.isolation().to_dict()
+
+
 def report(home: str | None) -> dict[str, Any]:
     """Everything doctor shows, as a JSON-ready dict."""
     native = _native()
@@ -51,6 +58,7 @@ def report(home: str | None) -> dict[str, Any]:
         from bodega.home import Home
 
         out["home"] = _home(Home.at(home).root)
+        out["isolation"] = _isolation()
     return out
 
 
@@ -72,6 +80,16 @@ def _text(r: dict[str, Any]) -> str:
             "cow clone   " + ("yes: containers clone instantly, sharing blocks" if h["cow_clone"]
                               else "no: clones fall back to copying (use XFS, btrfs or ReFS for instant clones)"),
         ]
+    iso = r.get("isolation")
+    if iso:
+        limits = (f"memory by {iso['memory_by']}, cpu by {iso['cpu_by']}"
+                  + ("" if iso["cpu_by"] != "none" else " (cpu_limit cannot be applied)"))
+        if iso["root_view"] is None:
+            lines.append(f"isolation   job object ({limits}); filesystem and network isolation need drivers here")
+        elif iso["available"]:
+            lines.append(f"isolation   {iso['tool']}: apps see the container at {iso['root_view']}; {limits}")
+        else:
+            lines.append("isolation   NONE: bubblewrap is not installed, so `bodega run` and installers refuse to run")
     return "\n".join(lines)
 
 

@@ -249,7 +249,8 @@ def diff(container: str, old: str | None, new: str | None, as_json: bool, home: 
     """What changed in CONTAINER: live tree vs the newest snapshot, vs OLD, or OLD vs NEW (like git status)."""
     with open_bodega(home) as b:
         d = b.snapshots.diff(container, old, new)
-    emit(d.to_json(), as_json, lambda _: d.to_text() or "no changes")
+    # The JSON (with both roots: a live tree's is hashed only then) is made only when asked for.
+    emit(d.to_json() if as_json else d, as_json, lambda _: d.to_text() or "no changes")
 
 
 COMMANDS = [snapshot, diff]

@@ -20,6 +20,7 @@ from bodega.services.apps import AppService
 from bodega.services.containers import ContainerService
 from bodega.services.events import EventService
 from bodega.services.exports import ExportService
+from bodega.services.imports import ImportService
 from bodega.services.mfa import MfaService
 from bodega.services.sessions import SessionService
 from bodega.services.settings import SettingService
@@ -50,6 +51,7 @@ class Bodega:
         self.apps = AppService(self)
         self.snapshots = SnapshotService(self)
         self.exports = ExportService(self)
+        self.imports = ImportService(self)
 
     @property
     def user(self) -> UserInfo:
@@ -85,7 +87,8 @@ def open(home: str | os.PathLike[str] | None = None, *, user: str | None = None)
     try:
         catalogue.ensure_schema()
         bodega = Bodega(where, catalogue, user)
-        bodega.tasks.recover()
+        bodega.tasks.recover()  # an interrupted install is rolled back to its pre-install snapshot here
+        bodega.apps.recover()  # runs whose bodega died: closed as crashes
         bodega.snapshots.recover()  # restores a crash interrupted; store files no row publishes
     except BaseException:
         catalogue.close()

@@ -421,8 +421,8 @@ class ContainerService:
             for app in s.scalars(sa.select(AppInstance).where(AppInstance.container_id == source_id)):
                 s.add(AppInstance(id=uuid.uuid4(), container_id=row.id, name=app.name, version=app.version,
                                   vendor=app.vendor, install_source=app.install_source,
-                                  install_path=app.install_path, entry_points=list(app.entry_points),
-                                  status=app.status))
+                                  source_hash=app.source_hash, install_path=app.install_path,
+                                  entry_points=list(app.entry_points), status=app.status))
             self._transition(s, row, ContainerStatus.READY, ctx.task_id)
             self.sync_manifest(s, row)
 
@@ -713,6 +713,7 @@ class ContainerService:
                 s.add(AppInstance(id=uuid.UUID(str(app["id"])), container_id=row.id, name=str(app["name"]),
                                   version=str(app.get("version", "")), vendor=str(app.get("vendor", "")),
                                   install_source=str(app.get("install_source", "")),
+                                  source_hash=str(app.get("source_hash", ""))[:64],
                                   install_path=str(app.get("path", "")), entry_points=entry_points,
                                   status=status, created_at=_aware(app.get("created_at"))))
             except (KeyError, ValueError, TypeError) as e:
@@ -762,7 +763,8 @@ class ContainerService:
             },
             "app_instances": [{
                 "id": str(a.id), "name": a.name, "version": a.version, "vendor": a.vendor,
-                "install_source": a.install_source, "path": a.install_path, "entry_points": a.entry_points,
+                "install_source": a.install_source, "source_hash": a.source_hash, "path": a.install_path,
+                "entry_points": a.entry_points,
                 "status": a.status.value, "created_at": a.created_at.isoformat(), "updated_at": a.updated_at.isoformat(),
             } for a in apps],
             "snapshots": [{

@@ -162,9 +162,11 @@ class SnapshotTasks:
         journal.close(done=True)
 
     def _take(self, ctx: TaskContext, container_id: uuid.UUID, snap_id: uuid.UUID, label: str, kind: str,
-              trigger: SnapshotTrigger, copy_of: tuple[Path, Manifest] | None = None) -> Any:
+              trigger: SnapshotTrigger, copy_of: tuple[Path, Manifest] | None = None,
+              progress: Callable[[str, int, int], None] | None = None) -> Any:
         """Snapshots the container's tree as snap_id; copy_of: (source tree, its live manifest noted
-        before the tree was cloned from it), whose hashes the snapshot reuses where they are right."""
+        before the tree was cloned from it), whose hashes the snapshot reuses where they are right;
+        progress(phase, done, total): the engine's progress (default: the task's 0-95%)."""
         with self._b.catalogue.session_scope(write=False) as s:
             c = s.get(Container, container_id)
             tree, state = self._paths(s, c)
@@ -172,7 +174,7 @@ class SnapshotTasks:
         if kind == "delta" and base is None:
             raise errors.DeltaBaseMismatch("a delta snapshot needs a base: this container has no snapshot yet")
         self.engine.recover(tree, state)
-        progress = _relay(ctx)
+        progress = progress or _relay(ctx)
         built = None
         if copy_of is not None:
             progress("scan", 0, 0)
@@ -239,18 +241,23 @@ class SnapshotTasks:
                                     f"snapshot restore {container} {snapshot}", prepare=prepare, detach=detach,
                                     wait=wait, progress=progress)
 
-    def _run_restore(self, ctx: TaskContext) -> None:
+    def restore_in(self, ctx: TaskContext, snapshot_id: str, *, cancellable: bool = True) -> Any:
+        """Restores ctx's container to snapshot_id within the running task ctx, marked so that a
+        crash is recovered (cancellable=False: a rollback, which a cancel must not stop)."""
         assert ctx.container_id is not None
         with self._b.catalogue.session_scope(write=False) as s:
             tree, state = self._paths(s, s.get(Container, ctx.container_id))
         # The marker says where to look after a crash (recovery never scans every container).
         self._pending.mark(ctx.container_id, ctx.task_id)
         try:
-            result = self.engine.restore(tree, state, ctx.payload["snapshot_id"], progress=_relay(ctx),
-                                         cancel=_cancelled(ctx), task=str(ctx.task_id))
+            return self.engine.restore(tree, state, snapshot_id, progress=_relay(ctx) if cancellable else _quiet,
+                                       cancel=_cancelled(ctx) if cancellable else None, task=str(ctx.task_id))
         finally:
             if not restoring.pending(state):
                 self._pending.unmark(ctx.container_id)
+
+    def _run_restore(self, ctx: TaskContext) -> None:
+        result = self.restore_in(ctx, ctx.payload["snapshot_id"])
         ctx.result.update(result.to_dict())
         ctx.log(f"restored {result.snapshot[:8]} ({result.mode}): wrote {result.files_written} files, "
                 f"removed {result.removed}, left {result.unchanged} untouched")
@@ -438,17 +445,22 @@ class SnapshotTasks:
             c = self._b.containers.resolve(s, container)
             tree, state = self._paths(s, c)
             if old is None:
-                newest = s.scalars(sa.select(Snapshot).where(Snapshot.container_id == c.id)
-                                   .order_by(Snapshot.created_at.desc()).limit(1)).first()
-                if newest is None:
+                old_row = s.scalars(sa.select(Snapshot).where(Snapshot.container_id == c.id)
+                                    .order_by(Snapshot.created_at.desc()).limit(1)).first()
+                if old_row is None:
                     raise errors.SnapshotNotFound(f"container {c.name} has no snapshot to compare with")
-                old_id = str(newest.id)
             else:
-                old_id = str(self._s.resolve(s, c, old).id)
+                old_row = self._s.resolve(s, c, old)
+            old_id, old_root = str(old_row.id), old_row.checksum_manifest
             new_id = str(self._s.resolve(s, c, new).id) if new is not None else None
-        a = self.engine.manifest(old_id)
-        b_ = self.engine.manifest(new_id) if new_id else mf.build(tree, SnapshotEngine.live_manifest(state))
-        return Diff.of(a, b_)
+        if new_id is not None:
+            return Diff.of(self.engine.manifest(old_id), self.engine.manifest(new_id))
+        # The live manifest (saved by the last snapshot or restore, with its stat cache) loads
+        # while the tree is scanned; when it is the old snapshot's (same root), it is the old
+        # side too, and the store is not read.
+        live, previous = mf.build_beside(tree, SnapshotEngine.live_manifest_path(state))
+        same = previous is not None and previous.root.hex() == old_root
+        return Diff.of(previous if same else self.engine.manifest(old_id), live)
 
     def verify(self, container: str | uuid.UUID | None = None, *, read_data: float = 0.0,
                repair: bool = False) -> dict[str, Any]:
@@ -700,6 +712,10 @@ def _relay(ctx: TaskContext) -> Callable[[str, int, int], None]:
         else:
             ctx.checkpoint()
     return progress
+
+
+def _quiet(phase: str, done: int, total: int) -> None:
+    """Engine progress that reports nothing and never stops (a rollback)."""
 
 
 def _cancelled(ctx: TaskContext) -> Callable[[], bool]:

@@ -192,6 +192,9 @@ class TaskKind:
     run: Callable[["TaskContext"], None]
     locks: Callable[[Task], list[uuid.UUID]] = _primary_lock
     changes_tree: bool = False  # refresh the container's size_bytes when the task ends
+    # Called when a task of this kind ends without succeeding (failed, cancelled, interrupted),
+    # in the ending transaction: removes what the task made outside its staging (idempotent).
+    on_failure: Callable[[Task], None] | None = None
     # Finishes or undoes what a task of this kind left when its process died (run by the
     # process that adopts it, under its locks): "rolled forward" ends it succeeded.
     recover: Callable[["TaskContext"], str | None] | None = None
@@ -246,6 +249,15 @@ class TaskContext:
         if now - self._event_time >= PROGRESS_EVENT_INTERVAL or percent - self._event_percent >= 10:
             self._event_time, self._event_percent = now, percent
             self.engine._record_progress(self, percent)
+
+    def save_result(self, session: Session | None = None) -> None:
+        """Writes the result so far to the task's row (in session if given): what recovery reads
+        if this process dies before the task ends."""
+        if session is not None:
+            self.engine._own_running(session, self).result = dict(self.result)
+            return
+        with self.engine.bodega.catalogue.session_scope() as s:
+            self.engine._own_running(s, self).result = dict(self.result)
 
     def log(self, line: str) -> None:
         """Adds a line to the task's result log (the last 50 lines are kept)."""
@@ -492,6 +504,8 @@ class TaskService:
         Returns the discarded containers' directories, to be removed after the commit.
         """
         kind = self._kinds.get(task.type)
+        if kind is not None and kind.on_failure is not None:
+            kind.on_failure(task)
         candidates = set(kind.locks(task) if kind else _primary_lock(task))
         candidates |= set(s.scalars(sa.select(ContainerLock.container_id).where(ContainerLock.task_id == task.id)))
         s.execute(sa.delete(ContainerLock).where(ContainerLock.task_id == task.id))

@@ -5,7 +5,7 @@ enough to rebuild the container's rows in an empty catalogue (`bodega container 
     {"schema_version": 1, "container_id": "...",
      "container": {"name", "description", "status", "platform", "owner", "tags", "settings",
                    "created_at", "updated_at"},
-     "app_instances": [{"id", "name", "version", "vendor", "install_source", "path",
+     "app_instances": [{"id", "name", "version", "vendor", "install_source", "source_hash", "path",
                         "entry_points", "status", "created_at", "updated_at"}, ...],
      "snapshots": [{"id", "label", "type", "base_snapshot_id", "size_bytes",
                     "checksum_manifest", "trigger", "created_at"}, ...],

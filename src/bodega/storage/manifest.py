@@ -97,12 +97,20 @@ def bytes_field(name: str, value: bytes) -> dict[str, str]:
 class Manifest:
     """A full or delta manifest: a sorted, read-only sequence of Entry with a root hash."""
 
-    def __init__(self, table: _native.Table, root: bytes, base_root: bytes | None = None,
+    def __init__(self, table: _native.Table, root: bytes | None = None, base_root: bytes | None = None,
                  files_read: int = 0) -> None:
         self._table = table
-        self.root = root
+        self._root = root  # None: a full manifest's own, computed when first asked for
         self.base_root = base_root
         self.files_read = files_read  # files read to build it (the rest came from the stat cache)
+
+    @property
+    def root(self) -> bytes:
+        """The root hash (of a full manifest: its entries' hash tree, computed once, on first use,
+        so that a diff of a live tree pays for no root it does not show)."""
+        if self._root is None:
+            self._root = self._table.root()
+        return self._root
 
     # ---- the entries ------------------------------------------------------------------
 
@@ -247,7 +255,7 @@ class Draft:
             raise InvalidInput(f"{len(self._missing)} file(s) of the manifest were never read, "
                                f"e.g. {os.fsdecode(next(iter(self._missing)))}")
         self._table.link_hashes()  # hard links of a file read elsewhere take its hash now
-        return Manifest(self._table, self._table.root(), files_read=self.files_read)
+        return Manifest(self._table, files_read=self.files_read)
 
 
 def _full(m: Manifest, what: str) -> None:
@@ -305,7 +313,32 @@ def build_copy(path: PathLike, source_path: PathLike, source_manifest: Manifest 
                                                          progress=progress)
     if failures:
         raise _first_of(failures)
-    return Manifest(table, table.root(), files_read=files_read)
+    return Manifest(table, files_read=files_read)
+
+
+def build_beside(path: PathLike, previous_file: PathLike, *, threads: int = 0,
+                 progress: ProgressCallback | None = None) -> tuple[Manifest, Manifest | None]:
+    """build(path, previous) with previous the full manifest with a stat cache in previous_file,
+    loaded while the tree is scanned: (the tree's manifest, previous, or None when the file
+    is missing, unreadable, a delta or without a stat cache, and then every file is read)."""
+    def load_previous() -> Manifest | None:
+        try:
+            m = load(previous_file)
+        except BodegaError:
+            return None
+        return m if not m.is_delta and m.has_stat_cache else None
+
+    table, previous = _scan_while(path, load_previous, threads)
+    return _complete(table, path, previous, threads, progress).manifest(), previous
+
+
+def _scan_while(path: PathLike, other: Callable[[], Manifest | None],
+                threads: int = 0) -> tuple[_native.Table, Manifest | None]:
+    """(the scan of path, other()), other running meanwhile: both mostly without the GIL."""
+    with ThreadPoolExecutor(1) as pool:
+        loading = pool.submit(other)
+        table = _native.scan_tree(path, threads=threads)
+        return table, loading.result()
 
 
 def _complete(table: _native.Table, path: PathLike, previous: Manifest | None, threads: int,
@@ -389,11 +422,8 @@ def diff(old: Manifest | PathLike, new: Manifest | PathLike, *, renames: bool = 
         # without the GIL), then the manifest's stat cache spares the unchanged files.
         t, other = is_tree.index(True), is_tree.index(False)
         given = (old, new)
-        with ThreadPoolExecutor(1) as pool:
-            loading = pool.submit(load, given[other]) if sides[other] is None else None
-            table = _native.scan_tree(given[t])
-            if loading is not None:
-                sides[other] = loading.result()
+        known = sides[other]
+        table, sides[other] = _scan_while(given[t], lambda: known if known is not None else load(given[other]))
         sides[t] = _complete(table, given[t], sides[other], 0, progress).manifest()
     old_m, new_m = sides
     assert old_m is not None and new_m is not None

@@ -101,9 +101,19 @@ def _names(what: int) -> tuple[str, ...]:
 class Diff:
     """The changes from an old to a new manifest, in path order."""
 
-    old_root: bytes
-    new_root: bytes
+    old: Manifest
+    new: Manifest
     changes: list[Change]
+
+    @property
+    def old_root(self) -> bytes:
+        """The old manifest's root hash."""
+        return self.old.root
+
+    @property
+    def new_root(self) -> bytes:
+        """The new manifest's root hash (computed when first asked for, for a live tree)."""
+        return self.new.root
 
     @classmethod
     def of(cls, old: Manifest, new: Manifest, renames: bool = True) -> Diff:
@@ -115,7 +125,7 @@ class Diff:
                    for oi, ni, what in raw]
         if renames:
             changes = _pair_renames(changes)
-        return cls(old.root, new.root, changes)
+        return cls(old, new, changes)
 
     def __len__(self) -> int:
         return len(self.changes)

@@ -257,17 +257,22 @@ class SnapshotEngine:
         write_file_atomic(state_dir / "head.json", json.dumps({"snapshot": snap_id, "root": root}).encode())
 
     @staticmethod
+    def live_manifest_path(state_dir: Path) -> Path:
+        """Where the tree's last full manifest with its stat cache is kept."""
+        return state_dir / "live.manifest"
+
+    @staticmethod
     def live_manifest(state_dir: Path) -> Manifest | None:
         """The tree's last full manifest with its stat cache (None when missing or unreadable)."""
         try:
-            m = mf.load(state_dir / "live.manifest")
+            m = mf.load(SnapshotEngine.live_manifest_path(state_dir))
         except errors.BodegaError:
             return None
         return m if not m.is_delta and m.has_stat_cache else None
 
     @staticmethod
     def _save_live(state_dir: Path, m: Manifest) -> None:
-        m.save(state_dir / "live.manifest", stat_cache=True)
+        m.save(SnapshotEngine.live_manifest_path(state_dir), stat_cache=True)
 
     @staticmethod
     def forget_live(state_dir: Path) -> None:
@@ -327,20 +332,50 @@ class SnapshotEngine:
         progress("done", 1, 1)
         return info
 
+    def adopt(self, snap_id: str, manifest: Manifest, objects: Iterable[Path] = (), *,
+              writer_tag: str = "") -> SnapshotInfo:
+        """Writes a full snapshot of a manifest (an import's), storing the given object files
+        (each named by the hex hash of its bytes, checked) first; every file the manifest lists
+        must then be in the store."""
+        if manifest.is_delta:
+            raise errors.InvalidInput("an adopted snapshot's manifest must be full")
+        if self.exists(snap_id):
+            raise errors.Conflict(f"snapshot {snap_id} exists already")
+        added = 0
+        with self.store.writer() as w:
+            for path in objects:
+                data = path.read_bytes()
+                before = w.added_bytes
+                if w.put_bytes(data).hex() != path.name:
+                    raise errors.ObjectCorrupt(f"{path}: its bytes do not match the hash it is named by")
+                added += w.added_bytes - before
+            missing = [e.path_str for e in manifest if e.kind == "file" and not w.has(e.hash)]  # type: ignore[arg-type]
+            if missing:
+                raise errors.ObjectMissing(f"snapshot {snap_id} needs contents the store lacks: "
+                                           f"{', '.join(missing[:5])}" + (" ..." if len(missing) > 5 else ""))
+            w.commit_objects()
+            info = SnapshotInfo(snap_id, "full", None, manifest.root_hex, sum(1 for e in manifest if e.kind == "file"),
+                                manifest.total_file_bytes(), added, mat.now_ns(), writer_tag, 0)
+            self._write_snap(info, manifest)
+        with self._lock:
+            self._full_cache[snap_id] = manifest
+        return info
+
     def _scan_and_store(self, tree: Path, state_dir: Path, w: StoreWriter, progress: Progress,
                         cancel: Cancel | None, built: Manifest | None) -> tuple[Manifest, int]:
         """The tree's manifest (built, else a scan hashing only suspects) with every file's
         content in the store, each file named by the hash of the bytes stored.
 
-        On a volume that clones, the scan leaves large suspects unread: the store clones each
-        and hashes the clone, which is then the file's hash (one read, of a frozen copy).  A
-        file that changed between the scan and the store is recorded as stored.
+        The scan reads no file: every suspect (a file the live manifest does not vouch for) is
+        read once, by the store, and the bytes it stored give the file's hash: a small file is
+        hashed and compressed from one read, a large one cloned (on a volume that clones) and
+        the clone hashed, or chunked as it is read.  A file that changed between the scan and
+        the store is recorded as stored.
         """
         if built is not None:
             draft = mf.Draft.of(built)
         else:
-            draft = mf.build_draft(tree, self.live_manifest(state_dir),
-                                   unread_min=self.store.config["clone_min"] if self.store.cow else 0,
+            draft = mf.build_draft(tree, self.live_manifest(state_dir), unread_min=1,
                                    progress=lambda p: progress("scan", p.files_done, p.files_total))
         files: list[FileToStore] = list(draft.unread)
         added = 0

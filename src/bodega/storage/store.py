@@ -222,8 +222,8 @@ class ObjectStore:
                     self.damaged_packs[name] = e
                     continue
                 self.damaged_packs.pop(name, None)
-                for digest, entry in rows.items():
-                    self._index.setdefault(digest, entry)
+                index = self._index
+                index.update({d: e for d, e in rows.items() if d not in index})  # the first pack's entry stays
                 self._packs.add(name)
 
     def _reload(self) -> None:

@@ -307,6 +307,8 @@ def write_at(d: Dir, name: bytes, data: bytes | bytearray | memoryview | Iterabl
 
     On failure the file is removed.
     """
+    if isinstance(data, (bytes, bytearray, memoryview)) and not sync:
+        return d.write_file_at(name, data, mode=mode, mtime_ns=mtime_ns, uid=uid, gid=gid)  # one native call
     f = d.create_at(name)
     try:
         with f:

@@ -1,6 +1,7 @@
 """Catalogue models, one module per entity; importing this package registers them all on Base.metadata."""
 from bodega.catalogue.models.api_token import ApiToken
 from bodega.catalogue.models.app_instance import AppInstance, AppStatus
+from bodega.catalogue.models.app_run import AppRun
 from bodega.catalogue.models.auth_session import AuthSession, MfaState
 from bodega.catalogue.models.base import Base, utcnow
 from bodega.catalogue.models.container import Container, ContainerStatus, ContainerTag, Platform
@@ -14,7 +15,7 @@ from bodega.catalogue.models.task import ContainerLock, Task, TaskStatus
 from bodega.catalogue.models.user import Role, User
 
 __all__ = [
-    "ApiToken", "AppInstance", "AppStatus", "AuthSession", "Base", "Container", "ContainerLock", "ContainerStatus",
+    "ApiToken", "AppInstance", "AppRun", "AppStatus", "AuthSession", "Base", "Container", "ContainerLock", "ContainerStatus",
     "ContainerShare", "ContainerTag", "EXPORT_TASK_TYPE", "EventLevel", "EventLog", "EventSource", "ExportFormat", "ExportPackage",
     "LoginAttempt", "MfaState", "Platform", "Role", "Setting", "Snapshot", "SnapshotTrigger", "SnapshotType", "Task", "TaskStatus", "User",
     "utcnow",

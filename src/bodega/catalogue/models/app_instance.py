@@ -34,6 +34,8 @@ class AppInstance(Entity, UpdatedAt):
     version: Mapped[str] = mapped_column(sa.String(100), default="")
     vendor: Mapped[str] = mapped_column(sa.String(200), default="")
     install_source: Mapped[str] = mapped_column(sa.Text, default="")
+    # BLAKE3-256 (hex) of the installer, archive or directory manifest installed (provenance).
+    source_hash: Mapped[str] = mapped_column(sa.String(64), default="")
     # Where the app lives inside the container's root/, `/`-separated (manifest.json lists it).
     install_path: Mapped[str] = mapped_column(sa.Text, default="")
     # [{"name": "vlc", "command": "bin/vlc", "icon": "...", "options": {...}}, ...]

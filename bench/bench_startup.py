@@ -1,0 +1,119 @@
+"""Start-up: `bodega --version`, `--help` and `container list` as a user runs them, beside the
+interpreter's own floor, on homes whose store holds 1, 10 and 100 snapshots of the generated tree.
+
+Acceptance (issue 13, item 1): flat in the store's size; `container list` under 0.3 s,
+`--version` and `--help` under 0.1 s.  The floors printed beside them: `python -S -c pass`
+(the bare interpreter), `python -c pass` (with site-packages: on this machine a sandbox .pth
+imports certifi at every start) and `python -c "import sqlalchemy.orm"` (what any catalogue
+command pays).  Each row gives the median wall time, the median CPU time (user + system, less
+disturbed by other load) and the wall time above `python -c pass`.
+
+Bytecode: the commands run with PYTHONDONTWRITEBYTECODE removed and once before timing, so
+they load cached bytecode as an installed bodega does (this machine sets the variable).
+
+    BODEGA_BENCH_FILES=100000 PYTHONPATH=src python -m pytest bench/bench_startup.py
+"""
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+import bodega
+
+from cli_home import bodega_command, child_env
+from conftest import BENCH_FILES
+from measure import settle
+from snapshot_peers import OnePercentChange, remove
+
+SNAPSHOTS = (1, 10, 100)
+ROUNDS = int(os.environ.get("BODEGA_BENCH_STARTUP_ROUNDS", "15"))
+TARGETS = {"bodega --version": 0.1, "bodega --help": 0.1, "bodega container list": 0.3}
+
+
+def run_timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall, cpu) seconds of one run of argv; fails when it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.decode()[-500:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def make_home(tree: Path, base: Path, snapshots: int) -> Path:
+    """A home with one container holding a copy of tree and `snapshots` snapshots of it, each
+    after 1% of its files changed (so each adds objects and packs to the store)."""
+    home = base / f"home-{snapshots}"
+    with bodega.open(home) as b:
+        b.containers.create("c")
+        root = Path(b.containers.get("c").storage_path) / "root"
+        root.rmdir()
+        subprocess.run(["cp", "-a", "--reflink=auto", str(tree), str(root)], check=True)
+        change = OnePercentChange(root)
+        for i in range(snapshots):
+            if i:
+                change.apply()
+            b.snapshots.create("c")
+        assert len(b.snapshots.list("c")) == snapshots
+    return home
+
+
+@pytest.fixture(scope="module")
+def homes(xfs_tree) -> dict[int, Path]:
+    base = Path(tempfile.mkdtemp(prefix="startup-", dir=xfs_tree.parent))
+    try:
+        yield {n: make_home(xfs_tree, base, n) for n in SNAPSHOTS}
+    finally:
+        remove(base)
+
+
+def test_start_up_is_flat_in_the_store(homes, ratios):
+    py = sys.executable
+    bodega_argv = bodega_command()
+    plain = child_env()
+    contenders: dict[str, tuple[list[str], dict[str, str]]] = {
+        "python -S -c pass": ([py, "-S", "-c", "pass"], plain),
+        "python -c pass": ([py, "-c", "pass"], plain),
+        "python -c 'import sqlalchemy.orm'": ([py, "-c", "import sqlalchemy.orm"], plain),
+        "bodega --version": ([*bodega_argv, "--version"], plain),
+        "bodega --help": ([*bodega_argv, "--help"], plain),
+    }
+    for n, home in homes.items():
+        contenders[f"bodega container list ({n} snapshot{'s' if n > 1 else ''})"] = (
+            [*bodega_argv, "container", "list"], child_env(home))
+    for argv, env in contenders.values():
+        run_timed(argv, env)  # writes the bytecode caches
+    settle()
+    walls: dict[str, list[float]] = {name: [] for name in contenders}
+    cpus: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(ROUNDS):
+        for name, (argv, env) in contenders.items():
+            wall, cpu = run_timed(argv, env)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+    wall = {k: statistics.median(v) for k, v in walls.items()}
+    cpu = {k: statistics.median(v) for k, v in cpus.items()}
+    floor = wall["python -c pass"]
+
+    ratios.note(f"start-up (medians of {ROUNDS} interleaved rounds; store of the {BENCH_FILES}-file tree):")
+    ratios.note(f"  {'command':46} {'wall':>8} {'cpu':>8} {'above floor':>12}  target")
+    for name in contenders:
+        target = next((t for prefix, t in TARGETS.items() if name.startswith(prefix)), None)
+        verdict = f"< {target:g} s: {'met' if wall[name] < target else 'NOT met'}" if target else "(floor)"
+        ratios.note(f"  {name:46} {wall[name] * 1000:6.0f}ms {cpu[name] * 1000:6.0f}ms "
+                    f"{(wall[name] - floor) * 1000:10.0f}ms  {verdict}")
+
+    lists = [cpu[k] for k in contenders if k.startswith("bodega container list")]
+    ratios.note(f"  container list, 100 snapshots / 1 snapshot (cpu): {lists[-1] / lists[0]:.2f}x (flat: ~1.0)")
+    # Flat: the largest store costs the listing no more than noise (CPU time: steadier than wall).
+    assert lists[-1] <= lists[0] * 1.15 + 0.01, lists

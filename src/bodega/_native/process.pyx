@@ -1,0 +1,186 @@
+# process.pyx: an app started inside a container's isolation, and what the host offers (bd_process.h).
+import dataclasses
+import os
+
+from bodega import errors
+
+from libc.stdint cimport uint32_t, uint64_t
+from libc.stdlib cimport calloc, free
+
+from bodega._native.bd cimport (
+    bd_error, bd_error_clear, bd_status, BD_OK, bd_bind, bd_process_spec, bd_process_result, bd_isolation,
+    bd_process_run, bd_isolation_probe, BD_NET_NONE, BD_NET_HOST, BD_BY_NONE, BD_BY_CGROUP_V1, BD_BY_CGROUP_V2,
+    BD_BY_RLIMIT, BD_BY_JOB, BD_ROOT_VIEW,
+)
+from bodega._native._progress cimport ProgressRelay, raise_failure
+
+_BY = {BD_BY_NONE: "none", BD_BY_CGROUP_V1: "cgroup-v1", BD_BY_CGROUP_V2: "cgroup-v2", BD_BY_RLIMIT: "rlimit",
+       BD_BY_JOB: "job-object"}
+_NETWORK = {"none": BD_NET_NONE, "host": BD_NET_HOST}
+
+
+@dataclasses.dataclass(frozen=True)
+class Bind:
+    """A host path the app sees at target (read-only unless read_only is False)."""
+
+    source: str
+    target: str
+    read_only: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class ProcessSpec:
+    """What to run and how it is isolated (the same spec on every platform).
+
+    argv, cwd: as the app sees them (see Isolation.root_view); env: the app's whole
+    environment; root: the container root on the host, the app's writable world;
+    network: "none" (no network at all) or "host"; memory_limit in bytes, cpu_limit in
+    cores, time_limit in seconds (0: none).
+    """
+
+    argv: tuple
+    env: dict
+    cwd: str
+    root: str
+    binds: tuple = ()
+    network: str = "none"
+    memory_limit: int = 0
+    cpu_limit: float = 0.0
+    time_limit: float = 0.0
+    sandbox_tool: str | None = None
+    cgroup_root: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ProcessResult:
+    """How the app ended."""
+
+    exit_code: int         # the app's exit status (128+N when signal N ended it)
+    signal: int            # the signal that ended it, 0 when it exited
+    timed_out: bool        # killed at its time limit
+    memory_killed: bool    # stopped by the memory limit, as far as the mechanism tells
+    peak_memory: int       # bytes, 0 when unknown
+    seconds: float
+    memory_by: str         # how the memory limit was applied: cgroup-v1, cgroup-v2, rlimit, job-object, none
+    cpu_by: str
+
+    @property
+    def crashed(self) -> bool:
+        """Ended by a signal, a limit or its time limit rather than by exiting."""
+        return bool(self.signal or self.timed_out or self.memory_killed)
+
+    def to_dict(self):
+        """A JSON-ready dict."""
+        return dataclasses.asdict(self) | {"crashed": self.crashed}
+
+
+@dataclasses.dataclass(frozen=True)
+class Isolation:
+    """What this host offers: the sandbox tool, where the app sees the root, how limits apply."""
+
+    tool: str              # bubblewrap's path ("" when missing; always "" on Windows)
+    root_view: str | None  # where the app sees the container root; None: at its host path
+    binds: bool
+    network_none: bool
+    memory_by: str
+    cpu_by: str
+
+    @property
+    def available(self) -> bool:
+        """Whether apps can be started isolated here."""
+        return bool(self.tool) or self.root_view is None
+
+    def to_dict(self):
+        """A JSON-ready dict."""
+        return dataclasses.asdict(self) | {"available": self.available}
+
+
+ROOT_VIEW = BD_ROOT_VIEW.decode()
+
+
+cdef bytes _arg(object value, str what):
+    if isinstance(value, str):
+        value = os.fsencode(value)
+    if not isinstance(value, bytes) or b"\0" in value:
+        raise errors.InvalidInput(f"{what} must be text without NUL bytes, not {value!r}")
+    return value
+
+
+def isolation(sandbox_tool=None, cgroup_root=None):
+    """Probes the host's isolation: sandbox tool, root view, binds, network, limit mechanisms."""
+    cdef bd_isolation iso
+    cdef bd_error e
+    cdef bytes tool = _arg(sandbox_tool, "sandbox_tool") if sandbox_tool is not None else None
+    cdef bytes cg = _arg(cgroup_root, "cgroup_root") if cgroup_root is not None else None
+    bd_error_clear(&e)
+    cdef bd_status rc = bd_isolation_probe(<const char *>tool if tool is not None else NULL,
+                                           <const char *>cg if cg is not None else NULL, &iso, &e)
+    if rc != BD_OK:
+        from bodega._native._status import status_name
+        raise errors.InternalError(f"bd_isolation_probe: {status_name(rc)}")
+    return Isolation(os.fsdecode(iso.tool), iso.root_view.decode() if iso.root_view != NULL else None,
+                     bool(iso.binds), bool(iso.network_none), _BY.get(iso.memory_by, "none"),
+                     _BY.get(iso.cpu_by, "none"))
+
+
+def run(spec, progress=None):
+    """Runs spec to its end with stdio passed through; progress(Progress) is called now and then
+    (raising in it, or Ctrl-C, stops the app: errors.Cancelled).  Returns a ProcessResult."""
+    if not isinstance(spec, ProcessSpec):
+        raise errors.InvalidInput("run() takes a ProcessSpec")
+    if spec.network not in _NETWORK:
+        raise errors.InvalidInput(f"network is 'none' or 'host', not {spec.network!r}")
+    if not spec.argv:
+        raise errors.InvalidInput("a process needs a program to run")
+    keep = []  # every bytes object whose buffer C points into
+    argv = [_arg(a, "an argument") for a in spec.argv]
+    env = [_arg(f"{k}={v}", "an environment variable") for k, v in spec.env.items()]
+    binds = [(_arg(b.source, "a bind source"), _arg(b.target, "a bind target"), bool(b.read_only))
+             for b in spec.binds]
+    cdef bytes cwd = _arg(spec.cwd, "cwd")
+    cdef bytes root = _arg(spec.root, "root")
+    cdef bytes tool = _arg(spec.sandbox_tool, "sandbox_tool") if spec.sandbox_tool else None
+    cdef bytes cg = _arg(spec.cgroup_root, "cgroup_root") if spec.cgroup_root else None
+    cdef const char **c_argv = <const char **>calloc(len(argv) + 1, sizeof(char *))
+    cdef const char **c_env = <const char **>calloc(len(env) + 1, sizeof(char *))
+    cdef bd_bind *c_binds = <bd_bind *>calloc(len(binds) + 1, sizeof(bd_bind))
+    cdef bd_process_spec c
+    cdef bd_process_result r
+    cdef bd_error e
+    cdef bd_status rc
+    cdef ProgressRelay relay = ProgressRelay(progress)
+    try:
+        if c_argv == NULL or c_env == NULL or c_binds == NULL:
+            raise MemoryError()
+        for i, a in enumerate(argv):
+            c_argv[i] = a
+        for i, a in enumerate(env):
+            c_env[i] = a
+        for i, (src, dst, ro) in enumerate(binds):
+            c_binds[i].source = src
+            c_binds[i].target = dst
+            c_binds[i].read_only = ro
+        c.argv = c_argv
+        c.env = c_env
+        c.cwd = cwd
+        c.root = root
+        c.binds = c_binds
+        c.n_binds = len(binds)
+        c.network = _NETWORK[spec.network]
+        c.memory_limit = int(spec.memory_limit)
+        c.cpu_millicores = <uint32_t>int(round(float(spec.cpu_limit) * 1000))
+        c.time_limit_ms = <uint64_t>int(round(float(spec.time_limit) * 1000))
+        c.sandbox_tool = <const char *>tool if tool is not None else NULL
+        c.cgroup_root = <const char *>cg if cg is not None else NULL
+        bd_error_clear(&e)
+        with nogil:
+            rc = bd_process_run(&c, &relay.c, &r, &e)
+        if rc != BD_OK:
+            raise_failure(&e, relay, None)
+        relay.reraise()
+        return ProcessResult(r.exit_code, r.signal, bool(r.timed_out), bool(r.memory_killed), r.peak_memory,
+                             r.wall_ms / 1000.0, _BY.get(r.memory_by, "none"), _BY.get(r.cpu_by, "none"))
+    finally:
+        free(c_argv)
+        free(c_env)
+        free(c_binds)
