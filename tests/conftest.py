@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -62,10 +63,30 @@ def cow_dir(xfs_mount, request) -> Path:
     shutil.rmtree(d, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def ext4_mount():
+    """A 1 GiB ext4 filesystem (no reflink) on a loop device (root only), checked to be ext4."""
+    lm, reason = _session_mount("ext4", 1024)
+    if lm is None:
+        need(reason)
+    found = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "--target", str(lm.path)],
+                           capture_output=True, text=True).stdout.strip()
+    if found != "ext4":
+        loopfs.unmount(lm)
+        pytest.fail(f"the ext4 loop volume at {lm.path} is {found or 'not mounted'}")
+    yield lm.path
+    loopfs.unmount(lm)
+
+
 @pytest.fixture
-def ext4_dir(tmp_path) -> Path:
-    """A directory on a filesystem without reflink (the root filesystem here, ext4)."""
-    return tmp_path
+def ext4_dir(ext4_mount) -> Path:
+    """A fresh directory on the ext4 loop volume (a filesystem without reflink), removed after the test."""
+    import shutil
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="t-", dir=ext4_mount))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture

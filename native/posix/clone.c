@@ -247,6 +247,7 @@ bd_status bd_file_clone_at(bd_dir *src, const char *src_name, size_t src_len, bd
                            const char *dst_name, size_t dst_len, uint32_t flags,
                            bd_progress *p, bd_copy_result *r, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_CLONE, dst_name, dst_len, e);
     char sname[BD_NAME_BUF], dname[BD_NAME_BUF];
     bd_status rc = check_flags(flags, e);
     if (rc || (rc = bd_posix_name(src_name, src_len, sname, e)) != BD_OK

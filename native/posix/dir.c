@@ -287,6 +287,7 @@ bd_status bd_dir_list(bd_dir *d, bd_dir_entry_fn fn, void *ctx, bd_error *e)
 
 bd_status bd_dir_create_at(bd_dir *parent, const char *name, size_t name_len, uint32_t mode, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_MKDIR, name, name_len, e);
     char buf[BD_NAME_BUF];
     if (bd_posix_name(name, name_len, buf, e))
         return e ? e->code : BD_E_INVAL;
@@ -297,6 +298,7 @@ bd_status bd_dir_create_at(bd_dir *parent, const char *name, size_t name_len, ui
 
 bd_status bd_dir_sync(bd_dir *d, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_SYNC, NULL, 0, e);
     if (fsync(d->fd) != 0 && errno != EINVAL)
         return bd_fail(e, BD_E_IO, errno, "fsync", BD_PATH_AS_GIVEN, 0);
     return BD_OK;

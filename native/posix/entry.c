@@ -30,6 +30,7 @@
 bd_status bd_link_create_at(bd_dir *d, const char *name, size_t name_len, const char *target,
                             size_t target_len, uint32_t flags, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_LINK, name, name_len, e);
     char buf[BD_NAME_BUF];
     if (flags & ~(uint32_t)BD_LINK_DIR)
         return bd_fail(e, BD_E_INVAL, EINVAL, "link flags", BD_PATH_AS_GIVEN, 0);
@@ -54,6 +55,7 @@ bd_status bd_link_create_at(bd_dir *d, const char *name, size_t name_len, const 
 bd_status bd_hardlink_at(bd_dir *src, const char *src_name, size_t src_len, bd_dir *dst,
                          const char *dst_name, size_t dst_len, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_LINK, dst_name, dst_len, e);
     char a[BD_NAME_BUF], b[BD_NAME_BUF];
     TWO_NAMES(src_name, src_len, a, dst_name, dst_len, b, e);
     if (linkat(src->fd, a, dst->fd, b, 0) != 0)  /* no AT_SYMLINK_FOLLOW: a link is linked itself */
@@ -64,6 +66,7 @@ bd_status bd_hardlink_at(bd_dir *src, const char *src_name, size_t src_len, bd_d
 bd_status bd_rename_at(bd_dir *from_dir, const char *from, size_t from_len, bd_dir *to_dir,
                        const char *to, size_t to_len, uint32_t flags, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_RENAME, from, from_len, e);
     char a[BD_NAME_BUF], b[BD_NAME_BUF];
     if ((flags & ~(uint32_t)(BD_RENAME_NOREPLACE | BD_RENAME_EXCHANGE))
         || flags == (BD_RENAME_NOREPLACE | BD_RENAME_EXCHANGE))
@@ -96,6 +99,7 @@ bd_status bd_rename_at(bd_dir *from_dir, const char *from, size_t from_len, bd_d
 
 bd_status bd_unlink_at(bd_dir *d, const char *name, size_t name_len, int is_dir, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_UNLINK, name, name_len, e);
     char buf[BD_NAME_BUF];
     bd_status rc = bd_posix_name(name, name_len, buf, e);
     if (rc)

@@ -83,6 +83,7 @@ void bd_file_close(bd_file *f)
 static bd_status open_write(bd_dir *d, const char *name, size_t name_len, int flags, uint32_t mode,
                             bd_file **out, bd_stat *st, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_CREATE, name, name_len, e);
     char buf[BD_NAME_BUF];
     if (bd_posix_name(name, name_len, buf, e))
         return e ? e->code : BD_E_INVAL;
@@ -129,6 +130,7 @@ bd_status bd_file_open_write_at(bd_dir *d, const char *name, size_t name_len, bd
 
 bd_status bd_file_write(bd_file *f, const void *buf, size_t n, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_WRITE, NULL, 0, e);
     const char *p = buf;
     while (n > 0) {
         ssize_t put = write(f->fd, p, n > ((size_t)1 << 30) ? ((size_t)1 << 30) : n);
@@ -145,6 +147,7 @@ bd_status bd_file_write(bd_file *f, const void *buf, size_t n, bd_error *e)
 
 bd_status bd_file_sync(bd_file *f, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_SYNC, NULL, 0, e);
     if (fsync(f->fd) != 0)
         return bd_fail(e, BD_E_IO, errno, "fsync", BD_PATH_AS_GIVEN, 0);
     return BD_OK;

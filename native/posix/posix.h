@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "bodega/bd_fault.h"
 #include "bodega/bd_platform.h"
 
 struct bd_dir {

@@ -111,6 +111,7 @@ bd_status bd_fs_info_at(bd_dir *d, int trial, bd_fs_info *out, bd_error *e)
 /* The capabilities this build compiled in and this kernel has (ENOSYS means it lacks one). */
 bd_status bd_volume_sync(bd_dir *d, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_SYNC, NULL, 0, e);
 #ifdef __linux__
     if (syncfs(d->fd) != 0)
         return bd_fail(e, BD_E_IO, errno, "syncfs", BD_PATH_AS_GIVEN, 0);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bodega/bd_fault.h"
 #include "bodega/bd_platform.h"
 #include "bodega/bd_progress.h"
 #include "bodega/bd_status.h"

@@ -385,6 +385,7 @@ bd_status bd_file_clone_at(bd_dir *src, const char *src_name, size_t src_len, bd
                            const char *dst_name, size_t dst_len, uint32_t flags,
                            bd_progress *p, bd_copy_result *r, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_CLONE, dst_name, dst_len, e);
     return bd_win_clone_with(src, src_name, src_len, dst, dst_name, dst_len, flags,
                              BD_WIN_TRY_ALL, p, r, e);
 }

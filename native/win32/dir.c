@@ -150,6 +150,7 @@ bd_status bd_dir_stat(bd_dir *d, bd_stat *out, bd_error *e)
 
 bd_status bd_dir_create_at(bd_dir *parent, const char *name, size_t name_len, uint32_t mode, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_MKDIR, name, name_len, e);
     (void)mode;  /* Windows directories have no permission bits; ACLs are inherited */
     HANDLE h;
     bd_status rc = bd_win_open_at(parent, name, name_len, FILE_LIST_DIRECTORY, BD_SHARE_ALL,
@@ -161,6 +162,7 @@ bd_status bd_dir_create_at(bd_dir *parent, const char *name, size_t name_len, ui
 
 bd_status bd_dir_sync(bd_dir *d, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_SYNC, NULL, 0, e);
     /* NTFS/ReFS journal directory changes; flushing needs a writable handle, which a
      * listing handle is not, so "access denied" means there is nothing more to do. */
     if (!FlushFileBuffers(d->h)) {

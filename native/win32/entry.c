@@ -262,6 +262,7 @@ static DWORD set_name_info(HANDLE h, ULONG cls, int replace, HANDLE to_dir, cons
 bd_status bd_rename_at(bd_dir *from_dir, const char *from, size_t from_len, bd_dir *to_dir,
                        const char *to, size_t to_len, uint32_t flags, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_RENAME, from, from_len, e);
     if (flags & ~(uint32_t)(BD_RENAME_NOREPLACE | BD_RENAME_EXCHANGE))
         return bd_fail(e, BD_E_INVAL, EINVAL, "rename flags", BD_PATH_AS_GIVEN, 0);
     if (flags & BD_RENAME_EXCHANGE)  /* Windows has no atomic exchange */
@@ -284,6 +285,7 @@ bd_status bd_rename_at(bd_dir *from_dir, const char *from, size_t from_len, bd_d
 bd_status bd_hardlink_at(bd_dir *src, const char *src_name, size_t src_len, bd_dir *dst,
                          const char *dst_name, size_t dst_len, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_LINK, dst_name, dst_len, e);
     bd_wname b;
     HANDLE h;
     bd_status rc = bd_win_name(dst_name, dst_len, &b, e);
@@ -329,6 +331,7 @@ static DWORD delete_by_handle(HANDLE h, uint32_t attrs)
 
 bd_status bd_unlink_at(bd_dir *d, const char *name, size_t name_len, int is_dir, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_UNLINK, name, name_len, e);
     HANDLE h;
     bd_status rc = bd_win_open_at(d, name, name_len, DELETE | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES,
                                   BD_SHARE_ALL, BD_FILE_OPEN, 0, &h, e);

@@ -56,6 +56,7 @@ void bd_file_close(bd_file *f)
 
 bd_status bd_file_create_at(bd_dir *d, const char *name, size_t name_len, bd_file **out, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_CREATE, name, name_len, e);
     bd_file *f = malloc(sizeof *f);
     if (!f)
         return bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
@@ -74,6 +75,7 @@ bd_status bd_file_create_at(bd_dir *d, const char *name, size_t name_len, bd_fil
 
 bd_status bd_file_write(bd_file *f, const void *buf, size_t n, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_WRITE, NULL, 0, e);
     const unsigned char *p = buf;
     while (n > 0) {
         DWORD want = (DWORD)(n < MAX_READ ? n : MAX_READ), put = 0;
@@ -89,6 +91,7 @@ bd_status bd_file_write(bd_file *f, const void *buf, size_t n, bd_error *e)
 
 bd_status bd_file_sync(bd_file *f, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_SYNC, NULL, 0, e);
     if (!FlushFileBuffers(f->h))
         return bd_win_fail(e, GetLastError(), "FlushFileBuffers", 0, 0);
     return BD_OK;

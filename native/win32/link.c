@@ -93,6 +93,7 @@ static int absolute_target(const WCHAR *t, size_t n)
 bd_status bd_link_create_at(bd_dir *d, const char *name, size_t name_len, const char *target,
                             size_t target_len, uint32_t flags, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_LINK, name, name_len, e);
     if (flags & ~(uint32_t)BD_LINK_DIR)
         return bd_fail(e, BD_E_INVAL, EINVAL, "link flags", BD_PATH_AS_GIVEN, 0);
     bd_wname w;

@@ -139,6 +139,7 @@ int bd_owners_recorded(void)
 bd_status bd_meta_set_at(bd_dir *d, const char *name, size_t name_len, const bd_stat *st,
                          uint32_t which, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_META, name, name_len, e);
     uint32_t attrs;
     int64_t ticks;
     bd_status rc = set_meta_basic(st, which, &attrs, &ticks, e);
@@ -165,6 +166,7 @@ bd_status bd_meta_set_at(bd_dir *d, const char *name, size_t name_len, const bd_
 
 bd_status bd_file_set_meta(bd_file *f, const bd_stat *st, uint32_t which, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_META, NULL, 0, e);
     uint32_t attrs;
     int64_t ticks;
     bd_status rc = set_meta_basic(st, which, &attrs, &ticks, e);
@@ -178,6 +180,7 @@ bd_status bd_file_set_meta(bd_file *f, const bd_stat *st, uint32_t which, bd_err
 
 bd_status bd_dir_set_meta(bd_dir *d, const bd_stat *st, uint32_t which, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_META, NULL, 0, e);
     uint32_t attrs;
     int64_t ticks;
     bd_status rc = set_meta_basic(st, which, &attrs, &ticks, e);
@@ -201,6 +204,7 @@ bd_status bd_meta_copy_at(bd_dir *src, const char *src_name, size_t src_len, bd_
                           const char *dst_name, size_t dst_len, const bd_stat *st,
                           uint32_t which, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_META, dst_name, dst_len, e);
     if (which & ~(uint32_t)BD_META_ALL)
         return bd_fail(e, BD_E_INVAL, EINVAL, "meta flags", BD_PATH_AS_GIVEN, 0);
     bd_wname sw, dw;

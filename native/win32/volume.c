@@ -130,6 +130,7 @@ bd_status bd_fs_info_at(bd_dir *d, int trial, bd_fs_info *out, bd_error *e)
 
 bd_status bd_volume_sync(bd_dir *d, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_SYNC, NULL, 0, e);
     /* Flushing a whole volume needs its handle, which only administrators may open. */
     (void)d;
     return bd_fail(e, BD_E_NOTSUP, ENOSYS, "volume flush", BD_PATH_AS_GIVEN, 0);

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bodega import errors
+from bodega.services.containers import host_platform
 from subprocesses import bodega_cli
 
 
@@ -24,7 +26,7 @@ def test_create_list_show_as_json_and_text(run):
     assert text.splitlines()[0].split() == ["NAME", "ID", "STATUS", "PLATFORM", "SIZE", "TAGS"]
     assert text.splitlines()[1].split()[:3] == ["dev", made["id"][:8], "ready"]
     assert js(run("container", "show", made["id"][:8], "--json"))["name"] == "dev"
-    assert "platform:    linux-x64" in run("container", "show", "dev").stdout
+    assert f"platform:    {host_platform().value}" in run("container", "show", "dev").stdout
 
 
 def test_settings_from_a_file(run, tmp_path):
@@ -99,7 +101,7 @@ def test_a_duplicate_name_exits_46(run):
 
 def test_errors_with_json_are_json_on_stderr(home):
     done = bodega_cli(home, "container", "show", "nope", "--json")
-    assert done.returncode == 43 and done.stdout == ""
+    assert done.returncode == errors.ContainerNotFound.exit_code and done.stdout == ""
     assert json.loads(done.stderr)["error"] == {"type": "ContainerNotFound", "message": "no container 'nope'",
                                                 "exit_code": 43}
 

@@ -33,15 +33,15 @@ def test_clone_prints_a_summary(cow_dir):
     assert all_shared(cow_dir / "dst" / "a" / "b" / "data.bin")
 
 
-def test_clone_json_on_a_volume_without_clone(tmp_path):
-    make_sample_tree(tmp_path / "src")
-    os.mkfifo(tmp_path / "src" / "pipe")
-    done = bodega("fs", "clone", "--json", "--threads", "1", str(tmp_path / "src"), str(tmp_path / "dst"))
+def test_clone_json_on_a_volume_without_clone(ext4_dir):
+    make_sample_tree(ext4_dir / "src")
+    os.mkfifo(ext4_dir / "src" / "pipe")
+    done = bodega("fs", "clone", "--json", "--threads", "1", str(ext4_dir / "src"), str(ext4_dir / "dst"))
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert (out["files"], out["dirs"], out["threads"]) == (5, 5, 1)
     assert out["bytes_cloned"] == 0 and out["bytes_copied"] == out["bytes"] > 3 << 20
-    assert out["methods"] == ["kernel_copy"] and out["specials"] == [str(tmp_path / "src" / "pipe")]
+    assert out["methods"] == ["kernel_copy"] and out["specials"] == [str(ext4_dir / "src" / "pipe")]
     assert out["seconds"] > 0
 
 

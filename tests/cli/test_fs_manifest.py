@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import bodega
+from bodega import errors
 from bodega.cli import BodegaGroup
 from bodega.cli.fs_manifest import FS_COMMANDS
 
@@ -162,7 +163,7 @@ def test_verify_ok_then_mismatch_exit_code(tree, tmp_path):
     assert r.output.startswith("ok  ")
     (tree / "empty").write_bytes(b"!")
     r = run("verify", tree, saved, ok=False)
-    assert r.exit_code == 63
+    assert r.exit_code == errors.TreeMismatch.exit_code
     assert "M  empty" in r.output and "does not match" in r.output
 
 
@@ -173,11 +174,11 @@ def test_a_damaged_manifest_file_fails_with_its_offset(tree, tmp_path):
     data[200] ^= 4
     saved.write_bytes(bytes(data))
     r = run("verify", tree, saved, ok=False)
-    assert r.exit_code == 60
+    assert r.exit_code == errors.ManifestCorrupt.exit_code
     assert "m.bgm" in r.output and "byte" in r.output and "checksum" in r.output
     saved.write_bytes(bytes(data[:100]))
     r = run("diff", saved, tree, ok=False)
-    assert r.exit_code == 60 and "truncated" in r.output
+    assert r.exit_code == errors.ManifestCorrupt.exit_code and "truncated" in r.output
 
 
 def test_binary_to_a_terminal_is_refused_and_json_needs_a_file(tree):
@@ -200,7 +201,7 @@ def test_output_to_dev_full_is_no_space_and_the_device_stays(tree, tmp_path):
         full = tmp_path / "full"
         os.mknod(full, stat.S_IFCHR | 0o600, os.makedev(1, 7))
     r = run("manifest", tree, "-o", full, ok=False)
-    assert r.exit_code == 34 and f"{full}: No space left on device" in r.stderr
+    assert r.exit_code == errors.NoSpace.exit_code and f"{full}: No space left on device" in r.stderr
     assert stat.S_ISCHR(os.lstat(full).st_mode)
 
 

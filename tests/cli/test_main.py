@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from bodega import errors
 from bodega.cli import main
 from bodega.cli.output import one_line
 from subprocesses import child_env
@@ -35,7 +36,7 @@ def test_a_usage_error_with_json_is_one_json_object(home):
 def test_a_message_with_newlines_and_escapes_stays_one_line(home, tmp_path):
     forged = tmp_path / "x\nbodega: ok\x1b[2J"
     r = invoke("container", "recover", str(forged))
-    assert r.exit_code == 31 and r.stderr.count("\n") == 1
+    assert r.exit_code == errors.PathNotFound.exit_code and r.stderr.count("\n") == 1
     assert "x\\nbodega: ok\\x1b[2J" in r.stderr and "\x1b" not in r.stderr
 
 
@@ -105,7 +106,7 @@ def test_an_unwritable_home_is_access_denied_for_an_unprivileged_user(public_tmp
         return r.exit_code, r.stderr
 
     code, err = as_unprivileged(run)
-    assert code == 33, err
+    assert code == errors.AccessDenied.exit_code, err
     assert err == f"bodega: error: cannot create the home: {locked / 'containers'}: Permission denied\n"
     assert list(locked.iterdir()) == []
 
@@ -121,4 +122,4 @@ def test_a_home_of_another_user_is_a_catalogue_error_for_an_unprivileged_user(pu
         return r.exit_code, r.stderr
 
     code, err = as_unprivileged(run)
-    assert code == 56 and err.startswith("bodega: error: cannot use the catalogue") and err.count("\n") == 1, err
+    assert code == errors.CatalogueError.exit_code and err.startswith("bodega: error: cannot use the catalogue") and err.count("\n") == 1, err

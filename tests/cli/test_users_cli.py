@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 import bodega
+from bodega import errors
 from bodega.cli import main
 
 
@@ -97,7 +98,7 @@ def test_mfa_enrol_from_the_command_line(home):
     # The secret is printed first; the confirming code is read from stdin after it.
     result = runner.invoke(main, ["user", "mfa-enrol", "ana@example.org", "--code-stdin", "--json"],
                            input="000000\n", catch_exceptions=False)
-    assert result.exit_code == 98  # a wrong code: MfaCodeInvalid, nothing enabled
+    assert result.exit_code == errors.MfaCodeInvalid.exit_code  # a wrong code, nothing enabled
     secret = json.loads(result.stderr.splitlines()[0])["secret"]
     assert secret
     with bodega.open(home) as b:

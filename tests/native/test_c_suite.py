@@ -46,6 +46,19 @@ def test_c_suite_native():
     _assert_suite_passed(_make("test", 600))
 
 
+def test_c_suite_native_on_a_volume_that_clones(cow_dir):
+    """The suite's sandboxes on the XFS mount (BD_TEST_TMP): the clone tests take their clone branch."""
+    from bodega._native import clone
+
+    if not _have("make", "cc"):
+        need("make and a C compiler are needed for the native C tests")
+    assert clone.probe_cow(cow_dir) is True  # so the C tests see BD_FS_CLONE, not NOTSUP
+    proc = _make("build/host/bd_tests", 600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    _assert_suite_passed(subprocess.run([str(NATIVE / "build" / "host" / "bd_tests")], capture_output=True,
+                                        text=True, timeout=600, cwd=NATIVE, env=dict(os.environ, BD_TEST_TMP=str(cow_dir))))
+
+
 def test_c_suite_under_wine():
     if not _have("make", "x86_64-w64-mingw32-gcc"):
         need("x86_64-w64-mingw32-gcc is missing (apt-get install mingw-w64)")

@@ -100,7 +100,20 @@ def test_clone_files_bad_arguments(tmp_path, paths, names, message):
         clone.clone_files(tmp_path, paths, tmp_path, names)
 
 
-def test_clone_tree_on_xfs_is_identical_and_shares_extents(cow_dir):
+@pytest.fixture(params=["xfs", "btrfs"])
+def reflink_dir(request) -> Path:
+    """A fresh directory on each filesystem that clones: XFS (reflink=1) and btrfs."""
+    if request.param == "xfs":
+        return request.getfixturevalue("cow_dir")
+    d = request.getfixturevalue("btrfs_mount") / f"t-{os.getpid()}-{request.node.name}"
+    d.mkdir()
+    request.addfinalizer(lambda: shutil.rmtree(d, ignore_errors=True))
+    return d
+
+
+def test_clone_tree_on_a_reflink_volume_is_identical_and_shares_extents(reflink_dir):
+    cow_dir = reflink_dir
+    assert clone.probe_cow(cow_dir) is True
     make_sample_tree(cow_dir / "src")
     r = clone.clone_tree(cow_dir / "src", cow_dir / "dst")
     assert facts(cow_dir / "dst") == facts(cow_dir / "src")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import bodega
+from bodega import errors
 from bodega.catalogue.models import ContainerLock, ContainerStatus, TaskStatus
 
 from backends import write_lock_held
@@ -95,7 +96,7 @@ def test_a_catalogue_locked_by_another_process_gives_a_clear_error(home):
         b.containers.create("dev")
     with write_lock_held(home):  # another process in the middle of a long write
         done = bodega_cli(home, "container", "create", "other", BODEGA_BUSY_TIMEOUT="0.5")
-        assert done.returncode == 55, done.stderr
+        assert done.returncode == errors.DatabaseLocked.exit_code, done.stderr
         assert "locked by another process (waited 0.5 s)" in done.stderr
         listing = bodega_cli(home, "container", "list", "--json", BODEGA_BUSY_TIMEOUT="0.5")
         assert listing.returncode == 0 and [c["name"] for c in json.loads(listing.stdout)] == ["dev"]

@@ -319,3 +319,25 @@ def test_a_damaged_journal_never_locks_the_home(world, tmp_path):
     journal.unlink()  # what the message says to do
     assert bodega_cli(w.home, "snapshot", "restore", "dev", w.s1).returncode == 0
     assert w.root_hex() == w.snapshot_root(w.s1) and restore_trees.sentinel(w.outside) == before
+
+
+def test_a_marker_torn_by_a_kill_is_removed_by_the_next_command(world, tmp_path):
+    # A kill while the restore's marker was written (before its rename) left tmp/restores/ID.tmp
+    # for ever (found by tests/crash): the adopted task now removes it with the marker.
+    w = world
+    trace = tmp_path / "trace.log"
+    done = bodega_cli(w.home, "snapshot", "restore", "dev", w.s2, BODEGA_FAULT_STEP="trace",
+                      BODEGA_FAULT_LOG=str(trace))
+    assert done.returncode == 0, done.stderr
+    steps = [line.split(" ", 2) for line in trace.read_text().splitlines()]
+    # The marker is the restore's first file written through a .tmp (checked below: it is left torn).
+    create = next(int(n) for n, kind, *name in steps if kind == "create" and name and name[0].endswith(".tmp"))
+    w.restore(w.s1)
+    log = tmp_path / "kill.log"
+    done = bodega_cli(w.home, "snapshot", "restore", "dev", w.s2, BODEGA_FAULT_STEP=f"kill@{create + 1}",
+                      BODEGA_FAULT_LOG=str(log))
+    assert done.returncode == -signal.SIGKILL and log.read_text().split()[:2] == [str(create + 1), "write"]
+    assert [p.suffix for p in (w.home / "tmp" / "restores").iterdir()] == [".tmp"]  # the torn marker
+    _next_command(w)
+    assert list((w.home / "tmp" / "restores").iterdir()) == []
+    assert w.root_hex() == w.snapshot_root(w.s1)

@@ -1,10 +1,12 @@
 """Faults: no space in the middle of a snapshot or a restore (a small loop filesystem that
-fills up), and SIGKILL at random points of create, restore, forget and gc; afterwards the
+fills up), and SIGKILL at random points (after a random number of the child's
+write-type steps, read from its trace) of create, restore, forget and gc; afterwards the
 catalogue and the store agree, verify passes and the container is before or after."""
 from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 import bodega
 import loopfs
 from bodega import errors
+from bodega.storage.retention import Policy
 from bodega.storage import manifest as mf
 from conftest import need
 from subprocesses import python_child
@@ -109,8 +112,20 @@ with bodega.open() as b:
         b.snapshots.forget("dev", Policy(last=1))
     elif op == "gc":
         b.snapshots.gc()
-print("done", flush=True)
+    print("done", flush=True)
 """
+
+
+def _kill_after_steps(child, log: Path, steps: int) -> bool:
+    """SIGKILLs child once its trace (log) shows steps write-type steps taken; True when the kill
+    landed mid-operation (the child had begun, was killed and never reported the operation done)."""
+    while child.poll() is None:
+        if log.exists() and log.stat().st_size and len(log.read_bytes().splitlines()) >= steps:
+            child.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.002)  # polling the child's progress, not waiting out a window
+    out, _ = child.communicate()
+    return child.returncode == -signal.SIGKILL and "done" not in out and log.exists()
 
 
 def _tree(root: Path, seed: int, files: int = 400) -> None:
@@ -123,7 +138,7 @@ def _tree(root: Path, seed: int, files: int = 400) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("op", ["create", "restore", "forget", "gc"])
-def test_sigkill_at_random_points(home, op):
+def test_sigkill_at_random_points(home, tmp_path, op):
     rng = random.Random(op)
     with bodega.open(home) as b:
         b.containers.create("dev")
@@ -134,6 +149,7 @@ def test_sigkill_at_random_points(home, op):
             p.unlink()
         _tree(root / "more", 2, files=150)
         b.snapshots.create("dev")
+    landed = 0
     for round in range(4):
         with bodega.open(home) as b:
             before = mf.build(root).root_hex
@@ -143,14 +159,16 @@ def test_sigkill_at_random_points(home, op):
                 after = b.snapshots.get("dev", target).checksum_manifest
             else:
                 target, after = "", before
-                if op in ("forget", "gc"):  # something to forget and collect
+                if op in ("forget", "gc"):  # something to forget and collect: this round's data
+                    shutil.rmtree(root / f"r{round - 1}", ignore_errors=True)  # replaces the last's
                     _tree(root / f"r{round}", 10 + round, files=60)
                     b.snapshots.create("dev")
                     before = after = mf.build(root).root_hex
-        child = python_child(home, CHILD, op, target)
-        time.sleep(rng.uniform(0.3, 1.6))  # the interpreter and bodega take ~0.3 s to start
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+                if op == "gc":  # what gc collects: without a forget it has nothing to do
+                    b.snapshots.forget("dev", Policy(last=1))
+        log = tmp_path / f"{op}-{round}.steps"
+        child = python_child(home, CHILD, op, target, BODEGA_FAULT_STEP="trace", BODEGA_FAULT_LOG=str(log))
+        landed += _kill_after_steps(child, log, rng.randint(8, 24))  # opening the home takes 5
         with bodega.open(home) as b:  # the next start: recovery runs here
             assert mf.build(root).root_hex in (before, after), f"{op} round {round}: the container is half"
             _consistent(b, "dev")
@@ -159,3 +177,4 @@ def test_sigkill_at_random_points(home, op):
             assert not [t for t in b.tasks.list() if t.status.value == "running"]
             b.snapshots.create("dev")  # and it still works
             _consistent(b, "dev")
+    assert landed > 0, f"{op}: no kill landed while the operation was running"

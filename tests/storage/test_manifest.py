@@ -22,6 +22,7 @@ from bodega._native import manifest as native
 from bodega.storage import manifest_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import need  # noqa: E402
 from manifest_trees import RACY_WAIT, Opens, make_tree  # noqa: E402
 from reference import manifest_ref as ref  # noqa: E402
 
@@ -712,7 +713,7 @@ def test_a_file_replaced_between_scan_and_read_is_described_as_read(tmp_path):
 
 def test_an_unreadable_file_is_named():
     if os.geteuid() != 0:
-        pytest.skip("needs root to drop to another user")
+        need("needs root to drop to another user")
     import tempfile
 
     base = Path(tempfile.mkdtemp(prefix="bodega-unreadable-", dir="/var/tmp"))

@@ -181,3 +181,19 @@ def test_extract_to_a_bad_destination_is_a_clear_error(ext4_dir, case):
             eng.extract("s1", path, dest)
         assert str(dest) in str(info.value) and "\n" not in str(info.value)
     assert os.listdir(ext4_dir / "there") == []
+
+
+def test_recovery_removes_a_journal_torn_before_its_commit(ext4_dir):
+    # A crash while the journal was being written (before its rename) left restore.journal.tmp
+    # for ever: recovery rolled back the staging and kept the torn file (found by tests/crash).
+    tree = ext4_dir / "tree"
+    tree.mkdir()
+    (tree / "f").write_bytes(b"data")
+    eng = engine_at(ext4_dir)
+    eng.create(tree, ext4_dir / "state", "s1")
+    state = ext4_dir / "state"
+    (state / "restore").mkdir()
+    (state / "restore.journal.tmp").write_bytes(b'{"format": "bodega-restore-jou')
+    assert eng.recover(tree, state) == "rolled back"
+    assert [n for n in os.listdir(state) if n.startswith("restore")] == []
+    assert (tree / "f").read_bytes() == b"data"

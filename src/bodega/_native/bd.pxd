@@ -406,6 +406,25 @@ cdef extern from "bodega/bd_clone.h" nogil:
                              bd_progress *p, bd_error *e)
 
 
+cdef extern from "bodega/bd_fault.h" nogil:
+    ctypedef enum bd_step:
+        BD_STEP_CREATE
+        BD_STEP_COMMIT
+
+    enum:
+        BD_STEP_KINDS
+
+    ctypedef struct bd_fault_plan:
+        pass
+
+    bd_status bd_fault_step(bd_step kind, const char *name, size_t name_len, bd_error *e)
+    int bd_fault_arm(const char *spec, const char *log)
+    uint64_t bd_fault_count()
+    const char *bd_step_name(int kind)
+    bd_fault_plan *bd_fault_own_plan()
+    void bd_fault_share(bd_fault_plan *plan)
+
+
 cdef extern from "bodega/bd_process.h" nogil:
     enum:
         BD_NET_NONE

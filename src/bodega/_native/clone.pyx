@@ -16,6 +16,10 @@ from bodega._native.bd cimport (
 )
 from bodega._native._progress cimport ProgressBridge, ProgressRelay
 from bodega._native._status cimport job_error, raise_status
+from bodega._native.bd cimport bd_fault_share
+from bodega._native.fault cimport process_plan
+
+bd_fault_share(process_plan())  # count steps in the process's one plan (bd_fault.h)
 from bodega._native._batch cimport batch_path, open_dir, thread_count
 
 METHODS = ("none", "clone", "kernel_copy", "os_copy", "user_copy")

@@ -26,6 +26,10 @@ from bodega._native.bd cimport (
     bd_volume_sync, bd_file_lock, bd_file_sync_at, bd_file_create_mode_at, bd_file_open_write_at,
 )
 from bodega._native._status cimport raise_status
+from bodega._native.bd cimport bd_fault_share
+from bodega._native.fault cimport process_plan
+
+bd_fault_share(process_plan())  # count steps in the process's one plan (bd_fault.h)
 
 KINDS = ("none", "file", "dir", "symlink", "reparse", "special")
 METHODS = ("none", "clone", "kernel_copy", "os_copy", "user_copy")

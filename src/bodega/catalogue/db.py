@@ -28,6 +28,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from bodega import errors
+from bodega._native import fault
 from bodega.catalogue import event_sequence
 from bodega.catalogue.models import Base
 from bodega.home import Home
@@ -163,6 +164,8 @@ class Catalogue:
                     yield session
                     if write:
                         event_sequence.publish(session)
+                        if fault.armed:  # a counted step (storage/faults.py): tests crash or fail it
+                            fault.step("commit", self.url)
                         session.commit()
                     else:
                         session.rollback()

@@ -203,7 +203,7 @@ class ContainerService:
         register = bodega.tasks.register
         register(TaskKind("container.create", self._run_create, changes_tree=True))
         register(TaskKind("container.clone", self._run_clone, locks=_clone_locks, changes_tree=True))
-        register(TaskKind("container.delete", self._run_delete))
+        register(TaskKind("container.delete", self._run_delete, recover=self._delete))
         register(TaskKind("container.edit", self._run_edit))
         register(TaskKind("container.tag", self._run_tag))
         register(TaskKind("container.archive", self._run_set_status))
@@ -596,18 +596,30 @@ class ContainerService:
         return task if detach else None
 
     def _run_delete(self, ctx: TaskContext) -> None:
+        self._delete(ctx)
+
+    def _delete(self, ctx: TaskContext) -> str:
+        """Moves the container's tree into the task's staging, then removes its row (run, and recovery).
+
+        In that order: a crash between leaves the task running with its row, and the next start
+        adopts the task and finishes the delete here (the tree already moved, or not yet); never
+        a directory without a row.
+        """
         assert ctx.container_id is not None
+        with self._b.catalogue.session_scope(write=False) as s:
+            path = Path(self._row(s, ctx.container_id).storage_path)
+        if path.exists():
+            try:
+                os.replace(path, ctx.staging / "deleted")
+            except OSError as e:
+                raise errors.os_error(e, "delete", path) from e
         with ctx.finish() as s:
             row = self._row(s, ctx.container_id)
-            path = Path(row.storage_path)
             self._b.events.record(s, f"container {row.name} deleted", container_id=row.id, task_id=ctx.task_id,
                                   context={"status": "deleted"})
             s.delete(row)
-        # After the commit: a crash from here on leaves a directory without a row, which
-        # `bodega container recover` can bring back, never a row without its tree.
-        if path.exists():
-            os.replace(path, ctx.staging / "deleted")
         ctx.log(f"removed {path}")
+        return "rolled forward"
 
     # --- recovering from manifest.json ----------------------------------------------------
 

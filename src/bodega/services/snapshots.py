@@ -653,10 +653,10 @@ class PendingRestores:
         if not self.where.is_dir():
             return
         with Tree.open(self.where) as t:
-            name = str(container_id).encode()
-            if t.lstat(name) is not None:
-                t.remove(name)
-                t.sync()
+            for name in (str(container_id).encode(), f"{container_id}.tmp".encode()):  # and one torn by a crash
+                if t.lstat(name) is not None:
+                    t.remove(name)
+                    t.sync()
 
     def task(self, container_id: uuid.UUID) -> str | None:
         """The task marked on container, if any."""

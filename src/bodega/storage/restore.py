@@ -232,6 +232,7 @@ def recover(engine: "SnapshotEngine", tree: Path, state_dir: Path) -> str | None
     with Tree.open(state_dir) as state:
         journal = rj.load(state)
         if journal is None:
+            rj.remove(state)  # a journal torn before its commit: never committed
             _clear_staging(state)
             return "rolled back"
         target = _target(engine, journal)
