@@ -83,7 +83,6 @@ void bd_file_close(bd_file *f)
 static bd_status open_write(bd_dir *d, const char *name, size_t name_len, int flags, uint32_t mode,
                             bd_file **out, bd_stat *st, bd_error *e)
 {
-    BD_FAULT_STEP(BD_STEP_CREATE, name, name_len, e);
     char buf[BD_NAME_BUF];
     if (bd_posix_name(name, name_len, buf, e))
         return e ? e->code : BD_E_INVAL;
@@ -118,6 +117,7 @@ bd_status bd_file_create_at(bd_dir *d, const char *name, size_t name_len, bd_fil
 bd_status bd_file_create_mode_at(bd_dir *d, const char *name, size_t name_len, uint32_t mode,
                                  bd_file **out, bd_error *e)
 {
+    BD_FAULT_STEP(BD_STEP_CREATE, name, name_len, e);
     /* O_EXCL: whatever is at the name (a link included, never followed) makes it EEXIST. */
     return open_write(d, name, name_len, O_CREAT | O_EXCL, mode, out, 0, e);
 }

@@ -10,6 +10,7 @@ bd_status bd_file_sync_at(bd_dir *d, const char *name, size_t name_len, bd_error
     char buf[BD_NAME_BUF];
     bd_stat st;
     int fd;
+    BD_FAULT_STEP(BD_STEP_SYNC, name, name_len, e);
     if (bd_posix_name(name, name_len, buf, e))
         return e ? e->code : BD_E_INVAL;
     bd_status rc = bd_posix_open_regular(d, buf, &fd, &st, e);

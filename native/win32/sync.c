@@ -5,6 +5,7 @@
 bd_status bd_file_sync_at(bd_dir *d, const char *name, size_t name_len, bd_error *e)
 {
     HANDLE h;
+    BD_FAULT_STEP(BD_STEP_SYNC, name, name_len, e);
     /* FlushFileBuffers needs write access to the data (GENERIC_WRITE's FILE_WRITE_DATA). */
     bd_status rc = bd_win_open_file(d, name, name_len, FILE_WRITE_DATA | FILE_READ_ATTRIBUTES,
                                     BD_SHARE_ALL, &h, 0, e);
