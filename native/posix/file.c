@@ -1,9 +1,11 @@
-/* file.c (POSIX): regular files opened for reading or created for writing, never through a link. */
+/* file.c (POSIX): regular files opened for reading, created or opened for writing (a user's output
+ * file, a device or fifo written through), never through a link. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "bodega/bd_file.h"
 #include "posix.h"
 
 bd_status bd_posix_open_regular(bd_dir *d, const char *name, int *fd_out, bd_stat *st, bd_error *e)
@@ -76,24 +78,54 @@ void bd_file_close(bd_file *f)
     }
 }
 
-bd_status bd_file_create_at(bd_dir *d, const char *name, size_t name_len, bd_file **out, bd_error *e)
+/* Opens name in d for writing with flags added to O_WRONLY|O_NOFOLLOW (never through a
+ * link); st (may be NULL) gets what was opened. */
+static bd_status open_write(bd_dir *d, const char *name, size_t name_len, int flags, uint32_t mode,
+                            bd_file **out, bd_stat *st, bd_error *e)
 {
-    BD_FAULT_STEP(BD_STEP_CREATE, name, name_len, e);
     char buf[BD_NAME_BUF];
     if (bd_posix_name(name, name_len, buf, e))
         return e ? e->code : BD_E_INVAL;
     bd_file *f = malloc(sizeof *f);
     if (!f)
         return bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
-    /* O_EXCL: whatever is at the name (a link included, never followed) makes it EEXIST. */
-    f->fd = openat(d->fd, buf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+    do
+        f->fd = openat(d->fd, buf, flags | O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, (mode_t)(mode & 07777));
+    while (f->fd < 0 && errno == EINTR);  /* a fifo's open waits for its reader: a signal may cut it */
     if (f->fd < 0) {
         int err = errno;
         free(f);
-        return bd_fail(e, BD_E_IO, err, "openat", BD_PATH_AS_GIVEN, buf);
+        return bd_posix_open_failed(err, "openat", buf, e);
+    }
+    if (st) {
+        bd_status rc = bd_posix_stat(f->fd, "", st, e);
+        if (rc != BD_OK) {
+            close(f->fd);
+            free(f);
+            return rc;
+        }
     }
     *out = f;
     return BD_OK;
+}
+
+bd_status bd_file_create_at(bd_dir *d, const char *name, size_t name_len, bd_file **out, bd_error *e)
+{
+    return bd_file_create_mode_at(d, name, name_len, 0600, out, e);
+}
+
+bd_status bd_file_create_mode_at(bd_dir *d, const char *name, size_t name_len, uint32_t mode,
+                                 bd_file **out, bd_error *e)
+{
+    BD_FAULT_STEP(BD_STEP_CREATE, name, name_len, e);
+    /* O_EXCL: whatever is at the name (a link included, never followed) makes it EEXIST. */
+    return open_write(d, name, name_len, O_CREAT | O_EXCL, mode, out, 0, e);
+}
+
+bd_status bd_file_open_write_at(bd_dir *d, const char *name, size_t name_len, bd_file **out,
+                                bd_stat *st, bd_error *e)
+{
+    return open_write(d, name, name_len, 0, 0, out, st, e);
 }
 
 bd_status bd_file_write(bd_file *f, const void *buf, size_t n, bd_error *e)

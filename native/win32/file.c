@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "bodega/bd_file.h"
 #include "bd_win.h"
 
 #define MAX_READ (1u << 30)  /* ReadFile takes a DWORD; stay well under it */
@@ -93,5 +94,30 @@ bd_status bd_file_sync(bd_file *f, bd_error *e)
     BD_FAULT_STEP(BD_STEP_SYNC, NULL, 0, e);
     if (!FlushFileBuffers(f->h))
         return bd_win_fail(e, GetLastError(), "FlushFileBuffers", 0, 0);
+    return BD_OK;
+}
+
+bd_status bd_file_create_mode_at(bd_dir *d, const char *name, size_t name_len, uint32_t mode,
+                                 bd_file **out, bd_error *e)
+{
+    (void)mode;  /* no umask, no mode bits: created writable, as CreateFileW creates it */
+    return bd_file_create_at(d, name, name_len, out, e);
+}
+
+bd_status bd_file_open_write_at(bd_dir *d, const char *name, size_t name_len, bd_file **out,
+                                bd_stat *st, bd_error *e)
+{
+    /* Windows keeps no devices or fifos in directories: only a regular file is opened (a link
+     * or junction is BD_E_UNSAFE_PATH); no create, no truncate. */
+    bd_file *f = malloc(sizeof *f);
+    if (!f)
+        return bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
+    bd_status rc = bd_win_open_file(d, name, name_len, FILE_WRITE_DATA | FILE_READ_ATTRIBUTES,
+                                    BD_SHARE_ALL, &f->h, st, e);
+    if (rc) {
+        free(f);
+        return rc;
+    }
+    *out = f;
     return BD_OK;
 }

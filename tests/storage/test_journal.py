@@ -32,7 +32,7 @@ HOLD = r"""
 import signal, sys
 from pathlib import Path
 from bodega.storage.journal import Journals
-Journals(Path(sys.argv[1])).begin("task-3", {"op": "create", "snapshot": "s3"})
+held = Journals(Path(sys.argv[1])).begin("task-3", {"op": "create", "snapshot": "s3"})  # held until killed
 print("held", flush=True)
 signal.pause()  # until killed
 """

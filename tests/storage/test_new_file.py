@@ -1,17 +1,16 @@
 import errno
-import os
 
 import pytest
 
 from bodega import errors
-from bodega.storage.new_file import new_file, write_all
+from bodega.storage.new_file import new_file
 
 
 def test_the_file_is_created_owner_only_and_filled(tmp_path):
     dest = tmp_path / "f"
-    with new_file(dest, "restore") as fd:
-        write_all(fd, b"x" * 100_000)
-        mode = os.fstat(fd).st_mode & 0o777
+    with new_file(dest, "restore") as f:
+        f.write(b"x" * 100_000)
+        mode = f.stat().mode & 0o777
     assert mode == 0o600
     assert dest.read_bytes() == b"x" * 100_000
 
@@ -39,8 +38,8 @@ def test_a_link_in_the_way_is_not_followed(tmp_path):
 def test_a_failing_body_removes_the_file_and_names_it(tmp_path):
     dest = tmp_path / "f"
     with pytest.raises(errors.StorageError) as info:
-        with new_file(dest, "restore") as fd:
-            write_all(fd, b"half")
+        with new_file(dest, "restore") as f:
+            f.write(b"half")
             raise OSError(errno.ENOSPC, "No space left on device")
     assert info.value.errno == errno.ENOSPC and info.value.filename == str(dest)
     assert not dest.exists()

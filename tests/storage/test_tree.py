@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bodega import errors
-from bodega.storage.tree import Tree, owner_settable, split
+from bodega.storage.tree import Tree, owner_settable, remove_path, split
 import loopfs
 from conftest import need
 from treefacts import facts, root_facts
@@ -236,3 +236,22 @@ def test_owner_then_set_id_bits(tmp_path):
         return
     assert (st.uid, st.gid, stat.S_IMODE(st.mode)) == (4242, 4243, 0o4755)
     assert (g.uid, g.gid, stat.S_IMODE(g.mode)) == (4242, 4243, 0o2755)
+
+
+def test_remove_path_removes_a_tree_and_never_follows_a_link(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_bytes(b"precious")
+    staging = tmp_path / "staging"
+    (staging / "a" / "b").mkdir(parents=True)
+    (staging / "a" / "b" / "f").write_bytes(b"x")
+    (staging / "a" / "out").symlink_to(outside)
+    remove_path(staging)
+    assert not staging.exists() and (outside / "keep").read_bytes() == b"precious"
+    remove_path(staging)  # already gone: fine
+    remove_path(tmp_path / "no" / "parent")
+    link = tmp_path / "link"
+    link.symlink_to(outside)
+    remove_path(link)  # the link itself goes, its target stays
+    assert not link.is_symlink() and (outside / "keep").read_bytes() == b"precious"
+

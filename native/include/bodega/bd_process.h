@@ -90,4 +90,10 @@ typedef struct bd_isolation {
 /* Probes the host (sandbox_tool, cgroup_root: as in bd_process_spec, NULL for defaults). */
 bd_status bd_isolation_probe(const char *sandbox_tool, const char *cgroup_root, bd_isolation *out, bd_error *e);
 
+/* Whether a process with this id runs on this machine: 1 yes, 0 no.  A process that ended
+ * but was not reaped yet (a zombie) counts as ended; one this user may not signal or open
+ * counts as running (it exists).  posix/alive.c: kill(pid, 0), then the state in
+ * /proc/<pid>/stat where there is one; win32/alive.c: OpenProcess and its exit code. */
+int bd_process_alive(uint64_t pid);
+
 #endif

@@ -127,6 +127,21 @@ cdef extern from "bodega/bd_platform.h" nogil:
     bd_status bd_volume_sync(bd_dir *d, bd_error *e)
 
 
+cdef extern from "bodega/bd_lock.h" nogil:
+    bd_status bd_file_lock(bd_file *f, int exclusive, int *taken, bd_error *e)
+
+
+cdef extern from "bodega/bd_file.h" nogil:
+    bd_status bd_file_create_mode_at(bd_dir *d, const char *name, size_t name_len, uint32_t mode,
+                                     bd_file **out, bd_error *e)
+    bd_status bd_file_open_write_at(bd_dir *d, const char *name, size_t name_len, bd_file **out,
+                                    bd_stat *st, bd_error *e)
+
+
+cdef extern from "bodega/bd_sync.h" nogil:
+    bd_status bd_file_sync_at(bd_dir *d, const char *name, size_t name_len, bd_error *e)
+
+
 cdef extern from "bodega/bd_remove.h" nogil:
     bd_status bd_remove_tree(bd_dir *parent, const char *name, size_t name_len, bd_progress *p,
                              bd_error *e)
@@ -462,3 +477,4 @@ cdef extern from "bodega/bd_process.h" nogil:
 
     bd_status bd_process_run(const bd_process_spec *spec, bd_progress *p, bd_process_result *out, bd_error *e)
     bd_status bd_isolation_probe(const char *sandbox_tool, const char *cgroup_root, bd_isolation *out, bd_error *e)
+    int bd_process_alive(uint64_t pid)

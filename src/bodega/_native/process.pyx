@@ -9,7 +9,7 @@ from libc.stdlib cimport calloc, free
 
 from bodega._native.bd cimport (
     bd_error, bd_error_clear, bd_status, BD_OK, bd_bind, bd_process_spec, bd_process_result, bd_isolation,
-    bd_process_run, bd_isolation_probe, BD_NET_NONE, BD_NET_HOST, BD_BY_NONE, BD_BY_CGROUP_V1, BD_BY_CGROUP_V2,
+    bd_process_run, bd_isolation_probe, bd_process_alive, BD_NET_NONE, BD_NET_HOST, BD_BY_NONE, BD_BY_CGROUP_V1, BD_BY_CGROUP_V2,
     BD_BY_RLIMIT, BD_BY_JOB, BD_ROOT_VIEW,
 )
 from bodega._native._progress cimport ProgressRelay, raise_failure
@@ -104,6 +104,15 @@ cdef bytes _arg(object value, str what):
     if not isinstance(value, bytes) or b"\0" in value:
         raise errors.InvalidInput(f"{what} must be text without NUL bytes, not {value!r}")
     return value
+
+
+def pid_alive(pid):
+    """Whether a process with this id runs on this machine (one that ended unreaped counts as ended)."""
+    if not isinstance(pid, int) or pid < 0:
+        raise errors.InvalidInput(f"a process id is a number >= 0, not {pid!r}")
+    if pid > 0xFFFFFFFF:
+        return False
+    return bool(bd_process_alive(pid))
 
 
 def isolation(sandbox_tool=None, cgroup_root=None):

@@ -23,7 +23,7 @@ from bodega._native.bd cimport (
     bd_file_sync, bd_meta_set_at, bd_file_set_meta, bd_dir_set_meta, bd_owner_settable, bd_remove_tree, bd_hash_file,
     bd_file_clone_at, bd_copy_result, BD_LINK_DIR, BD_RENAME_NOREPLACE, BD_RENAME_EXCHANGE, BD_META_MODE,
     BD_META_TIMES, BD_META_OWNER, BD_CLONE_AUTO, BD_CLONE_REQUIRE, BD_CLONE_NEVER, BD_E_IO, BD_E_NOTSUP,
-    bd_volume_sync,
+    bd_volume_sync, bd_file_lock, bd_file_sync_at, bd_file_create_mode_at, bd_file_open_write_at,
 )
 from bodega._native._status cimport raise_status
 from bodega._native.bd cimport bd_fault_share
@@ -377,6 +377,20 @@ cdef class Dir:
         if rc != BD_OK:
             _fail(&e, self.path, b"")
 
+    def sync_at(self, name):
+        """Flushes the regular file name (written by another call) to stable storage, never through a link."""
+        cdef bytes n = _name(name)
+        cdef bd_error e
+        cdef bd_status rc
+        cdef bd_dir *h = self._h()
+        cdef const char *c = n
+        cdef size_t ln = len(n)
+        bd_error_clear(&e)
+        with nogil:
+            rc = bd_file_sync_at(h, c, ln, &e)
+        if rc != BD_OK:
+            _fail(&e, self.path, n)
+
     def sync_volume(self):
         """Flushes everything written on this directory's volume in one call; False where the
         system cannot (then flush file by file)."""
@@ -394,7 +408,7 @@ cdef class Dir:
 
     def create_at(self, name):
         """A new regular file name, open for writing (exclusive, never through a link; owner-only)."""
-        return self._file(name, True)
+        return self._file(name, 1)
 
     def write_file_at(self, name, data, *, mode, mtime_ns=None, uid=None, gid=None):
         """Creates name (exclusive, never through a link) holding data (bytes-like), then sets its
@@ -439,9 +453,10 @@ cdef class Dir:
 
     def open_read_at(self, name):
         """The regular file name opened for reading (UnsafePath for a link, SpecialFile for a fifo...)."""
-        return self._file(name, False)
+        return self._file(name, 0)
 
-    cdef File _file(self, name, bint create):
+    cdef File _file(self, name, int how, uint32_t mode=0):
+        # how: 0 open for reading, 1 create (owner-only), 2 create under the umask, 3 open for writing
         cdef bytes n = _name(name)
         cdef bd_file *out = NULL
         cdef bd_error e
@@ -451,8 +466,12 @@ cdef class Dir:
         cdef size_t ln = len(n)
         bd_error_clear(&e)
         with nogil:
-            if create:
+            if how == 1:
                 rc = bd_file_create_at(h, c, ln, &out, &e)
+            elif how == 2:
+                rc = bd_file_create_mode_at(h, c, ln, mode, &out, &e)
+            elif how == 3:
+                rc = bd_file_open_write_at(h, c, ln, &out, NULL, &e)
             else:
                 rc = bd_file_open_read(h, c, ln, &out, NULL, &e)
         if rc != BD_OK:
@@ -461,6 +480,16 @@ cdef class Dir:
         f.f = out
         f.path = self._child(n)
         return f
+
+    def create_mode_at(self, name, mode):
+        """A new regular file name open for writing (exclusive, never through a link) with mode as
+        open(2) gives it: the umask applies (Windows: created writable)."""
+        return self._file(name, 2, mode & 0o7777)
+
+    def open_write_at(self, name):
+        """The existing file, device or fifo name open for writing: no create, no truncate, never
+        through a link (a fifo's open waits for its reader).  Its stat() tells what was opened."""
+        return self._file(name, 3)
 
     def hash_at(self, name):
         """(BLAKE3-256 digest, Stat) of the regular file name, read once, never through a link."""
@@ -572,6 +601,48 @@ cdef class File:
             if left > 0:
                 left -= <Py_ssize_t>got
         return b"".join(pieces)
+
+    def pread(self, size, offset):
+        """Up to size bytes at offset (fewer only at the end of the file); the position stays."""
+        cdef bd_file *h = self._h()
+        cdef size_t want, got = 0
+        cdef uint64_t at = offset
+        cdef bd_error e
+        cdef bd_status rc
+        cdef char *b
+        cdef size_t done = 0, total
+        if size < 0 or offset < 0:
+            raise errors.InvalidInput(f"pread of {size} bytes at {offset}: both must be >= 0")
+        buf = bytearray(size)
+        b = buf
+        total = <size_t>size
+        while done < total:
+            want = total - done
+            bd_error_clear(&e)
+            with nogil:
+                rc = bd_file_pread(h, b + done, want, at + done, &got, &e)
+            if rc != BD_OK:
+                _fail(&e, self.path, b"")
+            if got == 0:
+                break
+            done += got
+        del buf[done:]
+        return bytes(buf)
+
+    def lock(self, exclusive):
+        """Tries to lock the whole file (exclusive or shared) without waiting: True when this
+        file now holds it, False when another holder's lock conflicts.  Closing releases it."""
+        cdef bd_file *h = self._h()
+        cdef int taken = 0
+        cdef int excl = 1 if exclusive else 0
+        cdef bd_error e
+        cdef bd_status rc
+        bd_error_clear(&e)
+        with nogil:
+            rc = bd_file_lock(h, excl, &taken, &e)
+        if rc != BD_OK:
+            _fail(&e, self.path, b"")
+        return bool(taken)
 
     def sync(self):
         """Flushes the file's data and metadata to stable storage."""

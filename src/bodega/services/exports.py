@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from bodega import __version__, errors
+from bodega import errors
+from bodega._version import __version__
 from bodega.catalogue.models import (
     EXPORT_TASK_TYPE, Container, ContainerStatus, ExportFormat, ExportPackage, Role, Snapshot, Task, TaskStatus,
     utcnow,

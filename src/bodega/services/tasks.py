@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import logging
 import os
-import shutil
-import sys
 import threading
 import time
 import traceback
@@ -33,16 +32,19 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bodega import errors
+from bodega._native import process as _process
 from bodega.catalogue.models import (
     Container, ContainerLock, ContainerStatus, EventLevel, EventSource, ExportPackage, Role, Task, TaskStatus,
     User, utcnow,
 )
 from bodega.services.id_prefix import find_by_id
+from bodega.storage.tree import remove_path
 from bodega.storage.usage import measure_tree
 
 if TYPE_CHECKING:
     from bodega.services import Bodega
 
+_log = logging.getLogger(__name__)
 HEARTBEAT_INTERVAL = 1.0  # seconds between heartbeats (and cancel polls) of a running task
 DEFAULT_STALE_AFTER = 30.0  # a running task whose heartbeat is older than this is interrupted
 STAGING_GRACE = timedelta(minutes=1)  # finished tasks' staging older than this is swept at open
@@ -79,28 +81,16 @@ def stale_after() -> float:
 
 def pid_alive(pid: int) -> bool:
     """Whether a process with this id runs on this host (a zombie counts as dead)."""
-    if sys.platform == "win32":
-        import ctypes
+    return _process.pid_alive(pid)
 
-        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-        handle = kernel32.OpenProcess(0x1000 | 0x00100000, False, pid)  # QUERY_LIMITED_INFORMATION | SYNCHRONIZE
-        if not handle:
-            return False
-        try:
-            return kernel32.WaitForSingleObject(handle, 0) == 0x102  # WAIT_TIMEOUT: still running
-        finally:
-            kernel32.CloseHandle(handle)
+
+def discard(path: Path) -> None:
+    """Removes a tree a task no longer needs (never following a link); what cannot go is
+    logged, naming it, and stays for the next sweep: a cleanup never fails the task."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed child that nobody reaped yet still answers kill(0)
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return True
+        remove_path(path)
+    except errors.BodegaError as e:
+        _log.warning("could not remove %s: %s", path, e)
 
 
 def error_dict(exc: BaseException) -> dict[str, Any]:
@@ -417,7 +407,7 @@ class TaskService:
             beat_stop.set()
             beat.join()
             self._live.pop(ctx.task_id, None)
-            shutil.rmtree(self.home.staging_dir(ctx.task_id), ignore_errors=True)
+            discard(self.home.staging_dir(ctx.task_id))
         return self.get(ctx.task_id)
 
     def _before_run(self, ctx: TaskContext) -> None:
@@ -546,8 +536,8 @@ class TaskService:
                     staging.mkdir(parents=True, exist_ok=True)
                     os.replace(d, staging / f"discarded-{i}")
                 except OSError:
-                    shutil.rmtree(d, ignore_errors=True)  # no room to stage its removal (a full volume)
-        shutil.rmtree(staging, ignore_errors=True)
+                    discard(d)  # no room to stage its removal (a full volume)
+        discard(staging)
 
     def _set_status(self, s: Session, task: Task, status: TaskStatus) -> None:
         """Moves a task to status, in step with its export packages, and logs the change."""
@@ -867,4 +857,4 @@ class TaskService:
         for task_id, name in ids.items():
             row = rows.get(task_id)
             if row is not None and row.status.finished and row.finished_at and row.finished_at < cutoff:
-                shutil.rmtree(self.home.tmp / name, ignore_errors=True)
+                discard(self.home.tmp / name)

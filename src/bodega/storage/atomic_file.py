@@ -14,18 +14,7 @@ import stat
 from pathlib import Path
 
 from bodega import errors
-from bodega.storage.new_file import write_all
-
-
-def fsync_dir(path: Path) -> None:
-    """Flushes a directory's entries (a rename in it) to disk; Windows has no directory fsync."""
-    if os.name == "nt":
-        return
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+from bodega.storage.tree import Dir, remove_quietly
 
 
 def _what_is_at(path: Path) -> os.stat_result | None:
@@ -59,18 +48,18 @@ def write_file_atomic(path: Path, data: bytes, *, through_special: bool = False)
         return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        # 0o666 so the umask applies, as for any file the user writes.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        fsync_dir(path.parent)
+        with Dir.open(path.parent) as d:
+            # 0o666 so the umask applies, as for any file the user writes.
+            with d.create_mode_at(tmp.name, 0o666) as f:
+                try:
+                    f.write(data)
+                    f.sync()
+                    f.close()
+                    os.replace(tmp, path)
+                except BaseException:
+                    remove_quietly(d, os.fsencode(tmp.name))
+                    raise
+            d.sync()
     except OSError as e:
         raise errors.os_error(e, "write", e.filename or path) from None
 
@@ -78,19 +67,14 @@ def write_file_atomic(path: Path, data: bytes, *, through_special: bool = False)
 def _write_through(path: Path, data: bytes, seen: os.stat_result) -> None:
     """Writes data into the device or fifo at path, the one lstat saw there.
 
-    Opened without create or truncate, so opening changes nothing; then the open file must be
-    the node lstat saw (a link swapped in meanwhile leads elsewhere, and is refused).
+    Opened without create or truncate and never through a link, so opening changes nothing;
+    then the open file must be the node lstat saw (anything swapped in meanwhile is refused).
     """
     try:
-        fd = os.open(path, os.O_WRONLY | getattr(os, "O_BINARY", 0))
+        with Dir.open(path.parent) as d, d.open_write_at(path.name) as f:
+            now = f.stat()
+            if (now.volume_id, now.file_id) != (seen.st_dev, seen.st_ino) or now.kind == "file":
+                raise errors.UnsafePath(f"{path} changed while it was opened: not written", path=str(path))
+            f.write(data)
     except OSError as e:
         raise errors.os_error(e, "write", path) from None
-    try:
-        now = os.fstat(fd)
-        if (now.st_dev, now.st_ino) != (seen.st_dev, seen.st_ino) or stat.S_ISREG(now.st_mode):
-            raise errors.UnsafePath(f"{path} changed while it was opened: not written", path=str(path))
-        write_all(fd, data)
-    except OSError as e:
-        raise errors.os_error(e, "write", path) from None
-    finally:
-        os.close(fd)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from bodega import errors
+from bodega._native.tree import Dir, File
 from bodega.storage import volume
 
 DIRECTORY = "journal"  # in the store
@@ -28,7 +29,7 @@ class Journal:
 
     path: Path
     doc: dict[str, Any]
-    _fd: int
+    _file: File
 
     def close(self, done: bool) -> None:
         """Releases the journal; done=True removes it first (the store agrees with the catalogue)."""
@@ -39,7 +40,7 @@ class Journal:
         except OSError as e:
             raise errors.os_error(e, "remove journal", self.path) from e
         finally:
-            os.close(self._fd)  # releases the lock
+            self._file.close()  # releases the lock
 
 
 class Journals:
@@ -53,25 +54,25 @@ class Journals:
         path = self.dir / f"{name}{SUFFIX}"
         try:
             self.dir.mkdir(exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+            with Dir.open(self.dir) as d:
+                f = d.create_at(path.name)  # exclusive, never through a link
         except OSError as e:
             raise errors.os_error(e, "write journal", path) from e
         try:
             # Locked before a byte is written: a reader never takes a journal being written
             # for an abandoned one.  One that is torn was abandoned before its task committed.
-            volume.lock_file(fd, True, 0, what=f"journal {path}")
-            data = json.dumps(doc, sort_keys=True).encode()
-            while data:
-                data = data[os.write(fd, data):]
-            os.fsync(fd)
+            volume.lock_file(f, True, 0, what=f"journal {path}")
+            f.set_meta(mode=0o644)
+            f.write(json.dumps(doc, sort_keys=True).encode())
+            f.sync()
             volume.fsync_path(self.dir)
         except BaseException as e:
             path.unlink(missing_ok=True)
-            os.close(fd)
+            f.close()
             if isinstance(e, OSError):
                 raise errors.os_error(e, "write journal", path) from e
             raise
-        return Journal(path, doc, fd)
+        return Journal(path, doc, f)
 
     def abandoned(self) -> Iterator[Journal]:
         """The journals no live process holds, each locked by this one until the caller closes it.
@@ -87,27 +88,25 @@ class Journals:
         for name in names:
             path = self.dir / name
             try:
-                fd = os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+                with Dir.open(self.dir) as d:
+                    f = d.open_read_at(name)  # a lock needs no write access; never through a link
             except FileNotFoundError:
                 continue  # its task finished meanwhile
             except OSError as e:
                 raise errors.os_error(e, "open journal", path) from e
             try:
-                volume.lock_file(fd, True, 0, what=f"journal {path}")
-            except errors.StoreBusy:
-                os.close(fd)
-                continue  # its task is running
-            try:
-                st = os.fstat(fd)
-                if st.st_nlink == 0:
-                    os.close(fd)
+                if not f.lock(True):
+                    f.close()
+                    continue  # its task is running
+                if f.stat().nlink == 0:
+                    f.close()
                     continue  # removed by its task between our open and our lock
-                raw = os.pread(fd, st.st_size, 0)
+                raw = f.read()
             except OSError as e:
-                os.close(fd)
+                f.close()
                 raise errors.os_error(e, "read journal", path) from e
             try:
                 doc = json.loads(raw)
             except ValueError:
                 doc = {}
-            yield Journal(path, doc if isinstance(doc, dict) else {}, fd)
+            yield Journal(path, doc if isinstance(doc, dict) else {}, f)

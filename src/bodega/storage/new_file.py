@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from bodega import errors
-
-_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) \
-    | getattr(os, "O_BINARY", 0)
+from bodega._native.tree import Dir, File
 
 
 def remove_quietly(path: str | bytes | os.PathLike) -> None:
@@ -32,24 +31,20 @@ def removed_on_failure(dest: str | bytes | os.PathLike, op: str) -> Iterator[Non
 
 
 @contextmanager
-def new_file(dest: str | bytes | os.PathLike, op: str) -> Iterator[int]:
-    """Creates dest (owner-only until the caller sets its mode) and yields its descriptor.
+def new_file(dest: str | bytes | os.PathLike, op: str) -> Iterator[File]:
+    """Creates dest (exclusive, never through a link; owner-only until the caller sets its mode)
+    and yields it open for writing.
 
     When the body fails dest is removed, and an OSError becomes a StorageError naming dest and op.
     """
+    path = Path(os.fsdecode(dest))
     try:
-        fd = os.open(dest, _FLAGS, 0o600)
+        with Dir.open(path.parent) as d:
+            f = d.create_at(path.name)
     except OSError as e:
         raise errors.storage_error(e.errno or 5, os.fsdecode(dest), op) from e
     try:
         with removed_on_failure(dest, op):
-            yield fd
+            yield f
     finally:
-        os.close(fd)
-
-
-def write_all(fd: int, data: bytes | memoryview) -> None:
-    """Writes all of data to fd (os.write may take less than it is given)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+        f.close()

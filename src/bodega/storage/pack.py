@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterable, NamedTuple
 
 from bodega import errors
+from bodega._native.tree import File
 
 MAGIC = b"BODEGAPK"
 END_MAGIC = b"BDPKEND1"
@@ -156,10 +157,9 @@ class PackWriter:
             self.path.unlink(missing_ok=True)
 
 
-def read_record(f: BinaryIO | int, entry: PackEntry) -> bytes:
-    """The stored bytes of a record, from an open pack (a file object or a descriptor)."""
-    fd = f if isinstance(f, int) else f.fileno()
-    data = os.pread(fd, entry.stored_len, entry.offset)
+def read_record(f: File, entry: PackEntry) -> bytes:
+    """The stored bytes of a record, from an open pack."""
+    data = f.pread(entry.stored_len, entry.offset)
     if len(data) != entry.stored_len:
         raise errors.PackCorrupt(f"pack {entry.pack} is truncated at byte {entry.offset + len(data)}")
     return data

@@ -11,6 +11,7 @@ from typing import ContextManager, Iterator, Protocol
 from bodega import errors
 from bodega.storage import volume
 from bodega.storage.pack import PackEntry, read_index
+from bodega.storage.tree import File, open_file
 
 
 class Packs(Protocol):
@@ -24,8 +25,8 @@ class Packs(Protocol):
         """A published pack's objects (PackCorrupt when its index is damaged)."""
         ...
 
-    def lease(self, name: str) -> ContextManager[int]:
-        """An open descriptor of the pack, valid inside the with block."""
+    def lease(self, name: str) -> ContextManager[File]:
+        """The pack open for reading (File.pread), valid inside the with block."""
         ...
 
     def add(self, name: str, staged: Path) -> "Future[None] | None":
@@ -59,7 +60,7 @@ class LocalPacks:
 
     def __init__(self, directory: Path) -> None:
         self.dir = directory
-        self._fds: dict[str, int] = {}
+        self._fds: dict[str, File] = {}
 
     def path(self, name: str) -> Path:
         """Where a pack lives."""
@@ -77,14 +78,14 @@ class LocalPacks:
         return read_index(self.path(name))
 
     @contextmanager
-    def lease(self, name: str) -> Iterator[int]:
-        """A descriptor kept open for the store's life (pread is thread-safe)."""
+    def lease(self, name: str) -> Iterator[File]:
+        """The pack kept open for the store's life (pread is thread-safe), never through a link."""
         fd = self._fds.get(name)
         if fd is None:
-            fd = os.open(self.path(name), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            fd = open_file(self.path(name))
             kept = self._fds.setdefault(name, fd)
-            if kept != fd:  # another thread opened it first
-                os.close(fd)
+            if kept is not fd:  # another thread opened it first
+                fd.close()
                 fd = kept
         yield fd
 
@@ -109,7 +110,7 @@ class LocalPacks:
     def drop(self, names: set[str]) -> None:
         """Closes the descriptors of packs that are gone."""
         for name in names & set(self._fds):
-            os.close(self._fds.pop(name))
+            self._fds.pop(name).close()
 
     def where(self, name: str) -> str:
         """The pack file's path."""
@@ -119,4 +120,4 @@ class LocalPacks:
         """Closes every descriptor kept open."""
         fds, self._fds = self._fds, {}
         for fd in fds.values():
-            os.close(fd)
+            fd.close()

@@ -35,6 +35,7 @@ from bodega import errors
 from bodega._native.hash import hash_file
 from bodega.storage.pack import PackEntry, index_of_tail, read_tail
 from bodega.storage.remote import Remote, TransferDamaged, env_number
+from bodega.storage.tree import File, open_file
 
 INDEX_MAGIC = b"BODEGAIX"
 INDEX_HEAD = struct.Struct("<8sQ32s")
@@ -63,7 +64,7 @@ def _mtime(path: Path) -> float:
 class _Cached:
     """A pack this process has open in the cache."""
 
-    fd: int
+    fd: File
     size: int
     readers: int = 0
 
@@ -160,7 +161,7 @@ class RemotePacks:
     # --- reading --------------------------------------------------------------------------
 
     @contextmanager
-    def lease(self, name: str) -> Iterator[int]:
+    def lease(self, name: str) -> Iterator[File]:
         """A descriptor of the pack's local copy (fetched first when the cache lacks it)."""
         cached = self._acquire(name)
         try:
@@ -192,8 +193,8 @@ class RemotePacks:
                 except errors.ObjectMissing as e:
                     self.damaged[name] = e
                     raise
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-            cached = _Cached(fd, os.fstat(fd).st_size, readers=1)
+            f = open_file(path)
+            cached = _Cached(f, f.stat().size, readers=1)
             with self._mutex:
                 self._open[name] = cached
                 self._fetching.pop(name, None)
@@ -238,7 +239,7 @@ class RemotePacks:
                 if cached.readers or name in self._uploading:
                     continue
                 del self._open[name]
-                os.close(cached.fd)
+                cached.fd.close()
                 (self.dir / f"{name}.pack").unlink(missing_ok=True)
                 total -= cached.size
 
@@ -316,7 +317,7 @@ class RemotePacks:
         """Closes the local copies of packs that are gone."""
         with self._mutex:
             for name in names & set(self._open):
-                os.close(self._open.pop(name).fd)
+                self._open.pop(name).fd.close()
             for name in names:
                 self._meta.pop(name, None)
 
@@ -328,4 +329,4 @@ class RemotePacks:
         with self._mutex:
             opened, self._open = self._open, OrderedDict()
         for cached in opened.values():
-            os.close(cached.fd)
+            cached.fd.close()

@@ -37,9 +37,8 @@ class SnapshotMirror:
     def _locked(self, timeout: float | None = None) -> Iterator[dict[str, str]]:
         """The mirror's entity tags, under its lock; written back when the block ends."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-        try:
-            volume.lock_file(fd, True, timeout, what=f"snapshot mirror {self.dir}")
+        with volume.open_lock_file(self.dir / ".lock") as f:  # closing the file releases the lock
+            volume.lock_file(f, True, timeout, what=f"snapshot mirror {self.dir}")
             try:
                 tags = json.loads(self._tags.read_text())
             except (FileNotFoundError, ValueError):
@@ -50,8 +49,6 @@ class SnapshotMirror:
                 staged = self._part()
                 staged.write_text(json.dumps(tags, sort_keys=True))
                 os.replace(staged, self._tags)
-        finally:
-            os.close(fd)
 
     def _part(self) -> Path:
         return self.dir / f".{os.getpid()}-{secrets.token_hex(8)}.part"

@@ -15,24 +15,24 @@ import json
 import mmap
 import os
 import secrets
-import shutil
 import stat
 import struct
 import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, ContextManager, Iterable, Iterator, Protocol, Sequence
+from typing import Callable, ContextManager, Iterable, Iterator, Protocol, Sequence
 
 import zstandard
 
 from bodega import errors
 from bodega._native.hash import Blake3, hash_file, hash_files_report, read_files
 from bodega.storage import chunking, volume
-from bodega.storage.new_file import new_file, remove_quietly, removed_on_failure, write_all
+from bodega.storage.new_file import new_file, remove_quietly, removed_on_failure
 from bodega.storage.pack import BLOB, HEADER, RAW, RECIPE, ROW, TRAILER, ZSTD, PackEntry, PackWriter, read_record
 from bodega.storage.packs import LocalPacks, Packs
 from bodega.storage.remote import Remote
+from bodega.storage.tree import File, remove_path
 
 FORMAT = "bodega-store"
 VERSION = 1
@@ -304,12 +304,10 @@ class ObjectStore:
         fleet = nullcontext() if self._fleet_lock is None else self._fleet_lock(exclusive, timeout)
         with fleet as holder:  # every host's first, then this host's: always in this order
             with _os_errors("lock store", self.root / "lock"):
-                fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            try:
-                volume.lock_file(fd, exclusive, timeout, what=f"store {self.root}")
+                f = volume.open_lock_file(self.root / "lock")
+            with f:  # closing the file releases the lock
+                volume.lock_file(f, exclusive, timeout, what=f"store {self.root}")
                 yield holder
-            finally:
-                os.close(fd)  # closing the descriptor releases the lock
 
     def shared(self, timeout: float | None = None) -> "contextmanager[None]":
         """Holds the store lock shared (writers, readers): gc waits until it is released."""
@@ -437,7 +435,7 @@ class ObjectStore:
         """For a remote store, fetches a snapshot file the mirror lacks; False when there is none."""
         return self.mirror is not None and self.mirror.fetch(sid)
 
-    def _decode_record(self, digest: bytes, entry: PackEntry, f: BinaryIO | int | None, file: str | None) -> bytes:
+    def _decode_record(self, digest: bytes, entry: PackEntry, f: File | None, file: str | None) -> bytes:
         try:
             if f is None:
                 with self.packs.lease(entry.pack) as fd:
@@ -561,9 +559,9 @@ class ObjectStore:
                         raise self._damaged(digest, str(where), "does not match its hash", file)
                     os.chmod(dest, mode)
                     return os.stat(dest).st_size
-        with new_file(dest, "restore") as fd:
-            size = self.write_to(digest, lambda piece: write_all(fd, piece), file=file)
-            os.chmod(fd, mode)  # exact, whatever the umask; after writing, which would clear set-id bits
+        with new_file(dest, "restore") as f:
+            size = self.write_to(digest, f.write, file=file)
+            f.set_meta(mode=mode)  # exact, whatever the umask; after writing, which would clear set-id bits
             return size
 
     # --- verification ---------------------------------------------------------------------
@@ -720,7 +718,7 @@ class ObjectStore:
             report.staging_removed += 1
             if not report.dry_run:
                 p = self.tmp / entry
-                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
+                remove_path(p)  # a link is removed, never followed
 
     def _sweep_uploads(self, report: GcReport) -> None:
         """A remote store: removes packs whose upload never finished (no index object) and

@@ -21,7 +21,7 @@ from typing import Iterable, Iterator
 from bodega import errors
 from bodega._native.tree import Dir, File, Stat, owner_settable
 
-__all__ = ["Tree", "Dir", "Stat", "File", "owner_settable", "split", "descend", "DirChain", "write_at", "remove_quietly"]
+__all__ = ["Tree", "Dir", "Stat", "File", "owner_settable", "split", "descend", "DirChain", "write_at", "remove_quietly", "open_file", "remove_path"]
 
 def split(rel: bytes | str) -> list[bytes]:
     """The components of a relative tree path (b"" gives []); InvalidInput when malformed."""
@@ -333,3 +333,31 @@ def remove_quietly(d: Dir, name: bytes) -> None:
     except errors.BodegaError:
         pass
 
+
+
+def open_file(path: str | os.PathLike[str]) -> File:
+    """The regular file at path open for reading (pread is thread-safe); its last component
+    must not be a link (UnsafePath), earlier ones are the caller's to choose."""
+    path = os.fspath(path)
+    parent, name = os.path.split(path)
+    with Dir.open(parent or ".") as d:
+        return d.open_read_at(name)
+
+
+def remove_path(path: str | os.PathLike[str]) -> None:
+    """Removes path and, for a directory, everything below it, never following a link (a link
+    at path is removed itself); a missing path is fine.  What cannot be removed raises its
+    error naming the entry (the rest is removed)."""
+    parent, name = os.path.split(os.path.normpath(os.fspath(path)))
+    try:
+        d = Dir.open(parent or ".")
+    except errors.PathNotFound:
+        return  # the parent is gone, and path with it
+    with d:
+        if d.stat_at(name) is None:
+            return
+        try:
+            d.remove_tree_at(name)
+        except errors.PathNotFound:
+            if d.stat_at(name) is not None:
+                raise  # something inside could not go, not path itself vanishing

@@ -1,10 +1,10 @@
-"""How much a tree uses: apparent bytes (file sizes) and allocated bytes (blocks on disk)."""
+"""How much a tree uses: apparent bytes (file sizes) and allocated bytes (on disk)."""
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+from bodega._native.scan import Kind, scan
 
 
 @dataclass(frozen=True)
@@ -18,32 +18,24 @@ class TreeUsage:
 
 
 def measure_tree(root: Path) -> TreeUsage:
-    """Walks root without following links and sums its sizes (a missing root measures zero)."""
+    """Scans root without following links and sums its sizes (a missing root measures zero)."""
+    try:
+        entries = scan(root)
+    except FileNotFoundError:
+        return TreeUsage(0, 0, 0, 0)
     files = dirs = apparent = allocated = 0
     seen: set[tuple[int, int]] = set()
-    stack = [os.fspath(root)]
-    while stack:
-        try:
-            it = os.scandir(stack.pop())
-        except FileNotFoundError:
-            continue  # vanished while we walked
-        with it:
-            for entry in it:
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except FileNotFoundError:
-                    continue
-                if stat.S_ISDIR(st.st_mode):
-                    dirs += 1
-                    stack.append(entry.path)
-                    continue
-                if st.st_nlink > 1:
-                    key = (st.st_dev, st.st_ino)
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                files += 1
-                apparent += st.st_size
-                # st_blocks is in 512-byte units on every POSIX system; Windows has no blocks.
-                allocated += st.st_blocks * 512 if hasattr(st, "st_blocks") else st.st_size
+    for entry in entries:
+        if entry.kind == Kind.DIR:
+            dirs += 1
+            continue
+        if entry.nlink > 1:
+            key = (entry.volume_id, entry.file_id)
+            if key in seen:
+                continue
+            seen.add(key)
+        files += 1
+        apparent += entry.size
+        # the native scan reads it per platform: st_blocks * 512, or Windows' allocation size
+        allocated += entry.alloc_size
     return TreeUsage(files, dirs, apparent, allocated)

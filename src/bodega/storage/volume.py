@@ -1,10 +1,7 @@
 """What the store and the snapshot engine ask of a volume: clones, durability and file locks."""
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Sequence
@@ -12,6 +9,7 @@ from typing import Sequence
 from bodega import errors
 from bodega._native import clone as _clone
 from bodega._native.clone import ClonedFile
+from bodega._native.tree import Dir, File
 
 # What a volume that cannot clone (or a clone across volumes) raises: callers fall back to copying.
 CANNOT_CLONE = (errors.NotSupported, errors.CrossDevice)
@@ -40,71 +38,44 @@ def can_clone(directory: Path) -> bool:
 
 
 def fsync_path(path: Path) -> None:
-    """Flushes a file or a directory (its entries: renames into it) to disk."""
-    if os.name == "nt" and path.is_dir():
-        return  # Windows has no directory fsync; NTFS journals renames
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) * path.is_dir() | getattr(os, "O_CLOEXEC", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-_libc = None
-
-
-def _linux_call(name: str):
-    """The Linux libc function name, or None elsewhere (or on a libc without it)."""
-    global _libc
-    if not sys.platform.startswith("linux"):
-        return None
-    if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    return getattr(_libc, name, None)
-
-
-def _syncfs(directory: Path) -> bool:
-    """syncfs(2) of directory's volume; False where there is none."""
-    syncfs = _linux_call("syncfs")
-    if syncfs is None:
-        return False
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        if syncfs(fd) != 0:
-            err = ctypes.get_errno()
-            raise errors.storage_error(err, str(directory), "syncfs")
-    finally:
-        os.close(fd)
-    return True
+    """Flushes a file or a directory (its entries: renames into it) to disk, never through a link."""
+    if path.is_dir():
+        with Dir.open(path) as d:
+            d.sync()
+        return
+    with Dir.open(path.parent) as d:
+        d.sync_at(path.name)
 
 
 def sync_files(paths: Sequence[str | bytes | os.PathLike[str]], directory: Path) -> None:
-    """Makes regular files durable: one syncfs of their volume for many, else an fsync each."""
-    if len(paths) > 16 and _syncfs(directory):
-        return
+    """Makes regular files durable: one flush of their volume for many, else a flush each."""
+    if len(paths) > 16:
+        with Dir.open(directory) as d:
+            if d.sync_volume():
+                return
     for p in paths:
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fsync_path(Path(os.fsdecode(p)))
+
+
+def open_lock_file(path: Path) -> File:
+    """The file at path opened to be locked (created, mode 0644, when missing), never through a link."""
+    with Dir.open(path.parent) as d:
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            f = d.create_at(path.name)
+        except errors.PathExists:
+            return d.open_read_at(path.name)
+        with f:
+            f.set_meta(mode=0o644)  # others' shared locks need to open it
+        return d.open_read_at(path.name)
 
 
-def lock_file(fd: int, exclusive: bool, timeout: float | None, what: str) -> None:
-    """Locks an open file (flock), waiting up to timeout seconds (None: for ever) before StoreBusy."""
-    import fcntl
-
-    op = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+def lock_file(f: File, exclusive: bool, timeout: float | None, what: str) -> None:
+    """Locks an open file, waiting up to timeout seconds (None: for ever) before StoreBusy."""
     deadline = None if timeout is None else time.monotonic() + timeout
     delay = 0.005
-    while True:
-        try:
-            fcntl.flock(fd, op)
-            return
-        except BlockingIOError:
-            if deadline is not None and time.monotonic() >= deadline:
-                kind = "exclusively" if exclusive else "shared"
-                raise errors.StoreBusy(f"{what} is in use: cannot lock it {kind} (waited {timeout:g} s)") from None
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
-
+    while not f.lock(exclusive):
+        if deadline is not None and time.monotonic() >= deadline:
+            kind = "exclusively" if exclusive else "shared"
+            raise errors.StoreBusy(f"{what} is in use: cannot lock it {kind} (waited {timeout:g} s)") from None
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
