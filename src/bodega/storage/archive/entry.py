@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 
 import isal.isal_zlib as _isal
+
+from bodega import errors
+
+if TYPE_CHECKING:
+    from bodega.storage.archive.sink import Sink
 
 FILE, DIR, SYMLINK = "file", "dir", "symlink"
 BIG_FILE = 64 << 20      # a file larger than this is streamed in pieces instead of read whole
@@ -123,6 +128,29 @@ def deflate(data: bytes | memoryview, level: int = DEFLATE_LEVEL) -> bytes:
 def deflater(level: int = DEFLATE_LEVEL) -> "_isal.Compress":
     """A raw-deflate compressor for data fed in pieces."""
     return _isal.compressobj(level, _isal.DEFLATED, -15)
+
+
+def deflate_streamed(e: ArchiveEntry, source: ContentSource, sink: "Sink", progress: Progress | None, done: int,
+                     cancel: Cancel | None) -> tuple[int, int]:
+    """Streams a file's content from source into sink, deflated; returns its CRC-32 and size."""
+    c = deflater()
+    crc = size = 0
+
+    def piece(data: bytes | memoryview) -> None:
+        nonlocal crc, size
+        if cancel is not None and cancel():
+            raise errors.Cancelled("export cancelled")
+        crc = crc32(data, crc)
+        size += len(data)
+        out = c.compress(data)
+        if out:
+            sink.write(out)
+        if progress is not None:
+            progress(done + size)
+
+    source.stream(e, piece)
+    sink.write(c.flush())
+    return crc, size
 
 
 def crc32(data: bytes | memoryview, value: int = 0) -> int:

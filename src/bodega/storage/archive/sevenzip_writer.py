@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from bodega import errors
 from bodega.storage.archive.entry import (
-    DIR, FILE, SYMLINK, SOLID_LEVEL, ArchiveEntry, Cancel, ContentSource, Progress, batches, crc32, deflate, deflater,
+    DIR, FILE, SYMLINK, SOLID_LEVEL, ArchiveEntry, Cancel, ContentSource, Progress, batches, crc32, deflate, deflate_streamed,
     is_big, ordered, shrinks,
 )
 from bodega.storage.archive.sink import Sink
@@ -174,24 +174,8 @@ class SevenZipWriter:
     def _write_streamed(self, e: ArchiveEntry, source: ContentSource, progress: Progress | None, done: int,
                         cancel: Cancel | None) -> int:
         """A big file as a folder of its own, deflated while it streams."""
-        c = deflater()
-        crc = size = 0
         start = self.sink.tell()
-
-        def piece(data: bytes | memoryview) -> None:
-            nonlocal crc, size
-            if cancel is not None and cancel():
-                raise errors.Cancelled("export cancelled")
-            crc = crc32(data, crc)
-            size += len(data)
-            out = c.compress(data)
-            if out:
-                self.sink.write(out)
-            if progress is not None:
-                progress(done + size)
-
-        source.stream(e, piece)
-        self.sink.write(c.flush())
+        crc, size = deflate_streamed(e, source, self.sink, progress, done, cancel)
         self._add(_Folder(DEFLATE, self.sink.tell() - start, size, [size], [crc]))
         return size
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from bodega import errors
 from bodega.storage.archive.entry import (
-    DIR, FILE, SYMLINK, ArchiveEntry, Cancel, ContentSource, Progress, batches, crc32, deflate, deflater, is_big,
+    DIR, FILE, SYMLINK, ArchiveEntry, Cancel, ContentSource, Progress, batches, crc32, deflate, deflate_streamed, is_big,
     ordered, shrinks,
 )
 from bodega.storage.archive.sink import Sink
@@ -205,24 +205,8 @@ class ZipWriter:
         offset = self.sink.tell()
         self.sink.write(LOCAL.pack(0x04034B50, VERSION_ZIP64, flags, DEFLATED, t, d, 0, LIMIT32, LIMIT32,
                                    len(e.name), len(extra)) + e.name + extra)
-        c = deflater()
-        crc = usize = 0
         start = self.sink.tell()
-
-        def piece(data: bytes | memoryview) -> None:
-            nonlocal crc, usize
-            if cancel is not None and cancel():
-                raise errors.Cancelled("export cancelled")
-            crc = crc32(data, crc)
-            usize += len(data)
-            out = c.compress(data)
-            if out:
-                self.sink.write(out)
-            if progress is not None:
-                progress(done + usize)
-
-        source.stream(e, piece)
-        self.sink.write(c.flush())
+        crc, usize = deflate_streamed(e, source, self.sink, progress, done, cancel)
         csize = self.sink.tell() - start
         self.sink.write(DESCRIPTOR64.pack(0x08074B50, crc, csize, usize))
         self._record(_Record(e.name, flags, DEFLATED, t, d, crc, csize, usize, external_attrs(e), offset, mtime), e)
