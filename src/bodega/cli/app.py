@@ -255,6 +255,7 @@ def run(container: str, entry: str, args: tuple[str, ...], home: str | None) -> 
     """Run an entry point of an app in CONTAINER, isolated: the container root is its
     writable world, the host's system directories are read-only, the host's home is not
     there, and the network, limits, env and mounts follow the container's settings.
+
     stdin, stdout and stderr are the app's; bodega exits with the app's status.
 
     \b

@@ -207,9 +207,10 @@ def _expect_length(key: str, got: int, expected: Any) -> None:
 
 def _transient(e: BaseException) -> bool:
     """Whether a failure may go away by trying again: the network, the server's 5xx and throttling."""
-    from botocore.exceptions import ClientError, HTTPClientError, ResponseStreamingError
+    from botocore.exceptions import ClientError, HTTPClientError, IncompleteReadError, ResponseStreamingError
 
-    if isinstance(e, (HTTPClientError, ResponseStreamingError, ConnectionError, TimeoutError)):
+    # A body cut short is IncompleteReadError in botocore releases that check the length as they read.
+    if isinstance(e, (HTTPClientError, ResponseStreamingError, IncompleteReadError, ConnectionError, TimeoutError)):
         return True
     if isinstance(e, ClientError):
         status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
