@@ -610,38 +610,41 @@ class TaskService:
         """Claims and runs queued tasks until stop_agent() (or, with until_idle, until none is runnable).
 
         Between polls it sleeps up to poll seconds, or until wake is set (by whoever queued a task).
+        A stop_agent() that came before the call ends it at once (a signal that arrived early).
         A catalogue server that goes away (a restart) is waited for, up to the stale period per
         transaction; meanwhile the agent keeps polling.
         """
-        self._stop_agent.clear()
         self._wake = wake
         catalogue = self.bodega.catalogue
         catalogue.reconnect_wait = max(catalogue.reconnect_wait, stale_after())
         done = 0
-        while not self._stop_agent.is_set():
-            try:
-                self.recover()
-                claimed = self._claim_next()
-            except (errors.CatalogueUnavailable, errors.DatabaseLocked):
-                self._stop_agent.wait(poll)  # the server restarts or is busy: try again
-                continue
-            if claimed is None:
-                if until_idle:
-                    break
-                if wake is not None:
-                    wake.wait(poll)
-                    wake.clear()
-                else:
-                    self._stop_agent.wait(poll)
-                continue
-            info, kind = claimed
-            try:
-                self._execute(info, kind, None, reraise=False)
-            except (errors.CatalogueUnavailable, errors.DatabaseLocked):
-                # Its end could not be recorded: its heartbeat stops, and recovery ends it as
-                # interrupted after the stale period (never run twice).
-                continue
-            done += 1
+        try:
+            while not self._stop_agent.is_set():
+                try:
+                    self.recover()
+                    claimed = self._claim_next()
+                except (errors.CatalogueUnavailable, errors.DatabaseLocked):
+                    self._stop_agent.wait(poll)  # the server restarts or is busy: try again
+                    continue
+                if claimed is None:
+                    if until_idle:
+                        break
+                    if wake is not None:
+                        wake.wait(poll)
+                        wake.clear()
+                    else:
+                        self._stop_agent.wait(poll)
+                    continue
+                info, kind = claimed
+                try:
+                    self._execute(info, kind, None, reraise=False)
+                except (errors.CatalogueUnavailable, errors.DatabaseLocked):
+                    # Its end could not be recorded: its heartbeat stops, and recovery ends it as
+                    # interrupted after the stale period (never run twice).
+                    continue
+                done += 1
+        finally:
+            self._stop_agent.clear()  # a stop asked before the start is honoured, and only once
         return done
 
     def stop_agent(self) -> None:
