@@ -73,4 +73,5 @@ def test_an_agent_on_stdin_is_woken_by_a_line_and_stopped_by_its_end(run, home):
     finally:
         if agent.poll() is None:
             agent.kill()
-    assert agent.returncode == 0 and "agent ran 2 task(s)" in err
+    assert agent.returncode == 0 and "Traceback" not in err
+    assert {t["status"] for t in js(run("tasks", "--json"))} == {"succeeded"}

@@ -132,7 +132,8 @@ def agent(until_idle: bool, poll: float, low_priority: bool, wake_on_stdin: bool
             done = b.tasks.run_agent(until_idle=until_idle, poll=poll, wake=wake)
         finally:
             signal.signal(signal.SIGTERM, previous)
-    click.echo(f"agent ran {done} task(s)", err=True)
+    if not wake_on_stdin:  # a server's agents stop with it, quietly
+        click.echo(f"agent ran {done} task(s)", err=True)
 
 
 def _follow_stdin(b: Any) -> threading.Event:

@@ -30,7 +30,7 @@ from bodega.catalogue.models import (
 )
 from bodega.catalogue.models.container import NAME_MAX, TAG_MAX
 from bodega.services.container_settings import validate_settings
-from bodega.services.id_prefix import find_by_id, looks_like_id, refuse_id_like
+from bodega.services.id_prefix import find_by_id, looks_like_id, refuse_id_like, whole_id
 from bodega.services.tasks import ProgressCallback, TaskContext, TaskInfo, TaskKind
 from bodega.services.text_input import is_text, require_text
 from bodega.storage import fs
@@ -277,6 +277,9 @@ class ContainerService:
 
     def resolve_id(self, ref: str | uuid.UUID) -> uuid.UUID:
         """The id of a container, or the UUID given even when the container is gone (to filter history)."""
+        whole = whole_id(ref)
+        if whole is not None:  # the answer whether or not the container is there: no need to look
+            return whole
         try:
             return self.get(ref).id
         except errors.ContainerNotFound:
