@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from bodega import errors
 from bodega.catalogue.models import AuthSession, EventLevel, EventSource, LoginAttempt, MfaState, Role, User, utcnow
 from bodega.services.credentials import check_password, hash_password, needs_rehash, new_token, token_digest
-from bodega.services.users import USER_COLUMNS, UserInfo, normalize_email
+from bodega.services.users import USER_COLUMNS, UserInfo, email_of, normalize_email
 
 if TYPE_CHECKING:
     from bodega.services import Bodega
@@ -298,7 +298,7 @@ class SessionService:
         """Ends a session by id or unique id prefix: yours, or anyone's for an owner."""
         with self._b.catalogue.session_scope() as s:
             row = self._b.users.own_row(s, AuthSession, ref, "session")
-            email = s.scalar(sa.select(User.email).where(User.id == row.user_id)) or ""
+            email = email_of(s, row.user_id) or ""
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
                 self._b.users.audit(s, f"revoke session {str(row.id)[:8]} of {email}", target=email,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import functools
 import logging
 import os
 import threading
@@ -38,6 +39,8 @@ from bodega.catalogue.models import (
     User, utcnow,
 )
 from bodega.services.id_prefix import find_by_id
+from bodega.services.shares import VISIBLE_IDS_TO_ME
+from bodega.services.users import email_of
 from bodega.storage.tree import remove_path
 from bodega.storage.usage import measure_tree
 
@@ -169,6 +172,23 @@ class TaskInfo:
             "result": self.result, "owner": f"{self.owner_host}:{self.owner_pid}" if self.owner_pid else None,
             "cancel_requested": self.cancel_requested,
         }
+
+
+@functools.cache
+def _list_query(scoped: bool, by_status: bool, by_container: bool, by_type: bool, limited: bool) -> sa.Select[Any]:
+    """The statement of TaskService.list for one combination of filters, with bind parameters me,
+    status, container_id, type and limit: built once (building it cost more than running it)."""
+    q = sa.select(Task, User.email).outerjoin(User, User.id == Task.user_id)
+    if scoped:  # theirs, or on containers they see
+        q = q.where(sa.or_(Task.user_id == sa.bindparam("me"), Task.container_id.in_(VISIBLE_IDS_TO_ME)))
+    if by_status:
+        q = q.where(Task.status == sa.bindparam("status"))
+    if by_container:
+        q = q.where(Task.container_id == sa.bindparam("container_id"))
+    if by_type:
+        q = q.where(Task.type == sa.bindparam("type"))
+    q = q.order_by(Task.created_at.desc())
+    return q.limit(sa.bindparam("limit", type_=sa.Integer)) if limited else q
 
 
 def _primary_lock(task: Task) -> list[uuid.UUID]:
@@ -696,7 +716,7 @@ class TaskService:
 
     def _email(self, s: Session, task: Task) -> str | None:
         """The email of the user who started task."""
-        return s.scalar(sa.select(User.email).where(User.id == task.user_id)) if task.user_id else None
+        return email_of(s, task.user_id) if task.user_id else None
 
     def _visible(self) -> Any:
         """A SQL condition on Task: the tasks the acting user may see (theirs, or on containers they see)."""
@@ -724,18 +744,12 @@ class TaskService:
     def list(self, *, status: TaskStatus | str | None = None, container_id: uuid.UUID | None = None,
              type: str | None = None, limit: int | None = 50) -> list[TaskInfo]:
         """Tasks, newest first."""
-        q = sa.select(Task, User.email).outerjoin(User, User.id == Task.user_id).where(self._visible())
-        if status is not None:
-            q = q.where(Task.status == TaskStatus(status))
-        if container_id is not None:
-            q = q.where(Task.container_id == container_id)
-        if type is not None:
-            q = q.where(Task.type == type)
-        q = q.order_by(Task.created_at.desc())
-        if limit is not None:
-            q = q.limit(limit)
+        q = _list_query(not self.bodega.shares.sees_all(), status is not None, container_id is not None,
+                        type is not None, limit is not None)
+        params = {"me": self.bodega.users.current.id, "status": TaskStatus(status) if status is not None else None,
+                  "container_id": container_id, "type": type, "limit": limit}
         with self.bodega.catalogue.session_scope(write=False) as s:
-            return [TaskInfo.of(t, email) for t, email in s.execute(q)]
+            return [TaskInfo.of(t, email) for t, email in s.execute(q, params)]
 
     def cancel(self, ref: str | uuid.UUID) -> TaskInfo:
         """Cancels a queued task now, or asks a running one to stop at its next checkpoint."""

@@ -13,7 +13,7 @@ from bodega import errors
 from bodega.catalogue.models import ApiToken, User, utcnow
 from bodega.services.credentials import new_token, token_digest
 from bodega.services.sessions import Authenticated
-from bodega.services.users import USER_COLUMNS, UserInfo, normalize_email
+from bodega.services.users import USER_COLUMNS, UserInfo, email_of, normalize_email
 
 if TYPE_CHECKING:
     from bodega.services import Bodega
@@ -100,7 +100,7 @@ class TokenService:
         """Revokes a token by id or unique id prefix: yours, or anyone's for an owner."""
         with self._b.catalogue.session_scope() as s:
             row = self._b.users.own_row(s, ApiToken, ref, "API token")
-            email = s.scalar(sa.select(User.email).where(User.id == row.user_id)) or ""
+            email = email_of(s, row.user_id) or ""
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
                 self._b.users.audit(s, f"revoke API token {str(row.id)[:8]} of {email}", target=email,
