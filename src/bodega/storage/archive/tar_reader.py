@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import bz2
-import gzip
 import lzma
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -11,6 +10,8 @@ import zstandard
 
 from bodega import errors
 from bodega._native.tar import TarReader
+from bodega.storage.archive.gunzip import Gunzip
+from bodega.storage.archive.prefetch import Prefetch
 from bodega.storage.archive.member import DIR, FILE, HARDLINK, SPECIAL, SYMLINK, Member
 from bodega.storage.archive.reader import Archive, damage_error, is_damage
 from bodega.storage.archive.sniff import TAR, TAR_BZ2, TAR_GZ, TAR_XZ, TAR_ZST, looks_like_tar
@@ -21,7 +22,7 @@ SPECIAL_NAMES = {ord("3"): "character device", ord("4"): "block device", ord("6"
 def _decompressed(raw: BinaryIO, fmt: str) -> BinaryIO:
     """The tar stream inside raw."""
     if fmt == TAR_GZ:
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        return Gunzip(raw)  # type: ignore[return-value]
     if fmt == TAR_XZ:
         return lzma.LZMAFile(raw)  # type: ignore[return-value]
     if fmt == TAR_BZ2:
@@ -87,14 +88,19 @@ class TarArchive(Archive):
         except OSError as e:
             raise errors.os_error(e, "open archive", self.path) from None
         try:
-            self._stream = _decompressed(self._raw, fmt)
-            head = self._stream.read(512)
+            self._stream = Prefetch(_decompressed(self._raw, fmt))
+            head = b""
+            while len(head) < 512:
+                more = self._stream.read(512 - len(head))
+                if not more:
+                    break
+                head += more
             if head and not looks_like_tar(head):
                 raise errors.ArchiveCorrupt(f"{self.path}: {fmt} data that is not a tar archive", path=self.path)
             if not head:
                 raise errors.ArchiveCorrupt(f"{self.path}: damaged or truncated (empty file)", path=self.path)
         except Exception as exc:
-            self._raw.close()
+            self._close()
             if is_damage(exc):
                 raise damage_error(exc, self.path, None) from None
             raise
@@ -172,6 +178,14 @@ class TarArchive(Archive):
             self._fill(REFILL, f"after {last}" if last else None)
             self._buf.clear()
 
+    def _close(self) -> None:
+        stream = getattr(self, "_stream", None)
+        try:
+            if stream is not None:
+                stream.close()
+        finally:
+            self._raw.close()
+
     def close(self) -> None:
-        """Closes the stream and the file."""
-        self._raw.close()
+        """Stops the decoder and closes the file."""
+        self._close()
