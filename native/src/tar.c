@@ -288,13 +288,38 @@ static bd_status member(bd_tar *t, const unsigned char *h, bd_tar_member *m, bd_
     return BD_OK;
 }
 
+static bd_status tar_read(bd_tar *t, const unsigned char *buf, size_t len, int eof, size_t max_whole,
+                          bd_tar_member *out, size_t cap, size_t *count, size_t *used, size_t *need,
+                          bd_error *e);
+
 bd_status bd_tar_read(bd_tar *t, const unsigned char *buf, size_t len, int eof, size_t max_whole,
                       bd_tar_member *out, size_t cap, size_t *count, size_t *used, size_t *need,
                       bd_error *e)
 {
+    bd_status rc = tar_read(t, buf, len, eof, max_whole, out, cap, count, used, need, e);
+    if (rc != BD_OK && *count > 0) {
+        /* The members before the damage first: the next call, starting at the damaged
+         * header, reports it (so the caller can say what came before). */
+        bd_error_clear(e);
+        *need = 0;
+        return BD_OK;
+    }
+    return rc;
+}
+
+/* bd_tar_read; on failure *count and *used still say what was read whole before it. */
+static bd_status tar_read(bd_tar *t, const unsigned char *buf, size_t len, int eof, size_t max_whole,
+                          bd_tar_member *out, size_t cap, size_t *count, size_t *used, size_t *need,
+                          bd_error *e)
+{
     size_t pos = 0, n = 0, more = 0;
     t->names_len = 0;
+    *count = 0;
+    *used = 0;
+    *need = 0;
     while (n < cap && !t->ended) {
+        *count = n;  /* what a failure below leaves read whole */
+        *used = pos;
         size_t left = len - pos;
         if (left < BLOCK) {
             if (!eof) {

@@ -52,7 +52,9 @@ typedef struct bd_tar {
  * *need: when nonzero, the bytes from *used the next member needs in the buffer (refill
  * and call again).  eof: nothing follows buf, so a member cut short is BD_E_CORRUPT ("an
  * archive that ends at a header boundary without the end blocks is accepted, as tar does).
- * After the end block, t->ended is set and calls return nothing. */
+ * After the end block, t->ended is set and calls return nothing.  Damage after members
+ * that were read whole returns those members first (BD_OK); the next call, which starts at
+ * the damaged header, fails. */
 bd_status bd_tar_read(bd_tar *t, const unsigned char *buf, size_t len, int eof, size_t max_whole,
                       bd_tar_member *out, size_t cap, size_t *count, size_t *used, size_t *need,
                       bd_error *e);
