@@ -7,6 +7,16 @@
 
 #define BUFMAX (64 * 1024)
 
+/* Writes h's checksum (after a test changed a field). */
+static void reseal(unsigned char *h)
+{
+    unsigned sum = 0;
+    memset(h + 148, ' ', 8);
+    for (int i = 0; i < 512; i++)
+        sum += h[i];
+    snprintf((char *)h + 148, 8, "%06o", sum);
+}
+
 /* A header block: name, type, size (octal), the POSIX ustar magic unless gnu. */
 static void header(unsigned char *h, const char *name, char type, unsigned long size, int gnu)
 {
@@ -17,11 +27,7 @@ static void header(unsigned char *h, const char *name, char type, unsigned long 
     memcpy(h + 136, "14000000000", 11);  /* 0x60000000 s */
     h[156] = (unsigned char)type;
     memcpy(h + 257, gnu ? "ustar  " : "ustar\0" "00", 8);
-    memset(h + 148, ' ', 8);
-    unsigned sum = 0;
-    for (int i = 0; i < 512; i++)
-        sum += h[i];
-    snprintf((char *)h + 148, 8, "%06o", sum);
+    reseal(h);
 }
 
 /* Appends a member (header and padded data) at *len. */
@@ -58,17 +64,8 @@ TEST(tar_reads_files_dirs_links_with_their_data)
     add(buf, &len, "bin/", '5', 0, 0);
     add(buf, &len, "bin/tool", '0', "hello", 5);
     add(buf, &len, "bin/link", '2', 0, 0);
-    memcpy(buf + 512 * 3 + 157, "tool", 4);  /* the link's target (checksum fixed below) */
-    header(buf + 512 * 3, "bin/link", '2', 0, 0);
-    memcpy(buf + 512 * 3 + 157, "tool", 4);
-    {   /* recompute the checksum with the target in place */
-        unsigned char *h = buf + 512 * 3;
-        unsigned sum = 0;
-        memset(h + 148, ' ', 8);
-        for (int i = 0; i < 512; i++)
-            sum += h[i];
-        snprintf((char *)h + 148, 8, "%06o", sum);
-    }
+    memcpy(buf + 512 * 3 + 157, "tool", 4);  /* the link's target */
+    reseal(buf + 512 * 3);
     end(buf, &len);
     ASSERT_OK(bd_tar_read(&t, buf, len, 1, 1 << 20, m, 8, &count, &used, &need, &e), &e);
     ASSERT_INT(count, ==, 3);
@@ -124,15 +121,7 @@ TEST(tar_ustar_prefix_joins_the_name)
     memset(&t, 0, sizeof t);
     add(buf, &len, "file", '0', "", 0);
     memcpy(buf + 345, "deep/dir", 8);
-    header(buf, "file", '0', 0, 0);
-    memcpy(buf + 345, "deep/dir", 8);
-    {
-        unsigned sum = 0;
-        memset(buf + 148, ' ', 8);
-        for (int i = 0; i < 512; i++)
-            sum += buf[i];
-        snprintf((char *)buf + 148, 8, "%06o", sum);
-    }
+    reseal(buf);
     ASSERT_OK(bd_tar_read(&t, buf, len, 1, 1 << 20, m, 2, &count, &used, &need, &e), &e);
     ASSERT_INT(count, ==, 1);
     ASSERT(name_is(&t, &m[0], "deep/dir/file"));
@@ -231,13 +220,7 @@ TEST(tar_base256_size_and_v7_directory)
     memset(buf + 124, 0, 12);
     buf[124] = 0x80;
     buf[135] = 3;  /* base-256 size 3, ignored for a directory */
-    {
-        unsigned sum = 0;
-        memset(buf + 148, ' ', 8);
-        for (int i = 0; i < 512; i++)
-            sum += buf[i];
-        snprintf((char *)buf + 148, 8, "%06o", sum);
-    }
+    reseal(buf);
     len = 512;
     end(buf, &len);
     ASSERT_OK(bd_tar_read(&t, buf, len, 1, 1 << 20, m, 2, &count, &used, &need, &e), &e);
