@@ -27,6 +27,9 @@ def dev(b):
     root = root_of(b, "dev")
     root.rmdir()
     make_tree(root)
+    # Hard links, as packages install them: one inode, three names (the manifest names the first).
+    os.link(root / "bin/app", root / "bin/app.real")
+    os.link(root / "bin/app", root / "lib/deep/app-again")
     b.snapshots.create("dev", label="one")
     return root
 
@@ -47,9 +50,12 @@ def test_export_verify_import_gives_the_same_tree(b, dev, tmp_path, fmt):
     report = b.exports.verify(out)
     assert report["ok"] and report["integrity_checked"] and report["root"] == mf.build(dev).root_hex
     done = b.imports.import_package(out, name="copy")
-    assert mf.build(root_of(b, "copy")).root == mf.build(dev).root
+    copy = root_of(b, "copy")
+    assert mf.build(copy).root == mf.build(dev).root
     assert len(b.snapshots.diff("copy")) == 0
-    assert done.result["kind"] == "full"
+    assert done.result["kind"] == "full" and done.result["hardlinks"] == 2
+    inodes = {os.stat(copy / p).st_ino for p in ("bin/app", "bin/app.real", "lib/deep/app-again")}
+    assert len(inodes) == 1 and os.stat(copy / "bin/app").st_nlink == 3  # one inode again, not three copies
 
 
 def test_with_snapshots_carries_each_content_once(b, dev, tmp_path):
@@ -154,6 +160,24 @@ def test_a_tree_that_does_not_match_its_manifest_is_refused(b, dev, tmp_path):
         b.exports.verify(forged)
     before = {c.name for c in b.containers.list()}
     with pytest.raises(errors.PackageDamaged):
+        b.imports.import_package(forged, name="copy")
+    nothing_left(b, before)
+
+
+def test_a_hard_link_copy_that_differs_from_its_first_name_is_refused(b, dev, tmp_path):
+    """A package carries each name of a hard link as a copy: a copy whose bytes are not the first
+    name's is named (the link replacing it would otherwise hide the damage)."""
+    out = tmp_path / "dev.zip"
+    b.exports.export("dev", location=str(out))
+    forged = tmp_path / "forged.zip"
+    with zipfile.ZipFile(out) as src, zipfile.ZipFile(forged, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "root/bin/app.real":
+                data = data.replace(b"echo hi", b"echo ho")
+            dst.writestr(info, data)
+    before = {c.name for c in b.containers.list()}
+    with pytest.raises(errors.PackageDamaged, match="root/bin/app.real.*hard link"):
         b.imports.import_package(forged, name="copy")
     nothing_left(b, before)
 

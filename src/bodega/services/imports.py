@@ -27,6 +27,7 @@ from bodega.services.tasks import TaskContext, TaskInfo, TaskKind
 from bodega.storage import manifest as mf
 from bodega.storage.archive import UnpackLimits, open_archive, unpack
 from bodega.storage.package import layout
+from bodega.storage.package.relink import relink
 
 if TYPE_CHECKING:
     from bodega.services import Bodega
@@ -185,10 +186,11 @@ class ImportService:
         """The unpacked tree re-read and hashed: its root must be the package's."""
         built = mf.build(root)
         if built.root != expected.root:
-            from bodega.storage.manifest_diff import Diff
+            from bodega.storage.manifest_diff import Diff, quote_path
 
             first = next(iter(Diff.of(expected, built, renames=False)), None)
-            what = f": first difference at {first.path_str if hasattr(first, 'path_str') else first}" if first else ""
+            what = f": first difference at {quote_path(first.path, False)} ({', '.join(first.changes)})" \
+                if first else ""
             raise errors.PackageDamaged(f"{where}: the unpacked tree's root {built.root_hex[:16]} is not the "
                                         f"package's {expected.root_hex[:16]}{what}")
         return built
@@ -209,6 +211,7 @@ class ImportService:
         stage.mkdir()
         root = stage / "root"
         os.rename(staged / os.fsdecode(layout.ROOT), root)
+        relinked = relink(root, tree, where, cancel=lambda: ctx.cancel.is_set() or ctx.lost.is_set())
         built = self._verify_tree(root, tree, where)
         ctx.progress(75)
         engine = self._b.snapshots.engine
@@ -226,7 +229,8 @@ class ImportService:
         ctx.progress(95)
         name = ctx.payload.get("name") or validate_name(info.container.get("name") or "imported")
         refs = {ids[r.id]: r for r in info.snapshots}
-        ctx.result.update(kind="full", root=built.root_hex, files=info.files, snapshots=[i for i, _ in created])
+        ctx.result.update(kind="full", root=built.root_hex, files=info.files, hardlinks=relinked,
+                          snapshots=[i for i, _ in created])
         self._publish_container(ctx, stage, name, container_manifest, [
             (sid, done, refs.get(sid)) for sid, done in created], where)
 
