@@ -24,17 +24,6 @@ BIG = 24 << 20  # incompressible bytes: five parts of 5 MiB
 
 
 @pytest.fixture
-def aws(s3_server, monkeypatch):
-    """The AWS environment pointing at the test server; parts of 5 MiB (S3's smallest)."""
-    for k, v in s3_server.env().items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.setenv("BODEGA_S3_PART_MB", "5")
-    monkeypatch.setenv("BODEGA_STORE_BACKOFF", "0.01")
-    s3_server.reset_faults()
-    return s3_server
-
-
-@pytest.fixture
 def client(aws):
     return boto3.client("s3", endpoint_url=aws.endpoint, region_name="us-east-1",
                         aws_access_key_id="testing", aws_secret_access_key="testing")

@@ -35,6 +35,7 @@ def export() -> None:
       bodega export dev --format 7z -o dev.7z       # the live tree (same as `export create`)
       bodega export dev --snapshot 3f2a -o -  | ssh host bodega import -
       bodega export dev --since 3f2a -o dev-delta.zip  # only what a holder of 3f2a lacks
+      bodega export dev -o s3://bucket/exports/dev.zip # a streamed multipart upload
       bodega export verify dev.7z
       bodega export list
     The package format is in docs/export.md; `unzip` and `7z x -snld` extract its tree too.
@@ -49,7 +50,8 @@ def export() -> None:
 @click.option("--since", metavar="SNAP", help="A delta: only what a receiver holding SNAP lacks.")
 @click.option("--format", "fmt", type=click.Choice(["zip", "7z"]), default="zip", show_default=True)
 @click.option("-o", "--output", "location", metavar="PATH|URL|-",
-              help="Where to write it (a new file, file:// URL, or - for stdout); default $BODEGA_HOME/exports/.")
+              help="Where to write it (a new file, file:// URL, s3://bucket/key, or - for stdout); "
+                   "default $BODEGA_HOME/exports/.")
 @detach_option
 @wait_option
 @json_option
