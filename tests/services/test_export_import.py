@@ -40,6 +40,18 @@ def nothing_left(b, before: set[str]) -> None:
     assert [p for p in b.home.tmp.iterdir() if p.is_dir()] == []
 
 
+def forge(b, tmp_path, member: str, change) -> Path:
+    """dev exported as a zip, then re-zipped with one member's bytes changed (every CRC right)."""
+    out = tmp_path / "dev.zip"
+    b.exports.export("dev", location=str(out))
+    forged = tmp_path / "forged.zip"
+    with zipfile.ZipFile(out) as src, zipfile.ZipFile(forged, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info, change(data) if info.filename == member else data)
+    return forged
+
+
 @pytest.mark.parametrize("fmt", ["zip", "7z"])
 def test_export_verify_import_gives_the_same_tree(b, dev, tmp_path, fmt):
     out = tmp_path / f"dev.{fmt}"
@@ -147,15 +159,7 @@ def test_a_truncated_package_is_refused(b, dev, tmp_path):
 
 def test_a_tree_that_does_not_match_its_manifest_is_refused(b, dev, tmp_path):
     """A package re-zipped with one file changed: every CRC is right, the BLAKE3 check is not."""
-    out = tmp_path / "dev.zip"
-    b.exports.export("dev", location=str(out))
-    forged = tmp_path / "forged.zip"
-    with zipfile.ZipFile(out) as src, zipfile.ZipFile(forged, "w") as dst:
-        for info in src.infolist():
-            data = src.read(info)
-            if info.filename == "root/bin/app":
-                data = b"#!/bin/sh\nrm -rf ~\n"
-            dst.writestr(info, data)
+    forged = forge(b, tmp_path, "root/bin/app", lambda data: b"#!/bin/sh\nrm -rf ~\n")
     with pytest.raises(errors.PackageDamaged, match="root/bin/app"):
         b.exports.verify(forged)
     before = {c.name for c in b.containers.list()}
@@ -167,15 +171,7 @@ def test_a_tree_that_does_not_match_its_manifest_is_refused(b, dev, tmp_path):
 def test_a_hard_link_copy_that_differs_from_its_first_name_is_refused(b, dev, tmp_path):
     """A package carries each name of a hard link as a copy: a copy whose bytes are not the first
     name's is named (the link replacing it would otherwise hide the damage)."""
-    out = tmp_path / "dev.zip"
-    b.exports.export("dev", location=str(out))
-    forged = tmp_path / "forged.zip"
-    with zipfile.ZipFile(out) as src, zipfile.ZipFile(forged, "w") as dst:
-        for info in src.infolist():
-            data = src.read(info)
-            if info.filename == "root/bin/app.real":
-                data = data.replace(b"echo hi", b"echo ho")
-            dst.writestr(info, data)
+    forged = forge(b, tmp_path, "root/bin/app.real", lambda data: data.replace(b"echo hi", b"echo ho"))
     before = {c.name for c in b.containers.list()}
     with pytest.raises(errors.PackageDamaged, match="root/bin/app.real.*hard link"):
         b.imports.import_package(forged, name="copy")
@@ -229,15 +225,8 @@ def test_a_plain_archive_becomes_a_container(b, tmp_path):
 
 
 def test_a_package_for_another_platform_is_refused_before_unpacking(b, dev, tmp_path):
-    out = tmp_path / "dev.zip"
-    b.exports.export("dev", location=str(out))
-    forged = tmp_path / "win.zip"
-    with zipfile.ZipFile(out) as src, zipfile.ZipFile(forged, "w") as dst:
-        for info in src.infolist():
-            data = src.read(info)
-            if info.filename == ".bodega/package.json":
-                data = data.replace(b'"platform": "linux-x64"', b'"platform": "windows-x64"')
-            dst.writestr(info, data)
+    forged = forge(b, tmp_path, ".bodega/package.json",
+                   lambda data: data.replace(b'"platform": "linux-x64"', b'"platform": "windows-x64"'))
     with pytest.raises(errors.PlatformMismatch, match="windows-x64"):
         b.imports.import_package(forged, name="win")
     nothing_left(b, {c.name for c in b.containers.list()})
