@@ -158,3 +158,26 @@ def test_importing_a_missing_object_is_path_not_found(b, aws):
         b.imports.import_package(url, name="nothing")
     with pytest.raises(errors.PathNotFound):
         b.exports.verify(url)
+
+
+def test_a_7z_published_to_read_its_hash_back_is_removed_when_the_export_then_fails(b, dev, aws, client,
+                                                                                   monkeypatch):
+    """A 7z's start header is written last, so its object is completed and read back for its
+    BLAKE3 before the task's last transaction: a failure there removes that object again."""
+    from bodega.storage.archive import s3_package
+
+    url, key = location("7z")
+    seen = []
+    completing = s3_package.S3Sink.commit
+
+    def commit_then_fail(sink):
+        seen.append(exists(client, key))  # published already (hash() read it back)
+        completing(sink)
+        raise errors.CatalogueUnavailable("the catalogue went away at the last moment")
+
+    monkeypatch.setattr(s3_package.S3Sink, "commit", commit_then_fail)
+    with pytest.raises(errors.CatalogueUnavailable):
+        b.exports.export("dev", format="7z", location=url)
+    assert seen == [True]
+    assert not exists(client, key) and pending(client, key) == []
+    assert b.exports.list()[0].status == TaskStatus.FAILED
