@@ -296,3 +296,32 @@ def test_staging_of_tasks_that_ended_long_ago_is_swept_at_open(home, b):
     with bodega.open(home):
         pass
     assert sorted(p.name for p in (home / "tmp").iterdir()) == sorted([str(new.id), "not-a-task"])
+
+
+def test_a_task_failing_while_its_heartbeat_sees_it_end_reports_its_own_error(b, monkeypatch):
+    """The heartbeat thread sees the task failed (ended by this very process) while its staging is
+    still being removed: the caller gets the task's own error, not "marked interrupted by another
+    process" (issue 12: a refused 100k-file import was reported so)."""
+    from bodega.services import tasks as tasks_module
+
+    monkeypatch.setattr(tasks_module, "HEARTBEAT_INTERVAL", 0.01)
+    c = b.containers.create("dev")
+
+    def run(ctx):
+        (ctx.staging / "unpacked").mkdir()
+        raise errors.PackageDamaged("the unpacked tree is not the package's", member="root/x")
+
+    b.tasks.register(TaskKind("test.refused", run))
+    removing = b.tasks._remove_dirs
+    noticed = []
+
+    def slow_cleanup(dirs, task_id):  # a big staging takes a while to remove: the heartbeat beats meanwhile
+        noticed.append(b.tasks._live[task_id].lost.wait(30))
+        return removing(dirs, task_id)
+
+    monkeypatch.setattr(b.tasks, "_remove_dirs", slow_cleanup)
+    with pytest.raises(errors.PackageDamaged, match="not the package's"):
+        b.tasks.submit("test.refused", {}, "refused", prepare=lambda s, t: setattr(t, "container_id", c.id))
+    assert noticed == [True]  # the heartbeat did see the task end before the error was reported
+    [task] = [t for t in b.tasks.list() if t.type == "test.refused"]
+    assert task.status == TaskStatus.FAILED and task.result["error"]["type"] == "PackageDamaged"

@@ -412,9 +412,10 @@ class TaskService:
                     with ctx.finish():
                         pass
             except BaseException as exc:
-                if not ctx.finished:
-                    self._end_here(ctx, exc)
-                if ctx.lost.is_set() and not isinstance(exc, errors.TaskInterrupted):
+                # Ended here, the task's own error is the answer: the heartbeat seeing it end
+                # (while a big staging is removed) sets lost too, but no other process did.
+                ended_here = not ctx.finished and self._end_here(ctx, exc)
+                if not ended_here and ctx.lost.is_set() and not isinstance(exc, errors.TaskInterrupted):
                     # Another process declared the task dead and removed its staging, so
                     # whatever failed here failed because of that: report the real cause.
                     lost = errors.TaskInterrupted(f"task {ctx.task_id} was marked interrupted by another "
@@ -496,8 +497,9 @@ class TaskService:
 
         return self._execute(info, dataclasses.replace(kind, run=run), None, reraise=False)
 
-    def _end_here(self, ctx: TaskContext, exc: BaseException) -> None:
-        """Ends a task this process runs as failed or cancelled, after an exception."""
+    def _end_here(self, ctx: TaskContext, exc: BaseException) -> bool:
+        """Ends a task this process runs as failed or cancelled, after an exception; False when
+        another process had ended it already."""
         cancelled = isinstance(exc, (errors.Cancelled, KeyboardInterrupt))
         sizes = self._measure(ctx)
         doomed: list[Path] = []
@@ -505,11 +507,12 @@ class TaskService:
             try:
                 task = self._own_running(s, ctx)
             except errors.TaskInterrupted:
-                return  # another process ended it already
+                return False  # another process ended it already
             self._store_sizes(s, sizes)
             task.result = dict(ctx.result) | {"error": error_dict(exc)}
             doomed = self._end(s, task, TaskStatus.CANCELLED if cancelled else TaskStatus.FAILED)
         self._remove_dirs(doomed, ctx.task_id)
+        return True
 
     def _own_running(self, s: Session, ctx: TaskContext) -> Task:
         """The task's row, if this process still runs it; TaskInterrupted if someone declared it dead."""
