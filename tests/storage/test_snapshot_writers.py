@@ -98,7 +98,8 @@ def test_a_write_through_a_dirty_shared_map_while_a_large_file_is_chunked_never_
     # No clone here (ext4): a large file is read and cut into chunks a few MiB at a time, and
     # the write lands in its last chunk, not read yet, after the first chunk was stored.
     monkeypatch.setattr(chunking, "READ_SIZE", 1 << 20)
-    mapped = DirtyMap(tmp_path / "large.bin", 3 << 20, seed=2, last_page=True)
+    size = 12 << 20  # more than one read of the chunker's buffer (its largest chunk, and 1 MiB)
+    mapped = DirtyMap(tmp_path / "large.bin", size, seed=2, last_page=True)
     try:
         before = _stats(tmp_path / "large.bin")
         chunks = chunking.chunks
@@ -118,7 +119,7 @@ def test_a_write_through_a_dirty_shared_map_while_a_large_file_is_chunked_never_
         assert put.stored_as == "chunks"
         assert store.check(put.digest) is None  # the recipe's chunks make up its name
         data = store.read(put.digest)
-        assert blake3.blake3(data).digest() == put.digest and len(data) == put.size == 3 << 20
+        assert blake3.blake3(data).digest() == put.digest and len(data) == put.size == size
         assert data == seen[0]  # the write, read after it landed, is in what was stored
     finally:
         mapped.close()

@@ -7,7 +7,7 @@ from bodega._native import chunk as _chunk
 from bodega._native.tree import File
 
 NAME = _chunk.chunker_id()
-READ_SIZE = 2 * _chunk.MAX_SIZE  # bytes read at a time: a chunk spans at most two reads
+READ_SIZE = _chunk.MAX_SIZE  # bytes read at a time, after what is left uncut of the last read
 
 
 def cuts(data: memoryview) -> list[tuple[int, int]]:
@@ -18,25 +18,22 @@ def cuts(data: memoryview) -> list[tuple[int, int]]:
 
 def chunks(f: File, size: int) -> Iterator[memoryview]:
     """The chunks of the first size bytes of the open file f, in order (the store's chunker),
-    each a view of the bytes as read: a writer of the file meanwhile changes none of them."""
-    chunker = _chunk.Chunker()
-    held, base, offset = b"", 0, 0  # held: the bytes read from offset base on, not yet cut
-    while offset < size:
-        data = f.pread(min(READ_SIZE, size - offset), offset)
-        if not data:
-            break  # shorter than it was: the caller's stat check sees it
-        offset += len(data)
-        held = held + data if held else data
-        base, held = yield from _cut(held, base, chunker.update(data))
-    yield from _cut(held, base, chunker.finish())
-
-
-def _cut(held: bytes, base: int, cuts: list[tuple[int, int]]) -> Iterator[memoryview]:
-    """Yields the chunks cuts names in held (which starts at offset base); returns (the new
-    base, what is left of held)."""
-    view = memoryview(held)
-    end = 0
-    for at, length in cuts:
-        end = at - base + length
-        yield view[at - base:end]
-    return base + end, held[end:] if end else held
+    each a view of the bytes as read, valid until the next is taken: a writer of the file
+    meanwhile changes none of them."""
+    # One buffer, read into directly: the chunks cut from it, what is left moved to its start.
+    # It holds a whole chunk and more, so each read completes one at least.
+    buf = memoryview(bytearray(_chunk.MAX_SIZE + READ_SIZE))
+    held = offset = 0  # buf[:held]: bytes read (the file's from offset - held on) not cut yet
+    at_end = size <= 0
+    while not at_end:
+        want = min(len(buf) - held, size - offset)
+        got = f.pread_into(buf[held:held + want], offset)
+        offset, held = offset + got, held + got
+        at_end = got < want or offset >= size  # shorter than it was: the caller's stat check sees it
+        chunker = _chunk.Chunker()  # each read starts at a cut, where a chunk's search starts anyway
+        done = 0
+        for start, length in chunker.update(buf[:held]) + (chunker.finish() if at_end else []):
+            done = start + length
+            yield buf[start:done]
+        buf[:held - done] = buf[done:held]
+        held -= done
