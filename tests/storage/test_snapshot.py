@@ -6,7 +6,6 @@ import io
 import os
 import random
 import shutil
-import time
 from pathlib import Path
 
 import pytest
