@@ -165,7 +165,7 @@ class ExportTasks:
             tree_source: TreeSource | StoreSource = store_source
         else:
             ctx.progress(1)
-            tree = mf.build(root, engine.live_manifest(state))
+            tree = mf.build(root, engine.live_manifest(state), clock=engine.clock)
             tree_source = TreeSource(root, layout.ROOT)
         chosen = list(rows) if p.get("with_snapshots") else [snap_id] if snap_id else []
         snapshots = {sid: _checked(engine.manifest(sid), rows[sid]) for sid in chosen}

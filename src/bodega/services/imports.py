@@ -308,7 +308,7 @@ class ImportService:
             raise errors.InvalidInput(f"{where}: a delta updates the container holding its base ({name}): "
                                       f"import it with --into {name}")
         engine = self._b.snapshots.engine
-        live = mf.build(root, engine.live_manifest(state))
+        live = mf.build(root, engine.live_manifest(state), clock=engine.clock)
         head = engine.head(state)
         head_root = engine.info(head).root if head and engine.exists(head) else None
         if live.root_hex != head_root:

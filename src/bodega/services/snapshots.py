@@ -183,7 +183,7 @@ class SnapshotTasks:
         built = None
         if copy_of is not None:
             progress("scan", 0, 0)
-            built = mf.build_copy(tree, copy_of[0], copy_of[1], threads=0,
+            built = mf.build_copy(tree, copy_of[0], copy_of[1], threads=0, clock=self.engine.clock,
                                   progress=lambda p: progress("scan", p.files_done, p.files_total))
         return self.engine.create(tree, state, str(snap_id), base=str(base) if base else None, kind=kind,
                                   progress=progress, cancel=_cancelled(ctx),
@@ -466,7 +466,7 @@ class SnapshotTasks:
         # The live manifest (saved by the last snapshot or restore, with its stat cache) loads
         # while the tree is scanned; when it is the old snapshot's (same root), it is the old
         # side too, and the store is not read.
-        live, previous = mf.build_beside(tree, SnapshotEngine.live_manifest_path(state))
+        live, previous = mf.build_beside(tree, SnapshotEngine.live_manifest_path(state), clock=self.engine.clock)
         same = previous is not None and previous.root.hex() == old_root
         return Diff.of(previous if same else self.engine.manifest(old_id), live)
 
