@@ -118,8 +118,9 @@ def create(name: str, description: str, tags: tuple[str, ...], settings_text: st
 @home_option
 def list_(tag: str | None, status: str | None, all_users: bool, as_json: bool, home: str | None) -> None:
     """List containers."""
-    with open_bodega(home) as b:
-        found = b.containers.list(tag=tag, status=status, all_users=all_users)
+    from bodega.services.container_listing import list_containers
+
+    found = list_containers(home, tag=tag, status=status, all_users=all_users)
     columns = ["name", "id", "status", "platform", "size", "tags"] + (["owner"] if all_users else [])
     emit([c.to_dict() for c in found], as_json,
          lambda _: table([row(c) for c in found], columns) if found else "no containers")

@@ -8,27 +8,20 @@
         for event in b.events.follow(): ...
 
 The CLI, the HTTP API and the panel all call these services and hold no logic of their own.
+The services load when a home opens, not when this package is imported: a light module of
+it (services/container_listing.py) serves a command without them.
 """
 from __future__ import annotations
 
 import os
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from bodega.catalogue.db import Catalogue
 from bodega.home import Home
-from bodega.services.apps import AppService
-from bodega.services.containers import ContainerService
-from bodega.services.events import EventService
-from bodega.services.exports import ExportService
-from bodega.services.imports import ImportService
-from bodega.services.mfa import MfaService
-from bodega.services.sessions import SessionService
-from bodega.services.settings import SettingService
-from bodega.services.shares import ShareService
-from bodega.services.snapshots import SnapshotService
-from bodega.services.tasks import TaskService
-from bodega.services.tokens import TokenService
-from bodega.services.users import UserInfo, UserService
+
+if TYPE_CHECKING:
+    from bodega.catalogue.db import Catalogue
+    from bodega.services.users import UserInfo
 
 
 class Bodega:
@@ -36,6 +29,20 @@ class Bodega:
 
     def __init__(self, home: Home, catalogue: Catalogue, user: str | UserInfo | None = None, *,
                  owns_catalogue: bool = True) -> None:
+        from bodega.services.apps import AppService
+        from bodega.services.containers import ContainerService
+        from bodega.services.events import EventService
+        from bodega.services.exports import ExportService
+        from bodega.services.imports import ImportService
+        from bodega.services.mfa import MfaService
+        from bodega.services.sessions import SessionService
+        from bodega.services.settings import SettingService
+        from bodega.services.shares import ShareService
+        from bodega.services.snapshots import SnapshotService
+        from bodega.services.tasks import TaskService
+        from bodega.services.tokens import TokenService
+        from bodega.services.users import UserService
+
         self.home = home
         self.catalogue = catalogue
         self.host = home.host_id()  # this home among the hosts sharing the catalogue
@@ -82,6 +89,8 @@ def open(home: str | os.PathLike[str] | None = None, *, user: str | None = None)
     The catalogue is upgraded to this code's schema, tasks left running by a process that
     died are marked interrupted, and the acting user is `user` (an email) or the local OS user.
     """
+    from bodega.catalogue.db import Catalogue
+
     where = Home.at(home)
     where.create()
     catalogue = Catalogue.for_home(where)
