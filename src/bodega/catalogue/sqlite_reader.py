@@ -44,23 +44,12 @@ class Liveness:
     heartbeat_at: datetime | None
 
 
-@dataclass(frozen=True)
-class ContainerRow:
-    """A container's columns, decoded as the model reads them."""
-
-    id: uuid.UUID
-    name: str
-    description: str
-    status: ContainerStatus
-    platform: Platform
-    owner_email: str
-    storage_path: str
-    size_bytes: int
-    tags: list[str]
-    settings: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-    host: str | None
+# A container's columns as containers() gives them, decoded as the models read them, in this
+# order (services/container_info.py's ContainerInfo takes them so): id, name, description,
+# status, platform, owner's email, storage path, size in bytes, tags (sorted), settings,
+# created at, updated at, host.
+ContainerRow = tuple[uuid.UUID, str, str, ContainerStatus, Platform, str, str, int, list[str], dict[str, Any],
+                     datetime, datetime, "str | None"]
 
 
 def _timestamp(text: str | None) -> datetime | None:
@@ -152,11 +141,10 @@ class SqliteReader:
             f"WHERE {' AND '.join(where)} ORDER BY c.name, u.email", tuple(params))
         tags = self._tags([r[0] for r in rows])
         try:
-            return [ContainerRow(uuid.UUID(key), name, description, ContainerStatus(status_), Platform(platform),
-                                 email, path, size, tags.get(key, []), json.loads(settings), _timestamp(created),
-                                 _timestamp(updated), host)  # type: ignore[arg-type]
+            return [(uuid.UUID(key), name, description, ContainerStatus(status_), Platform(platform), email, path,
+                     size, tags.get(key, []), json.loads(settings), _timestamp(created), _timestamp(updated), host)
                     for key, name, description, status_, platform, email, path, size, settings, created, updated, host
-                    in rows]
+                    in rows]  # type: ignore[misc]
         except (ValueError, TypeError) as e:  # a column the models would not read either
             raise Unreadable(f"a container row cannot be decoded: {e}") from e
 

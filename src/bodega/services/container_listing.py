@@ -11,7 +11,6 @@ test_container_listing.py holds both paths equal.
 from __future__ import annotations
 
 import os
-from dataclasses import astuple
 from datetime import datetime, timedelta, timezone
 
 from bodega.catalogue.schema_revision import SCHEMA_REVISION
@@ -60,7 +59,7 @@ def read_directly(home: Home, *, tag: str | None, status: ContainerStatus | str 
             rows = reader.containers(me, everyone=all_users, tag=tag, status=wanted)
     except Unreadable:
         return None  # opening the home says what is wrong, as every command does
-    return [ContainerInfo(*astuple(row)) for row in rows]
+    return [ContainerInfo(*row) for row in rows]
 
 
 def _recovery_due(reader: SqliteReader, home: Home) -> bool:
