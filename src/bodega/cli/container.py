@@ -20,10 +20,11 @@ COMMON_ERRORS = (errors.ContainerNotFound, errors.AmbiguousReference, errors.Con
 
 
 def complete_container(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
-    """Shell completion: your container names."""
+    """Shell completion: your container names (read as `container list` reads them: at every Tab)."""
+    from bodega.services.container_listing import list_containers
+
     try:
-        with open_bodega(ctx.params.get("home")) as b:
-            return [c.name for c in b.containers.list() if c.name.startswith(incomplete)]
+        return [c.name for c in list_containers(ctx.params.get("home")) if c.name.startswith(incomplete)]
     except Exception:  # completion must never print a traceback into the shell
         return []
 
