@@ -205,3 +205,17 @@ def test_a_tag_that_is_not_text_is_refused_like_the_service_refuses_it(home, b):
         list_containers(home, tag="\udcff")
     with pytest.raises(errors.InvalidInput, match="tag"):
         b.containers.list(tag="\udcff")
+
+
+def test_a_column_the_models_could_not_read_is_left_to_an_opened_home(home, b):
+    b.containers.create("dev")
+    assert direct(home) is not None
+    with sqlite3.connect(home / "bodega.db") as db:
+        db.execute("PRAGMA ignore_check_constraints = ON")
+        db.execute("UPDATE containers SET platform = 'amiga-68k'")
+    assert direct(home) is None
+    with sqlite3.connect(home / "bodega.db") as db:
+        db.execute("PRAGMA ignore_check_constraints = ON")
+        db.execute("UPDATE containers SET platform = 'linux-x64'")
+        db.execute("UPDATE users SET role = 'emperor'")
+    assert direct(home) is None

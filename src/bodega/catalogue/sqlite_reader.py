@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from bodega.catalogue.values import ContainerStatus, Platform, Role, TaskStatus
 
+T = TypeVar("T")
 IN_CHUNK = 500  # ids per IN (...) list: below SQLite's bound-parameter limit
 
 
@@ -52,6 +53,14 @@ ContainerRow = tuple[uuid.UUID, str, str, ContainerStatus, Platform, str, str, i
                      datetime, datetime, "str | None"]
 
 
+def _decoded(decode: Callable[[], T]) -> T:
+    """decode(), with a column it cannot read (which the models could not read either) as Unreadable."""
+    try:
+        return decode()
+    except (ValueError, TypeError) as e:
+        raise Unreadable(f"a column cannot be decoded: {e}") from e
+
+
 def _timestamp(text: str | None) -> datetime | None:
     """A stored timestamp (UTC, no zone) as an aware datetime."""
     return None if text is None else datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
@@ -64,7 +73,7 @@ class SqliteReader:
         try:
             # mode=rw: a missing file is an error, not a new empty catalogue.
             self._db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=rw", uri=True, timeout=0,
-                                       isolation_level=None, check_same_thread=False)
+                                       isolation_level=None)
         except sqlite3.Error as e:
             raise Unreadable(str(e)) from e
         try:
@@ -103,13 +112,13 @@ class SqliteReader:
     def user(self, email: str) -> UserRow | None:
         """The user with this (normalized) email, if any."""
         rows = self._rows("SELECT id, role FROM users WHERE email = ?", (email,))
-        return UserRow(rows[0][0], Role(rows[0][1])) if rows else None
+        return _decoded(lambda: UserRow(rows[0][0], Role(rows[0][1]))) if rows else None
 
     def running_tasks(self) -> list[Liveness]:
         """Who runs each task in status running."""
         rows = self._rows("SELECT owner_host, owner_pid, heartbeat_at FROM tasks WHERE status = ?",
                           (TaskStatus.RUNNING.value,))
-        return [Liveness(host, pid, _timestamp(beat)) for host, pid, beat in rows]
+        return _decoded(lambda: [Liveness(host, pid, _timestamp(beat)) for host, pid, beat in rows])
 
     def open_runs(self, host: str) -> list[Liveness]:
         """Who runs each app run of host that has not finished."""
@@ -140,13 +149,10 @@ class SqliteReader:
             "c.settings, c.created_at, c.updated_at, c.host FROM containers c JOIN users u ON u.id = c.owner_id "
             f"WHERE {' AND '.join(where)} ORDER BY c.name, u.email", tuple(params))
         tags = self._tags([r[0] for r in rows])
-        try:
-            return [(uuid.UUID(key), name, description, ContainerStatus(status_), Platform(platform), email, path,
-                     size, tags.get(key, []), json.loads(settings), _timestamp(created), _timestamp(updated), host)
-                    for key, name, description, status_, platform, email, path, size, settings, created, updated, host
-                    in rows]  # type: ignore[misc]
-        except (ValueError, TypeError) as e:  # a column the models would not read either
-            raise Unreadable(f"a container row cannot be decoded: {e}") from e
+        return _decoded(lambda: [  # type: ignore[misc]
+            (uuid.UUID(key), name, description, ContainerStatus(status_), Platform(platform), email, path, size,
+             tags.get(key, []), json.loads(settings), _timestamp(created), _timestamp(updated), host)
+            for key, name, description, status_, platform, email, path, size, settings, created, updated, host in rows])
 
     def _tags(self, keys: list[str]) -> dict[str, list[str]]:
         """The tags of the containers with these stored ids, each list sorted."""
