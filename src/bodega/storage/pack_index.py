@@ -23,7 +23,6 @@ from array import array
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from bodega import errors
 from bodega.storage.atomic_file import write_file_atomic
 from bodega.storage.pack import PackEntry
 
@@ -168,10 +167,3 @@ def publish(store_root: Path, index: PackIndex) -> None:
     """Writes the store's pack index, replacing the previous one atomically."""
     write_file_atomic(store_root / FILE_NAME, index.to_bytes())
 
-
-def discard(store_root: Path) -> None:
-    """Removes the store's pack index (it would be stale)."""
-    try:
-        (store_root / FILE_NAME).unlink(missing_ok=True)
-    except OSError as e:
-        raise errors.os_error(e, "remove pack index", store_root / FILE_NAME) from e
