@@ -219,3 +219,11 @@ def test_a_column_the_models_could_not_read_is_left_to_an_opened_home(home, b):
         db.execute("UPDATE containers SET platform = 'linux-x64'")
         db.execute("UPDATE users SET role = 'emperor'")
     assert direct(home) is None
+
+
+def test_a_home_path_the_system_refuses_is_reported_as_opening_it_reports_it(tmp_path):
+    too_long = tmp_path / ("x" * 300)
+    assert direct(too_long) is None
+    with pytest.raises(errors.BodegaError) as raised:
+        list_containers(too_long)
+    assert "too long" in str(raised.value).lower()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta, timezone
 
+from bodega import errors
 from bodega.catalogue.schema_revision import SCHEMA_REVISION
 from bodega.catalogue.sqlite_reader import SqliteReader, Unreadable
 from bodega.catalogue.values import ContainerStatus
@@ -43,10 +44,15 @@ def read_directly(home: Home, *, tag: str | None, status: ContainerStatus | str 
                   all_users: bool) -> list[ContainerInfo] | None:
     """The list read from the catalogue file, or None when only opening the home can give it."""
     wanted = None if status is None else ContainerStatus(status)
-    if os.environ.get("BODEGA_DATABASE_URL") or not home.database.is_file():
-        return None  # a catalogue server, or no catalogue yet
-    if PendingRestores.of(home).all() or Journals(home.store).present():
-        return None  # opening the home would finish or undo what these record
+    if os.environ.get("BODEGA_DATABASE_URL"):
+        return None  # a catalogue server
+    try:
+        if not home.database.is_file():
+            return None  # no catalogue yet
+        if PendingRestores.of(home).all() or Journals(home.store).present():
+            return None  # opening the home would finish or undo what these record
+    except (OSError, errors.BodegaError):
+        return None  # opening the home says what is wrong with it, as every command does
     try:
         with SqliteReader(home.database) as reader:
             if reader.revision() != SCHEMA_REVISION:
