@@ -13,6 +13,7 @@ it (services/container_listing.py) serves a command without them.
 """
 from __future__ import annotations
 
+import importlib
 import os
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -22,6 +23,12 @@ from bodega.home import Home
 if TYPE_CHECKING:
     from bodega.catalogue.db import Catalogue
     from bodega.services.users import UserInfo
+
+SERVICE_MODULES = ("bodega.catalogue.db", "bodega.services.apps", "bodega.services.containers",
+                   "bodega.services.events", "bodega.services.exports", "bodega.services.imports",
+                   "bodega.services.mfa", "bodega.services.sessions", "bodega.services.settings",
+                   "bodega.services.shares", "bodega.services.snapshots", "bodega.services.tasks",
+                   "bodega.services.tokens", "bodega.services.users")
 
 
 class Bodega:
@@ -89,6 +96,10 @@ def open(home: str | os.PathLike[str] | None = None, *, user: str | None = None)
     The catalogue is upgraded to this code's schema, tasks left running by a process that
     died are marked interrupted, and the acting user is `user` (an email) or the local OS user.
     """
+    # The services load before the catalogue opens, as when this package imported them: loaded
+    # later, 8 processes racing on one home hit DatabaseLocked (tests/services/test_concurrency.py).
+    for module in SERVICE_MODULES:
+        importlib.import_module(module)
     from bodega.catalogue.db import Catalogue
 
     where = Home.at(home)
