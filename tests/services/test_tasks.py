@@ -81,6 +81,14 @@ def test_a_detached_task_waits_for_an_agent(b):
     assert b.tasks.run_agent(until_idle=True) == 0
 
 
+def test_a_stop_asked_before_the_agent_starts_is_honoured_once(b):
+    task = b.containers.create("dev", detach=True)
+    b.tasks.stop_agent()  # a SIGTERM, or the end of a server's pipe, before run_agent began
+    assert b.tasks.run_agent(until_idle=True) == 0
+    assert b.tasks.get(task.id).status == TaskStatus.QUEUED
+    assert b.tasks.run_agent(until_idle=True) == 1  # that stop is spent: the next run works
+
+
 def test_two_agents_never_run_the_same_task(b, home):
     queued = [b.containers.create(f"c{i}", detach=True).id for i in range(16)]
     agents = [subprocess.Popen([sys.executable, "-m", "bodega", "agent", "--until-idle", "--poll", "0.05"],

@@ -33,6 +33,11 @@ from bodega.storage.snapshot import SnapshotEngine
 if TYPE_CHECKING:
     from bodega.services import Bodega
 
+# A container's snapshots, oldest first (bind parameter container_id): built once, as the panel and
+# the API list them all the time.
+_OF_CONTAINER = sa.select(Snapshot).where(Snapshot.container_id == sa.bindparam("container_id")).order_by(
+    Snapshot.created_at)
+
 
 @dataclass(frozen=True)
 class SnapshotInfo:
@@ -720,8 +725,7 @@ class SnapshotService(SnapshotTasks):
         """A container's snapshots, oldest first."""
         with self._b.catalogue.session_scope(write=False) as s:
             c: Container = self._b.containers.resolve(s, container)
-            return [SnapshotInfo.of(p) for p in s.scalars(sa.select(Snapshot).where(Snapshot.container_id == c.id)
-                                                          .order_by(Snapshot.created_at))]
+            return [SnapshotInfo.of(p) for p in s.scalars(_OF_CONTAINER, {"container_id": c.id})]
 
     def resolve(self, s: Session, container: Container, ref: str | uuid.UUID) -> Snapshot:
         """A snapshot of container by id or unique id prefix (4+ hex digits)."""
