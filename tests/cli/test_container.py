@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import bodega
 from bodega import errors
 from bodega.services.containers import host_platform
 from subprocesses import bodega_cli
@@ -181,3 +182,34 @@ def test_settings_from_python_with_nan_are_refused(home):
     with bodega.open(home) as b:
         with pytest.raises(errors.InvalidSettings, match="nan is not a JSON number"):
             b.containers.create("dev", settings={"cpu_limit": float("nan")})
+
+
+def test_list_prints_the_same_read_directly_or_through_an_opened_home(run, home, monkeypatch):
+    """`container list` reads the catalogue file directly when it can (services/container_listing.py):
+    every column, --json, --all-users and filters print as through an opened home."""
+    from bodega.services import container_listing
+
+    run("container", "create", "dev", "--tag", "work", "-d", "mine", "--settings", '{"cpu_limit": 2}')
+    run("container", "create", "lab", "--tag", "work", "--tag", "old")
+    run("container", "archive", "lab")
+    with bodega.open(home) as b:
+        b.users.create("ana@localhost", role="operator")
+    with bodega.open(home, user="ana@localhost") as ana:
+        ana.containers.create("dev", tags=["work"])
+    direct = []
+    real = container_listing.read_directly
+    monkeypatch.setattr(container_listing, "read_directly", lambda *a, **k: direct.append(real(*a, **k)) or direct[-1])
+    variants = [[], ["--all-users"], ["--tag", "work"], ["--status", "archived"], ["--tag", "none"]]
+    for extra in variants:
+        for form in ([], ["--json"]):
+            direct.clear()
+            fast = run("container", "list", *extra, *form).stdout
+            assert direct and direct[0] is not None  # read directly
+            with monkeypatch.context() as m:
+                m.setenv("BODEGA_DATABASE_URL", f"sqlite:///{home / 'bodega.db'}")  # only an opened home reads it
+                direct.clear()
+                opened = run("container", "list", *extra, *form).stdout
+                assert direct == [None]
+            assert fast == opened, extra + form
+    assert "OWNER" in run("container", "list", "--all-users").stdout.splitlines()[0]
+    assert "no containers" in run("container", "list", "--tag", "none").stdout

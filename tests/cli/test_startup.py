@@ -69,6 +69,25 @@ def test_a_command_loads_only_its_module(tmp_path):
     assert "sqlalchemy" in imported_by("container", "list", home=str(tmp_path / "home"))
 
 
+# What a listing that reads the catalogue file directly must not load (services/container_listing.py).
+ORM = ("sqlalchemy", "alembic", "zstandard", "bodega.catalogue.models", "bodega.catalogue.db",
+       "bodega.services.containers", "bodega.services.tasks", "bodega.services.snapshots", "bodega.services.users",
+       "bodega.storage.store")
+
+
+def loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in names))
+
+
+def test_container_list_on_an_existing_home_loads_no_orm_and_no_service(tmp_path):
+    home = str(tmp_path / "home")
+    first = imported_by("container", "list", home=home)  # creates the home: that opens it
+    assert "sqlalchemy.orm" in first
+    later = imported_by("container", "list", "--json", "--all-users", home=home)
+    assert "bodega.services.container_listing" in later  # the probe saw the listing run
+    assert loaded(later, ORM) == []
+
+
 def test_every_command_module_is_in_the_table():
     """A module of bodega/cli with a COMMANDS list must be in the table, or its commands vanish."""
     import bodega.cli

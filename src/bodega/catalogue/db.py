@@ -31,12 +31,9 @@ from bodega import errors
 from bodega._native import fault
 from bodega.catalogue import event_sequence
 from bodega.catalogue.models import Base
+from bodega.catalogue.schema_revision import SCHEMA_REVISION
 from bodega.home import Home
 
-# The Alembic head this code expects; tests/catalogue/test_migrations.py keeps it honest.
-# Knowing it here lets every command check the schema with one SELECT instead of loading
-# Alembic's script directory.
-SCHEMA_REVISION = "0006_scaleout"
 
 NAME_LOCKS = 1  # the class of serialize()'s advisory locks (advisory_lock's use a single key: another space)
 DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a writer waits for another writer before DatabaseLocked

@@ -20,10 +20,11 @@ COMMON_ERRORS = (errors.ContainerNotFound, errors.AmbiguousReference, errors.Con
 
 
 def complete_container(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
-    """Shell completion: your container names."""
+    """Shell completion: your container names (read as `container list` reads them: at every Tab)."""
+    from bodega.services.container_listing import list_containers
+
     try:
-        with open_bodega(ctx.params.get("home")) as b:
-            return [c.name for c in b.containers.list() if c.name.startswith(incomplete)]
+        return [c.name for c in list_containers(ctx.params.get("home")) if c.name.startswith(incomplete)]
     except Exception:  # completion must never print a traceback into the shell
         return []
 
@@ -118,8 +119,9 @@ def create(name: str, description: str, tags: tuple[str, ...], settings_text: st
 @home_option
 def list_(tag: str | None, status: str | None, all_users: bool, as_json: bool, home: str | None) -> None:
     """List containers."""
-    with open_bodega(home) as b:
-        found = b.containers.list(tag=tag, status=status, all_users=all_users)
+    from bodega.services.container_listing import list_containers
+
+    found = list_containers(home, tag=tag, status=status, all_users=all_users)
     columns = ["name", "id", "status", "platform", "size", "tags"] + (["owner"] if all_users else [])
     emit([c.to_dict() for c in found], as_json,
          lambda _: table([row(c) for c in found], columns) if found else "no containers")

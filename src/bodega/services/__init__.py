@@ -8,27 +8,27 @@
         for event in b.events.follow(): ...
 
 The CLI, the HTTP API and the panel all call these services and hold no logic of their own.
+The services load when a home opens, not when this package is imported: a light module of
+it (services/container_listing.py) serves a command without them.
 """
 from __future__ import annotations
 
+import importlib
 import os
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from bodega.catalogue.db import Catalogue
 from bodega.home import Home
-from bodega.services.apps import AppService
-from bodega.services.containers import ContainerService
-from bodega.services.events import EventService
-from bodega.services.exports import ExportService
-from bodega.services.imports import ImportService
-from bodega.services.mfa import MfaService
-from bodega.services.sessions import SessionService
-from bodega.services.settings import SettingService
-from bodega.services.shares import ShareService
-from bodega.services.snapshots import SnapshotService
-from bodega.services.tasks import TaskService
-from bodega.services.tokens import TokenService
-from bodega.services.users import UserInfo, UserService
+
+if TYPE_CHECKING:
+    from bodega.catalogue.db import Catalogue
+    from bodega.services.users import UserInfo
+
+SERVICE_MODULES = ("bodega.catalogue.db", "bodega.services.apps", "bodega.services.containers",
+                   "bodega.services.events", "bodega.services.exports", "bodega.services.imports",
+                   "bodega.services.mfa", "bodega.services.sessions", "bodega.services.settings",
+                   "bodega.services.shares", "bodega.services.snapshots", "bodega.services.tasks",
+                   "bodega.services.tokens", "bodega.services.users")
 
 
 class Bodega:
@@ -36,6 +36,20 @@ class Bodega:
 
     def __init__(self, home: Home, catalogue: Catalogue, user: str | UserInfo | None = None, *,
                  owns_catalogue: bool = True, host: str | None = None) -> None:
+        from bodega.services.apps import AppService
+        from bodega.services.containers import ContainerService
+        from bodega.services.events import EventService
+        from bodega.services.exports import ExportService
+        from bodega.services.imports import ImportService
+        from bodega.services.mfa import MfaService
+        from bodega.services.sessions import SessionService
+        from bodega.services.settings import SettingService
+        from bodega.services.shares import ShareService
+        from bodega.services.snapshots import SnapshotService
+        from bodega.services.tasks import TaskService
+        from bodega.services.tokens import TokenService
+        from bodega.services.users import UserService
+
         self.home = home
         self.catalogue = catalogue
         self.host = host or home.host_id()  # this home among the hosts sharing the catalogue
@@ -83,6 +97,12 @@ def open(home: str | os.PathLike[str] | None = None, *, user: str | None = None)
     The catalogue is upgraded to this code's schema, tasks left running by a process that
     died are marked interrupted, and the acting user is `user` (an email) or the local OS user.
     """
+    # The services load before the catalogue opens, as when this package imported them: loaded
+    # later, 8 processes racing on one home hit DatabaseLocked (tests/services/test_concurrency.py).
+    for module in SERVICE_MODULES:
+        importlib.import_module(module)
+    from bodega.catalogue.db import Catalogue
+
     where = Home.at(home)
     where.create()
     catalogue = Catalogue.for_home(where)

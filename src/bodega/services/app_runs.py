@@ -24,7 +24,7 @@ from bodega.catalogue.models import (
     utcnow,
 )
 from bodega.services.sandbox_spec import process_spec, split_command, view_of
-from bodega.services.tasks import pid_alive
+from bodega.services.task_liveness import run_gone
 from bodega.storage.tree import Tree
 
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ class AppRuns:
         with self._b.catalogue.session_scope(write=False) as s:
             rows = s.execute(sa.select(AppRun.id, AppRun.owner_pid)
                              .where(AppRun.finished_at.is_(None), AppRun.owner_host == self._b.host)).all()
-        dead = [r.id for r in rows if r.owner_pid is None or not pid_alive(r.owner_pid)]
+        dead = [r.id for r in rows if run_gone(r.owner_pid)]
         for run_id in dead:
             with self._b.catalogue.session_scope() as s:
                 run = s.get(AppRun, run_id)

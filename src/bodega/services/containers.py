@@ -30,6 +30,7 @@ from bodega.catalogue.models import (
     SnapshotType, Task, User, utcnow,
 )
 from bodega.catalogue.models.container import NAME_MAX, TAG_MAX
+from bodega.services.container_info import ContainerInfo
 from bodega.services.container_settings import validate_settings
 from bodega.services.id_prefix import find_by_id, looks_like_id, refuse_id_like, whole_id
 from bodega.services.shares import VISIBLE_TO_ME
@@ -128,41 +129,6 @@ def host_platform() -> Platform:
         raise errors.NotSupported(
             f"containers run on windows-x64, windows-arm64 and linux-x64; this host is {system} {host.machine()}"
         ) from None
-
-
-@dataclass(frozen=True)
-class ContainerInfo:
-    """A container as callers see it."""
-
-    id: uuid.UUID
-    name: str
-    description: str
-    status: ContainerStatus
-    platform: Platform
-    owner_email: str
-    storage_path: str
-    size_bytes: int
-    tags: list[str]
-    settings: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-    host: str | None = None  # the host whose home holds the tree
-
-    @classmethod
-    def of(cls, row: Container, owner_email: str) -> "ContainerInfo":
-        """The ContainerInfo of a row."""
-        return cls(row.id, row.name, row.description, row.status, row.platform, owner_email, row.storage_path,
-                   row.size_bytes, list(row.tags), dict(row.settings), row.created_at, row.updated_at, row.host)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "id": str(self.id), "name": self.name, "description": self.description, "status": self.status.value,
-            "platform": self.platform.value, "owner": self.owner_email, "storage_path": self.storage_path,
-            "size_bytes": self.size_bytes, "tags": self.tags, "settings": self.settings,
-            "created_at": self.created_at.isoformat(), "updated_at": self.updated_at.isoformat(),
-            "host": self.host,
-        }
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from bodega.catalogue.models import (
 )
 from bodega.services.id_prefix import find_by_id
 from bodega.services.object_store import open_store
+from bodega.services.pending_restores import PendingRestores
 from bodega.services.containers import AfterClone
 from bodega.services.tasks import TaskContext, TaskInfo, TaskKind
 from bodega.services.text_input import is_text
@@ -28,7 +29,6 @@ from bodega.storage import restore as restoring
 from bodega.storage.journal import Journal, Journals
 from bodega.storage.manifest import Manifest
 from bodega.storage.snapshot import SnapshotEngine
-from bodega.storage.tree import Tree
 
 if TYPE_CHECKING:
     from bodega.services import Bodega
@@ -628,67 +628,8 @@ class SnapshotTasks:
                     ctx.log(f"first finished the interrupted restore of task {marked}: {outcome}")
 
     @property
-    def _pending(self) -> "PendingRestores":
-        return PendingRestores(self._b.home.tmp / "restores")
-
-
-class PendingRestores:
-    """One small file per container with a restore in progress, naming its task: what recovery
-    looks at when a home opens (a directory listing, whatever the number of containers)."""
-
-    def __init__(self, where: Path) -> None:
-        self.where = where
-
-    def mark(self, container_id: uuid.UUID, task_id: uuid.UUID) -> None:
-        """Records, durably, that task restores container."""
-        try:
-            self.where.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise errors.os_error(e, "mkdir", self.where) from e
-        with Tree.open(self.where) as t:
-            name, tmp = str(container_id).encode(), f"{container_id}.tmp".encode()
-            if t.lstat(tmp) is not None:
-                t.remove(tmp)
-            t.write_file(tmp, str(task_id).encode(), mode=0o600, sync=True)
-            t.rename(tmp, name)
-            t.sync()
-
-    def unmark(self, container_id: uuid.UUID) -> None:
-        """Forgets container's marker."""
-        if not self.where.is_dir():
-            return
-        with Tree.open(self.where) as t:
-            for name in (str(container_id).encode(), f"{container_id}.tmp".encode()):  # and one torn by a crash
-                if t.lstat(name) is not None:
-                    t.remove(name)
-                    t.sync()
-
-    def task(self, container_id: uuid.UUID) -> str | None:
-        """The task marked on container, if any."""
-        path = self.where / str(container_id)
-        try:
-            return path.read_text().strip() or None
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except (OSError, UnicodeDecodeError) as e:
-            raise errors.os_error(e if isinstance(e, OSError) else OSError(5, str(e)), "read marker", path) from e
-
-    def all(self) -> list[tuple[uuid.UUID, str | None]]:
-        """(container id, task id) of every marker."""
-        try:
-            names = os.listdir(self.where)
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        except OSError as e:
-            raise errors.os_error(e, "list", self.where) from e
-        out = []
-        for name in names:
-            try:
-                container_id = uuid.UUID(name)
-            except ValueError:
-                continue  # a .tmp left by a crash, or not ours
-            out.append((container_id, self.task(container_id)))
-        return out
+    def _pending(self) -> PendingRestores:
+        return PendingRestores.of(self._b.home)
 
 
 def _children_first(ids: Iterable[str], bases: dict[str, str | None]) -> list[str]:

@@ -33,13 +33,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bodega import errors
-from bodega._native import process as _process
 from bodega.catalogue.models import (
     Container, ContainerLock, ContainerStatus, EventLevel, EventSource, ExportPackage, Role, Task, TaskStatus,
     User, utcnow,
 )
 from bodega.services.id_prefix import find_by_id
 from bodega.services.shares import VISIBLE_IDS_TO_ME
+from bodega.services.task_liveness import stale_after, task_gone
 from bodega.services.users import email_of
 from bodega.storage.tree import remove_path
 from bodega.storage.usage import measure_tree
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 HEARTBEAT_INTERVAL = 1.0  # seconds between heartbeats (and cancel polls) of a running task
-DEFAULT_STALE_AFTER = 30.0  # a running task whose heartbeat is older than this is interrupted
 STAGING_GRACE = timedelta(minutes=1)  # finished tasks' staging older than this is swept at open
 WAIT_POLL = 0.2
 PROGRESS_EVENT_INTERVAL = 0.25  # seconds between progress events, unless progress jumps 10 points
@@ -71,20 +70,6 @@ def _same(column: Any, value: Any) -> Any:
 def _runs_here(status: TaskStatus, pid: int | None, host: str | None, here: str) -> bool:
     """Whether a task in this state is running in this very process (of host `here`)."""
     return status == TaskStatus.RUNNING and pid == os.getpid() and host == here
-
-
-def stale_after() -> float:
-    """Seconds without a heartbeat before a running task counts as interrupted ($BODEGA_TASK_STALE_AFTER)."""
-    raw = os.environ.get("BODEGA_TASK_STALE_AFTER")
-    try:
-        return float(raw) if raw else DEFAULT_STALE_AFTER
-    except ValueError:
-        raise errors.InvalidInput(f"BODEGA_TASK_STALE_AFTER must be a number of seconds, not {raw!r}") from None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id runs on this host (a zombie counts as dead)."""
-    return _process.pid_alive(pid)
 
 
 def discard(path: Path) -> None:
@@ -808,10 +793,8 @@ class TaskService:
                                 .where(Task.status == TaskStatus.RUNNING)).all()
         dead = {
             row.id: row for row in running
-            if row.id not in self._live and (
-                (row.owner_host == self.bodega.host and row.owner_pid is not None and not pid_alive(row.owner_pid))
-                or row.heartbeat_at is None or now - row.heartbeat_at > limit
-            )
+            if row.id not in self._live
+            and task_gone(row.owner_host, row.owner_pid, row.heartbeat_at, here=self.bodega.host, now=now, limit=limit)
         }
         ended: list[uuid.UUID] = []
         doomed: dict[uuid.UUID, list[Path]] = {}

@@ -13,6 +13,7 @@ from bodega import errors
 from bodega.catalogue.models import ApiToken, AuthSession, EventLevel, EventSource, Role, User, utcnow
 from bodega.services.credentials import hash_password, validate_password
 from bodega.services.id_prefix import find_by_id
+from bodega.services.local_user import local_email
 
 if TYPE_CHECKING:
     from bodega.services import Bodega
@@ -69,11 +70,6 @@ class UserInfo:
 def _a(role: Role) -> str:
     """'an owner', 'an operator', 'a viewer'."""
     return f"{'an' if role.value[0] in 'aeiou' else 'a'} {role.value}"
-
-
-def local_email() -> str:
-    """The email that stands for the local OS user: <login>@localhost."""
-    return f"{getpass.getuser()}@localhost".lower()
 
 
 def normalize_email(email: Any) -> str:

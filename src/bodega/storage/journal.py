@@ -74,6 +74,15 @@ class Journals:
             raise
         return Journal(path, doc, f)
 
+    def present(self) -> bool:
+        """Whether any journal is there (its task running, or stopped and not yet completed)."""
+        try:
+            return any(n.endswith(SUFFIX) for n in os.listdir(self.dir))
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            raise errors.os_error(e, "list journals", self.dir) from e
+
     def abandoned(self) -> Iterator[Journal]:
         """The journals no live process holds, each locked by this one until the caller closes it.
 

@@ -499,7 +499,7 @@ class SnapshotEngine:
         rng = random.Random(seed)
         read = set(digests) if read_data >= 1 else {d for d in digests if rng.random() < read_data}
         with self.store.shared():
-            self.store.refresh()
+            self.store.refresh(every_pack=True)  # each pack's own index, checked (not the store's pack index)
             if read:
                 self.store.drop_cache()  # a remote store's packs are read from the store, not a local copy
             for name, err in self.store.damaged_packs.items():

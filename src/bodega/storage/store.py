@@ -26,7 +26,7 @@ import zstandard
 
 from bodega import errors
 from bodega._native.hash import Blake3, hash_file, hash_files_report, read_files
-from bodega.storage import chunking, volume
+from bodega.storage import chunking, pack_index, volume
 from bodega.storage.new_file import new_file, remove_quietly, removed_on_failure
 from bodega.storage.pack import BLOB, HEADER, RAW, RECIPE, ROW, TRAILER, ZSTD, PackEntry, PackWriter, read_record
 from bodega.storage.packs import LocalPacks, Packs
@@ -42,6 +42,10 @@ STREAM_PIECE = 8 << 20
 # readers hash cold clones about as fast as 1 hashes the source's cached pages (4x faster
 # than 1 reader).
 CLONE_READERS = 8
+# Packs read outside the published pack index before a new one is published: opening a
+# store reads at most this many pack indexes besides the one file, and a snapshot (a pack
+# or a few) does not rewrite the whole index every time.
+REINDEX_AFTER = 8
 
 DEFAULTS = {
     "zstd_level": 3,
@@ -190,7 +194,8 @@ class ObjectStore:
             self.config["zstd_level"] = zstd_level
         # Objects of a remote store are all packed: a clone lives on one host only.
         self.cow = remote is None and volume.can_clone(self.tmp)
-        self._index: dict[bytes, PackEntry] = {}
+        self._table = pack_index.EMPTY  # the published pack index, when it was current at refresh
+        self._index: dict[bytes, PackEntry] = {}  # entries of the packs the table does not cover
         self._packs: set[str] = set()
         self.damaged_packs: dict[str, errors.BodegaError] = {}
         self._mutex = threading.Lock()
@@ -247,19 +252,34 @@ class ObjectStore:
                 f"store {where} has version {config.get('version')}; this bodega reads version {VERSION}")
         return {**DEFAULTS, **config}
 
-    def refresh(self, exact: bool = False) -> None:
+    def refresh(self, exact: bool = False, *, every_pack: bool = False) -> None:
         """Brings the pack index in step with the packs (those other processes or hosts added or gc
         removed) and, for a remote store, the snapshot files' mirror with the store (exact: wait
-        for this host's other processes to finish changing it; gc needs every snapshot)."""
+        for this host's other processes to finish changing it; gc needs every snapshot).
+
+        The first refresh starts from the published pack index (storage/pack_index.py) when
+        every pack it covers is still there, and reads only the packs it does not cover;
+        every_pack reads and checks every pack's own index instead (verify, gc, repair).  Once
+        REINDEX_AFTER packs are outside the published index, a new one is published.
+        """
         names = self.packs.names()
         if self.mirror is not None:
             self.mirror.pull(wait=exact)
         with self._mutex:
+            if every_pack:
+                self._table, self._index, self._packs = pack_index.EMPTY, {}, set()
+            elif not self._packs:
+                table = pack_index.load(self.root)
+                if table is not None and table.covers <= names:
+                    self._table, self._packs = table, set(table.covers)
             gone = self._packs - names
             self.packs.drop(gone)
-            if gone:
+            if gone & self._table.covers:  # stale now (gc, repair): every pack is read again
+                self._table, self._index, self._packs = pack_index.EMPTY, {}, set()
+            elif gone:
                 self._index = {d: e for d, e in self._index.items() if e.pack not in gone}
                 self._packs -= gone
+            table = self._table
             for name in sorted(names - self._packs):
                 try:
                     rows = self.packs.index(name)
@@ -268,17 +288,32 @@ class ObjectStore:
                     continue
                 self.damaged_packs.pop(name, None)
                 index = self._index
-                index.update({d: e for d, e in rows.items() if d not in index})  # the first pack's entry stays
+                # the first pack's entry stays
+                index.update({d: e for d, e in rows.items() if d not in index and d not in table})
                 self._packs.add(name)
             self.damaged_packs.update(getattr(self.packs, "damaged", {}))
+            if len(self._packs) - len(table.covers) >= REINDEX_AFTER:
+                self._publish_table()
+
+    def _publish_table(self) -> None:
+        """Publishes a pack index covering every pack read so far (under _mutex); a store this
+        process cannot write keeps reading the packs, as without one."""
+        table = self._table.merged(self._packs, self._index.items())
+        try:
+            pack_index.publish(self.root, table)
+        except errors.BodegaError:
+            return
+        self._table, self._index = table, {}
+
+    def _entry(self, digest: bytes) -> PackEntry | None:
+        """A packed object's entry, or None."""
+        entry = self._index.get(digest)
+        return entry if entry is not None else self._table.get(digest)
 
     def _reload(self) -> None:
-        """Forgets the index and the open packs and reads packs/ again (after gc or repair rewrote packs)."""
+        """Forgets the index and the open packs and reads every pack again (after gc or repair rewrote packs)."""
         self.close()
-        with self._mutex:
-            self._index.clear()
-            self._packs.clear()
-        self.refresh(exact=True)
+        self.refresh(exact=True, every_pack=True)
 
     def _staging(self, suffix: str) -> Path:
         return self.tmp / f"{os.getpid()}-{secrets.token_hex(8)}{suffix}"
@@ -320,21 +355,21 @@ class ObjectStore:
 
     def has(self, digest: bytes) -> bool:
         """True when the store holds the object (in a pack or loose)."""
-        if digest in self._index:
+        if self._entry(digest) is not None:
             return True
         return os.path.exists(self._loose_str(digest))
 
     def locate(self, digest: bytes, *, file: str | None = None) -> PackEntry | Path:
         """Where the object is: its pack entry or its loose file (ObjectMissing, naming where it
         looked and the file that needs it, when nowhere)."""
-        entry = self._index.get(digest)
+        entry = self._entry(digest)
         if entry is not None:
             return entry
         path = self.loose_path(digest)
         if os.path.exists(path):
             return path
         self.refresh()
-        entry = self._index.get(digest)
+        entry = self._entry(digest)
         if entry is None:
             raise errors.ObjectMissing(
                 f"object {digest.hex()}{_needed_by(file)} is missing from the store: in none of the "
@@ -345,7 +380,7 @@ class ObjectStore:
     def pack_entries(self) -> dict[bytes, PackEntry]:
         """Every packed object and its entry (one per hash)."""
         with self._mutex:
-            return dict(self._index)
+            return {**dict(self._table.items()), **self._index}
 
     def loose_objects(self) -> Iterator[bytes]:
         """The hashes of every loose object."""
@@ -473,7 +508,7 @@ class ObjectStore:
 
     def packed_blob(self, digest: bytes, *, file: str | None = None) -> bytes | None:
         """A packed blob's content, checked against its hash; None for any other object."""
-        entry = self._index.get(digest)
+        entry = self._entry(digest)
         if entry is None or entry.kind != BLOB:
             return None
         return self._checked_blob(digest, entry, file)
@@ -588,7 +623,7 @@ class ObjectStore:
             if d in out:
                 continue
             out.add(d)
-            entry = self._index.get(d)
+            entry = self._entry(d)
             if entry is not None and entry.kind == RECIPE and not os.path.exists(self.loose_path(d)):
                 out.update(chunk for chunk, _ in self.recipe(d))
         return out
@@ -820,7 +855,7 @@ class StoreWriter:
     def _known(self, digest: bytes) -> bool:
         if digest in self.force:
             return digest in self._pending
-        return digest in self._pending or digest in self.store._index or digest in self._loose()
+        return digest in self._pending or self.store._entry(digest) is not None or digest in self._loose()
 
     def _loose(self) -> set[bytes]:
         """The loose objects, listed once per session rather than one stat per lookup.

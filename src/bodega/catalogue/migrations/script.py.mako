@@ -9,7 +9,7 @@ Create Date: ${create_date}
 # - compatible with the previous release's code where possible (add, then use, then drop later);
 # - SQLite has almost no ALTER: change tables inside `with op.batch_alter_table(...)`;
 # - name every constraint (the naming convention in catalogue/models/base.py does it for you);
-# - bump SCHEMA_REVISION in catalogue/db.py to the new head.
+# - bump SCHEMA_REVISION in catalogue/schema_revision.py to the new head.
 from __future__ import annotations
 
 from alembic import op

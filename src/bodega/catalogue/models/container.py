@@ -1,7 +1,6 @@
 """Container: an isolated app tree with a status, a platform, tags and settings."""
 from __future__ import annotations
 
-import enum
 import uuid
 from typing import Any
 
@@ -10,27 +9,12 @@ from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bodega.catalogue.models.base import Base, Entity, UpdatedAt, enum_column_type
+from bodega.catalogue.values import ContainerStatus, Platform  # noqa: F401 (re-exported)
 
 NAME_MAX = 64
 TAG_MAX = 64
 
 
-class ContainerStatus(str, enum.Enum):
-    """A container's lifecycle status."""
-
-    CREATING = "creating"
-    READY = "ready"
-    RUNNING = "running"
-    ERROR = "error"
-    ARCHIVED = "archived"
-
-
-class Platform(str, enum.Enum):
-    """The OS and CPU a container's apps are built for."""
-
-    WINDOWS_X64 = "windows-x64"
-    WINDOWS_ARM64 = "windows-arm64"
-    LINUX_X64 = "linux-x64"
 
 
 class Container(Entity, UpdatedAt):

@@ -1,7 +1,6 @@
 """Task: one mutation, run in-process or by an agent, with progress, payload and result."""
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 from typing import Any
@@ -10,21 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bodega.catalogue.models.base import Base, Entity, UpdatedAt, enum_column_type, utcnow
+from bodega.catalogue.values import TaskStatus  # noqa: F401 (re-exported)
 
-
-class TaskStatus(str, enum.Enum):
-    """A task's lifecycle: queued, running, then one of the three ends."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def finished(self) -> bool:
-        """True for succeeded, failed and cancelled."""
-        return self not in (TaskStatus.QUEUED, TaskStatus.RUNNING)
 
 
 class Task(Entity, UpdatedAt):

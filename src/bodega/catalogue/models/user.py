@@ -1,21 +1,14 @@
 """User: a person who owns containers and starts tasks, with a role, a password and a second factor."""
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bodega.catalogue.models.base import Entity, enum_column_type
+from bodega.catalogue.values import Role  # noqa: F401 (re-exported)
 
-
-class Role(str, enum.Enum):
-    """What a user may do: viewers read, operators operate containers, owners also manage users."""
-
-    OWNER = "owner"
-    OPERATOR = "operator"
-    VIEWER = "viewer"
 
 
 class User(Entity):
