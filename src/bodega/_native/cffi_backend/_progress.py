@@ -13,8 +13,8 @@ Progress.__doc__ = "How far a native operation is: counts of files and bytes (to
 ProgressCallback = Callable[[Progress], object]
 
 
-@ffi.def_extern()
-def bd_cffi_progress(p: object, ctx: object) -> int:
+@ffi.def_extern(name="bd_cffi_progress")
+def _checkpoint(p: object, ctx: object) -> int:
     """Called by C at checkpoints on the calling thread: nonzero asks C to cancel."""
     relay = ffi.from_handle(ctx)
     try:  # running Python here runs pending signal handlers: Ctrl-C raises inside the try

@@ -19,7 +19,7 @@ KINDS = ("none", "file", "dir", "symlink", "reparse", "special")
 METHODS = ("none", "clone", "kernel_copy", "os_copy", "user_copy")
 _CLONE_MODES = {"auto": lib.BD_CLONE_AUTO, "require": lib.BD_CLONE_REQUIRE, "never": lib.BD_CLONE_NEVER}
 READ_PIECE = 1 << 20
-LINK_CAP = 65536
+_LINK_CAP = 65536
 
 Stat = namedtuple("Stat", "kind mode size mtime_ns ctime_ns nlink uid gid file_id file_id_hi volume_id attrs")
 Stat.__doc__ = "An entry's metadata, read without following a link (kind: file, dir, symlink, reparse, special)."
@@ -72,8 +72,8 @@ def _meta(mode: int | None, mtime_ns: int | None, uid: int | None, gid: int | No
     return st, which
 
 
-@ffi.def_extern()
-def bd_cffi_dir_entry(ctx: object, name: object, name_len: int, st: object) -> int:
+@ffi.def_extern(name="bd_cffi_dir_entry")
+def _dir_entry(ctx: object, name: object, name_len: int, st: object) -> int:
     """bd_dir_list's callback: appends (name, Stat) to the list behind ctx."""
     try:
         ffi.from_handle(ctx).append((ffi.unpack(name, name_len), _stat(st)))
@@ -188,10 +188,10 @@ class Dir:
     def readlink_at(self, name: bytes | str) -> bytes:
         """The target of the link name."""
         n = _name(name)
-        buf = ffi.new("char[]", LINK_CAP)
+        buf = ffi.new("char[]", _LINK_CAP)
         got = ffi.new("size_t *")
         e = new_error()
-        if lib.bd_link_read_at(self._h(), n, len(n), buf, LINK_CAP, got, e) != lib.BD_OK:
+        if lib.bd_link_read_at(self._h(), n, len(n), buf, _LINK_CAP, got, e) != lib.BD_OK:
             if e.sys_errno == errno.EINVAL:  # not a link
                 raise errors.InvalidInput(f"{os.fsdecode(self._child(n))} is not a link")
             _fail(e, self.path, n)
