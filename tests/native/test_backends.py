@@ -193,7 +193,7 @@ def test_the_backend_is_chosen_by_the_environment(monkeypatch):
     monkeypatch.setenv("BODEGA_BACKEND", "cffi")
     assert chosen_backend() == "cffi"
     monkeypatch.setenv("BODEGA_BACKEND", "ctypes")
-    with pytest.raises(ImportError, match="BODEGA_BACKEND must be one of cython, cffi"):
+    with pytest.raises(errors.InvalidInput, match="BODEGA_BACKEND must be one of cython, cffi"):
         chosen_backend()
 
 

@@ -14,6 +14,8 @@ import os
 import platform
 import sys
 
+from bodega import errors
+
 # The modules each back end provides, under the same names.
 MODULES = ("_status", "_progress", "_batch", "fault", "hash", "chunk", "clone", "scan", "manifest", "tree", "process")
 BACKENDS = ("cython", "cffi")
@@ -25,10 +27,10 @@ def default_backend() -> str:
 
 
 def chosen_backend() -> str:
-    """The back end BODEGA_BACKEND names (ImportError naming the choices when it names none)."""
+    """The back end BODEGA_BACKEND names (InvalidInput naming the choices when it names none)."""
     name = os.environ.get("BODEGA_BACKEND", "").strip().lower() or default_backend()
     if name not in BACKENDS:
-        raise ImportError(f"BODEGA_BACKEND must be one of {', '.join(BACKENDS)}, not {name!r}")
+        raise errors.InvalidInput(f"BODEGA_BACKEND must be one of {', '.join(BACKENDS)}, not {name!r}")
     return name
 
 
