@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from bodega import errors
-from bodega._native import BACKENDS, MODULES, chosen_backend, default_backend, status
+from bodega._native import BACKENDS, MODULES, chosen_backend, default_backend, status, values
 from bodega._native.cffi_backend._bd import ffi, lib
 
 from native_backends import binding
@@ -26,12 +26,11 @@ def _surface(module: object) -> dict[str, object]:
     """A module's public names, without what it imported (modules, typing, helpers)."""
     out = {}
     for name, value in vars(module).items():
-        if name.startswith("_") or name == "annotations" or inspect.ismodule(value) or value is ffi or value is lib:
+        if name.startswith("_") or name in ("annotations", "TYPE_CHECKING") or inspect.ismodule(value) or value is ffi or value is lib:
             continue
         origin = getattr(value, "__module__", None) or ""
-        if (inspect.isclass(value) or callable(value)) and not (
-                origin == module.__name__ or hasattr(value, "_fields") and not origin.startswith("bodega.")):
-            continue  # imported (Cython's namedtuples alone claim to come from importlib)
+        if (inspect.isclass(value) or callable(value)) and origin not in (module.__name__, values.__name__):
+            continue  # imported, and not one of the shared values the module hands out
         out[name] = value
     return out
 
@@ -178,6 +177,20 @@ def test_the_shared_status_codes_are_the_c_values():
     assert len(names) == lib.BD_STATUS_COUNT
     assert (status.PATH_AS_GIVEN, status.PATH_SRC, status.PATH_DST) == (
         lib.BD_PATH_AS_GIVEN, lib.BD_PATH_SRC, lib.BD_PATH_DST)
+
+
+def test_the_shared_values_have_the_c_values():
+    assert [k.value for k in values.Kind] == [lib.BD_KIND_FILE, lib.BD_KIND_DIR, lib.BD_KIND_SYMLINK,
+                                              lib.BD_KIND_REPARSE, lib.BD_KIND_SPECIAL]
+    assert [values.METHODS.index(m) for m in ("none", "clone", "kernel_copy", "os_copy", "user_copy")] == [
+        lib.BD_METHOD_NONE, lib.BD_METHOD_CLONE, lib.BD_METHOD_KERNEL_COPY, lib.BD_METHOD_OS_COPY,
+        lib.BD_METHOD_USER_COPY]
+
+
+def test_both_back_ends_hand_out_the_same_classes(tmp_path):
+    (tmp_path / "f").write_bytes(b"data")
+    stats = [binding(b, "tree").Dir.open(tmp_path).stat_at("f") for b in BACKENDS]
+    assert type(stats[0]) is type(stats[1]) is values.Stat and stats[0] == stats[1]
 
 
 def test_every_status_becomes_a_bodega_error_or_memory_error():

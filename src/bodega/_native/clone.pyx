@@ -1,7 +1,5 @@
 # clone.pyx: copy-on-write clones of files and trees, and what a volume can do (bd_clone.h).
-import dataclasses
 import os
-from collections import namedtuple
 
 from bodega import errors
 
@@ -22,62 +20,11 @@ from bodega._native.fault cimport process_plan
 bd_fault_share(process_plan())  # count steps in the process's one plan (bd_fault.h)
 from bodega._native._batch cimport batch_path, open_dir, thread_count
 
-METHODS = ("none", "clone", "kernel_copy", "os_copy", "user_copy")
-ClonedFile = namedtuple("ClonedFile", "path size mtime_ns ctime_ns file_id error")
-ClonedFile.__doc__ = """One file of clone_files: the source's stat just after its clone, or the error."""
+from bodega._native.values import (  # noqa: F401  (part of this module's API)
+    METHODS, CloneFileResult, CloneProgress, CloneTreeResult, ClonedFile, FsInfo,
+)
 
 _MODES = {"auto": BD_CLONE_AUTO, "require": BD_CLONE_REQUIRE, "never": BD_CLONE_NEVER}
-
-
-@dataclasses.dataclass(frozen=True)
-class CloneFileResult:
-    """How one file was cloned."""
-
-    method: str          # "clone", "kernel_copy", "os_copy", "user_copy" or "none" (empty file)
-    bytes_cloned: int    # shared copy-on-write
-    bytes_copied: int    # physically written
-
-
-@dataclasses.dataclass(frozen=True)
-class CloneTreeResult:
-    """What a tree clone did."""
-
-    files: int
-    dirs: int
-    symlinks: int
-    hardlinks: int       # extra names linked to a file cloned once
-    specials: list       # full source paths of the special files skipped (fifo, socket, device)
-    bytes: int
-    bytes_cloned: int
-    bytes_copied: int
-    methods: list        # the copy methods used, e.g. ["clone"]
-    threads: int
-    seconds: float
-
-
-@dataclasses.dataclass(frozen=True)
-class CloneProgress:
-    """Counters of a running tree clone; the totals are 0 until the source is fully listed."""
-
-    files_done: int
-    files_total: int
-    bytes_done: int
-    bytes_total: int
-    bytes_cloned: int
-    bytes_copied: int
-
-
-@dataclasses.dataclass(frozen=True)
-class FsInfo:
-    """A volume and whether it clones copy-on-write (proven by a trial clone)."""
-
-    path: str
-    fs_name: str
-    volume_id: int
-    block_size: int
-    bytes_total: int
-    bytes_free: int
-    can_clone: bool
 
 
 def features():

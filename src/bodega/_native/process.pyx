@@ -1,5 +1,5 @@
 # process.pyx: an app started inside a container's isolation, and what the host offers (bd_process.h).
-import dataclasses
+from bodega._native.values import Bind, Isolation, ProcessResult, ProcessSpec  # noqa: F401  (API)
 import os
 
 from bodega import errors
@@ -17,82 +17,6 @@ from bodega._native._progress cimport ProgressRelay, raise_failure
 _BY = {BD_BY_NONE: "none", BD_BY_CGROUP_V1: "cgroup-v1", BD_BY_CGROUP_V2: "cgroup-v2", BD_BY_RLIMIT: "rlimit",
        BD_BY_JOB: "job-object"}
 _NETWORK = {"none": BD_NET_NONE, "host": BD_NET_HOST}
-
-
-@dataclasses.dataclass(frozen=True)
-class Bind:
-    """A host path the app sees at target (read-only unless read_only is False)."""
-
-    source: str
-    target: str
-    read_only: bool = True
-
-
-@dataclasses.dataclass(frozen=True)
-class ProcessSpec:
-    """What to run and how it is isolated (the same spec on every platform).
-
-    argv, cwd: as the app sees them (see Isolation.root_view); env: the app's whole
-    environment; root: the container root on the host, the app's writable world;
-    network: "none" (no network at all) or "host"; memory_limit in bytes, cpu_limit in
-    cores, time_limit in seconds (0: none).
-    """
-
-    argv: tuple
-    env: dict
-    cwd: str
-    root: str
-    binds: tuple = ()
-    network: str = "none"
-    memory_limit: int = 0
-    cpu_limit: float = 0.0
-    time_limit: float = 0.0
-    sandbox_tool: str | None = None
-    cgroup_root: str | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class ProcessResult:
-    """How the app ended."""
-
-    exit_code: int         # the app's exit status (128+N when signal N ended it)
-    signal: int            # the signal that ended it, 0 when it exited
-    timed_out: bool        # killed at its time limit
-    memory_killed: bool    # stopped by the memory limit, as far as the mechanism tells
-    peak_memory: int       # bytes, 0 when unknown
-    seconds: float
-    memory_by: str         # how the memory limit was applied: cgroup-v1, cgroup-v2, rlimit, job-object, none
-    cpu_by: str
-
-    @property
-    def crashed(self) -> bool:
-        """Ended by a signal, a limit or its time limit rather than by exiting."""
-        return bool(self.signal or self.timed_out or self.memory_killed)
-
-    def to_dict(self):
-        """A JSON-ready dict."""
-        return dataclasses.asdict(self) | {"crashed": self.crashed}
-
-
-@dataclasses.dataclass(frozen=True)
-class Isolation:
-    """What this host offers: the sandbox tool, where the app sees the root, how limits apply."""
-
-    tool: str              # bubblewrap's path ("" when missing; always "" on Windows)
-    root_view: str | None  # where the app sees the container root; None: at its host path
-    binds: bool
-    network_none: bool
-    memory_by: str
-    cpu_by: str
-
-    @property
-    def available(self) -> bool:
-        """Whether apps can be started isolated here."""
-        return bool(self.tool) or self.root_view is None
-
-    def to_dict(self):
-        """A JSON-ready dict."""
-        return dataclasses.asdict(self) | {"available": self.available}
 
 
 ROOT_VIEW = BD_ROOT_VIEW.decode()

@@ -1,14 +1,12 @@
 """A bd_progress whose checkpoints call back into Python and honour Ctrl-C, for cffi."""
 from __future__ import annotations
 
-from collections import namedtuple
 from typing import Callable
 
 from bodega._native.cffi_backend._bd import ffi, lib
 from bodega._native.cffi_backend._status import raise_status
+from bodega._native.values import Progress
 
-Progress = namedtuple("Progress", "files_done files_total bytes_done bytes_total")
-Progress.__doc__ = "How far a native operation is: counts of files and bytes (totals 0 when unknown)."
 
 ProgressCallback = Callable[[Progress], object]
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import namedtuple
 
 from bodega import errors
 from bodega._native.cffi_backend._batch import open_dir
@@ -11,6 +10,7 @@ from bodega._native.cffi_backend._bd import ffi, lib
 from bodega._native.cffi_backend._progress import ProgressCallback, ProgressRelay, raise_failure
 from bodega._native.cffi_backend._status import new_error
 from bodega._native.cffi_backend.hash import split_file_path
+from bodega._native.values import Chunk, ChunkedFile
 
 GEAR_VERSION = lib.BD_CHUNK_GEAR_VERSION
 MIN_SIZE = lib.BD_CHUNK_MIN_DEFAULT
@@ -18,10 +18,6 @@ AVG_SIZE = lib.BD_CHUNK_AVG_DEFAULT
 MAX_SIZE = lib.BD_CHUNK_MAX_DEFAULT
 LEVEL = lib.BD_CHUNK_LEVEL_DEFAULT
 
-Chunk = namedtuple("Chunk", "offset length digest")
-Chunk.__doc__ = "One chunk of a file: where it is and the BLAKE3-256 of its bytes."
-ChunkedFile = namedtuple("ChunkedFile", "digest size chunks")
-ChunkedFile.__doc__ = "A file cut into chunks: its own BLAKE3-256, its size and its chunks in order."
 
 
 def _params(min_size: object, avg_size: object, max_size: object, level: object) -> object:

@@ -1,10 +1,8 @@
 """Copy-on-write clones of files and trees, and what a volume can do (bd_clone.h), for cffi."""
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
-from collections import namedtuple
 from typing import Callable, Sequence
 
 from bodega import errors
@@ -12,63 +10,12 @@ from bodega._native.cffi_backend._batch import batch_path, open_dir, thread_coun
 from bodega._native.cffi_backend._bd import ffi, lib
 from bodega._native.cffi_backend._progress import ProgressBridge, ProgressRelay
 from bodega._native.cffi_backend._status import job_error, new_error, raise_status
+from bodega._native.values import (  # noqa: F401  (part of this module's API)
+    METHODS, CloneFileResult, CloneProgress, CloneTreeResult, ClonedFile, FsInfo,
+)
 
-METHODS = ("none", "clone", "kernel_copy", "os_copy", "user_copy")
-ClonedFile = namedtuple("ClonedFile", "path size mtime_ns ctime_ns file_id error")
-ClonedFile.__doc__ = """One file of clone_files: the source's stat just after its clone, or the error."""
 
 _MODES = {"auto": lib.BD_CLONE_AUTO, "require": lib.BD_CLONE_REQUIRE, "never": lib.BD_CLONE_NEVER}
-
-
-@dataclasses.dataclass(frozen=True)
-class CloneFileResult:
-    """How one file was cloned."""
-
-    method: str          # "clone", "kernel_copy", "os_copy", "user_copy" or "none" (empty file)
-    bytes_cloned: int    # shared copy-on-write
-    bytes_copied: int    # physically written
-
-
-@dataclasses.dataclass(frozen=True)
-class CloneTreeResult:
-    """What a tree clone did."""
-
-    files: int
-    dirs: int
-    symlinks: int
-    hardlinks: int       # extra names linked to a file cloned once
-    specials: list       # full source paths of the special files skipped (fifo, socket, device)
-    bytes: int
-    bytes_cloned: int
-    bytes_copied: int
-    methods: list        # the copy methods used, e.g. ["clone"]
-    threads: int
-    seconds: float
-
-
-@dataclasses.dataclass(frozen=True)
-class CloneProgress:
-    """Counters of a running tree clone; the totals are 0 until the source is fully listed."""
-
-    files_done: int
-    files_total: int
-    bytes_done: int
-    bytes_total: int
-    bytes_cloned: int
-    bytes_copied: int
-
-
-@dataclasses.dataclass(frozen=True)
-class FsInfo:
-    """A volume and whether it clones copy-on-write (proven by a trial clone)."""
-
-    path: str
-    fs_name: str
-    volume_id: int
-    block_size: int
-    bytes_total: int
-    bytes_free: int
-    can_clone: bool
 
 
 def features() -> frozenset[str]:

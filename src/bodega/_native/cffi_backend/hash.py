@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import namedtuple
 from typing import Iterable
 
 from bodega import errors
@@ -11,12 +10,11 @@ from bodega._native.cffi_backend._batch import batch_path, open_dir, thread_coun
 from bodega._native.cffi_backend._bd import ffi, lib
 from bodega._native.cffi_backend._progress import ProgressCallback, ProgressRelay, raise_failure
 from bodega._native.cffi_backend._status import job_error, new_error, raise_status
+from bodega._native.values import FileHash
 
 DIGEST_SIZE = 32
 GIL_RELEASE_MIN = 2048  # below this, releasing the GIL costs more than the hashing
 
-FileHash = namedtuple("FileHash", "path digest size mode mtime_ns ctime_ns file_id volume_id error")
-FileHash.__doc__ = "One file of a batch: its digest and metadata from the open handle, or the error that stopped it."
 
 
 def _buffer(data: object) -> object:

@@ -7,12 +7,15 @@ import operator
 import os
 import time
 from array import array
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from bodega import errors
 from bodega._native.cffi_backend._bd import ffi, lib
-from bodega._native.cffi_backend._progress import Progress, ProgressRelay
+from bodega._native.cffi_backend._progress import ProgressRelay
 from bodega._native.cffi_backend._status import job_error, new_error, raise_status
+
+if TYPE_CHECKING:
+    from bodega._native.values import Progress
 
 KINDS = ("deleted", "file", "dir", "symlink", "reparse", "special")
 ROW_BYTES = lib.BD_MF_ROW_BYTES

@@ -2,7 +2,6 @@
 entry is asked for (cffi back end)."""
 from __future__ import annotations
 
-import enum
 import operator
 import os
 from typing import Callable, Iterator
@@ -11,16 +10,7 @@ from bodega import errors
 from bodega._native.cffi_backend._bd import ffi, lib
 from bodega._native.cffi_backend._progress import ProgressBridge
 from bodega._native.cffi_backend._status import new_error, raise_status
-
-
-class Kind(enum.IntEnum):
-    """What an entry is (bd_kind)."""
-
-    FILE = lib.BD_KIND_FILE
-    DIR = lib.BD_KIND_DIR
-    SYMLINK = lib.BD_KIND_SYMLINK
-    REPARSE = lib.BD_KIND_REPARSE   # a Windows reparse point other than a symlink (junction, ...)
-    SPECIAL = lib.BD_KIND_SPECIAL   # fifo, socket or device: listed, never opened
+from bodega._native.values import Kind
 
 
 _KINDS = {k.value: k for k in Kind}

@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import errno
 import os
-from collections import namedtuple
 from typing import NoReturn
 
 from bodega import errors
 from bodega._native.cffi_backend._bd import ffi, lib
 from bodega._native.cffi_backend._status import fail, new_error
+from bodega._native.values import METHODS, Stat
 
 KINDS = ("none", "file", "dir", "symlink", "reparse", "special")
-METHODS = ("none", "clone", "kernel_copy", "os_copy", "user_copy")
 _CLONE_MODES = {"auto": lib.BD_CLONE_AUTO, "require": lib.BD_CLONE_REQUIRE, "never": lib.BD_CLONE_NEVER}
 READ_PIECE = 1 << 20
 _LINK_CAP = 65536
 
-Stat = namedtuple("Stat", "kind mode size mtime_ns ctime_ns nlink uid gid file_id file_id_hi volume_id attrs")
-Stat.__doc__ = "An entry's metadata, read without following a link (kind: file, dir, symlink, reparse, special)."
 
 
 def _stat(st: object) -> Stat:
