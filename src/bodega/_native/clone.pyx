@@ -2,6 +2,7 @@
 import os
 
 from bodega import errors
+from bodega._native.arguments import path_arg
 
 from libc.stdint cimport uint32_t
 from libc.stdlib cimport malloc, free
@@ -32,20 +33,6 @@ def features():
     return frozenset(bd_platform_features().decode().split())
 
 
-cdef bytes _path_arg(object path, str what):
-    """path as bytes for C: fs-encoded, no NUL, last component resolved when it is . or .."""
-    try:
-        raw = os.fsencode(os.fspath(path))
-    except TypeError:
-        raise errors.InvalidInput(f"{what} must be a path, not {type(path).__name__}") from None
-    if not raw or b"\0" in raw:
-        raise errors.InvalidInput(f"{what} is not a valid path: {os.fsdecode(raw)!r}")
-    tail = os.path.basename(raw.rstrip(b"/" if os.sep == "/" else b"/\\"))
-    if tail in (b"", b".", b".."):
-        raw = os.path.realpath(raw)
-    return raw
-
-
 cdef uint32_t _mode_flags(object mode) except? 0xFFFFFFFF:
     if mode not in _MODES:
         raise errors.InvalidInput(f"mode must be one of {', '.join(_MODES)}, not {mode!r}")
@@ -66,7 +53,7 @@ cdef class _TreeReporter:
 
 def clone_file(src, dst, *, mode="auto"):
     """Clones the file src to the new path dst (data, mode, mtime, owner, xattrs)."""
-    cdef bytes s = _path_arg(src, "source"), d = _path_arg(dst, "destination")
+    cdef bytes s = path_arg(src, "source"), d = path_arg(dst, "destination")
     cdef uint32_t flags = _mode_flags(mode)
     cdef bd_error e
     cdef bd_copy_result r
@@ -85,7 +72,7 @@ def clone_file(src, dst, *, mode="auto"):
 
 def clone_tree(src, dst, *, progress=None, threads=None, mode="auto"):
     """Clones the directory tree src to the new path dst, all or nothing."""
-    cdef bytes s = _path_arg(src, "source"), d = _path_arg(dst, "destination")
+    cdef bytes s = path_arg(src, "source"), d = path_arg(dst, "destination")
     cdef uint32_t flags = _mode_flags(mode)
     cdef unsigned nthreads = 0
     if threads is not None:
@@ -130,7 +117,7 @@ def clone_tree(src, dst, *, progress=None, threads=None, mode="auto"):
 
 def fs_info(path):
     """Describes the volume of the directory path, with a trial clone inside it."""
-    cdef bytes p = _path_arg(path, "path")
+    cdef bytes p = path_arg(path, "path")
     cdef bd_error e
     cdef bd_fs_info info
     cdef bd_status rc

@@ -3,6 +3,7 @@ from bodega._native.values import Bind, Isolation, ProcessResult, ProcessSpec  #
 import os
 
 from bodega import errors
+from bodega._native.arguments import text_arg
 
 from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
@@ -22,14 +23,6 @@ _NETWORK = {"none": BD_NET_NONE, "host": BD_NET_HOST}
 ROOT_VIEW = BD_ROOT_VIEW.decode()
 
 
-cdef bytes _arg(object value, str what):
-    if isinstance(value, str):
-        value = os.fsencode(value)
-    if not isinstance(value, bytes) or b"\0" in value:
-        raise errors.InvalidInput(f"{what} must be text without NUL bytes, not {value!r}")
-    return value
-
-
 def pid_alive(pid):
     """Whether a process with this id runs on this machine (one that ended unreaped counts as ended)."""
     if not isinstance(pid, int) or pid < 0:
@@ -43,8 +36,8 @@ def isolation(sandbox_tool=None, cgroup_root=None):
     """Probes the host's isolation: sandbox tool, root view, binds, network, limit mechanisms."""
     cdef bd_isolation iso
     cdef bd_error e
-    cdef bytes tool = _arg(sandbox_tool, "sandbox_tool") if sandbox_tool is not None else None
-    cdef bytes cg = _arg(cgroup_root, "cgroup_root") if cgroup_root is not None else None
+    cdef bytes tool = text_arg(sandbox_tool, "sandbox_tool") if sandbox_tool is not None else None
+    cdef bytes cg = text_arg(cgroup_root, "cgroup_root") if cgroup_root is not None else None
     bd_error_clear(&e)
     cdef bd_status rc = bd_isolation_probe(<const char *>tool if tool is not None else NULL,
                                            <const char *>cg if cg is not None else NULL, &iso, &e)
@@ -66,14 +59,14 @@ def run(spec, progress=None):
     if not spec.argv:
         raise errors.InvalidInput("a process needs a program to run")
     keep = []  # every bytes object whose buffer C points into
-    argv = [_arg(a, "an argument") for a in spec.argv]
-    env = [_arg(f"{k}={v}", "an environment variable") for k, v in spec.env.items()]
-    binds = [(_arg(b.source, "a bind source"), _arg(b.target, "a bind target"), bool(b.read_only))
+    argv = [text_arg(a, "an argument") for a in spec.argv]
+    env = [text_arg(f"{k}={v}", "an environment variable") for k, v in spec.env.items()]
+    binds = [(text_arg(b.source, "a bind source"), text_arg(b.target, "a bind target"), bool(b.read_only))
              for b in spec.binds]
-    cdef bytes cwd = _arg(spec.cwd, "cwd")
-    cdef bytes root = _arg(spec.root, "root")
-    cdef bytes tool = _arg(spec.sandbox_tool, "sandbox_tool") if spec.sandbox_tool else None
-    cdef bytes cg = _arg(spec.cgroup_root, "cgroup_root") if spec.cgroup_root else None
+    cdef bytes cwd = text_arg(spec.cwd, "cwd")
+    cdef bytes root = text_arg(spec.root, "root")
+    cdef bytes tool = text_arg(spec.sandbox_tool, "sandbox_tool") if spec.sandbox_tool else None
+    cdef bytes cg = text_arg(spec.cgroup_root, "cgroup_root") if spec.cgroup_root else None
     cdef const char **c_argv = <const char **>calloc(len(argv) + 1, sizeof(char *))
     cdef const char **c_env = <const char **>calloc(len(env) + 1, sizeof(char *))
     cdef bd_bind *c_binds = <bd_bind *>calloc(len(binds) + 1, sizeof(bd_bind))

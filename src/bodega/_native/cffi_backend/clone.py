@@ -6,6 +6,7 @@ import time
 from typing import Callable, Sequence
 
 from bodega import errors
+from bodega._native.arguments import path_arg
 from bodega._native.cffi_backend._batch import batch_path, open_dir, thread_count
 from bodega._native.cffi_backend._bd import ffi, lib
 from bodega._native.cffi_backend._progress import ProgressBridge, ProgressRelay
@@ -21,20 +22,6 @@ _MODES = {"auto": lib.BD_CLONE_AUTO, "require": lib.BD_CLONE_REQUIRE, "never": l
 def features() -> frozenset[str]:
     """The native capabilities of this build on this machine (e.g. "ficlone", "statx")."""
     return frozenset(ffi.string(lib.bd_platform_features()).decode().split())
-
-
-def _path_arg(path: object, what: str) -> bytes:
-    """path as bytes for C: fs-encoded, no NUL, last component resolved when it is . or .."""
-    try:
-        raw = os.fsencode(os.fspath(path))
-    except TypeError:
-        raise errors.InvalidInput(f"{what} must be a path, not {type(path).__name__}") from None
-    if not raw or b"\0" in raw:
-        raise errors.InvalidInput(f"{what} is not a valid path: {os.fsdecode(raw)!r}")
-    tail = os.path.basename(raw.rstrip(b"/" if os.sep == "/" else b"/\\"))
-    if tail in (b"", b".", b".."):
-        raw = os.path.realpath(raw)
-    return raw
 
 
 def _mode_flags(mode: object) -> int:
@@ -53,7 +40,7 @@ class _TreeBridge(ProgressBridge):
 
 def clone_file(src: object, dst: object, *, mode: str = "auto") -> CloneFileResult:
     """Clones the file src to the new path dst (data, mode, mtime, owner, xattrs)."""
-    s, d = _path_arg(src, "source"), _path_arg(dst, "destination")
+    s, d = path_arg(src, "source"), path_arg(dst, "destination")
     flags = _mode_flags(mode)
     e = new_error()
     r = ffi.new("bd_copy_result *")
@@ -68,7 +55,7 @@ def clone_file(src: object, dst: object, *, mode: str = "auto") -> CloneFileResu
 def clone_tree(src: object, dst: object, *, progress: Callable[[CloneProgress], object] | None = None,
                threads: int | None = None, mode: str = "auto") -> CloneTreeResult:
     """Clones the directory tree src to the new path dst, all or nothing."""
-    s, d = _path_arg(src, "source"), _path_arg(dst, "destination")
+    s, d = path_arg(src, "source"), path_arg(dst, "destination")
     flags = _mode_flags(mode)
     nthreads = 0
     if threads is not None:
@@ -100,7 +87,7 @@ def clone_tree(src: object, dst: object, *, progress: Callable[[CloneProgress], 
 
 def fs_info(path: object) -> FsInfo:
     """Describes the volume of the directory path, with a trial clone inside it."""
-    p = _path_arg(path, "path")
+    p = path_arg(path, "path")
     e = new_error()
     info = ffi.new("bd_fs_info *")
     if lib.bd_probe_cow(p, info, e) != lib.BD_OK:

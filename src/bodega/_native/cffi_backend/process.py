@@ -5,6 +5,7 @@ import os
 from typing import TYPE_CHECKING, Callable
 
 from bodega import errors
+from bodega._native.arguments import text_arg
 from bodega._native.cffi_backend._bd import ffi, lib
 from bodega._native.cffi_backend._progress import ProgressRelay, raise_failure
 from bodega._native.cffi_backend._status import new_error, status_name
@@ -19,14 +20,6 @@ _NETWORK = {"none": lib.BD_NET_NONE, "host": lib.BD_NET_HOST}
 
 
 ROOT_VIEW = ffi.string(lib.BD_ROOT_VIEW).decode()
-
-
-def _arg(value: object, what: str) -> bytes:
-    if isinstance(value, str):
-        value = os.fsencode(value)
-    if not isinstance(value, bytes) or b"\0" in value:
-        raise errors.InvalidInput(f"{what} must be text without NUL bytes, not {value!r}")
-    return value
 
 
 def _c_string(value: bytes | None) -> object:
@@ -44,8 +37,8 @@ def pid_alive(pid: int) -> bool:
 
 def isolation(sandbox_tool: str | None = None, cgroup_root: str | None = None) -> Isolation:
     """Probes the host's isolation: sandbox tool, root view, binds, network, limit mechanisms."""
-    tool = _arg(sandbox_tool, "sandbox_tool") if sandbox_tool is not None else None
-    cg = _arg(cgroup_root, "cgroup_root") if cgroup_root is not None else None
+    tool = text_arg(sandbox_tool, "sandbox_tool") if sandbox_tool is not None else None
+    cg = text_arg(cgroup_root, "cgroup_root") if cgroup_root is not None else None
     iso = ffi.new("bd_isolation *")
     e = new_error()
     rc = lib.bd_isolation_probe(_c_string(tool), _c_string(cg), iso, e)
@@ -66,14 +59,14 @@ def run(spec: ProcessSpec, progress: Callable[[Progress], object] | None = None)
         raise errors.InvalidInput(f"network is 'none' or 'host', not {spec.network!r}")
     if not spec.argv:
         raise errors.InvalidInput("a process needs a program to run")
-    argv = [_arg(a, "an argument") for a in spec.argv]
-    env = [_arg(f"{k}={v}", "an environment variable") for k, v in spec.env.items()]
-    binds = [(_arg(b.source, "a bind source"), _arg(b.target, "a bind target"), bool(b.read_only))
+    argv = [text_arg(a, "an argument") for a in spec.argv]
+    env = [text_arg(f"{k}={v}", "an environment variable") for k, v in spec.env.items()]
+    binds = [(text_arg(b.source, "a bind source"), text_arg(b.target, "a bind target"), bool(b.read_only))
              for b in spec.binds]
-    cwd = _arg(spec.cwd, "cwd")
-    root = _arg(spec.root, "root")
-    tool = _arg(spec.sandbox_tool, "sandbox_tool") if spec.sandbox_tool else None
-    cg = _arg(spec.cgroup_root, "cgroup_root") if spec.cgroup_root else None
+    cwd = text_arg(spec.cwd, "cwd")
+    root = text_arg(spec.root, "root")
+    tool = text_arg(spec.sandbox_tool, "sandbox_tool") if spec.sandbox_tool else None
+    cg = text_arg(spec.cgroup_root, "cgroup_root") if spec.cgroup_root else None
     relay = ProgressRelay(progress)
     keep = []  # every C string the spec points into, alive for the call
 
