@@ -218,3 +218,21 @@ def test_the_package_serves_the_chosen_backend(backend, tmp_path):
                          capture_output=True, text=True, check=True).stdout.split()
     assert out[0] == backend
     assert out[2] == ("bodega._native.scan" if backend == "cython" else "bodega._native.cffi_backend.scan")
+
+
+def test_the_cffi_declarations_are_the_headers():
+    """build.py's cdef is generated from native/include: every public function and macro is in lib."""
+    import re
+    from pathlib import Path
+
+    include = Path(__file__).resolve().parents[2] / "native" / "include" / "bodega"
+    functions, macros = set(), set()
+    for header in include.glob("bd_*.h"):
+        if header.name in ("bd_simd.h", "bd_thread.h"):  # internal: inline atomics and SIMD dispatch
+            continue
+        text = re.sub(r"/\*.*?\*/", "", header.read_text(), flags=re.S)
+        functions |= set(re.findall(r"^[a-z][\w ]*?\**\b(bd_\w+)\(", text, flags=re.M))
+        macros |= {m for m in re.findall(r"^#define (BD_\w+) [^\n(]", text, flags=re.M)}
+    assert len(functions) > 80
+    assert sorted(f for f in functions if not hasattr(lib, f)) == []
+    assert sorted(m for m in macros if not hasattr(lib, m)) == []
