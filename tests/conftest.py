@@ -130,11 +130,13 @@ def pytest_generate_tests(metafunc):
 
 
 @pytest.fixture
-def native_backend(request, monkeypatch) -> str:
+def native_backend(request, monkeypatch):
     """The back end of the native core this run of the test uses ("cython" or "cffi")."""
     backend = getattr(request, "param", "cython")
+    before = set(sys.modules)
     native_backends.use_backend(backend, request.module, monkeypatch)
-    return backend
+    yield backend
+    native_backends.restore_new_modules(before, backend)
 
 
 @pytest.fixture

@@ -29,11 +29,11 @@ def binding(backend: str, name: str) -> ModuleType:
     return importlib.import_module(prefix + name)
 
 
-def swaps(namespace: dict, backend: str) -> dict[str, object]:
-    """{global name: the back end's object} for every global of namespace that is a binding's."""
+def swaps(namespace: dict, backend: str, source: str = "cython") -> dict[str, object]:
+    """{global name: the back end's object} for every global of namespace that is source's."""
     out: dict[str, object] = {}
     for module_name in MODULES:
-        default = binding("cython", module_name)
+        default = binding(source, module_name)
         chosen = binding(backend, module_name)
         by_id = {id(value): name for name, value in vars(default).items() if not name.startswith("__")}
         for name, value in namespace.items():
@@ -51,6 +51,22 @@ def runs_on_both(rel: str, module: ModuleType | None) -> bool:
     return rel.startswith(BOTH_NATIVE_BACKENDS) and module is not None and bool(swaps(vars(module), "cython"))
 
 
+def bodega_modules() -> dict[str, ModuleType]:
+    """The loaded bodega modules above the bindings."""
+    return {n: m for n, m in list(sys.modules.items())
+            if n.startswith("bodega.") and not n.startswith("bodega._native") and m is not None}
+
+
+def restore_new_modules(before: set[str], backend: str) -> None:
+    """Gives the modules first imported during a `backend` test the default bindings back."""
+    if backend == "cython":
+        return
+    for name, module in bodega_modules().items():
+        if name not in before:
+            for attr, value in swaps(vars(module), "cython", source=backend).items():
+                setattr(module, attr, value)
+
+
 def use_backend(backend: str, test_module: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     """Makes the process use `backend`'s bindings until monkeypatch is undone."""
     if backend == "cython":
@@ -61,8 +77,7 @@ def use_backend(backend: str, test_module: ModuleType, monkeypatch: pytest.Monke
         monkeypatch.setitem(sys.modules, f"bodega._native.{name}", binding(backend, name))
         monkeypatch.setattr(package, name, binding(backend, name), raising=False)
     monkeypatch.setattr(package, "BACKEND", backend)
-    modules = [test_module] + [m for n, m in list(sys.modules.items())
-                               if n.startswith("bodega.") and not n.startswith("bodega._native") and m is not None]
+    modules = [test_module, *bodega_modules().values()]
     for module in modules:
         for name, value in swaps(vars(module), backend).items():
             monkeypatch.setattr(module, name, value)
