@@ -255,3 +255,28 @@ def test_remove_path_removes_a_tree_and_never_follows_a_link(tmp_path):
     remove_path(link)  # the link itself goes, its target stays
     assert not link.is_symlink() and (outside / "keep").read_bytes() == b"precious"
 
+
+
+def test_write_files_writes_a_batch_never_through_a_link_and_stops_when_told(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "a/b").mkdir(parents=True)
+    outside.mkdir()
+    os.symlink(outside, root / "via")
+    with Tree.open(root) as t:
+        assert t.root.write_files([(b"top", b"1", 0o600, 1_600_000_000_000_000_000),
+                                   (b"a/b/deep", b"deep", 0o755, 1_600_000_000_000_000_000)]) == 2
+        with pytest.raises(errors.UnsafePath):
+            t.root.write_files([(b"via/escaped", b"x", 0o644, 0)])
+        seen = []
+
+        def stop(files, nbytes):
+            seen.append((files, nbytes))
+            raise errors.Cancelled("stop")
+
+        with pytest.raises(errors.Cancelled):
+            t.root.write_files([(b"one", b"11", 0o644, 0), (b"two", b"2", 0o644, 0)], stop, 0)
+    assert (root / "a/b/deep").read_bytes() == b"deep"
+    assert stat.S_IMODE((root / "top").stat().st_mode) == 0o600
+    assert (root / "top").stat().st_mtime_ns == 1_600_000_000_000_000_000
+    assert list(outside.iterdir()) == []
+    assert seen == [(1, 2)] and (root / "one").exists() and not (root / "two").exists()

@@ -478,3 +478,39 @@ cdef extern from "bodega/bd_process.h" nogil:
     bd_status bd_process_run(const bd_process_spec *spec, bd_progress *p, bd_process_result *out, bd_error *e)
     bd_status bd_isolation_probe(const char *sandbox_tool, const char *cgroup_root, bd_isolation *out, bd_error *e)
     int bd_process_alive(uint64_t pid)
+
+
+cdef extern from "bodega/bd_tar.h" nogil:
+    ctypedef struct bd_tar_member:
+        char type
+        uint32_t mode
+        int64_t mtime_ns
+        uint64_t size
+        size_t name_off
+        size_t name_len
+        size_t link_off
+        size_t link_len
+        size_t data_off
+        int data_whole
+
+    ctypedef struct bd_tar:
+        char *names
+        size_t names_len
+        int ended
+
+    bd_status bd_tar_read(bd_tar *t, const unsigned char *buf, size_t len, int eof, size_t max_whole,
+                          bd_tar_member *out, size_t cap, size_t *count, size_t *used, size_t *need, bd_error *e)
+    void bd_tar_free(bd_tar *t)
+
+
+cdef extern from "bodega/bd_write.h" nogil:
+    ctypedef struct bd_new_file:
+        const char *path
+        size_t path_len
+        const void *data
+        size_t size
+        uint32_t mode
+        int64_t mtime_ns
+
+    bd_status bd_files_write(bd_dir *root, const bd_new_file *files, size_t n, bd_progress *p, size_t *done,
+                             bd_error *e)

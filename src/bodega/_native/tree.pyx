@@ -13,6 +13,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.errno cimport ENOENT, EEXIST, EINVAL
 from libc.string cimport memset
+from libc.stdlib cimport malloc, free
 
 from bodega._native.bd cimport (
     bd_error, bd_error_clear, bd_error_set_path, bd_status, BD_OK, BD_PATH_DST, bd_stat, bd_dir, bd_file,
@@ -23,7 +24,9 @@ from bodega._native.bd cimport (
     bd_file_clone_at, bd_copy_result, BD_LINK_DIR, BD_RENAME_NOREPLACE, BD_RENAME_EXCHANGE, BD_META_MODE,
     BD_META_TIMES, BD_META_OWNER, BD_CLONE_AUTO, BD_CLONE_REQUIRE, BD_CLONE_NEVER, BD_E_IO, BD_E_NOTSUP,
     bd_volume_sync, bd_file_lock, bd_file_sync_at, bd_file_create_mode_at, bd_file_open_write_at,
+    bd_new_file, bd_files_write,
 )
+from bodega._native._progress cimport ProgressBridge
 from bodega._native._status cimport raise_status
 from bodega._native.bd cimport bd_fault_share
 from bodega._native.fault cimport process_plan
@@ -447,6 +450,44 @@ cdef class Dir:
         if rc != BD_OK:
             _fail(&e, self.path, n)
         return _stat(&after)
+
+    def write_files(self, files, progress=None, interval_ns=100_000_000):
+        """Creates each (path, data, mode, mtime_ns) of files in order, one native call without
+        the GIL: path relative to this directory ('/'-separated names whose parents exist),
+        never through a link, exclusive, mode and mtime set last.  progress(files, bytes) is
+        called at most every interval_ns (0: after every file) and may raise to stop; on
+        failure the file being written is removed and those before it stay.  Returns the count."""
+        cdef Py_ssize_t n = len(files), i
+        cdef bd_new_file *c = <bd_new_file *>malloc(max(n, 1) * sizeof(bd_new_file))
+        cdef ProgressBridge bridge = ProgressBridge(progress)
+        cdef bd_error e
+        cdef bd_status rc
+        cdef size_t done = 0
+        cdef bd_dir *h = self._h()
+        cdef bytes path, data
+        if c == NULL:
+            raise MemoryError()
+        try:
+            for i in range(n):
+                path, data, mode, mtime_ns = files[i]
+                if not path or b"\0" in path:
+                    raise errors.InvalidInput(f"not a relative path: {os.fsdecode(path)!r}")
+                c[i].path = path
+                c[i].path_len = len(path)
+                c[i].data = <const char *>data
+                c[i].size = len(data)
+                c[i].mode = mode
+                c[i].mtime_ns = mtime_ns
+            bridge.c.interval_ns = interval_ns
+            bd_error_clear(&e)
+            with nogil:
+                rc = bd_files_write(h, c, n, &bridge.c if progress is not None else NULL, &done, &e)
+        finally:
+            free(c)
+        if rc != BD_OK:
+            bridge.reraise()
+            raise_status(&e, None, self.path)
+        return done
 
     def open_read_at(self, name):
         """The regular file name opened for reading (UnsafePath for a link, SpecialFile for a fifo...)."""

@@ -16,7 +16,8 @@ class Member:
     kind: file, dir, symlink, hardlink or special (device, fifo, socket);
     link: a symlink's target, or the member name a hardlink refers to;
     size: the uncompressed size the archive declares (0 for non-files);
-    compressed_size: bytes the member takes in the archive, when the format says.
+    compressed_size: bytes the member takes in the archive, when the format says;
+    data: a small file's bytes when the reader has them already (a tar stream's buffer).
     """
 
     name: bytes
@@ -27,6 +28,7 @@ class Member:
     link: bytes | None = None
     compressed_size: int | None = None
     detail: str = ""  # what a special member is ("character device", "fifo", ...)
+    data: bytes | None = field(default=None, repr=False, compare=False)
     _opener: Callable[[], BinaryIO] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -39,5 +41,5 @@ class Member:
         if self._opener is None:
             import io
 
-            return io.BytesIO(b"")
+            return io.BytesIO(self.data or b"")
         return self._opener()

@@ -2,27 +2,27 @@
 from __future__ import annotations
 
 import bz2
-import gzip
-import io
 import lzma
-import tarfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
 import zstandard
 
 from bodega import errors
+from bodega._native.tar import TarReader
+from bodega.storage.archive.gunzip import Gunzip
+from bodega.storage.archive.prefetch import Prefetch
 from bodega.storage.archive.member import DIR, FILE, HARDLINK, SPECIAL, SYMLINK, Member
-from bodega.storage.archive.reader import Archive, GuardedStream, damage_error, is_damage
+from bodega.storage.archive.reader import Archive, damage_error, is_damage
 from bodega.storage.archive.sniff import TAR, TAR_BZ2, TAR_GZ, TAR_XZ, TAR_ZST, looks_like_tar
 
-SPECIAL_NAMES = {tarfile.CHRTYPE: "character device", tarfile.BLKTYPE: "block device", tarfile.FIFOTYPE: "fifo"}
+SPECIAL_NAMES = {ord("3"): "character device", ord("4"): "block device", ord("6"): "fifo"}
 
 
 def _decompressed(raw: BinaryIO, fmt: str) -> BinaryIO:
     """The tar stream inside raw."""
     if fmt == TAR_GZ:
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        return Gunzip(raw)  # type: ignore[return-value]
     if fmt == TAR_XZ:
         return lzma.LZMAFile(raw)  # type: ignore[return-value]
     if fmt == TAR_BZ2:
@@ -32,61 +32,53 @@ def _decompressed(raw: BinaryIO, fmt: str) -> BinaryIO:
     return raw
 
 
-class _Forward:
-    """A decompressed stream that tarfile may treat as seekable, as long as it only moves forward.
+MAX_WHOLE = 1 << 20  # files up to this size come whole from the buffer; larger ones are streamed
+REFILL = 4 << 20     # decoded bytes read at a time
+TYPES = {ord("0"): FILE, ord("5"): DIR, ord("2"): SYMLINK, ord("1"): HARDLINK}
 
-    tarfile's random-access mode ('r:') is several times faster than its stream mode ('r|');
-    reading members in order, its seeks all go forward, which this turns into reads.  The
-    decoder is read a megabyte at a time (tarfile asks for 512-byte headers), and a read
-    returns n bytes unless the stream ends.
-    """
 
-    REFILL = 1 << 20
+class _Data:
+    """A large file's data, read from the archive's buffer and decoder; finish() skips what the
+    reader left and the padding, so the stream stands at the next header."""
 
-    def __init__(self, raw: BinaryIO, head: bytes = b"") -> None:
-        self._raw, self._buf, self._at, self._pos = raw, head, 0, 0
-
-    def _take(self, n: int) -> bytes:
-        if self._at >= len(self._buf):
-            self._buf, self._at = self._raw.read(max(n, self.REFILL)), 0
-        out = self._buf[self._at:self._at + n]
-        self._at += len(out)
-        return out
+    def __init__(self, archive: TarArchive, size: int, shown: str) -> None:
+        self._a, self._left, self._shown, self._pad = archive, size, shown, -size % 512
 
     def read(self, n: int = -1) -> bytes:
-        if n < 0:
-            out = self._buf[self._at:] + self._raw.read()
-            self._buf, self._at = b"", 0
-        else:
-            out = self._take(n)
-            while len(out) < n:
-                more = self._take(n - len(out))
-                if not more:
-                    break
-                out += more
-        self._pos += len(out)
+        """Up to n bytes (all with -1); b"" at the member's end."""
+        n = self._left if n < 0 else min(n, self._left)
+        if n <= 0:
+            return b""
+        out = self._a._take(n, self._shown)
+        if not out:
+            raise errors.ArchiveCorrupt(f"{self._a.path}: member {self._shown!r}: damaged or truncated "
+                                        "(unexpected end of data)", member=self._shown, path=self._a.path)
+        self._left -= len(out)
         return out
 
-    def seek(self, offset: int, whence: int = 0) -> int:
-        if whence == 1:
-            offset += self._pos
-        elif whence != 0:
-            raise io.UnsupportedOperation("a tar stream cannot seek from its end")
-        if offset < self._pos:
-            raise io.UnsupportedOperation("a tar stream cannot go back")
-        while self._pos < offset:
-            skipped = self._take(min(offset - self._pos, self.REFILL))
-            if not skipped:
-                break
-            self._pos += len(skipped)
-        return self._pos
+    def finish(self) -> None:
+        """Skips the rest of the data and its padding."""
+        while self._left > 0:
+            self.read(REFILL)
+        self._a._take(self._pad, self._shown)
 
-    def tell(self) -> int:
-        return self._pos
+    def close(self) -> None:
+        """Nothing to release: the archive owns the stream."""
+
+    def __enter__(self) -> "_Data":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class TarArchive(Archive):
-    """A tar stream: members are known one at a time, each member's data only until the next."""
+    """A tar stream: members are known one at a time, each member's data only until the next.
+
+    The native core reads the headers (ustar, pax, GNU long names) from a buffer of the
+    decoded stream; a small file's data comes with its member (Member.data), a large one's
+    is streamed from the buffer and the decoder.
+    """
 
     def __init__(self, path: str, fmt: str) -> None:
         super().__init__(path)
@@ -96,75 +88,104 @@ class TarArchive(Archive):
         except OSError as e:
             raise errors.os_error(e, "open archive", self.path) from None
         try:
-            stream = _decompressed(self._raw, fmt)
-            head = stream.read(512)
+            self._stream = Prefetch(_decompressed(self._raw, fmt))
+            head = b""
+            while len(head) < 512:
+                more = self._stream.read(512 - len(head))
+                if not more:
+                    break
+                head += more
             if head and not looks_like_tar(head):
                 raise errors.ArchiveCorrupt(f"{self.path}: {fmt} data that is not a tar archive", path=self.path)
-            self._stream = _Forward(stream, head)
-            self._tar = tarfile.open(fileobj=self._stream, mode="r:",  # type: ignore[call-overload]
-                                     encoding="utf-8", errors="surrogateescape")
+            if not head:
+                raise errors.ArchiveCorrupt(f"{self.path}: damaged or truncated (empty file)", path=self.path)
         except Exception as exc:
-            self._raw.close()
+            self._close()
             if is_damage(exc):
                 raise damage_error(exc, self.path, None) from None
             raise
+        self._buf = bytearray(head)
+        self._eof = False
 
-    def _member(self, info: tarfile.TarInfo) -> Member:
-        name = info.name.encode("utf-8", "surrogateescape")
-        if info.isdir():
-            # tarfile drops a directory's trailing slash; kind says what it is.
-            kind, detail = DIR, ""
-        elif info.issym():
-            kind, detail = SYMLINK, ""
-        elif info.islnk():
-            kind, detail = HARDLINK, ""
-        elif info.isreg():
-            kind, detail = FILE, ""
-        else:
-            kind, detail = SPECIAL, SPECIAL_NAMES.get(info.type, f"tar type {info.type!r}")
-        link = info.linkname.encode("utf-8", "surrogateescape") if kind in (SYMLINK, HARDLINK) else None
-        opener = None
-        if kind == FILE:
-            shown = name.decode("utf-8", "backslashreplace")
-
-            def opener(info: tarfile.TarInfo = info, shown: str = shown) -> BinaryIO:
-                return GuardedStream(self._tar.extractfile(info), self.path, shown)  # type: ignore[arg-type,return-value]
-        return Member(name=name, kind=kind, mode=info.mode & 0o7777, size=info.size if kind == FILE else 0,
-                      mtime_ns=int(info.mtime * 1_000_000_000), link=link, detail=detail, _opener=opener)
-
-    def __iter__(self) -> Iterator[Member]:
-        # tarfile keeps every TarInfo it has seen (random-access mode): a list of what was
-        # read, in memory; fine for the member counts UnpackLimits allows.
-        last = None
-        while True:
-            try:
-                info = self._tar.next()
-            except Exception as exc:
-                if is_damage(exc):
-                    where = last.name if last is not None else None
-                    raise damage_error(exc, self.path, f"after {where}" if where else None) from None
-                raise
-            if info is None:
-                self._drain(last)
-                return
-            last = info
-            yield self._member(info)
-
-    def _drain(self, last: tarfile.TarInfo | None) -> None:
-        """Reads the stream to its end, so the decoder checks its trailer (gzip's CRC, xz's and
-        zstd's checksums) even though tar's end marker came first."""
+    def _fill(self, want: int, where: str | None) -> None:
+        """Reads the decoder until the buffer holds want bytes or the stream ends."""
         try:
-            while self._stream.read(1 << 20):
-                pass
+            while not self._eof and len(self._buf) < want:
+                chunk = self._stream.read(max(REFILL, want - len(self._buf)))
+                if chunk:
+                    self._buf += chunk
+                else:
+                    self._eof = True
         except Exception as exc:
             if is_damage(exc):
-                where = last.name if last is not None else None
-                raise damage_error(exc, self.path, f"after {where}" if where else None) from None
+                raise damage_error(exc, self.path, where) from None
             raise
 
-    def close(self) -> None:
-        """Closes the stream and the file."""
+    def _take(self, n: int, where: str) -> bytes:
+        """The next n bytes of the stream (fewer only at its end)."""
+        self._fill(n, where)
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
+    def _member(self, row: tuple[int, bytes, bytes, int, int, int, int, bool], data: bytes | None,
+                stream: _Data | None) -> Member:
+        t, name, link, mode, mtime_ns, size, _, _ = row
+        kind = TYPES.get(t, SPECIAL)
+        detail = ""
+        if kind == DIR:
+            name = name.rstrip(b"/")  # a directory's trailing slash goes (kind says what it is)
+        elif kind == SPECIAL:
+            detail = SPECIAL_NAMES.get(t, f"tar type {bytes([t])!r}")
+        opener = (lambda: stream) if kind == FILE and stream is not None else None
+        return Member(name=name, kind=kind, mode=mode & 0o7777, size=size if kind == FILE else 0, mtime_ns=mtime_ns,
+                      link=link if kind in (SYMLINK, HARDLINK) else None, detail=detail,
+                      data=data if kind == FILE else None, _opener=opener)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[Member]:
+        reader = TarReader()
+        last: str | None = None
+        need = 0
+        while not reader.ended:
+            self._fill(max(need, REFILL), f"after {last}" if last else None)
+            try:
+                rows, used, need = reader.read(self._buf, self._eof, MAX_WHOLE)
+            except errors.ArchiveCorrupt as exc:
+                where = exc.member or (f"after {last}" if last else None)
+                raise errors.ArchiveCorrupt(f"{self.path}: " + (f"member {where!r}: " if where else "")
+                                            + f"damaged or truncated ({exc})", member=exc.member or last,
+                                            path=self.path) from None
+            view = memoryview(self._buf)
+            try:
+                datas = [bytes(view[r[6]:r[6] + r[5]]) if r[7] else None for r in rows]
+            finally:
+                view.release()
+            del self._buf[:used]
+            for row, data in zip(rows, datas):
+                stream = None if row[7] else _Data(self, row[5], row[1].decode("utf-8", "backslashreplace"))
+                m = self._member(row, data, stream)
+                last = m.shown
+                yield m
+                if stream is not None:  # the call stopped after it: its data is next in the stream
+                    stream.finish()
+        self._drain(last)
+
+    def _drain(self, last: str | None) -> None:
+        """Reads the stream to its end, so the decoder checks its trailer (gzip's CRC, xz's and
+        zstd's checksums) even though tar's end marker came first."""
+        self._buf.clear()
+        while not self._eof:
+            self._fill(REFILL, f"after {last}" if last else None)
+            self._buf.clear()
+
+    def _close(self) -> None:
+        stream = getattr(self, "_stream", None)
         try:
-            self._tar.close()
+            if stream is not None:
+                stream.close()
         finally:
             self._raw.close()
+
+    def close(self) -> None:
+        """Stops the decoder and closes the file."""
+        self._close()

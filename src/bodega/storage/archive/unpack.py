@@ -7,9 +7,12 @@ the size cap and the expansion ratio (a zip bomb's declared sizes can lie), and 
 every symlink is checked again against the whole set of links (a later link could make an
 earlier one escape).  Directories are created private and given their modes last.
 Set-uid and set-gid bits are dropped: an archive cannot plant a set-id program.
+Small files whose bytes the reader already holds (a tar stream's) are checked one by one and
+written in batches by one native call each (Dir.write_files), without the GIL.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +26,7 @@ from bodega.storage.tree import Tree, write_at
 
 CHUNK = 1 << 20
 SETID = 0o6000
+BATCH_FILES, BATCH_BYTES = 1024, 16 << 20  # small files written by one native call
 
 
 class _Dirs:
@@ -185,10 +189,12 @@ def _preflight(archive: Archive, checker: _Checker, listing: list[Member]) -> No
 
 def unpack(archive: Archive, tree: Tree, into: bytes = b"", limits: UnpackLimits = UnpackLimits(), *,
            progress: Callable[[int, int], object] | None = None, cancel: Callable[[], bool] | None = None,
-           case_insensitive: bool = False, on_file: Callable[[bytes, bytes], object] | None = None) -> UnpackReport:
+           case_insensitive: bool = False, on_file: Callable[[bytes, bytes], object] | None = None,
+           progress_interval: float = 0.1) -> UnpackReport:
     """Writes archive's members under into (a relative path in tree) after checking each.
 
-    progress(members_done, bytes_done) is called now and then; cancel() returning True stops
+    progress(members_done, bytes_done) is called at most every progress_interval seconds (0:
+    after every member written); cancel() returning True stops
     with errors.Cancelled; on_file(path, head) sees each file's path (relative to into) and
     first chunk (up to 1 MiB) as it is written, and may raise to stop.  Nothing existing is
     overwritten (the Tree creates exclusively).
@@ -201,36 +207,73 @@ def unpack(archive: Archive, tree: Tree, into: bytes = b"", limits: UnpackLimits
         _preflight(archive, checker, listing)
     if into:
         tree.makedirs(into.rstrip(b"/"), mode=0o700)
-    return _Unpacker(archive, tree, into.rstrip(b"/") + b"/" if into else b"", checker).run(progress, cancel, on_file)
+    unpacker = _Unpacker(archive, tree, into.rstrip(b"/") + b"/" if into else b"", checker, progress_interval)
+    return unpacker.run(progress, cancel, on_file)
 
 
 class _Unpacker:
     """One unpack: the members written in archive order, directories given their modes last."""
 
-    def __init__(self, archive: Archive, tree: Tree, prefix: bytes, checker: _Checker) -> None:
+    def __init__(self, archive: Archive, tree: Tree, prefix: bytes, checker: _Checker, interval: float) -> None:
         self.archive, self.tree, self.prefix, self.checker = archive, tree, prefix, checker
         self.report = UnpackReport()
         self.made: set[bytes] = set()
         self.dir_meta: dict[bytes, tuple[int, int | None]] = {}
         self.dirs = _Dirs(tree)
+        self.interval, self.last = interval, 0.0
+        self.pending: list[tuple[bytes, bytes, int, int]] = []  # small files checked, not yet written
+        self.pending_bytes = 0
+        self.progress: Callable[[int, int], object] | None = None
+        self.cancel: Callable[[], bool] | None = None
 
     def run(self, progress: Callable[[int, int], object] | None, cancel: Callable[[], bool] | None,
             on_file: Callable[[bytes, bytes], object] | None) -> UnpackReport:
-        report = self.report
+        self.progress, self.cancel = progress, cancel
         try:
             for m in self.archive:
                 if cancel is not None and cancel():
                     raise errors.Cancelled("unpack cancelled")
                 self._member(m, on_file)
-                if progress is not None:
-                    progress(report.files + report.dirs + report.symlinks + report.hardlinks, report.bytes)
+                if not self.pending:
+                    self._tell()
+            self._flush()
         finally:
             self.dirs.close()
         self.checker.recheck_links()
         for path in sorted(self.dir_meta, key=lambda p: p.count(b"/"), reverse=True):  # deepest first
             mode, mtime_ns = self.dir_meta[path]
             self.tree.set_meta(self.prefix + path, mode=mode, mtime_ns=mtime_ns)
-        return report
+        return self.report
+
+    def _done(self) -> tuple[int, int]:
+        """Members and bytes written so far."""
+        r = self.report
+        return r.files + r.dirs + r.symlinks + r.hardlinks - len(self.pending), r.bytes - self.pending_bytes
+
+    def _tell(self) -> None:
+        """Calls progress when the interval has passed."""
+        if self.progress is not None:
+            now = time.monotonic()
+            if now - self.last >= self.interval:
+                self.last = now
+                self.progress(*self._done())
+
+    def _flush(self) -> None:
+        """Writes the pending small files in one native call (progress and cancel inside it)."""
+        if not self.pending:
+            return
+        members, done_bytes = self._done()
+
+        def tick(files: int, nbytes: int) -> None:
+            if self.progress is not None:
+                self.progress(members + files, done_bytes + nbytes)
+            if self.cancel is not None and self.cancel():
+                raise errors.Cancelled("unpack cancelled")
+
+        pending, self.pending, self.pending_bytes = self.pending, [], 0
+        hook = tick if self.progress is not None or self.cancel is not None else None
+        self.tree.root.write_files(pending, hook, int(self.interval * 1e9))
+        self.last = time.monotonic()
 
     def _parent_ready(self, path: bytes) -> None:
         parent = path.rpartition(b"/")[0]
@@ -245,6 +288,9 @@ class _Unpacker:
     def _member(self, m: Member, on_file: Callable[[bytes, bytes], object] | None) -> None:
         path = self.checker.admit(m)
         report, prefix = self.report, self.prefix
+        small = m.kind == FILE and m.data is not None and m.mtime_ns is not None
+        if m.kind == HARDLINK:
+            self._flush()  # its target may be a file still pending
         mode = m.mode & 0o7777
         if mode & SETID:
             report.setid_dropped.append(shown(path))
@@ -259,7 +305,19 @@ class _Unpacker:
                 self.dir_meta[path] = (mode, m.mtime_ns)
             return
         self._parent_ready(path)
-        if m.kind == FILE:
+        if small:
+            assert m.data is not None and m.mtime_ns is not None
+            data = m.data
+            if on_file is not None:
+                on_file(path, data[:CHUNK])
+            self.checker.weigh(m, report.bytes + len(data))
+            self.pending.append((prefix + path, data, mode, m.mtime_ns))
+            self.pending_bytes += len(data)
+            report.bytes += len(data)
+            report.files += 1
+            if len(self.pending) >= BATCH_FILES or self.pending_bytes >= BATCH_BYTES:
+                self._flush()
+        elif m.kind == FILE:
             first = (lambda head: on_file(path, head)) if on_file else None
             report.bytes += _write(self.dirs, prefix + path, m, mode, self.checker, report, first)
             report.files += 1
