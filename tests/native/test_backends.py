@@ -152,6 +152,9 @@ BAD_CALLS = {
     "an entry name with a slash": lambda m, d: m["tree"].Dir.open(d).stat_at("a/b"),
     "a link read from a file": lambda m, d: m["tree"].Dir.open(d).readlink_at("file"),
     "an exclusive create of an existing file": lambda m, d: m["tree"].Dir.open(d).create_at("file"),
+    "a tar header that is not one": lambda m, d: m["tar"].TarReader().read(b"x" * 1024, True, 0),
+    "a file to write with no path": lambda m, d: m["tree"].Dir.open(d).write_files([(b"", b"x", 0o644, 0)]),
+    "a file to write that exists": lambda m, d: m["tree"].Dir.open(d).write_files([(b"file", b"x", 0o644, 0)]),
     "an unknown fault step": lambda m, d: m["fault"].step("explode", None),
     "a negative process id": lambda m, d: m["process"].pid_alive(-1),
 }

@@ -17,7 +17,7 @@ import sys
 from bodega import errors
 
 # The modules each back end provides, under the same names.
-MODULES = ("_status", "_progress", "_batch", "fault", "hash", "chunk", "clone", "scan", "manifest", "tree", "process")
+MODULES = ("_status", "_progress", "_batch", "fault", "hash", "chunk", "clone", "scan", "manifest", "tree", "process", "tar")
 BACKENDS = ("cython", "cffi")
 
 
