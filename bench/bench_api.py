@@ -4,7 +4,12 @@ Each client has its own API token and loops, waiting a think time between reques
 average, $BODEGA_BENCH_API_THINK): mostly reads (container list, a
 container, its snapshots, recent tasks, recent events), and now and then a snapshot task
 (POST, 202) on one of the containers, which the server's agents run meanwhile.  `bodega
-serve` runs in its own process (as in production), the clients in this one.
+serve` runs in its own process (as in production), with its two agent processes, the clients
+in this one.
+
+Besides latencies it prints the server process's CPU time per request (a figure a busy machine
+hardly changes) and the load average before and after the run (another program's load inflates
+the latencies: compare runs on a quiet machine).
 
 Acceptance (issue 14): no 5xx; p99 of the reads under 100 ms on a 2-core machine.  Prints
 requests/s and p50/p99 of reads and of snapshot submissions.
@@ -58,15 +63,12 @@ def setup(home: Path) -> tuple[list[str], list[str]]:
     return names, tokens
 
 
-AGENT_PROCESSES = os.environ.get("BODEGA_BENCH_API_AGENT_PROCESSES") == "1"
-
-
 def start_server(home: Path) -> tuple[subprocess.Popen, str]:
-    """`bodega serve` on a free loopback port, in its own process."""
-    agents = 0 if AGENT_PROCESSES else 2
-    code = ("import sys; from bodega.api.server import Server; "
-            f"s = Server({str(home)!r}, host='127.0.0.1', port=0, agents={agents}); "
-            "print(s.url, flush=True); s.run()")
+    """`bodega serve` on a free loopback port with 2 agents, in its own process; at exit it prints the CPU
+    seconds it spent serving (its agents' not included)."""
+    code = ("import time; from bodega.api.server import Server; "
+            f"s = Server({str(home)!r}, host='127.0.0.1', port=0, agents=2); "
+            "print(s.url, flush=True); t0 = time.process_time(); s.run(); print(time.process_time() - t0, flush=True)")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": SRC})
     url = proc.stdout.readline().strip()
@@ -162,9 +164,7 @@ def run() -> dict[str, float]:
     home = Path(tempfile.mkdtemp(prefix="bodega-bench-api-", dir="/var/tmp"))
     containers, tokens = setup(home)
     proc, url = start_server(home)
-    agent_procs = [subprocess.Popen([sys.executable, "-m", "bodega", "agent", "--poll", "0.25", "--home", str(home)],
-                                    env={**os.environ, "PYTHONPATH": SRC}, stderr=subprocess.DEVNULL)
-                   for _ in range(2 if AGENT_PROCESSES else 0)]
+    load_before = _load()
     reads: list[float] = []
     writes: list[float] = []
     statuses: dict[int, int] = {}
@@ -178,11 +178,12 @@ def run() -> dict[str, float]:
 
         asyncio.run(all_clients())
         elapsed = time.monotonic() - start
+        load_after = _load()
     finally:
-        for p in [proc, *agent_procs]:
-            p.send_signal(signal.SIGTERM)
-        for p in [proc, *agent_procs]:
-            p.wait(timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    assert proc.stdout is not None
+    server_cpu = float(proc.stdout.read().strip() or "nan")
     import bodega
 
     with bodega.open(home) as b:
@@ -199,6 +200,8 @@ def run() -> dict[str, float]:
         "snapshot_post_p50_ms": percentile(writes, 50) * 1000, "snapshot_post_p99_ms": percentile(writes, 99) * 1000,
         "snapshots_taken": snapshots, "tasks_failed": failed,
         "server_errors": sum(n for code, n in statuses.items() if code >= 500), "statuses": statuses,
+        "server_cpu_ms_per_request": server_cpu * 1000 / max(1, len(reads) + len(writes)),
+        "load_before": load_before, "load_after": load_after,
     }
     import shutil
 
@@ -214,6 +217,16 @@ def report(f: dict) -> None:
     print(f"  snapshot POSTs:  p50 {f['snapshot_post_p50_ms']:.1f} ms   p99 {f['snapshot_post_p99_ms']:.1f} ms   "
           f"snapshots taken meanwhile: {f['snapshots_taken']}, tasks failed: {f['tasks_failed']}")
     print(f"  statuses: {json.dumps(f['statuses'], sort_keys=True)}   5xx: {f['server_errors']}")
+    print(f"  server CPU: {f['server_cpu_ms_per_request']:.1f} ms per request   "
+          f"load average (1 min) before {f['load_before']}, after {f['load_after']}")
+
+
+def _load() -> str:
+    """The 1-minute load average, where the system tells it."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except (AttributeError, OSError):  # Windows
+        return "n/a"
 
 
 def test_api_under_load():

@@ -193,6 +193,18 @@ def s3_store(s3_server, monkeypatch) -> str:
 
 
 @pytest.fixture
+def aws(s3_server, monkeypatch):
+    """The AWS environment pointing at the S3 test server (for s3:// export locations), parts of
+    5 MiB (S3's smallest) so that small packages go up in several."""
+    for k, v in s3_server.env().items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("BODEGA_S3_PART_MB", "5")
+    monkeypatch.setenv("BODEGA_STORE_BACKOFF", "0.01")  # tests inject faults: retry at once
+    s3_server.reset_faults()
+    return s3_server
+
+
+@pytest.fixture
 def pg_database(pg_cluster):
     """A fresh catalogue database (the current schema) on the private cluster; its URL."""
     url = pg_cluster.new_database()

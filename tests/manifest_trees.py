@@ -4,11 +4,47 @@ from __future__ import annotations
 
 import ctypes
 import os
+import stat
 import struct
 import time
 from pathlib import Path
+from typing import Callable, Iterator
 
-RACY_WAIT = 1.1  # seconds: past bodega's 1 s racy window, so files written before are trusted
+RACY_WINDOW_NS = 1_000_000_000  # bodega's racy window where file times have sub-second stamps
+COARSE_WINDOW_NS = 2_000_000_000  # and where every stamp is a whole second
+
+
+def later() -> int:
+    """A wall clock one racy window ahead (the coarse one, so any volume): a scan stamped by it
+    trusts every file written before it, as a scan run that much later would.  A test passes
+    it as a scan's clock instead of sleeping out the window.  A file changed after such a scan
+    is still told by its stat (size, mtime, ctime, inode): since Linux 6.13, a change after a
+    stat query gets a newer ctime, even within a timestamp tick."""
+    return time.time_ns() + COARSE_WINDOW_NS + 1
+
+
+def just_written(root: Path, fresh: Path, data: bytes) -> Callable[[], int]:
+    """Writes data to fresh, in a later timestamp tick than every other file below root, and
+    returns the clock of a scan that runs just after: fresh in the scan's racy window, every
+    other file a window older (on a volume with sub-second stamps)."""
+    newest = max(max(st.st_mtime_ns, st.st_ctime_ns) for st in _file_stats(root, fresh))
+    while True:  # until the kernel's timestamp tick has moved on (a few ms at most)
+        fresh.write_bytes(data)
+        st = os.stat(fresh)
+        if min(st.st_mtime_ns, st.st_ctime_ns) > newest:
+            break
+    start = min(st.st_mtime_ns, st.st_ctime_ns) + RACY_WINDOW_NS  # the window ends at fresh's stamp
+    return lambda: start
+
+
+def _file_stats(root: Path, but: Path) -> Iterator[os.stat_result]:
+    """The stats of the regular files below root, but one."""
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode) and path != str(but):
+                yield st
 
 
 def make_tree(root: Path) -> Path:
@@ -61,7 +97,7 @@ class Opens:
 
     def files(self) -> set[bytes]:
         """Relative paths of the files opened since the start (directories left out)."""
-        time.sleep(0.05)  # events are queued asynchronously
+        # inotify queues an event in the open call itself: every open so far is in the queue
         out: set[bytes] = set()
         while True:
             try:

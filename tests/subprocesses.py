@@ -35,9 +35,12 @@ def bodega_json(home: Path, *args: str, **extra: str) -> Any:
     return json.loads(done.stdout)
 
 
-def python_child(home: Path, code: str, *args: str, **extra: str) -> subprocess.Popen[str]:
-    """Starts `python -c code args` with bodega importable and BODEGA_HOME=home."""
+def python_child(home: Path, code: str, *args: str, gated: bool = False, **extra: str) -> subprocess.Popen[str]:
+    """Starts `python -c code args` with bodega importable and BODEGA_HOME=home.  gated: its
+    stdin is a pipe, a gate the child can wait at (reading it) until the test writes a line
+    or closes it (communicate() does)."""
     return subprocess.Popen([sys.executable, "-c", code, *args], env=child_env(home, **extra),
+                            stdin=subprocess.PIPE if gated else None,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

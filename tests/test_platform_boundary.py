@@ -17,18 +17,6 @@ FORBIDDEN_OS_ATTRS = {"symlink", "pread", "pwrite", "fchmod", "fchown", "lchown"
                       "sync", "posix_fallocate", "posix_fadvise", "statvfs", "fstatvfs"}
 FORBIDDEN_ATTRS = {"st_blocks", "st_blksize", "windll", "oledll", "WinDLL"}
 
-# Sites not moved behind the native core yet, each with why.  The test passes on what is
-# committed; every entry here is reported as not done.  (path relative to src/bodega, what)
-# ObjectStore.put_file maps the file it stores (mmap needs an OS descriptor, opened O_NOFOLLOW
-# and O_NONBLOCK) and reads small ones with os.pread: moving it needs its chunk-and-hash loop
-# rewritten over a native File (File.pread and the streaming Chunker), left until the perf
-# branch's changes to store.py are merged (only call sites were to change there meanwhile).
-_PUT_FILE = "storage/store.py"
-ALLOWED: set[tuple[str, str]] = {
-    (_PUT_FILE, "os.O_RDONLY"), (_PUT_FILE, "os.O_NOFOLLOW"), (_PUT_FILE, "os.O_CLOEXEC"),
-    (_PUT_FILE, "os.O_NOCTTY"), (_PUT_FILE, "os.O_NONBLOCK"), (_PUT_FILE, "os.pread"),
-}
-
 
 def _modules() -> list[Path]:
     return sorted(p for p in SRC.rglob("*.py") if "_native" not in p.relative_to(SRC).parts)
@@ -78,21 +66,11 @@ def violations(source: str) -> list[str]:
 
 
 def test_no_module_outside_native_calls_the_platform() -> None:
-    found = []
-    for path in _modules():
-        rel = path.relative_to(SRC).as_posix()
-        for v in violations(path.read_text(encoding="utf-8")):
-            what = v.split(": ", 1)[1]
-            if (rel, what) not in ALLOWED:
-                found.append(f"{rel} {v}")
+    # No exception list: every site is behind the native core (ObjectStore.put_file, the last,
+    # reads through a native no-follow File), so a new site fails here with nothing to hide it.
+    found = [f"{path.relative_to(SRC).as_posix()} {v}"
+             for path in _modules() for v in violations(path.read_text(encoding="utf-8"))]
     assert not found, "platform calls outside bodega._native:\n" + "\n".join(found)
-
-
-def test_allowed_sites_still_exist() -> None:
-    """An allow-list entry whose site is gone must leave the list (it would hide a regression)."""
-    present = {(p.relative_to(SRC).as_posix(), v.split(": ", 1)[1])
-               for p in _modules() for v in violations(p.read_text(encoding="utf-8"))}
-    assert ALLOWED <= present, f"stale ALLOWED entries: {sorted(ALLOWED - present)}"
 
 
 def test_the_checker_sees_each_kind_of_site() -> None:

@@ -514,8 +514,8 @@ class CatalogueUnavailable(CatalogueError):
 
 
 class StoreUnavailable(BodegaError):
-    """The object store cannot be reached or keeps failing: check BODEGA_STORE_URL, the server and
-    the credentials, then try again."""
+    """The object store (or an s3:// export location) cannot be reached or keeps failing: check
+    BODEGA_STORE_URL or the location, the server and the credentials, then try again."""
 
     exit_code = 81
 

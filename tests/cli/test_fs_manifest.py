@@ -22,7 +22,7 @@ from bodega.cli.fs_manifest import FS_COMMANDS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import need  # noqa: E402
-from manifest_trees import make_tree  # noqa: E402
+from manifest_trees import later, make_tree  # noqa: E402
 
 mf = bodega.manifest
 
@@ -67,11 +67,8 @@ def test_manifest_writes_a_loadable_binary_file(tree, tmp_path):
 
 
 def test_previous_manifest_skips_unchanged_files(tree, tmp_path):
-    import time
-
-    time.sleep(1.1)
     first = tmp_path / "first.bgm"
-    run("manifest", tree, "-o", first)
+    mf.build(tree, clock=later).save(first)  # as if made a racy window after the files were written
     r = run("manifest", tree, "-o", tmp_path / "second.bgm", "--previous", first, "--json")
     assert json.loads(r.output)["files_read"] == 0
 

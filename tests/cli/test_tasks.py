@@ -47,3 +47,31 @@ def test_task_wait_exits_with_the_tasks_error(run):
     run("agent", "--until-idle")
     result = run("task", "wait", task["id"], code=52)  # TaskFailed: a storage error keeps its words
     assert "root" in result.stderr and "status:    failed" in result.stdout
+
+
+def test_an_agent_on_stdin_is_woken_by_a_line_and_stopped_by_its_end(run, home):
+    import subprocess
+    import sys
+
+    from subprocesses import child_env, wait_for
+
+    run("container", "create", "dev", "--detach")
+    agent = subprocess.Popen([sys.executable, "-m", "bodega", "agent", "--poll", "100000", "--wake-on-stdin",
+                              "--low-priority"], env=child_env(home), stdin=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        done = lambda name: js(run("container", "show", name, "--json"))["status"] == "ready"  # noqa: E731
+        wait_for(lambda: done("dev"), what="the agent's first look at the queue")
+        assert os.getpriority(os.PRIO_PROCESS, agent.pid) == max(10, os.getpriority(os.PRIO_PROCESS, 0))
+        run("container", "create", "dev2", "--detach")  # the next look would be in 100000 s ...
+        agent.stdin.write("\n")  # ... but a line wakes it now
+        agent.stdin.flush()
+        wait_for(lambda: done("dev2"), what="the woken agent to run the task")
+        agent.stdin.close()  # the end of input stops it
+        agent.wait(timeout=60)
+        err = agent.stderr.read()
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+    assert agent.returncode == 0 and "Traceback" not in err
+    assert {t["status"] for t in js(run("tasks", "--json"))} == {"succeeded"}

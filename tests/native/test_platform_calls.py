@@ -57,6 +57,20 @@ def test_pread_reads_at_an_offset_without_moving(tmp_path):
             f.pread(-1, 0)
 
 
+def test_pread_into_fills_a_buffer_at_an_offset_without_moving(tmp_path):
+    (tmp_path / "f").write_bytes(b"0123456789")
+    buf = bytearray(4)
+    with Dir.open(tmp_path) as d, d.open_read_at("f") as f:
+        assert f.pread_into(buf, 3) == 4 and buf == b"3456"
+        assert f.pread_into(memoryview(buf)[1:], 8) == 2 and buf == b"3896"  # short only at the end
+        assert f.pread_into(buf, 10) == 0 and buf == b"3896"
+        assert f.read(2) == b"01"  # the position did not move
+        with pytest.raises(errors.InvalidInput):
+            f.pread_into(buf, -1)
+        with pytest.raises(BufferError):
+            f.pread_into(b"read-only", 0)
+
+
 def test_sync_at_flushes_a_file_and_refuses_a_link(tmp_path):
     (tmp_path / "f").write_bytes(b"data")
     os.symlink("f", tmp_path / "l")

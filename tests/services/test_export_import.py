@@ -27,6 +27,9 @@ def dev(b):
     root = root_of(b, "dev")
     root.rmdir()
     make_tree(root)
+    # Hard links, as packages install them: one inode, three names (the manifest names the first).
+    os.link(root / "bin/app", root / "bin/app.real")
+    os.link(root / "bin/app", root / "lib/deep/app-again")
     b.snapshots.create("dev", label="one")
     return root
 
@@ -35,6 +38,18 @@ def nothing_left(b, before: set[str]) -> None:
     """No new container, no staging left under tmp/."""
     assert {c.name for c in b.containers.list()} == before
     assert [p for p in b.home.tmp.iterdir() if p.is_dir()] == []
+
+
+def forge(b, tmp_path, member: str, change) -> Path:
+    """dev exported as a zip, then re-zipped with one member's bytes changed (every CRC right)."""
+    out = tmp_path / "dev.zip"
+    b.exports.export("dev", location=str(out))
+    forged = tmp_path / "forged.zip"
+    with zipfile.ZipFile(out) as src, zipfile.ZipFile(forged, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info, change(data) if info.filename == member else data)
+    return forged
 
 
 @pytest.mark.parametrize("fmt", ["zip", "7z"])
@@ -47,9 +62,12 @@ def test_export_verify_import_gives_the_same_tree(b, dev, tmp_path, fmt):
     report = b.exports.verify(out)
     assert report["ok"] and report["integrity_checked"] and report["root"] == mf.build(dev).root_hex
     done = b.imports.import_package(out, name="copy")
-    assert mf.build(root_of(b, "copy")).root == mf.build(dev).root
+    copy = root_of(b, "copy")
+    assert mf.build(copy).root == mf.build(dev).root
     assert len(b.snapshots.diff("copy")) == 0
-    assert done.result["kind"] == "full"
+    assert done.result["kind"] == "full" and done.result["hardlinks"] == 2
+    inodes = {os.stat(copy / p).st_ino for p in ("bin/app", "bin/app.real", "lib/deep/app-again")}
+    assert len(inodes) == 1 and os.stat(copy / "bin/app").st_nlink == 3  # one inode again, not three copies
 
 
 def test_with_snapshots_carries_each_content_once(b, dev, tmp_path):
@@ -141,19 +159,21 @@ def test_a_truncated_package_is_refused(b, dev, tmp_path):
 
 def test_a_tree_that_does_not_match_its_manifest_is_refused(b, dev, tmp_path):
     """A package re-zipped with one file changed: every CRC is right, the BLAKE3 check is not."""
-    out = tmp_path / "dev.zip"
-    b.exports.export("dev", location=str(out))
-    forged = tmp_path / "forged.zip"
-    with zipfile.ZipFile(out) as src, zipfile.ZipFile(forged, "w") as dst:
-        for info in src.infolist():
-            data = src.read(info)
-            if info.filename == "root/bin/app":
-                data = b"#!/bin/sh\nrm -rf ~\n"
-            dst.writestr(info, data)
+    forged = forge(b, tmp_path, "root/bin/app", lambda data: b"#!/bin/sh\nrm -rf ~\n")
     with pytest.raises(errors.PackageDamaged, match="root/bin/app"):
         b.exports.verify(forged)
     before = {c.name for c in b.containers.list()}
     with pytest.raises(errors.PackageDamaged):
+        b.imports.import_package(forged, name="copy")
+    nothing_left(b, before)
+
+
+def test_a_hard_link_copy_that_differs_from_its_first_name_is_refused(b, dev, tmp_path):
+    """A package carries each name of a hard link as a copy: a copy whose bytes are not the first
+    name's is named (the link replacing it would otherwise hide the damage)."""
+    forged = forge(b, tmp_path, "root/bin/app.real", lambda data: data.replace(b"echo hi", b"echo ho"))
+    before = {c.name for c in b.containers.list()}
+    with pytest.raises(errors.PackageDamaged, match="root/bin/app.real.*hard link"):
         b.imports.import_package(forged, name="copy")
     nothing_left(b, before)
 
@@ -205,15 +225,8 @@ def test_a_plain_archive_becomes_a_container(b, tmp_path):
 
 
 def test_a_package_for_another_platform_is_refused_before_unpacking(b, dev, tmp_path):
-    out = tmp_path / "dev.zip"
-    b.exports.export("dev", location=str(out))
-    forged = tmp_path / "win.zip"
-    with zipfile.ZipFile(out) as src, zipfile.ZipFile(forged, "w") as dst:
-        for info in src.infolist():
-            data = src.read(info)
-            if info.filename == ".bodega/package.json":
-                data = data.replace(b'"platform": "linux-x64"', b'"platform": "windows-x64"')
-            dst.writestr(info, data)
+    forged = forge(b, tmp_path, ".bodega/package.json",
+                   lambda data: data.replace(b'"platform": "linux-x64"', b'"platform": "windows-x64"'))
     with pytest.raises(errors.PlatformMismatch, match="windows-x64"):
         b.imports.import_package(forged, name="win")
     nothing_left(b, {c.name for c in b.containers.list()})

@@ -16,7 +16,7 @@ from bodega.catalogue.models import SnapshotTrigger, SnapshotType
 from bodega.storage import manifest as mf
 from bodega.storage.retention import Policy
 from damage import flip_bit, flip_stored_bit
-from manifest_trees import RACY_WAIT
+from manifest_trees import just_written, later
 
 
 def root_of(b, name: str) -> Path:
@@ -79,7 +79,7 @@ def _clone_with_snapshot(b, name: str):
 
 
 def test_a_clone_of_an_unchanged_snapshotted_source_reads_no_file(b, dev):
-    time.sleep(RACY_WAIT)  # the source's files out of its snapshot's racy window
+    b.snapshots.engine.clock = later  # the source's files out of its snapshot's racy window
     b.snapshots.create("dev")
     snap, files_read, tree = _clone_with_snapshot(b, "dev2")
     assert files_read == 0 and snap.size_bytes == 0
@@ -90,9 +90,10 @@ def test_a_clone_of_an_unchanged_snapshotted_source_reads_no_file(b, dev):
 
 
 def test_a_clone_reads_the_source_files_changed_since_its_snapshot(b, dev):
-    time.sleep(RACY_WAIT)
-    (dev / "app" / "fresh.txt").write_text("written just before the snapshot")  # in its racy window
+    # fresh.txt in the snapshot's racy window, the other files out of it
+    b.snapshots.engine.clock = just_written(dev, dev / "app" / "fresh.txt", b"written just before the snapshot")
     b.snapshots.create("dev")
+    b.snapshots.engine.clock = time.time_ns
     f = dev / "app" / "f1.txt"
     old = os.stat(f)
     f.write_text(f.read_text().upper())  # same size ...

@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 import bodega
 from bodega import errors
 from bodega.catalogue.models import ContainerStatus, Task, TaskStatus, utcnow
-from bodega.services.tasks import TaskKind
+from bodega.services.tasks import TaskKind, stale_after
 
 from subprocesses import bodega_cli, bodega_json, child_env, python_child, wait_for
 
@@ -79,6 +78,14 @@ def test_a_detached_task_waits_for_an_agent(b):
     assert done.status == TaskStatus.SUCCEEDED and done.started_at is not None
     assert b.containers.get("dev").status == ContainerStatus.READY
     assert b.tasks.run_agent(until_idle=True) == 0
+
+
+def test_a_stop_asked_before_the_agent_starts_is_honoured_once(b):
+    task = b.containers.create("dev", detach=True)
+    b.tasks.stop_agent()  # a SIGTERM, or the end of a server's pipe, before run_agent began
+    assert b.tasks.run_agent(until_idle=True) == 0
+    assert b.tasks.get(task.id).status == TaskStatus.QUEUED
+    assert b.tasks.run_agent(until_idle=True) == 1  # that stop is spent: the next run works
 
 
 def test_two_agents_never_run_the_same_task(b, home):
@@ -156,13 +163,13 @@ def test_cancel_a_running_task_stops_it_at_a_checkpoint(b):
 
 
 SLOW_CLONE = r"""
-import pathlib, sys, time, bodega
+import pathlib, sys, bodega
 marker = pathlib.Path(sys.argv[1])
 with bodega.open() as b:
     def progress(percent):
-        if not marker.exists():  # a slow volume: the clone stalls a few seconds at its start
+        if not marker.exists():  # a slow volume: the clone stalls at its start until the test lets it go
             marker.write_text(str(percent))
-            time.sleep(4)
+            sys.stdin.readline()
     b.containers.clone("src", "dst", progress=progress)
 """
 
@@ -178,7 +185,7 @@ def source(b):
 
 def start_slow_clone(home, tmp_path):
     marker = tmp_path / "progress"
-    child = python_child(home, SLOW_CLONE, str(marker))
+    child = python_child(home, SLOW_CLONE, str(marker), gated=True)
     wait_for(lambda: marker.exists() or child.poll() is not None, what="the clone to start")
     assert child.poll() is None, child.communicate()
     with bodega.open(home) as other:
@@ -206,16 +213,15 @@ def test_a_task_killed_by_sigkill_is_marked_interrupted_by_the_next_command(b, h
     assert bodega_json(home, "container", "clone", "src", "dst")["status"] == "ready"
 
 
-def test_a_task_whose_heartbeat_stops_is_interrupted_and_its_process_gives_up(b, home, tmp_path, source,
-                                                                              monkeypatch):
+def test_a_task_whose_heartbeat_stops_is_interrupted_and_its_process_gives_up(b, home, tmp_path, source):
     child, task = start_slow_clone(home, tmp_path)
     child.send_signal(signal.SIGSTOP)  # alive, but silent
     try:
         with bodega.open(home) as fresh:  # its pid lives and its heartbeat is fresh: left alone
             assert fresh.tasks.get(task.id).status == TaskStatus.RUNNING
-        time.sleep(1.5)
-        monkeypatch.setenv("BODEGA_TASK_STALE_AFTER", "1")
-        with bodega.open(home) as fresh:  # opening recovers, now with a short staleness limit
+            # the clock moved on past the stale period: the silent heartbeat is too old now
+            fresh.tasks.clock = lambda: utcnow() + timedelta(seconds=stale_after() + 1)
+            fresh.tasks.recover()
             recovered = fresh.tasks.get(task.id)
         assert recovered.status == TaskStatus.FAILED and recovered.result["reason"] == "interrupted"
     finally:
@@ -227,10 +233,24 @@ def test_a_task_whose_heartbeat_stops_is_interrupted_and_its_process_gives_up(b,
     assert list((home / "tmp").iterdir()) == []
 
 
+def _heartbeat_at(b, task_id):
+    with b.catalogue.session_scope(write=False) as s:
+        return s.get(Task, task_id).heartbeat_at
+
+
+def _beats(b, task_id, n: int) -> None:
+    """Waits for n more heartbeats of the task: its process has read its row since (a beat that
+    began before a change to the row may end after it, so the second is the first to see it)."""
+    for _ in range(n):
+        last = _heartbeat_at(b, task_id)
+        wait_for(lambda: _heartbeat_at(b, task_id) != last, what="the task's next heartbeat")
+
+
 def test_cancel_from_another_process_stops_a_running_clone(b, home, tmp_path, source):
     child, task = start_slow_clone(home, tmp_path)
     done = bodega_cli(home, "task", "cancel", str(task.id)[:8])
     assert done.returncode == 0, done.stderr
+    _beats(b, task.id, 2)  # the stalled clone's process has seen the request
     _, err = child.communicate(timeout=60)
     assert child.returncode != 0 and "Cancelled" in err
     assert b.tasks.get(task.id).status == TaskStatus.CANCELLED
@@ -288,3 +308,32 @@ def test_staging_of_tasks_that_ended_long_ago_is_swept_at_open(home, b):
     with bodega.open(home):
         pass
     assert sorted(p.name for p in (home / "tmp").iterdir()) == sorted([str(new.id), "not-a-task"])
+
+
+def test_a_task_failing_while_its_heartbeat_sees_it_end_reports_its_own_error(b, monkeypatch):
+    """The heartbeat thread sees the task failed (ended by this very process) while its staging is
+    still being removed: the caller gets the task's own error, not "marked interrupted by another
+    process" (issue 12: a refused 100k-file import was reported so)."""
+    from bodega.services import tasks as tasks_module
+
+    monkeypatch.setattr(tasks_module, "HEARTBEAT_INTERVAL", 0.01)
+    c = b.containers.create("dev")
+
+    def run(ctx):
+        (ctx.staging / "unpacked").mkdir()
+        raise errors.PackageDamaged("the unpacked tree is not the package's", member="root/x")
+
+    b.tasks.register(TaskKind("test.refused", run))
+    removing = b.tasks._remove_dirs
+    noticed = []
+
+    def slow_cleanup(dirs, task_id):  # a big staging takes a while to remove: the heartbeat beats meanwhile
+        noticed.append(b.tasks._live[task_id].lost.wait(30))
+        return removing(dirs, task_id)
+
+    monkeypatch.setattr(b.tasks, "_remove_dirs", slow_cleanup)
+    with pytest.raises(errors.PackageDamaged, match="not the package's"):
+        b.tasks.submit("test.refused", {}, "refused", prepare=lambda s, t: setattr(t, "container_id", c.id))
+    assert noticed == [True]  # the heartbeat did see the task end before the error was reported
+    [task] = [t for t in b.tasks.list() if t.type == "test.refused"]
+    assert task.status == TaskStatus.FAILED and task.result["error"]["type"] == "PackageDamaged"

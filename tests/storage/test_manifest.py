@@ -8,7 +8,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import zlib
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from bodega.storage import manifest_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import need  # noqa: E402
-from manifest_trees import RACY_WAIT, Opens, make_tree  # noqa: E402
+from manifest_trees import Opens, just_written, later, make_tree  # noqa: E402
 from reference import manifest_ref as ref  # noqa: E402
 
 mf = bodega.manifest
@@ -456,8 +455,7 @@ def test_delta_whose_tombstone_misses_the_base_is_refused(tree):
 # ---- change detection: the racy-git rule ---------------------------------------------------
 
 def test_unchanged_tree_reads_no_file(tree):
-    time.sleep(RACY_WAIT)
-    first = mf.build(tree)
+    first = mf.build(tree, clock=later)
     assert first.files_read == 12
     opens = Opens(tree)
     try:
@@ -469,8 +467,7 @@ def test_unchanged_tree_reads_no_file(tree):
 
 
 def test_only_suspects_are_read(tree):
-    time.sleep(RACY_WAIT)
-    first = mf.build(tree)
+    first = mf.build(tree, clock=later)
     old = os.stat(tree / "a" / "one.bin")
     (tree / "a" / "one.bin").write_bytes(os.urandom(5000))  # same size ...
     os.utime(tree / "a" / "one.bin", ns=(old.st_atime_ns, old.st_mtime_ns))  # ... same mtime
@@ -486,9 +483,7 @@ def test_only_suspects_are_read(tree):
 
 
 def test_a_file_written_just_before_the_scan_is_read_again(tree):
-    time.sleep(RACY_WAIT)
-    (tree / "fresh").write_bytes(b"fresh")
-    first = mf.build(tree)  # "fresh" is within the racy window of this scan
+    first = mf.build(tree, clock=just_written(tree, tree / "fresh", b"fresh"))  # in its racy window
     st1 = os.stat(tree / "fresh")
     opens = Opens(tree)
     try:
@@ -527,8 +522,7 @@ def _rewritten_in_the_scan_tick(root: Path) -> mf.Manifest:
     """A manifest of root/f holding "A"*64, after which f is rewritten with "B"*64 in the same
     second: size, mtime, ctime and inode all equal what the manifest cached."""
     f = root / "f"
-    for _attempt in range(5):
-        time.sleep(1 - time.time() % 1 + 0.01)  # just after a second starts
+    for _attempt in range(20):  # an attempt takes milliseconds: one crossing a second is retried
         f.write_bytes(b"A" * 64)
         first = mf.build(root, threads=1)
         f.write_bytes(b"B" * 64)
@@ -553,14 +547,14 @@ def test_modified_in_the_same_timestamp_tick_is_detected(seconds_fs):
 
 
 def test_a_previous_manifest_without_cache_trusts_nothing(tree):
-    time.sleep(RACY_WAIT)
-    bare = mf.loads(mf.build(tree).to_bytes(stat_cache=False))
+    cached = mf.build(tree, clock=later)
+    assert mf.build(tree, cached).files_read == 0  # the cache alone makes the difference
+    bare = mf.loads(cached.to_bytes(stat_cache=False))
     assert mf.build(tree, bare).files_read == 12
 
 
 def test_the_cache_of_another_copy_is_not_trusted(tree, tmp_path):
-    time.sleep(RACY_WAIT)
-    first = mf.build(tree)
+    first = mf.build(tree, clock=later)
     copy = tmp_path / "copy"
     shutil.copytree(tree, copy, symlinks=True)
     (copy / "a.txt").write_bytes(b"HELLO\n")
@@ -577,8 +571,7 @@ def _clone(src: Path, dst: Path) -> Path:
 
 
 def test_a_copy_of_an_unchanged_tree_reads_no_file(tree, tmp_path):
-    time.sleep(RACY_WAIT)
-    source = mf.build(tree)
+    source = mf.build(tree, clock=later)
     copy = _clone(tree, tmp_path / "copy")
     opens = Opens(copy)
     try:
@@ -595,8 +588,7 @@ def test_a_copy_of_an_unchanged_tree_reads_no_file(tree, tmp_path):
 
 
 def test_a_source_file_changed_after_its_manifest_is_read_from_the_copy(tree, tmp_path):
-    time.sleep(RACY_WAIT)
-    source = mf.build(tree)
+    source = mf.build(tree, clock=later)
     f = tree / "a" / "one.bin"
     old = os.stat(f)
     f.write_bytes(os.urandom(5000))  # same size ...
@@ -609,8 +601,7 @@ def test_a_source_file_changed_after_its_manifest_is_read_from_the_copy(tree, tm
 
 
 def test_a_file_changed_in_the_copy_or_new_there_is_read(tree, tmp_path):
-    time.sleep(RACY_WAIT)
-    source = mf.build(tree)
+    source = mf.build(tree, clock=later)
     copy = _clone(tree, tmp_path / "copy")
     (copy / "a.txt").write_bytes(b"HELLO\n")
     (copy / "new").write_bytes(b"new")
@@ -627,8 +618,7 @@ def test_a_copy_without_a_source_manifest_reads_every_file(tree, tmp_path):
 
 
 def test_a_copy_whose_source_cannot_be_scanned_reads_every_file(tree, tmp_path):
-    time.sleep(RACY_WAIT)
-    source = mf.build(tree)
+    source = mf.build(tree, clock=later)
     copy = _clone(tree, tmp_path / "copy")
     m = mf.build_copy(copy, tmp_path / "no-such-source", source)
     assert m.files_read == 12 and m == mf.build(copy)

@@ -6,7 +6,6 @@ import io
 import os
 import random
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from bodega.storage.remote import open_remote, store_url
 from bodega.storage.snapshot import SnapshotEngine
 from bodega.storage.store import ObjectStore
 from damage import flip_bit, flip_stored_bit
+from manifest_trees import later
 
 
 def make_tree(root: Path, files: int = 60, seed: int = 0) -> Path:
@@ -106,8 +106,7 @@ def test_second_snapshot_is_a_delta_storing_only_the_change(where):
 
 def test_an_unchanged_tree_is_read_from_the_stat_cache(ext4_dir):
     tree = make_tree(ext4_dir / "tree")
-    eng = engine_at(ext4_dir)
-    time.sleep(2.1)  # out of the racy window of the first scan
+    eng = engine_at(ext4_dir, clock=later)  # the scans run after the files left their racy window
     first = eng.create(tree, ext4_dir / "state", "s1")
     assert first.files_read > 50
     second = eng.create(tree, ext4_dir / "state", "s2", base="s1")
@@ -118,8 +117,7 @@ def test_a_given_manifest_replaces_the_scan_and_only_missing_content_is_stored(w
     from bodega.storage import fs
 
     tree = make_tree(where / "tree")
-    time.sleep(1.1)  # out of the racy window of the first scan
-    eng = engine_at(where)
+    eng = engine_at(where, clock=later)  # the scans run after the files left their racy window
     eng.create(tree, where / "state", "s1")
     copy = where / "copy"
     fs.clone_tree(tree, copy)
@@ -223,14 +221,11 @@ def test_restore_is_non_destructive_and_the_next_base_is_the_restored_one(ext4_d
 
 def test_after_an_in_place_restore_only_the_restored_files_are_read_again(ext4_dir):
     tree = make_tree(ext4_dir / "tree")
-    eng = engine_at(ext4_dir)
+    eng = engine_at(ext4_dir, clock=later)  # each scan and restore a racy window after what came before
     state = ext4_dir / "state"
-    time.sleep(2.1)
     eng.create(tree, state, "s1")
     (tree / "d0" / "f0.bin").write_text("changed")
-    time.sleep(2.1)
     eng.restore(tree, state, "s1")
-    time.sleep(2.1)
     again = eng.create(tree, state, "s2", base="s1")
     assert again.files_read == 1 and again.root == eng.info("s1").root
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import mmap
 import os
 import random
-import time
 from pathlib import Path
 
 import blake3
@@ -19,7 +18,7 @@ from bodega.storage import chunking, volume
 from bodega.storage import manifest as mf
 from bodega.storage.snapshot import SnapshotEngine
 from bodega.storage.store import ObjectStore
-from manifest_trees import RACY_WAIT
+from manifest_trees import later
 
 PAGE = mmap.PAGESIZE
 
@@ -51,13 +50,6 @@ class DirtyMap:
         os.close(self.fd)
 
 
-def _past_the_racy_window(path: Path) -> None:
-    """Waits until path's times are older than the scan's racy window: a scan then trusts them."""
-    ctime = os.stat(path).st_ctime_ns
-    while time.time_ns() < ctime + int(RACY_WAIT * 1e9):
-        time.sleep(0.05)
-
-
 def test_a_write_through_a_dirty_shared_map_between_scan_and_clone_never_misnames_an_object(cow_dir, monkeypatch):
     tree = cow_dir / "tree"
     (tree / "d").mkdir(parents=True)
@@ -65,7 +57,6 @@ def test_a_write_through_a_dirty_shared_map_between_scan_and_clone_never_misname
         (tree / "d" / f"f{i}").write_bytes(os.urandom(40_000 + i))
     mapped = DirtyMap(tree / "mapped.bin", 64 << 10, seed=1)  # cloned: above clone_min
     try:
-        _past_the_racy_window(tree / "mapped.bin")
         before = _stats(tree / "mapped.bin")
         seen: list[bytes] = []
         clone_files = volume.clone_files
@@ -78,7 +69,8 @@ def test_a_write_through_a_dirty_shared_map_between_scan_and_clone_never_misname
             return clone_files(root, relpaths, dest_dir, names)
 
         monkeypatch.setattr(volume, "clone_files", write_then_clone)
-        eng = SnapshotEngine(ObjectStore(cow_dir / "store"))
+        # the scans run after the map's last change left their racy window: the stat cache trusts it
+        eng = SnapshotEngine(ObjectStore(cow_dir / "store"), clock=later)
         assert eng.store.cow
         info = eng.create(tree, cow_dir / "state", "s1")
         assert seen and _stats(tree / "mapped.bin") == before
@@ -96,27 +88,30 @@ def test_a_write_through_a_dirty_shared_map_between_scan_and_clone_never_misname
         # The next snapshot: the stat cache vouches for the file (its stats never moved), and
         # the content it vouches for is the content stored.
         second = eng.create(tree, cow_dir / "state", "s2", base="s1")
+        assert second.files_read == 0
         assert second.root == info.root and eng.verify(["s2"], read_data=1.0).ok
     finally:
         mapped.close()
 
 
 def test_a_write_through_a_dirty_shared_map_while_a_large_file_is_chunked_never_misnames_it(tmp_path, monkeypatch):
-    # No clone here (ext4): a large file is cut into chunks from a map of it, and the write
-    # lands in its last chunk after the first was stored.
-    mapped = DirtyMap(tmp_path / "large.bin", 3 << 20, seed=2, last_page=True)
+    # No clone here (ext4): a large file is read and cut into chunks a few MiB at a time, and
+    # the write lands in its last chunk, not read yet, after the first chunk was stored.
+    monkeypatch.setattr(chunking, "READ_SIZE", 1 << 20)
+    size = 12 << 20  # more than one read of the chunker's buffer (its largest chunk, and 1 MiB)
+    mapped = DirtyMap(tmp_path / "large.bin", size, seed=2, last_page=True)
     try:
         before = _stats(tmp_path / "large.bin")
-        cuts = chunking.cuts
+        chunks = chunking.chunks
         seen: list[bytes] = []
 
-        def write_after_first_cut(view):
-            for n, cut in enumerate(cuts(view)):
-                yield cut
+        def write_after_first_chunk(f, size):
+            for n, piece in enumerate(chunks(f, size)):
+                yield piece
                 if n == 0:
                     seen.append(mapped.write())
 
-        monkeypatch.setattr(chunking, "cuts", write_after_first_cut)
+        monkeypatch.setattr(chunking, "chunks", write_after_first_chunk)
         store = ObjectStore(tmp_path / "store")
         with store.writer() as w:
             put = w.put_file(tmp_path / "large.bin")
@@ -124,7 +119,8 @@ def test_a_write_through_a_dirty_shared_map_while_a_large_file_is_chunked_never_
         assert put.stored_as == "chunks"
         assert store.check(put.digest) is None  # the recipe's chunks make up its name
         data = store.read(put.digest)
-        assert blake3.blake3(data).digest() == put.digest and len(data) == put.size == 3 << 20
+        assert blake3.blake3(data).digest() == put.digest and len(data) == put.size == size
+        assert data == seen[0]  # the write, read after it landed, is in what was stored
     finally:
         mapped.close()
 

@@ -96,4 +96,11 @@ bd_status bd_isolation_probe(const char *sandbox_tool, const char *cgroup_root, 
  * /proc/<pid>/stat where there is one; win32/alive.c: OpenProcess and its exit code. */
 int bd_process_alive(uint64_t pid);
 
+/* Lowers the calling process's CPU priority to the background level, so interactive work on
+ * the machine (a server's request handlers) runs first when both want a core.  It only ever
+ * lowers: a process already at or below that level is left as it is.  posix/priority.c: nice
+ * value BD_BACKGROUND_NICE (setpriority); win32/priority.c: BELOW_NORMAL_PRIORITY_CLASS. */
+#define BD_BACKGROUND_NICE 10
+bd_status bd_process_lower_priority(bd_error *e);
+
 #endif

@@ -478,6 +478,7 @@ cdef extern from "bodega/bd_process.h" nogil:
     bd_status bd_process_run(const bd_process_spec *spec, bd_progress *p, bd_process_result *out, bd_error *e)
     bd_status bd_isolation_probe(const char *sandbox_tool, const char *cgroup_root, bd_isolation *out, bd_error *e)
     int bd_process_alive(uint64_t pid)
+    bd_status bd_process_lower_priority(bd_error *e)
 
 
 cdef extern from "bodega/bd_tar.h" nogil:

@@ -54,9 +54,10 @@ class Table:
     def same_table(self, other: Table) -> bool: ...
 
 def scan_tree(
-    path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *, threads: int = 0
+    path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *, threads: int = 0, start_ns: int | None = None
 ) -> Table:
-    """The tree below path as a full table with a stat cache, every hash still zero."""
+    """The tree below path as a full table with a stat cache, every hash still zero, stamped
+    with start_ns (the wall clock in ns before the scan began; now when None)."""
 
 def read_suspects(
     table: Table,

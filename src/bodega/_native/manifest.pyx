@@ -326,12 +326,14 @@ cdef bytes _root_of(path, int threads):
     return root
 
 
-def scan_tree(path, *, int threads=0) -> Table:
-    """The tree below path as a full table with a stat cache, every hash still zero."""
+def scan_tree(path, *, int threads=0, start_ns=None) -> Table:
+    """The tree below path as a full table with a stat cache, every hash still zero, stamped
+    with start_ns (the wall clock in ns before the scan began; now when None)."""
     cdef bytes root = _root_of(path, threads)
     cdef const char *c_root = root
     cdef unsigned c_threads = <unsigned>threads
-    cdef int64_t start_ns = time.time_ns()  # wall clock, as file times are: the racy rule compares them
+    # wall clock, as file times are: the racy rule compares them
+    cdef int64_t c_start_ns = time.time_ns() if start_ns is None else start_ns
     cdef bd_scan *s = NULL
     cdef bd_mf *m = NULL
     cdef bd_error err
@@ -341,7 +343,7 @@ def scan_tree(path, *, int threads=0) -> Table:
     with nogil:
         rc = bd_scan_tree(c_root, c_threads, &relay.c, &s, &err)
         if rc == BD_OK:
-            rc = bd_mf_from_scan(s, start_ns, &m, &err)
+            rc = bd_mf_from_scan(s, c_start_ns, &m, &err)
             bd_scan_free(s)
     if rc != BD_OK:
         relay.reraise()

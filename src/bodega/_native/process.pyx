@@ -10,10 +10,11 @@ from libc.stdlib cimport calloc, free
 
 from bodega._native.bd cimport (
     bd_error, bd_error_clear, bd_status, BD_OK, bd_bind, bd_process_spec, bd_process_result, bd_isolation,
-    bd_process_run, bd_isolation_probe, bd_process_alive, BD_NET_NONE, BD_NET_HOST, BD_BY_NONE, BD_BY_CGROUP_V1, BD_BY_CGROUP_V2,
+    bd_process_run, bd_isolation_probe, bd_process_alive, bd_process_lower_priority, BD_NET_NONE, BD_NET_HOST, BD_BY_NONE, BD_BY_CGROUP_V1, BD_BY_CGROUP_V2,
     BD_BY_RLIMIT, BD_BY_JOB, BD_ROOT_VIEW,
 )
 from bodega._native._progress cimport ProgressRelay, raise_failure
+from bodega._native._status cimport raise_status
 
 _BY = {BD_BY_NONE: "none", BD_BY_CGROUP_V1: "cgroup-v1", BD_BY_CGROUP_V2: "cgroup-v2", BD_BY_RLIMIT: "rlimit",
        BD_BY_JOB: "job-object"}
@@ -30,6 +31,14 @@ def pid_alive(pid):
     if pid > 0xFFFFFFFF:
         return False
     return bool(bd_process_alive(pid))
+
+
+def lower_priority():
+    """Lowers this process's CPU priority to the background level (never raises it)."""
+    cdef bd_error e
+    bd_error_clear(&e)
+    if bd_process_lower_priority(&e) != BD_OK:
+        raise_status(&e)
 
 
 def isolation(sandbox_tool=None, cgroup_root=None):

@@ -9,7 +9,7 @@ import os
 
 from bodega import errors
 
-from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.errno cimport ENOENT, EEXIST, EINVAL
 from libc.string cimport memset
@@ -639,6 +639,34 @@ cdef class File:
             if left > 0:
                 left -= <Py_ssize_t>got
         return b"".join(pieces)
+
+    def pread_into(self, buffer, offset):
+        """Fills the writable buffer with the bytes at offset (fewer only at the end of the
+        file); returns how many it read.  The position stays."""
+        cdef bd_file *h = self._h()
+        cdef Py_buffer view
+        cdef size_t got = 0, done = 0, total
+        cdef uint64_t at
+        cdef bd_error e
+        cdef bd_status rc = BD_OK
+        if offset < 0:
+            raise errors.InvalidInput(f"pread_into at {offset}: the offset must be >= 0")
+        at = offset
+        PyObject_GetBuffer(buffer, &view, PyBUF_SIMPLE | PyBUF_WRITABLE)
+        try:
+            total = <size_t>view.len
+            while done < total:
+                bd_error_clear(&e)
+                with nogil:
+                    rc = bd_file_pread(h, <char *>view.buf + done, total - done, at + done, &got, &e)
+                if rc != BD_OK:
+                    _fail(&e, self.path, b"")
+                if got == 0:
+                    break
+                done += got
+        finally:
+            PyBuffer_Release(&view)
+        return done
 
     def pread(self, size, offset):
         """Up to size bytes at offset (fewer only at the end of the file); the position stays."""

@@ -1,7 +1,7 @@
 """The ASGI app: the JSON API, the panel and its static files, behind the guard (headers, body cap)."""
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).resolve().parent.parent / "panel" / "static"
 
 
-def create_app(bodega: "Bodega", *, secure_cookies: bool = False, wake: threading.Event | None = None) -> FastAPI:
+def create_app(bodega: "Bodega", *, secure_cookies: bool = False, wake: Callable[[], None] | None = None) -> FastAPI:
     """The app over an open Bodega (acting per request as the signed-in user); wake tells agents of new tasks."""
     from bodega.panel.pages import router as panel_router
 

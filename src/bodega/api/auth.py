@@ -51,4 +51,4 @@ def wake_agents(request: Request) -> None:
     """Tells the server's agents a task was queued, so they claim it now rather than at their next poll."""
     wake = getattr(request.app.state, "wake", None)
     if wake is not None:
-        wake.set()
+        wake()

@@ -1,4 +1,4 @@
-"""`bodega serve`: uvicorn serving the app, and agent threads running the tasks it queues."""
+"""`bodega serve`: uvicorn serving the app, and agent processes running the tasks it queues."""
 from __future__ import annotations
 
 import signal
@@ -6,12 +6,17 @@ import socket
 import threading
 from typing import Any
 
+from bodega.api.agent_processes import AgentProcesses
 from bodega.home import Home
 from bodega.services import Bodega, open as open_bodega
 
 
 class Server:
-    """The app on a bound socket, with `agents` threads claiming queued tasks (woken when one is queued)."""
+    """The app on a bound socket, with `agents` processes claiming queued tasks (woken when one is queued).
+
+    The agents are processes of their own at background priority, not threads: a snapshot's
+    hashing and compression would otherwise hold the GIL the request handlers need.
+    """
 
     def __init__(self, home: str | None = None, *, host: str = "127.0.0.1", port: int = 8470, agents: int = 2,
                  secure_cookies: bool = False, log_level: str = "warning") -> None:
@@ -21,8 +26,8 @@ class Server:
 
         self.bodega = open_bodega(home)
         self.home: Home = self.bodega.home
-        self.wake = threading.Event()
-        self.app = create_app(self.bodega, secure_cookies=secure_cookies, wake=self.wake)
+        self.agents = AgentProcesses(str(self.home.root), agents)
+        self.app = create_app(self.bodega, secure_cookies=secure_cookies, wake=self.agents.wake)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY on accepted connections only then,
         # and without it Nagle's algorithm and delayed ACKs add ~40 ms to every response.
@@ -40,8 +45,6 @@ class Server:
         config = uvicorn.Config(self.app, log_level=log_level, access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=2)
         self.uvicorn = uvicorn.Server(config)
-        self._agents = [self.bodega.acting_as(self.bodega.user) for _ in range(agents)]
-        self._threads: list[threading.Thread] = []
 
     @property
     def url(self) -> str:
@@ -49,40 +52,26 @@ class Server:
         host = f"[{self.host}]" if ":" in str(self.host) else self.host
         return f"http://{host}:{self.port}"
 
-    def _start_agents(self) -> None:
-        for i, agent in enumerate(self._agents):
-            t = threading.Thread(target=agent.tasks.run_agent, kwargs={"poll": 5.0, "wake": self.wake},
-                                 name=f"bodega-agent-{i}", daemon=True)
-            t.start()
-            self._threads.append(t)
-
-    def _stop_agents(self) -> None:
-        for agent in self._agents:
-            agent.tasks.stop_agent()
-        self.wake.set()
-        for t in self._threads:
-            t.join(timeout=30)
-
     def run(self) -> None:
         """Serves until interrupted (Ctrl-C, SIGTERM), then stops the agents at their next checkpoint."""
         # uvicorn re-raises the signal that stopped it once it has shut down: SIGTERM then has to
         # arrive as KeyboardInterrupt too, or the process would die before the agents stop.
         previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-        self._start_agents()
+        self.agents.start()
         try:
             self.uvicorn.run(sockets=[self.socket])
         except KeyboardInterrupt:
             pass
         finally:
             signal.signal(signal.SIGTERM, previous)
-            self._stop_agents()
+            self.agents.stop()
             self.bodega.close()
 
     # --- in a thread, for tests and benchmarks ---------------------------------------------
 
     def start(self) -> "Server":
         """Serves from a background thread; returns once it accepts connections."""
-        self._start_agents()
+        self.agents.start()
         self._thread = threading.Thread(target=self.uvicorn.run, kwargs={"sockets": [self.socket]},
                                         name="bodega-serve", daemon=True)
         self._thread.start()
@@ -96,7 +85,7 @@ class Server:
         """Stops a server started with start()."""
         self.uvicorn.should_exit = True
         self._thread.join(timeout=30)
-        self._stop_agents()
+        self.agents.stop()
         self.bodega.close()
 
     def __enter__(self) -> "Server":

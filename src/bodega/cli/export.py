@@ -35,6 +35,7 @@ def export() -> None:
       bodega export dev --format 7z -o dev.7z       # the live tree (same as `export create`)
       bodega export dev --snapshot 3f2a -o -  | ssh host bodega import -
       bodega export dev --since 3f2a -o dev-delta.zip  # only what a holder of 3f2a lacks
+      bodega export dev -o s3://bucket/exports/dev.zip # a streamed multipart upload
       bodega export verify dev.7z
       bodega export list
     The package format is in docs/export.md; `unzip` and `7z x -snld` extract its tree too.
@@ -42,14 +43,16 @@ def export() -> None:
 
 
 @export.command("create", epilog=exit_status(*COMMON, errors.WrongStatus, errors.SnapshotNotFound, errors.NoSpace,
-                                               errors.PathExists, errors.ChangedWhileReading, errors.NotSupported))
+                                               errors.PathExists, errors.ChangedWhileReading, errors.NotSupported,
+                                               errors.StoreUnavailable))
 @container_argument()
 @click.option("--snapshot", "snapshot", metavar="SNAP", help="Export this snapshot's tree instead of the live one.")
 @click.option("--with-snapshots", is_flag=True, help="Carry every snapshot too (contents stored once).")
 @click.option("--since", metavar="SNAP", help="A delta: only what a receiver holding SNAP lacks.")
 @click.option("--format", "fmt", type=click.Choice(["zip", "7z"]), default="zip", show_default=True)
 @click.option("-o", "--output", "location", metavar="PATH|URL|-",
-              help="Where to write it (a new file, file:// URL, or - for stdout); default $BODEGA_HOME/exports/.")
+              help="Where to write it (a new file, file:// URL, s3://bucket/key, or - for stdout); "
+                   "default $BODEGA_HOME/exports/.")
 @detach_option
 @wait_option
 @json_option
@@ -77,8 +80,8 @@ def _json_line(data: Any) -> str:
     return json.dumps(data, sort_keys=True, default=str)
 
 
-@export.command("verify", epilog=exit_status(*READ, errors.InvalidInput))
-@click.argument("path")
+@export.command("verify", epilog=exit_status(*READ, errors.InvalidInput, errors.StoreUnavailable))
+@click.argument("path", metavar="FILE|s3://BUCKET/KEY")
 @click.option("--hash", "expect_hash", metavar="BLAKE3", help="The package's BLAKE3 as the sender printed it.")
 @json_option
 @home_option
@@ -110,8 +113,9 @@ def list_(container: str | None, as_json: bool, home: str | None) -> None:
 
 
 @click.command("import", epilog=exit_status(*READ, errors.UnsafeArchive, errors.NameTaken, errors.DeltaBaseMissing,
-                                            errors.UnsavedChanges, errors.NoSpace, errors.PlatformMismatch))
-@click.argument("path", metavar="FILE|-")
+                                            errors.UnsavedChanges, errors.NoSpace, errors.PlatformMismatch,
+                                            errors.StoreUnavailable))
+@click.argument("path", metavar="FILE|s3://BUCKET/KEY|-")
 @click.option("--name", help="The new container's name (default: the package's, or the archive's file name).")
 @click.option("--into", "into", metavar="CONTAINER", help="A delta: the container holding its base (found by default).")
 @detach_option
@@ -122,7 +126,8 @@ def import_(path: str, name: str | None, into: str | None, detach: bool, as_json
 
     Everything is checked before anything becomes visible: member paths and links, sizes against
     caps, the manifests' root hashes over the unpacked tree; then the container and its
-    snapshots are published in one transaction.  FILE - reads the package from stdin.
+    snapshots are published in one transaction.  FILE - reads the package from stdin; an
+    s3://bucket/key is fetched from S3 first.
     """
     with open_bodega(home) as b, TaskProgress("import", as_json) as bar:
         task = b.imports.import_package(path, name=name, into=into, detach=detach,

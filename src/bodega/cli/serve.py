@@ -1,4 +1,4 @@
-"""`bodega serve`: the HTTP API and the web panel, with agents running the tasks they queue."""
+"""`bodega serve`: the HTTP API and the web panel, with agent processes running the tasks they queue."""
 from __future__ import annotations
 
 import click
@@ -12,7 +12,8 @@ from bodega.cli.options import home_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", default=8470, show_default=True, type=click.IntRange(0, 65535), help="The TCP port.")
 @click.option("--agents", default=2, show_default=True, type=click.IntRange(0, 32),
-              help="Tasks this process runs at once (0: leave them to `bodega agent`).")
+              help="Agent processes started to run tasks, one at a time each, at background priority "
+                   "(0: leave them to `bodega agent`).")
 @click.option("--secure-cookies", is_flag=True,
               help="Mark session cookies Secure (when a TLS reverse proxy serves the panel over HTTPS).")
 @home_option

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import signal
+import sys
+import threading
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -108,20 +110,45 @@ def wait(task_id: str, timeout: float | None, as_json: bool, home: str | None) -
 @click.command("agent")
 @click.option("--until-idle", is_flag=True, help="Exit when no queued task is left to run.")
 @click.option("--poll", type=Seconds(), default=1.0, show_default=True, help="Seconds between looks at the queue.")
+@click.option("--low-priority", is_flag=True,
+              help="Run at background CPU priority, so interactive work (a server's requests) goes first.")
+@click.option("--wake-on-stdin", is_flag=True, hidden=True,
+              help="Started by `bodega serve`: a line on stdin means a task was queued; end of input stops the agent.")
 @home_option
-def agent(until_idle: bool, poll: float, home: str | None) -> None:
+def agent(until_idle: bool, poll: float, low_priority: bool, wake_on_stdin: bool, home: str | None) -> None:
     """Run queued tasks (from --detach) one at a time until stopped.
 
     Several agents may run on one home: each task is claimed by exactly one.  SIGTERM or
     Ctrl-C cancels the running task at its next checkpoint and stops the agent.
     """
+    if low_priority:
+        from bodega._native import process
+
+        process.lower_priority()
     with open_bodega(home) as b:
         previous = signal.signal(signal.SIGTERM, lambda *_: b.tasks.stop_agent())
+        wake = _follow_stdin(b) if wake_on_stdin else None
         try:
-            done = b.tasks.run_agent(until_idle=until_idle, poll=poll)
+            done = b.tasks.run_agent(until_idle=until_idle, poll=poll, wake=wake)
         finally:
             signal.signal(signal.SIGTERM, previous)
-    click.echo(f"agent ran {done} task(s)", err=True)
+    if not wake_on_stdin:  # a server's agents stop with it, quietly
+        click.echo(f"agent ran {done} task(s)", err=True)
+
+
+def _follow_stdin(b: Any) -> threading.Event:
+    """The wake event of an agent that `bodega serve` started: set by each line on stdin; at the end
+    of input (the server stopped, or died) the agent stops.  Ctrl-C is the server's to handle."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    wake = threading.Event()
+
+    def follow() -> None:
+        for _ in sys.stdin.buffer:
+            wake.set()
+        b.tasks.stop_agent()
+
+    threading.Thread(target=follow, name="bodega-agent-stdin", daemon=True).start()
+    return wake
 
 
 COMMANDS = [tasks, task, agent]

@@ -35,10 +35,10 @@ class Bodega:
     """An open bodega home, acting as one user."""
 
     def __init__(self, home: Home, catalogue: Catalogue, user: str | UserInfo | None = None, *,
-                 owns_catalogue: bool = True) -> None:
+                 owns_catalogue: bool = True, host: str | None = None) -> None:
         self.home = home
         self.catalogue = catalogue
-        self.host = home.host_id()  # this home among the hosts sharing the catalogue
+        self.host = host or home.host_id()  # this home among the hosts sharing the catalogue
         self._owns_catalogue = owns_catalogue
         self.events = EventService(self)
         self.settings = SettingService(self)
@@ -61,7 +61,8 @@ class Bodega:
 
     def acting_as(self, user: UserInfo) -> "Bodega":
         """The same home and catalogue, acting as another user (closing it leaves the catalogue open)."""
-        return Bodega(self.home, self.catalogue, user, owns_catalogue=False)
+        # The host is passed on, not read again: the API makes one of these per request.
+        return Bodega(self.home, self.catalogue, user, owns_catalogue=False, host=self.host)
 
     def close(self) -> None:
         """Releases the catalogue's connections (unless this Bodega borrowed them: acting_as)."""

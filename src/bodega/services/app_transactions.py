@@ -426,7 +426,7 @@ class AppTransactions:
         engine = self._b.snapshots.engine
         assert ctx.container_id is not None
         _, root, state = self._paths(ctx.container_id)
-        live_m = mf.build(root, SnapshotEngine.live_manifest(state))
+        live_m = mf.build(root, SnapshotEngine.live_manifest(state), clock=engine.clock)
         kept: list[str] = []
         for e in sorted(footprint.entries, key=lambda e: e.path.count(b"/"), reverse=True):  # deepest first
             ctx.checkpoint()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import functools
 import os
 import platform as host
 import sys
@@ -25,12 +26,14 @@ from sqlalchemy.orm import Session
 
 from bodega import errors
 from bodega.catalogue.models import (
-    AppInstance, AppStatus, Container, ContainerShare, ContainerStatus, ContainerTag, Platform, Snapshot, SnapshotTrigger,
+    AppInstance, AppStatus, Container, ContainerStatus, ContainerTag, Platform, Snapshot, SnapshotTrigger,
     SnapshotType, Task, User, utcnow,
 )
 from bodega.catalogue.models.container import NAME_MAX, TAG_MAX
 from bodega.services.container_settings import validate_settings
-from bodega.services.id_prefix import find_by_id, looks_like_id, refuse_id_like
+from bodega.services.id_prefix import find_by_id, looks_like_id, refuse_id_like, whole_id
+from bodega.services.shares import VISIBLE_TO_ME
+from bodega.services.users import email_of
 from bodega.services.tasks import ProgressCallback, TaskContext, TaskInfo, TaskKind
 from bodega.services.text_input import is_text, require_text
 from bodega.storage import fs
@@ -181,6 +184,20 @@ def _clone_locks(task: Task) -> list[uuid.UUID]:
     return [c for c in (task.container_id, uuid.UUID(task.payload["source_id"])) if c is not None]
 
 
+@functools.cache
+def _list_query(mine: bool, by_tag: bool, by_status: bool) -> sa.Select[Any]:
+    """The statement of ContainerService.list for one combination of filters, with bind parameters
+    me, tag and status: built once (building it cost more than running it)."""
+    q = sa.select(Container, User.email).join(User, User.id == Container.owner_id)
+    if mine:
+        q = q.where(VISIBLE_TO_ME)
+    if by_tag:
+        q = q.where(Container.id.in_(sa.select(ContainerTag.container_id).where(ContainerTag.tag == sa.bindparam("tag"))))
+    if by_status:
+        q = q.where(Container.status == sa.bindparam("status"))
+    return q.order_by(Container.name, User.email)
+
+
 def _aware(text: Any) -> datetime:
     """A UTC timestamp from a manifest, or now when it is missing or unusable."""
     try:
@@ -268,7 +285,7 @@ class ContainerService:
                 "(its name reads as an id: rename it with `bodega container edit ID --name NEW`)")
 
     def _info(self, s: Session, row: Container) -> ContainerInfo:
-        return ContainerInfo.of(row, s.scalar(sa.select(User.email).where(User.id == row.owner_id)) or "")
+        return ContainerInfo.of(row, email_of(s, row.owner_id) or "")
 
     def get(self, ref: str | uuid.UUID) -> ContainerInfo:
         """A container by name (yours), id or unique id prefix."""
@@ -277,6 +294,9 @@ class ContainerService:
 
     def resolve_id(self, ref: str | uuid.UUID) -> uuid.UUID:
         """The id of a container, or the UUID given even when the container is gone (to filter history)."""
+        whole = whole_id(ref)
+        if whole is not None:  # the answer whether or not the container is there: no need to look
+            return whole
         try:
             return self.get(ref).id
         except errors.ContainerNotFound:
@@ -290,17 +310,12 @@ class ContainerService:
         """Your containers and those shared with you (all_users: every one you may see), by name."""
         if tag is not None:
             require_text(tag, "tag")
-        q = sa.select(Container, User.email).join(User, User.id == Container.owner_id).where(self._b.shares.visible())
-        if not all_users:
-            me = self._b.users.current.id
-            q = q.where(sa.or_(Container.owner_id == me, Container.id.in_(
-                sa.select(ContainerShare.container_id).where(ContainerShare.user_id == me))))
-        if tag is not None:
-            q = q.where(Container.id.in_(sa.select(ContainerTag.container_id).where(ContainerTag.tag == tag)))
-        if status is not None:
-            q = q.where(Container.status == ContainerStatus(status))
+        mine = not all_users or not self._b.shares.sees_all()  # yours and shared with you, in both cases
+        q = _list_query(mine, tag is not None, status is not None)
+        params = {"me": self._b.users.current.id, "tag": tag,
+                  "status": ContainerStatus(status) if status is not None else None}
         with self._b.catalogue.session_scope(write=False) as s:
-            return [ContainerInfo.of(c, email) for c, email in s.execute(q.order_by(Container.name, User.email))]
+            return [ContainerInfo.of(c, email) for c, email in s.execute(q, params)]
 
     def usage(self, refs: Iterable[str | uuid.UUID] = ()) -> builtins.list[ContainerUsage]:
         """Files and apparent/allocated bytes of the given containers (default: all of yours)."""
@@ -839,7 +854,7 @@ class ContainerService:
                          .order_by(AppInstance.created_at, AppInstance.id)).all()
         snaps = s.scalars(sa.select(Snapshot).where(Snapshot.container_id == row.id)
                           .order_by(Snapshot.created_at, Snapshot.id)).all()
-        owner = s.scalar(sa.select(User.email).where(User.id == row.owner_id))
+        owner = email_of(s, row.owner_id)
         settings = dict(row.settings)
         write_manifest(Path(row.storage_path), {
             "schema_version": SCHEMA_VERSION,

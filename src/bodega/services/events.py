@@ -1,6 +1,7 @@
 """The event log: every state change and every audited mutation, read by cursor, filter or follow."""
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import uuid
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from bodega.catalogue import event_sequence
 from bodega.catalogue.models import EventLevel, EventLog, EventSource, utcnow
 from bodega.errors import InvalidInput
+from bodega.services.shares import VISIBLE_IDS_TO_ME
 
 if TYPE_CHECKING:
     from bodega.services import Bodega
@@ -71,6 +73,31 @@ def parse_since(text: str) -> datetime:
     return (when if when.tzinfo else when.astimezone()).astimezone(timezone.utc)
 
 
+@functools.cache
+def _list_query(scoped: bool, by_after: bool, by_upto: bool, by_since: bool, by_container: bool, by_task: bool,
+                by_levels: bool, latest: bool, limited: bool) -> sa.Select[Any]:
+    """The statement of EventService.list for one combination of filters, with bind parameters of the
+    same names: built once (building it cost more than running it, and followers run it all the time)."""
+    q = sa.select(EventLog)
+    if scoped:  # not an owner: events of containers they see, and their own doings
+        q = q.where(sa.or_(EventLog.container_id.in_(VISIBLE_IDS_TO_ME),
+                           sa.and_(EventLog.container_id.is_(None), EventLog.user_id == sa.bindparam("me"))))
+    if by_after:
+        q = q.where(EventLog.seq > sa.bindparam("after"))
+    if by_upto:
+        q = q.where(EventLog.seq <= sa.bindparam("upto"))
+    if by_since:
+        q = q.where(EventLog.timestamp >= sa.bindparam("since"))
+    if by_container:
+        q = q.where(EventLog.container_id == sa.bindparam("container_id"))
+    if by_task:
+        q = q.where(EventLog.task_id == sa.bindparam("task_id"))
+    if by_levels:
+        q = q.where(EventLog.level.in_(sa.bindparam("levels", expanding=True)))
+    q = q.order_by(EventLog.seq.desc() if latest else EventLog.seq)
+    return q.limit(sa.bindparam("limit", type_=sa.Integer)) if limited else q
+
+
 class EventService:
     """Writes events inside the caller's transaction and reads them back."""
 
@@ -108,29 +135,14 @@ class EventService:
              levels: Iterable[EventLevel | str] | None = None, limit: int | None = 100,
              upto: int | None = None) -> list[EventInfo]:
         """Events the acting user may see, in seq order; with neither after nor since, the latest `limit`."""
-        q = sa.select(EventLog)
-        visible = self._b.shares.visible_ids()
-        if visible is not None:  # not an owner: events of containers they see, and their own doings
-            q = q.where(sa.or_(EventLog.container_id.in_(visible),
-                               sa.and_(EventLog.container_id.is_(None), EventLog.user_id == self._b.users.current.id)))
-        if after is not None:
-            q = q.where(EventLog.seq > after)
-        if upto is not None:
-            q = q.where(EventLog.seq <= upto)
-        if since is not None:
-            q = q.where(EventLog.timestamp >= since)
-        if container_id is not None:
-            q = q.where(EventLog.container_id == container_id)
-        if task_id is not None:
-            q = q.where(EventLog.task_id == task_id)
-        if levels:
-            q = q.where(EventLog.level.in_([EventLevel(level) for level in levels]))
         latest = after is None and since is None
-        q = q.order_by(EventLog.seq.desc() if latest else EventLog.seq)
-        if limit is not None:
-            q = q.limit(limit)
+        q = _list_query(not self._b.shares.sees_all(), after is not None, upto is not None, since is not None,
+                        container_id is not None, task_id is not None, bool(levels), latest, limit is not None)
+        params = {"me": self._b.users.current.id, "after": after, "upto": upto, "since": since,
+                  "container_id": container_id, "task_id": task_id,
+                  "levels": [EventLevel(level) for level in levels] if levels else None, "limit": limit}
         with self._b.catalogue.session_scope(write=False) as s:
-            rows = [EventInfo.of(r) for r in s.scalars(q)]
+            rows = [EventInfo.of(r) for r in s.scalars(q, params)]
         return rows[::-1] if latest else rows
 
     def follow(self, *, after: int | None = None, container_id: uuid.UUID | None = None,

@@ -5,7 +5,9 @@ its integrity_hash is the BLAKE3 of the package file, stored when the file is pu
 """
 from __future__ import annotations
 
+import logging
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -25,13 +27,16 @@ from bodega.catalogue.models import (
 )
 from bodega.services.tasks import TaskContext, TaskInfo, TaskKind
 from bodega.storage import manifest as mf
-from bodega.storage.archive.sink import free_bytes, open_sink, parse_location, remove_partial
+from bodega.storage.archive.s3_package import download, open_s3
+from bodega.storage.archive.sink import free_bytes, is_s3, open_sink, parse_location, remove_partial
 from bodega.storage.package import layout
 from bodega.storage.package.sources import StoreSource, TreeSource
 from bodega.storage.package.write import FORMATS, ExportPlan, write_package
 
 if TYPE_CHECKING:
     from bodega.services import Bodega
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,11 @@ class ExportTasks:
                                       "written last; export to a file, or use --format zip to stream")
         if location == "-" and detach:
             raise errors.InvalidInput("an export to stdout (-o -) runs here: it cannot be detached")
-        if location is not None and location != "-":
+        if location is not None and is_s3(location):
+            remote, key = open_s3(location)  # a bad URL, bucket or credentials: said now, before a task
+            if remote.exists(key):
+                raise errors.PathExists(17, None, location, "export (bodega never replaces an object)")
+        elif location is not None and location != "-":
             target = parse_location(location)
             assert target is not None
             if os.path.lexists(target):
@@ -117,7 +126,7 @@ class ExportTasks:
             if since is not None:
                 payload["since_id"] = str(self._b.snapshots.resolve(s, c, since).id)
             where = location if location is not None else default_location(self._b.home.exports, c.name, format)
-            payload["location"] = where if where == "-" else str(parse_location(where))
+            payload["location"] = where if where == "-" or is_s3(where) else str(parse_location(where))
             task.container_id = c.id
             task.payload = payload
 
@@ -126,10 +135,14 @@ class ExportTasks:
                                     progress=progress)
 
     def _discard(self, task: Task) -> None:
-        """A stopped export leaves nothing: its temporary file is removed (the target was never made)."""
-        target = parse_location(str(task.payload.get("location", "-")))
-        if target is not None:
-            remove_partial(target, _tag(task.id))
+        """A stopped export leaves nothing: its temporary file (or S3 upload) is removed."""
+        location = str(task.payload.get("location", "-"))
+        try:
+            remove_partial(location, _tag(task.id))
+        except errors.BodegaError as e:
+            # S3 unreachable now: an unfinished upload is invisible at the key (a bucket's
+            # AbortIncompleteMultipartUpload rule ends it); the task must still end.
+            _log.warning("export %s: could not remove what it left at %s: %s", task.id, location, e)
 
     def _plan(self, ctx: TaskContext) -> tuple[ExportPlan, TreeSource | StoreSource, StoreSource | TreeSource]:
         """What the package holds, from manifests: the tree, the snapshots, the objects beyond them."""
@@ -152,7 +165,7 @@ class ExportTasks:
             tree_source: TreeSource | StoreSource = store_source
         else:
             ctx.progress(1)
-            tree = mf.build(root, engine.live_manifest(state))
+            tree = mf.build(root, engine.live_manifest(state), clock=engine.clock)
             tree_source = TreeSource(root, layout.ROOT)
         chosen = list(rows) if p.get("with_snapshots") else [snap_id] if snap_id else []
         snapshots = {sid: _checked(engine.manifest(sid), rows[sid]) for sid in chosen}
@@ -185,7 +198,7 @@ class ExportTasks:
                                  f"{free} free (the estimate counts every file stored uncompressed)",
                                  location, "export")
         package = self._b.exports.record_package(ctx.task_id, format=fmt, location=location)
-        sink = open_sink(location, _tag(ctx.task_id))
+        sink = open_sink(location, _tag(ctx.task_id), size_hint=need)
         cancel = lambda: ctx.cancel.is_set() or ctx.lost.is_set()  # noqa: E731
         try:
             with self._b.snapshots.engine.store.shared():
@@ -265,27 +278,38 @@ class ExportService(ExportTasks):
                progress: Callable[[int, int], object] | None = None) -> dict[str, Any]:
         """Checks a package without importing it: every member against the manifests' hashes, the
         manifests' roots, and the file's BLAKE3 against the catalogue's row (or expect_hash)."""
+        location = os.fspath(path)
+        if is_s3(location):
+            # A zip's directory and a 7z's header are at the end: the object is fetched first.
+            with tempfile.TemporaryDirectory(prefix="verify-", dir=self._b.home.tmp) as tmp:
+                fetched = Path(tmp) / "package"
+                download(location, fetched)
+                return self._verify_file(fetched, location, expect_hash)
+        target = parse_location(location)
+        if target is None:
+            raise errors.InvalidInput("export verify reads a package file, not stdin")
+        return self._verify_file(target, str(target), expect_hash)
+
+    def _verify_file(self, target: Path, location: str, expect_hash: str | None) -> dict[str, Any]:
+        """verify() of the package in the local file target, made at location."""
         from bodega._native.hash import hash_file
         from bodega.storage.archive import open_archive
         from bodega.storage.package.read import read_package
 
-        target = parse_location(os.fspath(path))
-        if target is None:
-            raise errors.InvalidInput("export verify reads a package file, not stdin")
         with open_archive(target) as archive:
             contents, report = read_package(archive)
         digest = hash_file(target).hex()
         with self._b.catalogue.session_scope(write=False) as s:
-            rows = s.scalars(sa.select(ExportPackage).where(ExportPackage.location == str(target))
+            rows = s.scalars(sa.select(ExportPackage).where(ExportPackage.location == location)
                              .order_by(ExportPackage.created_at.desc())).all()
             recorded = next((r.integrity_hash for r in rows if r.integrity_hash), None)
         expected = expect_hash.lower() if expect_hash else recorded
         if expected is not None and expected != digest:
             raise errors.PackageDamaged(
-                f"{target}: its BLAKE3 is {digest}, but {'you expected' if expect_hash else 'the export recorded'} "
-                f"{expected}: the file changed since it was written", path=str(target))
+                f"{location}: its BLAKE3 is {digest}, but {'you expected' if expect_hash else 'the export recorded'} "
+                f"{expected}: the file changed since it was written", path=location)
         info = contents.info
-        return {"path": str(target), "ok": True, "kind": info.kind, "format": archive.format,
+        return {"path": location, "ok": True, "kind": info.kind, "format": archive.format,
                 "container": info.container, "root": info.tree_root, "tree_snapshot": info.tree_snapshot,
                 "snapshots": [r.id for r in info.snapshots], "base": info.base.to_dict() if info.base else None,
                 "integrity_hash": digest, "integrity_checked": expected is not None, **report.to_dict()}

@@ -42,20 +42,28 @@ def refuse_id_like(name: str, noun: str) -> None:
                           f"allowed) and could be taken for another {noun}'s id: use a letter other than a-f in it")
 
 
+def whole_id(ref: Any) -> uuid.UUID | None:
+    """ref as a UUID when it is one, or the whole text of one (32 hex digits, dashed or not); else None."""
+    if isinstance(ref, uuid.UUID):
+        return ref
+    if isinstance(ref, str) and len(ref.strip()) in (32, 36) and looks_like_id(ref):
+        try:
+            return uuid.UUID(ref.strip())
+        except ValueError:
+            return None
+    return None
+
+
 def find_by_id(s: Session, model: type[Row], ref: str | uuid.UUID, noun: str) -> Row | None:
     """The row of model whose id is ref or starts with it (4+ hex digits); None when there is none.
 
     AmbiguousReference when the prefix matches several rows.
     """
-    if isinstance(ref, uuid.UUID):
-        return s.get(model, ref)
+    whole = whole_id(ref)
+    if whole is not None:  # a key lookup rather than a prefix scan
+        return s.get(model, whole)
     if not looks_like_id(ref):
         return None
-    if len(ref.strip()) in (32, 36):  # a whole id: a key lookup rather than a prefix scan
-        try:
-            return s.get(model, uuid.UUID(ref.strip()))
-        except ValueError:
-            pass
     prefix = _digits(ref)
     column = model.id  # type: ignore[attr-defined]
     # Compared without dashes: SQLite stores the 32 hex digits, PostgreSQL prints the dashed form.

@@ -26,7 +26,10 @@ from bodega.services.containers import host_platform, validate_name, validate_ta
 from bodega.services.tasks import TaskContext, TaskInfo, TaskKind
 from bodega.storage import manifest as mf
 from bodega.storage.archive import UnpackLimits, open_archive, unpack
+from bodega.storage.archive.s3_package import download, open_s3
+from bodega.storage.archive.sink import is_s3
 from bodega.storage.package import layout
+from bodega.storage.package.relink import relink
 
 if TYPE_CHECKING:
     from bodega.services import Bodega
@@ -56,12 +59,17 @@ class ImportService:
             raise errors.InvalidInput("an import from stdin runs here: it cannot be detached")
         if name is not None:
             name = validate_name(name)
-        if source != "-":
+        if is_s3(source):
+            remote, key = open_s3(source)  # a bad URL, bucket or credentials: said now, before a task
+            if not remote.exists(key):
+                raise errors.PathNotFound(2, None, source, "import: no such object")
+        elif source != "-":
             source = str(Path(source).expanduser().absolute())
             if not os.path.isfile(source):
                 raise errors.PathNotFound(2, None, source, "import")
 
-        base = self._delta_base(source) if into is None and source != "-" else None
+        # A delta's base is read from a local package now (a streamed or S3 one names it with --into).
+        base = self._delta_base(source) if into is None and source != "-" and not is_s3(source) else None
 
         def prepare(s: Session, task: Task) -> None:
             if into is not None:
@@ -100,16 +108,20 @@ class ImportService:
     # --- the task -------------------------------------------------------------------------
 
     def _run(self, ctx: TaskContext) -> None:
-        path = ctx.payload["path"]
+        source = path = ctx.payload["path"]
+        cancel = lambda: ctx.cancel.is_set() or ctx.lost.is_set()  # noqa: E731
         if path == "-":
             path = str(self._spool_stdin(ctx))
+        elif is_s3(path):
+            path = str(ctx.staging / "s3.package")
+            download(source, Path(path), cancel=cancel)
+        where = source if is_s3(source) else path  # what messages name
         staged = ctx.staging / "package"
         staged.mkdir()
-        cancel = lambda: ctx.cancel.is_set() or ctx.lost.is_set()  # noqa: E731
         info = peek_info(path)
         is_package = info is not None
         if info is not None:
-            self._preflight(info, path)
+            self._preflight(info, where)
         with open_archive(path) as archive:
             total = sum(m.size for m in archive.listing or []) or 1
             from bodega.storage.tree import Tree
@@ -119,9 +131,9 @@ class ImportService:
                                 progress=lambda n, done: ctx.progress(1 + done * 60 // total), cancel=cancel)
         ctx.result.update(unpacked=report.to_dict())
         if is_package:
-            self._publish_package(ctx, staged, path)
+            self._publish_package(ctx, staged, where)
         else:
-            self._publish_plain(ctx, staged, Path(path))
+            self._publish_plain(ctx, staged, Path(where))
 
     def _spool_stdin(self, ctx: TaskContext) -> Path:
         """stdin copied into the task's staging (a zip's directory and a 7z's header are at its end)."""
@@ -185,10 +197,11 @@ class ImportService:
         """The unpacked tree re-read and hashed: its root must be the package's."""
         built = mf.build(root)
         if built.root != expected.root:
-            from bodega.storage.manifest_diff import Diff
+            from bodega.storage.manifest_diff import Diff, quote_path
 
             first = next(iter(Diff.of(expected, built, renames=False)), None)
-            what = f": first difference at {first.path_str if hasattr(first, 'path_str') else first}" if first else ""
+            what = f": first difference at {quote_path(first.path, False)} ({', '.join(first.changes)})" \
+                if first else ""
             raise errors.PackageDamaged(f"{where}: the unpacked tree's root {built.root_hex[:16]} is not the "
                                         f"package's {expected.root_hex[:16]}{what}")
         return built
@@ -209,6 +222,7 @@ class ImportService:
         stage.mkdir()
         root = stage / "root"
         os.rename(staged / os.fsdecode(layout.ROOT), root)
+        relinked = relink(root, tree, where, cancel=lambda: ctx.cancel.is_set() or ctx.lost.is_set())
         built = self._verify_tree(root, tree, where)
         ctx.progress(75)
         engine = self._b.snapshots.engine
@@ -226,7 +240,8 @@ class ImportService:
         ctx.progress(95)
         name = ctx.payload.get("name") or validate_name(info.container.get("name") or "imported")
         refs = {ids[r.id]: r for r in info.snapshots}
-        ctx.result.update(kind="full", root=built.root_hex, files=info.files, snapshots=[i for i, _ in created])
+        ctx.result.update(kind="full", root=built.root_hex, files=info.files, hardlinks=relinked,
+                          snapshots=[i for i, _ in created])
         self._publish_container(ctx, stage, name, container_manifest, [
             (sid, done, refs.get(sid)) for sid, done in created], where)
 
@@ -293,7 +308,7 @@ class ImportService:
             raise errors.InvalidInput(f"{where}: a delta updates the container holding its base ({name}): "
                                       f"import it with --into {name}")
         engine = self._b.snapshots.engine
-        live = mf.build(root, engine.live_manifest(state))
+        live = mf.build(root, engine.live_manifest(state), clock=engine.clock)
         head = engine.head(state)
         head_root = engine.info(head).root if head and engine.exists(head) else None
         if live.root_hex != head_root:

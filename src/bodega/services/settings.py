@@ -66,6 +66,9 @@ def _spec(key: str) -> SettingSpec:
         raise errors.InvalidInput(f"no setting {key!r}: `bodega setting list` shows them") from None
 
 
+_ALL_VALUES = sa.select(Setting.key, Setting.value)  # built once: every browser request reads the policy
+
+
 class SettingService:
     """Reads settings (anyone) and changes them (owners), each change an audit event."""
 
@@ -82,7 +85,7 @@ class SettingService:
         if session is None:
             with self._b.catalogue.session_scope(write=False) as s:
                 return self.values(s)
-        stored = {key: value for key, value in session.execute(sa.select(Setting.key, Setting.value))}
+        stored = {key: value for key, value in session.execute(_ALL_VALUES)}
         out = {}
         for key, spec in SETTINGS.items():
             try:

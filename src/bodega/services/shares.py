@@ -26,6 +26,12 @@ if TYPE_CHECKING:
 # Task types only a container's owning user (or an owner) may run on it.
 OWNING_USER_TASKS = frozenset({"container.delete", "snapshot.forget"})
 
+# The containers the user in bind parameter "me" owns or has been given a share of, for the
+# statements that list (built once: see the read paths of containers, tasks and events).
+VISIBLE_TO_ME = sa.or_(Container.owner_id == sa.bindparam("me"), Container.id.in_(
+    sa.select(ContainerShare.container_id).where(ContainerShare.user_id == sa.bindparam("me"))))
+VISIBLE_IDS_TO_ME = sa.select(Container.id).where(VISIBLE_TO_ME).scalar_subquery()
+
 
 @dataclass(frozen=True)
 class ShareInfo:
@@ -58,6 +64,10 @@ class ShareService:
             return sa.true()
         shared = sa.select(ContainerShare.container_id).where(ContainerShare.user_id == me.id)
         return sa.or_(Container.owner_id == me.id, Container.id.in_(shared))
+
+    def sees_all(self) -> bool:
+        """Whether the acting user may see every container (an owner)."""
+        return self._b.users.current.at_least(Role.OWNER)
 
     def visible_ids(self) -> Any:
         """A subquery of the ids of the containers the acting user may see (None: all of them)."""

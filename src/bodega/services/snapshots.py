@@ -33,6 +33,11 @@ from bodega.storage.tree import Tree
 if TYPE_CHECKING:
     from bodega.services import Bodega
 
+# A container's snapshots, oldest first (bind parameter container_id): built once, as the panel and
+# the API list them all the time.
+_OF_CONTAINER = sa.select(Snapshot).where(Snapshot.container_id == sa.bindparam("container_id")).order_by(
+    Snapshot.created_at)
+
 
 @dataclass(frozen=True)
 class SnapshotInfo:
@@ -178,7 +183,7 @@ class SnapshotTasks:
         built = None
         if copy_of is not None:
             progress("scan", 0, 0)
-            built = mf.build_copy(tree, copy_of[0], copy_of[1], threads=0,
+            built = mf.build_copy(tree, copy_of[0], copy_of[1], threads=0, clock=self.engine.clock,
                                   progress=lambda p: progress("scan", p.files_done, p.files_total))
         return self.engine.create(tree, state, str(snap_id), base=str(base) if base else None, kind=kind,
                                   progress=progress, cancel=_cancelled(ctx),
@@ -461,7 +466,7 @@ class SnapshotTasks:
         # The live manifest (saved by the last snapshot or restore, with its stat cache) loads
         # while the tree is scanned; when it is the old snapshot's (same root), it is the old
         # side too, and the store is not read.
-        live, previous = mf.build_beside(tree, SnapshotEngine.live_manifest_path(state))
+        live, previous = mf.build_beside(tree, SnapshotEngine.live_manifest_path(state), clock=self.engine.clock)
         same = previous is not None and previous.root.hex() == old_root
         return Diff.of(previous if same else self.engine.manifest(old_id), live)
 
@@ -779,8 +784,7 @@ class SnapshotService(SnapshotTasks):
         """A container's snapshots, oldest first."""
         with self._b.catalogue.session_scope(write=False) as s:
             c: Container = self._b.containers.resolve(s, container)
-            return [SnapshotInfo.of(p) for p in s.scalars(sa.select(Snapshot).where(Snapshot.container_id == c.id)
-                                                          .order_by(Snapshot.created_at))]
+            return [SnapshotInfo.of(p) for p in s.scalars(_OF_CONTAINER, {"container_id": c.id})]
 
     def resolve(self, s: Session, container: Container, ref: str | uuid.UUID) -> Snapshot:
         """A snapshot of container by id or unique id prefix (4+ hex digits)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import functools
 import logging
 import os
 import threading
@@ -38,6 +39,8 @@ from bodega.catalogue.models import (
     User, utcnow,
 )
 from bodega.services.id_prefix import find_by_id
+from bodega.services.shares import VISIBLE_IDS_TO_ME
+from bodega.services.users import email_of
 from bodega.storage.tree import remove_path
 from bodega.storage.usage import measure_tree
 
@@ -169,6 +172,23 @@ class TaskInfo:
             "result": self.result, "owner": f"{self.owner_host}:{self.owner_pid}" if self.owner_pid else None,
             "cancel_requested": self.cancel_requested,
         }
+
+
+@functools.cache
+def _list_query(scoped: bool, by_status: bool, by_container: bool, by_type: bool, limited: bool) -> sa.Select[Any]:
+    """The statement of TaskService.list for one combination of filters, with bind parameters me,
+    status, container_id, type and limit: built once (building it cost more than running it)."""
+    q = sa.select(Task, User.email).outerjoin(User, User.id == Task.user_id)
+    if scoped:  # theirs, or on containers they see
+        q = q.where(sa.or_(Task.user_id == sa.bindparam("me"), Task.container_id.in_(VISIBLE_IDS_TO_ME)))
+    if by_status:
+        q = q.where(Task.status == sa.bindparam("status"))
+    if by_container:
+        q = q.where(Task.container_id == sa.bindparam("container_id"))
+    if by_type:
+        q = q.where(Task.type == sa.bindparam("type"))
+    q = q.order_by(Task.created_at.desc())
+    return q.limit(sa.bindparam("limit", type_=sa.Integer)) if limited else q
 
 
 def _primary_lock(task: Task) -> list[uuid.UUID]:
@@ -392,9 +412,10 @@ class TaskService:
                     with ctx.finish():
                         pass
             except BaseException as exc:
-                if not ctx.finished:
-                    self._end_here(ctx, exc)
-                if ctx.lost.is_set() and not isinstance(exc, errors.TaskInterrupted):
+                # Ended here, the task's own error is the answer: the heartbeat seeing it end
+                # (while a big staging is removed) sets lost too, but no other process did.
+                ended_here = not ctx.finished and self._end_here(ctx, exc)
+                if not ended_here and ctx.lost.is_set() and not isinstance(exc, errors.TaskInterrupted):
                     # Another process declared the task dead and removed its staging, so
                     # whatever failed here failed because of that: report the real cause.
                     lost = errors.TaskInterrupted(f"task {ctx.task_id} was marked interrupted by another "
@@ -476,8 +497,9 @@ class TaskService:
 
         return self._execute(info, dataclasses.replace(kind, run=run), None, reraise=False)
 
-    def _end_here(self, ctx: TaskContext, exc: BaseException) -> None:
-        """Ends a task this process runs as failed or cancelled, after an exception."""
+    def _end_here(self, ctx: TaskContext, exc: BaseException) -> bool:
+        """Ends a task this process runs as failed or cancelled, after an exception; False when
+        another process had ended it already."""
         cancelled = isinstance(exc, (errors.Cancelled, KeyboardInterrupt))
         sizes = self._measure(ctx)
         doomed: list[Path] = []
@@ -485,11 +507,12 @@ class TaskService:
             try:
                 task = self._own_running(s, ctx)
             except errors.TaskInterrupted:
-                return  # another process ended it already
+                return False  # another process ended it already
             self._store_sizes(s, sizes)
             task.result = dict(ctx.result) | {"error": error_dict(exc)}
             doomed = self._end(s, task, TaskStatus.CANCELLED if cancelled else TaskStatus.FAILED)
         self._remove_dirs(doomed, ctx.task_id)
+        return True
 
     def _own_running(self, s: Session, ctx: TaskContext) -> Task:
         """The task's row, if this process still runs it; TaskInterrupted if someone declared it dead."""
@@ -610,38 +633,41 @@ class TaskService:
         """Claims and runs queued tasks until stop_agent() (or, with until_idle, until none is runnable).
 
         Between polls it sleeps up to poll seconds, or until wake is set (by whoever queued a task).
+        A stop_agent() that came before the call ends it at once (a signal that arrived early).
         A catalogue server that goes away (a restart) is waited for, up to the stale period per
         transaction; meanwhile the agent keeps polling.
         """
-        self._stop_agent.clear()
         self._wake = wake
         catalogue = self.bodega.catalogue
         catalogue.reconnect_wait = max(catalogue.reconnect_wait, stale_after())
         done = 0
-        while not self._stop_agent.is_set():
-            try:
-                self.recover()
-                claimed = self._claim_next()
-            except (errors.CatalogueUnavailable, errors.DatabaseLocked):
-                self._stop_agent.wait(poll)  # the server restarts or is busy: try again
-                continue
-            if claimed is None:
-                if until_idle:
-                    break
-                if wake is not None:
-                    wake.wait(poll)
-                    wake.clear()
-                else:
-                    self._stop_agent.wait(poll)
-                continue
-            info, kind = claimed
-            try:
-                self._execute(info, kind, None, reraise=False)
-            except (errors.CatalogueUnavailable, errors.DatabaseLocked):
-                # Its end could not be recorded: its heartbeat stops, and recovery ends it as
-                # interrupted after the stale period (never run twice).
-                continue
-            done += 1
+        try:
+            while not self._stop_agent.is_set():
+                try:
+                    self.recover()
+                    claimed = self._claim_next()
+                except (errors.CatalogueUnavailable, errors.DatabaseLocked):
+                    self._stop_agent.wait(poll)  # the server restarts or is busy: try again
+                    continue
+                if claimed is None:
+                    if until_idle:
+                        break
+                    if wake is not None:
+                        wake.wait(poll)
+                        wake.clear()
+                    else:
+                        self._stop_agent.wait(poll)
+                    continue
+                info, kind = claimed
+                try:
+                    self._execute(info, kind, None, reraise=False)
+                except (errors.CatalogueUnavailable, errors.DatabaseLocked):
+                    # Its end could not be recorded: its heartbeat stops, and recovery ends it as
+                    # interrupted after the stale period (never run twice).
+                    continue
+                done += 1
+        finally:
+            self._stop_agent.clear()  # a stop asked before the start is honoured, and only once
         return done
 
     def stop_agent(self) -> None:
@@ -693,7 +719,7 @@ class TaskService:
 
     def _email(self, s: Session, task: Task) -> str | None:
         """The email of the user who started task."""
-        return s.scalar(sa.select(User.email).where(User.id == task.user_id)) if task.user_id else None
+        return email_of(s, task.user_id) if task.user_id else None
 
     def _visible(self) -> Any:
         """A SQL condition on Task: the tasks the acting user may see (theirs, or on containers they see)."""
@@ -721,18 +747,12 @@ class TaskService:
     def list(self, *, status: TaskStatus | str | None = None, container_id: uuid.UUID | None = None,
              type: str | None = None, limit: int | None = 50) -> list[TaskInfo]:
         """Tasks, newest first."""
-        q = sa.select(Task, User.email).outerjoin(User, User.id == Task.user_id).where(self._visible())
-        if status is not None:
-            q = q.where(Task.status == TaskStatus(status))
-        if container_id is not None:
-            q = q.where(Task.container_id == container_id)
-        if type is not None:
-            q = q.where(Task.type == type)
-        q = q.order_by(Task.created_at.desc())
-        if limit is not None:
-            q = q.limit(limit)
+        q = _list_query(not self.bodega.shares.sees_all(), status is not None, container_id is not None,
+                        type is not None, limit is not None)
+        params = {"me": self.bodega.users.current.id, "status": TaskStatus(status) if status is not None else None,
+                  "container_id": container_id, "type": type, "limit": limit}
         with self.bodega.catalogue.session_scope(write=False) as s:
-            return [TaskInfo.of(t, email) for t, email in s.execute(q)]
+            return [TaskInfo.of(t, email) for t, email in s.execute(q, params)]
 
     def cancel(self, ref: str | uuid.UUID) -> TaskInfo:
         """Cancels a queued task now, or asks a running one to stop at its next checkpoint."""

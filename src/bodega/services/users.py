@@ -22,6 +22,12 @@ ROLE_RANK = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.OWNER: 2}
 USER_COLUMNS = (User.id, User.email, User.display_name, User.role, User.disabled, User.password_hash,
                 User.totp_enabled, User.recovery_codes)
 DISPLAY_NAME_MAX = 200
+_EMAIL_OF = sa.select(User.email).where(User.id == sa.bindparam("user_id"))  # built once: on hot read paths
+
+
+def email_of(s: Session, user_id: uuid.UUID) -> str | None:
+    """The email of a user by id (None when there is no such user)."""
+    return s.scalar(_EMAIL_OF, {"user_id": user_id})
 
 
 @dataclass(frozen=True)

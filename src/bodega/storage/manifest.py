@@ -8,6 +8,7 @@ adds the file format, the API and the entry objects.
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Union
@@ -23,9 +24,12 @@ if TYPE_CHECKING:
 
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 ProgressCallback = Callable[["Progress"], object]
+WallClock = Callable[[], int]
+"""The wall clock in ns that stamps a scan.  File times are wall-clock times and the racy rule
+compares the two, so a test passes a clock that has moved on instead of waiting."""
 
-__all__ = ["Draft", "Entry", "HashedFile", "Manifest", "UnreadFile", "build", "build_copy", "build_draft", "load",
-           "loads", "diff", "verify"]
+__all__ = ["Draft", "Entry", "HashedFile", "Manifest", "UnreadFile", "WallClock", "build", "build_copy",
+           "build_draft", "load", "loads", "diff", "verify"]
 
 
 class Entry(NamedTuple):
@@ -271,25 +275,26 @@ def write_atomic(path: PathLike, data: bytes) -> None:
 # ---- the API ---------------------------------------------------------------------------
 
 def build(path: PathLike, previous: Manifest | None = None, *, threads: int = 0,
-          progress: ProgressCallback | None = None) -> Manifest:
+          progress: ProgressCallback | None = None, clock: WallClock = time.time_ns) -> Manifest:
     """The full manifest of the tree below path, with a stat cache.
 
     With previous (a full manifest of the same tree with its stat cache), files it vouches
     for by the racy-git rule are not read.  A file that vanishes or keeps changing while it
     is read raises ChangedWhileReading, one that cannot be read its StorageError, naming it.
     """
-    return _complete(_native.scan_tree(path, threads=threads), path, previous, threads, progress).manifest()
+    return _complete(_scan(path, threads, clock), path, previous, threads, progress).manifest()
 
 
 def build_draft(path: PathLike, previous: Manifest | None = None, *, unread_min: int, threads: int = 0,
-                progress: ProgressCallback | None = None) -> Draft:
+                progress: ProgressCallback | None = None, clock: WallClock = time.time_ns) -> Draft:
     """build(), except that files of unread_min bytes or more that previous does not vouch for
     are left unread: the caller reads each once (the store hashes its clone) and sets its hash."""
-    return _complete(_native.scan_tree(path, threads=threads), path, previous, threads, progress, unread_min)
+    return _complete(_scan(path, threads, clock), path, previous, threads, progress, unread_min)
 
 
 def build_copy(path: PathLike, source_path: PathLike, source_manifest: Manifest | None, *,
-               threads: int = 0, progress: ProgressCallback | None = None) -> Manifest:
+               threads: int = 0, progress: ProgressCallback | None = None,
+               clock: WallClock = time.time_ns) -> Manifest:
     """The full manifest of the tree below path, a copy (a clone) of the tree below source_path
     made after source_manifest (a full manifest of the source with its stat cache) was built.
 
@@ -302,7 +307,7 @@ def build_copy(path: PathLike, source_path: PathLike, source_manifest: Manifest 
     prev = source_manifest._table if source_manifest is not None and not source_manifest.is_delta else None
     with ThreadPoolExecutor(1) as pool:  # both scans run mostly without the GIL
         scanning = pool.submit(_native.scan_tree, source_path, threads=threads) if prev is not None else None
-        table = _native.scan_tree(path, threads=threads)
+        table = _scan(path, threads, clock)
         try:
             source = scanning.result() if scanning is not None else None
         except BodegaError:
@@ -317,7 +322,8 @@ def build_copy(path: PathLike, source_path: PathLike, source_manifest: Manifest 
 
 
 def build_beside(path: PathLike, previous_file: PathLike, *, threads: int = 0,
-                 progress: ProgressCallback | None = None) -> tuple[Manifest, Manifest | None]:
+                 progress: ProgressCallback | None = None,
+                 clock: WallClock = time.time_ns) -> tuple[Manifest, Manifest | None]:
     """build(path, previous) with previous the full manifest with a stat cache in previous_file,
     loaded while the tree is scanned: (the tree's manifest, previous, or None when the file
     is missing, unreadable, a delta or without a stat cache, and then every file is read)."""
@@ -328,17 +334,22 @@ def build_beside(path: PathLike, previous_file: PathLike, *, threads: int = 0,
             return None
         return m if not m.is_delta and m.has_stat_cache else None
 
-    table, previous = _scan_while(path, load_previous, threads)
+    table, previous = _scan_while(path, load_previous, threads, clock)
     return _complete(table, path, previous, threads, progress).manifest(), previous
 
 
 def _scan_while(path: PathLike, other: Callable[[], Manifest | None],
-                threads: int = 0) -> tuple[_native.Table, Manifest | None]:
+                threads: int = 0, clock: WallClock = time.time_ns) -> tuple[_native.Table, Manifest | None]:
     """(the scan of path, other()), other running meanwhile: both mostly without the GIL."""
     with ThreadPoolExecutor(1) as pool:
         loading = pool.submit(other)
-        table = _native.scan_tree(path, threads=threads)
+        table = _scan(path, threads, clock)
         return table, loading.result()
+
+
+def _scan(path: PathLike, threads: int, clock: WallClock) -> _native.Table:
+    """The scan of path, stamped with clock's time before it began."""
+    return _native.scan_tree(path, threads=threads, start_ns=clock())
 
 
 def _complete(table: _native.Table, path: PathLike, previous: Manifest | None, threads: int,

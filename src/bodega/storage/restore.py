@@ -73,7 +73,7 @@ def restore(engine: "SnapshotEngine", tree: Path, state_dir: Path, snap_id: str,
         live = None
         if in_place is not False and os.path.lexists(tree):
             progress("scan", 0, 0)
-            live = mf.build(tree, engine.live_manifest(state_dir),
+            live = mf.build(tree, engine.live_manifest(state_dir), clock=engine.clock,
                             progress=lambda p: progress("scan", p.files_done, p.files_total))
         if live is not None:
             remove, write, remode = mat.plan_changes(live, target)
@@ -123,7 +123,7 @@ def _full(engine: "SnapshotEngine", tree: Path, state_dir: Path, state: Tree, sn
             _clear_staging(state)
         raise
     how = _publish(engine, tree, state, new_root)
-    done_ns = mat.now_ns()
+    done_ns = engine.clock()
     _finish(engine, state_dir, state, snap_id, target.root_hex, target, written.stats, done_ns, None)
     return RestoreResult(snap_id, "full", written.files, written.bytes, 0, 0, written.skipped, written.hardlinks,
                          publish=how)
@@ -178,7 +178,7 @@ def _in_place(engine: "SnapshotEngine", tree: Path, state_dir: Path, state: Tree
             _clear_staging(state)
         raise
     applied = _apply(tree, state)
-    done_ns = mat.now_ns()
+    done_ns = engine.clock()
     _finish(engine, state_dir, state, snap_id, target.root_hex, target, applied.stats, done_ns, live)
     unchanged = len(target) - len(write) - len(remode)
     return RestoreResult(snap_id, "in-place", written.files, written.bytes, applied.removed, unchanged,
@@ -242,10 +242,10 @@ def recover(engine: "SnapshotEngine", tree: Path, state_dir: Path) -> str | None
                 rj.remove(state)
                 _clear_staging(state)
                 return "rolled back"
-            _finish(engine, state_dir, state, journal.snapshot, root_hex, target, {}, mat.now_ns(), None)
+            _finish(engine, state_dir, state, journal.snapshot, root_hex, target, {}, engine.clock(), None)
         else:
             applied = _apply(tree, state)
-            _finish(engine, state_dir, state, journal.snapshot, root_hex, target, applied.stats, mat.now_ns(),
+            _finish(engine, state_dir, state, journal.snapshot, root_hex, target, applied.stats, engine.clock(),
                     engine.live_manifest(state_dir))
     return "rolled forward"
 

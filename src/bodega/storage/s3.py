@@ -35,11 +35,11 @@ class S3Remote:
         self.part_size = part_size
 
     @classmethod
-    def from_url(cls, url: str) -> "S3Remote":
+    def from_url(cls, url: str, *, what: str = "BODEGA_STORE_URL") -> "S3Remote":
         """The remote at s3://bucket/prefix, with a client configured from the AWS environment."""
         bucket, _, prefix = url[len("s3://"):].partition("/")
         if not bucket:
-            raise errors.InvalidInput(f"BODEGA_STORE_URL {url!r} names no bucket: s3://bucket/prefix")
+            raise errors.InvalidInput(f"{what} {url!r} names no bucket: s3://bucket/prefix")
         try:
             import boto3
             from botocore.config import Config
@@ -74,8 +74,11 @@ class S3Remote:
                 raise
             code = e.response.get("Error", {}).get("Code", "")
             status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code in ("NoSuchKey", "404", "NotFound") or (status == 404 and code != "NoSuchBucket"):
+            if code in ("NoSuchKey", "404", "NotFound") or (status == 404 and code not in ("NoSuchBucket",
+                                                                                          "NoSuchUpload")):
                 raise errors.NotFound(f"{what}: not in {self.url}") from e
+            if code == "PreconditionFailed" or status == 412:  # If-None-Match: an object is there already
+                raise errors.PathExists(17, None, self.url, f"{what} (bodega never replaces an object)") from e
             raise errors.StoreUnavailable(f"{what} {self.url}: the server refused: {code or status}: "
                                           f"{e.response.get('Error', {}).get('Message', '')}".rstrip(": ")) from e
         except (NoCredentialsError, PartialCredentialsError) as e:
@@ -152,25 +155,83 @@ class S3Remote:
 
     def _multipart(self, key: str, part: Callable[[int], bytes], parts: int) -> str:
         """Uploads parts 0..parts-1 (each tried again on its own) as one object; aborted on failure."""
-        what = f"write {key} to"
-        upload = self._call(what, lambda: self.client.create_multipart_upload(Bucket=self.bucket,
-                                                                              Key=self._key(key)))["UploadId"]
+        upload = self.start_upload(key)
         try:
-            done = []
-            for n in range(parts):
-                body = part(n)
-                response = self._call(what, lambda: self.client.upload_part(
-                    Bucket=self.bucket, Key=self._key(key), UploadId=upload, PartNumber=n + 1, Body=body))
-                done.append({"PartNumber": n + 1, "ETag": response["ETag"]})
-            response = self._call(what, lambda: self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=self._key(key), UploadId=upload, MultipartUpload={"Parts": done}))
+            done = [self.put_part(key, upload, n + 1, part(n)) for n in range(parts)]
+            return self.complete_upload(key, upload, done)
         except BaseException:
-            try:
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._key(key), UploadId=upload)
-            except Exception:
-                pass  # what it left, gc abandons (abort_uploads)
+            self.abort_upload(key, upload)
             raise
+
+    # --- multipart uploads, part by part (a streamed export package) --------------------------
+
+    def start_upload(self, key: str, metadata: dict[str, str] | None = None) -> str:
+        """Begins a multipart upload to key (nothing is visible there until it completes); its id."""
+        return self._call(f"write {key} to", lambda: self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=self._key(key), Metadata=metadata or {}))["UploadId"]
+
+    def put_part(self, key: str, upload: str, number: int, body: bytes | memoryview) -> dict[str, Any]:
+        """Uploads part number (from 1) of an upload; what complete_upload needs of it."""
+        response = self._call(f"write {key} to", lambda: self.client.upload_part(
+            Bucket=self.bucket, Key=self._key(key), UploadId=upload, PartNumber=number, Body=bytes(body)))
+        return {"PartNumber": number, "ETag": response["ETag"]}
+
+    def complete_upload(self, key: str, upload: str, parts: list[dict[str, Any]], *,
+                        no_replace: bool = False) -> str:
+        """Publishes an upload's parts as the object at key (no_replace: PathExists if one is
+        there); returns its entity tag."""
+        extra = {"IfNoneMatch": "*"} if no_replace else {}
+        response = self._call(f"write {key} to", lambda: self.client.complete_multipart_upload(
+            Bucket=self.bucket, Key=self._key(key), UploadId=upload, MultipartUpload={"Parts": parts}, **extra))
         return str(response["ETag"]).strip('"')
+
+    def abort_upload(self, key: str, upload: str) -> None:
+        """Abandons an upload and its parts (best effort: what is left, abort_uploads finds)."""
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._key(key), UploadId=upload)
+        except Exception:
+            pass
+
+    def put_new(self, key: str, data: bytes | memoryview, metadata: dict[str, str] | None = None) -> str:
+        """Stores bytes under key unless an object is there (PathExists); returns the entity tag."""
+        response = self._call(f"write {key} to", lambda: self.client.put_object(
+            Bucket=self.bucket, Key=self._key(key), Body=bytes(data), Metadata=metadata or {}, IfNoneMatch="*"))
+        return str(response["ETag"]).strip('"')
+
+    def exists(self, key: str) -> bool:
+        """Whether an object is at key (a missing bucket is an error, not False)."""
+        page = self._call(f"look up {key} in", lambda: self.client.list_objects_v2(
+            Bucket=self.bucket, Prefix=self._key(key), MaxKeys=1))
+        return any(item["Key"] == self._key(key) for item in page.get("Contents", []))
+
+    def head(self, key: str) -> dict[str, Any] | None:
+        """An object's size, entity tag and metadata, or None when there is none."""
+        try:
+            response = self._call(f"look up {key} in", lambda: self.client.head_object(
+                Bucket=self.bucket, Key=self._key(key)))
+        except errors.NotFound:
+            return None
+        return {"size": int(response["ContentLength"]), "etag": str(response["ETag"]).strip('"'),
+                "metadata": dict(response.get("Metadata") or {})}
+
+    def read_to(self, key: str, each: Callable[[bytes], object]) -> int:
+        """Streams an object's bytes to each(), piece by piece; how many (a cut transfer is an
+        error: each() has seen part of it)."""
+        response = self._call(f"read {key} from", lambda: self.client.get_object(
+            Bucket=self.bucket, Key=self._key(key)))
+        got = 0
+        try:
+            while piece := response["Body"].read(READ_PIECE):
+                each(piece)
+                got += len(piece)
+        except Exception as e:
+            if _transient(e):
+                raise errors.StoreUnavailable(f"read {key} from {self.url}: the transfer was cut: {e}") from e
+            raise
+        if got != int(response.get("ContentLength", got)):
+            raise errors.StoreUnavailable(f"read {key} from {self.url}: {got} bytes arrived of "
+                                          f"{response.get('ContentLength')} (the transfer was cut)")
+        return got
 
     def delete(self, keys: list[str]) -> None:
         """Removes objects, 1000 per request."""
@@ -183,10 +244,13 @@ class S3Remote:
                 raise errors.StoreUnavailable(f"remove {failed[0].get('Key')} from {self.url}: "
                                               f"{failed[0].get('Code')}: {failed[0].get('Message')}")
 
-    def abort_uploads(self, prefix: str) -> int:
-        """Abandons the unfinished multipart uploads under prefix (a writer that died mid-upload)."""
+    def abort_uploads(self, prefix: str, *, exact: bool = False) -> int:
+        """Abandons the unfinished multipart uploads under prefix (a writer that died mid-upload);
+        exact: those to the key prefix only."""
         pending = self._call("list uploads of", lambda: self.client.list_multipart_uploads(
             Bucket=self.bucket, Prefix=self._key(prefix))).get("Uploads", [])
+        if exact:
+            pending = [up for up in pending if up["Key"] == self._key(prefix)]
         for up in pending:
             self._call("abandon an upload to", lambda up=up: self.client.abort_multipart_upload(
                 Bucket=self.bucket, Key=up["Key"], UploadId=up["UploadId"]))

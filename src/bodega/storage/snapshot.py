@@ -14,6 +14,7 @@ import json
 import os
 import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,8 +87,9 @@ class SnapshotEngine:
     """Creates, restores, browses, verifies and forgets snapshots in one store."""
 
     def __init__(self, store: ObjectStore, *, threads: int | None = None, full_every: int = FULL_EVERY,
-                 publish: str | None = None) -> None:
+                 publish: str | None = None, clock: mf.WallClock = time.time_ns) -> None:
         self.store = store
+        self.clock = clock  # stamps the scans and restores the racy rule judges (tests move it)
         # How a full restore publishes its tree: auto (exchange where possible), exchange or rename.
         self.publish_mode = publish or publish_mode_from_env()
         self.dir = store.root / "snapshots"
@@ -381,7 +383,7 @@ class SnapshotEngine:
         if built is not None:
             draft = mf.Draft.of(built)
         else:
-            draft = mf.build_draft(tree, self.live_manifest(state_dir), unread_min=1,
+            draft = mf.build_draft(tree, self.live_manifest(state_dir), unread_min=1, clock=self.clock,
                                    progress=lambda p: progress("scan", p.files_done, p.files_total))
         files: list[FileToStore] = list(draft.unread)
         added = 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import json
-import mmap
 import os
 import secrets
 import stat
@@ -32,7 +31,7 @@ from bodega.storage.new_file import new_file, remove_quietly, removed_on_failure
 from bodega.storage.pack import BLOB, HEADER, RAW, RECIPE, ROW, TRAILER, ZSTD, PackEntry, PackWriter, read_record
 from bodega.storage.packs import LocalPacks, Packs
 from bodega.storage.remote import Remote
-from bodega.storage.tree import File, remove_path
+from bodega.storage.tree import File, Stat, open_file, remove_path
 
 FORMAT = "bodega-store"
 VERSION = 1
@@ -905,65 +904,37 @@ class StoreWriter:
                     put = self._put_clone(path)
                 if put is not None:
                     return put
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK)
-        except OSError as e:
-            if e.errno == errno.ELOOP:
-                raise errors.UnsafePath(f"{path} is a link: bodega does not follow it", path=str(path)) from e
-            raise errors.os_error(e, "open", path) from e
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise errors.InvalidInput(f"{path} is not a regular file", path=str(path))
+        with _os_errors("store", path), _open_regular(path) as f:
+            st = f.stat()
             for _attempt in (1, 2):
-                if st.st_size < cfg["chunk_min"]:
-                    put = self._put_small(fd, path, st)
-                else:
-                    put = self._put_chunked(fd, path, st)
-                after = os.fstat(fd)
+                put = self._put_small(f, st.size) if st.size < cfg["chunk_min"] else self._put_chunked(f, st.size)
+                after = f.stat()
                 if _same_content_stat(st, after):
                     return put
                 st = after
             raise errors.ChangedWhileReading(f"{path} changed while it was being stored", path=str(path))
-        except OSError as e:
-            if isinstance(e, errors.BodegaError):
-                raise
-            raise errors.os_error(e, "store", path) from e
-        finally:
-            os.close(fd)
 
-    def _put_small(self, fd: int, path: str, st: os.stat_result) -> Put:
-        data = _read_all(fd, st.st_size)  # a copy: hashed and stored from the same bytes
+    def _put_small(self, f: File, size: int) -> Put:
+        data = _read_all(f, size)  # a copy: hashed and stored from the same bytes
         digest = Blake3(data).digest()
         added = self._add_blob(digest, data)
         return Put(digest, added, "blob" if added else "known", len(data))
 
-    def _put_chunked(self, fd: int, path: str, st: os.stat_result) -> Put:
-        size = os.fstat(fd).st_size
-        if size == 0:
-            return self._put_small(fd, path, st)
-        with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as mm:
-            view = memoryview(mm)
-            try:
-                seen = Blake3(view).digest()
-                if self._known(seen):
-                    return Put(seen, 0, "known", size)
-                # The map shows writes made meanwhile: each chunk is copied, then hashed and
-                # stored from the copy, and the file's name is the hash of those copies.
-                whole = Blake3()
-                rows = []
-                added = 0
-                for offset, length in chunking.cuts(view):
-                    piece = bytes(view[offset:offset + length])
-                    chunk = Blake3(piece).digest()
-                    whole.update(piece)
-                    added += self._add_blob(chunk, piece)
-                    rows.append(RECIPE_ROW.pack(chunk, length))
-                digest = whole.digest()
-                added += self._add_blob(digest, b"".join(rows), RECIPE)
-            finally:
-                view.release()
-        return Put(digest, added, "chunks", size)
+    def _put_chunked(self, f: File, size: int) -> Put:
+        # Each chunk is a copy of the file's bytes as read: it is hashed and stored from that
+        # copy, and the file's name is the hash of those copies, whatever a writer does meanwhile.
+        whole = Blake3()
+        rows = []
+        added = length = 0
+        for piece in chunking.chunks(f, size):
+            chunk = Blake3(piece).digest()
+            whole.update(piece)
+            added += self._add_blob(chunk, piece)
+            rows.append(RECIPE_ROW.pack(chunk, len(piece)))
+            length += len(piece)
+        digest = whole.digest()
+        added += self._add_blob(digest, b"".join(rows), RECIPE)
+        return Put(digest, added, "chunks" if added else "known", length)
 
     def _put_clone(self, path: str) -> Put | None:
         """A loose object cloned from the file (a frozen copy, hashed); None where the volume cannot clone."""
@@ -1114,14 +1085,27 @@ class StoreWriter:
             self._lock_cm = None
 
 
-def _same_content_stat(a: os.stat_result, b: os.stat_result) -> bool:
-    return (a.st_size, a.st_mtime_ns, a.st_ctime_ns, a.st_ino) == (b.st_size, b.st_mtime_ns, b.st_ctime_ns, b.st_ino)
+def _open_regular(path: str) -> File:
+    """The regular file at path open for reading, never through a link (UnsafePath)."""
+    try:
+        f = open_file(path)
+    except (errors.IsADirectory, errors.SpecialFile):
+        raise errors.InvalidInput(f"{path} is not a regular file", path=str(path)) from None
+    if f.stat().kind != "file":
+        f.close()
+        raise errors.InvalidInput(f"{path} is not a regular file", path=str(path))
+    return f
 
 
-def _read_all(fd: int, size_hint: int) -> bytes:
+def _same_content_stat(a: Stat, b: Stat) -> bool:
+    return (a.size, a.mtime_ns, a.ctime_ns, a.file_id, a.file_id_hi) == (b.size, b.mtime_ns, b.ctime_ns,
+                                                                       b.file_id, b.file_id_hi)
+
+
+def _read_all(f: File, size_hint: int) -> bytes:
     """Every byte of a file from offset 0 (a file that grew meanwhile is read to its end)."""
     pieces, offset = [], 0
-    while piece := os.pread(fd, max(size_hint - offset, 1 << 16), offset):
+    while piece := f.pread(max(size_hint - offset, 1 << 16), offset):
         pieces.append(piece)
         offset += len(piece)
     return pieces[0] if len(pieces) == 1 else b"".join(pieces)

@@ -115,6 +115,30 @@ def test_a_flipped_byte_in_the_data_is_corrupt_and_names_the_member(tmp_path, fm
         assert "big.bin" in str(info.value)
 
 
+def test_a_zip_whose_directory_points_before_its_start_is_corrupt_not_an_oserror(tmp_path):
+    # Found by tests/fuzz/fuzz_archive.py: an end record claiming a later central directory
+    # makes zipfile place members at negative offsets, and seeking there raised EINVAL.
+    path = write_zip(tmp_path / "z.zip", [Entry("a.txt", data=b"a" * 100), Entry("b.txt", data=b"b")])
+    raw = bytearray(path.read_bytes())
+    end = raw.rindex(b"PK\x05\x06")
+    directory_at = int.from_bytes(raw[end + 16:end + 20], "little")
+    raw[end + 16:end + 20] = (directory_at + 1000).to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+    with pytest.raises(errors.ArchiveCorrupt, match="a.txt"):
+        _read(path)
+
+
+def test_a_zip_needing_a_newer_zip_version_is_refused_in_one_line(tmp_path):
+    # Found by tests/fuzz/fuzz_archive.py: zipfile raised NotImplementedError while listing.
+    path = write_zip(tmp_path / "z.zip", [Entry("a.txt", data=b"a")])
+    raw = bytearray(path.read_bytes())
+    directory = raw.index(b"PK\x01\x02")
+    raw[directory + 6:directory + 8] = (139).to_bytes(2, "little")  # "version needed": 13.9
+    path.write_bytes(bytes(raw))
+    with pytest.raises(errors.NotSupported, match="version 13.9"):
+        _read(path)
+
+
 def test_a_zip_name_keeps_its_raw_bytes(tmp_path):
     path = write_zip(tmp_path / "n.zip", [Entry("caf\u00e9.txt", data=b"1")])
     with open_archive(path) as a:

@@ -1,7 +1,7 @@
-"""Where a package's bytes go: a local file (written under a temporary name, renamed at the end) or stdout.
+"""Where a package's bytes go: a local file (written under a temporary name, renamed at the end),
+stdout, or an S3 object (s3_package.S3Sink, a multipart upload published when it completes).
 
-A Sink is the one interface the archive writers write through, so another location (an
-object store, with the scale-out work) is one more class.  A local sink never replaces
+A Sink is the one interface the archive writers write through.  A local sink never replaces
 anything: the target must not exist, the bytes go to a hidden temporary file beside it, and
 commit() publishes it with a no-replace rename; abort() (or a crash, which leaves only the
 temporary name) leaves nothing at the target.
@@ -36,6 +36,9 @@ class Sink(Protocol):
     def write_at(self, offset: int, data: bytes) -> None:
         """Overwrites bytes already written (seekable sinks only: the 7z start header)."""
 
+    def hash(self) -> str:
+        """BLAKE3 of the package's bytes (once they are all written), hex."""
+
     def commit(self) -> str:
         """Makes the package visible at its location; returns the location."""
 
@@ -43,15 +46,21 @@ class Sink(Protocol):
         """Discards whatever was written."""
 
 
+def is_s3(location: str) -> bool:
+    """Whether a location is an S3 object (s3://bucket/key)."""
+    return location.startswith("s3://")
+
+
 def parse_location(location: str) -> Path | None:
-    """The local path a location names (a path or a file:// URL), or None for stdout ('-')."""
+    """The local path a location names (a path or a file:// URL), or None for stdout ('-');
+    an s3:// location is the caller's (is_s3)."""
     if location == "-":
         return None
     if "://" in location:
         url = urlparse(location)
         if url.scheme != "file":
-            raise errors.InvalidInput(f"export location {location!r}: only local paths and file:// URLs "
-                                      "are supported (s3:// arrives with the scale-out work)")
+            raise errors.InvalidInput(f"location {location!r}: a local path, a file:// URL or an "
+                                      "s3://bucket/key URL")
         if url.netloc not in ("", "localhost"):
             raise errors.InvalidInput(f"export location {location!r}: a file:// URL names a local path "
                                       "(file:///path), not a host")
@@ -182,24 +191,38 @@ def partial_path(target: Path, tag: str) -> Path:
     return target.parent / f"{TEMP_PREFIX}{target.name}.{tag}"
 
 
-def remove_partial(target: Path, tag: str) -> bool:
-    """Removes what a stopped export left under its temporary name; True if there was something."""
+def remove_partial(location: str, tag: str) -> bool:
+    """Removes what a stopped export left (its temporary file; at an S3 location, its upload or
+    the object it published); True if there was something."""
+    if is_s3(location):
+        from bodega.storage.archive.s3_package import discard_s3
+
+        return discard_s3(location, tag)
+    target = parse_location(location)
+    if target is None:
+        return False
     path = partial_path(target, tag)
     existed = os.path.lexists(path)
     _unlink(path)
     return existed
 
 
-def open_sink(location: str, tag: str | None = None) -> FileSink | StreamSink:
-    """The sink for an export location: a path, a file:// URL, or '-' for stdout."""
+def open_sink(location: str, tag: str | None = None, size_hint: int = 0) -> Sink:
+    """The sink for an export location: a path, a file:// URL, an s3:// URL, or '-' for stdout."""
+    if is_s3(location):
+        from bodega.storage.archive.s3_package import S3Sink  # boto3 is imported only for S3
+
+        return S3Sink(location, tag or secrets.token_hex(8), size_hint=size_hint)
     path = parse_location(location)
     return StreamSink() if path is None else FileSink(path, tag)
 
 
 def free_bytes(location: str) -> int | None:
-    """Free bytes on the volume that would hold location (None for stdout)."""
+    """Free bytes on the volume that would hold location (None for stdout and S3)."""
     from bodega.storage.fs import fs_info
 
+    if is_s3(location):
+        return None
     path = parse_location(location)
     if path is None:
         return None

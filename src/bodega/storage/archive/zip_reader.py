@@ -73,6 +73,8 @@ class ZipArchive(Archive):
         except Exception as exc:
             if hasattr(self, "_zip"):
                 self._zip.close()
+            if isinstance(exc, NotImplementedError):  # a zip version or feature zipfile lacks
+                raise errors.NotSupported(f"{self.path}: {exc}") from None
             if is_damage(exc) or isinstance(exc, OSError):
                 raise damage_error(exc, self.path, None) from None
             raise
@@ -98,6 +100,10 @@ class ZipArchive(Archive):
 
     def _open(self, info: zipfile.ZipInfo, name: bytes) -> BinaryIO:
         shown = name.decode("utf-8", "backslashreplace")
+        if not 0 <= info.header_offset < self.size:  # a damaged directory: seeking there fails (EINVAL)
+            raise errors.ArchiveCorrupt(f"{self.path}: member {shown!r}: damaged or truncated (its data would "
+                                        f"be at byte {info.header_offset}, outside the file)",
+                                        member=shown, path=self.path)
         try:
             raw = self._zip.open(info)
         except NotImplementedError as exc:

@@ -143,5 +143,5 @@ def write_package(sink: Sink, fmt: str, plan: ExportPlan, *, tree_source: TreeSo
     writer.write_entries(_meta_entries(plan, meta), source, report, cancel)
     writer.write_entries(_entries(plan), source, report, cancel)
     stats = writer.finish()
-    digest = sink.hash()  # type: ignore[attr-defined]
+    digest = sink.hash()
     return WriteResult(sink.location, fmt, sink.tell(), stats.entries, digest, dict(stats.__dict__))

@@ -1,0 +1,85 @@
+"""Valid inputs the fuzzers start from: small archives of every format bodega reads, and real
+bodega export packages (zip and 7z) made by a throwaway home."""
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+import zstandard
+
+FILES = {"app/readme.txt": b"hello\n" * 40, "app/bin/tool": bytes(range(256)) * 8, "app/empty": b""}
+
+
+def archives() -> dict[str, bytes]:
+    """A zip (deflated and stored members, a directory, a symlink), a tar in each compression, a 7z."""
+    out = {}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(zipfile.ZipInfo("app/"), b"")
+        for i, (name, data) in enumerate(FILES.items()):
+            z.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED if i % 2 else zipfile.ZIP_STORED)
+        link = zipfile.ZipInfo("app/link")
+        link.external_attr = 0o120777 << 16
+        z.writestr(link, b"readme.txt")
+    out["zip"] = buf.getvalue()
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, data in FILES.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("app/link")
+        link.type, link.linkname = tarfile.SYMTYPE, "readme.txt"
+        t.addfile(link)
+        hard = tarfile.TarInfo("app/hard")
+        hard.type, hard.linkname = tarfile.LNKTYPE, "app/readme.txt"
+        t.addfile(hard)
+    out["tar"] = raw.getvalue()
+    for mode in ("gz", "xz", "bz2"):
+        b = io.BytesIO()
+        with tarfile.open(fileobj=b, mode=f"w:{mode}") as t, tarfile.open(fileobj=io.BytesIO(out["tar"])) as src:
+            for m in src.getmembers():
+                t.addfile(m, src.extractfile(m) if m.isfile() else None)
+        out[f"tar.{mode}"] = b.getvalue()
+    out["tar.zst"] = zstandard.ZstdCompressor().compress(out["tar"])
+    out["7z"] = _sevenzip()
+    return out
+
+
+def _sevenzip() -> bytes:
+    """A 7z (by py7zr) of FILES."""
+    import py7zr
+
+    with tempfile.TemporaryDirectory(prefix="bodega-fuzz-") as tmp:
+        src, target = Path(tmp) / "src", Path(tmp) / "a.7z"
+        for name, data in FILES.items():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            (src / name).write_bytes(data)
+        with py7zr.SevenZipFile(target, "w") as z:
+            z.writeall(src / "app", "app")
+        return target.read_bytes()
+
+
+def packages() -> dict[str, bytes]:
+    """bodega export packages of a small container, zip and 7z (a home made and thrown away)."""
+    import bodega
+
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="bodega-fuzz-home-") as home:
+        with bodega.open(Path(home)) as b:
+            c = b.containers.create("dev")
+            root = Path(c.storage_path) / "root"
+            for name, data in FILES.items():
+                (root / name).parent.mkdir(parents=True, exist_ok=True)
+                (root / name).write_bytes(data)
+            os.symlink("readme.txt", root / "app" / "link")
+            b.snapshots.create("dev")
+            for fmt in ("zip", "7z"):
+                target = Path(home) / f"dev.{fmt}"
+                b.exports.export("dev", format=fmt, location=str(target), with_snapshots=True)
+                out[f"package.{fmt}"] = target.read_bytes()
+    return out
