@@ -293,10 +293,12 @@ def _root_of(path: object, threads: object) -> tuple[bytes, int]:
     return root, threads
 
 
-def scan_tree(path: object, *, threads: int = 0) -> Table:
-    """The tree below path as a full table with a stat cache, every hash still zero."""
+def scan_tree(path: object, *, threads: int = 0, start_ns: int | None = None) -> Table:
+    """The tree below path as a full table with a stat cache, every hash still zero, stamped
+    with start_ns (the wall clock in ns before the scan began; now when None)."""
     root, threads = _root_of(path, threads)
-    start_ns = time.time_ns()  # wall clock, as file times are: the racy rule compares them
+    # wall clock, as file times are: the racy rule compares them
+    start_ns = time.time_ns() if start_ns is None else start_ns
     s = ffi.new("bd_scan **")
     out = ffi.new("bd_mf **")
     e = new_error()

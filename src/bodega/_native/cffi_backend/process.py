@@ -8,7 +8,7 @@ from bodega import errors
 from bodega._native.arguments import text_arg
 from bodega._native.cffi_backend._bd import ffi, lib
 from bodega._native.cffi_backend._progress import ProgressRelay, raise_failure
-from bodega._native.cffi_backend._status import new_error, status_name
+from bodega._native.cffi_backend._status import new_error, raise_status, status_name
 from bodega._native.values import Bind, Isolation, ProcessResult, ProcessSpec  # noqa: F401  (API)
 
 if TYPE_CHECKING:
@@ -33,6 +33,13 @@ def pid_alive(pid: int) -> bool:
     if pid > 0xFFFFFFFF:
         return False
     return bool(lib.bd_process_alive(pid))
+
+
+def lower_priority() -> None:
+    """Lowers this process's CPU priority to the background level (never raises it)."""
+    e = new_error()
+    if lib.bd_process_lower_priority(e) != lib.BD_OK:
+        raise_status(e)
 
 
 def isolation(sandbox_tool: str | None = None, cgroup_root: str | None = None) -> Isolation:

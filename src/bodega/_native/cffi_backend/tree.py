@@ -477,6 +477,24 @@ class File:
         del buf[done:]
         return bytes(buf)
 
+    def pread_into(self, buffer: object, offset: int) -> int:
+        """Fills the writable buffer with the bytes at offset (fewer only at the end of the
+        file); returns how many it read.  The position stays."""
+        h = self._h()
+        if offset < 0:
+            raise errors.InvalidInput(f"pread_into at {offset}: the offset must be >= 0")
+        view = ffi.from_buffer(buffer, require_writable=True)
+        got = ffi.new("size_t *")
+        done, total = 0, len(view)
+        while done < total:
+            e = new_error()
+            if lib.bd_file_pread(h, view + done, total - done, offset + done, got, e) != lib.BD_OK:
+                _fail(e, self.path, b"")
+            if got[0] == 0:
+                break
+            done += got[0]
+        return done
+
     def lock(self, exclusive: bool) -> bool:
         """Tries to lock the whole file (exclusive or shared) without waiting: True when this
         file now holds it, False when another holder's lock conflicts.  Closing releases it."""
