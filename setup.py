@@ -1,12 +1,14 @@
-"""Builds the native core and its Cython bindings (metadata lives in pyproject.toml).
+"""Builds the native core, its Cython bindings and its cffi binding (metadata lives in pyproject.toml).
 
 The C core in native/ is compiled once into a static library with strict warnings, the
 flags chosen per compiler (GCC/Clang: -std=c99 -Wall -Wextra; MSVC: /W4; and -Werror or
 /WX when BODEGA_WERROR=1, as CI sets it); every .pyx module in src/bodega/_native/ links
-against it.  Cython's generated C is compiled without -Werror,
-since its warnings are not ours to fix.
+against it, and so does the cffi back end (bodega._native.cffi_backend._bd, API mode, its
+cdef generated from the same headers by src/bodega/_native/cffi_backend/build.py).  The
+generated C of both is compiled without -Werror, since its warnings are not ours to fix.
 """
 import glob
+import importlib.util
 import os
 import sys
 
@@ -82,11 +84,28 @@ def native_extensions() -> list:
                 libraries=["pthread"] if PLATFORM_DIR == "posix" else [],
             )
         )
-    return cythonize(
+    return [*cythonize(
         extensions,
         compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False,
                              "embedsignature": True},
         include_path=["src"],
+    ), cffi_extension()]
+
+
+def cffi_extension() -> Extension:
+    """The cffi back end's module, its C emitted from build.py's FFI into build/."""
+    spec = importlib.util.spec_from_file_location("bodega_cffi_build", "src/bodega/_native/cffi_backend/build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    os.makedirs("build/cffi", exist_ok=True)
+    source = "build/cffi/_bd.c"
+    build.ffibuilder.emit_c_code(source)
+    return Extension(
+        "bodega._native.cffi_backend._bd",
+        [source],
+        include_dirs=INCLUDE_DIRS,
+        depends=CORE_SOURCES + HEADERS,
+        libraries=["pthread"] if PLATFORM_DIR == "posix" else [],
     )
 
 

@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # tests/loopfs.py, tests/trees.py
 
 import loopfs  # noqa: E402
+import native_backends  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -116,12 +117,26 @@ BOTH_BACKENDS = (
 
 
 def pytest_generate_tests(metafunc):
-    """Runs the BOTH_BACKENDS suites once per back end (ids [local] and [fleet])."""
+    """Runs the BOTH_BACKENDS suites once per back end (ids [local] and [fleet]), and the
+    native and storage suites once per back end of the native core ([cython] and [cffi])."""
+    rel = Path(str(metafunc.definition.path)).relative_to(Path(__file__).parent).as_posix()
+    if native_backends.runs_on_both(rel, metafunc.module):
+        metafunc.fixturenames.insert(0, "native_backend")
+        metafunc.parametrize("native_backend", native_backends.BACKENDS, indirect=True)
     if "backend" not in metafunc.fixturenames:
         return
-    rel = Path(str(metafunc.definition.path)).relative_to(Path(__file__).parent).as_posix()
     if rel.startswith(BOTH_BACKENDS):
         metafunc.parametrize("backend", ["local", "fleet"], indirect=True)
+
+
+@pytest.fixture
+def native_backend(request, monkeypatch):
+    """The back end of the native core this run of the test uses ("cython" or "cffi")."""
+    backend = getattr(request, "param", "cython")
+    before = set(sys.modules)
+    native_backends.use_backend(backend, request.module, monkeypatch)
+    yield backend
+    native_backends.restore_new_modules(before, backend)
 
 
 @pytest.fixture

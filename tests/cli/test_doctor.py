@@ -56,3 +56,30 @@ def test_default_home(tmp_path):
     done = subprocess.run([sys.executable, "-m", "bodega", "doctor", "--json"], capture_output=True,
                           text=True, env=env, check=True)
     assert json.loads(done.stdout)["home"]["path"] == str(env_home / ".local" / "share" / "bodega")
+
+
+def test_it_names_the_binding_in_use(tmp_path, monkeypatch):
+    shown = {}
+    for backend in ("cython", "cffi"):
+        monkeypatch.setenv("BODEGA_BACKEND", backend)
+        done = doctor("--json", home=tmp_path / "home")
+        assert done.returncode == 0, done.stderr
+        shown[backend] = json.loads(done.stdout)["native"]["backend"]
+        text = doctor(home=tmp_path / "home").stdout
+        assert f"{backend} binding" in text
+    assert shown == {"cython": "cython", "cffi": "cffi"}
+
+
+def test_an_unknown_binding_is_one_clear_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("BODEGA_BACKEND", "ctypes")
+    done = doctor("--json", home=tmp_path / "home")
+    assert json.loads(done.stdout)["native"]["built"] is False
+    assert "BODEGA_BACKEND must be one of cython, cffi, not 'ctypes'" in json.loads(done.stdout)["native"]["error"]
+
+
+def test_an_unknown_binding_stops_other_commands_with_one_line(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(SRC), BODEGA_BACKEND="ctypes", BODEGA_HOME=str(tmp_path / "home"))
+    done = subprocess.run([sys.executable, "-m", "bodega", "fs", "manifest", str(tmp_path)], capture_output=True,
+                          text=True, env=env, stdin=subprocess.DEVNULL)
+    assert done.returncode == 10
+    assert done.stderr.strip().splitlines() == ["bodega: error: BODEGA_BACKEND must be one of cython, cffi, not 'ctypes'"]

@@ -6,6 +6,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import zlib
 from pathlib import Path
@@ -536,8 +537,7 @@ def test_modified_in_the_same_timestamp_tick_is_detected(seconds_fs):
     """The racy-git case: rewritten with the same size in the same tick as the manifest's
     scan, the file's stat (size, mtime, ctime, inode) is unchanged; only the racy rule
     makes the next build read it."""
-    root = Path(seconds_fs) / "racy"
-    root.mkdir()
+    root = Path(tempfile.mkdtemp(prefix="racy-", dir=seconds_fs))  # the mount is shared: one per run
     first = _rewritten_in_the_scan_tick(root)
     assert first._table.racy_window_ns == 2_000_000_000  # whole-second stamps: the coarse window
     assert first.get("f").hash == blake3.blake3(b"A" * 64).digest()
@@ -628,10 +628,9 @@ def test_a_copy_of_a_file_modified_in_the_tick_of_the_source_scan_is_read(second
     """The racy case through a copy: rewritten in the same second as the source's scan, the
     source file's stat is unchanged, and so is the copy's size and mtime; only the racy rule
     keeps the source's stale hash out of the copy's manifest."""
-    root = Path(seconds_fs) / "racy-copy"
-    root.mkdir()
+    root = Path(tempfile.mkdtemp(prefix="racy-copy-", dir=seconds_fs))  # the mount is shared: one per run
     source = _rewritten_in_the_scan_tick(root)
-    copy = _clone(root, Path(seconds_fs) / "racy-copy-2")
+    copy = _clone(root, root.with_name(root.name + "-2"))
     m = mf.build_copy(copy, root, source)
     assert m.get("f").hash == blake3.blake3(b"B" * 64).digest()
     assert m.files_read == 1

@@ -3,8 +3,8 @@
  * Contract for every function in native/: it returns BD_OK (0) or a BD_E_* code and, on
  * failure, fills the caller-owned bd_error passed as its last argument (via bd_fail).
  * Out-parameters are left untouched on failure.  C never prints, never aborts and never
- * touches Python objects; the Cython layer (_native/_status.pyx) is the one place that
- * turns a bd_error into a Python exception.
+ * touches Python objects; one Python function (_native/status.py, called by both the
+ * Cython and the cffi binding) turns a bd_error into a Python exception.
  */
 #ifndef BODEGA_BD_STATUS_H
 #define BODEGA_BD_STATUS_H

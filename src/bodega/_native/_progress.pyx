@@ -1,13 +1,11 @@
 # _progress.pyx: a bd_progress whose checkpoints call back into Python and honour Ctrl-C.
-from collections import namedtuple
 
 from cpython.exc cimport PyErr_CheckSignals
 
 from bodega._native.bd cimport bd_error, bd_progress, bd_progress_init, BD_PATH_AS_GIVEN, BD_PATH_SRC
 from bodega._native._status cimport raise_status
 
-Progress = namedtuple("Progress", "files_done files_total bytes_done bytes_total")
-Progress.__doc__ = "How far a native operation is: counts of files and bytes (totals 0 when unknown)."
+from bodega._native.values import Progress
 
 
 cdef int _relay(const bd_progress *p, void *ctx) noexcept with gil:

@@ -1,5 +1,4 @@
 # chunk.pyx: FastCDC content-defined chunking of streams and files, without the GIL.
-from collections import namedtuple
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyObject_GetBuffer, PyBuffer_Release
 from libc.stdint cimport uint8_t
@@ -21,10 +20,7 @@ AVG_SIZE = BD_CHUNK_AVG_DEFAULT
 MAX_SIZE = BD_CHUNK_MAX_DEFAULT
 LEVEL = BD_CHUNK_LEVEL_DEFAULT
 
-Chunk = namedtuple("Chunk", "offset length digest")
-Chunk.__doc__ = "One chunk of a file: where it is and the BLAKE3-256 of its bytes."
-ChunkedFile = namedtuple("ChunkedFile", "digest size chunks")
-ChunkedFile.__doc__ = "A file cut into chunks: its own BLAKE3-256, its size and its chunks in order."
+from bodega._native.values import Chunk, ChunkedFile
 
 
 cdef bd_chunk_params _params(min_size, avg_size, max_size, level) except *:

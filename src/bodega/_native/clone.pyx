@@ -1,9 +1,8 @@
 # clone.pyx: copy-on-write clones of files and trees, and what a volume can do (bd_clone.h).
-import dataclasses
 import os
-from collections import namedtuple
 
 from bodega import errors
+from bodega._native.arguments import path_arg
 
 from libc.stdint cimport uint32_t
 from libc.stdlib cimport malloc, free
@@ -22,81 +21,16 @@ from bodega._native.fault cimport process_plan
 bd_fault_share(process_plan())  # count steps in the process's one plan (bd_fault.h)
 from bodega._native._batch cimport batch_path, open_dir, thread_count
 
-METHODS = ("none", "clone", "kernel_copy", "os_copy", "user_copy")
-ClonedFile = namedtuple("ClonedFile", "path size mtime_ns ctime_ns file_id error")
-ClonedFile.__doc__ = """One file of clone_files: the source's stat just after its clone, or the error."""
+from bodega._native.values import (  # noqa: F401  (part of this module's API)
+    METHODS, CloneFileResult, CloneProgress, CloneTreeResult, ClonedFile, FsInfo,
+)
 
 _MODES = {"auto": BD_CLONE_AUTO, "require": BD_CLONE_REQUIRE, "never": BD_CLONE_NEVER}
-
-
-@dataclasses.dataclass(frozen=True)
-class CloneFileResult:
-    """How one file was cloned."""
-
-    method: str          # "clone", "kernel_copy", "os_copy", "user_copy" or "none" (empty file)
-    bytes_cloned: int    # shared copy-on-write
-    bytes_copied: int    # physically written
-
-
-@dataclasses.dataclass(frozen=True)
-class CloneTreeResult:
-    """What a tree clone did."""
-
-    files: int
-    dirs: int
-    symlinks: int
-    hardlinks: int       # extra names linked to a file cloned once
-    specials: list       # full source paths of the special files skipped (fifo, socket, device)
-    bytes: int
-    bytes_cloned: int
-    bytes_copied: int
-    methods: list        # the copy methods used, e.g. ["clone"]
-    threads: int
-    seconds: float
-
-
-@dataclasses.dataclass(frozen=True)
-class CloneProgress:
-    """Counters of a running tree clone; the totals are 0 until the source is fully listed."""
-
-    files_done: int
-    files_total: int
-    bytes_done: int
-    bytes_total: int
-    bytes_cloned: int
-    bytes_copied: int
-
-
-@dataclasses.dataclass(frozen=True)
-class FsInfo:
-    """A volume and whether it clones copy-on-write (proven by a trial clone)."""
-
-    path: str
-    fs_name: str
-    volume_id: int
-    block_size: int
-    bytes_total: int
-    bytes_free: int
-    can_clone: bool
 
 
 def features():
     """The native capabilities of this build on this machine (e.g. "ficlone", "statx")."""
     return frozenset(bd_platform_features().decode().split())
-
-
-cdef bytes _path_arg(object path, str what):
-    """path as bytes for C: fs-encoded, no NUL, last component resolved when it is . or .."""
-    try:
-        raw = os.fsencode(os.fspath(path))
-    except TypeError:
-        raise errors.InvalidInput(f"{what} must be a path, not {type(path).__name__}") from None
-    if not raw or b"\0" in raw:
-        raise errors.InvalidInput(f"{what} is not a valid path: {os.fsdecode(raw)!r}")
-    tail = os.path.basename(raw.rstrip(b"/" if os.sep == "/" else b"/\\"))
-    if tail in (b"", b".", b".."):
-        raw = os.path.realpath(raw)
-    return raw
 
 
 cdef uint32_t _mode_flags(object mode) except? 0xFFFFFFFF:
@@ -119,7 +53,7 @@ cdef class _TreeReporter:
 
 def clone_file(src, dst, *, mode="auto"):
     """Clones the file src to the new path dst (data, mode, mtime, owner, xattrs)."""
-    cdef bytes s = _path_arg(src, "source"), d = _path_arg(dst, "destination")
+    cdef bytes s = path_arg(src, "source"), d = path_arg(dst, "destination")
     cdef uint32_t flags = _mode_flags(mode)
     cdef bd_error e
     cdef bd_copy_result r
@@ -138,7 +72,7 @@ def clone_file(src, dst, *, mode="auto"):
 
 def clone_tree(src, dst, *, progress=None, threads=None, mode="auto"):
     """Clones the directory tree src to the new path dst, all or nothing."""
-    cdef bytes s = _path_arg(src, "source"), d = _path_arg(dst, "destination")
+    cdef bytes s = path_arg(src, "source"), d = path_arg(dst, "destination")
     cdef uint32_t flags = _mode_flags(mode)
     cdef unsigned nthreads = 0
     if threads is not None:
@@ -183,7 +117,7 @@ def clone_tree(src, dst, *, progress=None, threads=None, mode="auto"):
 
 def fs_info(path):
     """Describes the volume of the directory path, with a trial clone inside it."""
-    cdef bytes p = _path_arg(path, "path")
+    cdef bytes p = path_arg(path, "path")
     cdef bd_error e
     cdef bd_fs_info info
     cdef bd_status rc

@@ -1,6 +1,5 @@
 # hash.pyx: BLAKE3 (bodega's content hash) over bytes, one file, and many files, without the GIL.
 import os
-from collections import namedtuple
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyObject_GetBuffer, PyBuffer_Release
 from cpython.pythread cimport (
@@ -25,8 +24,7 @@ from bodega._native._batch cimport batch_path, open_dir, thread_count
 DIGEST_SIZE = 32
 GIL_RELEASE_MIN = 2048  # below this, releasing the GIL costs more than the hashing
 
-FileHash = namedtuple("FileHash", "path digest size mode mtime_ns ctime_ns file_id volume_id error")
-FileHash.__doc__ = "One file of a batch: its digest and metadata from the open handle, or the error that stopped it."
+from bodega._native.values import FileHash
 
 
 cdef class Blake3:

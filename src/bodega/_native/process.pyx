@@ -1,8 +1,9 @@
 # process.pyx: an app started inside a container's isolation, and what the host offers (bd_process.h).
-import dataclasses
+from bodega._native.values import Bind, Isolation, ProcessResult, ProcessSpec  # noqa: F401  (API)
 import os
 
 from bodega import errors
+from bodega._native.arguments import text_arg
 
 from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
@@ -20,91 +21,7 @@ _BY = {BD_BY_NONE: "none", BD_BY_CGROUP_V1: "cgroup-v1", BD_BY_CGROUP_V2: "cgrou
 _NETWORK = {"none": BD_NET_NONE, "host": BD_NET_HOST}
 
 
-@dataclasses.dataclass(frozen=True)
-class Bind:
-    """A host path the app sees at target (read-only unless read_only is False)."""
-
-    source: str
-    target: str
-    read_only: bool = True
-
-
-@dataclasses.dataclass(frozen=True)
-class ProcessSpec:
-    """What to run and how it is isolated (the same spec on every platform).
-
-    argv, cwd: as the app sees them (see Isolation.root_view); env: the app's whole
-    environment; root: the container root on the host, the app's writable world;
-    network: "none" (no network at all) or "host"; memory_limit in bytes, cpu_limit in
-    cores, time_limit in seconds (0: none).
-    """
-
-    argv: tuple
-    env: dict
-    cwd: str
-    root: str
-    binds: tuple = ()
-    network: str = "none"
-    memory_limit: int = 0
-    cpu_limit: float = 0.0
-    time_limit: float = 0.0
-    sandbox_tool: str | None = None
-    cgroup_root: str | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class ProcessResult:
-    """How the app ended."""
-
-    exit_code: int         # the app's exit status (128+N when signal N ended it)
-    signal: int            # the signal that ended it, 0 when it exited
-    timed_out: bool        # killed at its time limit
-    memory_killed: bool    # stopped by the memory limit, as far as the mechanism tells
-    peak_memory: int       # bytes, 0 when unknown
-    seconds: float
-    memory_by: str         # how the memory limit was applied: cgroup-v1, cgroup-v2, rlimit, job-object, none
-    cpu_by: str
-
-    @property
-    def crashed(self) -> bool:
-        """Ended by a signal, a limit or its time limit rather than by exiting."""
-        return bool(self.signal or self.timed_out or self.memory_killed)
-
-    def to_dict(self):
-        """A JSON-ready dict."""
-        return dataclasses.asdict(self) | {"crashed": self.crashed}
-
-
-@dataclasses.dataclass(frozen=True)
-class Isolation:
-    """What this host offers: the sandbox tool, where the app sees the root, how limits apply."""
-
-    tool: str              # bubblewrap's path ("" when missing; always "" on Windows)
-    root_view: str | None  # where the app sees the container root; None: at its host path
-    binds: bool
-    network_none: bool
-    memory_by: str
-    cpu_by: str
-
-    @property
-    def available(self) -> bool:
-        """Whether apps can be started isolated here."""
-        return bool(self.tool) or self.root_view is None
-
-    def to_dict(self):
-        """A JSON-ready dict."""
-        return dataclasses.asdict(self) | {"available": self.available}
-
-
 ROOT_VIEW = BD_ROOT_VIEW.decode()
-
-
-cdef bytes _arg(object value, str what):
-    if isinstance(value, str):
-        value = os.fsencode(value)
-    if not isinstance(value, bytes) or b"\0" in value:
-        raise errors.InvalidInput(f"{what} must be text without NUL bytes, not {value!r}")
-    return value
 
 
 def pid_alive(pid):
@@ -128,8 +45,8 @@ def isolation(sandbox_tool=None, cgroup_root=None):
     """Probes the host's isolation: sandbox tool, root view, binds, network, limit mechanisms."""
     cdef bd_isolation iso
     cdef bd_error e
-    cdef bytes tool = _arg(sandbox_tool, "sandbox_tool") if sandbox_tool is not None else None
-    cdef bytes cg = _arg(cgroup_root, "cgroup_root") if cgroup_root is not None else None
+    cdef bytes tool = text_arg(sandbox_tool, "sandbox_tool") if sandbox_tool is not None else None
+    cdef bytes cg = text_arg(cgroup_root, "cgroup_root") if cgroup_root is not None else None
     bd_error_clear(&e)
     cdef bd_status rc = bd_isolation_probe(<const char *>tool if tool is not None else NULL,
                                            <const char *>cg if cg is not None else NULL, &iso, &e)
@@ -151,14 +68,14 @@ def run(spec, progress=None):
     if not spec.argv:
         raise errors.InvalidInput("a process needs a program to run")
     keep = []  # every bytes object whose buffer C points into
-    argv = [_arg(a, "an argument") for a in spec.argv]
-    env = [_arg(f"{k}={v}", "an environment variable") for k, v in spec.env.items()]
-    binds = [(_arg(b.source, "a bind source"), _arg(b.target, "a bind target"), bool(b.read_only))
+    argv = [text_arg(a, "an argument") for a in spec.argv]
+    env = [text_arg(f"{k}={v}", "an environment variable") for k, v in spec.env.items()]
+    binds = [(text_arg(b.source, "a bind source"), text_arg(b.target, "a bind target"), bool(b.read_only))
              for b in spec.binds]
-    cdef bytes cwd = _arg(spec.cwd, "cwd")
-    cdef bytes root = _arg(spec.root, "root")
-    cdef bytes tool = _arg(spec.sandbox_tool, "sandbox_tool") if spec.sandbox_tool else None
-    cdef bytes cg = _arg(spec.cgroup_root, "cgroup_root") if spec.cgroup_root else None
+    cdef bytes cwd = text_arg(spec.cwd, "cwd")
+    cdef bytes root = text_arg(spec.root, "root")
+    cdef bytes tool = text_arg(spec.sandbox_tool, "sandbox_tool") if spec.sandbox_tool else None
+    cdef bytes cg = text_arg(spec.cgroup_root, "cgroup_root") if spec.cgroup_root else None
     cdef const char **c_argv = <const char **>calloc(len(argv) + 1, sizeof(char *))
     cdef const char **c_env = <const char **>calloc(len(env) + 1, sizeof(char *))
     cdef bd_bind *c_binds = <bd_bind *>calloc(len(binds) + 1, sizeof(bd_bind))

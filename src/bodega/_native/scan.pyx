@@ -1,6 +1,5 @@
 # scan.pyx: a tree scanned into the compact C table of bd_scan.h, with Entry objects made
 # only when an entry is asked for.
-import enum
 import os
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
@@ -17,15 +16,7 @@ from bodega._native._progress cimport ProgressBridge
 from bodega._native._status cimport raise_status
 
 
-class Kind(enum.IntEnum):
-    """What an entry is (bd_kind)."""
-
-    FILE = BD_KIND_FILE
-    DIR = BD_KIND_DIR
-    SYMLINK = BD_KIND_SYMLINK
-    REPARSE = BD_KIND_REPARSE   # a Windows reparse point other than a symlink (junction, ...)
-    SPECIAL = BD_KIND_SPECIAL   # fifo, socket or device: listed, never opened
-
+from bodega._native.values import Kind
 
 _KINDS = {k.value: k for k in Kind}
 

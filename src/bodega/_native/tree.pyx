@@ -6,7 +6,6 @@ component, bytes) and none follows a link: a link where a directory is opened ra
 UnsafePath, and creation is exclusive.  Every call runs without the GIL.
 """
 import os
-from collections import namedtuple
 
 from bodega import errors
 
@@ -35,13 +34,11 @@ from bodega._native.fault cimport process_plan
 bd_fault_share(process_plan())  # count steps in the process's one plan (bd_fault.h)
 
 KINDS = ("none", "file", "dir", "symlink", "reparse", "special")
-METHODS = ("none", "clone", "kernel_copy", "os_copy", "user_copy")
+from bodega._native.values import METHODS, Stat
 _CLONE_MODES = {"auto": BD_CLONE_AUTO, "require": BD_CLONE_REQUIRE, "never": BD_CLONE_NEVER}
 READ_PIECE = 1 << 20
 cdef size_t LINK_CAP = 65536
 
-Stat = namedtuple("Stat", "kind mode size mtime_ns ctime_ns nlink uid gid file_id file_id_hi volume_id attrs")
-Stat.__doc__ = "An entry's metadata, read without following a link (kind: file, dir, symlink, reparse, special)."
 
 
 cdef object _stat(const bd_stat *st):

@@ -13,12 +13,15 @@ from bodega.cli.output import emit, human_bytes
 
 
 def _native() -> dict[str, Any]:
-    """The native core: built or not, and its features."""
+    """The native core: built or not, the binding in use (Cython or cffi), and its features."""
+    from bodega.errors import InvalidInput
+
     try:
         from bodega import _native
-    except ImportError as exc:
+    except (ImportError, InvalidInput) as exc:  # not built, or BODEGA_BACKEND names no binding
         return {"built": False, "error": str(exc), "features": []}
-    return {"built": True, "platform": _native.PLATFORM, "features": sorted(_native.features)}
+    return {"built": True, "platform": _native.PLATFORM, "backend": _native.BACKEND,
+            "features": sorted(_native.features)}
 
 
 def _home(home: Path) -> dict[str, Any]:
@@ -68,7 +71,8 @@ def _text(r: dict[str, Any]) -> str:
         f"bodega      {r['bodega']}",
         f"python      {r['python']}",
         f"platform    {r['platform']}",
-        "native      " + (f"built ({native['platform']}): {' '.join(native['features'])}" if native["built"]
+        "native      " + (f"built ({native['platform']}, {native['backend']} binding; BODEGA_BACKEND=cython|cffi"
+                           f" picks): {' '.join(native['features'])}" if native["built"]
                           else f"NOT BUILT: {native['error']}"),
     ]
     h = r.get("home")
