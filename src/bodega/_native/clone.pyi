@@ -1,50 +1,14 @@
 import os
-from dataclasses import dataclass
 from typing import Callable, Literal, NamedTuple, Sequence
+
+# One definition of the returned classes, shared by both bindings.
+from bodega._native.values import CloneFileResult as CloneFileResult, CloneProgress as CloneProgress
+from bodega._native.values import CloneTreeResult as CloneTreeResult, FsInfo as FsInfo
 
 _Path = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 _Mode = Literal["auto", "require", "never"]
 
 METHODS: tuple[str, ...]
-
-@dataclass(frozen=True)
-class CloneFileResult:
-    method: str
-    bytes_cloned: int
-    bytes_copied: int
-
-@dataclass(frozen=True)
-class CloneTreeResult:
-    files: int
-    dirs: int
-    symlinks: int
-    hardlinks: int
-    specials: list[str]
-    bytes: int
-    bytes_cloned: int
-    bytes_copied: int
-    methods: list[str]
-    threads: int
-    seconds: float
-
-@dataclass(frozen=True)
-class CloneProgress:
-    files_done: int
-    files_total: int
-    bytes_done: int
-    bytes_total: int
-    bytes_cloned: int
-    bytes_copied: int
-
-@dataclass(frozen=True)
-class FsInfo:
-    path: str
-    fs_name: str
-    volume_id: int
-    block_size: int
-    bytes_total: int
-    bytes_free: int
-    can_clone: bool
 
 class ClonedFile(NamedTuple):
     path: bytes

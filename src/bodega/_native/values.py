@@ -59,11 +59,11 @@ class CloneTreeResult:
     dirs: int
     symlinks: int
     hardlinks: int       # extra names linked to a file cloned once
-    specials: list       # full source paths of the special files skipped (fifo, socket, device)
+    specials: list[str]  # full source paths of the special files skipped (fifo, socket, device)
     bytes: int
     bytes_cloned: int
     bytes_copied: int
-    methods: list        # the copy methods used, e.g. ["clone"]
+    methods: list[str]   # the copy methods used, e.g. ["clone"]
     threads: int
     seconds: float
 
