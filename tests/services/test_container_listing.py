@@ -189,6 +189,23 @@ def test_a_restore_marker_or_a_store_journal_means_opening_the_home(home, b):
     assert direct(home) is None
 
 
+def test_staging_that_no_running_task_owns_means_opening_the_home(home, b, monkeypatch):
+    """A crash after a task ended, before its staging went: the next start sweeps it (found by the kill sweep)."""
+    b.containers.create("dev")
+    [task] = b.tasks.list()
+    staging = Home.at(home).staging_dir(task.id)
+    staging.mkdir(parents=True)
+    (Home.at(home).tmp / "not-a-task").mkdir()  # other names under tmp/ are not staging
+    set_task(home, task.id, status="running", owner_host=b.host, owner_pid=os.getpid(),
+             heartbeat_at=datetime.now(timezone.utc).replace(tzinfo=None).isoformat(sep=" "), finished_at=None)
+    assert direct(home) == b.containers.list()  # its task runs: the staging is in use
+    set_task(home, task.id, status="succeeded", finished_at="2000-01-01 00:00:00.000000")
+    assert direct(home) is None
+    listed = list_containers(home)  # opened: the sweep removed the staging
+    assert not staging.exists()
+    assert direct(home) == listed
+
+
 def test_a_damaged_catalogue_is_reported_as_opening_it_reports_it(home, b):
     b.containers.create("dev")
     b.close()

@@ -120,6 +120,11 @@ class SqliteReader:
                           (TaskStatus.RUNNING.value,))
         return _decoded(lambda: [Liveness(host, pid, _timestamp(beat)) for host, pid, beat in rows])
 
+    def running_task_ids(self) -> set[uuid.UUID]:
+        """The ids of the tasks in status running."""
+        rows = self._rows("SELECT id FROM tasks WHERE status = ?", (TaskStatus.RUNNING.value,))
+        return _decoded(lambda: {uuid.UUID(key) for (key,) in rows})
+
     def open_runs(self, host: str) -> list[Liveness]:
         """Who runs each app run of host that has not finished."""
         rows = self._rows("SELECT owner_host, owner_pid FROM app_runs WHERE finished_at IS NULL AND owner_host = ?",

@@ -11,6 +11,7 @@ test_container_listing.py holds both paths equal.
 from __future__ import annotations
 
 import os
+import uuid
 from datetime import datetime, timedelta, timezone
 
 from bodega import errors
@@ -76,4 +77,24 @@ def _recovery_due(reader: SqliteReader, home: Home) -> bool:
         now, limit = datetime.now(timezone.utc), timedelta(seconds=stale_after())
         if any(task_gone(t.owner_host, t.owner_pid, t.heartbeat_at, here=host, now=now, limit=limit) for t in running):
             return True
-    return any(run_gone(r.owner_pid) for r in reader.open_runs(host))
+    if any(run_gone(r.owner_pid) for r in reader.open_runs(host)):
+        return True
+    # Staging that no running task owns is swept by opening the home (a crash after the task ended).
+    return bool(_staging_ids(home) - reader.running_task_ids())
+
+
+def _staging_ids(home: Home) -> set[uuid.UUID]:
+    """The task ids named by the staging directories under the home's tmp/."""
+    try:
+        names = os.listdir(home.tmp)
+    except FileNotFoundError:
+        return set()
+    except OSError as e:
+        raise Unreadable(str(e)) from e
+    ids = set()
+    for name in names:
+        try:
+            ids.add(uuid.UUID(name))
+        except ValueError:
+            continue  # not a task's staging
+    return ids
