@@ -59,6 +59,11 @@ class BuildClibPerCompiler(build_clib):
 class BuildExtWithCore(build_ext):
     """build_ext that always builds the C core first, so `build_ext --inplace` works alone."""
 
+    def finalize_options(self) -> None:
+        super().finalize_options()
+        if self.parallel is None:
+            self.parallel = os.cpu_count() or 1  # a dozen modules: compiled side by side, CI builds them twice
+
     def run(self) -> None:
         self.run_command("build_clib")
         super().run()

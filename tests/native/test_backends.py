@@ -196,6 +196,24 @@ def test_both_back_ends_hand_out_the_same_classes(tmp_path):
     assert type(stats[0]) is type(stats[1]) is values.Stat and stats[0] == stats[1]
 
 
+def test_both_back_ends_read_the_same_tar_members():
+    """The same values, not only the same names: a C char is an int from Cython and was bytes
+    from cffi, which turned every member of a tar into a "special file" (found by .ci/wheel's demo)."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, kind in (("d", tarfile.DIRTYPE), ("d/f", tarfile.REGTYPE), ("d/l", tarfile.SYMTYPE),
+                           ("p", tarfile.FIFOTYPE)):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname, info.size = kind, "f" if kind == tarfile.SYMTYPE else "", 0
+            t.addfile(info, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)
+    rows = {b: binding(b, "tar").TarReader().read(buf.getvalue(), True, 1 << 20)[0] for b in BACKENDS}
+    assert [r[0] for r in rows["cython"]] == [ord(c) for c in "5026"]
+    assert rows["cffi"] == rows["cython"]
+
+
 def test_every_status_becomes_a_bodega_error_or_memory_error():
     for code in range(1, lib.BD_STATUS_COUNT):
         exc = status.native_error(code, 5 if code == status.E_IO else 0, "op", b"p", False, status.PATH_AS_GIVEN)

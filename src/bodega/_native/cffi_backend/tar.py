@@ -43,7 +43,8 @@ class TarReader:
         members = []
         for i in range(count[0]):
             m = self._out[i]
-            members.append((m.type, names[m.name_off:m.name_off + m.name_len],
+            # a C char is bytes to cffi, an int to Cython: the type goes out as its code, as from tar.pyx
+            members.append((ord(m.type), names[m.name_off:m.name_off + m.name_len],
                             names[m.link_off:m.link_off + m.link_len], m.mode, m.mtime_ns, m.size, m.data_off,
                             bool(m.data_whole)))
         return members, used[0], need[0]
