@@ -32,11 +32,16 @@ def nobody_home():
         assert _cli(warm, "container", "create", "w")[0] == 0
         assert _cli(warm, "snapshot", "create", "w")[0] == 0
         assert _cli(warm, "container", "clone", "w", "w2")[0] == 0
+        for reading in (("container", "show", "w"), ("snapshot", "list", "w"), ("container", "list"), ("tasks",)):
+            assert _cli(warm, *reading, "--json")[0] == 0
         home = d / "home"
-        home.mkdir()
+        # The catalogue is made here: its migration scripts live in the installed package,
+        # which nobody may not be able to read (CI installs into root's private Python).
+        assert _cli(home, "container", "list")[0] == 0
         if os.geteuid() == 0:
             nobody = pwd.getpwnam("nobody")
-            os.chown(home, nobody.pw_uid, nobody.pw_gid)
+            for p in [home, *home.rglob("*")]:
+                os.lchown(p, nobody.pw_uid, nobody.pw_gid)
         yield home
 
 
