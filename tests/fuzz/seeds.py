@@ -83,3 +83,30 @@ def packages() -> dict[str, bytes]:
                 b.exports.export("dev", format=fmt, location=str(target), with_snapshots=True)
                 out[f"package.{fmt}"] = target.read_bytes()
     return out
+
+
+APP_JSON = {"name": "VLC", "version": "3.0.20", "vendor": "VideoLAN \u00e9", "platform": "linux-x64",
+            "entry_points": [{"name": "vlc", "command": "bin/vlc --intf qt", "icon": "share/vlc.png",
+                              "args": ["--fullscreen"]},
+                             {"name": "cvlc", "command": "bin/cvlc", "options": {"args": ["-q"], "level": 1.5}}]}
+
+
+def container_manifest() -> bytes:
+    """A real container manifest.json (tags, settings, an app instance, a full and a delta snapshot)."""
+    import bodega
+
+    with tempfile.TemporaryDirectory(prefix="bodega-fuzz-home-") as home:
+        with bodega.open(Path(home)) as b:
+            c = b.containers.create("dev", description="fuzz seed", tags=["media"],
+                                    settings={"cpu_limit": 2, "env": {"LANG": "C"},
+                                              "network": {"default": "deny", "rules": [{"action": "allow",
+                                                                                        "host": "example.org"}]}})
+            root = Path(c.storage_path) / "root"
+            (root / "app").mkdir()
+            (root / "app" / "readme.txt").write_bytes(FILES["app/readme.txt"])
+            b.apps.record("dev", "VLC", version="3.0.20", install_path="app",
+                          entry_points=APP_JSON["entry_points"][1:], status="ready")
+            b.snapshots.create("dev", kind="full")
+            (root / "app" / "more.txt").write_bytes(b"more\n")
+            b.snapshots.create("dev", kind="delta")
+            return (Path(c.storage_path) / "manifest.json").read_bytes()

@@ -20,3 +20,13 @@ def test_fields_and_entry_points():
 def test_bad_manifests_are_refused(bad):
     with pytest.raises(errors.InvalidInput):
         parse_app_manifest(bad)
+
+
+@pytest.mark.parametrize("bad", [b'{"name": "\\ud800"}', b'{"entry_points": [{"name": "a", "command": "b", '
+                                 b'"options": {"level": NaN}}]}', b'{"name": "a", "name": "b"}',
+                                 b'{"entry_points": [{"name": "a", "command": "b", "icon": "\\udfff.png"}]}'])
+def test_what_json_cannot_store_is_refused(bad):
+    """Found by tests/fuzz/fuzz_manifest_json.py: a lone surrogate or a NaN was accepted, and the
+    install failed with a raw UnicodeEncodeError (or stored a NaN) when it wrote the app's row."""
+    with pytest.raises(errors.InvalidInput, match="bodega-app.json"):
+        parse_app_manifest(bad)

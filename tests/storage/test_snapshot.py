@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bodega import errors
-from bodega.storage import faults
+from bodega.storage import faults, pack
 from bodega.storage import manifest as mf
 from bodega.storage.remote import open_remote, store_url
 from bodega.storage.snapshot import SnapshotEngine
@@ -68,6 +68,20 @@ def test_create_then_restore_gives_the_same_tree(where, request):
     assert os.readlink(where / "out" / "dangling") == "../outside"
     assert (where / "out" / "d1" / "sub" / "f1.bin").stat().st_mode & 0o777 == 0o755
     assert (where / "out" / "big.bin").stat().st_mtime_ns == (tree / "big.bin").stat().st_mtime_ns
+
+
+def test_a_tree_whose_only_new_content_is_empty_files(ext4_dir):
+    """Found by the soak (tests/soak): the empty files were compressed as one batch, and
+    zstandard refuses a batch of nothing but empty sources (exit 1, ValueError)."""
+    tree = ext4_dir / "tree"
+    tree.mkdir()
+    (tree / "empty").write_bytes(b"")
+    (tree / "also-empty").write_bytes(b"")
+    eng = engine_at(ext4_dir)
+    eng.create(tree, ext4_dir / "state", "s1")
+    eng.restore(ext4_dir / "out", ext4_dir / "state-out", "s1")
+    assert root_of(ext4_dir / "out") == root_of(tree)
+    assert eng.store.encode_many([b"", b""]) == [(b"", pack.RAW), (b"", pack.RAW)]
 
 
 def test_restore_gives_files_their_exact_modes_whatever_the_umask(where):

@@ -173,6 +173,52 @@ def _aware(text: Any) -> datetime:
     return when if when.tzinfo else utcnow()
 
 
+def manifest_fields(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Container columns from a checked manifest.json (read_manifest), validated."""
+    c = manifest["container"]
+    try:
+        platform = Platform(c["platform"])
+        status = ContainerStatus(c["status"])
+    except ValueError as e:
+        raise errors.ContainerManifestInvalid(f"manifest.json: {e}") from None
+    # A container caught mid-change when its manifest was written comes back as ready
+    # (running) or error (creating): only ready, archived and error are resting states.
+    status = {ContainerStatus.RUNNING: ContainerStatus.READY,
+              ContainerStatus.CREATING: ContainerStatus.ERROR}.get(status, status)
+    return {"description": validate_description(c.get("description", "")), "status": status,
+            "platform": platform, "settings": validate_settings(c["settings"]),
+            "created_at": _aware(c.get("created_at"))}
+
+
+def app_row(container_id: uuid.UUID, app: dict[str, Any]) -> AppInstance:
+    """The catalogue row of one of a manifest.json's app_instances; ContainerManifestInvalid otherwise."""
+    try:
+        status = AppStatus(app.get("status", "installing"))
+        entry_points = list(app.get("entry_points", []))
+        if status == AppStatus.READY and not entry_points:
+            raise errors.EntryPointRequired(f"manifest.json: app {app.get('name')!r} is ready without entry points")
+        return AppInstance(id=uuid.UUID(str(app["id"])), container_id=container_id, name=str(app["name"]),
+                           version=str(app.get("version", "")), vendor=str(app.get("vendor", "")),
+                           install_source=str(app.get("install_source", "")),
+                           source_hash=str(app.get("source_hash", ""))[:64],
+                           install_path=str(app.get("path", "")), entry_points=entry_points,
+                           status=status, created_at=_aware(app.get("created_at")))
+    except (KeyError, ValueError, TypeError) as e:
+        raise errors.ContainerManifestInvalid(f"manifest.json: bad app instance {app!r}: {e}") from None
+
+
+def snapshot_row(container_id: uuid.UUID, snap: dict[str, Any]) -> Snapshot:
+    """The catalogue row of one of a manifest.json's snapshots; ContainerManifestInvalid otherwise."""
+    try:
+        base = snap.get("base_snapshot_id")
+        return Snapshot(id=uuid.UUID(str(snap["id"])), container_id=container_id, label=str(snap.get("label", "")),
+                        type=SnapshotType(snap["type"]), base_snapshot_id=uuid.UUID(str(base)) if base else None,
+                        size_bytes=int(snap.get("size_bytes", 0)), checksum_manifest=str(snap["checksum_manifest"]),
+                        trigger=SnapshotTrigger(snap.get("trigger", "system")), created_at=_aware(snap.get("created_at")))
+    except (KeyError, ValueError, TypeError) as e:
+        raise errors.ContainerManifestInvalid(f"manifest.json: bad snapshot {snap!r}: {e}") from None
+
+
 class ContainerService:
     """The container lifecycle."""
 
@@ -720,7 +766,7 @@ class ContainerService:
         source = Path(ctx.payload["path"])
         container_id = uuid.UUID(ctx.payload["container_id"])
         manifest = read_manifest(source)
-        fields = self._manifest_fields(manifest)
+        fields = manifest_fields(manifest)
         target = self._b.home.container_dir(container_id)
         moved = source != target
         if moved:
@@ -756,37 +802,9 @@ class ContainerService:
                 os.rename(target, source)  # leave the directory where the user had it
             raise
 
-    def _manifest_fields(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        """Container columns from a manifest, validated."""
-        c = manifest["container"]
-        try:
-            platform = Platform(c["platform"])
-            status = ContainerStatus(c["status"])
-        except ValueError as e:
-            raise errors.ContainerManifestInvalid(f"manifest.json: {e}") from None
-        # A container caught mid-change when its manifest was written comes back as ready
-        # (running) or error (creating): only ready, archived and error are resting states.
-        status = {ContainerStatus.RUNNING: ContainerStatus.READY,
-                  ContainerStatus.CREATING: ContainerStatus.ERROR}.get(status, status)
-        return {"description": validate_description(c.get("description", "")), "status": status,
-                "platform": platform, "settings": validate_settings(c["settings"]),
-                "created_at": _aware(c.get("created_at"))}
-
     def _recover_apps(self, s: Session, row: Container, manifest: dict[str, Any]) -> None:
         for app in manifest.get("app_instances", []):
-            try:
-                status = AppStatus(app.get("status", "installing"))
-                entry_points = list(app.get("entry_points", []))
-                if status == AppStatus.READY and not entry_points:
-                    raise errors.EntryPointRequired(f"manifest.json: app {app.get('name')!r} is ready without entry points")
-                s.add(AppInstance(id=uuid.UUID(str(app["id"])), container_id=row.id, name=str(app["name"]),
-                                  version=str(app.get("version", "")), vendor=str(app.get("vendor", "")),
-                                  install_source=str(app.get("install_source", "")),
-                                  source_hash=str(app.get("source_hash", ""))[:64],
-                                  install_path=str(app.get("path", "")), entry_points=entry_points,
-                                  status=status, created_at=_aware(app.get("created_at"))))
-            except (KeyError, ValueError, TypeError) as e:
-                raise errors.ContainerManifestInvalid(f"manifest.json: bad app instance {app!r}: {e}") from None
+            s.add(app_row(row.id, app))
         s.flush()
 
     def _recover_snapshots(self, s: Session, row: Container, manifest: dict[str, Any]) -> None:
@@ -797,16 +815,7 @@ class ContainerService:
             if not ready:
                 raise errors.ContainerManifestInvalid("manifest.json: a delta snapshot's base is missing")
             for snap in ready:
-                try:
-                    base = snap.get("base_snapshot_id")
-                    s.add(Snapshot(id=uuid.UUID(str(snap["id"])), container_id=row.id, label=str(snap.get("label", "")),
-                                   type=SnapshotType(snap["type"]), base_snapshot_id=uuid.UUID(str(base)) if base else None,
-                                   size_bytes=int(snap.get("size_bytes", 0)),
-                                   checksum_manifest=str(snap["checksum_manifest"]),
-                                   trigger=SnapshotTrigger(snap.get("trigger", "system")),
-                                   created_at=_aware(snap.get("created_at"))))
-                except (KeyError, ValueError, TypeError) as e:
-                    raise errors.ContainerManifestInvalid(f"manifest.json: bad snapshot {snap!r}: {e}") from None
+                s.add(snapshot_row(row.id, snap))
                 done.add(str(snap["id"]))
                 pending.remove(snap)
             s.flush()

@@ -9,11 +9,11 @@ command is relative to the app's install path.  Options given on the command lin
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from bodega import errors
+from bodega.storage import strict_json
 
 FILE_NAME = "bodega-app.json"
 MAX_BYTES = 1 << 20
@@ -33,12 +33,9 @@ class AppManifest:
 
 def parse_app_manifest(data: bytes, where: str = FILE_NAME) -> AppManifest:
     """An AppManifest from the bytes of a bodega-app.json; InvalidInput naming the problem."""
-    if len(data) > MAX_BYTES:
-        raise errors.InvalidInput(f"{where}: larger than {MAX_BYTES} bytes")
-    try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError) as e:
-        raise errors.InvalidInput(f"{where}: not valid JSON: {e}") from None
+    # strictly: what it holds goes into the catalogue and manifest.json, which hold UTF-8 JSON
+    # (a lone surrogate or a NaN accepted here failed only when the install stored it)
+    doc = strict_json.loads(data, where, errors.InvalidInput, max_bytes=MAX_BYTES)
     if not isinstance(doc, dict):
         raise errors.InvalidInput(f"{where}: not a JSON object")
     text = {}

@@ -426,8 +426,10 @@ class ObjectStore:
     def encode_many(self, blobs: Sequence[bytes | memoryview]) -> list[tuple[bytes | memoryview, int]]:
         """encode for many blobs at once: one native call compresses them all, without the GIL."""
         compressor = self._zstd()[0]
-        if not blobs or not hasattr(compressor, "multi_compress_to_buffer"):  # the cffi back end lacks it
-            return [self.encode(b) for b in blobs]
+        # zstandard refuses a batch whose elements are all empty (a snapshot whose only new
+        # content is empty files): those are encoded one by one
+        if not any(len(b) for b in blobs) or not hasattr(compressor, "multi_compress_to_buffer"):
+            return [self.encode(b) for b in blobs]  # (the cffi back end lacks it too)
         packed = compressor.multi_compress_to_buffer(list(blobs), threads=1)
         return [(p, ZSTD) if len(p) < len(b) else (b, RAW) for p, b in zip(packed, blobs)]
 
