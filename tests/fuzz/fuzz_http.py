@@ -37,6 +37,11 @@ with atheris.instrument_imports():
 
     import bodega
     from bodega.api.app import create_app
+    from bodega.panel import pages  # noqa: F401  (these are loaded lazily, by create_app and bodega.open:
+    from bodega.services import (  # noqa: F401    imported here, they are instrumented too)
+        apps, container_listing, containers, events, exports, sessions, settings, shares, snapshots, tasks,
+        tokens, users,
+    )
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 ENDLESS = re.compile(r"^/+api/+events/+stream")
