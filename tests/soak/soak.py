@@ -118,7 +118,6 @@ class Worker:
         self.usual: dict[str, float] = {}  # command -> usual seconds after its first step (moving average)
         self.root = Path(json.loads(self.cli("container", "show", self.name, "--json").out)["storage_path"]) / "root"
         self.counter = 0
-        self.kill_first = False  # set once the first snapshot is taken
 
     # ---- running commands --------------------------------------------------------------------
 
@@ -208,16 +207,14 @@ class Worker:
         self.journal.operations["write files"] = self.journal.operations.get("write files", 0) + 1
 
     def kill_now(self) -> bool:
-        """Whether to kill this writing command: the first after the first snapshot (every run has a
-        kill, a short one too), then at random."""
-        first, self.kill_first = self.kill_first, False
-        return first or self.rng.random() < self.kill_share
+        """Whether to kill this writing command (at random)."""
+        return self.rng.random() < self.kill_share
 
-    def snapshot_create(self, kind: str | None = None, may_kill: bool = True) -> None:
+    def snapshot_create(self, kind: str | None = None, kill: bool | None = None) -> None:
         digest = tree_digest(self.root)
         kind = kind or self.rng.choice(("--full", "--delta", "--auto"))
         r = self.cli("snapshot", "create", self.name, "--json", *([kind] if kind != "--auto" else []),
-                     kill=may_kill and self.kill_now())
+                     kill=self.kill_now() if kill is None else kill)
         if r.code == 0:
             self.journal.snapshots[json.loads(r.out)["id"]] = digest
         elif r.killed:
@@ -323,8 +320,9 @@ class Worker:
         names, weights = zip(*self.OPERATIONS)
         end = time.monotonic() + seconds
         self.write()  # a first snapshot, so that restore and forget have one to work on
-        self.snapshot_create("--full", may_kill=False)
-        self.kill_first = True
+        self.snapshot_create("--full", kill=False)
+        self.write()  # and a first kill, so that a short run has some too
+        self.snapshot_create(kill=True)
         while time.monotonic() < end:
             getattr(self, self.rng.choices(names, weights)[0])()
         self.journal.tree = tree_digest(self.root)
