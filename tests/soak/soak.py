@@ -41,7 +41,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
 
 import bodega
 from bodega import errors
