@@ -30,16 +30,19 @@ import shutil
 import subprocess
 import traceback
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from bodega import errors
+from crash import writelog
 
 NEXT_COMMAND = ["container", "list"]
-EXIT_CODES = {"ENOSPC": errors.NoSpace.exit_code, "EIO": errors.StorageError.exit_code}  # of an injected error
+EXIT_CODES = {"ENOSPC": errors.NoSpace.exit_code, "EIO": errors.StorageError.exit_code,  # of an injected error
+              "EACCES": errors.AccessDenied.exit_code}
 STORE_STAGING = "store/tmp/"  # left by a crash for gc to remove (docs/store.md, "Writing")
 
 
@@ -200,6 +203,48 @@ def after_gc(home: Path) -> list[str]:
     return found
 
 
+def durable(home: Path, before: State, after: State) -> list[str]:
+    """How home differs from the state its finished command left (empty: not at all); new
+    snapshots are counted (each run names its own)."""
+    now = state_of(home)
+    found = [f"container {name} is not as the command left it" for name in set(now.trees) | set(after.trees)
+             if now.trees.get(name) != after.trees.get(name)]
+    if (now.snapshots & before.snapshots != after.snapshots & before.snapshots
+            or len(now.snapshots - before.snapshots) != len(after.snapshots - before.snapshots)):
+        found.append(f"snapshots {sorted(now.snapshots)}, where the command left {sorted(after.snapshots)}")
+    return found
+
+
+def recovered(home: Path, before: State, after: State, out: Path) -> list[str]:
+    """Runs the next command and gc after a fault; every invariant either breaks (empty: none)."""
+    code = run_command(home, NEXT_COMMAND, output=out)
+    problems = [] if code == 0 else [f"the next command failed ({code}): {out.read_text()[-500:]}"]
+    try:
+        problems += violations(home, before, after)
+    except Exception as e:  # a check that cannot even run is a violation, named
+        problems.append(f"checking failed: {e!r}")
+    if run_command(home, ["gc"], output=out) != 0:
+        problems.append(f"gc after the fault failed: {out.read_text()[-500:]}")
+    else:
+        problems += after_gc(home)
+    return problems
+
+
+@contextmanager
+def powered(home: Path, fault: str, cut: bool = True) -> Iterator[None]:
+    """With fault "power", home is a write-log filesystem while the block runs, its power cut
+    at the end (cut: unsynced data dropped); other faults run on home itself."""
+    if fault != "power":
+        yield
+        return
+    with writelog.mounted(home) as mount:
+        try:
+            yield
+        finally:
+            if cut:
+                mount.cut()
+
+
 # ---- one worker's share -----------------------------------------------------------------------
 
 def chosen(points: int, limit: int | None) -> list[int]:
@@ -225,41 +270,44 @@ def sweep_part(name: str, base: str, worker: int, workers: int, limit: int | Non
     trace = where / "trace.log"
     trace.unlink(missing_ok=True)
     out = where / "out.txt"
-    code = run_command(home, argv, "trace", trace, out)
+    with powered(home, fault, cut=False):
+        code = run_command(home, argv, "trace", trace, out)
     if code != 0:
         raise AssertionError(f"{name}: the traced run failed ({code}): {out.read_text()[-2000:]}")
     after = state_of(home)
     steps = trace.read_text().splitlines()
     result = PartResult(points=len(steps))
-    for k in chosen(len(steps), limit)[worker::workers]:
+    points = chosen(len(steps), limit)
+    if fault == "power":
+        points.append(len(steps) + 1)  # and a cut once the command has finished: it must be durable
+    for k in points[worker::workers]:
         copy_home(template, home)
         log = where / "fault.log"
         log.unlink(missing_ok=True)
-        code = run_command(home, argv, f"{fault}@{k}", log, out)
+        with powered(home, fault):
+            code = run_command(home, argv, f"{'kill' if fault == 'power' else fault}@{k}", log, out)
         result.swept.append(k)
         lines = log.read_text().splitlines() if log.exists() else []
-        if not (len(lines) == 1 and lines[0].split()[0] == str(k)):
+        if k > len(steps):
+            if code != 0 or lines:
+                result.violations.append(f"point {k}: the whole run failed ({code}, log {lines}): {out.read_text()[-500:]}")
+                continue
+            lines = [f"{k} end of the command"]
+        elif not (len(lines) == 1 and lines[0].split()[0] == str(k)):
             result.violations.append(f"point {k}: the {fault} did not land (exit {code}, log {lines}): "
                                      f"{out.read_text()[-500:]}")
             continue
         result.landed += 1
         said = out.read_text()
-        if fault == "kill" and code != -9:
+        if fault in ("kill", "power") and k <= len(steps) and code != -9:
             result.violations.append(f"point {k}: killed, yet exit {code}")
-        elif fault != "kill" and (code not in (0, EXIT_CODES[fault]) or "Traceback" in said
-                                  or len(said.strip().splitlines()) > 1):
+        elif fault not in ("kill", "power") and (code not in (0, EXIT_CODES[fault]) or "Traceback" in said
+                                                 or len(said.strip().splitlines()) > 1):
             result.violations.append(f"point {k} ({lines[0]}): {fault} gave exit {code} (want 0 or "
                                      f"{EXIT_CODES[fault]}, one line): {said[-500:]}")
-        code = run_command(home, NEXT_COMMAND, output=out)
-        problems = [] if code == 0 else [f"the next command failed ({code}): {out.read_text()[-500:]}"]
-        try:
-            problems += violations(home, before, after)
-        except Exception as e:  # a check that cannot even run is a violation, named
-            problems.append(f"checking failed: {e!r}")
-        if run_command(home, ["gc"], output=out) != 0:
-            problems.append(f"gc after the {fault} failed: {out.read_text()[-500:]}")
-        else:
-            problems += after_gc(home)
+        problems = recovered(home, before, after, out)
+        if k > len(steps):
+            problems += [f"the finished command's work was lost: {p}" for p in durable(home, before, after)]
         result.violations += [f"point {k} ({lines[0]}): {p}" for p in problems]
     return result
 

@@ -12,19 +12,31 @@ import os
 
 import pytest
 
+from conftest import need
+from crash import writelog
 from crash.conftest import SUMMARY
 from crash.operations import register  # noqa: F401  (the registrations)
 from crash.sweep import OPERATIONS, sweep
 
 SAMPLE = 24
+ERROR_SAMPLE = 8  # the error sweeps of clone (ENOSPC, EIO, EACCES)
+POWER_SAMPLE = 8  # the power-loss sweeps: a mount and a FUSE server per point
+POWER_LOSS = ["snapshot create", "snapshot restore (full)", "snapshot restore (in place)", "container clone"]
 
 
-def _limit() -> int | None:
+def _limit(sample: int = SAMPLE) -> int | None:
     """The number of points swept per operation (None: every one), from BODEGA_SWEEP."""
     value = os.environ.get("BODEGA_SWEEP", "")
     if value == "all":
         return None
-    return int(value) if value.isdigit() and int(value) > 1 else SAMPLE
+    return int(value) if value.isdigit() and int(value) > 1 else sample
+
+
+def need_writelog() -> None:
+    """The write-log filesystem mounts here (in CI: or the test fails)."""
+    reason = writelog.missing()
+    if reason:
+        need(reason)
 
 
 @pytest.mark.slow
@@ -40,10 +52,23 @@ def test_every_kill_point(name, cow_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fault", ["ENOSPC", "EIO"])
-@pytest.mark.parametrize("name", ["snapshot create", "snapshot restore (in place)"])
-def test_an_error_at_every_step_fails_cleanly_and_loses_nothing(name, fault, cow_dir):
-    points, swept, landed, found = sweep(name, cow_dir, limit=_limit(), fault=fault)
+@pytest.mark.parametrize(("name", "fault", "sample"), [
+    (name, fault, SAMPLE) for name in ("snapshot create", "snapshot restore (in place)")
+    for fault in ("ENOSPC", "EIO", "EACCES")] + [("container clone", fault, ERROR_SAMPLE) for fault in ("ENOSPC", "EIO", "EACCES")])
+def test_an_error_at_every_step_fails_cleanly_and_loses_nothing(name, fault, sample, cow_dir):
+    points, swept, landed, found = sweep(name, cow_dir, limit=_limit(sample), fault=fault)
     SUMMARY.append(f"{name} with {fault}: {points} steps, {swept} swept, {len(found)} violations")
-    assert landed == swept == min(points, _limit() or points), found[:5]
+    assert landed == swept == min(points, _limit(sample) or points), found[:5]
+    assert not found, "\n".join(found[:20])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", POWER_LOSS)
+def test_power_loss_at_every_step_loses_nothing(name, cow_dir):
+    """Killed at step k on a write-log filesystem whose unsynced data a power cut then drops
+    (tests/crash/writelog.py), and once after the command finished (all it did must be durable)."""
+    need_writelog()
+    points, swept, landed, found = sweep(name, cow_dir, limit=_limit(POWER_SAMPLE), fault="power")
+    SUMMARY.append(f"{name} (power loss): {points} points, {swept} swept, {len(found)} violations")
+    assert landed == swept == min(points, _limit(POWER_SAMPLE) or points) + 1, found[:5]
     assert not found, "\n".join(found[:20])
