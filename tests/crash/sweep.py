@@ -256,7 +256,8 @@ def chosen(points: int, limit: int | None) -> list[int]:
 
 def sweep_part(name: str, base: str, worker: int, workers: int, limit: int | None, fault: str) -> PartResult:
     """Builds the operation's home in base/w<worker>, traces it, and at every workers-th chosen point
-    kills it (fault "kill") or makes that step fail with an errno ("ENOSPC", "EIO")."""
+    kills it (fault "kill"), kills it and cuts the power ("power"), or makes that step fail with
+    an errno ("ENOSPC", "EIO", "EACCES"; "ENOSPC,EIO": the points take them in turn)."""
     from crash import operations  # noqa: F401  (registers every operation in this process)
 
     op = OPERATIONS[name]
@@ -280,7 +281,9 @@ def sweep_part(name: str, base: str, worker: int, workers: int, limit: int | Non
     points = chosen(len(steps), limit)
     if fault == "power":
         points.append(len(steps) + 1)  # and a cut once the command has finished: it must be durable
-    for k in points[worker::workers]:
+    faults = fault.split(",")  # several errors: the chosen points take them in turn
+    for i, k in list(enumerate(points))[worker::workers]:
+        fault = faults[i % len(faults)]
         copy_home(template, home)
         log = where / "fault.log"
         log.unlink(missing_ok=True)
@@ -302,10 +305,11 @@ def sweep_part(name: str, base: str, worker: int, workers: int, limit: int | Non
         if fault in ("kill", "power") and k <= len(steps) and code != -9:
             result.violations.append(f"point {k}: killed, yet exit {code}")
         elif fault not in ("kill", "power") and (code not in (0, EXIT_CODES[fault]) or "Traceback" in said
-                                                 or len(said.strip().splitlines()) > 1):
+                                                 or (code != 0 and len(said.strip().splitlines()) > 1)):
             result.violations.append(f"point {k} ({lines[0]}): {fault} gave exit {code} (want 0 or "
                                      f"{EXIT_CODES[fault]}, one line): {said[-500:]}")
         problems = recovered(home, before, after, out)
+        lines[0] += f" ({fault})" if len(faults) > 1 else ""
         if k > len(steps):
             problems += [f"the finished command's work was lost: {p}" for p in durable(home, before, after)]
         result.violations += [f"point {k} ({lines[0]}): {p}" for p in problems]
@@ -315,7 +319,7 @@ def sweep_part(name: str, base: str, worker: int, workers: int, limit: int | Non
 def sweep(name: str, base: Path, workers: int = 2, limit: int | None = None,
           fault: str = "kill") -> tuple[int, int, int, list[str]]:
     """Sweeps the write-type steps of the operation name (all, or limit spread evenly) with fault
-    (a SIGKILL, or an injected ENOSPC or EIO); (points, swept, landed, violations)."""
+    (a SIGKILL, a SIGKILL and a power cut, or injected errnos); (points, swept, landed, violations)."""
     ctx = get_context("forkserver")
     ctx.set_forkserver_preload(["bodega.cli", "crash.sweep", "crash.operations"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:

@@ -13,12 +13,13 @@ back (its mode, times, name and links stay): a power loss where
   durable at once and in order, as a journaling filesystem commits them: the harshest common
   case for data, a file renamed into place before its data was synced comes back empty.
 
-Not modelled: losing a rename or a create because its directory was not fsynced (directory
-fsyncs are counted, `dir_syncs`, and change nothing); reordering of metadata; torn writes
-within a file (a file is all of its last synced content or all of its current one at the
-cut... no: always its last synced one); syncfs, which the kernel does not pass to a FUSE
-server (it returns success having flushed nothing, on any FUSE volume), so bodega is expected
-not to rely on it there.
+Not modelled: losing a create or a rename because its directory was not fsynced (directory
+fsyncs are counted, `dir_syncs`, and change nothing), or metadata reordered (on ext4 and XFS
+an fsync commits the journal up to it, earlier renames included); a file torn within (it comes
+back exactly as it was at its last fsync); data flushed early by the kernel (a real cut keeps
+some unsynced writes: any mix of kept and lost is possible there, this keeps none); syncfs,
+which the kernel does not pass to a FUSE server (it succeeds having flushed nothing, on any
+FUSE volume but virtiofs), so bodega flushes file by file on FUSE (bd_volume_sync).
 
 The server is a forked child (mfusepy over the system's libfuse 3: a ctypes binding, no build),
 single-threaded, so its log needs no lock.
