@@ -288,7 +288,8 @@ def sweep_part(name: str, base: str, worker: int, workers: int, limit: int | Non
         log = where / "fault.log"
         log.unlink(missing_ok=True)
         with powered(home, fault):
-            code = run_command(home, argv, f"{'kill' if fault == 'power' else fault}@{k}", log, out)
+            plan = None if k > len(steps) else f"{'kill' if fault == 'power' else fault}@{k}"
+            code = run_command(home, argv, plan, log, out)
         result.swept.append(k)
         lines = log.read_text().splitlines() if log.exists() else []
         if k > len(steps):
