@@ -14,9 +14,15 @@ that builds a home where it can run and returns its command line.  The sweep the
    tmp/ (a crash may leave staged objects there: docs/store.md, gc removes them) and every
    snapshot file no catalogue row publishes (written before a crash, never committed).
 
-The same sweep with an injected error instead of the kill (ENOSPC or EIO at step k): the
-command must fail cleanly (the error's documented exit code and one line, or succeed when the
-step was one it may lose, such as a cleanup), and then the same invariants must hold.
+The same sweep with an injected error instead of the kill (ENOSPC, EIO or EACCES at step k;
+several: the points take them in turn): the command must fail cleanly (the error's documented
+exit code and one line, or succeed when the step was one it may lose, such as a cleanup), and
+then the same invariants must hold.
+
+The power-loss sweep (fault "power") runs the command on a write-log filesystem mounted over
+the home (tests/crash/writelog.py), kills it at step k, cuts the power (every write not yet
+fsynced is lost), then checks the same invariants on what the disk holds; and once more after
+the command finished, when the home must be as the command left it.
 
 The commands run in processes forked from a worker that imported bodega once (a forkserver
 preloads it), so a point costs the operation, not an interpreter start.  Heartbeats and
