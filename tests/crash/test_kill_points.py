@@ -21,7 +21,7 @@ from crash.sweep import OPERATIONS, sweep
 
 SAMPLE = 24
 ERRNOS = ("ENOSPC", "EIO", "EACCES")
-ERROR_OPERATIONS = {"snapshot create": 48, "snapshot restore (in place)": 48, "container clone": 12}
+ERROR_OPERATIONS = {"snapshot create": 36, "snapshot restore (in place)": 36, "container clone": 12}
 # In CI each operation's chosen points take the errnos in turn (one sweep: each errno at a third
 # of them); with BODEGA_SWEEP, each errno is swept on its own at every point (or N).
 ERROR_SWEEPS = [(name, ",".join(ERRNOS), sample) for name, sample in ERROR_OPERATIONS.items()] \
