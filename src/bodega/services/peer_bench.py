@@ -207,10 +207,10 @@ class Bench:
     def _home(self) -> Any:
         """A scratch home holding the tree as container "bench" (opened once, closed by run())."""
         if getattr(self, "_bodega", None) is None:
-            import bodega
+            from bodega.services import open as open_home
             from bodega.storage import fs
 
-            self._bodega = bodega.open(self._scratch("home"))
+            self._bodega = open_home(self._scratch("home"))
             c = self._bodega.containers.create("bench")
             root = Path(c.storage_path) / "root"
             root.rmdir()
@@ -274,6 +274,7 @@ def bench(scratch_parent: Path, path: str | os.PathLike[str] | None = None, *, f
           progress: Callable[[int, int, str], None] | None = None) -> Report:
     """Times bodega against the peers found, on the tree at path (default: a generated tree of files files)."""
     from bodega.storage import sample_tree
+    from bodega.storage.fs import given_directory
     from bodega.storage.tree import remove_path
 
     if rounds < 1 or files < 1:
@@ -281,11 +282,7 @@ def bench(scratch_parent: Path, path: str | os.PathLike[str] | None = None, *, f
     unknown = sorted(set(peers or ()) - set(PEERS))
     if unknown:
         raise errors.InvalidInput(f"no peer {unknown[0]!r}: the peers are {', '.join(PEERS)}")
-    tree = Path(path).absolute() if path is not None else None
-    if tree is not None and (not tree.exists() or tree.is_symlink() and not tree.is_dir()):
-        raise errors.PathNotFound(2, None, str(tree), "bench")
-    if tree is not None and not tree.is_dir():
-        raise errors.NotADirectory(20, None, str(tree), "bench")
+    tree = given_directory(path, "bench") if path is not None else None
     try:
         scratch_parent.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix="bench-", dir=scratch_parent))

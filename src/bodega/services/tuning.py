@@ -10,7 +10,6 @@ default is kept, and the figures say so.
 from __future__ import annotations
 
 import datetime
-import errno
 import os
 import tempfile
 import uuid
@@ -270,11 +269,9 @@ class Tuner:
 def tune(bodega: "Bodega", path: str | os.PathLike[str] | None = None, *, files: int = SAMPLE_FILES,
          rounds: int = ROUNDS, progress: Progress | None = None) -> dict[str, Any]:
     """Measures the tunables on the volume holding path (default: the home) and records the choices."""
-    where = Path(path).absolute() if path is not None else bodega.home.root
-    if not where.exists():
-        raise errors.PathNotFound(errno.ENOENT, None, str(where), "tune")
-    if not where.is_dir():
-        raise errors.NotADirectory(errno.ENOTDIR, None, str(where), "tune")
+    from bodega.storage.fs import given_directory
+
+    where = given_directory(path, "tune") if path is not None else bodega.home.root
     if files < 1 or rounds < 1:
         raise errors.InvalidInput(f"files and rounds are at least 1, not {files} and {rounds}")
     return Tuner(bodega, where, files=files, rounds=rounds, progress=progress).run()

@@ -14,6 +14,7 @@ type, so compression benchmarks see both incompressible and compressible data.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import random
@@ -294,6 +295,7 @@ def plan_tree(files: int = 100_000, seed: int = 0, scale: float = 1.0) -> TreePl
     return _Planner(files, seed, scale).build()
 
 
+@functools.lru_cache(maxsize=1)  # 40 MiB, slow to draw: a process making several trees draws them once
 def _pools(seed: int) -> tuple[memoryview, memoryview]:
     """The random and text pools file content is cut from."""
     rng = random.Random(seed ^ 0x5EED)
