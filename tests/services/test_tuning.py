@@ -132,7 +132,13 @@ def test_tune_records_choices_no_slower_than_the_default_on_its_own_figures(tmp_
     assert record["sample"] == {"source": "containers", "files": 20, "bytes": 20 * 3000}
     assert json.loads((home / "tuning.json").read_text())["values"] == record["values"]
     assert set(record["figures"]) == set(KNOBS)
+    # 60 KB fill no pack of any size tried, and 20 files no batch: nothing to compare, nothing timed
+    for name in ("pack_max", "batch_files"):
+        assert record["figures"][name]["candidates"] == [] and "too small" in record["figures"][name]["reason"]
     for name, f in record["figures"].items():
+        if not f["candidates"]:
+            assert f["kept_default"]
+            continue
         by_value = {c["value"]: c for c in f["candidates"]}
         assert f["default"] in by_value
         assert by_value[f["chosen"]]["median_s"] <= by_value[f["default"]]["median_s"]

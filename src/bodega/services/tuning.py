@@ -100,6 +100,15 @@ def choose_ratio(m: Measured) -> None:
                     f"vs {base['median_s'] * 1000:.0f} ms for the default")
 
 
+def _differing(name: str, values: tuple[int, ...], sample: Sample) -> tuple[int, ...]:
+    """The candidates that can behave differently on sample, the default always among them: a
+    pack larger than the sample, or a batch of more files than it has, is the same as any other."""
+    default = KNOBS[name].default
+    limit = {"pack_max": sample.bytes, "batch_files": sample.files}.get(name)
+    kept = {v for v in values if limit is None or v < limit}
+    return tuple(sorted(kept | {default}))
+
+
 class Tuner:
     """One run of `bodega tune`: a scratch directory on the volume, a sample in it, the timings."""
 
@@ -239,9 +248,6 @@ class Tuner:
                 ("zstd_level", "full snapshot of the sample into a fresh store (time, store ratio)", ZSTD_LEVELS,
                  choose_ratio),
                 ("pack_max", "full snapshot of the sample into a fresh store", PACK_SIZES, choose_fastest)]
-        plan = [(name, bench, tuple(sorted(set(values) | {KNOBS[name].default})), choose)
-                for name, bench, values, choose in plan]
-        self.total = sum(len(values) for _, _, values, _ in plan) * self.rounds
         try:
             scratch = Path(tempfile.mkdtemp(prefix=".bodega-tune-", dir=self.where))
         except OSError as e:
@@ -249,8 +255,14 @@ class Tuner:
         try:
             self.progress(0, self.total, "sample")
             sample = self._sample(scratch)
+            plan = [(name, bench, _differing(name, values, sample), choose) for name, bench, values, choose in plan]
+            self.total = sum(len(values) for _, _, values, _ in plan if len(values) > 1) * self.rounds
             measured = []
             for name, bench, values, choose in plan:
+                if len(values) == 1:  # nothing to compare on this sample
+                    measured.append(Measured(name, bench, KNOBS[name].default, [], KNOBS[name].default,
+                                             "kept the default: the sample is too small for other values to differ"))
+                    continue
                 run, cleanup = (self._clone_run(sample.path, scratch) if name == "clone_threads"
                                 else self._snapshot_run(sample.path, scratch, name))
                 m = Measured(name, bench, KNOBS[name].default, self._time(name, values, run, cleanup))
