@@ -91,6 +91,7 @@ class Authenticated:
     csrf_token: str | None = None
     needs: str | None = None
     token_id: uuid.UUID | None = field(default=None)
+    touch_due: bool = False  # its last use is recorded older than the touch interval (authenticate(touch=False))
 
 
 def _client(address: str | None, agent: str | None) -> dict[str, str]:
@@ -236,8 +237,12 @@ class SessionService:
             row.mfa_state = MfaState.VERIFIED
             return SessionInfo.of(row, me.email)
 
-    def authenticate(self, token: str, *, now: datetime | None = None, allow_pending: bool = False) -> Authenticated:
-        """The user and session of a session token; NotAuthenticated or MfaRequired saying why not."""
+    def authenticate(self, token: str, *, now: datetime | None = None, allow_pending: bool = False,
+                     touch: bool = True) -> Authenticated:
+        """The user and session of a session token; NotAuthenticated or MfaRequired saying why not.
+
+        touch=False leaves recording this use to touch() (a catalogue write), when touch_due says so.
+        """
         now = now or utcnow()
         if not isinstance(token, str) or not token.startswith(SESSION_PREFIX):
             raise errors.NotAuthenticated("not signed in")
@@ -264,10 +269,18 @@ class SessionService:
         if info.mfa_state == MfaState.PENDING and not allow_pending:
             raise errors.MfaRequired("enter your second-factor code" if needs == "mfa"
                                      else "the policy requires a second factor: enrol one")
-        if info.last_seen_at is None or now - info.last_seen_at > TOUCH_INTERVAL:
-            with self._b.catalogue.session_scope() as s:
-                s.execute(sa.update(AuthSession).where(AuthSession.id == info.id).values(last_seen_at=now))
-        return Authenticated(who, info, csrf, needs)
+        auth = Authenticated(who, info, csrf, needs,
+                             touch_due=info.last_seen_at is None or now - info.last_seen_at > TOUCH_INTERVAL)
+        if auth.touch_due and touch:
+            self.touch(auth, now=now)
+        return auth
+
+    def touch(self, auth: Authenticated, *, now: datetime | None = None) -> None:
+        """Records a use of auth's session now (what keeps it from ending idle)."""
+        assert auth.session is not None
+        with self._b.catalogue.session_scope() as s:
+            s.execute(sa.update(AuthSession).where(AuthSession.id == auth.session.id)
+                      .values(last_seen_at=now or utcnow()))
 
     def logout(self, token: str) -> None:
         """Ends the session of token (no error when it has ended already)."""

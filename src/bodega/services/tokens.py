@@ -107,8 +107,11 @@ class TokenService:
                                     token_id=str(row.id))
             return TokenInfo.of(row, email)
 
-    def authenticate(self, token: str) -> Authenticated:
-        """The user of a bearer token; NotAuthenticated when it is unknown, revoked or its user disabled."""
+    def authenticate(self, token: str, *, touch: bool = True) -> Authenticated:
+        """The user of a bearer token; NotAuthenticated when it is unknown, revoked or its user disabled.
+
+        touch=False leaves recording this use to touch() (a catalogue write), when touch_due says so.
+        """
         if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX):
             raise errors.NotAuthenticated("not an API token")
         now = utcnow()
@@ -122,7 +125,12 @@ class TokenService:
             raise errors.NotAuthenticated("the API token was revoked")
         if who.disabled:
             raise errors.NotAuthenticated(f"{who.email} is disabled")
-        if used is None or now - used > TOUCH_INTERVAL:
-            with self._b.catalogue.session_scope() as s:
-                s.execute(sa.update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
-        return Authenticated(who, token_id=token_id)
+        auth = Authenticated(who, token_id=token_id, touch_due=used is None or now - used > TOUCH_INTERVAL)
+        if auth.touch_due and touch:
+            self.touch(auth, now=now)
+        return auth
+
+    def touch(self, auth: Authenticated, *, now: datetime | None = None) -> None:
+        """Records a use of auth's token now."""
+        with self._b.catalogue.session_scope() as s:
+            s.execute(sa.update(ApiToken).where(ApiToken.id == auth.token_id).values(last_used_at=now or utcnow()))

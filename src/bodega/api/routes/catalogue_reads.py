@@ -15,13 +15,13 @@ Actor = Annotated[Bodega, Depends(actor)]
 
 
 @router.get("/api/containers/{container}/apps")
-def list_apps(b: Actor, container: Annotated[str, Field(min_length=1, max_length=200)]) -> list[dict[str, Any]]:
+async def list_apps(b: Actor, container: Annotated[str, Field(min_length=1, max_length=200)]) -> list[dict[str, Any]]:
     """A container's apps and their entry points."""
     return dicts(b.apps.list(container))
 
 
 @router.get("/api/exports")
-def list_exports(b: Actor, container: Annotated[str | None, Query(max_length=200)] = None) -> list[dict[str, Any]]:
+async def list_exports(b: Actor, container: Annotated[str | None, Query(max_length=200)] = None) -> list[dict[str, Any]]:
     """Export packages, newest first."""
     container_id = b.containers.get(container).id if container else None
     return dicts(b.exports.list(container_id=container_id))

@@ -53,7 +53,7 @@ class ShareRequest(BaseModel):
 
 
 @router.get("")
-def list_containers(b: Actor, tag: Annotated[str | None, Query(max_length=64)] = None,
+async def list_containers(b: Actor, tag: Annotated[str | None, Query(max_length=64)] = None,
                     status: Literal["creating", "ready", "running", "error", "archived"] | None = None,
                     all_users: bool = False) -> list[dict[str, Any]]:
     """Your containers and those shared with you (all_users: every one you may see)."""
@@ -68,7 +68,7 @@ def create_container(request: Request, b: Actor, body: NewContainer) -> JSONResp
 
 
 @router.get("/{container}")
-def get_container(b: Actor, container: Ref) -> dict[str, Any]:
+async def get_container(b: Actor, container: Ref) -> dict[str, Any]:
     """A container by name, id or unique id prefix."""
     return b.containers.get(container).to_dict()
 
@@ -121,7 +121,7 @@ def diff_container(b: Actor, container: Ref, old: Annotated[str | None, Query(ma
 
 
 @router.get("/{container}/shares")
-def list_shares(b: Actor, container: Ref) -> list[dict[str, Any]]:
+async def list_shares(b: Actor, container: Ref) -> list[dict[str, Any]]:
     """Who the container is shared with."""
     return dicts(b.shares.list(container))
 

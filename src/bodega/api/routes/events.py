@@ -30,7 +30,7 @@ def _filters(b: Bodega, container: str | None, task: str | None) -> dict[str, An
 
 
 @router.get("")
-def list_events(b: Actor, after: Annotated[int | None, Query(ge=0)] = None,
+async def list_events(b: Actor, after: Annotated[int | None, Query(ge=0)] = None,
                 container: Annotated[str | None, Query(max_length=200)] = None,
                 task: Annotated[str | None, Query(max_length=200)] = None,
                 level: Annotated[list[Level] | None, Query()] = None,

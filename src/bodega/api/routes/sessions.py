@@ -15,7 +15,7 @@ Actor = Annotated[Bodega, Depends(actor)]
 
 
 @router.get("")
-def list_sessions(b: Actor, user: Annotated[str | None, Query(max_length=320)] = None,
+async def list_sessions(b: Actor, user: Annotated[str | None, Query(max_length=320)] = None,
                   include_ended: bool = False) -> list[dict[str, Any]]:
     """Sessions, newest first."""
     return dicts(b.sessions.list(email=user, include_ended=include_ended))

@@ -22,7 +22,7 @@ class SettingValue(BaseModel):
 
 
 @router.get("")
-def list_settings(b: Actor) -> list[dict[str, Any]]:
+async def list_settings(b: Actor) -> list[dict[str, Any]]:
     """Every setting with its value and default."""
     return b.settings.list()
 

@@ -25,7 +25,7 @@ class NewSnapshot(BaseModel):
 
 
 @router.get("")
-def list_snapshots(b: Actor, container: Ref) -> list[dict[str, Any]]:
+async def list_snapshots(b: Actor, container: Ref) -> list[dict[str, Any]]:
     """A container's snapshots, oldest first (base_snapshot_id links a delta to its base)."""
     return dicts(b.snapshots.list(container))
 

@@ -16,7 +16,7 @@ Ref = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 @router.get("")
-def list_tasks(b: Actor,
+async def list_tasks(b: Actor,
                status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
                container: Annotated[str | None, Query(max_length=200)] = None,
                type: Annotated[str | None, Query(max_length=64)] = None,
@@ -27,7 +27,7 @@ def list_tasks(b: Actor,
 
 
 @router.get("/{task}")
-def get_task(b: Actor, task: Ref) -> dict[str, Any]:
+async def get_task(b: Actor, task: Ref) -> dict[str, Any]:
     """A task by id or unique id prefix: status, progress 0-100, result."""
     return b.tasks.get(task).to_dict()
 

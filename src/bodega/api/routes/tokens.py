@@ -23,7 +23,7 @@ class NewToken(BaseModel):
 
 
 @router.get("")
-def list_tokens(b: Actor, user: Annotated[str | None, Query(max_length=320)] = None,
+async def list_tokens(b: Actor, user: Annotated[str | None, Query(max_length=320)] = None,
                 include_revoked: bool = False) -> list[dict[str, Any]]:
     """Tokens (never the tokens themselves), newest first."""
     return dicts(b.tokens.list(email=user, include_revoked=include_revoked))

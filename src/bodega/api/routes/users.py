@@ -43,7 +43,7 @@ class NewPassword(BaseModel):
 
 
 @router.get("")
-def list_users(b: Actor) -> list[dict[str, Any]]:
+async def list_users(b: Actor) -> list[dict[str, Any]]:
     """Every user (owners only)."""
     return dicts(b.users.list())
 
@@ -55,7 +55,7 @@ def add_user(b: Actor, body: NewUser) -> dict[str, Any]:
 
 
 @router.get("/{email}")
-def get_user(b: Actor, email: Email) -> dict[str, Any]:
+async def get_user(b: Actor, email: Email) -> dict[str, Any]:
     """A user: yourself, or anyone for an owner."""
     return b.users.show(email).to_dict()
 
