@@ -409,7 +409,7 @@ class ContainerService:
             stage.mkdir()
         except OSError as e:
             raise errors.os_error(e, "create staging", stage) from e
-        r = fs.clone_tree(source_root, stage / "root", progress=on_progress)
+        r = fs.clone_tree(source_root, stage / "root", progress=on_progress, threads=self._b.tuning.clone_threads)
         ctx.log(f"cloned {r.files} files from {source_root} in {r.seconds:.2f} s "
                 f"({r.bytes_cloned} bytes cloned, {r.bytes_copied} copied)")
         if r.specials:
