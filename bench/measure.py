@@ -1,11 +1,12 @@
-"""Timing shared by the benchmarks: medians of a few wall-clock rounds, each on a settled
+"""Timing shared by the benchmarks (the rounds themselves: bodega.storage.timing, shared with
+`bodega tune` and `bodega bench`): medians of a few wall-clock rounds, each on a settled
 machine, warm (what the previous steps left in the page cache) or cold (caches dropped)."""
 from __future__ import annotations
 
 import os
-import statistics
-import time
 from typing import Callable
+
+from bodega.storage.timing import interleaved
 
 ROUNDS = 5
 
@@ -41,24 +42,12 @@ def prepare(cold: bool) -> None:
 
 def median_seconds(fn: Callable[[], object], rounds: int = ROUNDS, cold: bool = False) -> float:
     """The median wall time of fn() over rounds runs (cold: caches dropped before each)."""
-    times = []
-    for _ in range(rounds):
-        prepare(cold)
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return interleaved({"fn": fn}, rounds, before=lambda: prepare(cold))["fn"].median
 
 
 def interleaved_medians(contenders: dict[str, Callable[[], object]], rounds: int = ROUNDS,
                         cold: bool = False) -> dict[str, float]:
     """The median wall time of each contender, their runs taking turns so that a busy
     machine slows them all alike (cold: caches dropped before each run)."""
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            prepare(cold)
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    timings = interleaved(contenders, rounds, before=lambda: prepare(cold))
+    return {name: t.median for name, t in timings.items()}

@@ -19,12 +19,14 @@
 #include "bodega/bd_thread.h"
 
 #ifdef __linux__
+#define FUSE_MAGIC 0x65735546UL  /* statfs f_type of a FUSE volume */
+
 /* statfs f_type magics (linux/magic.h and the filesystems' own headers). */
 static const struct { unsigned long magic; const char *name; } FS_NAMES[] = {
     { 0x58465342UL, "xfs" },     { 0x9123683EUL, "btrfs" },   { 0xEF53UL, "ext4" },
     { 0x01021994UL, "tmpfs" },   { 0x2FC12FC1UL, "zfs" },     { 0xCA451A4EUL, "bcachefs" },
     { 0xF2F52010UL, "f2fs" },    { 0x6969UL, "nfs" },         { 0xFF534D42UL, "cifs" },
-    { 0xFE534D42UL, "smb2" },    { 0x65735546UL, "fuse" },    { 0x794C7630UL, "overlay" },
+    { 0xFE534D42UL, "smb2" },    { FUSE_MAGIC, "fuse" },    { 0x794C7630UL, "overlay" },
     { 0x5346544EUL, "ntfs" },    { 0x7366746EUL, "ntfs3" },   { 0x4D44UL, "vfat" },
     { 0x2011BAB0UL, "exfat" },   { 0x858458F6UL, "ramfs" },   { 0x73717368UL, "squashfs" },
     { 0x9FA0UL, "proc" },        { 0x62656572UL, "sysfs" },   { 0x3153464AUL, "jfs" },
@@ -113,6 +115,11 @@ bd_status bd_volume_sync(bd_dir *d, bd_error *e)
 {
     BD_FAULT_STEP(BD_STEP_SYNC, NULL, 0, e);
 #ifdef __linux__
+    /* Linux passes syncfs to a FUSE server only for virtiofs: on any other FUSE volume it
+     * returns success having flushed nothing, so the caller must flush file by file. */
+    struct statfs sf;
+    if (fstatfs(d->fd, &sf) == 0 && (unsigned long)sf.f_type == FUSE_MAGIC)
+        return bd_fail(e, BD_E_NOTSUP, ENOSYS, "syncfs", BD_PATH_AS_GIVEN, 0);
     if (syncfs(d->fd) != 0)
         return bd_fail(e, BD_E_IO, errno, "syncfs", BD_PATH_AS_GIVEN, 0);
     return BD_OK;

@@ -47,12 +47,12 @@ def add_container(c: Catalogue, owner: uuid.UUID, name: str = "dev") -> uuid.UUI
     return row.id
 
 
-def test_sqlite_runs_in_wal_with_foreign_keys_busy_timeout_and_normal_sync(sqlite_catalogue):
+def test_sqlite_runs_in_wal_with_foreign_keys_busy_timeout_and_full_sync(sqlite_catalogue):
     with sqlite_catalogue.engine.connect() as conn:
         pragma = lambda name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
         assert pragma("journal_mode") == "wal"
         assert pragma("foreign_keys") == 1
-        assert pragma("synchronous") == 1  # NORMAL
+        assert pragma("synchronous") == 2  # FULL: a commit is durable when it returns (the power-loss sweep)
         assert pragma("busy_timeout") == 300
 
 

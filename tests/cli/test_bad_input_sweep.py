@@ -48,6 +48,8 @@ NEVER_GIVEN: dict[tuple[tuple[str, ...], str], str] = {
 ALWAYS: dict[tuple[str, ...], list[str]] = {
     ("agent",): ["--until-idle"],
     ("demo",): ["--files", "10"],
+    ("tune",): ["--files", "5", "--rounds", "1"],  # a tiny sample: the sweep runs it many times
+    ("bench",): ["--files", "5", "--rounds", "1", "--peer", "cp"],  # one group, one peer
     ("container", "edit"): ["--description", "swept"],  # an edit needs something to change
     ("container", "tag"): ["--remove", "old"],
     ("snapshot", "forget"): ["--keep-last", "1"],  # forget needs ids or a keep rule

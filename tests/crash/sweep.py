@@ -14,9 +14,15 @@ that builds a home where it can run and returns its command line.  The sweep the
    tmp/ (a crash may leave staged objects there: docs/store.md, gc removes them) and every
    snapshot file no catalogue row publishes (written before a crash, never committed).
 
-The same sweep with an injected error instead of the kill (ENOSPC or EIO at step k): the
-command must fail cleanly (the error's documented exit code and one line, or succeed when the
-step was one it may lose, such as a cleanup), and then the same invariants must hold.
+The same sweep with an injected error instead of the kill (ENOSPC, EIO or EACCES at step k;
+several: the points take them in turn): the command must fail cleanly (the error's documented
+exit code and one line, or succeed when the step was one it may lose, such as a cleanup), and
+then the same invariants must hold.
+
+The power-loss sweep (fault "power") runs the command on a write-log filesystem mounted over
+the home (tests/crash/writelog.py), kills it at step k, cuts the power (every write not yet
+fsynced is lost), then checks the same invariants on what the disk holds; and once more after
+the command finished, when the home must be as the command left it.
 
 The commands run in processes forked from a worker that imported bodega once (a forkserver
 preloads it), so a point costs the operation, not an interpreter start.  Heartbeats and
@@ -30,16 +36,19 @@ import shutil
 import subprocess
 import traceback
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from bodega import errors
+from crash import writelog
 
 NEXT_COMMAND = ["container", "list"]
-EXIT_CODES = {"ENOSPC": errors.NoSpace.exit_code, "EIO": errors.StorageError.exit_code}  # of an injected error
+EXIT_CODES = {"ENOSPC": errors.NoSpace.exit_code, "EIO": errors.StorageError.exit_code,  # of an injected error
+              "EACCES": errors.AccessDenied.exit_code}
 STORE_STAGING = "store/tmp/"  # left by a crash for gc to remove (docs/store.md, "Writing")
 
 
@@ -212,6 +221,48 @@ def after_gc(home: Path) -> list[str]:
     return found
 
 
+def durable(home: Path, before: State, after: State) -> list[str]:
+    """How home differs from the state its finished command left (empty: not at all); new
+    snapshots are counted (each run names its own)."""
+    now = state_of(home)
+    found = [f"container {name} is not as the command left it" for name in set(now.trees) | set(after.trees)
+             if now.trees.get(name) != after.trees.get(name)]
+    if (now.snapshots & before.snapshots != after.snapshots & before.snapshots
+            or len(now.snapshots - before.snapshots) != len(after.snapshots - before.snapshots)):
+        found.append(f"snapshots {sorted(now.snapshots)}, where the command left {sorted(after.snapshots)}")
+    return found
+
+
+def recovered(home: Path, before: State, after: State, out: Path) -> list[str]:
+    """Runs the next command and gc after a fault; every invariant either breaks (empty: none)."""
+    code = run_command(home, NEXT_COMMAND, output=out)
+    problems = [] if code == 0 else [f"the next command failed ({code}): {out.read_text()[-500:]}"]
+    try:
+        problems += violations(home, before, after)
+    except Exception as e:  # a check that cannot even run is a violation, named
+        problems.append(f"checking failed: {e!r}")
+    if run_command(home, ["gc"], output=out) != 0:
+        problems.append(f"gc after the fault failed: {out.read_text()[-500:]}")
+    else:
+        problems += after_gc(home)
+    return problems
+
+
+@contextmanager
+def powered(home: Path, fault: str, cut: bool = True) -> Iterator[None]:
+    """With fault "power", home is a write-log filesystem while the block runs, its power cut
+    at the end (cut: unsynced data dropped); other faults run on home itself."""
+    if fault != "power":
+        yield
+        return
+    with writelog.mounted(home) as mount:
+        try:
+            yield
+        finally:
+            if cut:
+                mount.cut()
+
+
 # ---- one worker's share -----------------------------------------------------------------------
 
 def chosen(points: int, limit: int | None) -> list[int]:
@@ -223,7 +274,8 @@ def chosen(points: int, limit: int | None) -> list[int]:
 
 def sweep_part(name: str, base: str, worker: int, workers: int, limit: int | None, fault: str) -> PartResult:
     """Builds the operation's home in base/w<worker>, traces it, and at every workers-th chosen point
-    kills it (fault "kill") or makes that step fail with an errno ("ENOSPC", "EIO")."""
+    kills it (fault "kill"), kills it and cuts the power ("power"), or makes that step fail with
+    an errno ("ENOSPC", "EIO", "EACCES"; "ENOSPC,EIO": the points take them in turn)."""
     from crash import operations  # noqa: F401  (registers every operation in this process)
 
     op = OPERATIONS[name]
@@ -237,41 +289,48 @@ def sweep_part(name: str, base: str, worker: int, workers: int, limit: int | Non
     trace = where / "trace.log"
     trace.unlink(missing_ok=True)
     out = where / "out.txt"
-    code = run_command(home, argv, "trace", trace, out)
+    with powered(home, fault, cut=False):
+        code = run_command(home, argv, "trace", trace, out)
     if code != 0:
         raise AssertionError(f"{name}: the traced run failed ({code}): {out.read_text()[-2000:]}")
     after = state_of(home)
     steps = trace.read_text().splitlines()
     result = PartResult(points=len(steps))
-    for k in chosen(len(steps), limit)[worker::workers]:
+    points = chosen(len(steps), limit)
+    if fault == "power":
+        points.append(len(steps) + 1)  # and a cut once the command has finished: it must be durable
+    faults = fault.split(",")  # several errors: the chosen points take them in turn
+    for i, k in list(enumerate(points))[worker::workers]:
+        fault = faults[i % len(faults)]
         copy_home(template, home)
         log = where / "fault.log"
         log.unlink(missing_ok=True)
-        code = run_command(home, argv, f"{fault}@{k}", log, out)
+        with powered(home, fault):
+            plan = None if k > len(steps) else f"{'kill' if fault == 'power' else fault}@{k}"
+            code = run_command(home, argv, plan, log, out)
         result.swept.append(k)
         lines = log.read_text().splitlines() if log.exists() else []
-        if not (len(lines) == 1 and lines[0].split()[0] == str(k)):
+        if k > len(steps):
+            if code != 0 or lines:
+                result.violations.append(f"point {k}: the whole run failed ({code}, log {lines}): {out.read_text()[-500:]}")
+                continue
+            lines = [f"{k} end of the command"]
+        elif not (len(lines) == 1 and lines[0].split()[0] == str(k)):
             result.violations.append(f"point {k}: the {fault} did not land (exit {code}, log {lines}): "
                                      f"{out.read_text()[-500:]}")
             continue
         result.landed += 1
         said = out.read_text()
-        if fault == "kill" and code != -9:
+        if fault in ("kill", "power") and k <= len(steps) and code != -9:
             result.violations.append(f"point {k}: killed, yet exit {code}")
-        elif fault != "kill" and (code not in (0, EXIT_CODES[fault]) or "Traceback" in said
-                                  or len(said.strip().splitlines()) > 1):
+        elif fault not in ("kill", "power") and (code not in (0, EXIT_CODES[fault]) or "Traceback" in said
+                                                 or (code != 0 and len(said.strip().splitlines()) > 1)):
             result.violations.append(f"point {k} ({lines[0]}): {fault} gave exit {code} (want 0 or "
                                      f"{EXIT_CODES[fault]}, one line): {said[-500:]}")
-        code = run_command(home, NEXT_COMMAND, output=out)
-        problems = [] if code == 0 else [f"the next command failed ({code}): {out.read_text()[-500:]}"]
-        try:
-            problems += violations(home, before, after)
-        except Exception as e:  # a check that cannot even run is a violation, named
-            problems.append(f"checking failed: {e!r}")
-        if run_command(home, ["gc"], output=out) != 0:
-            problems.append(f"gc after the {fault} failed: {out.read_text()[-500:]}")
-        else:
-            problems += after_gc(home)
+        problems = recovered(home, before, after, out)
+        lines[0] += f" ({fault})" if len(faults) > 1 else ""
+        if k > len(steps):
+            problems += [f"the finished command's work was lost: {p}" for p in durable(home, before, after)]
         result.violations += [f"point {k} ({lines[0]}): {p}" for p in problems]
     return result
 
@@ -279,7 +338,7 @@ def sweep_part(name: str, base: str, worker: int, workers: int, limit: int | Non
 def sweep(name: str, base: Path, workers: int = 2, limit: int | None = None,
           fault: str = "kill") -> tuple[int, int, int, list[str]]:
     """Sweeps the write-type steps of the operation name (all, or limit spread evenly) with fault
-    (a SIGKILL, or an injected ENOSPC or EIO); (points, swept, landed, violations)."""
+    (a SIGKILL, a SIGKILL and a power cut, or injected errnos); (points, swept, landed, violations)."""
     ctx = get_context("forkserver")
     ctx.set_forkserver_preload(["bodega.cli", "crash.sweep", "crash.operations"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:

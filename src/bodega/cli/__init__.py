@@ -58,6 +58,8 @@ class Listed(NamedTuple):
 COMMANDS: dict[str, Listed] = {
     "agent": Listed("Run queued tasks (from --detach) one at a time until stopped.", ("bodega.cli.tasks",)),
     "app": Listed("Install, update, uninstall and inspect the apps of a container.", ("bodega.cli.app",)),
+    "bench": Listed("Time bodega against the peer tools found on this machine (cp --reflink, b3sum, git status, "
+                    "rsync, restic, borg, zip, 7z), on a generated tree or PATH.", ("bodega.cli.bench",)),
     "container": Listed("Create, list, change, clone and delete containers.",
                         ("bodega.cli.container", "bodega.cli.share")),
     "demo": Listed("Show what bodega does, on a sample app in a fresh home (SQLite catalogue).",
@@ -93,6 +95,8 @@ COMMANDS: dict[str, Listed] = {
     "tasks": Listed("List tasks, newest first.", ("bodega.cli.tasks",)),
     "token": Listed("API tokens: `Authorization: Bearer TOKEN` on requests to `bodega serve`.",
                     ("bodega.cli.token",)),
+    "tune": Listed("Measure threads, zstd level, pack and batch sizes on the volume holding PATH (default: the "
+                   "home) and record them.", ("bodega.cli.tune",)),
     "user": Listed("Add users, change their role, password and second factor, disable them.", ("bodega.cli.user",)),
     "verify": Listed("Check snapshot manifests and stored objects (of CONTAINER, or all); name what is "
                      "damaged.", ("bodega.cli.verify",)),

@@ -100,6 +100,16 @@ def app_steps(b: Any, log: "DemoLog", scratch: Path) -> None:
     log.step("install a hostile archive", failed)
 
 
+def tune_step(b: Any) -> tuple[str, dict[str, Any]]:
+    """A quick `bodega tune` of the demo's home: what it chose, what it kept."""
+    from bodega.services import tuning
+
+    record = tuning.tune(b, files=50, rounds=1)
+    chosen = {k: v for k, v in record["values"].items() if v is not None}
+    line = ", ".join(f"{k}={v}" for k, v in chosen.items()) or "every default kept"
+    return f"{line} (bodega tune --show)", {"tuned": chosen}
+
+
 class DemoLog:
     """Prints numbered steps for people and collects them for --json."""
 
@@ -130,8 +140,8 @@ def demo(home: str | None, files: int, as_json: bool) -> None:
     Steps: probe copy-on-write, create a container, install a sample app tree, scan and
     manifest it, snapshot, change files, diff, delta snapshot, restore, clone, export,
     verify the package, import it as a copy and diff it, install an app as a transaction,
-    run it isolated, read its footprint, refuse a hostile archive (rolled back), verify, and
-    read the event log.
+    run it isolated, read its footprint, refuse a hostile archive (rolled back), verify, tune
+    the tunables on the home's volume, and read the event log.
     """
     import bodega
     from bodega import fs, manifest
@@ -214,6 +224,7 @@ def demo(home: str | None, files: int, as_json: bool) -> None:
         log.step("verify every snapshot (read data)", lambda: (
             lambda r: ("ok" if r["ok"] else f"DAMAGED: {r}", {"verify_ok": r["ok"]}))(
                 b.snapshots.verify(read_data=1.0)))
+        log.step("tune (50 files, 1 round)", lambda: tune_step(b))
         log.step("event log", lambda: (
             lambda ev: (f"{len(ev)} events, last: {ev[-1].message if ev else '-'}", {"events": len(ev)}))(
                 b.events.list(limit=None)))

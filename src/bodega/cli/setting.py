@@ -9,6 +9,11 @@ from bodega.cli.options import home_option, json_option, open_bodega
 from bodega.cli.output import emit, table
 
 
+def _shown(value: object) -> object:
+    """A value for people: an unset tunable (None) is `auto`."""
+    return "auto" if value is None else value
+
+
 @click.group("setting")
 def setting() -> None:
     """Show and change machine-wide settings (owners change them)."""
@@ -21,7 +26,8 @@ def list_(as_json: bool, home: str | None) -> None:
     """List settings with their values and defaults."""
     with open_bodega(home) as b:
         rows = b.settings.list()
-    emit(rows, as_json, lambda _: table(rows, ["key", "value", "default", "help"]))
+    shown = [{**r, "value": _shown(r["value"]), "default": _shown(r["default"])} for r in rows]
+    emit(rows, as_json, lambda _: table(shown, ["key", "value", "default", "help"]))
 
 
 @setting.command("set", epilog=exit_status(errors.InvalidInput, errors.Forbidden))
@@ -33,7 +39,7 @@ def set_(key: str, value: str, as_json: bool, home: str | None) -> None:
     """Set KEY to VALUE, e.g. `bodega setting set auth.require_mfa true`."""
     with open_bodega(home) as b:
         stored = b.settings.set(key, value)
-    emit({"key": key, "value": stored}, as_json, lambda _: f"{key} = {stored}")
+    emit({"key": key, "value": stored}, as_json, lambda _: f"{key} = {_shown(stored)}")
 
 
 COMMANDS = [setting]

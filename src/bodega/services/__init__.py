@@ -22,6 +22,7 @@ from bodega.home import Home
 
 if TYPE_CHECKING:
     from bodega.catalogue.db import Catalogue
+    from bodega.storage.tuning import Tuning
     from bodega.services.users import UserInfo
 
 SERVICE_MODULES = ("bodega.catalogue.db", "bodega.services.apps", "bodega.services.containers",
@@ -54,6 +55,7 @@ class Bodega:
         self.catalogue = catalogue
         self.host = host or home.host_id()  # this home among the hosts sharing the catalogue
         self._owns_catalogue = owns_catalogue
+        self._tuning: Tuning | None = None
         self.events = EventService(self)
         self.settings = SettingService(self)
         self.users = UserService(self, user)
@@ -72,6 +74,16 @@ class Bodega:
     def user(self) -> UserInfo:
         """The acting user."""
         return self.users.current
+
+    @property
+    def tuning(self) -> Tuning:
+        """The tunables commands run with: set by hand (`tune.*` settings) over tuned (tuning.json);
+        None where neither (the engine's built-in default).  Read once, on first use."""
+        if self._tuning is None:
+            from bodega.storage import tuning
+
+            self._tuning = self.settings.tuning().over(tuning.load(self.home.root))
+        return self._tuning
 
     def acting_as(self, user: UserInfo) -> "Bodega":
         """The same home and catalogue, acting as another user (closing it leaves the catalogue open)."""

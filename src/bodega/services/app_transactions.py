@@ -321,7 +321,7 @@ class AppTransactions:
 
     def _copy_dir(self, ctx: TaskContext, root: Path, source: Path, staging: bytes, check: PlatformCheck,
                   seen_json: dict[str, bytes]) -> None:
-        r = fs.clone_tree(source, root / staging.decode(),
+        r = fs.clone_tree(source, root / staging.decode(), threads=self._b.tuning.clone_threads,
                           progress=lambda pr: ctx.progress(16 + (pr.bytes_done * 63 // pr.bytes_total
                                                                  if pr.bytes_total else 0)))
         ctx.log(f"copied {r.files} files from {source}")

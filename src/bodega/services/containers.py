@@ -37,7 +37,7 @@ from bodega.services.shares import VISIBLE_TO_ME
 from bodega.services.users import email_of
 from bodega.services.tasks import ProgressCallback, TaskContext, TaskInfo, TaskKind
 from bodega.services.text_input import is_text, require_text
-from bodega.storage import fs
+from bodega.storage import fs, volume
 from bodega.storage.container_manifest import SCHEMA_VERSION, read_manifest, write_manifest
 from bodega.storage.usage import TreeUsage, measure_tree
 
@@ -455,11 +455,12 @@ class ContainerService:
             stage.mkdir()
         except OSError as e:
             raise errors.os_error(e, "create staging", stage) from e
-        r = fs.clone_tree(source_root, stage / "root", progress=on_progress)
+        r = fs.clone_tree(source_root, stage / "root", progress=on_progress, threads=self._b.tuning.clone_threads)
         ctx.log(f"cloned {r.files} files from {source_root} in {r.seconds:.2f} s "
                 f"({r.bytes_cloned} bytes cloned, {r.bytes_copied} copied)")
         if r.specials:
             ctx.log(f"skipped {len(r.specials)} special files: {', '.join(r.specials[:5])}")
+        volume.sync_tree(stage)  # durable before it is published: a power cut must not leave empty files
         try:
             os.rename(stage, target)
         except OSError as e:

@@ -18,11 +18,12 @@ if TYPE_CHECKING:
 def open_store(bodega: "Bodega") -> ObjectStore:
     """The store of bodega's home, remote when $BODEGA_STORE_URL names one."""
     url = store_url()
+    t = bodega.tuning
     if url is None:
-        return ObjectStore(bodega.home.store)
+        return ObjectStore(bodega.home.store, zstd_level=t.zstd_level, pack_max=t.pack_max)
     remote = open_remote(url)
     fleet = FleetLock(bodega, f"bodega store {remote.url}") if bodega.catalogue.shared else None
-    return ObjectStore(bodega.home.store, remote=remote, fleet_lock=fleet)
+    return ObjectStore(bodega.home.store, remote=remote, fleet_lock=fleet, zstd_level=t.zstd_level, pack_max=t.pack_max)
 
 
 class FleetLock:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bodega import errors
 from bodega.home import Home
-from bodega.storage.tree import Tree
+from bodega.storage.tree import Tree, remove_quietly
 
 DIRECTORY = "restores"  # in the home's tmp/
 
@@ -34,8 +34,12 @@ class PendingRestores:
             name, tmp = str(container_id).encode(), f"{container_id}.tmp".encode()
             if t.lstat(tmp) is not None:
                 t.remove(tmp)
-            t.write_file(tmp, str(task_id).encode(), mode=0o600, sync=True)
-            t.rename(tmp, name)
+            try:
+                t.write_file(tmp, str(task_id).encode(), mode=0o600, sync=True)
+                t.rename(tmp, name)
+            except errors.BodegaError:
+                remove_quietly(t.root, tmp)  # the restore fails here: nothing of its marker stays
+                raise
             t.sync()
 
     def unmark(self, container_id: uuid.UUID) -> None:

@@ -1,4 +1,5 @@
-"""Machine-wide settings: sign-in policy (MFA, session lifetime, idle timeout, throttling)."""
+"""Machine-wide settings: sign-in policy (MFA, session lifetime, idle timeout, throttling), and
+the engine's tunables set by hand (`tune.*`, which win over what `bodega tune` measured)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bodega import errors
 from bodega.catalogue.models import EventLevel, EventSource, Role, Setting
+from bodega.storage.tuning import KNOBS, Tuning
 
 if TYPE_CHECKING:
     from bodega.services import Bodega
@@ -33,7 +35,11 @@ SETTINGS: dict[str, SettingSpec] = {
     "auth.max_failures_per_address": SettingSpec(int, 20, "failed sign-ins per client address before it is "
                                                  "throttled", 1, 100000),
     "auth.throttle_minutes": SettingSpec(int, 15, "the window failed sign-ins are counted in", 1, 24 * 60),
+    # Unset (None, or `auto`): the value `bodega tune` chose, else the engine's built-in default.
+    **{f"tune.{name}": SettingSpec(int, None, f"{knob.help} (auto: tuned or {knob.default})", knob.low, knob.high)
+       for name, knob in KNOBS.items()},
 }
+AUTO = "auto"  # the value that hands a tunable back to `bodega tune` and the built-in default
 
 
 def parse_value(key: str, value: Any) -> Any:
@@ -48,6 +54,8 @@ def parse_value(key: str, value: Any) -> Any:
         if text in ("0", "false", "no", "off"):
             return False
         raise errors.InvalidInput(f"{key} is true or false, not {value!r}")
+    if spec.default is None and (value is None or str(value).strip().lower() == AUTO):
+        return None
     if isinstance(value, bool):
         raise errors.InvalidInput(f"{key} is a number, not {value!r}")
     try:
@@ -55,7 +63,8 @@ def parse_value(key: str, value: Any) -> Any:
     except ValueError:
         raise errors.InvalidInput(f"{key} is a whole number, not {value!r}") from None
     if not spec.low <= number <= spec.high:
-        raise errors.InvalidInput(f"{key} is between {spec.low} and {spec.high}, not {number}")
+        raise errors.InvalidInput(f"{key} is between {spec.low} and {spec.high}"
+                                  + (f" (or {AUTO})" if spec.default is None else "") + f", not {number}")
     return number
 
 
@@ -94,6 +103,11 @@ class SettingService:
                 out[key] = spec.default
         return out
 
+    def tuning(self) -> Tuning:
+        """The tunables set by hand (`tune.*`; None where unset)."""
+        values = self.values()
+        return Tuning(**{name: values[f"tune.{name}"] for name in KNOBS})
+
     def list(self) -> list[dict[str, Any]]:
         """Every setting with its value, default and meaning."""
         with self._b.catalogue.session_scope(write=False) as s:
@@ -107,7 +121,10 @@ class SettingService:
         value = parse_value(key, value)
         with self._b.catalogue.session_scope() as s:
             row = s.get(Setting, key)
-            if row is None:
+            if value is None:  # back to its default (a tunable: to the tuned value)
+                if row is not None:
+                    s.delete(row)
+            elif row is None:
                 s.add(Setting(key=key, value=value))
             else:
                 row.value = value

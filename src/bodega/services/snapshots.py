@@ -105,7 +105,9 @@ class SnapshotTasks:
     def engine(self) -> SnapshotEngine:
         """The engine over the home's store (opened on first use)."""
         if self._engine is None:
-            self._engine = SnapshotEngine(open_store(self._b))
+            t = self._b.tuning  # the tunables (tuned or set by hand) reach the engine here
+            self._engine = SnapshotEngine(open_store(self._b), threads=t.hash_threads, hash_threads=t.hash_threads or 0,
+                                          batch_files=t.effective("batch_files"))
         return self._engine
 
     def _paths(self, s: Session, container: Container) -> tuple[Path, Path]:
@@ -183,7 +185,8 @@ class SnapshotTasks:
         built = None
         if copy_of is not None:
             progress("scan", 0, 0)
-            built = mf.build_copy(tree, copy_of[0], copy_of[1], threads=0, clock=self.engine.clock,
+            built = mf.build_copy(tree, copy_of[0], copy_of[1], threads=self.engine.hash_threads,
+                                  clock=self.engine.clock,
                                   progress=lambda p: progress("scan", p.files_done, p.files_total))
         return self.engine.create(tree, state, str(snap_id), base=str(base) if base else None, kind=kind,
                                   progress=progress, cancel=_cancelled(ctx),
@@ -466,7 +469,8 @@ class SnapshotTasks:
         # The live manifest (saved by the last snapshot or restore, with its stat cache) loads
         # while the tree is scanned; when it is the old snapshot's (same root), it is the old
         # side too, and the store is not read.
-        live, previous = mf.build_beside(tree, SnapshotEngine.live_manifest_path(state), clock=self.engine.clock)
+        live, previous = mf.build_beside(tree, SnapshotEngine.live_manifest_path(state), clock=self.engine.clock,
+                                         threads=self.engine.hash_threads)
         same = previous is not None and previous.root.hex() == old_root
         return Diff.of(previous if same else self.engine.manifest(old_id), live)
 

@@ -5,7 +5,9 @@ follows a link out of a tree.
 """
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 from typing import Callable, Literal
 
@@ -48,6 +50,18 @@ def _existing_dir(path: PathArg) -> Path:
         return p if p.is_dir() else p.parent
     except OSError as e:  # a name too long, a loop of links...: not ENOENT, which exists() answers
         raise os_error(e, "find the volume of", p) from None
+
+
+def given_directory(path: PathArg, op: str) -> Path:
+    """path, absolute, when it is a directory (through links); else the error op met."""
+    p = Path(os.fsdecode(os.fspath(path))).absolute()
+    try:
+        mode = p.stat().st_mode
+    except OSError as e:  # missing, a name too long, no permission, a loop of links
+        raise os_error(e, op, p) from None
+    if not stat.S_ISDIR(mode):
+        raise os_error(NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(p)), op, p)
+    return p
 
 
 def fs_info(path: PathArg) -> FsInfo:

@@ -73,7 +73,7 @@ def restore(engine: "SnapshotEngine", tree: Path, state_dir: Path, snap_id: str,
         live = None
         if in_place is not False and os.path.lexists(tree):
             progress("scan", 0, 0)
-            live = mf.build(tree, engine.live_manifest(state_dir), clock=engine.clock,
+            live = mf.build(tree, engine.live_manifest(state_dir), clock=engine.clock, threads=engine.hash_threads,
                             progress=lambda p: progress("scan", p.files_done, p.files_total))
         if live is not None:
             remove, write, remode = mat.plan_changes(live, target)

@@ -34,6 +34,7 @@ from bodega.storage.restore import recover as restore_recover
 from bodega.storage.restore import restore as restore_run
 from bodega.storage.store import Damage, FileToStore, GcReport, ObjectStore, Put, StoreWriter
 
+BATCH_FILES = 256         # files stored in one native batch (at most 16 MiB of them)
 FULL_EVERY = 8            # a full snapshot after this many deltas in a chain
 DELTA_MAX_FRACTION = 0.5  # a delta listing more than this share of the tree is stored full
 Progress = Callable[[str, int, int], object]  # (phase, done, total)
@@ -87,7 +88,8 @@ class SnapshotEngine:
     """Creates, restores, browses, verifies and forgets snapshots in one store."""
 
     def __init__(self, store: ObjectStore, *, threads: int | None = None, full_every: int = FULL_EVERY,
-                 publish: str | None = None, clock: mf.WallClock = time.time_ns) -> None:
+                 publish: str | None = None, clock: mf.WallClock = time.time_ns, hash_threads: int = 0,
+                 batch_files: int = BATCH_FILES) -> None:
         self.store = store
         self.clock = clock  # stamps the scans and restores the racy rule judges (tests move it)
         # How a full restore publishes its tree: auto (exchange where possible), exchange or rename.
@@ -100,6 +102,8 @@ class SnapshotEngine:
         self.journals = Journals(store.root)
         # One worker per core: measured best (more queue on the GIL and on directory locks).
         self.threads = threads or max(2, min(8, os.cpu_count() or 2))
+        self.hash_threads = hash_threads  # of a manifest's scan and reads (0: the native core's, one per CPU)
+        self.batch_files = batch_files  # small files stored together in one native batch
         self.full_every = full_every
         self._full_cache: dict[str, Manifest] = {}
         self._lock = threading.Lock()
@@ -384,6 +388,7 @@ class SnapshotEngine:
             draft = mf.Draft.of(built)
         else:
             draft = mf.build_draft(tree, self.live_manifest(state_dir), unread_min=1, clock=self.clock,
+                                   threads=self.hash_threads,
                                    progress=lambda p: progress("scan", p.files_done, p.files_total))
         files: list[FileToStore] = list(draft.unread)
         added = 0
@@ -421,7 +426,8 @@ class SnapshotEngine:
         added, done, puts = 0, 0, []
         # Each batch reads its small files natively without the GIL.
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
-            for part, got in zip(_batches(files), pool.map(batch, _batches(files))):
+            parts = list(_batches(files, self.batch_files))
+            for part, got in zip(parts, pool.map(batch, parts)):
                 added += sum(p.added_bytes for p in got)
                 done += sum(f.size for f in part)
                 puts += got
@@ -639,7 +645,7 @@ class SnapshotEngine:
         return self.store.gc(roots, dry_run=dry_run, timeout=timeout)
 
 
-def _batches(files: list[FileToStore], most_files: int = 256,
+def _batches(files: list[FileToStore], most_files: int = BATCH_FILES,
              most_bytes: int = 16 << 20) -> Iterator[list[FileToStore]]:
     """files cut into batches of at most most_files files or (beyond one file) most_bytes bytes."""
     part: list[FileToStore] = []

@@ -165,7 +165,7 @@ class ObjectStore:
 
     def __init__(self, root: str | os.PathLike[str], *, zstd_level: int | None = None,
                  lock_timeout: float | None = None, remote: Remote | None = None,
-                 fleet_lock: FleetLock | None = None) -> None:
+                 fleet_lock: FleetLock | None = None, pack_max: int | None = None) -> None:
         self.root = Path(root).absolute()
         self.objects_dir = self.root / "objects"
         self._objects_str = os.fspath(self.objects_dir)
@@ -192,6 +192,10 @@ class ObjectStore:
             if not -7 <= zstd_level <= 22:
                 raise errors.InvalidInput(f"zstd level must be between -7 and 22, not {zstd_level}")
             self.config["zstd_level"] = zstd_level
+        if pack_max is not None:  # this process's packs only: a pack's size is in its own index
+            if pack_max < 1:
+                raise errors.InvalidInput(f"pack size must be at least 1 byte, not {pack_max}")
+            self.config["pack_max"] = pack_max
         # Objects of a remote store are all packed: a clone lives on one host only.
         self.cow = remote is None and volume.can_clone(self.tmp)
         self._table = pack_index.EMPTY  # the published pack index, when it was current at refresh

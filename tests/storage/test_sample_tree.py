@@ -1,4 +1,4 @@
-"""bench/treegen.py: the benchmark tree is deterministic, realistic in shape, and written as planned."""
+"""storage/sample_tree.py (and its command line, bench/treegen.py): the benchmark tree is deterministic, realistic in shape, and written as planned."""
 from __future__ import annotations
 
 import os
@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 import zstandard
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-sys.path.insert(0, str(BENCH))
+from bodega.storage import sample_tree as treegen
 
-import treegen  # noqa: E402
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 def test_same_seed_same_tree_other_seed_other_tree():
