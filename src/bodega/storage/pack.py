@@ -58,7 +58,7 @@ def read_index(path: Path) -> dict[bytes, PackEntry]:
             f.seek(index_offset)
             index = f.read(n * ROW.size)
     except OSError as e:
-        raise errors.storage_error(e.errno or 0, str(path), "read pack") from e
+        raise errors.os_error(e, "read pack", str(path)) from e
     return _rows(name, path, index_offset, index, raw_trailer)
 
 
@@ -89,7 +89,7 @@ def read_tail(path: Path) -> bytes:
             f.seek(size - tail_length(n))
             return f.read(tail_length(n))
     except OSError as e:
-        raise errors.storage_error(e.errno or 0, str(path), "read pack") from e
+        raise errors.os_error(e, "read pack", str(path)) from e
 
 
 def _trailer(where: Path | str, size: int, raw_trailer: bytes) -> tuple[int, int]:

@@ -221,9 +221,11 @@ class ObjectStore:
                 finally:
                     staged.unlink(missing_ok=True)
                 volume.fsync_path(self.root)
+        with _os_errors("read store configuration", path):
+            text = path.read_bytes()
         try:
-            config = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
+            config = json.loads(text)
+        except ValueError as e:
             raise errors.StoreFormatUnsupported(f"{path} is not a bodega store configuration: {e}") from e
         return self._check_config(config, str(self.root))
 
