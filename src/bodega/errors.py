@@ -91,12 +91,6 @@ class NotSupported(BodegaError):
     exit_code = 16
 
 
-class CloneNotSupported(NotSupported):
-    """This volume cannot clone files copy-on-write."""
-
-    exit_code = 17
-
-
 class CrossDevice(BodegaError):
     """Source and destination are on different volumes."""
 

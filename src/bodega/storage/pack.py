@@ -5,7 +5,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Iterable, NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from bodega import errors
 from bodega._native.tree import File
@@ -163,8 +163,3 @@ def read_record(f: File, entry: PackEntry) -> bytes:
     if len(data) != entry.stored_len:
         raise errors.PackCorrupt(f"pack {entry.pack} is truncated at byte {entry.offset + len(data)}")
     return data
-
-
-def rows_of(entries: Iterable[tuple[bytes, PackEntry]]) -> list[tuple[bytes, PackEntry]]:
-    """Entries in file order (pack, then offset): the order that reads packs sequentially."""
-    return sorted(entries, key=lambda de: (de[1].pack, de[1].offset))

@@ -56,11 +56,6 @@ DEFAULTS = {
 }
 
 
-def digest_hex(digest: bytes) -> str:
-    """The 64-hex-digit name of an object."""
-    return digest.hex()
-
-
 def parse_digest(text: str | bytes) -> bytes:
     """The 32-byte digest named by 64 hex digits."""
     if isinstance(text, bytes) and len(text) == 32:
