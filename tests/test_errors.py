@@ -84,6 +84,8 @@ def test_os_error_given_path_wins_and_bodega_errors_pass_through():
     e = errors.os_error(OSError(errno.ENOSPC, "full"), "write pack", "/store/p")
     assert isinstance(e, errors.NoSpace) and e.filename == "/store/p"
     assert errors.os_error(e, "other") is e
+    forbidden = errors.Forbidden("not yours")  # a PermissionError too: not made an AccessDenied
+    assert errors.os_error(forbidden, "other") is forbidden
 
 
 def test_the_users_and_sessions_classes_use_95_to_99_and_37_to_39():

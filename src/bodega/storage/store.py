@@ -74,9 +74,9 @@ def _os_errors(op: str, path: str | os.PathLike[str] | None = None) -> Iterator[
     """OSErrors raised in the body become bodega's StorageErrors (errors.os_error), naming op and path."""
     try:
         yield
+    except errors.BodegaError:
+        raise  # translated already (and never its own cause)
     except OSError as e:
-        if isinstance(e, errors.BodegaError):
-            raise
         raise errors.os_error(e, op, path) from e
 
 
