@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import errno
+import os
 from collections import Counter
+
+import pytest
 
 from bodega import errors
 
@@ -63,10 +66,26 @@ def test_os_error_without_errno_is_eio_not_success():
     assert e.errno == errno.EIO and "Success" not in str(e)
 
 
+@pytest.mark.parametrize("code, cls, exit_code", [
+    (errno.ENOENT, errors.PathNotFound, 31), (errno.EEXIST, errors.PathExists, 32),
+    (errno.ENOTEMPTY, errors.PathExists, 32), (errno.EACCES, errors.AccessDenied, 33),
+    (errno.EPERM, errors.AccessDenied, 33), (errno.ENOSPC, errors.NoSpace, 34), (errno.EDQUOT, errors.NoSpace, 34),
+    (errno.ENOTDIR, errors.NotADirectory, 35), (errno.EISDIR, errors.IsADirectory, 36),
+    (errno.EIO, errors.StorageError, 30), (errno.ELOOP, errors.StorageError, 30),
+])
+def test_os_error_gives_the_class_of_its_errno(code, cls, exit_code):
+    """One class per errno, the documented exit code (docs/errors.md), errno kept, op and path named."""
+    e = errors.os_error(OSError(code, "whatever the OS said"), "do", "/p")
+    assert type(e) is cls and e.exit_code == exit_code
+    assert e.errno == code and e.filename == "/p" and str(e) == f"do: /p: {os.strerror(code)}"
+
+
 def test_os_error_given_path_wins_and_bodega_errors_pass_through():
     e = errors.os_error(OSError(errno.ENOSPC, "full"), "write pack", "/store/p")
     assert isinstance(e, errors.NoSpace) and e.filename == "/store/p"
     assert errors.os_error(e, "other") is e
+    forbidden = errors.Forbidden("not yours")  # a PermissionError too: not made an AccessDenied
+    assert errors.os_error(forbidden, "other") is forbidden
 
 
 def test_the_users_and_sessions_classes_use_95_to_99_and_37_to_39():

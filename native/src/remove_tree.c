@@ -5,6 +5,8 @@
  * the spot, the first subdirectory found is pushed; a directory whose listing finds no
  * subdirectory is empty and is removed from its parent.  A frame whose handle was closed
  * to stay within MAX_OPEN is reopened from the nearest open ancestor, name by name.
+ * A failure names the entry by its path from the caller's parent (BD_PATH_DST), not by the
+ * single name the platform call knew, so the caller can say what could not be removed.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -33,6 +35,43 @@ typedef struct remover {
 } remover;
 
 static int denied(int err) { return err == EACCES || err == EPERM; }
+
+/* Appends '/' (unless first) and s to buf of n bytes, within BD_ERR_PATH_MAX - 1 bytes. */
+static size_t append(char *buf, size_t n, const char *s, size_t len, int *cut)
+{
+    if (n > 0) {
+        if (n >= BD_ERR_PATH_MAX - 1) {
+            *cut = 1;
+            return n;
+        }
+        buf[n++] = '/';
+    }
+    if (len > BD_ERR_PATH_MAX - 1 - n) {
+        len = BD_ERR_PATH_MAX - 1 - n;
+        *cut = 1;
+    }
+    memcpy(buf + n, s, len);
+    return n + len;
+}
+
+/* Rewrites e's path, a name in frame `depth`'s directory ("" for that directory itself),
+ * as the path from the caller's parent: the frames' names, then that name. */
+static void locate(const remover *r, size_t depth, bd_error *e)
+{
+    char *buf;
+    size_t n = 0;
+    int cut;
+    if (e->code == BD_OK || !(buf = malloc(BD_ERR_PATH_MAX)))
+        return;  /* out of memory: the name alone, then */
+    cut = e->path_truncated;
+    for (size_t i = 1; i <= depth; i++)
+        n = append(buf, n, r->f[i].name, r->f[i].len, &cut);
+    if (e->path[0])
+        n = append(buf, n, e->path, strlen(e->path), &cut);
+    bd_error_set_path(e, BD_PATH_DST, buf, n);
+    e->path_truncated = cut;
+    free(buf);
+}
 
 /* Hands a local error to the caller's record (the first failure wins there too). */
 static bd_status pass_on(bd_error *e, const bd_error *local)
@@ -101,8 +140,10 @@ static bd_status open_frame(remover *r, size_t i, bd_error *e)
             if ((rc = make_writable(r->f[j - 1].h, r->f[j].name, r->f[j].len, &local)) == BD_OK)
                 rc = bd_dir_open_at(r->f[j - 1].h, r->f[j].name, r->f[j].len, &r->f[j].h, &local);
         }
-        if (rc)
+        if (rc) {
+            locate(r, j - 1, &local);
             return pass_on(e, &local);
+        }
         r->open++;
     }
     /* Stay within MAX_OPEN: close the shallowest open frame (it can be reopened). */
@@ -157,12 +198,18 @@ static bd_status empty_top(remover *r, bd_error *e)
             top->fixed = 1;
             free(r->sub);
             r->sub = 0;
-            if ((rc = open_frame(r, r->n - 2, e)) != BD_OK
-                || (rc = make_writable(r->f[r->n - 2].h, top->name, top->len, e)) != BD_OK)
+            if ((rc = open_frame(r, r->n - 2, e)) != BD_OK)
                 return rc;
+            bd_error_clear(&listing);
+            if ((rc = make_writable(r->f[r->n - 2].h, top->name, top->len, &listing)) != BD_OK) {
+                locate(r, r->n - 2, &listing);
+                return pass_on(e, &listing);
+            }
             continue;
         }
-        return pass_on(e, r->e.code != BD_OK ? &r->e : &listing);
+        bd_error *failed = r->e.code != BD_OK ? &r->e : &listing;
+        locate(r, r->n - 1, failed);
+        return pass_on(e, failed);
     }
 }
 
@@ -170,14 +217,17 @@ bd_status bd_remove_tree(bd_dir *parent, const char *name, size_t name_len, bd_p
                          bd_error *e)
 {
     bd_stat st;
-    bd_status rc = bd_stat_at(parent, name, name_len, &st, e);
-    if (rc)
-        return rc;
-    if (st.kind != BD_KIND_DIR) {
-        rc = bd_unlink_at(parent, name, name_len, 0, e);
+    bd_error local;
+    bd_error_clear(&local);
+    bd_status rc = bd_stat_at(parent, name, name_len, &st, &local);
+    if (rc == BD_OK && st.kind != BD_KIND_DIR) {
+        rc = bd_unlink_at(parent, name, name_len, 0, &local);
         if (rc == BD_OK)
             bd_progress_add(p, 1, 0);
-        return rc;
+    }
+    if (rc != BD_OK || st.kind != BD_KIND_DIR) {
+        bd_error_set_path(&local, BD_PATH_DST, name, name_len);
+        return rc == BD_OK ? rc : pass_on(e, &local);
     }
     remover r;
     memset(&r, 0, sizeof r);
@@ -203,7 +253,6 @@ bd_status bd_remove_tree(bd_dir *parent, const char *name, size_t name_len, bd_p
         close_frame(&r, top);
         if (!r.f[top - 1].h && (rc = open_frame(&r, top - 1, e)) != BD_OK)
             break;
-        bd_error local;
         bd_error_clear(&local);
         rc = bd_unlink_at(r.f[top - 1].h, r.f[top].name, r.f[top].len, 1, &local);
         if (rc == BD_OK || local.sys_errno == ENOENT) {
@@ -212,6 +261,7 @@ bd_status bd_remove_tree(bd_dir *parent, const char *name, size_t name_len, bd_p
             free(r.f[top].name);
             r.n--;
         } else if (local.sys_errno != ENOTEMPTY && local.sys_errno != EEXIST) {
+            locate(&r, top - 1, &local);
             pass_on(e, &local);
         } else {
             rc = BD_OK;  /* entries were created meanwhile: list it again */

@@ -91,12 +91,6 @@ class NotSupported(BodegaError):
     exit_code = 16
 
 
-class CloneNotSupported(NotSupported):
-    """This volume cannot clone files copy-on-write."""
-
-    exit_code = 17
-
-
 class CrossDevice(BodegaError):
     """Source and destination are on different volumes."""
 
@@ -564,12 +558,13 @@ def storage_error(errno: int, filename: str | bytes | None = None, op: str | Non
     return cls(errno, os.strerror(errno), filename, op)
 
 
-def os_error(exc: OSError, op: str, path: str | bytes | os.PathLike[str] | None = None) -> StorageError:
+def os_error(exc: OSError, op: str, path: str | bytes | os.PathLike[str] | None = None) -> BodegaError:
     """The StorageError for an OSError raised by op: errno kept (EIO when it has none), path named.
 
-    The one translation point from OSError to bodega's errors: every layer calls this.
+    The one translation point from OSError to bodega's errors: every layer calls this.  A bodega
+    error that is also an OSError (a StorageError, Forbidden...) is already translated: it is returned.
     """
-    if isinstance(exc, StorageError):
+    if isinstance(exc, BodegaError):
         return exc
     where = path if path is not None else exc.filename
     if where is not None and not isinstance(where, (str, bytes)):

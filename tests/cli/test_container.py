@@ -34,7 +34,9 @@ def test_settings_from_a_file(run, tmp_path):
     f = tmp_path / "s.json"
     f.write_text('{"memory_limit_mb": 1024}')
     assert js(run("container", "create", "dev", "--settings", f"@{f}", "--json"))["settings"] == {"memory_limit_mb": 1024}
-    assert run("container", "create", "x", "--settings", f"@{tmp_path / 'missing'}", code=41)
+    missing = run("container", "create", "x", "--settings", f"@{tmp_path / 'missing'}", code=31).stderr
+    assert f"read settings file: {tmp_path / 'missing'}: No such file or directory" in missing
+    assert "read settings file" in run("container", "create", "x", "--settings", f"@{tmp_path}", code=36).stderr
 
 
 def test_edit_tag_archive_unarchive_delete(run):

@@ -337,3 +337,40 @@ def test_a_task_failing_while_its_heartbeat_sees_it_end_reports_its_own_error(b,
     assert noticed == [True]  # the heartbeat did see the task end before the error was reported
     [task] = [t for t in b.tasks.list() if t.type == "test.refused"]
     assert task.status == TaskStatus.FAILED and task.result["error"]["type"] == "PackageDamaged"
+
+
+def test_discard_logs_by_name_what_the_native_remove_could_not_remove():
+    """A cleanup never fails its task, and never hides what stayed (once shutil.rmtree(ignore_errors)):
+    as nobody, a file in a root-owned directory cannot go, and the warning names it."""
+    import logging
+
+    from bodega.services import tasks
+    from conftest import need
+    from unprivileged import as_unprivileged, public_dir
+
+    if os.geteuid() != 0:
+        need("root, to make a directory that its child as nobody cannot empty")
+    import pwd
+
+    nobody = pwd.getpwnam("nobody").pw_uid
+    with public_dir("discard") as d:
+        staging = d / "staging"
+        (staging / "mine").mkdir(parents=True)
+        (staging / "mine" / "f").write_bytes(b"x")
+        (staging / "roots").mkdir()
+        (staging / "roots" / "kept").write_bytes(b"x")
+        for p in (staging, staging / "mine", staging / "mine" / "f"):
+            os.chown(p, nobody, -1)
+
+        def discard_as_nobody() -> list[str]:
+            said: list[str] = []
+            handler = logging.Handler(logging.WARNING)
+            handler.emit = lambda record: said.append(record.getMessage())
+            tasks._log.addHandler(handler)
+            tasks.discard(staging)
+            return said
+
+        said = as_unprivileged(discard_as_nobody)
+        assert len(said) == 1 and said[0].startswith(f"could not remove {staging}: "), said
+        assert f"unlink: {staging / 'roots' / 'kept'}: Permission denied" in said[0], said  # its full path
+        assert (staging / "roots" / "kept").exists()

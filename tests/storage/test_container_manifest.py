@@ -1,6 +1,7 @@
 """manifest.json: atomic writes and strict reads."""
 from __future__ import annotations
 
+import errno
 import json
 
 import pytest
@@ -45,3 +46,12 @@ def test_bad_manifests_are_refused(tmp_path, change, why):
     (tmp_path / "manifest.json").write_text(json.dumps({**GOOD, **change}))
     with pytest.raises(errors.ContainerManifestInvalid, match=why):
         read_manifest(tmp_path)
+
+
+def test_a_manifest_that_cannot_be_read_is_the_error_of_its_errno_not_invalid(tmp_path):
+    """Unreadable is not invalid: errors.os_error's class (here EISDIR), the path and operation named."""
+    (tmp_path / "manifest.json").mkdir()
+    with pytest.raises(errors.IsADirectory) as info:
+        read_manifest(tmp_path)
+    assert info.value.errno == errno.EISDIR and info.value.filename == str(tmp_path / "manifest.json")
+    assert str(info.value).startswith(f"read container manifest: {tmp_path / 'manifest.json'}: ")

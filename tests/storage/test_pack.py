@@ -68,3 +68,14 @@ def test_a_store_keeps_the_entry_of_the_first_pack_holding_an_object(tmp_path):
     assert entries[a] == PackEntry("p1", HEADER.size, 5, 5, BLOB, RAW)
     assert entries[b].pack == "p2"
     assert ObjectStore(tmp_path / "store").pack_entries() == entries
+
+
+def test_a_pack_that_cannot_be_read_keeps_its_errno(tmp_path):
+    """Once the message was "Success" (errno 0 for an OSError without one); now errors.os_error's."""
+    with pytest.raises(errors.PathNotFound) as info:
+        read_index(tmp_path / "gone.pack")
+    assert str(info.value) == f"read pack: {tmp_path / 'gone.pack'}: No such file or directory"
+    (tmp_path / "dir.pack").mkdir()
+    with pytest.raises(errors.IsADirectory) as info:
+        read_index(tmp_path / "dir.pack")
+    assert info.value.exit_code == 36

@@ -1,6 +1,9 @@
 """JSON from outside is read strictly: NaN, Infinity, repeated keys, deep nesting are clear errors."""
 from __future__ import annotations
 
+import errno
+import os
+
 import pytest
 
 from bodega import errors
@@ -60,8 +63,16 @@ def test_read_file_reads_a_bounded_amount_from_a_device():
         strict_json.read_file("/dev/zero", "settings file", Refused)
 
 
-@pytest.mark.parametrize("path, why", [("/nonexistent/s.json", "No such file"), ("/", "Is a directory"),
-                                       ("a\0b", "null")])
-def test_read_file_of_something_unreadable_says_why(path, why):
-    with pytest.raises(Refused, match=f"cannot read settings file .*{why}"):
+def test_read_file_of_a_path_with_a_nul_is_the_callers_error():
+    with pytest.raises(Refused, match="cannot read settings file .*null"):
+        strict_json.read_file("a\0b", "settings file", Refused)
+
+
+@pytest.mark.parametrize("path, cls, code", [("/nonexistent/s.json", errors.PathNotFound, errno.ENOENT),
+                                             ("/", errors.IsADirectory, errno.EISDIR)])
+def test_read_file_of_something_unreadable_is_the_error_of_its_errno(path, cls, code):
+    """Through errors.os_error, as every OSError: errno kept, operation and path named."""
+    with pytest.raises(cls) as info:
         strict_json.read_file(path, "settings file", Refused)
+    assert info.value.errno == code and info.value.filename == path
+    assert str(info.value) == f"read settings file: {path}: {os.strerror(code)}"

@@ -333,9 +333,7 @@ cdef class Dir:
         with nogil:
             rc = bd_remove_tree(h, c, ln, NULL, &e)
         if rc != BD_OK:
-            if e.path[0] == 0:
-                _fail(&e, self.path, n)
-            raise_status(&e, None, self._child(n))  # e.path: the entry inside that could not go
+            raise_status(&e, None, self.path)  # e.path: the entry that could not go, from here
 
     def set_meta_at(self, name, *, mode=None, mtime_ns=None, uid=None, gid=None):
         """Sets the entry's permission bits, mtime and owner (each when given), never through a link."""

@@ -64,7 +64,7 @@ def read_directly(home: Home, *, tag: str | None, status: ContainerStatus | str 
             if _recovery_due(reader, home):
                 return None
             rows = reader.containers(me, everyone=all_users, tag=tag, status=wanted)
-    except Unreadable:
+    except (Unreadable, OSError):
         return None  # opening the home says what is wrong, as every command does
     return [ContainerInfo(*row) for row in rows]
 
@@ -89,8 +89,6 @@ def _staging_ids(home: Home) -> set[uuid.UUID]:
         names = os.listdir(home.tmp)
     except FileNotFoundError:
         return set()
-    except OSError as e:
-        raise Unreadable(str(e)) from e
     ids = set()
     for name in names:
         try:

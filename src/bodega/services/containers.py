@@ -779,7 +779,7 @@ class ContainerService:
                 if e.errno == errno.EXDEV:
                     raise errors.CrossDevice(f"{source} is on another volume than {self._b.home.containers}: "
                                              "move it there first") from None
-                raise errors.storage_error(e.errno or errno.EIO, str(source), "rename") from None
+                raise errors.os_error(e, "rename", str(source)) from None
         ctx.container_id = container_id  # so the engine measures it
         ctx.result.update(container_id=str(container_id), path=str(target))
         ctx.log(f"recovered from {source}" + (f", moved to {target}" if moved else ""))

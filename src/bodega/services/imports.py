@@ -160,7 +160,11 @@ class ImportService:
 
         try:
             container_manifest = json.loads((meta / "manifest.json").read_bytes())
-        except (OSError, ValueError) as e:
+        except FileNotFoundError:
+            raise errors.PackageInvalid(f"{where}: .bodega/manifest.json is missing") from None
+        except OSError as e:
+            raise errors.os_error(e, "read package", meta / "manifest.json") from None
+        except ValueError as e:
             raise errors.PackageInvalid(f"{where}: .bodega/manifest.json: {e}") from None
 
         def manifest(rel: str, root: str) -> mf.Manifest:

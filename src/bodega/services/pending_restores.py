@@ -1,6 +1,7 @@
 """PendingRestores: the markers of restores in progress, which recovery at open looks at."""
 from __future__ import annotations
 
+import errno
 import os
 import uuid
 from pathlib import Path
@@ -56,11 +57,15 @@ class PendingRestores:
         """The task marked on container, if any."""
         path = self.where / str(container_id)
         try:
-            return path.read_text().strip() or None
+            data = path.read_bytes()
         except (FileNotFoundError, NotADirectoryError):
             return None
-        except (OSError, UnicodeDecodeError) as e:
-            raise errors.os_error(e if isinstance(e, OSError) else OSError(5, str(e)), "read marker", path) from e
+        except OSError as e:
+            raise errors.os_error(e, "read marker", path) from e
+        try:
+            return data.decode().strip() or None
+        except UnicodeDecodeError:  # a marker bodega did not write: as unreadable as a bad sector
+            raise errors.storage_error(errno.EIO, str(path), "read marker") from None
 
     def all(self) -> list[tuple[uuid.UUID, str | None]]:
         """(container id, task id) of every marker."""

@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bodega.errors import ContainerManifestInvalid
+from bodega.errors import ContainerManifestInvalid, os_error
 from bodega.storage import strict_json
 from bodega.storage.atomic_file import write_file_atomic
 
@@ -41,8 +41,8 @@ def read_manifest(container_dir: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ContainerManifestInvalid(f"{path}: no manifest.json: not a bodega container directory",
                                        path=str(path)) from None
-    except OSError as e:
-        raise ContainerManifestInvalid(f"{path}: cannot read: {e.strerror or e}", path=str(path)) from None
+    except OSError as e:  # unreadable is not invalid: the error of its errno (AccessDenied, IsADirectory...)
+        raise os_error(e, "read container manifest", path) from None
     manifest = strict_json.loads(data, str(path), ContainerManifestInvalid, max_bytes=MAX_BYTES)
 
     def bad(why: str) -> ContainerManifestInvalid:

@@ -193,7 +193,7 @@ class Manifest:
 
     def save(self, path: PathLike, stat_cache: bool = True) -> None:
         """Writes the binary file atomically (a temporary file renamed over path)."""
-        write_atomic(path, self.to_bytes(stat_cache))
+        write_file_atomic(Path(os.fsdecode(path)), self.to_bytes(stat_cache))
 
     # ---- deltas -----------------------------------------------------------------------
 
@@ -265,11 +265,6 @@ class Draft:
 def _full(m: Manifest, what: str) -> None:
     if m.is_delta:
         raise InvalidInput(f"{what} must be a full manifest, not a delta")
-
-
-def write_atomic(path: PathLike, data: bytes) -> None:
-    """Writes data to path through a temporary file in the same directory and a rename."""
-    write_file_atomic(Path(os.fsdecode(path)), data)
 
 
 # ---- the API ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ def removed_on_failure(dest: str | bytes | os.PathLike, op: str) -> Iterator[Non
     except BaseException as e:
         remove_quietly(dest)
         if isinstance(e, OSError) and not isinstance(e, errors.BodegaError):
-            raise errors.storage_error(e.errno or 5, os.fsdecode(dest), op) from e
+            raise errors.os_error(e, op, os.fsdecode(dest)) from e
         raise
 
 
@@ -42,7 +42,7 @@ def new_file(dest: str | bytes | os.PathLike, op: str) -> Iterator[File]:
         with Dir.open(path.parent) as d:
             f = d.create_at(path.name)
     except OSError as e:
-        raise errors.storage_error(e.errno or 5, os.fsdecode(dest), op) from e
+        raise errors.os_error(e, op, os.fsdecode(dest)) from e
     try:
         with removed_on_failure(dest, op):
             yield f

@@ -5,7 +5,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Iterable, NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from bodega import errors
 from bodega._native.tree import File
@@ -58,7 +58,7 @@ def read_index(path: Path) -> dict[bytes, PackEntry]:
             f.seek(index_offset)
             index = f.read(n * ROW.size)
     except OSError as e:
-        raise errors.storage_error(e.errno or 0, str(path), "read pack") from e
+        raise errors.os_error(e, "read pack", str(path)) from e
     return _rows(name, path, index_offset, index, raw_trailer)
 
 
@@ -89,7 +89,7 @@ def read_tail(path: Path) -> bytes:
             f.seek(size - tail_length(n))
             return f.read(tail_length(n))
     except OSError as e:
-        raise errors.storage_error(e.errno or 0, str(path), "read pack") from e
+        raise errors.os_error(e, "read pack", str(path)) from e
 
 
 def _trailer(where: Path | str, size: int, raw_trailer: bytes) -> tuple[int, int]:
@@ -163,8 +163,3 @@ def read_record(f: File, entry: PackEntry) -> bytes:
     if len(data) != entry.stored_len:
         raise errors.PackCorrupt(f"pack {entry.pack} is truncated at byte {entry.offset + len(data)}")
     return data
-
-
-def rows_of(entries: Iterable[tuple[bytes, PackEntry]]) -> list[tuple[bytes, PackEntry]]:
-    """Entries in file order (pack, then offset): the order that reads packs sequentially."""
-    return sorted(entries, key=lambda de: (de[1].pack, de[1].offset))

@@ -259,8 +259,8 @@ class SnapshotEngine:
         """The snapshot the tree came from (last snapshotted as or restored to), if known."""
         try:
             return json.loads((state_dir / "head.json").read_text())["snapshot"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        except (FileNotFoundError, NotADirectoryError, ValueError, KeyError, TypeError):
+            return None  # never recorded, or not by this bodega: unknown
 
     @staticmethod
     def _set_head(state_dir: Path, snap_id: str, root: str) -> None:

@@ -56,11 +56,6 @@ DEFAULTS = {
 }
 
 
-def digest_hex(digest: bytes) -> str:
-    """The 64-hex-digit name of an object."""
-    return digest.hex()
-
-
 def parse_digest(text: str | bytes) -> bytes:
     """The 32-byte digest named by 64 hex digits."""
     if isinstance(text, bytes) and len(text) == 32:
@@ -79,9 +74,9 @@ def _os_errors(op: str, path: str | os.PathLike[str] | None = None) -> Iterator[
     """OSErrors raised in the body become bodega's StorageErrors (errors.os_error), naming op and path."""
     try:
         yield
+    except errors.BodegaError:
+        raise  # translated already (and never its own cause)
     except OSError as e:
-        if isinstance(e, errors.BodegaError):
-            raise
         raise errors.os_error(e, op, path) from e
 
 
@@ -225,9 +220,11 @@ class ObjectStore:
                 finally:
                     staged.unlink(missing_ok=True)
                 volume.fsync_path(self.root)
+        with _os_errors("read store configuration", path):
+            text = path.read_bytes()
         try:
-            config = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
+            config = json.loads(text)
+        except ValueError as e:
             raise errors.StoreFormatUnsupported(f"{path} is not a bodega store configuration: {e}") from e
         return self._check_config(config, str(self.root))
 

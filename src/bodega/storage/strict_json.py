@@ -11,7 +11,7 @@ import json
 import math
 from typing import Any
 
-from bodega.errors import BodegaError
+from bodega.errors import BodegaError, os_error
 
 MAX_DEPTH = 64
 MAX_BYTES = 1 << 20  # a JSON input is small; a file larger than this is not one (or is /dev/zero)
@@ -57,7 +57,7 @@ def read_file(path: str, what: str, error: type[BodegaError], max_bytes: int = M
         with open(path, "rb") as f:
             data = f.read(max_bytes + 1)
     except OSError as e:
-        raise error(f"cannot read {what} {path}: {e.strerror or e}") from None
+        raise os_error(e, f"read {what}", path) from None
     except ValueError as e:  # a NUL in the path
         raise error(f"cannot read {what} {path!r}: {e}") from None
     return loads(data, f"{what} {path}", error, max_bytes)

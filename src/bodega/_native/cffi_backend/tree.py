@@ -235,9 +235,7 @@ class Dir:
         n = _name(name)
         e = new_error()
         if lib.bd_remove_tree(self._h(), n, len(n), ffi.NULL, e) != lib.BD_OK:
-            if e.path[0] == b"\0":
-                _fail(e, self.path, n)
-            fail(e, None, self._child(n))  # e.path: the entry inside that could not go
+            fail(e, None, self.path)  # e.path: the entry that could not go, from here
 
     def set_meta_at(self, name: bytes | str, *, mode: int | None = None, mtime_ns: int | None = None,
                     uid: int | None = None, gid: int | None = None) -> None:

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlparse
 
 from bodega import errors
 from bodega._native.hash import Blake3
+from bodega.storage.new_file import remove_quietly
 
 TEMP_PREFIX = ".bodega-partial-"
 
@@ -128,7 +129,7 @@ class FileSink:
         except OSError as e:
             self.abort()
             raise errors.os_error(e, "export", self.target) from None
-        _unlink(self.temp)
+        remove_quietly(self.temp)
         return self.location
 
     def abort(self) -> None:
@@ -137,7 +138,7 @@ class FileSink:
             self._f.close()
         except OSError:
             pass
-        _unlink(self.temp)
+        remove_quietly(self.temp)
 
 
 class StreamSink:
@@ -203,7 +204,7 @@ def remove_partial(location: str, tag: str) -> bool:
         return False
     path = partial_path(target, tag)
     existed = os.path.lexists(path)
-    _unlink(path)
+    remove_quietly(path)
     return existed
 
 
@@ -227,10 +228,3 @@ def free_bytes(location: str) -> int | None:
     if path is None:
         return None
     return fs_info(path.parent).bytes_free
-
-
-def _unlink(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
