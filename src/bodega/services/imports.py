@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from bodega import errors
 from bodega.catalogue.models import Container, ContainerStatus, Snapshot, SnapshotTrigger, SnapshotType, Task
-from bodega.services.containers import host_platform, validate_name, validate_tags
+from bodega.services.containers import host_platform, manifest_fields, validate_name, validate_tags
 from bodega.services.tasks import TaskContext, TaskInfo, TaskKind
 from bodega.storage import manifest as mf
 from bodega.storage.archive import UnpackLimits, open_archive, unpack
@@ -267,7 +267,7 @@ class ImportService:
                            snapshots: list[tuple[str, Any, layout.SnapshotRef | None]], where: str) -> None:
         """The container, its apps and snapshots in one transaction; the staged directory renamed in it."""
         containers = self._b.containers
-        fields = containers._manifest_fields(manifest) if manifest else {
+        fields = manifest_fields(manifest) if manifest else {
             "description": f"imported from {Path(where).name}", "status": ContainerStatus.READY,
             "platform": host_platform(), "settings": {}}
         fields["status"] = ContainerStatus.READY
