@@ -137,13 +137,12 @@ class Worker:
                 while proc.poll() is None and not (self.trace.exists() and self.trace.stat().st_size):
                     time.sleep(0.002)  # the gate: the command has begun writing
                 first = time.monotonic()
-                deadline = first + self.rng.uniform(0, 1.3) * self.usual.get(command, 0.3)
-                while proc.poll() is None and time.monotonic() < deadline:
-                    time.sleep(0.002)
-                if proc.poll() is None:
+                try:  # a random time into the command, from how long it usually takes
+                    proc.wait(timeout=self.rng.uniform(0, 1.3) * self.usual.get(command, 0.3))
+                except subprocess.TimeoutExpired:
                     proc.send_signal(signal.SIGKILL)
                     killed = True
-                proc.wait()
+                    proc.wait()
                 if not killed:
                     took = time.monotonic() - first
                     self.usual[command] = 0.7 * self.usual.get(command, took) + 0.3 * took
