@@ -218,6 +218,18 @@ def test_a_block_that_decompresses_wrong_is_named(tree):
     assert mf.loads(_with_first_block(data, zstd.compress(table), len(table))) == m  # the helper keeps good files good
 
 
+def test_a_header_claiming_more_than_the_file_holds_is_refused_before_any_allocation(tree):
+    """The section buffer is sized from the header: a header (checksum right) claiming a
+    section no block of the file could hold is refused, not allocated (no MemoryError)."""
+    data = bytearray(mf.build(tree).to_bytes())
+    table_len = 1 << 46
+    struct.pack_into("<Q", data, 24, table_len)
+    struct.pack_into("<I", data, 56, table_len // manifest_file.BLOCK_RAW_MAX)
+    struct.pack_into("<I", data, 140, zlib.crc32(data[:140]))
+    with pytest.raises(errors.ManifestCorrupt, match=f"truncated: table blocks of {table_len} bytes cannot fit"):
+        mf.loads(bytes(data))
+
+
 def test_every_bit_flip_is_caught(tree):
     data = mf.build(tree).to_bytes()
     for pos in list(range(0, 144, 3)) + list(range(144, len(data), max(1, len(data) // 300))):

@@ -98,8 +98,13 @@ def _read_blocks(data: memoryview, offset: int, count: int, expected_raw: int, n
     """Decompresses count blocks from offset: (the section, the offset after them).
 
     Each block decompresses straight into its place in one buffer of the section's length:
-    no bytes object per block and no joining copy (at 100k entries, half the decode time and
-    most of its page faults).  A block is checked to fit before it is written."""
+    no bytes object per block and no joining copy (at 22k entries: 7-8 ms of decode down to
+    2.4 ms, and most of its page faults).  A block is checked to fit before it is written, and
+    the buffer is never larger than the blocks the rest of the file can hold."""
+    room = (len(data) - offset) // (BLOCK.size + 1) * BLOCK_RAW_MAX  # a block: a header, a frame byte or more
+    if expected_raw > room:
+        raise _corrupt(len(data), f"truncated: {name} blocks of {expected_raw} bytes cannot fit in "
+                       f"the {len(data) - offset} bytes after byte {offset}")
     section = bytearray(expected_raw)
     out = memoryview(section)
     raw_total = 0
