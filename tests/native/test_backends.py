@@ -155,6 +155,9 @@ BAD_CALLS = {
     "a tar header that is not one": lambda m, d: m["tar"].TarReader().read(b"x" * 1024, True, 0),
     "a file to write with no path": lambda m, d: m["tree"].Dir.open(d).write_files([(b"", b"x", 0o644, 0)]),
     "a file to write that exists": lambda m, d: m["tree"].Dir.open(d).write_files([(b"file", b"x", 0o644, 0)]),
+    "a file to write with half an owner": lambda m, d: m["tree"].Dir.open(d).write_files(
+        [(b"new", b"x", 0o644, 0, 0, None)]),
+    "a file to write given as a pair": lambda m, d: m["tree"].Dir.open(d).write_files([(b"new", b"x")]),
     "an unknown fault step": lambda m, d: m["fault"].step("explode", None),
     "a negative process id": lambda m, d: m["process"].pid_alive(-1),
 }

@@ -257,6 +257,24 @@ def test_a_fully_restored_tree_has_a_stat_cache(ext4_dir):
             assert live._table.stat_cache(live._table.find(e.path))[:2] == (st.st_ctime_ns, st.st_ino)
 
 
+def test_a_cancelled_full_restore_leaves_nothing(ext4_dir):
+    from bodega.storage.materialize import BATCH
+
+    tree = make_tree(ext4_dir / "tree", files=2 * BATCH + 10)
+    eng = engine_at(ext4_dir, threads=1)
+    eng.create(tree, ext4_dir / "state", "s1")
+    asked: list[int] = []
+
+    def cancel() -> bool:
+        asked.append(1)
+        return len(asked) > 1  # after the first batch was written
+
+    with pytest.raises(errors.Cancelled):
+        eng.restore(ext4_dir / "out", ext4_dir / "state-out", "s1", cancel=cancel)
+    assert len(asked) >= 2  # asked again after a batch was written: cancelled mid-restore
+    assert not (ext4_dir / "out").exists() and not (ext4_dir / "state-out" / "restore").exists()
+
+
 def test_ls_cat_extract(where):
     tree = make_tree(where / "tree")
     eng = engine_at(where)

@@ -5,6 +5,7 @@ import json
 import os
 import random
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import blake3
@@ -202,6 +203,60 @@ def test_a_damaged_chunk_names_the_chunk_and_the_file(ext4_dir):
     with pytest.raises(errors.ObjectCorrupt) as exc:
         store.read(p.digest, file="lib/libbig.so")
     assert chunk.hex() in str(exc.value) and "lib/libbig.so" in str(exc.value)
+
+
+def _many_blobs(tmp_path: Path) -> tuple[ObjectStore, dict[bytes, bytes]]:
+    """A store holding text (compressed) and noise (raw) blobs in one pack, their digests to contents."""
+    store = ObjectStore(tmp_path / "store")
+    contents = [text(3000 + i, seed=i) if i % 3 else noise(2000 + i, seed=i) for i in range(12)]
+    with store.writer() as w:
+        for i, data in enumerate(contents):
+            (tmp_path / f"f{i}").write_bytes(data)
+            w.put_file(tmp_path / f"f{i}")
+    return store, {blake3.blake3(data).digest(): data for data in contents}
+
+
+class _CountingPacks:
+    """The store's packs, counting the preads made through their leases."""
+
+    def __init__(self, packs) -> None:
+        self.packs, self.preads = packs, 0
+
+    @contextmanager
+    def lease(self, name: str):
+        with self.packs.lease(name) as f:
+            outer = self
+
+            class Counted:
+                def pread(self, size: int, offset: int) -> bytes:
+                    outer.preads += 1
+                    return f.pread(size, offset)
+            yield Counted()
+
+    def __getattr__(self, name: str):
+        return getattr(self.packs, name)
+
+
+def test_packed_blobs_reads_records_together_and_checks_each(tmp_path):
+    store, contents = _many_blobs(tmp_path)
+    big = put(store, tmp_path / "big", noise(6 << 20, seed=9))  # chunked: not a blob
+    store.packs = counting = _CountingPacks(store.packs)
+    wanted = [(d, f"file{i}") for i, d in enumerate(contents)] + [(big.digest, "big"), (b"\1" * 32, "nowhere")]
+    got = store.packed_blobs(wanted)
+    assert [bytes(g) for g in got[:-2]] == list(contents.values())
+    assert got[-2:] == [None, None]
+    assert counting.preads == 1  # twelve records side by side: one read
+
+
+@pytest.mark.parametrize("which", [0, 1])  # raw (noise), compressed (text)
+def test_packed_blobs_names_the_damaged_object_and_its_file(tmp_path, which):
+    store, contents = _many_blobs(tmp_path)
+    digest = list(contents)[which]
+    entry = store.locate(digest)
+    flip_bit(store.pack_path(entry.pack), entry.offset + entry.stored_len // 2)
+    with pytest.raises(errors.ObjectCorrupt) as exc:
+        store.packed_blobs([(d, f"apps/{i}") for i, d in enumerate(contents)])
+    assert digest.hex() in str(exc.value) and f"apps/{which}" in str(exc.value)
 
 
 def test_a_damaged_pack_index_is_reported_not_fatal(ext4_dir):

@@ -263,8 +263,11 @@ def test_write_files_writes_a_batch_never_through_a_link_and_stops_when_told(tmp
     outside.mkdir()
     os.symlink(outside, root / "via")
     with Tree.open(root) as t:
-        assert t.root.write_files([(b"top", b"1", 0o600, 1_600_000_000_000_000_000),
-                                   (b"a/b/deep", b"deep", 0o755, 1_600_000_000_000_000_000)]) == 2
+        stats = t.root.write_files([(b"top", b"1", 0o600, 1_600_000_000_000_000_000),
+                                    (b"a/b/deep", memoryview(b"deep"), 0o755, 1_600_000_000_000_000_000)])
+        assert [(s.size, s.mtime_ns) for s in stats] == [(1, 1_600_000_000_000_000_000),
+                                                         (4, 1_600_000_000_000_000_000)]
+        assert stats[1].file_id == (root / "a/b/deep").stat().st_ino
         with pytest.raises(errors.UnsafePath):
             t.root.write_files([(b"via/escaped", b"x", 0o644, 0)])
         seen = []

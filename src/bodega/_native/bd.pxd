@@ -512,6 +512,8 @@ cdef extern from "bodega/bd_write.h" nogil:
         size_t size
         uint32_t mode
         int64_t mtime_ns
+        int owner
+        uint32_t uid, gid
 
-    bd_status bd_files_write(bd_dir *root, const bd_new_file *files, size_t n, bd_progress *p, size_t *done,
-                             bd_error *e)
+    bd_status bd_files_write(bd_dir *root, const bd_new_file *files, size_t n, bd_stat *after, bd_progress *p,
+                             size_t *done, bd_error *e)

@@ -450,42 +450,63 @@ cdef class Dir:
         return _stat(&after)
 
     def write_files(self, files, progress=None, interval_ns=100_000_000):
-        """Creates each (path, data, mode, mtime_ns) of files in order, one native call without
-        the GIL: path relative to this directory ('/'-separated names whose parents exist),
-        never through a link, exclusive, mode and mtime set last.  progress(files, bytes) is
-        called at most every interval_ns (0: after every file) and may raise to stop; on
-        failure the file being written is removed and those before it stay.  Returns the count."""
-        cdef Py_ssize_t n = len(files), i
+        """Creates each (path, data, mode, mtime_ns[, uid, gid]) of files in order, one native
+        call without the GIL: path relative to this directory ('/'-separated names whose parents
+        exist), data any bytes-like, never through a link, exclusive, then the owner (uid and
+        gid, when given and not None), mode and mtime set.  progress(files, bytes) is called at
+        most every interval_ns (0: after every file) and may raise to stop; on failure the file
+        being written is removed and those before it stay.  Returns each file's Stat after."""
+        cdef Py_ssize_t n = len(files), i, held = 0
         cdef bd_new_file *c = <bd_new_file *>malloc(max(n, 1) * sizeof(bd_new_file))
+        cdef bd_stat *after = <bd_stat *>malloc(max(n, 1) * sizeof(bd_stat))
+        cdef Py_buffer *views = <Py_buffer *>malloc(max(n, 1) * sizeof(Py_buffer))
         cdef ProgressBridge bridge = ProgressBridge(progress)
         cdef bd_error e
         cdef bd_status rc
         cdef size_t done = 0
         cdef bd_dir *h = self._h()
-        cdef bytes path, data
-        if c == NULL:
-            raise MemoryError()
+        cdef bytes path
         try:
+            if c == NULL or after == NULL or views == NULL:
+                raise MemoryError()
             for i in range(n):
-                path, data, mode, mtime_ns = files[i]
+                item = files[i]
+                if len(item) not in (4, 6):
+                    raise TypeError("write_files takes (path, data, mode, mtime_ns[, uid, gid]) tuples")
+                path = item[0]
                 if not path or b"\0" in path:
                     raise errors.InvalidInput(f"not a relative path: {os.fsdecode(path)!r}")
+                uid, gid = (item[4], item[5]) if len(item) == 6 else (None, None)
+                if (uid is None) != (gid is None):
+                    raise errors.InvalidInput("an owner needs both uid and gid")
                 c[i].path = path
                 c[i].path_len = len(path)
-                c[i].data = <const char *>data
-                c[i].size = len(data)
-                c[i].mode = mode
-                c[i].mtime_ns = mtime_ns
+                c[i].mode = item[2]
+                c[i].mtime_ns = item[3]
+                c[i].owner = uid is not None
+                c[i].uid = uid if uid is not None else 0
+                c[i].gid = gid if gid is not None else 0
+                PyObject_GetBuffer(item[1], &views[i], PyBUF_SIMPLE)
+                held += 1
+                c[i].data = views[i].buf
+                c[i].size = <size_t>views[i].len
             bridge.c.interval_ns = interval_ns
             bd_error_clear(&e)
             with nogil:
-                rc = bd_files_write(h, c, n, &bridge.c if progress is not None else NULL, &done, &e)
+                rc = bd_files_write(h, c, n, after, &bridge.c if progress is not None else NULL, &done, &e)
+            if rc != BD_OK:
+                bridge.reraise()
+                raise_status(&e, None, self.path)
+            out = []
+            for i in range(<Py_ssize_t>done):
+                out.append(_stat(&after[i]))
+            return out
         finally:
+            for i in range(held):
+                PyBuffer_Release(&views[i])
+            free(views)
+            free(after)
             free(c)
-        if rc != BD_OK:
-            bridge.reraise()
-            raise_status(&e, None, self.path)
-        return done
 
     def open_read_at(self, name):
         """The regular file name opened for reading (UnsafePath for a link, SpecialFile for a fifo...)."""

@@ -310,35 +310,44 @@ class Dir:
             _fail(e, self.path, n)
         return _stat(after)
 
-    def write_files(self, files: list, progress: object = None, interval_ns: int = 100_000_000) -> int:
-        """Creates each (path, data, mode, mtime_ns) of files in order, one native call without
-        the GIL: path relative to this directory ('/'-separated names whose parents exist),
-        never through a link, exclusive, mode and mtime set last.  progress(files, bytes) is
-        called at most every interval_ns (0: after every file) and may raise to stop; on
-        failure the file being written is removed and those before it stay.  Returns the count."""
+    def write_files(self, files: list, progress: object = None, interval_ns: int = 100_000_000) -> list[Stat]:
+        """Creates each (path, data, mode, mtime_ns[, uid, gid]) of files in order, one native
+        call without the GIL: path relative to this directory ('/'-separated names whose parents
+        exist), data any bytes-like, never through a link, exclusive, then the owner (uid and
+        gid, when given and not None), mode and mtime set.  progress(files, bytes) is called at
+        most every interval_ns (0: after every file) and may raise to stop; on failure the file
+        being written is removed and those before it stay.  Returns each file's Stat after."""
         h = self._h()
         n = len(files)
         c = ffi.new("bd_new_file[]", max(n, 1))
+        after = ffi.new("bd_stat[]", max(n, 1))
         bridge = ProgressBridge(progress)
         keep = []  # the buffers C points into, alive for the call
         for i in range(n):
-            path, data, mode, mtime_ns = files[i]
-            if not isinstance(path, bytes) or not isinstance(data, bytes):
-                raise TypeError("write_files takes (bytes path, bytes data, mode, mtime_ns) tuples")
+            item = files[i]
+            if len(item) not in (4, 6):
+                raise TypeError("write_files takes (path, data, mode, mtime_ns[, uid, gid]) tuples")
+            path, data, mode, mtime_ns = item[:4]
+            uid, gid = item[4:] if len(item) == 6 else (None, None)
+            if not isinstance(path, bytes):
+                raise TypeError("write_files takes (path, data, mode, mtime_ns[, uid, gid]) tuples")
             if not path or b"\0" in path:
                 raise errors.InvalidInput(f"not a relative path: {os.fsdecode(path)!r}")
+            if (uid is None) != (gid is None):
+                raise errors.InvalidInput("an owner needs both uid and gid")
             keep.append((ffi.from_buffer(path), ffi.from_buffer(data)))
             c[i].path, c[i].path_len = keep[-1][0], len(path)
-            c[i].data, c[i].size = keep[-1][1], len(data)
+            c[i].data, c[i].size = keep[-1][1], len(keep[-1][1])
             c[i].mode, c[i].mtime_ns = mode, mtime_ns
+            c[i].owner, c[i].uid, c[i].gid = uid is not None, uid or 0, gid or 0
         bridge.c.interval_ns = interval_ns
         done = ffi.new("size_t *")
         e = new_error()
-        rc = lib.bd_files_write(h, c, n, bridge.c if progress is not None else ffi.NULL, done, e)
+        rc = lib.bd_files_write(h, c, n, after, bridge.c if progress is not None else ffi.NULL, done, e)
         if rc != lib.BD_OK:
             bridge.reraise()
             fail(e, None, self.path)
-        return done[0]
+        return [_stat(after[i]) for i in range(done[0])]
 
     def open_read_at(self, name: bytes | str) -> File:
         """The regular file name opened for reading (UnsafePath for a link, SpecialFile for a fifo...)."""
