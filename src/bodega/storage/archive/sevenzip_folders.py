@@ -101,16 +101,14 @@ def _streamed(f: BinaryIO, folder: Folder) -> Iterator[bytes | StreamEnd]:
             if d is None:
                 out = f.read(min(want, left_in))
                 left_in -= len(out)
-            elif d.unconsumed_tail:
-                out = d.decompress(d.unconsumed_tail, want)
-            elif left_in > 0 and not d.eof:
+            elif d.unconsumed_tail or not left_in or d.eof:
+                out = d.decompress(d.unconsumed_tail, want)  # also what the decoder still holds
+            else:
                 raw = f.read(min(IN, left_in))
                 left_in -= len(raw)
                 out = d.decompress(raw, want) if raw else b""
                 if raw and not out:
                     continue  # more input needed
-            else:
-                out = b""
         except INFLATE_ERRORS as exc:
             yield StreamEnd(f"deflate data is damaged ({exc})")
             return

@@ -329,7 +329,8 @@ def _decode(f: BinaryIO, folder: Folder) -> bytes:
         elif folder.coder == DEFLATE:
             data = _isal.decompressobj(-15).decompress(raw, folder.unpacked + 1)
         else:
-            data = _lzma(folder.props, folder.unpacked).decompress(raw, folder.unpacked + 1)
+            # an LZMA stream without an end marker decodes on into its padding: its size stops it
+            data = _lzma(folder.props, folder.unpacked).decompress(raw, folder.unpacked)
     except (zlib.error, _isal.error, lzma.LZMAError) as exc:
         raise _Corrupt(f"the encoded header does not decode ({exc})") from None
     if len(data) != folder.unpacked:

@@ -161,6 +161,10 @@ class Py7zrArchive(Archive):
             return damage_error(exc, self.path, member)
         if isinstance(exc, py7zr.exceptions.UnsupportedCompressionMethodError):
             return errors.NotSupported(f"{self.path}: {exc}")
+        if isinstance(exc, Exception) and not isinstance(exc, (errors.BodegaError, OSError, MemoryError)):
+            # py7zr's parser fails on hostile headers in many ways (TypeError for a field it does not
+            # know, AssertionError on its assumptions: found by fuzz_archive once it passed the CRCs)
+            return damage_error(exc, self.path, member)
         return exc
 
     def _member(self, f: Any) -> Member:

@@ -100,8 +100,10 @@ class _StreamedData:
         self._archive, self._member = archive, member
 
     def read(self, n: int = -1) -> bytes:
-        """Up to n bytes (a piece with -1); b"" at the file's end."""
-        n = self._left if n < 0 else min(n, self._left)
+        """Up to n bytes (all that is left with -1); b"" at the file's end."""
+        if n < 0:
+            return b"".join(iter(lambda: self.read(PIECE), b""))
+        n = min(n, self._left)
         if n <= 0:
             return b""
         try:
