@@ -384,57 +384,68 @@ bd_status bd_mf_from_sections(const uint8_t *table, size_t table_len, const uint
 
 /* ---- from a scan ------------------------------------------------------------------- */
 
-/* One file that may have other names: its inode and its index. */
-typedef struct inode_ref {
-    uint64_t volume, id, id_hi;
-    uint32_t index;
-} inode_ref;
-
-static int cmp_inode(const void *pa, const void *pb)
+/* A file that may have other names (a regular file with nlink > 1). */
+static int may_have_links(const bd_scan_entry *x)
 {
-    const inode_ref *a = pa, *b = pb;
-    if (a->volume != b->volume)
-        return a->volume < b->volume ? -1 : 1;
-    if (a->id_hi != b->id_hi)
-        return a->id_hi < b->id_hi ? -1 : 1;
-    if (a->id != b->id)
-        return a->id < b->id ? -1 : 1;
-    return a->index < b->index ? -1 : a->index > b->index;
+    return x->kind == BD_KIND_FILE && x->nlink > 1;
+}
+
+/* A slot of the inode table for an entry's inode (splitmix64's finaliser over its ids). */
+static size_t inode_slot(const bd_scan_entry *x, size_t mask)
+{
+    uint64_t h = x->file_id ^ (x->file_id_hi * 0x9E3779B97F4A7C15ULL) ^ ((uint64_t)x->volume << 48);
+    h ^= h >> 30;
+    h *= 0xBF58476D1CE4E5B9ULL;
+    h ^= h >> 27;
+    h *= 0x94D049BB133111EBULL;
+    h ^= h >> 31;
+    return (size_t)(h & mask);
+}
+
+static int same_inode(const bd_scan_entry *a, const bd_scan_entry *b)
+{
+    return a->volume == b->volume && a->file_id == b->file_id && a->file_id_hi == b->file_id_hi;
 }
 
 /* first[i] = the index of the first name (in path order) of entry i's inode when entry i is
- * a hard link after it, else BD_MF_NONE.  Returns 0, or -1 without memory. */
+ * a hard link after it, else BD_MF_NONE.  Returns 0, or -1 without memory.
+ *
+ * One pass in path order over an open-addressing table of inodes: the first name met is the
+ * first in path order.  Linear in the entries: a tree whose every file has a name outside it
+ * too (a `cp -al` mirror, a package store) pays no sort. */
 static int find_hard_links(const bd_scan *s, uint32_t *first)
 {
     size_t n = bd_scan_count(s), k = 0;
     const bd_scan_entry *en = bd_scan_entries(s);
     for (size_t i = 0; i < n; i++) {
         first[i] = BD_MF_NONE;
-        if (en[i].kind == BD_KIND_FILE && en[i].nlink > 1)
-            k++;
+        k += may_have_links(&en[i]);
     }
     if (k < 2)
         return 0;
-    inode_ref *refs = malloc(k * sizeof *refs);
-    if (!refs)
+    size_t cap = 4;
+    while (cap < 2 * k)  /* at most half full: short probes */
+        cap *= 2;
+    uint32_t *slots = malloc(cap * sizeof *slots);
+    if (!slots)
         return -1;
-    k = 0;
+    memset(slots, 0xFF, cap * sizeof *slots);  /* every slot BD_MF_NONE */
     for (size_t i = 0; i < n; i++) {
-        if (en[i].kind == BD_KIND_FILE && en[i].nlink > 1) {
-            refs[k].volume = bd_scan_volume_id(s, en[i].volume);
-            refs[k].id = en[i].file_id;
-            refs[k].id_hi = en[i].file_id_hi;
-            refs[k].index = (uint32_t)i;
-            k++;
+        if (!may_have_links(&en[i]))
+            continue;
+        for (size_t h = inode_slot(&en[i], cap - 1);; h = (h + 1) & (cap - 1)) {
+            uint32_t j = slots[h];
+            if (j == BD_MF_NONE) {
+                slots[h] = (uint32_t)i;
+                break;
+            }
+            if (same_inode(&en[j], &en[i])) {
+                first[i] = j;
+                break;
+            }
         }
     }
-    qsort(refs, k, sizeof *refs, cmp_inode);
-    for (size_t r = 1; r < k; r++) {
-        const inode_ref *a = &refs[r - 1], *b = &refs[r];
-        if (a->volume == b->volume && a->id == b->id && a->id_hi == b->id_hi)
-            first[b->index] = first[a->index] != BD_MF_NONE ? first[a->index] : a->index;
-    }
-    free(refs);
+    free(slots);
     return 0;
 }
 

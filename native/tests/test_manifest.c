@@ -1,4 +1,5 @@
 /* test_manifest.c: the racy rule and the copy rule on manifests built in memory. */
+#include <stdio.h>
 #include <string.h>
 
 #include "test.h"
@@ -243,5 +244,55 @@ TEST(manifest_hard_links_found_by_a_scan)
     ASSERT(lone);
     ASSERT(db);
     ASSERT(z);
+    ASSERT(ok);
+}
+
+/* Files whose other names are outside the scanned tree (a `cp -al` mirror beside it) are no
+ * hard links; files with two names inside are, each group found once, whatever the order
+ * their inodes come in. */
+TEST(manifest_hard_links_beside_names_outside_the_tree)
+{
+    bd_error e;
+    SANDBOX(sb);
+    ASSERT_OK(bd_dir_create_at(sb->dir, "t", 1, 0755, &e), &e);
+    bd_dir *t;
+    ASSERT_OK(bd_dir_open_at(sb->dir, "t", 1, &t, &e), &e);
+    enum { FILES = 40 };
+    char name[16], twin[16];
+    bd_status rc = BD_OK;
+    for (int i = 0; i < FILES && rc == BD_OK; i++) {
+        snprintf(name, sizeof name, "t/f%02d", i);
+        ASSERT(sandbox_write(sb, name, name, strlen(name)) == 0);
+        snprintf(name, sizeof name, "f%02d", i);
+        snprintf(twin, sizeof twin, "out%02d", i);  /* every file has a name outside t */
+        rc = bd_hardlink_at(t, name, 3, sb->dir, twin, 5, (bd_error_clear(&e), &e));
+        if (rc == BD_OK && i % 5 == 0) {  /* and every fifth a second name inside: g<i> */
+            snprintf(twin, sizeof twin, "g%02d", i);
+            rc = bd_hardlink_at(t, name, 3, t, twin, 3, (bd_error_clear(&e), &e));
+        }
+    }
+    bd_scan *s = NULL;
+    if (rc == BD_OK)
+        rc = bd_scan_dir(t, 1, NULL, &s, (bd_error_clear(&e), &e));
+    bd_dir_close(t);
+    ASSERT_INT(rc, ==, BD_OK);
+    bd_mf *m;
+    rc = bd_mf_from_scan(s, 0, &m, (bd_error_clear(&e), &e));
+    bd_scan_free(s);
+    ASSERT_INT(rc, ==, BD_OK);
+    /* f00..f39 (no links), then g00, g05, ..., g35 (each the link of its f) */
+    int wrong = m->n != FILES + FILES / 5;
+    for (size_t i = 0; !wrong && i < m->n; i++) {
+        const char *p = m->paths + m->path_off[i];
+        const char *l = m->links + m->link_off[i];
+        if (i < FILES)
+            wrong = p[0] != 'f' || m->link_len[i] != 0;
+        else
+            wrong = p[0] != 'g' || m->link_len[i] != 3 || l[0] != 'f' || memcmp(l + 1, p + 1, 2) != 0;
+    }
+    bd_mf_problem pr;
+    int ok = table_ok(m, 0, m->owners, &pr);
+    bd_mf_free(m);
+    ASSERT(!wrong);
     ASSERT(ok);
 }

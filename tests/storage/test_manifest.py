@@ -13,6 +13,7 @@ from pathlib import Path
 
 import blake3
 import pytest
+import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -188,6 +189,45 @@ def test_truncation_is_named_with_its_offset(tree):
         assert info.value.offset is not None and info.value.offset <= cut
         assert f"byte {info.value.offset}" in str(info.value)
         assert "truncated" in str(info.value) or cut < 8
+
+
+def _with_first_block(data: bytes, frame: bytes, raw: int) -> bytes:
+    """data (a manifest file) with its first table block's frame replaced, under a block header
+    that says raw bytes and a checksum that matches: damage only a writer makes."""
+    head = manifest_file.HEADER.size
+    stored, _, _ = manifest_file.BLOCK.unpack_from(data, head)
+    block = manifest_file.BLOCK.pack(len(frame), raw, zlib.crc32(frame)) + frame
+    return data[:head] + block + data[head + manifest_file.BLOCK.size + stored:]
+
+
+def test_a_block_that_decompresses_wrong_is_named(tree):
+    """Blocks decompress straight into the section: one that gives fewer or more bytes than
+    its header says, or no zstd frame at all, is refused at its own offset."""
+    m = mf.build(tree)
+    data, table = m.to_bytes(), m._table.table_section()
+    assert len(table) <= manifest_file.BLOCK_RAW_MAX  # one table block, the first
+    zstd = zstandard.ZstdCompressor()
+    body = manifest_file.HEADER.size + manifest_file.BLOCK.size
+    for frame, what in ((zstd.compress(table[:-1]), f"decompresses to {len(table) - 1} bytes, not {len(table)}"),
+                        (zstd.compress(table + b"x"), f"decompresses to more than {len(table)} bytes"),
+                        (b"junk", "does not decompress")):
+        with pytest.raises(errors.ManifestCorrupt) as info:
+            mf.loads(_with_first_block(data, frame, len(table)))
+        assert f"table block 0 {what}" in str(info.value)
+        assert info.value.offset == body
+    assert mf.loads(_with_first_block(data, zstd.compress(table), len(table))) == m  # the helper keeps good files good
+
+
+def test_a_header_claiming_more_than_the_file_holds_is_refused_before_any_allocation(tree):
+    """The section buffer is sized from the header: a header (checksum right) claiming a
+    section no block of the file could hold is refused, not allocated (no MemoryError)."""
+    data = bytearray(mf.build(tree).to_bytes())
+    table_len = 1 << 46
+    struct.pack_into("<Q", data, 24, table_len)
+    struct.pack_into("<I", data, 56, table_len // manifest_file.BLOCK_RAW_MAX)
+    struct.pack_into("<I", data, 140, zlib.crc32(data[:140]))
+    with pytest.raises(errors.ManifestCorrupt, match=f"truncated: table blocks of {table_len} bytes cannot fit"):
+        mf.loads(bytes(data))
 
 
 def test_every_bit_flip_is_caught(tree):

