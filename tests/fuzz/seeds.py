@@ -47,7 +47,54 @@ def archives() -> dict[str, bytes]:
         out[f"tar.{mode}"] = b.getvalue()
     out["tar.zst"] = zstandard.ZstdCompressor().compress(out["tar"])
     out["7z"] = _sevenzip()
+    out["7z.deflate"] = _bodega_sevenzip()
+    out["7z.plain-header"] = _plain_header(out["7z.deflate"])
     return out
+
+
+def _plain_header(raw: bytes) -> bytes:
+    """A 7z whose header is behind kEncodedHeader rewritten with the header plain (the fuzzer's
+    mutations of a plain header reach the parser; of a deflated one, mostly the inflater)."""
+    import struct
+    import zlib
+
+    from bodega.storage.archive.sevenzip_format import SIGNATURE
+    from bodega.storage.archive.sevenzip_header import plain_header, read_header
+
+    with tempfile.TemporaryDirectory(prefix="bodega-fuzz-") as tmp:
+        path = Path(tmp) / "a.7z"
+        path.write_bytes(raw)
+        with open(path, "rb") as f:
+            plain, _ = plain_header(f, str(path), len(raw))
+            folders = read_header(f, str(path), len(raw)).folders
+    end = max((folder.offset + folder.packed for folder in folders), default=32)  # the files' data
+    tail = struct.pack("<QQI", end - 32, len(plain), zlib.crc32(plain))
+    return SIGNATURE + struct.pack("<I", zlib.crc32(tail)) + tail + raw[32:end] + plain
+
+
+def _bodega_sevenzip() -> bytes:
+    """A 7z of FILES and a symlink by bodega's writer (Deflate and Copy folders, an encoded header)."""
+    from bodega.storage.archive.entry import ArchiveEntry
+    from bodega.storage.archive.sevenzip_writer import SevenZipWriter
+    from bodega.storage.archive.sink import FileSink
+
+    data = {name.encode(): content for name, content in FILES.items()}
+
+    class Source:
+        def read_many(self, entries):
+            return [data[e.name] for e in entries]
+
+    entries = [ArchiveEntry(b"app", "dir", 0o755, 0, 0, 0, None, None)]
+    entries += [ArchiveEntry(name, "file", 0o644, 0, len(content), 0, None, None) for name, content in data.items()]
+    entries.append(ArchiveEntry(b"app/link", "symlink", 0o777, 0, 0, 0, None, b"readme.txt"))
+    with tempfile.TemporaryDirectory(prefix="bodega-fuzz-") as tmp:
+        target = Path(tmp) / "a.7z"
+        sink = FileSink(target)
+        writer = SevenZipWriter(sink, threads=1)
+        writer.write_entries(entries, Source())  # type: ignore[arg-type]
+        writer.finish()
+        sink.commit()
+        return target.read_bytes()
 
 
 def _sevenzip() -> bytes:

@@ -39,9 +39,9 @@ def open_archive(path: str | os.PathLike[str]) -> Archive:
 
         return ZipArchive(os.fspath(path))
     if fmt == SEVENZIP:
-        from bodega.storage.archive.sevenzip_reader import SevenZipArchive
+        from bodega.storage.archive.sevenzip_reader import open_sevenzip
 
-        return SevenZipArchive(os.fspath(path))
+        return open_sevenzip(os.fspath(path))
     from bodega.storage.archive.tar_reader import TarArchive
 
     return TarArchive(os.fspath(path), fmt)

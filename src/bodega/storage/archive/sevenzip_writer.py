@@ -22,38 +22,15 @@ from bodega.storage.archive.entry import (
     DIR, FILE, SYMLINK, SOLID_LEVEL, ArchiveEntry, Cancel, ContentSource, Progress, batches, crc32, deflate, deflate_streamed,
     is_big, ordered, shrinks,
 )
+from bodega.storage.archive.sevenzip_format import (
+    ATTR_DIR, ATTR_READONLY, ATTR_UNIX, COPY, DEFLATE, FILETIME_EPOCH, K_ATTRIBUTES, K_CRC, K_EMPTY_FILE,
+    K_EMPTY_STREAM, K_ENCODED_HEADER, K_END, K_FILES_INFO, K_FOLDER, K_HEADER, K_MAIN_STREAMS, K_MTIME, K_NAME,
+    K_NUM_UNPACK_STREAM, K_PACK_INFO, K_SIZE, K_SUBSTREAMS, K_UNPACK_INFO, K_UNPACK_SIZE, S_IFDIR, S_IFLNK, S_IFREG,
+    SIGNATURE, START_HEADER, bits, number,
+)
 from bodega.storage.archive.sink import Sink
 
-SIGNATURE = b"7z\xbc\xaf\x27\x1c\x00\x04"
-START_HEADER = 32
 FOLDER_FILES, FOLDER_BYTES = 4096, 16 << 20
-COPY, DEFLATE = b"\x00", b"\x04\x01\x08"
-FILETIME_EPOCH = 116444736000000000   # 100 ns ticks from 1601 to 1970
-ATTR_DIR, ATTR_READONLY, ATTR_UNIX = 0x10, 0x01, 0x8000
-S_IFLNK, S_IFDIR, S_IFREG = 0o120000, 0o040000, 0o100000
-
-(K_END, K_HEADER, K_MAIN_STREAMS, K_FILES_INFO, K_PACK_INFO, K_UNPACK_INFO, K_SUBSTREAMS, K_SIZE, K_CRC, K_FOLDER,
- K_UNPACK_SIZE, K_NUM_UNPACK_STREAM, K_EMPTY_STREAM, K_EMPTY_FILE, K_NAME, K_MTIME, K_ATTRIBUTES,
- K_ENCODED_HEADER, K_DUMMY) = (0x00, 0x01, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F,
-                               0x11, 0x14, 0x15, 0x17, 0x19)
-
-
-def number(n: int) -> bytes:
-    """A 7z NUMBER: the first byte's leading one bits count the little-endian bytes that follow."""
-    for extra in range(8):
-        if n < 1 << (7 * (extra + 1)):
-            first = ((0xFF << (8 - extra)) & 0xFF) | (n >> (8 * extra))
-            return bytes([first]) + (n & ((1 << (8 * extra)) - 1)).to_bytes(extra, "little")
-    return b"\xff" + n.to_bytes(8, "little")
-
-
-def bits(flags: list[bool]) -> bytes:
-    """A bit vector, most significant bit first."""
-    out = bytearray((len(flags) + 7) // 8)
-    for i, on in enumerate(flags):
-        if on:
-            out[i >> 3] |= 0x80 >> (i & 7)
-    return bytes(out)
 
 
 @dataclass

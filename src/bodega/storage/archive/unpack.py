@@ -158,9 +158,12 @@ class _Checker:
 
     def recheck_links(self) -> None:
         """Every symlink again, now that every link of the archive is known."""
+        links = dict(self.links)
         for path, target in self.links.items():
-            others = {p: t for p, t in self.links.items() if p != path}
-            if not resolve_inside(path, target, others):
+            del links[path]  # the others (a copy of the rest per link made this quadratic)
+            inside = resolve_inside(path, target, links)
+            links[path] = target
+            if not inside:
                 raise refuse(shown(path), f"a symlink pointing outside ({shown(target)!r}) through the "
                                           "archive's other links", self.archive.path)
 
