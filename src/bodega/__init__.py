@@ -10,9 +10,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from bodega._version import __version__
-from bodega.errors import BodegaError
 
 if TYPE_CHECKING:
+    from bodega.errors import BodegaError
     from bodega.services import Bodega, open
     from bodega.storage import fs, manifest
 
@@ -22,7 +22,12 @@ _LAZY_MODULES = {"fs": "bodega.storage.fs", "manifest": "bodega.storage.manifest
 
 
 def __getattr__(name: str) -> Any:
-    # The native core and SQLAlchemy load only when someone asks for them.
+    # The native core and SQLAlchemy load only when someone asks for them (and the error tree:
+    # `bodega --version` needs none of it).
+    if name == "BodegaError":
+        from bodega.errors import BodegaError
+
+        return BodegaError
     if name in _LAZY_MODULES:
         module = importlib.import_module(_LAZY_MODULES[name])
         globals()[name] = module

@@ -1,5 +1,5 @@
 """Start-up stays constant: `--version` and `--help` load no catalogue, service or native
-code, and a command loads only its own module (bench/bench_startup.py times it)."""
+code, nor click, and a command loads only its own module (bench/bench_startup.py times it)."""
 from __future__ import annotations
 
 import importlib
@@ -16,12 +16,14 @@ from bodega.cli import COMMANDS
 HEAVY = ("sqlalchemy", "alembic", "zstandard", "bodega.services", "bodega.catalogue", "bodega.storage",
          "bodega._native")
 
-# Runs the CLI as the console script does, then prints the modules it imported.
+# Runs the CLI as the console script does (pyproject's [project.scripts]), then prints the
+# modules it imported.
 PROBE = (
     "import atexit, sys\n"
     "atexit.register(lambda: sys.__stderr__.write('MODULES ' + ' '.join(sorted(sys.modules)) + '\\n'))\n"
-    "from bodega.cli import main\n"
-    "main(prog_name='bodega')\n"
+    "sys.argv[0] = 'bodega'\n"
+    "from bodega.cli import launch\n"
+    "launch()\n"
 )
 
 
@@ -53,6 +55,20 @@ def test_start_up_loads_no_heavy_layer(args):
     modules = imported_by(*args)
     assert "bodega.cli" in modules  # the probe ran the CLI
     assert heavy(modules) == []
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["-h"]])
+def test_version_and_help_load_no_click(args):
+    """The console script answers them from the table (cli/top_help.py): click, the root group
+    and the error tree are what a real command pays for."""
+    modules = imported_by(*args)
+    assert "bodega.cli.top_help" in modules  # the probe saw the quick answer
+    assert loaded(modules, ("click", "bodega.cli.root", "bodega.errors", "bodega.cli.output")) == []
+
+
+def test_any_other_command_line_loads_click():
+    modules = imported_by("-h", "-h")  # not exactly one -h: click answers it
+    assert "click" in modules and "bodega.cli.root" in modules
 
 
 def test_version_loads_no_command_module():
@@ -114,3 +130,18 @@ def test_a_group_gets_the_subcommands_other_modules_add(tmp_path):
     assert "bodega.cli.share" in modules
     done = subprocess.run([sys.executable, "-m", "bodega", "container", "--help"], capture_output=True, text=True)
     assert "share" in done.stdout.split("Commands:")[1]
+
+
+def test_diff_on_an_existing_home_loads_no_orm_and_no_service(tmp_path):
+    """`bodega diff C` reads the catalogue file directly when it can (services/snapshot_diff.py)."""
+    import bodega
+
+    home = tmp_path / "home"
+    with bodega.open(home) as b:
+        root = Path(b.containers.create("dev").storage_path) / "root"
+        (root / "f").write_text("x")
+        b.snapshots.create("dev")
+    (root / "g").write_text("y")
+    modules = imported_by("diff", "dev", home=str(home))
+    assert "bodega.services.snapshot_diff" in modules and "bodega.storage.manifest" in modules  # it diffed
+    assert loaded(modules, tuple(n for n in ORM if n != "zstandard")) == []  # (manifest files are zstd frames)

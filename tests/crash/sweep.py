@@ -340,7 +340,7 @@ def sweep(name: str, base: Path, workers: int = 2, limit: int | None = None,
     """Sweeps the write-type steps of the operation name (all, or limit spread evenly) with fault
     (a SIGKILL, a SIGKILL and a power cut, or injected errnos); (points, swept, landed, violations)."""
     ctx = get_context("forkserver")
-    ctx.set_forkserver_preload(["bodega.cli", "crash.sweep", "crash.operations"])
+    ctx.set_forkserver_preload(["bodega.cli.root", "crash.sweep", "crash.operations"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         parts = list(pool.map(sweep_part, [name] * workers, [str(base)] * workers, range(workers),
                               [workers] * workers, [limit] * workers, [fault] * workers))

@@ -45,6 +45,27 @@ class Liveness:
     heartbeat_at: datetime | None
 
 
+@dataclass(frozen=True)
+class ContainerPlace:
+    """Which container, and where its directory is."""
+
+    key: str  # the id as stored, for binding
+    storage_path: str
+
+
+# The containers a viewer who is not an owner may see: theirs and those shared with them
+# (binds the viewer's stored id twice).
+MINE = "(c.owner_id = ? OR c.id IN (SELECT container_id FROM container_shares WHERE user_id = ?))"
+
+_TAGGED = "c.id IN (SELECT container_id FROM container_tags WHERE tag = ?)"
+
+
+def _where(*conditions: tuple[str, tuple[Any, ...]] | None) -> tuple[str, tuple[Any, ...]]:
+    """The given (SQL, parameters) conditions (None: left out) joined with AND, and their parameters."""
+    kept = [c for c in conditions if c is not None]
+    return " AND ".join(sql for sql, _ in kept) or "1", tuple(p for _, ps in kept for p in ps)
+
+
 # A container's columns as containers() gives them, decoded as the models read them, in this
 # order (services/container_info.py's ContainerInfo takes them so): id, name, description,
 # status, platform, owner's email, storage path, size in bytes, tags (sorted), settings,
@@ -135,24 +156,14 @@ class SqliteReader:
                    status: ContainerStatus | None = None) -> list[ContainerRow]:
         """The containers viewer may see (an owner: all), only theirs and those shared with them
         unless everyone, with the tag and status given, by name then owner's email."""
-        mine = "(c.owner_id = ? OR c.id IN (SELECT container_id FROM container_shares WHERE user_id = ?))"
-        where, params = ["1"], []
-        if viewer.role != Role.OWNER:
-            where.append(mine)
-            params += [viewer.key, viewer.key]
-        if not everyone:
-            where.append(mine)
-            params += [viewer.key, viewer.key]
-        if tag is not None:
-            where.append("c.id IN (SELECT container_id FROM container_tags WHERE tag = ?)")
-            params.append(tag)
-        if status is not None:
-            where.append("c.status = ?")
-            params.append(status.value)
+        mine = (MINE, (viewer.key, viewer.key))
+        where, params = _where(None if viewer.role == Role.OWNER else mine, None if everyone else mine,
+                               None if tag is None else (_TAGGED, (tag,)),
+                               None if status is None else ("c.status = ?", (status.value,)))
         rows = self._rows(
             "SELECT c.id, c.name, c.description, c.status, c.platform, u.email, c.storage_path, c.size_bytes, "
             "c.settings, c.created_at, c.updated_at, c.host FROM containers c JOIN users u ON u.id = c.owner_id "
-            f"WHERE {' AND '.join(where)} ORDER BY c.name, u.email", tuple(params))
+            f"WHERE {where} ORDER BY c.name, u.email", params)
         tags = self._tags([r[0] for r in rows])
         return _decoded(lambda: [  # type: ignore[misc]
             (uuid.UUID(key), name, description, ContainerStatus(status_), Platform(platform), email, path, size,
@@ -168,3 +179,28 @@ class SqliteReader:
                                        f"({','.join('?' * len(chunk))}) ORDER BY tag", tuple(chunk)):
                 found.setdefault(key, []).append(tag)
         return found
+
+    def visible_containers(self, viewer: UserRow, *, key: str | None = None, name: str | None = None,
+                           own: bool = False) -> list[ContainerPlace]:
+        """Up to 2 containers viewer may see (own: only viewer's), with this stored id or this name."""
+        where, params = _where(("c.owner_id = ?", (viewer.key,)) if own else
+                               None if viewer.role == Role.OWNER else (MINE, (viewer.key, viewer.key)),
+                               None if key is None else ("c.id = ?", (key,)),
+                               None if name is None else ("c.name = ?", (name,)))
+        rows = self._rows(f"SELECT c.id, c.storage_path FROM containers c WHERE {where} LIMIT 2", params)
+        return [ContainerPlace(k, path) for k, path in rows]
+
+    def container_keys(self, digits: str) -> list[str]:
+        """The stored ids of up to 2 containers (visible or not) whose id starts with these hex digits."""
+        rows = self._rows("SELECT id FROM containers WHERE replace(id, '-', '') LIKE ? LIMIT 2", (digits + "%",))
+        return [k for (k,) in rows]
+
+    def newest_snapshot(self, container_key: str) -> tuple[str, str] | None:
+        """(stored id, manifest root) of the container's newest snapshot, if it has one."""
+        rows = self._rows("SELECT id, checksum_manifest FROM snapshots WHERE container_id = ? "
+                          "ORDER BY created_at DESC LIMIT 1", (container_key,))
+        return rows[0] if rows else None
+
+    def is_set(self, setting: str) -> bool:
+        """Whether the setting has a stored value (else it has its default)."""
+        return bool(self._rows("SELECT 1 FROM settings WHERE key = ?", (setting,)))

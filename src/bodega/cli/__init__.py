@@ -1,49 +1,23 @@
-"""The `bodega` command: the root group, its table of commands and the one error boundary.
+"""The `bodega` command: its entry point, its help and its table of commands, without click.
 
-Every command is wiring over the Python API.  Whatever ends a command early is reported
-here, as one line on stderr (or one JSON object with --json) and its documented exit code:
-a BodegaError (its exit code), a usage error (2), a cancel or Ctrl-C (Cancelled, 13).
-Anything else is a bug and shows its traceback (exit 1).
-
-Start-up stays constant: a command's module is imported only when that command runs (or
-when --help lists them all), and command modules import the services they use inside
-their functions, so `--version` and `--help` load neither SQLAlchemy nor the native core
+Start-up stays constant.  `bodega --version` and `bodega --help` are answered here without
+importing click (cli/top_help.py renders the help from this table exactly as click does;
+tests/cli/test_top_help.py holds the two equal); any other command line goes to the click
+root group (cli/root.py, the one error boundary), which imports a command's module only
+when that command runs, and command modules import the services they use inside their
+functions, so `--help` of a group loads neither SQLAlchemy nor the native core
 (tests/cli/test_startup.py; bench/bench_startup.py times it).
+
+`bodega.cli.main` is the root click group (for click's test runner and for walking the
+command tree); it is imported on first use.  The console script is `launch`.
 """
 from __future__ import annotations
 
-import importlib
-import json
 import sys
-import traceback
-from typing import Any, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import click
-from click.utils import make_default_short_help
-
-from bodega import __version__
-from bodega.cli.output import one_line
-from bodega.errors import BodegaError, Cancelled
-
-USAGE_EXIT = 2
-
-
-def _report(error: dict[str, Any], as_json: bool) -> None:
-    """Prints an error: one JSON object, or one line for people."""
-    if as_json:
-        click.echo(json.dumps({"error": error}), err=True)
-    else:
-        click.echo(f"bodega: error: {one_line(error['message'])}", err=True)
-
-
-def _usage(exc: click.ClickException) -> dict[str, Any]:
-    """A click usage error as bodega reports errors, with where to find help."""
-    message = exc.format_message()
-    ctx = getattr(exc, "ctx", None)
-    if ctx is not None:
-        message += f" (see '{ctx.command_path} -h')"
-    code = exc.exit_code if exc.exit_code > 1 else USAGE_EXIT
-    return {"type": "UsageError", "message": message, "exit_code": code}
+if TYPE_CHECKING:
+    from bodega.cli.root import BodegaGroup, main
 
 
 class Listed(NamedTuple):
@@ -103,79 +77,47 @@ COMMANDS: dict[str, Listed] = {
 }
 
 
-class BodegaGroup(click.Group):
-    """The root group: loads a command's module on first use, and turns every way a command
-    can fail into one line and its exit code."""
+# The root group's help (cli/root.py gives it to click; cli/top_help.py renders it without click).
+ROOT_HELP = """bodega: app containers with copy-on-write clones and checked snapshots.
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(COMMANDS) | set(self.commands))
+\b
+EXIT STATUS
+  0 ok, 1 internal error (a bug), 2 usage error, 13 cancelled (Ctrl-C),
+  3-99 errors (`bodega errors` lists them); every error is one line on stderr.
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        # From the table, as click would from the commands themselves, without loading one.
-        rows = [(name, COMMANDS[name].help) for name in sorted(COMMANDS)]
-        limit = formatter.width - 6 - max(len(name) for name, _ in rows)
-        with formatter.section("Commands"):
-            formatter.write_dl([(name, make_default_short_help(text, limit)) for name, text in rows])
+\b
+ENVIRONMENT
+  BODEGA_HOME            the home directory (or --home)
+  BODEGA_DATABASE_URL    the catalogue's database (default: SQLite $BODEGA_HOME/bodega.db)
+  BODEGA_BUSY_TIMEOUT    seconds to wait for a catalogue locked by another process (10)
+  BODEGA_TASK_STALE_AFTER  seconds without heartbeat before a running task counts as interrupted (30)
+  BODEGA_MAX_BODY        bytes a request body to `bodega serve` may have (1048576)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in COMMANDS:
-            defining, *extending = COMMANDS[cmd_name].modules
-            for command in importlib.import_module(defining).COMMANDS:
-                if command.name == cmd_name:
-                    self.add_command(command)
-            for module in extending:
-                importlib.import_module(module)
-        return self.commands.get(cmd_name)
+\b
+SHELL COMPLETION
+  eval "$(_BODEGA_COMPLETE=bash_source bodega)"   # in ~/.bashrc (zsh_source, fish_source likewise)"""
 
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
-             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
-        """Runs the command line (args, default sys.argv[1:]) and exits with its status."""
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        argv = list(sys.argv[1:] if args is None else args)
-        as_json = "--json" in argv[:argv.index("--")] if "--" in argv else "--json" in argv
-        try:
-            if any("\0" in str(a) for a in argv):  # no real command line holds one; callers of main() might
-                raise click.UsageError("an argument holds a NUL character")
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-            code = rv if isinstance(rv, int) else 0
-        except BodegaError as exc:
-            if exc.bug:
-                traceback.print_exc()
-            _report(exc.to_dict(), as_json)
-            code = exc.exit_code
-        except click.exceptions.NoArgsIsHelpError as exc:
-            exc.show()  # `bodega group` alone: its help, as click shows it
-            code = exc.exit_code
-        except click.ClickException as exc:
-            error = _usage(exc)
-            _report(error, as_json)
-            code = error["exit_code"]
-        except click.exceptions.Abort:
-            _report(Cancelled("cancelled").to_dict(), as_json)
-            code = Cancelled.exit_code
-        sys.exit(code)
+# The root group's options as its help lists them (click adds them: --version, then help).
+ROOT_OPTIONS = (("--version", "Show the version and exit."), ("-h, --help", "Show this message and exit."))
 
 
-@click.group(cls=BodegaGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="bodega")
-def main() -> None:
-    """bodega: app containers with copy-on-write clones and checked snapshots.
+def launch() -> None:
+    """The `bodega` console script: runs the command line in sys.argv and exits with its status."""
+    from bodega.cli.top_help import print_text, quick_answer
 
-    \b
-    EXIT STATUS
-      0 ok, 1 internal error (a bug), 2 usage error, 13 cancelled (Ctrl-C),
-      3-99 errors (`bodega errors` lists them); every error is one line on stderr.
+    text = quick_answer(sys.argv[1:])
+    if text is not None:
+        sys.exit(print_text(text))
+    from bodega.cli.root import main as root
 
-    \b
-    ENVIRONMENT
-      BODEGA_HOME            the home directory (or --home)
-      BODEGA_DATABASE_URL    the catalogue's database (default: SQLite $BODEGA_HOME/bodega.db)
-      BODEGA_BUSY_TIMEOUT    seconds to wait for a catalogue locked by another process (10)
-      BODEGA_TASK_STALE_AFTER  seconds without heartbeat before a running task counts as interrupted (30)
-      BODEGA_MAX_BODY        bytes a request body to `bodega serve` may have (1048576)
+    root()
 
-    \b
-    SHELL COMPLETION
-      eval "$(_BODEGA_COMPLETE=bash_source bodega)"   # in ~/.bashrc (zsh_source, fish_source likewise)
-    """
+
+def __getattr__(name: str) -> Any:
+    # The click root group loads only when asked for: the console script answers
+    # --version and --help without it.
+    if name in ("main", "BodegaGroup"):
+        from bodega.cli import root
+
+        return getattr(root, name)
+    raise AttributeError(f"module 'bodega.cli' has no attribute {name!r}")

@@ -247,8 +247,9 @@ def forget(container: str, snaps: tuple[str, ...], keep_last: int, keep_hourly: 
 @home_option
 def diff(container: str, old: str | None, new: str | None, as_json: bool, home: str | None) -> None:
     """What changed in CONTAINER: live tree vs the newest snapshot, vs OLD, or OLD vs NEW (like git status)."""
-    with open_bodega(home) as b:
-        d = b.snapshots.diff(container, old, new)
+    from bodega.services.snapshot_diff import diff as diff_container  # reads the catalogue file when it can
+
+    d = diff_container(home, container, old, new)
     # The JSON (with both roots: a live tree's is hashed only then) is made only when asked for.
     emit(d.to_json() if as_json else d, as_json, lambda _: d.to_text() or "no changes")
 

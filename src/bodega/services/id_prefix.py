@@ -2,17 +2,18 @@
 
 A reference that reads as an id (`looks_like_id`: 4 to 32 hex digits, dashes allowed, any
 case) is only ever looked up as an id; names that read as ids are refused (`refuse_id_like`),
-so no name can shadow an id or an id prefix.
+so no name can shadow an id or an id prefix.  SQLAlchemy is imported only by the lookup: the
+rest serves readers of the catalogue file (services/snapshot_diff.py) too.
 """
 from __future__ import annotations
 
 import uuid
-from typing import Any, TypeVar
-
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bodega.errors import AmbiguousReference, InvalidName
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 MIN_PREFIX = 4
 ID_DIGITS = 32
@@ -20,7 +21,7 @@ _HEX = frozenset("0123456789abcdef")
 Row = TypeVar("Row")
 
 
-def _digits(ref: str) -> str:
+def id_digits(ref: str) -> str:
     """ref as the hex digits an id lookup compares: no spaces around, no dashes, lower case."""
     return ref.strip().lower().replace("-", "")
 
@@ -31,7 +32,7 @@ def looks_like_id(ref: Any) -> bool:
         return True
     if not isinstance(ref, str):
         return False
-    digits = _digits(ref)
+    digits = id_digits(ref)
     return MIN_PREFIX <= len(digits) <= ID_DIGITS and all(c in _HEX for c in digits)
 
 
@@ -59,12 +60,14 @@ def find_by_id(s: Session, model: type[Row], ref: str | uuid.UUID, noun: str) ->
 
     AmbiguousReference when the prefix matches several rows.
     """
+    import sqlalchemy as sa
+
     whole = whole_id(ref)
     if whole is not None:  # a key lookup rather than a prefix scan
         return s.get(model, whole)
     if not looks_like_id(ref):
         return None
-    prefix = _digits(ref)
+    prefix = id_digits(ref)
     column = model.id  # type: ignore[attr-defined]
     # Compared without dashes: SQLite stores the 32 hex digits, PostgreSQL prints the dashed form.
     rows = s.scalars(sa.select(model).where(

@@ -20,6 +20,7 @@ from bodega.catalogue.models import (
 from bodega.services.id_prefix import find_by_id
 from bodega.services.object_store import open_store
 from bodega.services.pending_restores import PendingRestores
+from bodega.services.container_state import state_dir
 from bodega.services.containers import AfterClone
 from bodega.services.tasks import TaskContext, TaskInfo, TaskKind
 from bodega.services.text_input import is_text
@@ -69,11 +70,6 @@ class SnapshotInfo:
 
 # --- the snapshot engine's tasks ------------------------------------------------------------
 
-def _state_dir(container_dir: Path) -> Path:
-    """Where the engine keeps a container's live manifest, head and restore staging."""
-    return container_dir / "state"
-
-
 @dataclass(frozen=True)
 class SnapshotDetails:
     """A snapshot as the catalogue and the store know it."""
@@ -112,7 +108,7 @@ class SnapshotTasks:
 
     def _paths(self, s: Session, container: Container) -> tuple[Path, Path]:
         d = Path(container.storage_path)
-        return d / "root", _state_dir(d)
+        return d / "root", state_dir(d)
 
     def _base_for(self, s: Session, container: Container, state: Path) -> uuid.UUID | None:
         """The next delta's base: where the tree came from (head), else the newest snapshot."""

@@ -26,6 +26,7 @@ from bodega.storage import materialize as mat
 from bodega.storage import volume
 from bodega.storage.manifest import Entry, HashedFile, Manifest
 from bodega.storage.journal import Journals
+from bodega.storage.live_manifest import live_manifest_path
 from bodega.storage.new_file import remove_quietly
 from bodega.storage.publish import mode_from_env as publish_mode_from_env
 from bodega.storage.restore import RestoreResult
@@ -271,7 +272,7 @@ class SnapshotEngine:
     @staticmethod
     def live_manifest_path(state_dir: Path) -> Path:
         """Where the tree's last full manifest with its stat cache is kept."""
-        return state_dir / "live.manifest"
+        return live_manifest_path(state_dir)
 
     @staticmethod
     def live_manifest(state_dir: Path) -> Manifest | None:
@@ -289,7 +290,7 @@ class SnapshotEngine:
     @staticmethod
     def forget_live(state_dir: Path) -> None:
         """Drops the tree's stat cache: the next scan reads every file."""
-        (state_dir / "live.manifest").unlink(missing_ok=True)
+        live_manifest_path(state_dir).unlink(missing_ok=True)
 
     # --- create ---------------------------------------------------------------------------
 
