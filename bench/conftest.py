@@ -29,7 +29,7 @@ BENCH_FILES = int(os.environ.get("BODEGA_BENCH_FILES", "100000"))
 TREES = [t for t in os.environ.get("BODEGA_BENCH_TREES", "generated,real").split(",") if t]
 REAL_SOURCE = Path(os.environ.get("BODEGA_BENCH_REAL_TREE", "/usr/lib"))
 BENCH_SEED = 0
-ROUNDS = 5
+ROUNDS = int(os.environ.get("BODEGA_BENCH_ROUNDS", "5"))  # rounds per contender, alternated
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

@@ -8,7 +8,7 @@ from typing import Callable
 
 from bodega.storage.timing import interleaved
 
-ROUNDS = 5
+ROUNDS = int(os.environ.get("BODEGA_BENCH_ROUNDS", "5"))  # rounds per contender, alternated
 
 
 def settle() -> None:

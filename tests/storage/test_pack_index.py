@@ -150,3 +150,26 @@ def test_the_index_file_round_trips_and_finds_every_row():
     assert {d: (e.pack, e.offset) for d, e in again.items()} == entries
     assert all(again.get(d) == PackEntry(p, o, 1, 2, 1, 0) for d, (p, o) in entries.items())
     assert again.get(bytes(32)[:31] + b"\x01") is None and b"\x05" * 32 not in again
+
+
+def test_missing_agrees_with_lookups_for_few_and_for_many_digests():
+    from bodega.storage.pack import PackEntry
+
+    held = [bytes([i % 256, i // 256, 7]) + bytes(29) for i in range(2000)]
+    table = pack_index.EMPTY.merged(["p"], ((d, PackEntry("p", i, 1, 1, 1, 0)) for i, d in enumerate(held)))
+    absent = [bytes([i % 256, i // 256, 9]) + bytes(29) for i in range(2000)]
+    few = set(held[:3] + absent[:3])      # below the bulk threshold: one search each
+    many = set(held[::2] + absent[::2])   # above it: a set difference
+    for asked in (few, many):
+        assert table.missing(asked) == {d for d in asked if d not in table}
+        assert table.missing(asked) == asked & set(absent)
+
+
+def test_a_writer_finds_missing_digests_among_packed_pending_and_loose_objects(packed):
+    store, digests = packed
+    with store.writer() as w:
+        pending = w.put_bytes(b"put in this session\n")
+        never = [bytes([n]) * 32 for n in range(5)]
+        asked = set(digests) | {pending} | set(never)
+        assert w.missing(asked) == set(never)
+        assert w.missing(asked) == {d for d in asked if not w.has(d)}

@@ -247,6 +247,15 @@ cdef class Table:
                 total += self.m.size[i]
         return total
 
+    def file_count(self) -> int:
+        """How many regular files (hard links each counted)."""
+        cdef size_t total = 0
+        cdef size_t i
+        for i in range(self.m.n):
+            if self.m.kind[i] == 1:
+                total += 1
+        return total
+
     def diff(self, Table new) -> list:
         """[(old_index|None, new_index|None, what bits)] from self to new, in path order."""
         cdef bd_mf_change *ch = NULL

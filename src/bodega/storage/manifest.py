@@ -170,6 +170,10 @@ class Manifest:
         """The size of all regular files together."""
         return self._table.file_bytes()
 
+    def file_count(self) -> int:
+        """How many regular files (each hard link counted)."""
+        return self._table.file_count()
+
     def __eq__(self, other: object) -> bool:
         """Equal entries (stat caches aside) and equal roots."""
         if not isinstance(other, Manifest):
@@ -242,8 +246,12 @@ class Draft:
 
     def hashed_files(self) -> list[HashedFile]:
         """The files whose hash is known."""
-        files = [HashedFile._make(row) for row in self._table.hashed_files()]
-        return [f for f in files if f.path not in self._missing] if self._missing else files
+        return [HashedFile._make(row) for row in self.hashed_rows()]
+
+    def hashed_rows(self) -> list[tuple[bytes, int, bytes]]:
+        """The files whose hash is known, as (path, size, digest) rows (no object per file)."""
+        rows = self._table.hashed_files()
+        return [r for r in rows if r[0] not in self._missing] if self._missing else rows
 
     def set_content(self, path: bytes, digest: bytes, size: int) -> None:
         """Records a file's content as read elsewhere: its hash and size."""

@@ -45,6 +45,7 @@ class PackIndex:
         self.covers = frozenset(packs)
         self._fanout = fanout
         self._rows = rows
+        self._digests: frozenset[bytes] | None = None  # every digest, built for a bulk lookup
 
     def __len__(self) -> int:
         return len(self._rows) // ROW.size
@@ -70,6 +71,15 @@ class PackIndex:
 
     def __contains__(self, digest: object) -> bool:
         return isinstance(digest, bytes) and self._find(digest) >= 0
+
+    def missing(self, digests: set[bytes]) -> set[bytes]:
+        """The digests this index lacks: a search each for a few, a set difference for many."""
+        if len(digests) * 8 < len(self):
+            return {d for d in digests if self._find(d) < 0}
+        if self._digests is None:
+            rows, size = self._rows, ROW.size
+            self._digests = frozenset(rows[at:at + 32] for at in range(0, len(rows), size))
+        return digests.difference(self._digests)
 
     def get(self, digest: bytes) -> PackEntry | None:
         """The entry of a packed object, or None."""

@@ -335,7 +335,7 @@ class SnapshotEngine:
                 if kind == "delta" or not (long_chain or big):
                     stype, stored = "delta", delta
             info = SnapshotInfo(snap_id, stype, base if stype == "delta" else None, m.root_hex,
-                                sum(1 for e in m if e.kind == "file"), m.total_file_bytes(), added,
+                                m.file_count(), m.total_file_bytes(), added,
                                 mat.now_ns(), writer_tag, m.files_read)
             self._write_snap(info, stored)
         with self._lock:
@@ -367,7 +367,7 @@ class SnapshotEngine:
                 raise errors.ObjectMissing(f"snapshot {snap_id} needs contents the store lacks: "
                                            f"{', '.join(missing[:5])}" + (" ..." if len(missing) > 5 else ""))
             w.commit_objects()
-            info = SnapshotInfo(snap_id, "full", None, manifest.root_hex, sum(1 for e in manifest if e.kind == "file"),
+            info = SnapshotInfo(snap_id, "full", None, manifest.root_hex, manifest.file_count(),
                                 manifest.total_file_bytes(), added, mat.now_ns(), writer_tag, 0)
             self._write_snap(info, manifest)
         with self._lock:
@@ -393,11 +393,17 @@ class SnapshotEngine:
                                    progress=lambda p: progress("scan", p.files_done, p.files_total))
         files: list[FileToStore] = list(draft.unread)
         added = 0
+        # Every hash the draft vouches for is looked up once; after a round, only the hashes
+        # whose stored bytes turned out different (a file changed while read) can be missing.
+        suspects: set[bytes] | None = None
         for round in range(4):
             todo: dict[bytes, HashedFile] = {}
-            for f in draft.hashed_files():
-                if f.digest not in todo and not w.has(f.digest):
-                    todo[f.digest] = f
+            rows = draft.hashed_rows()
+            absent = w.missing({digest for _, _, digest in rows} if suspects is None else suspects)
+            if absent:
+                for row in rows:
+                    if row[2] in absent and row[2] not in todo:
+                        todo[row[2]] = HashedFile._make(row)
             files += todo.values()
             if not files:
                 return draft.manifest(), added
@@ -405,10 +411,16 @@ class SnapshotEngine:
                 break
             more, puts = self._store_files(tree, files, w, progress, cancel)
             added += more
+            suspects = set()
             for f, put in zip(files, puts):
-                if getattr(f, "digest", None) != put.digest:
+                old = getattr(f, "digest", None)
+                if old != put.digest:
                     draft.set_content(f.path, put.digest, put.size)
+                    if old is not None:
+                        suspects.add(old)
             files = []
+            if not suspects:
+                return draft.manifest(), added
         # Files whose hash others share kept changing before they were stored.
         changed = [os.fsdecode(f.path) for f in files]
         raise errors.ChangedWhileReading(

@@ -324,6 +324,14 @@ class ObjectStore:
         entry = self._index.get(digest)
         return entry if entry is not None else self._table.get(digest)
 
+    def _packed(self, digest: bytes) -> bool:
+        """Whether an object is packed (a lookup that builds no entry)."""
+        return digest in self._index or digest in self._table
+
+    def _unpacked(self, digests: set[bytes]) -> set[bytes]:
+        """The digests no pack holds."""
+        return self._table.missing(digests.difference(self._index))
+
     def _reload(self) -> None:
         """Forgets the index and the open packs and reads every pack again (after gc or repair rewrote packs)."""
         self.close()
@@ -869,10 +877,17 @@ class StoreWriter:
         """True when the object is in the store or was put in this session."""
         return self._known(digest)
 
+    def missing(self, digests: Iterable[bytes]) -> set[bytes]:
+        """The digests that are neither in the store nor put in this session (one bulk lookup)."""
+        if self.force:
+            return {d for d in digests if not self._known(d)}
+        left = self.store._unpacked(set(digests).difference(self._pending))
+        return left.difference(self._loose()) if left else left
+
     def _known(self, digest: bytes) -> bool:
         if digest in self.force:
             return digest in self._pending
-        return digest in self._pending or self.store._entry(digest) is not None or digest in self._loose()
+        return digest in self._pending or self.store._packed(digest) or digest in self._loose()
 
     def _loose(self) -> set[bytes]:
         """The loose objects, listed once per session rather than one stat per lookup.

@@ -218,6 +218,11 @@ class Table:
         m = self._m
         return sum(m.size[i] for i in range(m.n) if m.kind[i] == 1)
 
+    def file_count(self) -> int:
+        """How many regular files (hard links each counted)."""
+        m = self._m
+        return sum(1 for i in range(m.n) if m.kind[i] == 1)
+
     def diff(self, new: Table) -> list:
         """[(old_index|None, new_index|None, what bits)] from self to new, in path order."""
         new = _table(new)
