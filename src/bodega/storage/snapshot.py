@@ -36,6 +36,7 @@ from bodega.storage.restore import restore as restore_run
 from bodega.storage.store import Damage, FileToStore, GcReport, ObjectStore, Put, StoreWriter
 
 BATCH_FILES = 256         # files stored in one native batch (at most 16 MiB of them)
+CLONE_WAITERS = 2         # store workers beyond one per core where batches hash clones (they wait on the device)
 FULL_EVERY = 8            # a full snapshot after this many deltas in a chain
 DELTA_MAX_FRACTION = 0.5  # a delta listing more than this share of the tree is stored full
 Progress = Callable[[str, int, int], object]  # (phase, done, total)
@@ -437,8 +438,11 @@ class SnapshotEngine:
             return w.put_files(tree, part)
 
         added, done, puts = 0, 0, []
-        # Each batch reads its small files natively without the GIL.
-        with ThreadPoolExecutor(max_workers=self.threads) as pool:
+        # Each batch reads its small files natively without the GIL.  On a volume that clones,
+        # a batch also waits on the device while it hashes its clones (cold pages, CPU idle):
+        # extra workers keep the cores busy meanwhile.
+        workers = self.threads + (CLONE_WAITERS if self.store.cow else 0)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             parts = list(_batches(files, self.batch_files))
             for part, got in zip(parts, pool.map(batch, parts)):
                 added += sum(p.added_bytes for p in got)

@@ -304,6 +304,19 @@ class ObjectStore:
             if len(self._packs) - len(table.covers) >= REINDEX_AFTER:
                 self._publish_table()
 
+    def learn_pack(self, name: str, rows: Iterable[tuple[bytes, int, int, int, int, int]]) -> None:
+        """Indexes a pack this process just published from the rows it wrote (digest, offset,
+        stored and raw length, kind, codec), so the next refresh does not read it back."""
+        with self._mutex:
+            if name in self._packs:
+                return
+            index, table, make = self._index, self._table, PackEntry.__new__
+            fresh = (r for r in rows if r[0] not in index)
+            if len(table):  # the first pack's entry stays
+                fresh = (r for r in fresh if r[0] not in table)
+            index.update((r[0], make(PackEntry, name, *r[1:])) for r in fresh)
+            self._packs.add(name)
+
     def _publish_table(self) -> None:
         """Publishes a pack index covering every pack read so far (under _mutex); a store this
         process cannot write keeps reading the packs, as without one."""
@@ -915,6 +928,7 @@ class StoreWriter:
         self._loose_listed: set[bytes] | None = None
         self.loose_written: dict[bytes, Path] = {}
         self.published_packs: list[str] = []
+        self._sealed: list[tuple[str, list]] = []  # packs published, with their rows, not yet indexed
         self._added: list[object] = []  # what publishing each pack returned (uploads in flight)
         self.added_bytes = 0
         self.added_objects = 0
@@ -977,10 +991,42 @@ class StoreWriter:
         fresh = [i for i, (digest, _) in enumerate(items) if not self._known(digest)]
         encoded = self.store.encode_many([items[i][1] for i in fresh])
         added = [0] * len(items)
-        for i, (stored, codec) in zip(fresh, encoded):
-            digest, data = items[i]
-            added[i] = self._append(digest, stored, codec, len(data), BLOB)
+        records = [(items[i][0], stored, codec, len(items[i][1])) for i, (stored, codec) in zip(fresh, encoded)]
+        for i, size in zip(fresh, self._append_blobs(records)):
+            added[i] = size
         return added
+
+    def _append_blobs(self, records: Sequence[tuple[bytes, bytes | memoryview, int, int]]) -> list[int]:
+        """Appends blob records (digest, stored, codec, raw length) under one hold of the mutex;
+        the stored size of each (0: another thread appended it first).  A pack that fills is
+        finished outside the mutex, so its fsync never stalls the other workers' appends."""
+        out: list[int] = []
+        full: list[PackWriter] = []
+        pack_max = self.store.config["pack_max"]
+        with self._mutex:
+            pending = self._pending
+            for digest, stored, codec, raw_len in records:
+                if digest in pending:
+                    out.append(0)
+                    continue
+                if self._pack is None:
+                    self._pack = PackWriter(self.store._staging(".pack"))
+                self._pack.add(digest, stored, raw_len, BLOB, codec)
+                pending.add(digest)
+                out.append(len(stored))
+                if self._pack.offset >= pack_max:
+                    full.append(self._pack)
+                    self._pack = None
+            self.added_bytes += sum(out)
+            self.added_objects += sum(1 for n in out if n)
+        for i, pack in enumerate(full):
+            try:
+                self._seal(pack)
+            except BaseException:
+                for rest in full[i + 1:]:
+                    rest.abort()
+                raise
+        return out
 
     def _append(self, digest: bytes, stored: bytes | memoryview, codec: int, raw_len: int, kind: int) -> int:
         """Appends one record to this writer's pack (unless another thread just did); its stored size."""
@@ -1004,14 +1050,21 @@ class StoreWriter:
             if pack is not None:
                 pack.abort()
             return
+        self._seal(pack, locked=True)
+
+    def _seal(self, pack: PackWriter, locked: bool = False) -> None:
+        """Makes a full pack durable and publishes it (locked: the caller holds the mutex)."""
         try:
             pack.finish()
             name = secrets.token_hex(16)
-            self._added.append(self.store.packs.add(name, pack.path))
+            added = self.store.packs.add(name, pack.path)
         except BaseException:
             pack.abort()
             raise
-        self.published_packs.append(name)
+        with nullcontext() if locked else self._mutex:
+            self._added.append(added)
+            self.published_packs.append(name)
+            self._sealed.append((name, pack.rows))
 
     def put_file(self, path: str | os.PathLike[str]) -> Put:
         """Stores a regular file (never through a link) and returns its hash as read."""
@@ -1180,6 +1233,9 @@ class StoreWriter:
                 volume.sync_files(list(self.loose_written.values()), self.store.objects_dir)
                 for d in sorted({p.parent for p in self.loose_written.values()}):
                     volume.fsync_path(d)
+            sealed, self._sealed = self._sealed, []
+            for name, rows in sealed:
+                self.store.learn_pack(name, rows)
             self.store.refresh()
         except OSError as e:
             self.abort()
