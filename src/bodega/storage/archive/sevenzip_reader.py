@@ -111,7 +111,9 @@ class _StreamedData:
         except _Damage as exc:
             raise _corrupt(self._archive, self._member, str(exc)) from None
         except OSError as exc:
-            raise damage_error(exc, self._archive, self._member) from None
+            if exc.errno is None:  # the decoder's complaint, not the disk's
+                raise damage_error(exc, self._archive, self._member) from None
+            raise errors.os_error(exc, "read archive", self._archive) from None
         if not out:
             raise _corrupt(self._archive, self._member, "the data ends early")
         self._crc = _isal.crc32(out, self._crc)
@@ -232,6 +234,8 @@ class SevenZipArchive(Archive):
                     yield m
                 data.finish()
         except OSError as exc:  # reading the file (the thread's errors are raised here, in order)
-            raise damage_error(exc, self.path, current) from None
+            if exc.errno is None:  # the decoder's complaint, not the disk's
+                raise damage_error(exc, self.path, current) from None
+            raise errors.os_error(exc, "read archive", self.path) from None
         finally:
             ahead.close()
