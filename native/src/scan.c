@@ -32,10 +32,10 @@
 #define TICK_EVERY 1024          /* entries between two progress checkpoints */
 #define IDLE_TICK_NS 100000000ULL
 #define MAX_VOLUMES 65535u
-#define CARRY_CHUNK 32u          /* handles a worker may open ahead per lock hold */
-/* Half the handles for each use: cached for subdirectories still to open from them, and
- * opened ahead for directories still to list. */
-#define MAX_CACHED (BD_SCAN_MAX_OPEN / 2)
+#define CARRY_CHUNK 16u          /* handles a worker may open ahead per lock hold */
+/* The handles held: most opened ahead for directories still to list (wide directories
+ * need many), the rest cached for subdirectories still to open from them by name. */
+#define MAX_CACHED (BD_SCAN_MAX_OPEN / 4)
 #define MAX_AHEAD (BD_SCAN_MAX_OPEN - MAX_CACHED)
 
 #define ATOMIC_LOAD(p) bd_atomic_load_int(p)

@@ -104,7 +104,7 @@ def test_metadata_equals_lstat(tmp_path, threads):
 @pytest.mark.parametrize("threads", THREADS)
 def test_directories_opened_ahead_and_by_name_agree_with_lstat(tmp_path, threads):
     """150 subdirectories in one directory: the first are opened as its listing meets them
-    (BD_SCAN_MAX_OPEN / 2 held so at most), the others read by name and opened later."""
+    (3/4 of BD_SCAN_MAX_OPEN held so at most), the others read by name and opened later."""
     for i in range(150):
         (tmp_path / f"d{i:03d}" / "x").mkdir(parents=True)
         (tmp_path / f"d{i:03d}" / "x" / "f").write_text(str(i))
