@@ -175,6 +175,9 @@ typedef struct bd_copy_result {
 #define BD_CLONE_AUTO    0x0  /* clone, else fall back to the fastest copy */
 #define BD_CLONE_REQUIRE 0x1  /* clone or fail with BD_E_NOTSUP */
 #define BD_CLONE_NEVER   0x2  /* always copy (tests and benchmarks of the fallback) */
+#define BD_CLONE_READ_SOON 0x4  /* the caller reads the new file next: its data is asked for now
+                                   (a hint; a clone's pages are not the source's, so its first
+                                   read waits on the device) */
 
 /* Creates `dst_name` in dst (exclusive) with the data of `src_name` in src: cloned
  * copy-on-write where the volume can, else copied keeping holes.  Data only: metadata is
