@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
 import sys
 import uuid
 from dataclasses import dataclass
@@ -96,9 +95,9 @@ class Home:
         if env:
             return env.strip()
         try:
-            return self.host_file.read_text().strip() or socket.gethostname()
+            return self.host_file.read_text().strip() or _machine_name()
         except FileNotFoundError:
-            name = socket.gethostname()
+            name = _machine_name()
             staged = self.root / f".host-id.{os.getpid()}"
             try:  # whole or not at all: a concurrent first open reads the name or no file
                 staged.write_text(name + "\n")
@@ -124,3 +123,10 @@ class Home:
                 raise errors.storage_error(errno.ENOTDIR, str(d), "cannot use the home") from None
             except OSError as e:
                 raise errors.os_error(e, "cannot create the home", d) from None
+
+
+def _machine_name() -> str:
+    """This machine's network name."""
+    import socket  # here, not at the top: a home's host id is read from its file but once
+
+    return socket.gethostname()

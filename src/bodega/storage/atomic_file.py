@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -46,7 +45,7 @@ def write_file_atomic(path: Path, data: bytes, *, through_special: bool = False)
                                      path=str(path))
         _write_through(path, data, st)
         return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
         with Dir.open(path.parent) as d:
             # 0o666 so the umask applies, as for any file the user writes.
