@@ -105,3 +105,11 @@ bd_status bd_chain_open_parent(dir_chain *c, bd_dir *root, const char *path, siz
     return chain_enter(c, root, path, dir_len, dir, e);
 }
 
+
+bd_status bd_chain_open_dir(dir_chain *c, bd_dir *root, const char *path, size_t path_len, bd_dir **dir,
+                            bd_error *e)
+{
+    if (!path_ok(path, path_len))
+        return bd_fail(e, BD_E_INVAL, EINVAL, "path", BD_PATH_AS_GIVEN, 0);
+    return chain_enter(c, root, path, path_len, dir, e);
+}

@@ -23,6 +23,13 @@ typedef struct dir_chain {
 bd_status bd_chain_open_parent(dir_chain *c, bd_dir *root, const char *path, size_t path_len, bd_dir **dir,
                                const char **name, size_t *name_len, bd_error *e);
 
+/* The open directory path itself (relative to root, the same syntax), entered like a
+ * parent: shared leading directories reused, the rest opened without following links (a
+ * link anywhere on the way, the last component included, is BD_E_UNSAFE_PATH).  *dir
+ * belongs to the chain: valid until the next call. */
+bd_status bd_chain_open_dir(dir_chain *c, bd_dir *root, const char *path, size_t path_len, bd_dir **dir,
+                            bd_error *e);
+
 /* Closes the chain's directories and frees it. */
 void bd_chain_free(dir_chain *c);
 
