@@ -217,7 +217,7 @@ static bd_status copy_segments(clone_job *j, bd_dir *dst, uint64_t src_dev, int 
 
 static bd_status check_flags(uint32_t flags, bd_error *e)
 {
-    if ((flags & ~(uint32_t)(BD_CLONE_REQUIRE | BD_CLONE_NEVER))
+    if ((flags & ~(uint32_t)(BD_CLONE_REQUIRE | BD_CLONE_NEVER | BD_CLONE_READ_SOON))
         || ((flags & BD_CLONE_REQUIRE) && (flags & BD_CLONE_NEVER)))
         return bd_fail(e, BD_E_INVAL, EINVAL, "clone flags", BD_PATH_AS_GIVEN, 0);
     return BD_OK;
@@ -290,6 +290,8 @@ bd_status bd_file_clone_at(bd_dir *src, const char *src_name, size_t src_len, bd
         if (!(flags & BD_CLONE_NEVER) && ((flags & BD_CLONE_REQUIRE) || !learned(dst, st.volume_id, NO_FICLONE))) {
             tried_clone = 1;
             if (ioctl(j.out, FICLONE, j.in) == 0) {
+                if (flags & BD_CLONE_READ_SOON)  /* a hint: readahead starts, nobody waits */
+                    (void)posix_fadvise(j.out, 0, 0, POSIX_FADV_WILLNEED);
                 j.method = BD_METHOD_CLONE;
                 rc = advance(&j, st.size, st.size, 0, e);
                 goto close_out;

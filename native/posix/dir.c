@@ -1,4 +1,5 @@
 /* dir.c (POSIX): directory handles, listing with metadata, entries and links. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -197,7 +198,8 @@ struct linux_dirent64 {
 };
 #define DENTS_BUF (256 * 1024)
 
-bd_status bd_dir_list(bd_dir *d, bd_dir_entry_fn fn, void *ctx, bd_error *e)
+/* lazy: a DT_DIR entry goes to fn unread (st NULL), see bd_dir_list_lazy. */
+static bd_status list(bd_dir *d, int lazy, bd_dir_entry_fn fn, void *ctx, bd_error *e)
 {
     char *buf = malloc(DENTS_BUF);
     if (!buf)
@@ -224,15 +226,16 @@ bd_status bd_dir_list(bd_dir *d, bd_dir_entry_fn fn, void *ctx, bd_error *e)
             if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
                 continue;
             bd_stat st;
+            int unread = lazy && de->d_type == DT_DIR;
             bd_error ignored;
             bd_error_clear(&ignored);
-            if (bd_posix_stat(d->fd, name, &st, &ignored) != BD_OK) {
+            if (!unread && bd_posix_stat(d->fd, name, &st, &ignored) != BD_OK) {
                 if (ignored.sys_errno == ENOENT)
                     continue; /* vanished since the listing */
                 rc = bd_fail(e, ignored.code, ignored.sys_errno, ignored.op, BD_PATH_AS_GIVEN, name);
                 goto out;
             }
-            if (fn(ctx, name, strlen(name), &st)) {
+            if (fn(ctx, name, strlen(name), unread ? 0 : &st)) {
                 rc = bd_fail(e, BD_E_CANCELLED, 0, "list", BD_PATH_AS_GIVEN, 0);
                 goto out;
             }
@@ -243,9 +246,7 @@ out:
     return rc;
 }
 #else
-#include <dirent.h>
-
-bd_status bd_dir_list(bd_dir *d, bd_dir_entry_fn fn, void *ctx, bd_error *e)
+static bd_status list(bd_dir *d, int lazy, bd_dir_entry_fn fn, void *ctx, bd_error *e)
 {
     int fd = dup(d->fd);
     if (fd < 0)
@@ -264,15 +265,21 @@ bd_status bd_dir_list(bd_dir *d, bd_dir_entry_fn fn, void *ctx, bd_error *e)
         if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
             continue;
         bd_stat st;
+#ifdef DT_DIR
+        int unread = lazy && de->d_type == DT_DIR;
+#else
+        int unread = 0;  /* no d_type here: every entry is read */
+        (void)lazy;
+#endif
         bd_error ignored;
         bd_error_clear(&ignored);
-        if (bd_posix_stat(d->fd, name, &st, &ignored) != BD_OK) {
+        if (!unread && bd_posix_stat(d->fd, name, &st, &ignored) != BD_OK) {
             if (ignored.sys_errno == ENOENT)
                 continue;
             rc = bd_fail(e, ignored.code, ignored.sys_errno, ignored.op, BD_PATH_AS_GIVEN, name);
             break;
         }
-        if (fn(ctx, name, strlen(name), &st)) {
+        if (fn(ctx, name, strlen(name), unread ? 0 : &st)) {
             rc = bd_fail(e, BD_E_CANCELLED, 0, "list", BD_PATH_AS_GIVEN, 0);
             break;
         }
@@ -284,6 +291,16 @@ bd_status bd_dir_list(bd_dir *d, bd_dir_entry_fn fn, void *ctx, bd_error *e)
     return rc;
 }
 #endif
+
+bd_status bd_dir_list(bd_dir *d, bd_dir_entry_fn fn, void *ctx, bd_error *e)
+{
+    return list(d, 0, fn, ctx, e);
+}
+
+bd_status bd_dir_list_lazy(bd_dir *d, bd_dir_entry_fn fn, void *ctx, bd_error *e)
+{
+    return list(d, 1, fn, ctx, e);
+}
 
 bd_status bd_dir_create_at(bd_dir *parent, const char *name, size_t name_len, uint32_t mode, bd_error *e)
 {

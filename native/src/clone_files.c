@@ -23,7 +23,8 @@ static bd_status clone_one(batch *b, dir_chain *chain, bd_clone_job *job, bd_err
     bd_copy_result r;
     bd_status rc = bd_chain_open_parent(chain, b->root, job->path, job->path_len, &dir, &name, &name_len, fe);
     if (rc == BD_OK)
-        rc = bd_file_clone_at(dir, name, name_len, b->dst, job->dst_name, job->dst_len, BD_CLONE_REQUIRE, 0, &r, fe);
+        rc = bd_file_clone_at(dir, name, name_len, b->dst, job->dst_name, job->dst_len,
+                              BD_CLONE_REQUIRE | BD_CLONE_READ_SOON, 0, &r, fe);
     if (rc != BD_OK)
         return rc;
     rc = bd_stat_at(dir, name, name_len, &job->st, fe);

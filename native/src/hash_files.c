@@ -24,6 +24,7 @@ typedef struct worker {
 typedef struct batch {
     bd_dir *root;
     bd_hash_job *jobs;
+    size_t run;              /* jobs a worker claims at once (CLAIM_RUN at most) */
     unsigned threads;        /* workers of the first pass */
     unsigned file_threads;   /* threads for one big file: what the caller asked for */
     unsigned char *deferred; /* 1: a big file left for the second pass */
@@ -177,7 +178,10 @@ bd_status bd_hash_files(bd_dir *root, bd_hash_job *jobs, size_t n, unsigned thre
     b.root = root;
     b.jobs = jobs;
     b.p = p;
-    b.threads = bd_parallel_workers(n, CLAIM_RUN, threads);
+    /* A short batch is spread over every thread: its files may wait on the device (fresh
+     * clones are not in the page cache), and then reads in flight are what counts. */
+    b.run = bd_parallel_run(n, CLAIM_RUN, threads);
+    b.threads = bd_parallel_workers(n, b.run, threads);
     b.file_threads = threads ? threads : bd_cpu_count();
     b.deferred = calloc(n ? n : 1, 1);
     b.workers = calloc(b.threads, sizeof *b.workers);
@@ -187,7 +191,7 @@ bd_status bd_hash_files(bd_dir *root, bd_hash_job *jobs, size_t n, unsigned thre
         if (!(b.workers[w].buf = malloc(BD_READ_BLOCK)) || !(b.workers[w].small = malloc(SMALL_BUF)))
             rc = bd_fail(e, BD_E_NOMEM, ENOMEM, "malloc", BD_PATH_AS_GIVEN, 0);
     if (rc == BD_OK)
-        rc = bd_parallel_for(n, CLAIM_RUN, b.threads, hash_run, &b, p, e);
+        rc = bd_parallel_for(n, b.run, b.threads, hash_run, &b, p, e);
     /* big files, one after the other, each split over every thread */
     for (size_t i = 0; rc == BD_OK && i < n; i++)
         if (b.deferred[i]) {

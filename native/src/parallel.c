@@ -100,6 +100,17 @@ unsigned bd_parallel_workers(size_t n, size_t batch, unsigned threads)
     return threads;
 }
 
+size_t bd_parallel_run(size_t n, size_t batch, unsigned threads)
+{
+    if (threads == 0)
+        threads = bd_cpu_count();
+    if (batch == 0)
+        batch = 1;
+    if (n / threads >= batch)
+        return batch;
+    return n > threads ? (n + threads - 1) / threads : 1;
+}
+
 bd_status bd_parallel_for(size_t n, size_t batch, unsigned threads, bd_run_fn fn, void *ctx,
                           bd_progress *p, bd_error *e)
 {

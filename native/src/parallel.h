@@ -28,4 +28,9 @@ bd_status bd_parallel_for(size_t n, size_t batch, unsigned threads, bd_run_fn fn
  * state before calling it). */
 unsigned bd_parallel_workers(size_t n, size_t batch, unsigned threads);
 
+/* The run length for n items on up to `threads` threads (0: one per CPU): `batch`, or
+ * shorter when n holds fewer runs than threads, so that every thread gets a share.  For
+ * items that wait on a device (cold files), threads in flight matter more than long runs. */
+size_t bd_parallel_run(size_t n, size_t batch, unsigned threads);
+
 #endif

@@ -1,11 +1,16 @@
 /* scan.c: the tree scan of bd_scan.h, written only against the platform interface.
  *
  * Two phases.  The walk lists directories on one or more threads: each directory is a
- * task on a shared LIFO stack, opened relative to its parent's handle; its entries are
- * appended in batches to one shared entry array (full paths and link targets to the
- * arena), each batch recorded as a "run" of its directory's children, sorted by name by
- * the worker that listed it (a subdirectory twice: itself by "name", its contents by
- * "name/").  Then the ordering phase, on the caller's thread, visits directories depth
+ * task on a shared LIFO stack.  A subdirectory is opened (no-follow, relative to its
+ * parent's handle) as soon as its parent's listing meets it, and its metadata read from
+ * that handle, which its task carries: one call fewer than a stat by name and a later
+ * open, and its parent's handle need not stay open for it.  Beyond MAX_AHEAD handles so
+ * held, a subdirectory is read by name instead and opened when its task is taken, from its
+ * parent's handle (cached, at most MAX_CACHED, else reopened), and checked to be the one
+ * listed.  A directory's entries are appended in batches to one shared entry array (full
+ * paths and link targets to the arena), each batch recorded as a "run" of its directory's
+ * children, sorted by name by the worker that listed it (a subdirectory twice: itself by
+ * "name", its contents by "name/").  Then the ordering phase, on the caller's thread, visits directories depth
  * first, taking each one's children in that order (only a directory listed in several runs
  * is sorted again), which yields the byte order of full paths, and permutes the entry array
  * in place.
@@ -27,6 +32,11 @@
 #define TICK_EVERY 1024          /* entries between two progress checkpoints */
 #define IDLE_TICK_NS 100000000ULL
 #define MAX_VOLUMES 65535u
+#define CARRY_CHUNK 16u          /* handles a worker may open ahead per lock hold */
+/* The handles held: most opened ahead for directories still to list (wide directories
+ * need many), the rest cached for subdirectories still to open from them by name. */
+#define MAX_CACHED (BD_SCAN_MAX_OPEN / 4)
+#define MAX_AHEAD (BD_SCAN_MAX_OPEN - MAX_CACHED)
 
 #define ATOMIC_LOAD(p) bd_atomic_load_int(p)
 #define ATOMIC_STORE(p, v) bd_atomic_store_int((p), (v))
@@ -42,7 +52,8 @@ struct bd_scan {
 
 /* A directory met during the walk; dir 0 is the root. */
 typedef struct scan_dir {
-    bd_dir *handle;       /* open while subdirectories wait to be opened from it */
+    bd_dir *handle;       /* open while subdirectories wait to be opened from it, or from
+                           * its parent's listing until its own task takes it */
     uint32_t entry;       /* its entry; NO_INDEX for the root */
     uint32_t parent;      /* parent dir; NO_INDEX for the root */
     uint32_t pending;     /* subdirectories not opened yet, +1 while it is being listed */
@@ -89,7 +100,9 @@ typedef struct walk {
     uint64_t *volumes;
     size_t nvolumes, volumes_cap;
     unsigned busy;            /* workers listing a directory */
-    unsigned open_handles;
+    size_t open_handles;      /* in dirs[].handle, the root's included */
+    size_t ahead;             /* of those, opened ahead for directories not taken yet */
+    size_t reserved;          /* the workers' budgets, and handles in their batches */
     bd_error err;             /* the first failure */
 } walk;
 
@@ -109,6 +122,9 @@ typedef struct worker {
     bd_dir *handle;           /* the directory, once opened */
     int published;            /* handle is in dirs[dir], pinned by this task (pending) */
     bd_scan_entry batch[BATCH_ENTRIES];
+    bd_dir *carried[BATCH_ENTRIES];      /* a subdirectory of the batch, opened ahead */
+    unsigned budget;                     /* handles it may still open ahead (w->reserved) */
+    int budget_spent;                    /* the walk had none left to give this task */
     uint32_t nbatch;
     sort_item items[2 * BATCH_ENTRIES];  /* the batch sorted by name (sort_batch) */
     uint32_t order[2 * BATCH_ENTRIES];   /* ... as run codes */
@@ -210,6 +226,42 @@ static void drop_handle(walk *w, uint32_t dir)
     w->open_handles--;
 }
 
+/* Handles cached for subdirectories still to open from them.  Locked. */
+static size_t cached(const walk *w)
+{
+    return w->open_handles - w->ahead;
+}
+
+/* Tops the worker's budget of handles to open ahead up to CARRY_CHUNK, within MAX_AHEAD
+ * for the whole walk.  Locked. */
+static void budget_locked(worker *k)
+{
+    walk *w = k->w;
+    size_t held = w->ahead + w->reserved;
+    size_t room = held < MAX_AHEAD ? MAX_AHEAD - held : 0;
+    unsigned grab = CARRY_CHUNK - k->budget;
+    if (grab > room)
+        grab = (unsigned)room;
+    k->budget += grab;
+    w->reserved += grab;
+    k->budget_spent = k->budget == 0;
+}
+
+/* Closes the handles of a batch that was not flushed and gives the budget back.  Locked. */
+static void release_locked(worker *k)
+{
+    walk *w = k->w;
+    for (uint32_t i = 0; i < k->nbatch; i++) {
+        if (k->carried[i]) {
+            bd_dir_close(k->carried[i]);
+            k->carried[i] = 0;
+            w->reserved--;
+        }
+    }
+    w->reserved -= k->budget;
+    k->budget = 0;
+}
+
 /* ---- opening directories ------------------------------------------------------------ */
 
 /* Opens `name` in parent and checks it is the directory the listing saw. */
@@ -269,7 +321,7 @@ static bd_status reopen_locked(walk *w, uint32_t dir, bd_dir **out, int *temp, b
     free(chain);
     if (rc != BD_OK)
         return rc;
-    if (w->open_handles < BD_SCAN_MAX_OPEN) {
+    if (cached(w) < MAX_CACHED) {
         set_handle(w, dir, h);
         *temp = 0;
     } else {
@@ -384,7 +436,14 @@ static bd_status flush_locked(worker *k)
             sd->first_run = sd->last_run = NO_INDEX;
             en->parent = id;
             w->tasks[w->ntasks++] = id;
-            w->dirs[k->dir].pending++;
+            if (k->carried[i]) {  /* its task needs no handle of its parent */
+                set_handle(w, id, k->carried[i]);
+                k->carried[i] = 0;
+                w->reserved--;
+                w->ahead++;
+            } else {
+                w->dirs[k->dir].pending++;
+            }
         }
     }
     uint32_t run = (uint32_t)w->nruns++;
@@ -406,6 +465,7 @@ static bd_status flush_locked(worker *k)
     if (subdirs)
         bd_cond_broadcast(w->wake);
     bd_progress_add(w->p, nb, k->batch_bytes);
+    budget_locked(k);
     k->nbatch = 0;
     k->sorted = 0;
     k->text_len = 0;
@@ -435,13 +495,72 @@ static bd_status checkpoint(worker *k)
     return BD_OK;
 }
 
-/* bd_dir_list callback: appends one entry to the batch.  Nonzero stops the listing, with
- * the reason in k->e. */
-static int on_entry(void *ctx, const char *name, size_t name_len, const bd_stat *st)
+/* A subdirectory met in the listing (listed: its metadata when the listing read it): opened
+ * now while the budget allows, its metadata read from the handle (*sub), else read by name
+ * (*sub NULL).  *gone when it vanished since the listing. */
+static bd_status read_subdir(worker *k, const char *name, size_t name_len, const bd_stat *listed,
+                             bd_stat *st, bd_dir **sub, int *gone)
+{
+    *sub = 0;
+    *gone = 0;
+    if (k->budget == 0 && !k->budget_spent) {
+        bd_mutex_lock(k->w->lock);
+        budget_locked(k);
+        bd_mutex_unlock(k->w->lock);
+    }
+    bd_error le;
+    bd_error_clear(&le);
+    if (k->budget > 0) {
+        bd_dir *d;
+        if (bd_dir_open_at(k->handle, name, name_len, &d, &le) == BD_OK) {
+            if (bd_dir_stat(d, st, &le) == BD_OK) {
+                k->budget--;
+                *sub = d;
+                return BD_OK;
+            }
+            bd_dir_close(d);
+        }
+        if (le.sys_errno == ENOENT) {
+            *gone = 1;
+            return BD_OK;
+        }
+        /* Anything else (a link swapped in, no permission): what the name is now decides,
+         * and a directory's task meets its error when it opens it. */
+        bd_error_clear(&le);
+    }
+    if (listed) {
+        *st = *listed;
+        return BD_OK;
+    }
+    if (bd_stat_at(k->handle, name, name_len, st, &le) == BD_OK)
+        return BD_OK;
+    if (le.sys_errno == ENOENT) {
+        *gone = 1;
+        return BD_OK;
+    }
+    k->e = le;
+    blame(k, name, name_len, &k->e);
+    return k->e.code;
+}
+
+/* bd_dir_list_lazy callback: appends one entry to the batch.  Nonzero stops the listing,
+ * with the reason in k->e. */
+static int on_entry(void *ctx, const char *name, size_t name_len, const bd_stat *listed)
 {
     worker *k = ctx;
     if (k->nbatch == BATCH_ENTRIES && flush(k) != BD_OK)
         return 1;
+    const bd_stat *st = listed;
+    bd_stat own;
+    bd_dir *sub = 0;
+    if (!listed || listed->kind == BD_KIND_DIR) {
+        int gone;
+        if (read_subdir(k, name, name_len, listed, &own, &sub, &gone) != BD_OK)
+            return 1;
+        if (gone)
+            return 0;
+        st = &own;
+    }
     size_t link_len = 0;
     if (st->kind == BD_KIND_SYMLINK || st->kind == BD_KIND_REPARSE) {
         bd_error le;
@@ -460,13 +579,13 @@ static int on_entry(void *ctx, const char *name, size_t name_len, const bd_stat 
         }
     }
     size_t path_len = k->prefix_len + name_len;
+    bd_scan_entry *en = &k->batch[k->nbatch];
     if (!RESERVE(k->text, k->text_cap, k->text_len + path_len + link_len)) {
         no_memory(&k->e);
-        return 1;
+        goto fail;
     }
-    bd_scan_entry *en = &k->batch[k->nbatch];
     if (volume_index(k, st->volume_id, &en->volume) != BD_OK)
-        return 1;
+        goto fail;
     en->path_off = k->text_len;
     en->path_len = (uint32_t)path_len;
     en->link_len = (uint32_t)link_len;
@@ -492,13 +611,19 @@ static int on_entry(void *ctx, const char *name, size_t name_len, const bd_stat 
     k->text_len += path_len + link_len;
     if (st->kind == BD_KIND_FILE)
         k->batch_bytes += st->size;
-    k->nbatch++;
+    k->carried[k->nbatch++] = sub;
     if (++k->since_tick >= TICK_EVERY) {
         k->since_tick = 0;
         if (checkpoint(k) != BD_OK)
             return 1;
     }
     return 0;
+fail:
+    if (sub) {
+        bd_dir_close(sub);
+        k->budget++;
+    }
+    return 1;
 }
 
 /* Takes dir from the stack as the worker's task: its path, what its parent saw, and the
@@ -514,13 +639,21 @@ static bd_status take_locked(worker *k, uint32_t dir)
     k->nbatch = 0;
     k->text_len = 0;
     k->batch_bytes = 0;
+    budget_locked(k);
     if (dir == 0) {
         k->handle = w->dirs[0].handle;
         k->published = 1;
         w->dirs[0].pending++;
         return BD_OK;
     }
-    k->holds_parent = 1;
+    /* A directory opened when its parent was listed holds nothing of its parent. */
+    k->holds_parent = w->dirs[dir].handle == 0;
+    if (!k->holds_parent) {
+        w->ahead--;  /* cached from now on, as a listed directory's handle is */
+        k->handle = w->dirs[dir].handle;
+        k->published = 1;
+        w->dirs[dir].pending++;
+    }
     k->seen = w->entries[w->dirs[dir].entry];
     k->seen_volume = w->volumes[k->seen.volume];
     if (!RESERVE(k->prefix, k->prefix_cap, (size_t)k->seen.path_len + 1))
@@ -528,6 +661,8 @@ static bd_status take_locked(worker *k, uint32_t dir)
     memcpy(k->prefix, w->arena + k->seen.path_off, k->seen.path_len);
     k->prefix[k->seen.path_len] = '/';
     k->prefix_len = (size_t)k->seen.path_len + 1;
+    if (!k->holds_parent)
+        return BD_OK;
     uint32_t parent = w->dirs[dir].parent;
     k->from = w->dirs[parent].handle;
     if (!k->from) {
@@ -569,7 +704,7 @@ static bd_status list_task(worker *k)
 {
     bd_error *e = &k->e;
     /* When on_entry stops the listing, e holds its reason (the first failure wins). */
-    bd_status rc = bd_dir_list(k->handle, on_entry, k, e) == BD_OK ? BD_OK : e->code;
+    bd_status rc = bd_dir_list_lazy(k->handle, on_entry, k, e) == BD_OK ? BD_OK : e->code;
     if (rc != BD_OK && rc != BD_E_CANCELLED && rc != BD_E_NOMEM && e->path_base == BD_PATH_AS_GIVEN)
         blame(k, e->path[0] ? e->path : 0, strlen(e->path), e);  /* e->path: a name or "" */
     return rc;
@@ -591,9 +726,10 @@ static bd_status finish_locked(worker *k, bd_status rc)
     }
     if (rc == BD_OK)
         rc = flush_locked(k);
+    release_locked(k);
     if (k->published) {
         scan_dir *d = &w->dirs[k->dir];
-        if (--d->pending == 0 || (w->open_handles > BD_SCAN_MAX_OPEN && d->users == 0))
+        if (--d->pending == 0 || (cached(w) > MAX_CACHED && d->users == 0))
             drop_handle(w, k->dir);  /* pending subdirectories will reopen it */
     } else if (k->handle) {
         bd_dir_close(k->handle);  /* never shared: nothing was pushed from it */

@@ -96,6 +96,8 @@ TEST(file_clone_auto_and_copy)
     int a = w ? -9 : clone_and_check(sb, "src", "auto", BD_CLONE_AUTO, data, n, &r);
     bd_copy_result r2;
     int b = w ? -9 : clone_and_check(sb, "src", "never", BD_CLONE_NEVER, data, n, &r2);
+    bd_copy_result r3;  /* the read-soon hint changes no byte and no method */
+    int c = w ? -9 : clone_and_check(sb, "src", "soon", BD_CLONE_AUTO | BD_CLONE_READ_SOON, data, n, &r3);
     free(data);
     ASSERT_INT(w, ==, 0);
     ASSERT_INT(a, ==, 0);
@@ -104,6 +106,8 @@ TEST(file_clone_auto_and_copy)
     ASSERT(r2.method != BD_METHOD_CLONE && r2.method != BD_METHOD_NONE);
     ASSERT_INT(r2.bytes_cloned, ==, 0);
     ASSERT_INT(r2.bytes_copied, ==, n);
+    ASSERT_INT(c, ==, 0);
+    ASSERT_INT(r3.method, ==, r.method);
 }
 
 TEST(file_clone_empty)
@@ -147,6 +151,9 @@ TEST(file_clone_errors_leave_nothing)
     /* Contradictory flags are a caller bug. */
     ASSERT_STATUS(bd_file_clone_at(sb->dir, S("src"), sb->dir, S("dst"),
                                    BD_CLONE_REQUIRE | BD_CLONE_NEVER, 0, &r, &e), BD_E_INVAL, &e);
+    ASSERT(!exists(sb->dir, "dst"));
+    /* So is a flag nobody defined. */
+    ASSERT_STATUS(bd_file_clone_at(sb->dir, S("src"), sb->dir, S("dst"), 0x80, 0, &r, &e), BD_E_INVAL, &e);
     ASSERT(!exists(sb->dir, "dst"));
 }
 

@@ -309,7 +309,8 @@ bd_status bd_win_clone_with(bd_dir *src, const char *src_name, size_t src_len, b
                             const char *dst_name, size_t dst_len, uint32_t flags,
                             uint32_t methods, bd_progress *p, bd_copy_result *r, bd_error *e)
 {
-    if ((flags & ~(uint32_t)(BD_CLONE_REQUIRE | BD_CLONE_NEVER))
+    /* BD_CLONE_READ_SOON is a hint Windows does without (no readahead call for a handle) */
+    if ((flags & ~(uint32_t)(BD_CLONE_REQUIRE | BD_CLONE_NEVER | BD_CLONE_READ_SOON))
         || ((flags & BD_CLONE_REQUIRE) && (flags & BD_CLONE_NEVER)))
         return bd_fail(e, BD_E_INVAL, EINVAL, "clone flags", BD_PATH_AS_GIVEN, 0);
     bd_wname w;

@@ -101,6 +101,23 @@ def test_metadata_equals_lstat(tmp_path, threads):
     assert by_path[b"a.c"].nlink == 2 and by_path[b"a.c"].file_id == by_path[b"a.c.hard"].file_id
 
 
+@pytest.mark.parametrize("threads", THREADS)
+def test_directories_opened_ahead_and_by_name_agree_with_lstat(tmp_path, threads):
+    """150 subdirectories in one directory: the first are opened as its listing meets them
+    (3/4 of BD_SCAN_MAX_OPEN held so at most), the others read by name and opened later."""
+    for i in range(150):
+        (tmp_path / f"d{i:03d}" / "x").mkdir(parents=True)
+        (tmp_path / f"d{i:03d}" / "x" / "f").write_text(str(i))
+    before = fd_count()
+    s = scan(tmp_path, threads=threads)
+    assert fd_count() == before  # every handle opened ahead was closed
+    assert [e.path for e in s] == sorted(walked(tmp_path))
+    for e in s:
+        st = os.lstat(os.path.join(os.fsencode(tmp_path), e.path))
+        assert (e.mode, e.size, e.mtime_ns, e.ctime_ns, e.file_id, e.volume_id, e.nlink) == (
+            st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, st.st_nlink), e.path
+
+
 def test_one_thread_and_two_threads_agree(tmp_path):
     make_tricky_tree(tmp_path)
     for i in range(40):
@@ -343,6 +360,44 @@ def test_directory_swapped_for_a_link_never_redirects(tmp_path):
         stop.set()
         t.join()
     assert outcomes["ok"] > 0 and sum(outcomes.values()) > outcomes["ok"], outcomes  # the race happened
+
+
+def test_directory_swapped_for_a_link_after_its_listing_is_not_entered(tmp_path):
+    """The listing names a directory; before the scan opens it, it becomes a link out of the tree.
+
+    The progress callback runs on the listing thread at the 1024th entry (TICK_EVERY in
+    scan.c), so the entry listed right after it is swapped between its listing and its open.
+    """
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "secret").write_text("not in the tree")
+    for i in range(1100):
+        (root / f"f{i:04d}").write_bytes(b"")
+    for i in range(40):
+        (root / f"d{i:02d}").mkdir()
+    order = os.listdir(root)  # the order getdents64 gives the scan too
+    victim = next(n for n in order[1024:] if n.startswith("d"))
+    # Make it the 1025th entry: remove as many files listed before it as needed.
+    extra = [n for n in order[:order.index(victim)] if n.startswith("f")][:order.index(victim) - 1024]
+    for n in extra:
+        (root / n).unlink()
+    assert os.listdir(root).index(victim) == 1024
+    swapped = []
+
+    def progress(files, nbytes):
+        if not swapped:
+            os.rename(root / victim, tmp_path / "hold")
+            os.symlink(outside, root / victim)
+            swapped.append(files)
+
+    s = scan(root, progress=progress, threads=1)
+    assert swapped, "the callback never ran mid-listing"
+    by_path = {e.path: e for e in s}
+    assert by_path[victim.encode()].kind == Kind.SYMLINK  # what the name is when opened
+    assert by_path[victim.encode()].link_target == os.fsencode(outside)
+    assert not [p for p in by_path if p.startswith(victim.encode() + b"/") or p.endswith(b"secret")]
+    assert len(s) == 1100 - len(extra) + 40
 
 
 # --- progress and cancel ------------------------------------------------------------------

@@ -100,6 +100,39 @@ def test_bodega_manifest_is_lazy():
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(SRC)})
 
 
+# ---- drafts: contents read elsewhere -----------------------------------------------------
+
+def _regular_files(tree: Path) -> dict[bytes, int]:
+    return {os.fsencode(p.relative_to(tree)): p.stat().st_size
+            for p in tree.rglob("*") if p.is_file() and not p.is_symlink()}
+
+
+def test_a_draft_finished_with_contents_read_elsewhere_is_the_build(tree):
+    """A draft leaves every non-empty file unread (its path and size), and set_contents with
+    the hashes read elsewhere finishes it as build() would."""
+    draft = mf.build_draft(tree, unread_min=1)
+    assert {f.path: f.size for f in draft.unread} == {p: n for p, n in _regular_files(tree).items() if n}
+    with pytest.raises(errors.InvalidInput, match="never read"):
+        draft.manifest()
+    paths = [f.path for f in draft.unread]
+    digests = [blake3.blake3((tree / os.fsdecode(p)).read_bytes()).digest() for p in paths]
+    draft.set_contents(paths[:2], digests[:2], [f.size for f in draft.unread[:2]])
+    known = {path for path, _, _ in draft.hashed_rows()}
+    assert set(paths[:2]) <= known and not known & set(paths[2:])
+    draft.set_contents(paths[2:], digests[2:], [f.size for f in draft.unread[2:]])
+    assert draft.manifest().root == mf.build(tree).root
+
+
+def test_a_draft_refuses_contents_of_paths_it_does_not_list(tree):
+    draft = mf.build_draft(tree, unread_min=1)
+    with pytest.raises(errors.InvalidInput, match="nope.bin is not in this manifest"):
+        draft.set_contents([b"nope.bin"], [bytes(32)], [1])
+    with pytest.raises(errors.InternalError, match="file entries"):
+        draft.set_contents([b"a"], [bytes(32)], [1])  # a directory
+    with pytest.raises(errors.InternalError, match="one 32-byte hash"):
+        draft.set_contents([draft.unread[0].path], [bytes(31)], [1])
+
+
 # ---- the file -----------------------------------------------------------------------------
 
 def test_round_trip_with_and_without_stat_cache(tree, tmp_path):

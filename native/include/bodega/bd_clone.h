@@ -95,7 +95,8 @@ typedef struct bd_clone_job {
 
 /* Clones every job's file (under src_root, no component followed through a link) into a
  * new file dst_name of dst: data only, copy-on-write or not at all (never a copied byte),
- * created with the source's permission bits (less the umask; never set-id bits).  Up to
+ * created with the source's permission bits (less the umask; never set-id bits), its data
+ * asked for at once (BD_CLONE_READ_SOON: the caller reads each clone next, to hash it).  Up to
  * `threads` threads (0: one per CPU).  A file that fails gets its own status and the batch
  * goes on (a failed job leaves no destination).  Returns BD_OK once every job has a status,
  * BD_E_CANCELLED when cancelled (jobs not reached keep BD_E_CANCELLED), BD_E_NOMEM when the

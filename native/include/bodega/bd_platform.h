@@ -89,6 +89,12 @@ typedef int (*bd_dir_entry_fn)(void *ctx, const char *name, size_t name_len, con
  * between the listing and their stat are left out. */
 bd_status bd_dir_list(bd_dir *d, bd_dir_entry_fn fn, void *ctx, bd_error *e);
 
+/* Lists d like bd_dir_list, except that a subdirectory the listing itself names as one may
+ * be passed with st NULL, its metadata not read: a caller that opens it (bd_dir_open_at)
+ * reads it from the handle (bd_dir_stat), one call instead of two; other callers use
+ * bd_stat_at.  Where the listing carries metadata already (Windows), st is never NULL. */
+bd_status bd_dir_list_lazy(bd_dir *d, bd_dir_entry_fn fn, void *ctx, bd_error *e);
+
 /* Creates the child directory `name` (exclusive) with the given permission bits. */
 bd_status bd_dir_create_at(bd_dir *parent, const char *name, size_t name_len, uint32_t mode, bd_error *e);
 
@@ -169,6 +175,9 @@ typedef struct bd_copy_result {
 #define BD_CLONE_AUTO    0x0  /* clone, else fall back to the fastest copy */
 #define BD_CLONE_REQUIRE 0x1  /* clone or fail with BD_E_NOTSUP */
 #define BD_CLONE_NEVER   0x2  /* always copy (tests and benchmarks of the fallback) */
+#define BD_CLONE_READ_SOON 0x4  /* the caller reads the new file next: its data is asked for now
+                                   (a hint; a clone's pages are not the source's, so its first
+                                   read waits on the device) */
 
 /* Creates `dst_name` in dst (exclusive) with the data of `src_name` in src: cloned
  * copy-on-write where the volume can, else copied keeping holes.  Data only: metadata is

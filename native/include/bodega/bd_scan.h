@@ -14,7 +14,10 @@
  *     length work.  Special files (fifo, socket, device) are listed as BD_KIND_SPECIAL and
  *     never opened.
  *   - Mount points are entered (each entry records its volume).
- *   - At most BD_SCAN_MAX_OPEN directory handles are cached at once, whatever the depth.
+ *   - At most about BD_SCAN_MAX_OPEN directory handles are held at once, whatever the depth
+ *     and width: cached for subdirectories still to open from them, or opened ahead for
+ *     directories still to list (a subdirectory is opened as soon as its parent's listing
+ *     meets it, and its metadata read from that handle, while fewer are held).
  *
  * Errors (fail fast: the scan stops and nothing is returned):
  *   - the root cannot be opened: the platform's error for it, path as given (missing ->
@@ -26,9 +29,9 @@
  *     BD_E_UNSAFE_PATH or BD_E_CHANGED naming it;
  *   - a link target longer than 64 KiB: BD_E_INVAL (ENAMETOOLONG) naming the link;
  *   - cancelled through the bd_progress: BD_E_CANCELLED.
- * Entries that vanish while the scan runs are left out (a directory removed between its
- * listing and its opening is kept, empty): a scan of a live tree shows each directory as
- * it was when listed.
+ * Entries that vanish while the scan runs are left out (a directory removed after its
+ * metadata was read by name and before its opening is kept, empty): a scan of a live tree
+ * shows each directory as it was when listed.
  *
  * Threads: the walk runs on `threads` threads (the caller's thread included; 0 = one per
  * CPU, at most BD_SCAN_MAX_THREADS).  Progress counts entries (files_done) and the sizes of
@@ -44,7 +47,7 @@
 #include "bd_platform.h"
 
 #define BD_SCAN_MAX_THREADS 8
-#define BD_SCAN_MAX_OPEN 128     /* directory handles kept open at once */
+#define BD_SCAN_MAX_OPEN 128     /* directory handles held open at once */
 #define BD_SCAN_NO_PARENT UINT32_MAX
 
 /* One entry; 96 bytes.  Fields mean what they mean in bd_stat. */

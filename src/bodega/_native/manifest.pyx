@@ -180,6 +180,34 @@ cdef class Table:
         memcpy(self.m.hash + 32 * i, <const char *>digest, 32)
         self.m.size[i] = size
 
+    def set_contents(self, list paths, const uint8_t[::1] digests, list sizes) -> int:
+        """set_content for many file entries named by path (digests: their 32-byte hashes
+        back to back); the position in paths of the first path not in the table, else -1."""
+        cdef Py_ssize_t k, n = len(paths)
+        cdef size_t i
+        cdef bytes path
+        if digests.shape[0] != 32 * n or len(sizes) != n:
+            raise errors.InternalError("set_contents needs one 32-byte hash and one size per path")
+        for k in range(n):
+            path = paths[k]
+            i = bd_mf_find(self.m, path, len(path))
+            if i == <size_t>-1:
+                return k
+            if self.m.kind[i] != 1:
+                raise errors.InternalError(f"set_contents needs file entries (entry {i})")
+            memcpy(self.m.hash + 32 * i, &digests[32 * k], 32)
+            self.m.size[i] = <uint64_t>sizes[k]
+        return -1
+
+    def path_sizes(self, indices) -> list:
+        """(path, size) of the entries at indices, in order."""
+        cdef Py_ssize_t i
+        out = []
+        for i in indices:
+            self._check(i)
+            out.append((self._path(i), self.m.size[i]))
+        return out
+
     def link_hashes(self) -> None:
         """Gives every hard link its first name's hash and metadata (after set_content)."""
         with nogil:

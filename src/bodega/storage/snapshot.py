@@ -412,13 +412,11 @@ class SnapshotEngine:
                 break
             more, puts = self._store_files(tree, files, w, progress, cancel)
             added += more
-            suspects = set()
-            for f, put in zip(files, puts):
-                old = getattr(f, "digest", None)
-                if old != put.digest:
-                    draft.set_content(f.path, put.digest, put.size)
-                    if old is not None:
-                        suspects.add(old)
+            got = [(f.path, getattr(f, "digest", None), put) for f, put in zip(files, puts)]
+            changed = [(path, put) for path, old, put in got if old != put.digest]
+            draft.set_contents([path for path, _ in changed], [put.digest for _, put in changed],
+                               [put.size for _, put in changed])
+            suspects = {old for _, old, put in got if old is not None and old != put.digest}
             files = []
             if not suspects:
                 return draft.manifest(), added

@@ -40,7 +40,8 @@ STREAM_PIECE = 8 << 20
 # Reads in flight when a batch of fresh clones is hashed: a clone is not in the page cache
 # (its file's pages are not its own), so its reads wait on the device; measured on XFS, 8
 # readers hash cold clones about as fast as 1 hashes the source's cached pages (4x faster
-# than 1 reader).
+# than 1 reader).  The native batch spreads even a few clones over them, and each clone's
+# reads were asked for when it was made (bd_clone_files), so they overlap the clone pass.
 CLONE_READERS = 8
 # Packs read outside the published pack index before a new one is published: opening a
 # store reads at most this many pack indexes besides the one file, and a snapshot (a pack

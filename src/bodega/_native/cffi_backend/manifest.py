@@ -166,6 +166,35 @@ class Table:
         ffi.memmove(self._m.hash + 32 * i, digest, 32)
         self._m.size[i] = size
 
+    def set_contents(self, paths: list, digests: bytes, sizes: list) -> int:
+        """set_content for many file entries named by path (digests: their 32-byte hashes
+        back to back); the position in paths of the first path not in the table, else -1."""
+        if not isinstance(paths, list) or not isinstance(sizes, list):
+            raise TypeError("paths and sizes must be lists")
+        view = memoryview(digests)
+        if view.nbytes != 32 * len(paths) or len(sizes) != len(paths):
+            raise errors.InternalError("set_contents needs one 32-byte hash and one size per path")
+        m = self._m
+        for k, path in enumerate(paths):
+            i = self.find(path)
+            if i < 0:
+                return k
+            if m.kind[i] != 1:
+                raise errors.InternalError(f"set_contents needs file entries (entry {i})")
+            if sizes[k] < 0 or sizes[k] >= 2 ** 64:
+                raise OverflowError("size out of range")
+            ffi.memmove(m.hash + 32 * i, view[32 * k:32 * k + 32], 32)
+            m.size[i] = sizes[k]
+        return -1
+
+    def path_sizes(self, indices: object) -> list:
+        """(path, size) of the entries at indices, in order."""
+        out = []
+        for i in indices:
+            i = self._check(i)
+            out.append((self._path(i), self._m.size[i]))
+        return out
+
     def link_hashes(self) -> None:
         """Gives every hard link its first name's hash and metadata (after set_content)."""
         lib.bd_mf_link_hashes(self._m)
