@@ -191,17 +191,9 @@ def _parent_and_name(rel: bytes) -> tuple[bytes, bytes]:
 def write_files(writer: ObjectWriter, root: Dir, items: list[tuple[bytes, Entry]], threads: int,
                 written: Written, progress: Progress | None = None) -> None:
     """Writes each (path below root, entry) file on worker threads, in batches in path order
-    (each batch's directories opened once): the packed files first, then the loose ones.
-
-    Apart because a packed batch is Python work (decoding, checking) then one native call,
-    and a loose file a few native calls each: mixed, a thread back from a short native call
-    waits for the GIL while another decodes (the switch interval, per call).
-    """
+    (each batch's directories opened once)."""
     ordered = sorted(items, key=lambda item: item[0].rpartition(b"/"))
-    loose = writer.store.unpacked({e.hash for _, e in ordered})
-    packed = [item for item in ordered if item[1].hash not in loose]
-    rest = [item for item in ordered if item[1].hash in loose]
-    batches = [part[i:i + BATCH] for part in (packed, rest) for i in range(0, len(part), BATCH)]
+    batches = [ordered[i:i + BATCH] for i in range(0, len(ordered), BATCH)]
     done = 0
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         for results in pool.map(lambda batch: writer.write_many(root, batch), batches):

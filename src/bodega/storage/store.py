@@ -337,8 +337,8 @@ class ObjectStore:
         """Whether an object is packed (a lookup that builds no entry)."""
         return digest in self._index or digest in self._table
 
-    def unpacked(self, digests: set[bytes]) -> set[bytes]:
-        """The digests no pack holds (loose objects, or missing ones)."""
+    def _unpacked(self, digests: set[bytes]) -> set[bytes]:
+        """The digests no pack holds."""
         return self._table.missing(digests.difference(self._index))
 
     def _reload(self) -> None:
@@ -952,7 +952,7 @@ class StoreWriter:
         """The digests that are neither in the store nor put in this session (one bulk lookup)."""
         if self.force:
             return {d for d in digests if not self._known(d)}
-        left = self.store.unpacked(set(digests).difference(self._pending))
+        left = self.store._unpacked(set(digests).difference(self._pending))
         return left.difference(self._loose()) if left else left
 
     def _known(self, digest: bytes) -> bool:
