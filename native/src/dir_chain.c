@@ -105,3 +105,35 @@ bd_status bd_chain_open_parent(dir_chain *c, bd_dir *root, const char *path, siz
     return chain_enter(c, root, path, dir_len, dir, e);
 }
 
+
+bd_status bd_chain_open_dir(dir_chain *c, bd_dir *root, const char *path, size_t path_len, bd_dir **dir,
+                            bd_error *e)
+{
+    if (!path_ok(path, path_len))
+        return bd_fail(e, BD_E_INVAL, EINVAL, "path", BD_PATH_AS_GIVEN, 0);
+    return chain_enter(c, root, path, path_len, dir, e);
+}
+
+bd_status bd_chain_each(size_t n, int reverse, bd_chain_step step, void *ctx, bd_progress *p, size_t *done,
+                        bd_error *e)
+{
+    dir_chain chain;
+    memset(&chain, 0, sizeof chain);
+    bd_status rc = BD_OK;
+    size_t k = 0;
+    for (; k < n; k++) {
+        uint64_t bytes = 0;
+        rc = step(ctx, &chain, reverse ? n - 1 - k : k, &bytes, e);
+        if (rc != BD_OK)
+            break;
+        bd_progress_add(p, 1, bytes);
+        rc = bd_progress_tick(p, 0, e);
+        if (rc != BD_OK) {
+            k++;
+            break;
+        }
+    }
+    bd_chain_free(&chain);
+    *done = k;
+    return rc;
+}

@@ -4,16 +4,12 @@
 #include "bodega/bd_write.h"
 #include "dir_chain.h"
 
-static bd_status write_one(dir_chain *chain, bd_dir *root, const bd_new_file *f, bd_stat *after, bd_error *e)
+/* Creates name in d with f's data and metadata; on failure nothing is left at name. */
+static bd_status write_at(bd_dir *d, const char *name, size_t name_len, const bd_new_file *f, bd_stat *after,
+                          bd_error *e)
 {
-    bd_dir *d;
-    const char *name;
-    size_t name_len;
-    bd_status rc = bd_chain_open_parent(chain, root, f->path, f->path_len, &d, &name, &name_len, e);
-    if (rc != BD_OK)
-        return rc;
     bd_file *out;
-    rc = bd_file_create_at(d, name, name_len, &out, e);
+    bd_status rc = bd_file_create_at(d, name, name_len, &out, e);
     if (rc != BD_OK)
         return rc;
     bd_stat st;
@@ -38,27 +34,31 @@ static bd_status write_one(dir_chain *chain, bd_dir *root, const bd_new_file *f,
     return rc;
 }
 
+typedef struct files_job {
+    bd_dir *root;
+    const bd_new_file *files;
+    bd_stat *after;
+} files_job;
+
+static bd_status write_one(void *ctx, dir_chain *chain, size_t i, uint64_t *bytes, bd_error *e)
+{
+    files_job *job = ctx;
+    const bd_new_file *f = &job->files[i];
+    bd_dir *d;
+    const char *name;
+    size_t name_len;
+    bd_status rc = bd_chain_open_parent(chain, job->root, f->path, f->path_len, &d, &name, &name_len, e);
+    if (rc == BD_OK)
+        rc = write_at(d, name, name_len, f, job->after ? &job->after[i] : NULL, e);
+    if (rc != BD_OK)
+        bd_error_set_path(e, BD_PATH_DST, f->path, f->path_len);
+    *bytes = f->size;
+    return rc;
+}
+
 bd_status bd_files_write(bd_dir *root, const bd_new_file *files, size_t n, bd_stat *after, bd_progress *p,
                          size_t *done, bd_error *e)
 {
-    dir_chain chain;
-    memset(&chain, 0, sizeof chain);
-    bd_status rc = BD_OK;
-    size_t i = 0;
-    for (; i < n; i++) {
-        rc = write_one(&chain, root, &files[i], after ? &after[i] : NULL, e);
-        if (rc != BD_OK) {
-            bd_error_set_path(e, BD_PATH_DST, files[i].path, files[i].path_len);
-            break;
-        }
-        bd_progress_add(p, 1, files[i].size);
-        rc = bd_progress_tick(p, 0, e);
-        if (rc != BD_OK) {
-            i++;
-            break;
-        }
-    }
-    bd_chain_free(&chain);
-    *done = i;
-    return rc;
+    files_job job = {root, files, after};
+    return bd_chain_each(n, 0, write_one, &job, p, done, e);
 }

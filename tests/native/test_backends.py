@@ -158,6 +158,13 @@ BAD_CALLS = {
     "a file to write with half an owner": lambda m, d: m["tree"].Dir.open(d).write_files(
         [(b"new", b"x", 0o644, 0, 0, None)]),
     "a file to write given as a pair": lambda m, d: m["tree"].Dir.open(d).write_files([(b"new", b"x")]),
+    "a directory to create that exists": lambda m, d: m["tree"].Dir.open(d).create_dirs([b"sub"]),
+    "a directory to create given as text": lambda m, d: m["tree"].Dir.open(d).create_dirs(["new"]),
+    "a directory to finish through a link": lambda m, d: m["tree"].Dir.open(d).finish_dirs(
+        [(b"sub", 0o755, 0), (b"link", 0o700, 0)]),
+    "a directory to finish with half an owner": lambda m, d: m["tree"].Dir.open(d).finish_dirs(
+        [(b"sub", 0o755, 0, 0, None)]),
+    "a directory to finish given as a pair": lambda m, d: m["tree"].Dir.open(d).finish_dirs([(b"sub", 0o755)]),
     "an unknown fault step": lambda m, d: m["fault"].step("explode", None),
     "a negative process id": lambda m, d: m["process"].pid_alive(-1),
 }

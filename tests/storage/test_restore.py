@@ -105,6 +105,38 @@ def test_a_full_restore_keeps_the_root_mode(where):
     assert mf.build(tree).root_hex == eng.info("s1").root
 
 
+def test_a_directory_swapped_for_a_link_before_its_meta_is_set_stops_the_restore(where, monkeypatch):
+    from bodega.storage import materialize as mat
+
+    tree, outside = where / "tree", where / "outside"
+    (tree / "d").mkdir(parents=True)
+    (tree / "d" / "f").write_bytes(b"x")
+    os.chmod(tree / "d", 0o777)
+    outside.mkdir()
+    os.chmod(outside, 0o700)
+    os.utime(outside, ns=(1, 1_000_000_000))
+    eng = engine_at(where)
+    eng.create(tree, where / "state", "s1")
+    (tree / "d" / "f").write_bytes(b"changed")
+    swapped = []
+    write_files = mat.write_files
+
+    def write_files_then_swap(writer, root, *args, **kw):
+        write_files(writer, root, *args, **kw)
+        staged = Path(os.fsdecode(root.path))
+        os.rename(staged / "d", staged / "d-away")
+        os.symlink(outside, staged / "d")
+        swapped.append(staged)
+
+    monkeypatch.setattr(mat, "write_files", write_files_then_swap)
+    with pytest.raises(errors.UnsafePath):
+        eng.restore(tree, where / "state", "s1", in_place=False)
+    assert swapped  # the swap happened between the files and the finishing pass
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o700 and outside.stat().st_mtime_ns == 1_000_000_000
+    assert (tree / "d" / "f").read_bytes() == b"changed"  # the live tree is untouched
+    assert not swapped[0].exists()  # the staging is gone
+
+
 def _hardlinked(root: Path) -> Path:
     (root / "a").mkdir(parents=True)
     (root / "a" / "one").write_bytes(b"shared bytes" * 1000)

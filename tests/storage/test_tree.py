@@ -283,3 +283,38 @@ def test_write_files_writes_a_batch_never_through_a_link_and_stops_when_told(tmp
     assert (root / "top").stat().st_mtime_ns == 1_600_000_000_000_000_000
     assert list(outside.iterdir()) == []
     assert seen == [(1, 2)] and (root / "one").exists() and not (root / "two").exists()
+
+
+def test_create_and_finish_dirs_give_each_its_meta_never_through_a_link(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    os.chmod(outside, 0o755)
+    os.utime(outside, ns=(1, 1_000_000_000))
+    dirs = [(b"a", 0o500, 1_500_000_000_000_000_000), (b"a/b", 0o750, 1_600_000_000_000_000_000),
+            (b"a/b/c", 0o700, 1_700_000_000_000_000_000), (b"z", 0o755, 1_400_000_000_000_000_000)]
+    with Tree.open(root) as t:
+        t.root.create_dirs([p for p, _, _ in dirs])
+        assert stat.S_IMODE((root / "a/b").stat().st_mode) == 0o700  # owner-only until finished
+        stats = t.root.finish_dirs(dirs)
+        # each after its subdirectories: a read-only parent is set last, no mtime moves after
+        assert [(stat.S_IMODE(s.mode), s.mtime_ns) for s in stats] == [(m, t_) for _, m, t_ in dirs]
+        assert stats[1].file_id == (root / "a/b").stat().st_ino
+        os.chmod(root / "a", 0o700)
+        os.rename(root / "a/b", root / "a/moved")
+        os.symlink(outside, root / "a/b")  # a directory swapped for a link before the finishing pass
+        with pytest.raises(errors.UnsafePath):
+            t.root.finish_dirs(dirs[:2])
+        with pytest.raises(errors.UnsafePath):
+            t.root.create_dirs([b"a/b/escaped"])
+        seen = []
+
+        def stop(done, nbytes):
+            seen.append(done)
+            raise errors.Cancelled("stop")
+
+        with pytest.raises(errors.Cancelled):
+            t.root.create_dirs([b"one", b"two"], 0o700, stop, 0)
+    assert list(outside.iterdir()) == []
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o755 and outside.stat().st_mtime_ns == 1_000_000_000
+    assert seen == [1] and (root / "one").is_dir() and not (root / "two").exists()

@@ -517,3 +517,16 @@ cdef extern from "bodega/bd_write.h" nogil:
 
     bd_status bd_files_write(bd_dir *root, const bd_new_file *files, size_t n, bd_stat *after, bd_progress *p,
                              size_t *done, bd_error *e)
+
+    ctypedef struct bd_new_dir:
+        const char *path
+        size_t path_len
+        uint32_t mode
+        int64_t mtime_ns
+        int owner
+        uint32_t uid, gid
+
+    bd_status bd_dirs_create(bd_dir *root, const bd_new_dir *dirs, size_t n, uint32_t mode, bd_progress *p,
+                             size_t *done, bd_error *e)
+    bd_status bd_dirs_finish(bd_dir *root, const bd_new_dir *dirs, size_t n, bd_stat *after, bd_progress *p,
+                             size_t *done, bd_error *e)

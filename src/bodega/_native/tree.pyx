@@ -24,7 +24,7 @@ from bodega._native.bd cimport (
     bd_file_clone_at, bd_copy_result, BD_LINK_DIR, BD_RENAME_NOREPLACE, BD_RENAME_EXCHANGE, BD_META_MODE,
     BD_META_TIMES, BD_META_OWNER, BD_CLONE_AUTO, BD_CLONE_REQUIRE, BD_CLONE_NEVER, BD_E_IO, BD_E_NOTSUP,
     bd_volume_sync, bd_file_lock, bd_file_sync_at, bd_file_create_mode_at, bd_file_open_write_at,
-    bd_new_file, bd_files_write,
+    bd_new_file, bd_files_write, bd_new_dir, bd_dirs_create, bd_dirs_finish,
 )
 from bodega._native._progress cimport ProgressBridge
 from bodega._native._status cimport raise_status
@@ -90,6 +90,24 @@ cdef uint32_t _meta(bd_stat *st, mode, mtime_ns, uid, gid) except? 0xFFFFFFFF:
         st.gid = <uint32_t>gid
         which |= BD_META_OWNER
     return which
+
+
+cdef int _new_dir(bd_new_dir *d, object path, object mode, object mtime_ns, object uid, object gid) except -1:
+    """Fills d for one directory of create_dirs or finish_dirs (path: bytes, kept alive by the caller)."""
+    if type(path) is not bytes:
+        raise TypeError("a directory's path is bytes")
+    if not path or b"\0" in path:
+        raise errors.InvalidInput(f"not a relative path: {os.fsdecode(path)!r}")
+    if (uid is None) != (gid is None):
+        raise errors.InvalidInput("an owner needs both uid and gid")
+    d.path = <bytes>path
+    d.path_len = len(path)
+    d.mode = mode
+    d.mtime_ns = mtime_ns
+    d.owner = uid is not None
+    d.uid = uid if uid is not None else 0
+    d.gid = gid if gid is not None else 0
+    return 0
 
 
 cdef class Dir:
@@ -505,6 +523,70 @@ cdef class Dir:
             for i in range(held):
                 PyBuffer_Release(&views[i])
             free(views)
+            free(after)
+            free(c)
+
+    def create_dirs(self, paths, mode=0o700, progress=None, interval_ns=100_000_000):
+        """Creates each directory of paths in order (relative to this directory, '/'-separated
+        names, a parent before its children), exclusive, with mode; one native call without
+        the GIL, never through a link.  progress(dirs, 0) is called at most every interval_ns
+        and may raise to stop; on failure those before the failing one stay."""
+        cdef Py_ssize_t n = len(paths), i
+        cdef bd_new_dir *c = <bd_new_dir *>malloc(max(n, 1) * sizeof(bd_new_dir))
+        cdef ProgressBridge bridge = ProgressBridge(progress)
+        cdef bd_error e
+        cdef bd_status rc
+        cdef size_t done = 0
+        cdef bd_dir *h = self._h()
+        cdef uint32_t m = mode
+        try:
+            if c == NULL:
+                raise MemoryError()
+            for i in range(n):
+                _new_dir(&c[i], paths[i], 0, 0, None, None)
+            bridge.c.interval_ns = interval_ns
+            bd_error_clear(&e)
+            with nogil:
+                rc = bd_dirs_create(h, c, n, m, &bridge.c if progress is not None else NULL, &done, &e)
+            if rc != BD_OK:
+                bridge.reraise()
+                raise_status(&e, None, self.path)
+        finally:
+            free(c)
+
+    def finish_dirs(self, dirs, progress=None, interval_ns=100_000_000):
+        """Gives each (path, mode, mtime_ns[, uid, gid]) directory of dirs (as create_dirs took
+        them, parents first) its owner (when uid and gid are given and not None), mode and
+        mtime, in reverse order (each after its subdirectories), each opened itself without
+        following a link (UnsafePath when a link took its place); one native call without the
+        GIL.  progress(dirs, 0) as in create_dirs.  Returns each directory's Stat after, in
+        the order of dirs."""
+        cdef Py_ssize_t n = len(dirs), i
+        cdef bd_new_dir *c = <bd_new_dir *>malloc(max(n, 1) * sizeof(bd_new_dir))
+        cdef bd_stat *after = <bd_stat *>malloc(max(n, 1) * sizeof(bd_stat))
+        cdef ProgressBridge bridge = ProgressBridge(progress)
+        cdef bd_error e
+        cdef bd_status rc
+        cdef size_t done = 0
+        cdef bd_dir *h = self._h()
+        try:
+            if c == NULL or after == NULL:
+                raise MemoryError()
+            for i in range(n):
+                item = dirs[i]
+                if len(item) not in (3, 5):
+                    raise TypeError("finish_dirs takes (path, mode, mtime_ns[, uid, gid]) tuples")
+                uid, gid = (item[3], item[4]) if len(item) == 5 else (None, None)
+                _new_dir(&c[i], item[0], item[1], item[2], uid, gid)
+            bridge.c.interval_ns = interval_ns
+            bd_error_clear(&e)
+            with nogil:
+                rc = bd_dirs_finish(h, c, n, after, &bridge.c if progress is not None else NULL, &done, &e)
+            if rc != BD_OK:
+                bridge.reraise()
+                raise_status(&e, None, self.path)
+            return [_stat(&after[i]) for i in range(n)]
+        finally:
             free(after)
             free(c)
 

@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 from bodega import errors
 from bodega.storage.manifest import Entry, Manifest
@@ -242,10 +242,8 @@ def write_tree(store: ObjectStore, manifest: Manifest, dest: Tree, *, threads: i
     alone = [(rel, e) for rel, e in hard if _relative(e.link, prefix) not in firsts]
     files += alone
     hard = [h for h in hard if h not in alone]
-    with DirChain(dest.root) as chain:
-        for rel, e in dirs:  # sorted by path: a parent before its children
-            parent, name = _parent_and_name(rel)
-            chain.get(split(parent)).mkdir_at(name, 0o700)  # owner-only while it is filled; its mode last
+    # Sorted by path: a parent before its children.  Owner-only while filled; their modes last.
+    dest.root.create_dirs([rel for rel, _ in dirs], 0o700, _cancel_check(cancel))
     with ObjectWriter(store, owners, cancel) as writer:
         write_files(writer, dest.root, files, threads, written, progress)
     with DirChain(dest.root) as chain:
@@ -262,7 +260,7 @@ def write_tree(store: ObjectStore, manifest: Manifest, dest: Tree, *, threads: i
         written.stats[e.path] = _lstat(dest, rel)
         written.stats[e.link] = _lstat(dest, first)  # a new name changed its ctime
         written.hardlinks += 1
-    finish_dirs(dest, dirs, owners, written)
+    finish_dirs(dest, dirs, owners, written, cancel)
     return written
 
 
@@ -285,14 +283,28 @@ def _lstat(t: Tree, rel: bytes) -> Stat:
     return st
 
 
-def finish_dirs(dest: Tree, dirs: Iterable[tuple[bytes, Entry]], owners: Owners, written: Written) -> None:
-    """Gives directories their mode, mtime (and owner), once everything inside them is written
-    (writing inside changes a directory's mtime; setting a child's metadata does not)."""
-    with DirChain(dest.root) as chain:
-        for rel, e in dirs:
-            parent, name = _parent_and_name(rel)
-            written.stats[e.path] = _set_and_stat(chain.get(split(parent)), name, owners.meta(e))
-            written.dirs += 1
+def finish_dirs(dest: Tree, dirs: list[tuple[bytes, Entry]], owners: Owners, written: Written,
+                cancel: Cancel | None = None) -> None:
+    """Gives directories (parents first) their mode, mtime (and owner) once everything inside
+    them is written (writing inside changes a directory's mtime; setting a child's metadata
+    does not), each after its subdirectories, in one native call."""
+    items = [(rel, owners.mode(e), e.mtime_ns, *owners.of(e)) for rel, e in dirs]
+    stats = dest.root.finish_dirs(items, _cancel_check(cancel))
+    for (_, e), st in zip(dirs, stats):
+        written.stats[e.path] = st
+    written.dirs += len(dirs)
+
+
+def _cancel_check(cancel: Cancel | None) -> Callable[[int, int], None] | None:
+    """A native call's progress callback that stops it when cancel says so (None: never)."""
+    if cancel is None:
+        return None
+
+    def check(done: int, size: int) -> None:
+        if cancel():
+            raise errors.Cancelled("restore cancelled")
+
+    return check
 
 
 def _set_and_stat(d: Dir, name: bytes, meta: dict[str, Any]) -> Stat:

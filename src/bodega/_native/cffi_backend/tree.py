@@ -80,6 +80,24 @@ def _dir_entry(ctx: object, name: object, name_len: int, st: object) -> int:
     return 0
 
 
+def _new_dirs(items: list) -> tuple[object, list]:
+    """The bd_new_dir array of (path, mode, mtime_ns, uid, gid) items, and what keeps its paths alive."""
+    c = ffi.new("bd_new_dir[]", max(len(items), 1))
+    keep = []
+    for i, (path, mode, mtime_ns, uid, gid) in enumerate(items):
+        if type(path) is not bytes:
+            raise TypeError("a directory's path is bytes")
+        if not path or b"\0" in path:
+            raise errors.InvalidInput(f"not a relative path: {os.fsdecode(path)!r}")
+        if (uid is None) != (gid is None):
+            raise errors.InvalidInput("an owner needs both uid and gid")
+        keep.append(ffi.from_buffer(path))
+        c[i].path, c[i].path_len = keep[-1], len(path)
+        c[i].mode, c[i].mtime_ns = mode, mtime_ns
+        c[i].owner, c[i].uid, c[i].gid = uid is not None, uid or 0, gid or 0
+    return c, keep
+
+
 class Dir:
     """An open directory, opened without following a link; entries are named one component at a time."""
 
@@ -348,6 +366,49 @@ class Dir:
             bridge.reraise()
             fail(e, None, self.path)
         return [_stat(after[i]) for i in range(done[0])]
+
+    def create_dirs(self, paths: list, mode: int = 0o700, progress: object = None,
+                    interval_ns: int = 100_000_000) -> None:
+        """Creates each directory of paths in order (relative to this directory, '/'-separated
+        names, a parent before its children), exclusive, with mode; one native call without
+        the GIL, never through a link.  progress(dirs, 0) is called at most every interval_ns
+        and may raise to stop; on failure those before the failing one stay."""
+        h = self._h()
+        c, keep = _new_dirs([(p, 0, 0, None, None) for p in paths])
+        bridge = ProgressBridge(progress)
+        bridge.c.interval_ns = interval_ns
+        done = ffi.new("size_t *")
+        e = new_error()
+        rc = lib.bd_dirs_create(h, c, len(paths), mode, bridge.c if progress is not None else ffi.NULL, done, e)
+        if rc != lib.BD_OK:
+            bridge.reraise()
+            fail(e, None, self.path)
+
+    def finish_dirs(self, dirs: list, progress: object = None, interval_ns: int = 100_000_000) -> list[Stat]:
+        """Gives each (path, mode, mtime_ns[, uid, gid]) directory of dirs (as create_dirs took
+        them, parents first) its owner (when uid and gid are given and not None), mode and
+        mtime, in reverse order (each after its subdirectories), each opened itself without
+        following a link (UnsafePath when a link took its place); one native call without the
+        GIL.  progress(dirs, 0) as in create_dirs.  Returns each directory's Stat after, in
+        the order of dirs."""
+        h = self._h()
+        items = []
+        for item in dirs:
+            if len(item) not in (3, 5):
+                raise TypeError("finish_dirs takes (path, mode, mtime_ns[, uid, gid]) tuples")
+            items.append((*item, None, None) if len(item) == 3 else tuple(item))
+        c, keep = _new_dirs(items)
+        n = len(items)
+        after = ffi.new("bd_stat[]", max(n, 1))
+        bridge = ProgressBridge(progress)
+        bridge.c.interval_ns = interval_ns
+        done = ffi.new("size_t *")
+        e = new_error()
+        rc = lib.bd_dirs_finish(h, c, n, after, bridge.c if progress is not None else ffi.NULL, done, e)
+        if rc != lib.BD_OK:
+            bridge.reraise()
+            fail(e, None, self.path)
+        return [_stat(after[i]) for i in range(n)]
 
     def open_read_at(self, name: bytes | str) -> File:
         """The regular file name opened for reading (UnsafePath for a link, SpecialFile for a fifo...)."""
