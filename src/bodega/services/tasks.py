@@ -51,7 +51,8 @@ _log = logging.getLogger(__name__)
 HEARTBEAT_INTERVAL = 1.0  # seconds between heartbeats (and cancel polls) of a running task
 STAGING_GRACE = timedelta(minutes=1)  # finished tasks' staging older than this is swept at open
 WAIT_POLL = 0.2
-PROGRESS_EVENT_INTERVAL = 0.25  # seconds between progress events, unless progress jumps 10 points
+PROGRESS_EVENT_INTERVAL = 0.25  # seconds between progress events, unless progress jumps PROGRESS_EVENT_STEP points
+PROGRESS_EVENT_STEP = 10
 
 ProgressCallback = Callable[[int], None]
 STATUS_LEVELS = {TaskStatus.FAILED: EventLevel.ERROR, TaskStatus.CANCELLED: EventLevel.WARNING}
@@ -243,7 +244,7 @@ class TaskContext:
         if self.on_progress is not None:
             self.on_progress(percent)
         now = time.monotonic()
-        if now - self._event_time >= PROGRESS_EVENT_INTERVAL or percent - self._event_percent >= 10:
+        if now - self._event_time >= PROGRESS_EVENT_INTERVAL or percent - self._event_percent >= PROGRESS_EVENT_STEP:
             self._event_time, self._event_percent = now, percent
             self.engine._record_progress(self, percent)
 
