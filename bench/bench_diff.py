@@ -73,7 +73,8 @@ class Setup:
         # (once, however many names it has left).
         inodes = {p.stat().st_ino for p in self.changed}
         chosen = set(self.changed)
-        self.link_partners = len({p.stat().st_ino for p in files if p not in chosen and p.stat().st_ino in inodes})
+        others = (p.stat().st_ino for p in files if p not in chosen)
+        self.link_partners = len({ino for ino in others if ino in inodes})
         for p in self.changed:
             tmp = p.with_name(p.name + ".bench-tmp")
             tmp.write_bytes(p.read_bytes() + b"changed\n")
