@@ -315,7 +315,7 @@ class ObjectStore:
             fresh = (r for r in rows if r[0] not in index)
             if len(table):  # the first pack's entry stays
                 fresh = (r for r in fresh if r[0] not in table)
-            index.update((r[0], make(PackEntry, name, *r[1:])) for r in fresh)
+            index.update({r[0]: make(PackEntry, name, r[1], r[2], r[3], r[4], r[5]) for r in fresh})
             self._packs.add(name)
 
     def _publish_table(self) -> None:
@@ -927,7 +927,7 @@ class StoreWriter:
         self._pending: set[bytes] = set()
         self._subdirs: set[str] = set()  # objects/xx directories known to exist
         self._loose_listed: set[bytes] | None = None
-        self.loose_written: dict[bytes, Path] = {}
+        self.loose_written: dict[bytes, str] = {}  # loose objects renamed in, not synced yet
         self.published_packs: list[str] = []
         self._sealed: list[tuple[str, list]] = []  # packs published, with their rows, not yet indexed
         self._added: list[object] = []  # what publishing each pack returned (uploads in flight)
@@ -989,7 +989,9 @@ class StoreWriter:
 
     def _add_blobs(self, items: Sequence[tuple[bytes, bytes | memoryview]]) -> list[int]:
         """_add_blob for many blobs, compressed together; the stored bytes each added (0: known)."""
-        fresh = [i for i, (digest, _) in enumerate(items) if not self._known(digest)]
+        digests = [digest for digest, _ in items]
+        absent = self.missing(digests)  # one bulk lookup for the batch
+        fresh = [i for i, digest in enumerate(digests) if digest in absent]
         encoded = self.store.encode_many([items[i][1] for i in fresh])
         added = [0] * len(items)
         records = [(items[i][0], stored, codec, len(items[i][1])) for i, (stored, codec) in zip(fresh, encoded)]
@@ -1130,15 +1132,18 @@ class StoreWriter:
         the file reaches, so its object is named by exactly the bytes it holds.  The file's
         stats vouch for nothing here: a write through a shared map moves none of them.
         """
-        names = [self.store._staging(".obj").name for _ in files]
+        stem = self.store._staging("").name  # one random name for the batch, a number per clone
+        names = [f"{stem}-{i}.obj" for i in range(len(files))]
         results = volume.clone_files(base, [f.path for f in files], self.store.tmp, names)
         staged = [name for name, got in zip(names, results) if got.error is None]
+        adopted = 0  # staged[:adopted] are objects now
         try:
             for got in results:
                 if got.error is not None and not isinstance(got.error, volume.CANNOT_CLONE):
                     raise got.error
             hashed = iter(hash_files_report(self.store.tmp, staged, threads=CLONE_READERS))
             out: list[Put | None] = []
+            tmp = os.fspath(self.store.tmp) + "/"
             for name, got in zip(names, results):
                 if got.error is not None:
                     out.append(None)
@@ -1146,28 +1151,28 @@ class StoreWriter:
                 h = next(hashed)
                 if h.error is not None:
                     raise h.error
-                out.append(self._adopt_clone(self.store.tmp / name, h.digest, h.size))
-                staged.remove(name)
+                out.append(self._adopt_clone(tmp + name, h.digest, h.size))
+                adopted += 1
         except BaseException:
-            for name in staged:
+            for name in staged[adopted:]:
                 remove_quietly(self.store.tmp / name)  # the clones not adopted yet
             raise
         return out
 
-    def _adopt_clone(self, staged: Path, digest: bytes, size: int) -> Put:
+    def _adopt_clone(self, staged: str | Path, digest: bytes, size: int) -> Put:
         """Renames a staged clone, hashed, into the objects (or drops it when the object is there)."""
         if self._known(digest):
-            staged.unlink()
+            os.unlink(staged)
             return Put(digest, 0, "known", size)
         dest = self.store._loose_str(digest)
-        sub = dest[:dest.rindex("/")]
+        sub = dest[:-65]  # objects/xx
         if sub not in self._subdirs:
             os.makedirs(sub, exist_ok=True)
             self._subdirs.add(sub)
         os.rename(staged, dest)
         with self._mutex:
             self._pending.add(digest)
-            self.loose_written[digest] = Path(dest)
+            self.loose_written[digest] = dest
             self.added_bytes += size
             self.added_objects += 1
         return Put(digest, size, "clone", size)
@@ -1230,10 +1235,10 @@ class StoreWriter:
                 # have run meanwhile, so what this session found stored cannot be trusted.
                 raise errors.StoreBusy("the store lock across hosts was lost (the catalogue server restarted?): "
                                        "nothing is published; try again")
-            if self.loose_written:
-                volume.sync_files(list(self.loose_written.values()), self.store.objects_dir)
-                for d in sorted({p.parent for p in self.loose_written.values()}):
-                    volume.fsync_path(d)
+            if self.loose_written and not volume.sync_files(list(self.loose_written.values()), self.store.objects_dir):
+                # flushed one by one: their directories' entries (the renames) too
+                for d in sorted({os.path.dirname(p) for p in self.loose_written.values()}):
+                    volume.fsync_path(Path(d))
             sealed, self._sealed = self._sealed, []
             for name, rows in sealed:
                 self.store.learn_pack(name, rows)
