@@ -416,11 +416,19 @@ class SnapshotEngine:
                 break
             more, puts = self._store_files(tree, files, w, progress, cancel)
             added += more
-            got = [(f.path, getattr(f, "digest", None), put) for f, put in zip(files, puts)]
-            changed = [(path, put) for path, old, put in got if old != put.digest]
-            draft.set_contents([path for path, _ in changed], [put.digest for _, put in changed],
-                               [put.size for _, put in changed])
-            suspects = {old for _, old, put in got if old is not None and old != put.digest}
+            paths: list[bytes] = []
+            digests: list[bytes] = []
+            sizes: list[int] = []
+            suspects = set()
+            for f, put in zip(files, puts):
+                old = getattr(f, "digest", None)
+                if old != put.digest:  # unread, or changed since the scan read it
+                    paths.append(f.path)
+                    digests.append(put.digest)
+                    sizes.append(put.size)
+                    if old is not None:
+                        suspects.add(old)
+            draft.set_contents(paths, digests, sizes)
             files = []
             if not suspects:
                 return draft.manifest(), added

@@ -305,17 +305,20 @@ class ObjectStore:
             if len(self._packs) - len(table.covers) >= REINDEX_AFTER:
                 self._publish_table()
 
-    def learn_pack(self, name: str, rows: Iterable[tuple[bytes, int, int, int, int, int]]) -> None:
-        """Indexes a pack this process just published from the rows it wrote (digest, offset,
-        stored and raw length, kind, codec), so the next refresh does not read it back."""
+    def learn_pack(self, name: str, entries: dict[bytes, PackEntry]) -> None:
+        """Indexes a pack this process just published from the entries of the rows it wrote
+        (pack_entries), so the next refresh does not read it back."""
         with self._mutex:
             if name in self._packs:
                 return
-            index, table, make = self._index, self._table, PackEntry.__new__
-            fresh = (r for r in rows if r[0] not in index)
+            index, table = self._index, self._table
             if len(table):  # the first pack's entry stays
-                fresh = (r for r in fresh if r[0] not in table)
-            index.update({r[0]: make(PackEntry, name, r[1], r[2], r[3], r[4], r[5]) for r in fresh})
+                absent = table.missing(set(entries))
+                if len(absent) < len(entries):
+                    entries = {d: e for d, e in entries.items() if d in absent}
+            kept = {d: index[d] for d in entries.keys() & index.keys()}
+            index.update(entries)
+            index.update(kept)
             self._packs.add(name)
 
     def _publish_table(self) -> None:
@@ -929,7 +932,7 @@ class StoreWriter:
         self._loose_listed: set[bytes] | None = None
         self.loose_written: dict[bytes, str] = {}  # loose objects renamed in, not synced yet
         self.published_packs: list[str] = []
-        self._sealed: list[tuple[str, list]] = []  # packs published, with their rows, not yet indexed
+        self._sealed: list[tuple[str, dict[bytes, PackEntry]]] = []  # packs published, not yet indexed
         self._added: list[object] = []  # what publishing each pack returned (uploads in flight)
         self.added_bytes = 0
         self.added_objects = 0
@@ -1064,10 +1067,11 @@ class StoreWriter:
         except BaseException:
             pack.abort()
             raise
+        entries = pack_entries(name, pack.rows)  # made by the thread that sealed it, not at commit
         with nullcontext() if locked else self._mutex:
             self._added.append(added)
             self.published_packs.append(name)
-            self._sealed.append((name, pack.rows))
+            self._sealed.append((name, entries))
 
     def put_file(self, path: str | os.PathLike[str]) -> Put:
         """Stores a regular file (never through a link) and returns its hash as read."""
@@ -1240,8 +1244,8 @@ class StoreWriter:
                 for d in sorted({os.path.dirname(p) for p in self.loose_written.values()}):
                     volume.fsync_path(Path(d))
             sealed, self._sealed = self._sealed, []
-            for name, rows in sealed:
-                self.store.learn_pack(name, rows)
+            for name, entries in sealed:
+                self.store.learn_pack(name, entries)
             self.store.refresh()
         except OSError as e:
             self.abort()
@@ -1268,6 +1272,13 @@ class StoreWriter:
         if self._lock_cm is not None:
             self._lock_cm.__exit__(None, None, None)
             self._lock_cm = None
+
+
+def pack_entries(name: str, rows: Sequence[tuple[bytes, int, int, int, int, int]]) -> dict[bytes, PackEntry]:
+    """The index entries of the pack named name from the rows written to it (digest, offset,
+    stored and raw length, kind, codec), the first row of a digest winning."""
+    make = PackEntry.__new__
+    return {r[0]: make(PackEntry, name, r[1], r[2], r[3], r[4], r[5]) for r in reversed(rows)}
 
 
 def _open_regular(path: str) -> File:
