@@ -514,3 +514,20 @@ def test_the_garbage_collector_is_paused_while_a_snapshot_stores_and_runs_again_
             assert not gc.isenabled()
         assert not gc.isenabled()
     assert gc.isenabled()
+
+
+def test_a_live_manifest_that_cannot_be_saved_fails_the_snapshot_before_its_head_moves(ext4_dir, monkeypatch):
+    # The stat cache is written beside the snapshot file, on another thread: its failure is
+    # still the snapshot's, and head.json keeps naming the last snapshot taken.
+    tree = make_tree(ext4_dir / "tree", files=10)
+    eng = engine_at(ext4_dir)
+    eng.create(tree, ext4_dir / "state", "s1")
+    (tree / "new.txt").write_bytes(b"new")
+
+    def full_disk(state_dir, m):
+        raise errors.NoSpace(28, "no space left to save the live manifest")
+
+    monkeypatch.setattr(SnapshotEngine, "_save_live", staticmethod(full_disk))
+    with pytest.raises(errors.NoSpace, match="live manifest"):
+        eng.create(tree, ext4_dir / "state", "s2", base="s1")
+    assert SnapshotEngine.head(ext4_dir / "state") == "s1"

@@ -325,9 +325,14 @@ class SnapshotEngine:
         base_full = self.manifest(base) if base is not None else None
         # The scan and the store make a few objects per file that live until the end and hold
         # no cycle, yet the collector would walk them again and again (3% of a first snapshot).
-        with _collector_paused(), self.store.writer() as w:
+        with _collector_paused(), self.store.writer() as w, ThreadPoolExecutor(max_workers=1) as saver:
             progress("scan", 0, 0)
             m, added = self._scan_and_store(tree, state_dir, w, progress, cancel, manifest)
+            # The tree's stat cache is written while the objects and the snapshot are made
+            # durable: it names the tree's content, whichever snapshot holds it (a scan checks
+            # that the store has what it vouches for).  Its root is computed first, here.
+            root_hex = m.root_hex
+            live_saved = saver.submit(self._save_live, state_dir, m)
             # Objects are durable before the snapshot that names them (still under the lock,
             # so gc cannot run between the two).
             w.commit_objects()
@@ -339,14 +344,14 @@ class SnapshotEngine:
                 big = len(delta) > DELTA_MAX_FRACTION * max(1, len(m))
                 if kind == "delta" or not (long_chain or big):
                     stype, stored = "delta", delta
-            info = SnapshotInfo(snap_id, stype, base if stype == "delta" else None, m.root_hex,
+            info = SnapshotInfo(snap_id, stype, base if stype == "delta" else None, root_hex,
                                 m.file_count(), m.total_file_bytes(), added,
                                 mat.now_ns(), writer_tag, m.files_read)
             self._write_snap(info, stored)
+            live_saved.result()
         with self._lock:
             self._full_cache[snap_id] = m
-        self._save_live(state_dir, m)
-        self._set_head(state_dir, snap_id, m.root_hex)
+        self._set_head(state_dir, snap_id, root_hex)
         progress("done", 1, 1)
         return info
 
