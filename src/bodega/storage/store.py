@@ -1011,18 +1011,21 @@ class StoreWriter:
         pack_max = self.store.config["pack_max"]
         with self._mutex:
             pending = self._pending
+            take: list[tuple[bytes, bytes | memoryview, int, int, int]] = []  # for the open pack
+            offset = self._pack.offset if self._pack is not None else HEADER.size
             for digest, stored, codec, raw_len in records:
                 if digest in pending:
                     out.append(0)
                     continue
-                if self._pack is None:
-                    self._pack = PackWriter(self.store._staging(".pack"))
-                self._pack.add(digest, stored, raw_len, BLOB, codec)
                 pending.add(digest)
                 out.append(len(stored))
-                if self._pack.offset >= pack_max:
-                    full.append(self._pack)
-                    self._pack = None
+                take.append((digest, stored, raw_len, BLOB, codec))
+                offset += len(stored)
+                if offset >= pack_max:  # this pack is full with this record
+                    full.append(self._add_to_pack(take))
+                    self._pack, take, offset = None, [], HEADER.size
+            if take:
+                self._add_to_pack(take)
             self.added_bytes += sum(out)
             self.added_objects += sum(1 for n in out if n)
         for i, pack in enumerate(full):
@@ -1033,6 +1036,13 @@ class StoreWriter:
                     rest.abort()
                 raise
         return out
+
+    def _add_to_pack(self, records: Sequence[tuple[bytes, bytes | memoryview, int, int, int]]) -> PackWriter:
+        """Appends records to the open pack, opening one first when there is none (caller holds the mutex)."""
+        if self._pack is None:
+            self._pack = PackWriter(self.store._staging(".pack"))
+        self._pack.add_many(records)
+        return self._pack
 
     def _append(self, digest: bytes, stored: bytes | memoryview, codec: int, raw_len: int, kind: int) -> int:
         """Appends one record to this writer's pack (unless another thread just did); its stored size."""
