@@ -94,8 +94,8 @@ def quote_path(path: bytes, is_dir: bool) -> str:
     return '"' + "".join(out) + suffix + '"'
 
 
-def _names(what: int) -> tuple[str, ...]:
-    return tuple(name for bit, name in NAMES.items() if what & bit)
+# The change names of every combination of bits, made once: a diff names each change.
+_NAMES_OF = [tuple(name for bit, name in NAMES.items() if what & bit) for what in range(2 * max(NAMES))]
 
 
 UNREAD_HASH = bytes(32)  # a file left unread (Draft.partial); no BLAKE3 digest is all zeros
@@ -163,9 +163,10 @@ class Diff:
     def of(cls, old: Manifest, new: Manifest, renames: bool = True) -> Diff:
         """Compares two full manifests (the entry comparison runs in the native core)."""
         raw = old._table.diff(new._table)
-        changes = [Change(new._table.path(ni) if ni is not None else old._table.path(oi),
-                          _names(what), old[oi] if oi is not None else None,
-                          new[ni] if ni is not None else None)
+        old_row, new_row, entry, names = old._table.row, new._table.row, Entry._make, _NAMES_OF
+        changes = [Change(new._table.path(ni) if ni is not None else old._table.path(oi), names[what],
+                          entry(old_row(oi)) if oi is not None else None,
+                          entry(new_row(ni)) if ni is not None else None)
                    for oi, ni, what in raw]
         if renames:
             changes = _pair_renames(changes)
