@@ -232,3 +232,14 @@ def test_diff_refuses_a_delta_side(tree):
 def test_missing_side_is_named(tree, tmp_path):
     with pytest.raises(errors.PathNotFound, match="nope"):
         mf.diff(tree, tmp_path / "nope")
+
+
+def test_a_damaged_manifest_against_a_tree_fails_on_the_callers_thread(tree, tmp_path):
+    """The manifest loads on a thread while the tree is scanned: its error reaches the caller."""
+    saved = tmp_path / "m.bgm"
+    mf.build(tree).save(saved)
+    data = bytearray(saved.read_bytes())
+    data[-1] ^= 0xFF  # the last block's bytes: its checksum fails
+    saved.write_bytes(bytes(data))
+    with pytest.raises(errors.ManifestCorrupt):
+        mf.diff(saved, tree)
