@@ -194,6 +194,10 @@ def test_unread_files_that_vanish_fail_when_shown(tree, tmp_path):
     (tree / "a" / "one.bin").unlink()
     with pytest.raises(errors.BodegaError):
         d.to_json()
+    with pytest.raises(errors.BodegaError):  # tried again, never shown with a zero hash
+        list(d)
+    (tree / "a" / "one.bin").write_bytes(b"shorter")
+    assert [c.new.hash for c in d] == [mf.build(tree).get("a/one.bin").hash]
 
 
 def test_tree_vs_tree_and_identical_sides(tree, tmp_path):

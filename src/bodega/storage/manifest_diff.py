@@ -11,11 +11,10 @@ Status codes, two columns like git's:
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from bodega.storage.manifest import Draft, Entry, Manifest, bytes_field
+from bodega.storage.manifest import Draft, Entry, Manifest, PathLike, bytes_field
 
 ADDED, DELETED, MODIFIED, TYPE, MODE, LINK, OWNER = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40
 NAMES = {ADDED: "added", DELETED: "deleted", MODIFIED: "modified", TYPE: "type-changed",
@@ -136,8 +135,8 @@ class Diff:
         """Reads the files left unread, then gives their changes' entries the hashes read."""
         if self._read_rest is None:
             return
-        read, self._read_rest = self._read_rest, None
-        read()
+        self._read_rest()  # when it fails, the next look tries again: no zero hash is ever shown
+        self._read_rest = None
         self._changes = [replace(c, old=_reread(self._old, c.old), new=_reread(self._new, c.new))
                          if _unread(c.old) or _unread(c.new) else c for c in self._changes]
 
@@ -173,7 +172,7 @@ class Diff:
         return cls(old, new, changes)
 
     @classmethod
-    def of_tree(cls, old: Manifest, draft: Draft, path: str | os.PathLike[str], threads: int = 0,
+    def of_tree(cls, old: Manifest, draft: Draft, path: PathLike, threads: int = 0,
                 renames: bool = True) -> Diff:
         """Compares old with the draft of the tree at path made against it (build_beside): the
         files it left unread, whose change their stat shows, are read when first shown."""
