@@ -482,3 +482,52 @@ def test_a_file_changed_while_stored_leaves_the_files_of_its_old_content_stored(
     assert len(rounds) == 2 and rounds[1] in ([b"a.txt"], [b"b.txt"])  # the other name, in a second round
     eng.restore(ext4_dir / "out", ext4_dir / "st2", "s2")
     assert root_of(ext4_dir / "out") == root_of(tree)
+
+
+def test_the_garbage_collector_is_paused_while_a_snapshot_stores_and_runs_again_after(ext4_dir, monkeypatch):
+    import gc
+
+    from bodega.storage import snapshot as snapshot_module
+
+    tree = make_tree(ext4_dir / "tree", files=10)
+    eng = engine_at(ext4_dir)
+    seen: list[bool] = []
+    store_files = SnapshotEngine._store_files
+    monkeypatch.setattr(SnapshotEngine, "_store_files", lambda self, *a: (seen.append(gc.isenabled()), store_files(self, *a))[1])
+    assert gc.isenabled()
+    eng.create(tree, ext4_dir / "state", "s1")
+    assert seen == [False] and gc.isenabled()
+    # a failing snapshot resumes it too; one that starts with the collector off leaves it off
+    with pytest.raises(errors.Conflict):
+        eng.create(tree, ext4_dir / "state", "s1")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        (tree / "new.txt").write_bytes(b"new")
+        eng.create(tree, ext4_dir / "state", "s2", base="s1")
+        assert seen == [False, False] and not gc.isenabled()
+    finally:
+        gc.enable()
+    # overlapping snapshots (threads): the collector runs again when the last one ends
+    with snapshot_module._collector_paused():
+        with snapshot_module._collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_a_live_manifest_that_cannot_be_saved_fails_the_snapshot_before_its_head_moves(ext4_dir, monkeypatch):
+    # The stat cache is written beside the snapshot file, on another thread: its failure is
+    # still the snapshot's, and head.json keeps naming the last snapshot taken.
+    tree = make_tree(ext4_dir / "tree", files=10)
+    eng = engine_at(ext4_dir)
+    eng.create(tree, ext4_dir / "state", "s1")
+    (tree / "new.txt").write_bytes(b"new")
+
+    def full_disk(state_dir, m):
+        raise errors.NoSpace(28, "no space left to save the live manifest")
+
+    monkeypatch.setattr(SnapshotEngine, "_save_live", staticmethod(full_disk))
+    with pytest.raises(errors.NoSpace, match="live manifest"):
+        eng.create(tree, ext4_dir / "state", "s2", base="s1")
+    assert SnapshotEngine.head(ext4_dir / "state") == "s1"

@@ -582,3 +582,36 @@ def test_packs_a_writer_sealed_are_indexed_from_its_rows_as_the_pack_file_says(t
     assert {p.digest for p in puts} == set(parsed)
     assert all(store.locate(d) == e for d, e in parsed.items())
     assert all(store.read(p.digest) == (src / n.decode()).read_bytes() for p, n in zip(puts, names))
+
+
+def test_on_xfs_a_commit_after_one_flush_of_the_volume_syncs_no_directory_one_by_one(cow_dir, monkeypatch):
+    # One volume flush makes the renames durable too; where there is none, the files and
+    # then their objects/xx directories are flushed one by one.
+    from bodega.storage import volume
+
+    synced: list[str] = []
+    real = volume.fsync_path
+    monkeypatch.setattr(volume, "fsync_path", lambda p: (synced.append(os.fspath(p)), real(p)))
+    tree = cow_dir / "tree"
+    tree.mkdir()
+    for i in range(20):
+        (tree / f"f{i}").write_bytes(noise(20 << 10, i))
+    store = ObjectStore(cow_dir / "store")
+    files = _hashed(tree)
+    synced.clear()  # (the store's configuration, written when it was made)
+    with store.writer() as w:
+        puts = w.put_files(tree, files)
+    assert {p.stored_as for p in puts} == {"clone"} and synced == []
+
+    flushed: list[str] = []  # a system without a volume flush: each file flushed on its own
+    monkeypatch.setattr(volume, "sync_files", lambda paths, directory: flushed.extend(map(os.fspath, paths)) or False)
+    for i in range(20):
+        (tree / f"f{i}").write_bytes(noise(20 << 10, 100 + i))
+    store2 = ObjectStore(cow_dir / "store2")
+    files = _hashed(tree)
+    synced.clear()
+    with store2.writer() as w:
+        puts = w.put_files(tree, files)
+    dirs = {os.fspath(store2.loose_path(p.digest).parent) for p in puts}
+    assert set(flushed) == {os.fspath(store2.loose_path(p.digest)) for p in puts}
+    assert sorted(synced) == sorted(dirs)

@@ -5,7 +5,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO, NamedTuple, Sequence
 
 from bodega import errors
 from bodega._native.tree import File
@@ -136,6 +136,15 @@ class PackWriter:
         self.offset += len(stored)
         self.rows.append((digest, offset, len(stored), raw_len, kind, codec))
         return offset
+
+    def add_many(self, records: Sequence[tuple[bytes, bytes | memoryview, int, int, int]]) -> None:
+        """Appends records (digest, stored bytes, raw length, kind, codec), in order."""
+        offset, rows = self.offset, self.rows
+        for digest, stored, raw_len, kind, codec in records:
+            rows.append((digest, offset, len(stored), raw_len, kind, codec))
+            offset += len(stored)
+        self._f.writelines([r[1] for r in records])
+        self.offset = offset
 
     def finish(self) -> None:
         """Writes the index and trailer and fsyncs the file (still in staging)."""

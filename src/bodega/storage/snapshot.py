@@ -10,12 +10,14 @@ to: the next delta's base, so snapshots form a tree, not a line) and, during a r
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
@@ -321,9 +323,16 @@ class SnapshotEngine:
         except OSError as e:
             raise errors.os_error(e, "create state", state_dir) from e
         base_full = self.manifest(base) if base is not None else None
-        with self.store.writer() as w:
+        # The scan and the store make a few objects per file that live until the end and hold
+        # no cycle, yet the collector would walk them again and again (3% of a first snapshot).
+        with _collector_paused(), self.store.writer() as w, ThreadPoolExecutor(max_workers=1) as saver:
             progress("scan", 0, 0)
             m, added = self._scan_and_store(tree, state_dir, w, progress, cancel, manifest)
+            # The tree's stat cache is written while the objects and the snapshot are made
+            # durable: it names the tree's content, whichever snapshot holds it (a scan checks
+            # that the store has what it vouches for).  Its root is computed first, here.
+            root_hex = m.root_hex
+            live_saved = saver.submit(self._save_live, state_dir, m)
             # Objects are durable before the snapshot that names them (still under the lock,
             # so gc cannot run between the two).
             w.commit_objects()
@@ -335,14 +344,14 @@ class SnapshotEngine:
                 big = len(delta) > DELTA_MAX_FRACTION * max(1, len(m))
                 if kind == "delta" or not (long_chain or big):
                     stype, stored = "delta", delta
-            info = SnapshotInfo(snap_id, stype, base if stype == "delta" else None, m.root_hex,
+            info = SnapshotInfo(snap_id, stype, base if stype == "delta" else None, root_hex,
                                 m.file_count(), m.total_file_bytes(), added,
                                 mat.now_ns(), writer_tag, m.files_read)
             self._write_snap(info, stored)
+            live_saved.result()
         with self._lock:
             self._full_cache[snap_id] = m
-        self._save_live(state_dir, m)
-        self._set_head(state_dir, snap_id, m.root_hex)
+        self._set_head(state_dir, snap_id, root_hex)
         progress("done", 1, 1)
         return info
 
@@ -412,11 +421,19 @@ class SnapshotEngine:
                 break
             more, puts = self._store_files(tree, files, w, progress, cancel)
             added += more
-            got = [(f.path, getattr(f, "digest", None), put) for f, put in zip(files, puts)]
-            changed = [(path, put) for path, old, put in got if old != put.digest]
-            draft.set_contents([path for path, _ in changed], [put.digest for _, put in changed],
-                               [put.size for _, put in changed])
-            suspects = {old for _, old, put in got if old is not None and old != put.digest}
+            paths: list[bytes] = []
+            digests: list[bytes] = []
+            sizes: list[int] = []
+            suspects = set()
+            for f, put in zip(files, puts):
+                old = getattr(f, "digest", None)
+                if old != put.digest:  # unread, or changed since the scan read it
+                    paths.append(f.path)
+                    digests.append(put.digest)
+                    sizes.append(put.size)
+                    if old is not None:
+                        suspects.add(old)
+            draft.set_contents(paths, digests, sizes)
             files = []
             if not suspects:
                 return draft.manifest(), added
@@ -658,6 +675,30 @@ class SnapshotEngine:
             return set(self.live_objects(leaving))
 
         return self.store.gc(roots, dry_run=dry_run, timeout=timeout)
+
+
+_paused = 0  # stores running with the cyclic garbage collector paused
+_paused_lock = threading.Lock()
+_paused_enabled = False  # whether the collector ran before the first of them paused it
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pauses Python's cyclic garbage collector for the block (across threads: it runs again
+    once the last block of those that overlap ends, if it ran before the first)."""
+    global _paused, _paused_enabled
+    with _paused_lock:
+        if _paused == 0:
+            _paused_enabled = gc.isenabled()
+            gc.disable()
+        _paused += 1
+    try:
+        yield
+    finally:
+        with _paused_lock:
+            _paused -= 1
+            if _paused == 0 and _paused_enabled:
+                gc.enable()
 
 
 def _batches(files: list[FileToStore], most_files: int = BATCH_FILES,

@@ -305,17 +305,20 @@ class ObjectStore:
             if len(self._packs) - len(table.covers) >= REINDEX_AFTER:
                 self._publish_table()
 
-    def learn_pack(self, name: str, rows: Iterable[tuple[bytes, int, int, int, int, int]]) -> None:
-        """Indexes a pack this process just published from the rows it wrote (digest, offset,
-        stored and raw length, kind, codec), so the next refresh does not read it back."""
+    def learn_pack(self, name: str, entries: dict[bytes, PackEntry]) -> None:
+        """Indexes a pack this process just published from the entries of the rows it wrote
+        (pack_entries), so the next refresh does not read it back."""
         with self._mutex:
             if name in self._packs:
                 return
-            index, table, make = self._index, self._table, PackEntry.__new__
-            fresh = (r for r in rows if r[0] not in index)
+            index, table = self._index, self._table
             if len(table):  # the first pack's entry stays
-                fresh = (r for r in fresh if r[0] not in table)
-            index.update((r[0], make(PackEntry, name, *r[1:])) for r in fresh)
+                absent = table.missing(set(entries))
+                if len(absent) < len(entries):
+                    entries = {d: e for d, e in entries.items() if d in absent}
+            kept = {d: index[d] for d in entries.keys() & index.keys()}
+            index.update(entries)
+            index.update(kept)
             self._packs.add(name)
 
     def _publish_table(self) -> None:
@@ -927,9 +930,9 @@ class StoreWriter:
         self._pending: set[bytes] = set()
         self._subdirs: set[str] = set()  # objects/xx directories known to exist
         self._loose_listed: set[bytes] | None = None
-        self.loose_written: dict[bytes, Path] = {}
+        self.loose_written: dict[bytes, str] = {}  # loose objects renamed in, not synced yet
         self.published_packs: list[str] = []
-        self._sealed: list[tuple[str, list]] = []  # packs published, with their rows, not yet indexed
+        self._sealed: list[tuple[str, dict[bytes, PackEntry]]] = []  # packs published, not yet indexed
         self._added: list[object] = []  # what publishing each pack returned (uploads in flight)
         self.added_bytes = 0
         self.added_objects = 0
@@ -989,7 +992,9 @@ class StoreWriter:
 
     def _add_blobs(self, items: Sequence[tuple[bytes, bytes | memoryview]]) -> list[int]:
         """_add_blob for many blobs, compressed together; the stored bytes each added (0: known)."""
-        fresh = [i for i, (digest, _) in enumerate(items) if not self._known(digest)]
+        digests = [digest for digest, _ in items]
+        absent = self.missing(digests)  # one bulk lookup for the batch
+        fresh = [i for i, digest in enumerate(digests) if digest in absent]
         encoded = self.store.encode_many([items[i][1] for i in fresh])
         added = [0] * len(items)
         records = [(items[i][0], stored, codec, len(items[i][1])) for i, (stored, codec) in zip(fresh, encoded)]
@@ -1006,18 +1011,21 @@ class StoreWriter:
         pack_max = self.store.config["pack_max"]
         with self._mutex:
             pending = self._pending
+            take: list[tuple[bytes, bytes | memoryview, int, int, int]] = []  # for the open pack
+            offset = self._pack.offset if self._pack is not None else HEADER.size
             for digest, stored, codec, raw_len in records:
                 if digest in pending:
                     out.append(0)
                     continue
-                if self._pack is None:
-                    self._pack = PackWriter(self.store._staging(".pack"))
-                self._pack.add(digest, stored, raw_len, BLOB, codec)
                 pending.add(digest)
                 out.append(len(stored))
-                if self._pack.offset >= pack_max:
-                    full.append(self._pack)
-                    self._pack = None
+                take.append((digest, stored, raw_len, BLOB, codec))
+                offset += len(stored)
+                if offset >= pack_max:  # this pack is full with this record
+                    full.append(self._add_to_pack(take))
+                    self._pack, take, offset = None, [], HEADER.size
+            if take:
+                self._add_to_pack(take)
             self.added_bytes += sum(out)
             self.added_objects += sum(1 for n in out if n)
         for i, pack in enumerate(full):
@@ -1028,6 +1036,13 @@ class StoreWriter:
                     rest.abort()
                 raise
         return out
+
+    def _add_to_pack(self, records: Sequence[tuple[bytes, bytes | memoryview, int, int, int]]) -> PackWriter:
+        """Appends records to the open pack, opening one first when there is none (caller holds the mutex)."""
+        if self._pack is None:
+            self._pack = PackWriter(self.store._staging(".pack"))
+        self._pack.add_many(records)
+        return self._pack
 
     def _append(self, digest: bytes, stored: bytes | memoryview, codec: int, raw_len: int, kind: int) -> int:
         """Appends one record to this writer's pack (unless another thread just did); its stored size."""
@@ -1062,10 +1077,11 @@ class StoreWriter:
         except BaseException:
             pack.abort()
             raise
+        entries = pack_entries(name, pack.rows)  # made by the thread that sealed it, not at commit
         with nullcontext() if locked else self._mutex:
             self._added.append(added)
             self.published_packs.append(name)
-            self._sealed.append((name, pack.rows))
+            self._sealed.append((name, entries))
 
     def put_file(self, path: str | os.PathLike[str]) -> Put:
         """Stores a regular file (never through a link) and returns its hash as read."""
@@ -1130,15 +1146,18 @@ class StoreWriter:
         the file reaches, so its object is named by exactly the bytes it holds.  The file's
         stats vouch for nothing here: a write through a shared map moves none of them.
         """
-        names = [self.store._staging(".obj").name for _ in files]
+        stem = self.store._staging("").name  # one random name for the batch, a number per clone
+        names = [f"{stem}-{i}.obj" for i in range(len(files))]
         results = volume.clone_files(base, [f.path for f in files], self.store.tmp, names)
         staged = [name for name, got in zip(names, results) if got.error is None]
+        adopted = 0  # staged[:adopted] are objects now
         try:
             for got in results:
                 if got.error is not None and not isinstance(got.error, volume.CANNOT_CLONE):
                     raise got.error
             hashed = iter(hash_files_report(self.store.tmp, staged, threads=CLONE_READERS))
             out: list[Put | None] = []
+            tmp = os.fspath(self.store.tmp) + "/"
             for name, got in zip(names, results):
                 if got.error is not None:
                     out.append(None)
@@ -1146,28 +1165,28 @@ class StoreWriter:
                 h = next(hashed)
                 if h.error is not None:
                     raise h.error
-                out.append(self._adopt_clone(self.store.tmp / name, h.digest, h.size))
-                staged.remove(name)
+                out.append(self._adopt_clone(tmp + name, h.digest, h.size))
+                adopted += 1
         except BaseException:
-            for name in staged:
+            for name in staged[adopted:]:
                 remove_quietly(self.store.tmp / name)  # the clones not adopted yet
             raise
         return out
 
-    def _adopt_clone(self, staged: Path, digest: bytes, size: int) -> Put:
+    def _adopt_clone(self, staged: str | Path, digest: bytes, size: int) -> Put:
         """Renames a staged clone, hashed, into the objects (or drops it when the object is there)."""
         if self._known(digest):
-            staged.unlink()
+            os.unlink(staged)
             return Put(digest, 0, "known", size)
         dest = self.store._loose_str(digest)
-        sub = dest[:dest.rindex("/")]
+        sub = dest[:-65]  # objects/xx
         if sub not in self._subdirs:
             os.makedirs(sub, exist_ok=True)
             self._subdirs.add(sub)
         os.rename(staged, dest)
         with self._mutex:
             self._pending.add(digest)
-            self.loose_written[digest] = Path(dest)
+            self.loose_written[digest] = dest
             self.added_bytes += size
             self.added_objects += 1
         return Put(digest, size, "clone", size)
@@ -1230,13 +1249,13 @@ class StoreWriter:
                 # have run meanwhile, so what this session found stored cannot be trusted.
                 raise errors.StoreBusy("the store lock across hosts was lost (the catalogue server restarted?): "
                                        "nothing is published; try again")
-            if self.loose_written:
-                volume.sync_files(list(self.loose_written.values()), self.store.objects_dir)
-                for d in sorted({p.parent for p in self.loose_written.values()}):
-                    volume.fsync_path(d)
+            if self.loose_written and not volume.sync_files(list(self.loose_written.values()), self.store.objects_dir):
+                # flushed one by one: their directories' entries (the renames) too
+                for d in sorted({os.path.dirname(p) for p in self.loose_written.values()}):
+                    volume.fsync_path(Path(d))
             sealed, self._sealed = self._sealed, []
-            for name, rows in sealed:
-                self.store.learn_pack(name, rows)
+            for name, entries in sealed:
+                self.store.learn_pack(name, entries)
             self.store.refresh()
         except OSError as e:
             self.abort()
@@ -1263,6 +1282,13 @@ class StoreWriter:
         if self._lock_cm is not None:
             self._lock_cm.__exit__(None, None, None)
             self._lock_cm = None
+
+
+def pack_entries(name: str, rows: Sequence[tuple[bytes, int, int, int, int, int]]) -> dict[bytes, PackEntry]:
+    """The index entries of the pack named name from the rows written to it (digest, offset,
+    stored and raw length, kind, codec), the first row of a digest winning."""
+    make = PackEntry.__new__
+    return {r[0]: make(PackEntry, name, r[1], r[2], r[3], r[4], r[5]) for r in reversed(rows)}
 
 
 def _open_regular(path: str) -> File:

@@ -47,14 +47,16 @@ def fsync_path(path: Path) -> None:
         d.sync_at(path.name)
 
 
-def sync_files(paths: Sequence[str | bytes | os.PathLike[str]], directory: Path) -> None:
-    """Makes regular files durable: one flush of their volume for many, else a flush each."""
+def sync_files(paths: Sequence[str | bytes | os.PathLike[str]], directory: Path) -> bool:
+    """Makes regular files durable: one flush of their volume for many (True: their
+    directories' entries are durable too), else a flush each (False)."""
     if len(paths) > 16:
         with Dir.open(directory) as d:
             if d.sync_volume():
-                return
+                return True
     for p in paths:
         fsync_path(Path(os.fsdecode(p)))
+    return False
 
 
 def sync_tree(path: Path) -> None:
