@@ -1,6 +1,7 @@
 /* write_files.c: many new small files under one root (bd_write.h). */
 #include <string.h>
 
+#include "bodega/bd_file.h"
 #include "bodega/bd_write.h"
 #include "dir_chain.h"
 
@@ -9,7 +10,9 @@ static bd_status write_at(bd_dir *d, const char *name, size_t name_len, const bd
                           bd_error *e)
 {
     bd_file *out;
-    bd_status rc = bd_file_create_at(d, name, name_len, &out, e);
+    /* Created with its permission bits (the umask applied, no set-id bits): most files then
+     * need no chmod (and it never has wider bits than it ends with). */
+    bd_status rc = bd_file_create_mode_at(d, name, name_len, f->mode & 0777, &out, e);
     if (rc != BD_OK)
         return rc;
     bd_stat st;
