@@ -160,6 +160,7 @@ cdef extern from "bodega/bd_hash.h" nogil:
     void bd_blake3_init_derive_key(bd_blake3 *h, const char *context, size_t context_len)
     void bd_blake3_update(bd_blake3 *h, const void *data, size_t len)
     void bd_blake3_finalize(const bd_blake3 *h, uint8_t *out, size_t out_len)
+    void bd_blake3_hash_messages(const uint8_t *const *msgs, const size_t *lens, size_t n, uint8_t *out)
 
     ctypedef enum bd_blake3_impl:
         BD_BLAKE3_PORTABLE
