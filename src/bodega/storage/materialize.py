@@ -1,7 +1,9 @@
 """Writing a snapshot's entries out of the store into a tree, by handle, never through a link.
 
-Every file's bytes are checked against their hash as they are written (a loose object on a
-copy-on-write volume is cloned, then the clone is hashed).  Each entry gets its manifest mode
+Every file's bytes are checked against their hash as they are written: a packed blob once
+decoded, a loose object on a copy-on-write volume hashed from the very handle its clone is
+made from and found unchanged after the clone (so the clone holds the bytes hashed, and the
+clone, whose pages are never cached, is not read back).  Each entry gets its manifest mode
 and mtime, and its owner when the restore can give owners (root, owners recorded in the
 manifest): otherwise set-id bits are dropped, so a restore never makes a file set-id for an
 owner it did not choose.  The stat taken after writing is kept, so the restored tree's stat
@@ -184,20 +186,20 @@ class ObjectWriter:
                 done.append((e.path, st, n))
         return done
 
-
     def _clone_loose_many(self, root: Dir, items: list[tuple[bytes, Entry]],
                           done: list[tuple[bytes, Stat, int]]) -> list[tuple[bytes, Entry]]:
         """The loose objects of items cloned below root in one native call, each source hashed
         from the handle its clone is made from (its pages are usually cached; the clone's are
         not); their results added to done.  Returns the items left to write one by one."""
         objects_dir = self.store.objects_dir
+        below = len(os.fsencode(objects_dir)) + 1  # a loose object's path below objects_dir starts there
         loose, clones, rest = [], [], []
         for rel, e in items:
             where = self.store.locate(e.hash, file=e.path_str)
             if isinstance(where, Path):
                 loose.append((rel, e))
-                clones.append((rel, os.fsencode(where.relative_to(objects_dir)), e.hash, self.owners.mode(e),
-                               e.mtime_ns, *self.owners.of(e)))
+                clones.append((rel, os.fsencode(where)[below:], e.hash, self.owners.mode(e), e.mtime_ns,
+                               *self.owners.of(e)))
             else:
                 rest.append((rel, e))
         if not loose:
