@@ -14,6 +14,7 @@
 #include "dir_chain.h"
 #include "file_read.h"
 #include "hash_open.h"
+#include "new_file.h"
 
 typedef struct clones_job {
     bd_dir *src_root, *root;
@@ -54,23 +55,8 @@ static bd_status clone_at(bd_dir *d, const char *name, size_t name_len, bd_file 
     if (rc != BD_OK)
         return rc;
     rc = bd_check_unchanged(in, before, e);  /* what was cloned is what was hashed */
-    bd_stat st;
-    memset(&st, 0, sizeof st);
-    st.mode = f->mode;
-    st.mtime_ns = f->mtime_ns;
-    st.uid = f->uid;
-    st.gid = f->gid;
-    if (rc == BD_OK)
-        rc = bd_file_set_meta(out, &st, BD_META_MODE | BD_META_TIMES | (f->owner ? BD_META_OWNER : 0), e);
-    if (rc == BD_OK)
-        rc = bd_file_stat(out, &f->st, e);
-    bd_file_close(out);
-    if (rc != BD_OK) {
-        bd_error ignored;
-        bd_error_clear(&ignored);
-        bd_unlink_at(d, name, name_len, 0, &ignored);
-    }
-    return rc;
+    new_file_meta m = {f->mode, f->mtime_ns, f->owner, f->uid, f->gid};
+    return new_file_finish(d, name, name_len, out, rc, &m, &f->st, e);
 }
 
 static bd_status clone_one(clones_job *job, bd_new_clone *f, bd_error *e)
