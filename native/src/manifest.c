@@ -581,6 +581,81 @@ size_t bd_mf_reuse_copy(bd_mf *cur, const bd_mf *src, const uint8_t *vouched, ui
     return k;
 }
 
+/* What a suspect's path is in prev, for bd_mf_diff_unneeded. */
+enum { IN_PREV_NOT = 0, IN_PREV_SAME_SIZE = 1, IN_PREV_OTHER = 2, FIRST_OF_LINKS = 4 };
+
+static int cmp_size(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int has_size(const uint64_t *sizes, size_t n, uint64_t size)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sizes[mid] == size)
+            return 1;
+        if (sizes[mid] < size)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+size_t bd_mf_diff_unneeded(const bd_mf *cur, const bd_mf *prev, uint32_t *idx, size_t k)
+{
+    if (!prev || prev->delta || cur->delta || !k)
+        return k;
+    uint8_t *state = calloc(cur->n, 1);
+    uint64_t *gone = malloc((prev->n + 1) * sizeof *gone);  /* sizes of prev's files cur lacks */
+    uint32_t *left = malloc(k * sizeof *left);
+    size_t ngone = 0, kept = 0, nleft = 0, i = 0, j = 0;
+    if (!state || !gone || !left) {
+        free(state), free(gone), free(left);
+        return k;
+    }
+    while (i < cur->n || j < prev->n) {
+        int c = i == cur->n ? 1 : j == prev->n ? -1 : cmp_entries(cur, i, prev, j);
+        if (c < 0) {
+            i++;
+        } else if (c > 0) {
+            if (prev->kind[j] == BD_KIND_FILE && prev->size[j])
+                gone[ngone++] = prev->size[j];
+            j++;
+        } else {
+            int same = prev->kind[j] == BD_KIND_FILE && cur->kind[i] == BD_KIND_FILE &&
+                       prev->size[j] == cur->size[i];
+            state[i] = same ? IN_PREV_SAME_SIZE : IN_PREV_OTHER;
+            i++, j++;
+        }
+    }
+    for (i = 0; i < cur->n; i++) {
+        if (cur->kind[i] != BD_KIND_FILE || !cur->link_len[i])
+            continue;
+        size_t first = bd_mf_find(cur, cur->links + cur->link_off[i], cur->link_len[i]);
+        if (first != NOT_FOUND)
+            state[first] |= FIRST_OF_LINKS;
+    }
+    qsort(gone, ngone, sizeof *gone, cmp_size);
+    for (size_t x = 0; x < k; x++) {
+        uint32_t s = idx[x];
+        uint8_t st = state[s];
+        int known = !(st & FIRST_OF_LINKS) &&
+                    ((st & 3) == IN_PREV_OTHER ||
+                     ((st & 3) == IN_PREV_NOT && !(cur->size[s] && has_size(gone, ngone, cur->size[s]))));
+        if (known)
+            left[nleft++] = s;
+        else
+            idx[kept++] = s;
+    }
+    memcpy(idx + kept, left, nleft * sizeof *left);
+    free(state), free(gone), free(left);
+    return kept;
+}
+
 /* ---- hashing ----------------------------------------------------------------------- */
 
 bd_status bd_mf_hash_files(bd_mf *m, bd_dir *root, const uint32_t *idx, size_t k,

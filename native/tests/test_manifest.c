@@ -122,6 +122,43 @@ TEST(manifest_reuse_copy_takes_vouched_files_with_equal_size_and_mtime)
     ASSERT(cache_kept);
 }
 
+TEST(manifest_diff_unneeded_leaves_the_files_a_diff_tells_by_stat)
+{
+    const row prev_rows[] = {
+        {"dir", BD_KIND_DIR, 0, 10 * S, 10 * S, 1, 0, NULL},       /* a file in cur */
+        {"gone7", BD_KIND_FILE, 7, 10 * S, 10 * S, 2, 0x71, NULL}, /* not in cur: an added 7 may be it */
+        {"grown", BD_KIND_FILE, 4, 10 * S, 10 * S, 3, 0x31, NULL},
+        {"kept", BD_KIND_FILE, 4, 10 * S, 10 * S, 4, 0x41, NULL},
+        {"linked", BD_KIND_FILE, 4, 10 * S, 10 * S, 5, 0x51, NULL},
+    };
+    const row cur_rows[] = {
+        {"dir", BD_KIND_FILE, 3, 10 * S, 50 * S, 11, 0, NULL},      /* type changed: unneeded */
+        {"grown", BD_KIND_FILE, 5, 20 * S, 50 * S, 3, 0, NULL},     /* other size: unneeded */
+        {"kept", BD_KIND_FILE, 4, 20 * S, 50 * S, 4, 0, NULL},      /* same size: read */
+        {"linked", BD_KIND_FILE, 6, 20 * S, 50 * S, 5, 0, NULL},    /* other size, first of links: read */
+        {"linked2", BD_KIND_FILE, 6, 20 * S, 50 * S, 5, 0, "linked"},
+        {"new6", BD_KIND_FILE, 6, 20 * S, 50 * S, 12, 0, NULL},     /* added, no 6 gone: unneeded */
+        {"new7", BD_KIND_FILE, 7, 20 * S, 50 * S, 13, 0, NULL},     /* added, a 7 gone: read */
+    };
+    bd_mf *prev = make_mf(prev_rows, 5, 100 * S), *cur = make_mf(cur_rows, 7, 200 * S);
+    uint32_t idx[7];
+    ASSERT(prev && cur);
+    size_t k = bd_mf_reuse(cur, prev, idx);
+    size_t kept = bd_mf_diff_unneeded(cur, prev, idx, k);
+    size_t all = bd_mf_diff_unneeded(cur, NULL, idx, k);
+    bd_mf_free(prev);
+    bd_mf_free(cur);
+    ASSERT_INT(k, ==, 6);
+    ASSERT_INT(all, ==, 6);
+    ASSERT_INT(kept, ==, 3);
+    ASSERT_INT(idx[0], ==, 2);  /* read: kept, linked, new7 */
+    ASSERT_INT(idx[1], ==, 3);
+    ASSERT_INT(idx[2], ==, 6);
+    ASSERT_INT(idx[3], ==, 0);  /* left, in order: dir, grown, new6 */
+    ASSERT_INT(idx[4], ==, 1);
+    ASSERT_INT(idx[5], ==, 5);
+}
+
 TEST(manifest_reuse_copy_of_an_empty_source_reads_every_file)
 {
     const row copy_rows[] = {

@@ -145,3 +145,4 @@ def test_diff_on_an_existing_home_loads_no_orm_and_no_service(tmp_path):
     modules = imported_by("diff", "dev", home=str(home))
     assert "bodega.services.snapshot_diff" in modules and "bodega.storage.manifest" in modules  # it diffed
     assert loaded(modules, tuple(n for n in ORM if n != "zstandard")) == []  # (manifest files are zstd frames)
+    assert loaded(modules, ("concurrent.futures", "logging")) == []  # the manifest loads on a plain thread

@@ -147,3 +147,18 @@ def test_old_or_new_given_or_threads_set_by_hand_open_the_home(home, b, monkeypa
     monkeypatch.setenv("BODEGA_DATABASE_URL", f"sqlite:///{home / 'bodega.db'}")
     b.settings.set("tune.hash_threads", None)
     assert live_diff(Home.at(home), "dev") is None  # a catalogue server is always opened
+
+
+def test_a_grown_file_is_shown_with_the_hash_of_its_bytes_on_every_path(home, b):
+    """A file whose size changed is left unread by the live diff until its hash is shown: then
+    it is read, whether the live manifest is the old side or the store's snapshot is."""
+    root = filled(b, b.containers.create("dev").name)
+    first = b.snapshots.create("dev")
+    (root / "c.txt").write_text("c")
+    b.snapshots.create("dev")  # the live manifest is the newest snapshot's, not the first's
+    (root / "a.txt").write_text("a, and more")
+    digest = bodega.manifest.build(root).get("a.txt").hash.hex()
+    for d in (diff(home, "dev"), b.snapshots.diff("dev"), b.snapshots.diff("dev", str(first.id))):
+        assert d.to_text().splitlines()[0] == "M  a.txt"
+        change = d.to_json()["changes"][0]
+        assert change["path"] == "a.txt" and change["new"]["hash"] == digest and change["old"]["hash"] != digest

@@ -134,17 +134,70 @@ def test_live_tree_vs_manifest_reads_only_what_changed(tree, tmp_path):
     saved = tmp_path / "m.bgm"
     mf.build(tree, clock=later).save(saved)
     old_ref = ref.entries(tree)
-    changed = [f"a/f{i:03d}" for i in random.Random(1).sample(range(300), 3)]
-    for p in changed:
-        (tree / p).write_bytes(b"now different")
+    picked = [f"a/f{i:03d}" for i in random.Random(1).sample(range(300), 6)]
+    same_size, other_size = picked[:3], picked[3:]
+    for p in same_size:  # only the bytes can tell whether these changed
+        (tree / p).write_bytes(os.urandom((tree / p).stat().st_size))
+    for p in other_size:  # their size tells
+        (tree / p).write_bytes((tree / p).read_bytes() + b"grown")
     opens = Opens(tree)
     try:
         d = mf.diff(saved, tree)  # a manifest file and a tree: the tree uses its stat cache
-        assert opens.files() == {p.encode() for p in changed}
+        text, counts = d.to_text(), d.counts()
+        assert opens.files() == {p.encode() for p in same_size}
+        shown = {c.path: set(c.changes) for c in d}  # the entries are shown: the others are read now
+        assert opens.files() == {p.encode() for p in other_size}
     finally:
         opens.close()
-    assert {c.path: set(c.changes) for c in d} == expected_changes(old_ref, ref.entries(tree))
-    assert {c.path for c in d} == {p.encode() for p in changed}
+    assert shown == expected_changes(old_ref, ref.entries(tree))
+    assert set(shown) == {p.encode() for p in picked}
+    assert text == d.to_text() and counts["modified"] == 6
+    full = mf.build(tree)
+    assert {c.path: c.new.hash for c in d} == {p.encode(): full.get(p).hash for p in picked}
+    assert d.new_root == full.root
+
+
+def test_live_diff_is_the_diff_of_full_manifests(tree, tmp_path):
+    """Whatever the live diff leaves unread, its text and JSON are those of two full manifests."""
+    (tree / "h1").write_bytes(b"one inode, two names")
+    os.link(tree / "h1", tree / "h2")
+    (tree / "solo").write_bytes(b"soon a hard link's first name")
+    saved = tmp_path / "m.bgm"
+    old = mf.build(tree, clock=later)
+    old.save(saved)
+    change_every_way(tree)
+    (tree / "a" / "b" / "big.bin").write_bytes(b"small now")    # size changed: never read for the text
+    os.link(tree / "solo", tree / "solo2")                       # added name of an unchanged inode
+    os.link(tree / "a.txt", tree / "0first")                     # a grown file's new first name
+    (tree / "h2").unlink()
+    (tree / "h2").write_bytes(b"one inode, two names, no more")
+    for renames in (True, False):
+        opens = Opens(tree)
+        try:
+            live = mf.diff(saved, tree, renames=renames)
+            text = live.to_text()
+            assert b"a/b/big.bin" not in opens.files()  # something was left unread
+        finally:
+            opens.close()
+        full = mf.diff(old, mf.build(tree), renames=renames)
+        assert text == full.to_text()
+        assert len(live) == len(full) and live.counts() == full.counts()
+        assert live.to_json() == full.to_json()
+
+
+def test_unread_files_that_vanish_fail_when_shown(tree, tmp_path):
+    saved = tmp_path / "m.bgm"
+    mf.build(tree, clock=later).save(saved)
+    (tree / "a" / "one.bin").write_bytes(b"shorter")
+    d = mf.diff(saved, tree)
+    assert d.to_text() == "M  a/one.bin"
+    (tree / "a" / "one.bin").unlink()
+    with pytest.raises(errors.BodegaError):
+        d.to_json()
+    with pytest.raises(errors.BodegaError):  # tried again, never shown with a zero hash
+        list(d)
+    (tree / "a" / "one.bin").write_bytes(b"shorter")
+    assert [c.new.hash for c in d] == [mf.build(tree).get("a/one.bin").hash]
 
 
 def test_tree_vs_tree_and_identical_sides(tree, tmp_path):
@@ -183,3 +236,14 @@ def test_diff_refuses_a_delta_side(tree):
 def test_missing_side_is_named(tree, tmp_path):
     with pytest.raises(errors.PathNotFound, match="nope"):
         mf.diff(tree, tmp_path / "nope")
+
+
+def test_a_damaged_manifest_against_a_tree_fails_on_the_callers_thread(tree, tmp_path):
+    """The manifest loads on a thread while the tree is scanned: its error reaches the caller."""
+    saved = tmp_path / "m.bgm"
+    mf.build(tree).save(saved)
+    data = bytearray(saved.read_bytes())
+    data[-1] ^= 0xFF  # the last block's bytes: its checksum fails
+    saved.write_bytes(bytes(data))
+    with pytest.raises(errors.ManifestCorrupt):
+        mf.diff(saved, tree)

@@ -128,6 +128,15 @@ size_t bd_mf_reuse(bd_mf *cur, const bd_mf *prev, uint32_t *suspects);
  * their count.  The stat cache of cur is left as scanned: it is the copy's own. */
 size_t bd_mf_reuse_copy(bd_mf *cur, const bd_mf *src, const uint8_t *vouched, uint32_t *suspects);
 
+/* Of the suspects idx[0..k) of cur (files prev does not vouch for), those whose change a
+ * diff of prev and cur tells without their bytes: a file whose path is a file of another
+ * size, or no file, in prev, unless a file of prev whose path cur does not have has its size
+ * (a rename is a deleted and an added file of equal content) or it is the first name of hard
+ * links in cur (they take its hash).  Moves them, in order, after the others and returns how
+ * many others (to read) stay at the front.  Reads them all (returns k) when prev is NULL or a
+ * delta, or memory runs out. */
+size_t bd_mf_diff_unneeded(const bd_mf *cur, const bd_mf *prev, uint32_t *idx, size_t k);
+
 /* Hashes the files idx[0..k) of m below root with bd_hash_files; jobs (room for k, owned by
  * the caller) gets each file's outcome.  For each file hashed, stores its hash and the size,
  * mtime, mode, ctime and ids read with it.  Returns what bd_hash_files returns. */

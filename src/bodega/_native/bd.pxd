@@ -328,6 +328,7 @@ cdef extern from "bodega/bd_manifest.h" nogil:
     bd_status bd_mf_from_scan(const bd_scan *s, int64_t scan_start_ns, bd_mf **out, bd_error *e)
     size_t bd_mf_reuse(bd_mf *cur, const bd_mf *prev, uint32_t *suspects)
     size_t bd_mf_reuse_copy(bd_mf *cur, const bd_mf *src, const uint8_t *vouched, uint32_t *suspects)
+    size_t bd_mf_diff_unneeded(const bd_mf *cur, const bd_mf *prev, uint32_t *idx, size_t k)
     bd_status bd_mf_hash_files(bd_mf *m, bd_dir *root, const uint32_t *idx, size_t k,
                                bd_hash_job *jobs, unsigned threads, bd_progress *p, bd_error *e)
     void bd_mf_root(const bd_mf *m, uint8_t *out)

@@ -70,9 +70,10 @@ def read_suspects(
     threads: int = 0,
     progress: Callable[[Progress], object] | None = None,
     leave_min: int = 0,
+    diff_only: bool = False,
 ) -> tuple[int, list[BodegaError], list[int]]:
     """Fills table's hashes, reading only the files previous does not vouch for (and, with
-    leave_min, smaller than that)."""
+    leave_min, smaller than that; with diff_only, those a diff against previous needs)."""
 
 def read_copy_suspects(
     table: Table,

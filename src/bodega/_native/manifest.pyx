@@ -16,7 +16,7 @@ from bodega._native.bd cimport (
     BD_E_CANCELLED, BD_PATH_SRC, bd_dir, bd_dir_open, bd_dir_close, bd_hash_job,
     bd_scan, bd_scan_tree, bd_scan_free, BD_SCAN_MAX_THREADS,
     bd_mf, bd_mf_problem, bd_mf_change, bd_mf_free, bd_mf_check_sections, bd_mf_from_sections,
-    bd_mf_from_scan, bd_mf_reuse, bd_mf_reuse_copy, bd_mf_hash_files, bd_mf_root, bd_mf_find, bd_mf_diff,
+    bd_mf_from_scan, bd_mf_reuse, bd_mf_reuse_copy, bd_mf_diff_unneeded, bd_mf_hash_files, bd_mf_root, bd_mf_find, bd_mf_diff,
     bd_mf_changes_free, bd_mf_delta, bd_mf_apply, bd_mf_link_hashes, BD_MF_NONE, BD_MF_ROW_BYTES,
 )
 from bodega._native._progress cimport ProgressRelay
@@ -409,10 +409,11 @@ cdef size_t _copy_suspects(bd_mf *m, bd_mf *source, const bd_mf *source_previous
 
 
 cdef tuple _read_suspects(Table table, path, Table previous, Table source, int threads, progress,
-                          uint64_t leave_min=0):
+                          uint64_t leave_min=0, bint diff_only=False):
     """Reads the files of table that previous does not vouch for (or, with source, that the
     copy rule does not vouch for), except those of leave_min bytes or more (when leave_min is
-    not 0): (files read, failures, indexes of the suspects left unread)."""
+    not 0) and, with diff_only, those a diff against previous tells without their bytes:
+    (files read, failures, indexes of the suspects left unread)."""
     cdef bytes root = _root_of(path, threads)
     if table.m.delta or (previous is not None and previous.m.delta) or (source is not None and source.m.delta):
         raise errors.InternalError("read_suspects works on full tables")
@@ -438,6 +439,11 @@ cdef tuple _read_suspects(Table table, path, Table previous, Table source, int t
         else:
             with nogil:
                 k = bd_mf_reuse(m, previous.m if previous is not None else NULL, idx)
+        if diff_only:
+            with nogil:
+                again = bd_mf_diff_unneeded(m, previous.m if previous is not None else NULL, idx, k)
+            unread += [idx[j] for j in range(again, k)]
+            k = again
         if leave_min:
             again = 0
             for j in range(k):
@@ -482,14 +488,16 @@ cdef tuple _read_suspects(Table table, path, Table previous, Table source, int t
 
 
 def read_suspects(Table table, path, Table previous=None, *, int threads=0, progress=None,
-                  uint64_t leave_min=0):
+                  uint64_t leave_min=0, bint diff_only=False):
     """Fills table's hashes: those previous (a full table with a stat cache, read from the same
     tree) vouches for by the racy-git rule are taken from it, every other file below path is
     read, once more when it changed while read; with leave_min, files of that size or more
-    are left unread (their hash stays zero: the caller sets it, see Table.set_content).
+    are left unread (their hash stays zero: the caller sets it, see Table.set_content), and
+    with diff_only so are the files whose change a diff against previous tells without their
+    bytes (bd_mf_diff_unneeded: of another size, or added and of no deleted file's size).
     Returns (files read, the error of each file that could not be read, the indexes of the
     files left unread).  progress(Progress) is called now and then while reading."""
-    return _read_suspects(table, path, previous, None, threads, progress, leave_min)
+    return _read_suspects(table, path, previous, None, threads, progress, leave_min, diff_only)
 
 
 def read_copy_suspects(Table table, path, Table source, Table source_previous, *, int threads=0,

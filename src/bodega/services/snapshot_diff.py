@@ -65,11 +65,11 @@ def live_diff(home: Home, container: str) -> Diff | None:
 
     threads = tuning.load(home.root).hash_threads or 0
     state = state_dir(side.container_dir)
-    live, previous = mf.build_beside(side.container_dir / "root", live_manifest_path(state),
-                                     threads=threads)
+    tree = side.container_dir / "root"
+    live, previous = mf.build_beside(tree, live_manifest_path(state), threads=threads)
     if previous is None or previous.root.hex() != side.newest_root:
         return None  # the newest snapshot's manifest is in the store, which opening the home opens
-    return Diff.of(previous, live)
+    return Diff.of_tree(previous, live, tree, threads)
 
 
 def _live_side(reader: SqliteReader, me: UserRow, ref: str) -> LiveSide | None:

@@ -467,8 +467,10 @@ class SnapshotTasks:
         # side too, and the store is not read.
         live, previous = mf.build_beside(tree, SnapshotEngine.live_manifest_path(state), clock=self.engine.clock,
                                          threads=self.engine.hash_threads)
-        same = previous is not None and previous.root.hex() == old_root
-        return Diff.of(previous if same else self.engine.manifest(old_id), live)
+        if previous is not None and previous.root.hex() == old_root:
+            return Diff.of_tree(previous, live, tree, self.engine.hash_threads)
+        live.read_unread(tree, self.engine.hash_threads)  # what was left unread was judged against previous
+        return Diff.of(self.engine.manifest(old_id), live.manifest())
 
     def verify(self, container: str | uuid.UUID | None = None, *, read_data: float = 0.0,
                repair: bool = False) -> dict[str, Any]:

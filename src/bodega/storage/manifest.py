@@ -8,10 +8,10 @@ adds the file format, the API and the entry objects.
 from __future__ import annotations
 
 import os
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, TypeVar, Union
 
 from bodega._native import manifest as _native
 from bodega.errors import BodegaError, DeltaBaseMismatch, InvalidInput, ManifestCorrupt, os_error
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from bodega._native._progress import Progress
     from bodega.storage.manifest_diff import Diff
 
+T = TypeVar("T")
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 ProgressCallback = Callable[["Progress"], object]
 WallClock = Callable[[], int]
@@ -264,6 +265,25 @@ class Draft:
             raise InvalidInput(f"{os.fsdecode(paths[bad])} is not in this manifest")
         self._missing.difference_update(paths)
 
+    def read_unread(self, path: PathLike, threads: int = 0) -> None:
+        """Reads the files still unread below path (the tree this draft was scanned from) and
+        sets their hashes."""
+        from bodega._native.hash import hash_files_report
+
+        paths = [f.path for f in self.unread if f.path in self._missing]
+        if not paths:
+            return
+        reports = hash_files_report(path, paths, threads=threads or None)
+        failures = [r.error for r in reports if r.error is not None]
+        if failures:
+            raise _first_of(failures)
+        self.set_contents(paths, [r.digest for r in reports], [r.size for r in reports])
+
+    def partial(self) -> Manifest:
+        """The manifest as it stands: the files still unread have a zero hash until
+        read_unread (for a diff, which tells their change by their stat)."""
+        return Manifest(self._table, files_read=self.files_read)
+
     def manifest(self) -> Manifest:
         """The finished manifest (every file's hash set)."""
         if self._missing:
@@ -311,13 +331,17 @@ def build_copy(path: PathLike, source_path: PathLike, source_manifest: Manifest 
     reuse right.
     """
     prev = source_manifest._table if source_manifest is not None and not source_manifest.is_delta else None
-    with ThreadPoolExecutor(1) as pool:  # both scans run mostly without the GIL
-        scanning = pool.submit(_native.scan_tree, source_path, threads=threads) if prev is not None else None
-        table = _scan(path, threads, clock)
+
+    def scan_source() -> _native.Table | None:
         try:
-            source = scanning.result() if scanning is not None else None
+            return _native.scan_tree(source_path, threads=threads)
         except BodegaError:
-            source = None  # the source cannot vouch for anything now: every file is read
+            return None  # the source cannot vouch for anything now: every file is read
+
+    if prev is not None:  # both scans run mostly without the GIL
+        table, source = _scan_while(path, scan_source, threads, clock)
+    else:
+        table, source = _scan(path, threads, clock), None
     if source is None:
         prev = None
     files_read, failures, _ = _native.read_copy_suspects(table, path, source, prev, threads=threads,
@@ -329,10 +353,12 @@ def build_copy(path: PathLike, source_path: PathLike, source_manifest: Manifest 
 
 def build_beside(path: PathLike, previous_file: PathLike, *, threads: int = 0,
                  progress: ProgressCallback | None = None,
-                 clock: WallClock = time.time_ns) -> tuple[Manifest, Manifest | None]:
-    """build(path, previous) with previous the full manifest with a stat cache in previous_file,
-    loaded while the tree is scanned: (the tree's manifest, previous, or None when the file
-    is missing, unreadable, a delta or without a stat cache, and then every file is read)."""
+                 clock: WallClock = time.time_ns) -> tuple[Draft, Manifest | None]:
+    """build(path, previous) for a diff against previous, the full manifest with a stat cache
+    in previous_file, loaded while the tree is scanned: (the tree's draft, previous, or None
+    when the file is missing, unreadable, a delta or without a stat cache, and then every file
+    is read).  The draft leaves unread the files whose change a diff against previous tells by
+    their stat (Diff.of_tree reads them when their hashes are shown; Draft.read_unread)."""
     def load_previous() -> Manifest | None:
         try:
             m = load(previous_file)
@@ -341,16 +367,32 @@ def build_beside(path: PathLike, previous_file: PathLike, *, threads: int = 0,
         return m if not m.is_delta and m.has_stat_cache else None
 
     table, previous = _scan_while(path, load_previous, threads, clock)
-    return _complete(table, path, previous, threads, progress).manifest(), previous
+    return _complete(table, path, previous, threads, progress, diff_only=True), previous
 
 
-def _scan_while(path: PathLike, other: Callable[[], Manifest | None],
-                threads: int = 0, clock: WallClock = time.time_ns) -> tuple[_native.Table, Manifest | None]:
-    """(the scan of path, other()), other running meanwhile: both mostly without the GIL."""
-    with ThreadPoolExecutor(1) as pool:
-        loading = pool.submit(other)
+def _scan_while(path: PathLike, other: Callable[[], T], threads: int = 0,
+                clock: WallClock = time.time_ns) -> tuple[_native.Table, T]:
+    """(the scan of path, other()), other running meanwhile: both mostly without the GIL.
+
+    A plain thread: concurrent.futures would import logging, 7 ms of every `bodega diff`."""
+    loaded: list[T] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            loaded.append(other())
+        except BaseException as exc:  # raised on the caller's thread, as a future would
+            failed.append(exc)
+
+    loader = threading.Thread(target=run, name="bodega-manifest-load")
+    loader.start()
+    try:
         table = _scan(path, threads, clock)
-        return table, loading.result()
+    finally:
+        loader.join()
+    if failed:
+        raise failed[0]
+    return table, loaded[0]
 
 
 def _scan(path: PathLike, threads: int, clock: WallClock) -> _native.Table:
@@ -359,12 +401,13 @@ def _scan(path: PathLike, threads: int, clock: WallClock) -> _native.Table:
 
 
 def _complete(table: _native.Table, path: PathLike, previous: Manifest | None, threads: int,
-              progress: ProgressCallback | None, unread_min: int = 0) -> Draft:
+              progress: ProgressCallback | None, unread_min: int = 0, diff_only: bool = False) -> Draft:
     """A scanned table made a draft: the suspects read (but those of unread_min bytes or more,
-    when given), the rest taken from previous."""
+    when given, and with diff_only those a diff against previous tells by their stat), the
+    rest taken from previous."""
     prev = previous._table if previous is not None and not previous.is_delta else None
     files_read, failures, unread = _native.read_suspects(table, path, prev, threads=threads, progress=progress,
-                                                         leave_min=unread_min)
+                                                         leave_min=unread_min, diff_only=diff_only)
     if failures:
         raise _first_of(failures)
     return Draft(table, list(map(UnreadFile._make, table.path_sizes(unread))), files_read)
@@ -436,12 +479,17 @@ def diff(old: Manifest | PathLike, new: Manifest | PathLike, *, renames: bool = 
         sides[1] = build(new, sides[0], progress=progress)
     else:
         # A tree and a manifest: the file loads while the tree is scanned (both mostly
-        # without the GIL), then the manifest's stat cache spares the unchanged files.
+        # without the GIL), then the manifest's stat cache spares the unchanged files, and
+        # a new tree's files whose change shows by their stat are read only if shown.
         t, other = is_tree.index(True), is_tree.index(False)
         given = (old, new)
         known = sides[other]
         table, sides[other] = _scan_while(given[t], lambda: known if known is not None else load(given[other]))
-        sides[t] = _complete(table, given[t], sides[other], 0, progress).manifest()
+        draft = _complete(table, given[t], sides[other], 0, progress, diff_only=t == 1)
+        if t == 1 and sides[0] is not None:
+            _full(sides[0], "a diff's old side")
+            return Diff.of_tree(sides[0], draft, new, renames=renames)
+        sides[t] = draft.manifest()
     old_m, new_m = sides
     assert old_m is not None and new_m is not None
     _full(old_m, "a diff's old side")

@@ -11,10 +11,10 @@ Status codes, two columns like git's:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Callable
 
-from bodega.storage.manifest import Entry, Manifest, bytes_field
+from bodega.storage.manifest import Draft, Entry, Manifest, PathLike, bytes_field
 
 ADDED, DELETED, MODIFIED, TYPE, MODE, LINK, OWNER = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40
 NAMES = {ADDED: "added", DELETED: "deleted", MODIFIED: "modified", TYPE: "type-changed",
@@ -93,17 +93,60 @@ def quote_path(path: bytes, is_dir: bool) -> str:
     return '"' + "".join(out) + suffix + '"'
 
 
-def _names(what: int) -> tuple[str, ...]:
-    return tuple(name for bit, name in NAMES.items() if what & bit)
+# The change names of every combination of bits, made once: a diff names each change.
+_NAMES_OF = [tuple(name for bit, name in NAMES.items() if what & bit) for what in range(2 * max(NAMES))]
 
 
-@dataclass
+UNREAD_HASH = bytes(32)  # a file left unread (Draft.partial); no BLAKE3 digest is all zeros
+
+
 class Diff:
-    """The changes from an old to a new manifest, in path order."""
+    """The changes from an old to a new manifest, in path order.
 
-    old: Manifest
-    new: Manifest
-    changes: list[Change]
+    Made of a live tree (of_tree), the files whose change shows by their stat are read only
+    when something shows their hashes: the changes' entries, either side, the roots, the JSON.
+    The text, the counts and the length need no hash.
+    """
+
+    def __init__(self, old: Manifest, new: Manifest, changes: list[Change],
+                 read_rest: Callable[[], None] | None = None) -> None:
+        self._old, self._new, self._changes = old, new, changes
+        self._read_rest = read_rest
+
+    @property
+    def old(self) -> Manifest:
+        """The old side."""
+        self._settle()
+        return self._old
+
+    @property
+    def new(self) -> Manifest:
+        """The new side."""
+        self._settle()
+        return self._new
+
+    @property
+    def changes(self) -> list[Change]:
+        """The changes, in path order."""
+        self._settle()
+        return self._changes
+
+    def _settle(self) -> None:
+        """Reads the files left unread, then gives their changes' entries the hashes read."""
+        if self._read_rest is None:
+            return
+        self._read_rest()  # when it fails, the next look tries again: no zero hash is ever shown
+        self._read_rest = None
+        self._changes = [replace(c, old=_reread(self._old, c.old), new=_reread(self._new, c.new))
+                         if _unread(c.old) or _unread(c.new) else c for c in self._changes]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Diff):
+            return NotImplemented
+        return (self.old, self.new, self.changes) == (other.old, other.new, other.changes)
+
+    def __repr__(self) -> str:
+        return f"Diff(old={self.old!r}, new={self.new!r}, changes={self.changes!r})"
 
     @property
     def old_root(self) -> bytes:
@@ -119,19 +162,30 @@ class Diff:
     def of(cls, old: Manifest, new: Manifest, renames: bool = True) -> Diff:
         """Compares two full manifests (the entry comparison runs in the native core)."""
         raw = old._table.diff(new._table)
-        changes = [Change(new._table.path(ni) if ni is not None else old._table.path(oi),
-                          _names(what), old[oi] if oi is not None else None,
-                          new[ni] if ni is not None else None)
+        old_row, new_row, entry, names = old._table.row, new._table.row, Entry._make, _NAMES_OF
+        changes = [Change(new._table.path(ni) if ni is not None else old._table.path(oi), names[what],
+                          entry(old_row(oi)) if oi is not None else None,
+                          entry(new_row(ni)) if ni is not None else None)
                    for oi, ni, what in raw]
         if renames:
             changes = _pair_renames(changes)
         return cls(old, new, changes)
 
+    @classmethod
+    def of_tree(cls, old: Manifest, draft: Draft, path: PathLike, threads: int = 0,
+                renames: bool = True) -> Diff:
+        """Compares old with the draft of the tree at path made against it (build_beside): the
+        files it left unread, whose change their stat shows, are read when first shown."""
+        d = cls.of(old, draft.partial(), renames)
+        if draft.unread:
+            d._read_rest = lambda: draft.read_unread(path, threads)
+        return d
+
     def __len__(self) -> int:
-        return len(self.changes)
+        return len(self._changes)
 
     def __bool__(self) -> bool:
-        return bool(self.changes)
+        return bool(self._changes)
 
     def __iter__(self):
         return iter(self.changes)
@@ -139,20 +193,28 @@ class Diff:
     def counts(self) -> dict[str, int]:
         """How many changes of each kind (a modified file whose mode changed counts twice)."""
         out = {name: 0 for name in (*NAMES.values(), "renamed")}
-        for c in self.changes:
+        for c in self._changes:
             for name in c.changes:
                 out[name] += 1
         return out
 
     def to_text(self) -> str:
         """One `XY path` line per change, like `git status --short`."""
-        return "\n".join(c.line() for c in self.changes)
+        return "\n".join(c.line() for c in self._changes)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return {"old_root": self.old_root.hex(), "new_root": self.new_root.hex(),
                 "identical": self.old_root == self.new_root, "counts": self.counts(),
                 "changes": [c.to_json() for c in self.changes]}
+
+
+def _unread(e: Entry | None) -> bool:
+    return e is not None and e.hash == UNREAD_HASH and e.kind == "file"
+
+
+def _reread(side: Manifest, e: Entry | None) -> Entry | None:
+    return side.get(e.path) if _unread(e) else e
 
 
 def _pair_renames(changes: list[Change]) -> list[Change]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import struct
 import threading
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import zstandard
@@ -71,6 +70,8 @@ def encode(s: Sections) -> bytes:
     cache_pieces = _pieces(s.cache) if s.cache is not None else []
     pieces = table_pieces + cache_pieces
     if len(pieces) > 1:
+        from concurrent.futures import ThreadPoolExecutor  # only writers pay for its import
+
         with ThreadPoolExecutor() as pool:  # zstd drops the GIL: blocks compress on every core
             frames = list(pool.map(_compress, pieces))
     else:

@@ -359,10 +359,12 @@ def _copy_suspects(m: object, source: object, source_previous: object, idx: obje
 
 
 def _read_suspects(table: Table, path: object, previous: Table | None, source: Table | None, threads: int,
-                   progress: Callable[[Progress], object] | None, leave_min: int = 0) -> tuple:
+                   progress: Callable[[Progress], object] | None, leave_min: int = 0,
+                   diff_only: bool = False) -> tuple:
     """Reads the files of table that previous does not vouch for (or, with source, that the
     copy rule does not vouch for), except those of leave_min bytes or more (when leave_min is
-    not 0): (files read, failures, indexes of the suspects left unread)."""
+    not 0) and, with diff_only, those a diff against previous tells without their bytes:
+    (files read, failures, indexes of the suspects left unread)."""
     table = _table(table)
     previous = _table(previous) if previous is not None else None
     source = _table(source) if source is not None else None
@@ -379,6 +381,10 @@ def _read_suspects(table: Table, path: object, previous: Table | None, source: T
     d = ffi.NULL
     try:
         k = _copy_suspects(m, source._m, prev, idx) if source is not None else lib.bd_mf_reuse(m, prev, idx)
+        if diff_only:
+            again = lib.bd_mf_diff_unneeded(m, prev, idx, k)
+            unread += [idx[j] for j in range(again, k)]
+            k = again
         if leave_min:
             again = 0
             for j in range(k):
@@ -418,14 +424,17 @@ def _read_suspects(table: Table, path: object, previous: Table | None, source: T
 
 
 def read_suspects(table: Table, path: object, previous: Table | None = None, *, threads: int = 0,
-                  progress: Callable[[Progress], object] | None = None, leave_min: int = 0) -> tuple:
+                  progress: Callable[[Progress], object] | None = None, leave_min: int = 0,
+                  diff_only: bool = False) -> tuple:
     """Fills table's hashes: those previous (a full table with a stat cache, read from the same
     tree) vouches for by the racy-git rule are taken from it, every other file below path is
     read, once more when it changed while read; with leave_min, files of that size or more
-    are left unread (their hash stays zero: the caller sets it, see Table.set_content).
+    are left unread (their hash stays zero: the caller sets it, see Table.set_content), and
+    with diff_only so are the files whose change a diff against previous tells without their
+    bytes (bd_mf_diff_unneeded: of another size, or added and of no deleted file's size).
     Returns (files read, the error of each file that could not be read, the indexes of the
     files left unread).  progress(Progress) is called now and then while reading."""
-    return _read_suspects(table, path, previous, None, threads, progress, leave_min)
+    return _read_suspects(table, path, previous, None, threads, progress, leave_min, diff_only)
 
 
 def read_copy_suspects(table: Table, path: object, source: Table, source_previous: Table | None, *,
