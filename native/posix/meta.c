@@ -230,10 +230,18 @@ static bd_status set_meta_fd(int fd, const bd_stat *st, uint32_t which, bd_error
 {
     if (which & ~(uint32_t)SET_META_FLAGS)
         return bd_fail(e, BD_E_INVAL, EINVAL, "meta flags", BD_PATH_AS_GIVEN, 0);
-    if ((which & BD_META_OWNER) && bd_owner_settable()
-        && fchown(fd, (uid_t)st->uid, (gid_t)st->gid) != 0)
+    /* What the entry has now (an fstat: no transaction, unlike a chown or chmod): a file or
+     * directory just created by this process often has the wanted owner and mode already,
+     * and those calls are skipped.  A chown clears set-id bits, so the mode is set after any. */
+    struct stat now;
+    if ((which & (BD_META_OWNER | BD_META_MODE)) && fstat(fd, &now) != 0)
+        return bd_fail(e, BD_E_IO, errno, "fstat", BD_PATH_AS_GIVEN, 0);
+    int chown_it = (which & BD_META_OWNER) && bd_owner_settable()
+                && (now.st_uid != (uid_t)st->uid || now.st_gid != (gid_t)st->gid);
+    if (chown_it && fchown(fd, (uid_t)st->uid, (gid_t)st->gid) != 0)
         return bd_fail(e, BD_E_IO, errno, "fchown", BD_PATH_AS_GIVEN, 0);
-    if ((which & BD_META_MODE) && fchmod(fd, (mode_t)(st->mode & 07777)) != 0)
+    if ((which & BD_META_MODE) && (chown_it || (now.st_mode & 07777) != (st->mode & 07777))
+        && fchmod(fd, (mode_t)(st->mode & 07777)) != 0)
         return bd_fail(e, BD_E_IO, errno, "fchmod", BD_PATH_AS_GIVEN, 0);
     if (which & BD_META_TIMES) {
         struct timespec ts[2];

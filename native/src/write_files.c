@@ -1,37 +1,23 @@
 /* write_files.c: many new small files under one root (bd_write.h). */
-#include <string.h>
-
+#include "bodega/bd_file.h"
 #include "bodega/bd_write.h"
 #include "dir_chain.h"
+#include "new_file.h"
 
 /* Creates name in d with f's data and metadata; on failure nothing is left at name. */
 static bd_status write_at(bd_dir *d, const char *name, size_t name_len, const bd_new_file *f, bd_stat *after,
                           bd_error *e)
 {
     bd_file *out;
-    bd_status rc = bd_file_create_at(d, name, name_len, &out, e);
+    /* Created with its permission bits (the umask applied, no set-id bits): most files then
+     * need no chmod (and it never has wider bits than it ends with). */
+    bd_status rc = bd_file_create_mode_at(d, name, name_len, f->mode & 0777, &out, e);
     if (rc != BD_OK)
         return rc;
-    bd_stat st;
-    memset(&st, 0, sizeof st);
-    st.mode = f->mode;
-    st.mtime_ns = f->mtime_ns;
-    st.uid = f->uid;
-    st.gid = f->gid;
-    uint32_t which = BD_META_MODE | BD_META_TIMES | (f->owner ? BD_META_OWNER : 0);
     if (f->size)
         rc = bd_file_write(out, f->data, f->size, e);
-    if (rc == BD_OK)
-        rc = bd_file_set_meta(out, &st, which, e);
-    if (rc == BD_OK && after)
-        rc = bd_file_stat(out, after, e);
-    bd_file_close(out);
-    if (rc != BD_OK) {
-        bd_error ignored;
-        bd_error_clear(&ignored);
-        bd_unlink_at(d, name, name_len, 0, &ignored);
-    }
-    return rc;
+    new_file_meta m = {f->mode, f->mtime_ns, f->owner, f->uid, f->gid};
+    return new_file_finish(d, name, name_len, out, rc, &m, after, e);
 }
 
 typedef struct files_job {

@@ -91,9 +91,10 @@ static bd_status advance(bd_progress *p, uint64_t n, uint64_t cloned, uint64_t c
     return bd_progress_tick(p, 0, e);
 }
 
-static bd_status clone_extents(HANDLE src, const bd_stat *sst, bd_dir *dst, const bd_wname *w,
-                               const char *name, size_t len, bd_progress *p, bd_copy_result *r,
-                               bd_error *e)
+/* Shares src's data (its metadata sst) into h, a new empty file open for writing: pieces
+ * of FSCTL_DUPLICATE_EXTENTS_TO_FILE at equal offsets.  BD_E_NOTSUP when the volume cannot. */
+static bd_status duplicate_extents(HANDLE src, const bd_stat *sst, HANDLE h, const char *name, size_t len,
+                                   bd_progress *p, bd_error *e)
 {
     uint32_t cluster = 0;
     DWORD err = bd_win_cluster_size(src, &cluster);
@@ -103,10 +104,7 @@ static bd_status clone_extents(HANDLE src, const bd_stat *sst, bd_dir *dst, cons
     DWORD got;
     int integrity = DeviceIoControl(src, FSCTL_GET_INTEGRITY_INFORMATION, 0, 0, &ii, sizeof ii, &got, 0)
                  && (ii.ChecksumAlgorithm || ii.Flags);
-    HANDLE h;
-    bd_status rc = create_dst(dst, w, name, len, &h, e);
-    if (rc)
-        return rc;
+    bd_status rc = BD_OK;
     set_sparse(h, 1);
     if (integrity) {  /* must match the source's, and can only change while empty */
         bd_set_integrity_info si = { ii.ChecksumAlgorithm, 0, ii.Flags };
@@ -136,6 +134,18 @@ static bd_status clone_extents(HANDLE src, const bd_stat *sst, bd_dir *dst, cons
     }
     if (rc == BD_OK && !(sst->attrs & FILE_ATTRIBUTE_SPARSE_FILE))
         set_sparse(h, 0);
+    return rc;
+}
+
+static bd_status clone_extents(HANDLE src, const bd_stat *sst, bd_dir *dst, const bd_wname *w,
+                               const char *name, size_t len, bd_progress *p, bd_copy_result *r,
+                               bd_error *e)
+{
+    HANDLE h;
+    bd_status rc = create_dst(dst, w, name, len, &h, e);
+    if (rc)
+        return rc;
+    rc = duplicate_extents(src, sst, h, name, len, p, e);
     bd_status fin = finish_dst(h, rc == BD_OK, name, len, e);
     if (rc == BD_OK && fin == BD_OK) {
         r->method = BD_METHOD_CLONE;
@@ -389,4 +399,32 @@ bd_status bd_file_clone_at(bd_dir *src, const char *src_name, size_t src_len, bd
     BD_FAULT_STEP(BD_STEP_CLONE, dst_name, dst_len, e);
     return bd_win_clone_with(src, src_name, src_len, dst, dst_name, dst_len, flags,
                              BD_WIN_TRY_ALL, p, r, e);
+}
+
+bd_status bd_file_create_clone_at(bd_dir *d, const char *name, size_t name_len, uint32_t mode, bd_file *src,
+                                  bd_file **out, bd_error *e)
+{
+    (void)mode;  /* no umask, no mode bits: created writable, as bd_file_create_mode_at */
+    BD_FAULT_STEP(BD_STEP_CLONE, name, name_len, e);
+    bd_stat sst;
+    bd_status rc = bd_file_stat(src, &sst, e);
+    if (rc)
+        return rc;
+    if (sst.volume_id != d->volume_id)
+        return bd_fail_n(e, BD_E_XDEV, EXDEV, "clone", BD_PATH_AS_GIVEN, name, name_len);
+    bd_file *f;
+    if ((rc = bd_file_create_at(d, name, name_len, &f, e)) != BD_OK)
+        return rc;
+    bd_error local;
+    bd_error_clear(&local);
+    rc = sst.size ? duplicate_extents(src->h, &sst, f->h, name, name_len, 0, &local) : BD_OK;
+    if (rc == BD_OK) {
+        *out = f;
+        return BD_OK;
+    }
+    bd_file_close(f);
+    bd_error ignored;
+    bd_error_clear(&ignored);
+    bd_unlink_at(d, name, name_len, 0, &ignored);
+    return pass_on(e, &local);
 }

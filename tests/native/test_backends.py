@@ -122,6 +122,14 @@ def _outcome(call):
     return "returned", repr(result) if not hasattr(result, "__len__") else len(result)
 
 
+def _first_error(results: list) -> list:
+    """Raises the first error a batch returned (so both back ends' errors are compared)."""
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return results
+
+
 BAD_CALLS = {
     "scan a missing tree": lambda m, d: m["scan"].scan(os.path.join(d, "missing")),
     "scan a file": lambda m, d: m["scan"].scan(os.path.join(d, "file")),
@@ -165,6 +173,17 @@ BAD_CALLS = {
     "a directory to finish with half an owner": lambda m, d: m["tree"].Dir.open(d).finish_dirs(
         [(b"sub", 0o755, 0, 0, None)]),
     "a directory to finish given as a pair": lambda m, d: m["tree"].Dir.open(d).finish_dirs([(b"sub", 0o755)]),
+    "hash many with a str": lambda m, d: m["hash"].hash_many([b"x", "text"]),
+    "a clone with a short hash": lambda m, d: m["tree"].Dir.open(d).write_clones(
+        m["tree"].Dir.open(d), [(b"new", b"file", b"x" * 31, 0o644, 0, None, None)]),
+    "a clone with half an owner": lambda m, d: m["tree"].Dir.open(d).write_clones(
+        m["tree"].Dir.open(d), [(b"new", b"file", b"x" * 32, 0o644, 0, 0, None)]),
+    "a clone of no path": lambda m, d: m["tree"].Dir.open(d).write_clones(
+        m["tree"].Dir.open(d), [(b"new", b"", b"x" * 32, 0o644, 0, None, None)]),
+    "a clone of a missing source": lambda m, d: _first_error(m["tree"].Dir.open(d).write_clones(
+        m["tree"].Dir.open(d), [(b"new", b"missing", b"x" * 32, 0o644, 0, None, None)])),
+    "a clone of a source that is not what its hash says": lambda m, d: _first_error(
+        m["tree"].Dir.open(d).write_clones(m["tree"].Dir.open(d), [(b"new", b"file", b"x" * 32, 0o644, 0, None, None)])),
     "an unknown fault step": lambda m, d: m["fault"].step("explode", None),
     "a negative process id": lambda m, d: m["process"].pid_alive(-1),
 }

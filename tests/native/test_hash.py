@@ -14,6 +14,7 @@ import pytest
 
 from bodega import errors
 from bodega._native import hash as bh
+from native_backends import binding
 
 VECTORS = json.loads((Path(__file__).parent / "data" / "blake3_test_vectors.json").read_text())
 KIB, MIB = 1024, 1024 * 1024
@@ -54,6 +55,17 @@ def test_every_backend_this_cpu_has_is_compiled_in():
 def test_one_shot_matches_blake3_package(impl, size):
     data = random_bytes(size)
     assert bh.Blake3(data).digest() == blake3.blake3(data).digest()
+
+
+@pytest.mark.parametrize("backend", ["cython", "cffi"])
+def test_many_messages_hashed_side_by_side_match_one_by_one(impl, backend):
+    # sizes around the chunk, the lanes' and the small-message limit (16 KiB), in one batch
+    sizes = [0, 1, 64, 1023, 1024, 1025, 4096, 16 * KIB - 1, 16 * KIB, 16 * KIB + 1, 100 * KIB] * 3
+    messages = [random_bytes(n, seed=i) for i, n in enumerate(sizes)]
+    views = [memoryview(m) for m in messages[:5]] + [bytearray(m) for m in messages[5:10]] + messages[10:]
+    hash_many = binding(backend, "hash").hash_many
+    assert hash_many(views) == [blake3.blake3(m).digest() for m in messages]
+    assert hash_many([]) == []
 
 
 @pytest.mark.parametrize("size", [1025, 8 * KIB + 1, 33 * KIB, MIB + 1])

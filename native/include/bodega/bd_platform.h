@@ -186,6 +186,16 @@ bd_status bd_file_clone_at(bd_dir *src, const char *src_name, size_t src_len, bd
                            const char *dst_name, size_t dst_len, uint32_t flags,
                            bd_progress *p, bd_copy_result *r, bd_error *e);
 
+/* Creates `name` in d like bd_file_create_mode_at (exclusive, never through a link, the
+ * permission bits mode less the umask on POSIX) holding all of src's data, shared
+ * copy-on-write: cloned, never copied.  BD_E_NOTSUP where the volume (or the system) cannot
+ * clone, BD_E_XDEV when src is on another volume; then nothing is left at name.  The new
+ * file is returned open for writing (its metadata is set through it).  src is read from the
+ * handle, so the clone holds the data of the very file the caller opened (and may have
+ * hashed): nothing is looked up again by name. */
+bd_status bd_file_create_clone_at(bd_dir *d, const char *name, size_t name_len, uint32_t mode, bd_file *src,
+                                  bd_file **out, bd_error *e);
+
 #define BD_META_MODE   0x1   /* permission bits / attributes */
 #define BD_META_TIMES  0x2   /* mtime (ns) and, where settable, atime */
 #define BD_META_OWNER  0x4   /* uid/gid when running privileged */

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "bd_hash.h"
 #include "bd_platform.h"
 
 typedef struct bd_new_file {
@@ -20,15 +21,52 @@ typedef struct bd_new_file {
 
 /* Creates each file under root in order: its parent directories (which must exist) opened
  * one component at a time without following a link (BD_E_UNSAFE_PATH for a link), the file
- * created exclusively, never through a link (EEXIST when anything is at the name), its data
- * written, then its owner (when asked), mode and mtime set, in that order (a chown clears
- * set-id bits).  after: NULL, or n stats where each file's stat once written goes (a
+ * created exclusively, never through a link (EEXIST when anything is at the name), with its
+ * permission bits less the umask and no set-id bits, its data written, then its owner (when
+ * asked), mode and mtime set, in that order (a chown clears set-id bits; an owner or mode
+ * the file has already is not set again).  after: NULL, or n stats where each file's stat once written goes (a
  * restore keeps them as the tree's stat cache).  After each file, one file and its bytes
  * are added to p and p ticks: a cancel stops before the next file (BD_E_CANCELLED).  On
  * failure the file being written is removed (the earlier ones stay), e->path is its path,
  * and *done (always set) counts the files written whole. */
 bd_status bd_files_write(bd_dir *root, const bd_new_file *files, size_t n, bd_stat *after, bd_progress *p,
                          size_t *done, bd_error *e);
+
+/* A new file of a tree whose data is a clone of an existing file (a store's loose object),
+ * checked against the hash its bytes must have. */
+typedef struct bd_new_clone {
+    const char *path;     /* in: the new file, relative to the root (bd_new_file's syntax) */
+    size_t path_len;
+    const char *src;      /* in: the file it clones, relative to the source root (same syntax) */
+    size_t src_len;
+    uint8_t hash[BD_HASH_LEN]; /* in: the BLAKE3 hash the source's bytes must have */
+    uint32_t mode;        /* in: permission bits */
+    int64_t mtime_ns;     /* in */
+    int owner;            /* in: nonzero: the file is given uid and gid (where owners can be given) */
+    uint32_t uid, gid;
+    bd_status status;     /* out: BD_OK, or why this file was not written (nothing is left at path) */
+    int sys_errno;        /* out: errno / GetLastError of a failure */
+    const char *op;       /* out: static name of the failing step, NULL when BD_OK */
+    int at_source;        /* out: nonzero when the failure is the source's (opening, reading or
+                             hashing it), zero when it is the new file's */
+    bd_stat st;           /* out when BD_OK: the new file's metadata once written */
+} bd_new_clone;
+
+/* Creates each file under root as a copy-on-write clone of its source, checked: the source
+ * (under src_root, no component followed through a link) is opened, hashed from that handle
+ * (BD_E_CORRUPT when the hash differs: nothing is created), the new file created at path
+ * exclusively (its parents opened as bd_files_write opens them) as a clone of that same open
+ * handle (bd_file_create_clone_at), the source checked unchanged since it was hashed
+ * (BD_E_CHANGED otherwise), so the clone holds exactly the bytes hashed; then its owner (when
+ * asked), mode and mtime set as bd_files_write sets them, and its stat taken.  A source is
+ * read from the page cache when it is there; the clone is not read at all.  Each file gets
+ * its own status and the batch goes on, except that once one gets BD_E_NOTSUP or BD_E_XDEV
+ * (the volume cannot clone) the ones after it are not tried and get the same status.  After
+ * each file one file and its bytes are added to p and p ticks.  Returns BD_OK once every file
+ * has a status, BD_E_CANCELLED when cancelled (files not reached keep BD_E_CANCELLED),
+ * BD_E_NOMEM when out of memory. */
+bd_status bd_clones_write(bd_dir *src_root, bd_dir *root, bd_new_clone *files, size_t n, bd_progress *p,
+                          bd_error *e);
 
 /* A directory of a tree being written, and the metadata it gets once its contents are in. */
 typedef struct bd_new_dir {

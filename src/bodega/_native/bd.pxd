@@ -160,6 +160,7 @@ cdef extern from "bodega/bd_hash.h" nogil:
     void bd_blake3_init_derive_key(bd_blake3 *h, const char *context, size_t context_len)
     void bd_blake3_update(bd_blake3 *h, const void *data, size_t len)
     void bd_blake3_finalize(const bd_blake3 *h, uint8_t *out, size_t out_len)
+    void bd_blake3_hash_messages(const uint8_t *const *msgs, const size_t *lens, size_t n, uint8_t *out)
 
     ctypedef enum bd_blake3_impl:
         BD_BLAKE3_PORTABLE
@@ -518,6 +519,25 @@ cdef extern from "bodega/bd_write.h" nogil:
 
     bd_status bd_files_write(bd_dir *root, const bd_new_file *files, size_t n, bd_stat *after, bd_progress *p,
                              size_t *done, bd_error *e)
+
+    ctypedef struct bd_new_clone:
+        const char *path
+        size_t path_len
+        const char *src
+        size_t src_len
+        uint8_t hash[32]
+        uint32_t mode
+        int64_t mtime_ns
+        int owner
+        uint32_t uid, gid
+        bd_status status
+        int sys_errno
+        const char *op
+        int at_source
+        bd_stat st
+
+    bd_status bd_clones_write(bd_dir *src_root, bd_dir *root, bd_new_clone *files, size_t n, bd_progress *p,
+                              bd_error *e)
 
     ctypedef struct bd_new_dir:
         const char *path

@@ -12,7 +12,7 @@ from bodega import errors
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.errno cimport ENOENT, EEXIST, EINVAL
-from libc.string cimport memset
+from libc.string cimport memset, memcpy
 from libc.stdlib cimport malloc, free
 
 from bodega._native.bd cimport (
@@ -24,10 +24,10 @@ from bodega._native.bd cimport (
     bd_file_clone_at, bd_copy_result, BD_LINK_DIR, BD_RENAME_NOREPLACE, BD_RENAME_EXCHANGE, BD_META_MODE,
     BD_META_TIMES, BD_META_OWNER, BD_CLONE_AUTO, BD_CLONE_REQUIRE, BD_CLONE_NEVER, BD_E_IO, BD_E_NOTSUP,
     bd_volume_sync, bd_file_lock, bd_file_sync_at, bd_file_create_mode_at, bd_file_open_write_at,
-    bd_new_file, bd_files_write, bd_new_dir, bd_dirs_create, bd_dirs_finish,
+    bd_new_file, bd_files_write, bd_new_clone, bd_clones_write, bd_new_dir, bd_dirs_create, bd_dirs_finish,
 )
 from bodega._native._progress cimport ProgressBridge
-from bodega._native._status cimport raise_status
+from bodega._native._status cimport raise_status, job_error
 from bodega._native.bd cimport bd_fault_share
 from bodega._native.fault cimport process_plan
 
@@ -524,6 +524,63 @@ cdef class Dir:
                 PyBuffer_Release(&views[i])
             free(views)
             free(after)
+            free(c)
+
+    def write_clones(self, Dir src, files):
+        """Creates each (path, source, hash, mode, mtime_ns, uid, gid) of files as a copy-on-write
+        clone of source (relative to src), in one native call without the GIL: the source is
+        hashed from the handle the clone is made from and must have hash (32 bytes), then the
+        new file at path (relative to this directory, its parents existing) gets its owner (uid
+        and gid, when not None), mode and mtime, never through a link.  Returns, in order, each
+        file's Stat after, or the error that kept it from being written (nothing left at its
+        path): IntegrityError when the source's hash differs, NotSupported or CrossDevice when
+        the volume cannot clone it (the files after such a one are not tried)."""
+        cdef Py_ssize_t n = len(files), i
+        cdef bd_new_clone *c = <bd_new_clone *>malloc(max(n, 1) * sizeof(bd_new_clone))
+        cdef bd_error e
+        cdef bd_status rc
+        cdef bd_dir *h = self._h()
+        cdef bd_dir *hs = src._h()
+        cdef bytes path, source, digest
+        keep = []
+        try:
+            if c == NULL:
+                raise MemoryError()
+            for i in range(n):
+                path, source, digest, mode, mtime_ns, uid, gid = files[i]
+                for p in (path, source):
+                    if not p or b"\0" in p:
+                        raise errors.InvalidInput(f"not a relative path: {os.fsdecode(p)!r}")
+                if len(digest) != 32:
+                    raise errors.InvalidInput("a clone's hash has 32 bytes")
+                if (uid is None) != (gid is None):
+                    raise errors.InvalidInput("an owner needs both uid and gid")
+                keep.append((path, source))
+                c[i].path = path
+                c[i].path_len = len(path)
+                c[i].src = source
+                c[i].src_len = len(source)
+                memcpy(c[i].hash, <const char *>digest, 32)
+                c[i].mode = mode
+                c[i].mtime_ns = mtime_ns
+                c[i].owner = uid is not None
+                c[i].uid = uid if uid is not None else 0
+                c[i].gid = gid if gid is not None else 0
+            bd_error_clear(&e)
+            with nogil:
+                rc = bd_clones_write(hs, h, c, n, NULL, &e)
+            if rc != BD_OK:
+                raise_status(&e, src.path, self.path)
+            out = []
+            for i in range(n):
+                if c[i].status == BD_OK:
+                    out.append(_stat(&c[i].st))
+                elif c[i].at_source:
+                    out.append(job_error(c[i].status, c[i].sys_errno, c[i].op, c[i].src, c[i].src_len, src.path))
+                else:
+                    out.append(job_error(c[i].status, c[i].sys_errno, c[i].op, c[i].path, c[i].path_len, self.path))
+            return out
+        finally:
             free(c)
 
     def create_dirs(self, paths, mode=0o700, progress=None, interval_ns=100_000_000):

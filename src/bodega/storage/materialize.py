@@ -1,7 +1,9 @@
 """Writing a snapshot's entries out of the store into a tree, by handle, never through a link.
 
-Every file's bytes are checked against their hash as they are written (a loose object on a
-copy-on-write volume is cloned, then the clone is hashed).  Each entry gets its manifest mode
+Every file's bytes are checked against their hash as they are written: a packed blob once
+decoded, a loose object on a copy-on-write volume hashed from the very handle its clone is
+made from and found unchanged after the clone (so the clone holds the bytes hashed, and the
+clone, whose pages are never cached, is not read back).  Each entry gets its manifest mode
 and mtime, and its owner when the restore can give owners (root, owners recorded in the
 manifest): otherwise set-id bits are dropped, so a restore never makes a file set-id for an
 owner it did not choose.  The stat taken after writing is kept, so the restored tree's stat
@@ -91,6 +93,7 @@ class ObjectWriter:
         self._loose: dict[Path, Dir] = {}
         self._lock = threading.Lock()
         self._clone = True  # False once the volume refused: copy from then on
+        self._clone_many = True  # False once a batch clone was refused: file by file from then on
 
     def close(self) -> None:
         """Closes the store directories it opened."""
@@ -146,9 +149,7 @@ class ObjectWriter:
         try:
             digest, _ = d.hash_at(name)
             if digest != e.hash:
-                raise errors.ObjectCorrupt(f"object {e.hash.hex()} in {where} does not match its hash "
-                                           f"(needed by {e.path_str})", object=e.hash.hex(), where=str(where),
-                                           path=e.path_str)
+                raise _corrupt(e, where)
             d.set_meta_at(name, **meta)
             st = d.stat_at(name)
             assert st is not None
@@ -161,7 +162,8 @@ class ObjectWriter:
         """Creates each (path below root, entry) file like write; (entry path, its stat, bytes) each.
 
         The packed small files are read, decoded and checked together, then written by one
-        native call; the others (loose objects, chunked files) one by one.
+        native call; the loose objects cloned and checked by another; the others (chunked
+        files, loose objects where the volume cannot clone) one by one.
         """
         if self.cancel is not None and self.cancel():
             raise errors.Cancelled("restore cancelled")
@@ -175,12 +177,51 @@ class ObjectWriter:
                 out.append((rel, data, self.owners.mode(e), e.mtime_ns, *self.owners.of(e)))
         stats = root.write_files(out) if out else []
         done = [(e.path, st, st.size) for (_, e), st in zip(packed, stats)]
+        if rest and self._clone and self._clone_many:
+            rest = self._clone_loose_many(root, rest, done)
         with DirChain(root) as chain:
             for rel, e in rest:
                 parent, name = _parent_and_name(rel)
                 st, n = self.write(chain.get(split(parent)), name, e)
                 done.append((e.path, st, n))
         return done
+
+    def _clone_loose_many(self, root: Dir, items: list[tuple[bytes, Entry]],
+                          done: list[tuple[bytes, Stat, int]]) -> list[tuple[bytes, Entry]]:
+        """The loose objects of items cloned below root in one native call, each source hashed
+        from the handle its clone is made from (its pages are usually cached; the clone's are
+        not); their results added to done.  Returns the items left to write one by one."""
+        objects_dir = self.store.objects_dir
+        below = len(os.fsencode(objects_dir)) + 1  # a loose object's path below objects_dir starts there
+        loose, clones, rest = [], [], []
+        for rel, e in items:
+            where = self.store.locate(e.hash, file=e.path_str)
+            if isinstance(where, Path):
+                loose.append((rel, e))
+                clones.append((rel, os.fsencode(where)[below:], e.hash, self.owners.mode(e), e.mtime_ns,
+                               *self.owners.of(e)))
+            else:
+                rest.append((rel, e))
+        if not loose:
+            return rest
+        got = root.write_clones(self._loose_dir(objects_dir), clones)
+        for (rel, e), st in zip(loose, got):
+            if isinstance(st, Stat):
+                done.append((e.path, st, st.size))
+            elif isinstance(st, (errors.NotSupported, errors.CrossDevice)):
+                self._clone_many = False  # file by file: bd_file_clone_at knows every way to clone
+                rest.append((rel, e))
+            elif isinstance(st, errors.IntegrityError):
+                raise _corrupt(e, self.store.loose_path(e.hash))
+            else:
+                raise st
+        return rest
+
+
+def _corrupt(e: Entry, where: Path) -> errors.ObjectCorrupt:
+    """The error for a loose object whose bytes do not match its hash."""
+    return errors.ObjectCorrupt(f"object {e.hash.hex()} in {where} does not match its hash (needed by {e.path_str})",
+                                object=e.hash.hex(), where=str(where), path=e.path_str)
 
 
 def _parent_and_name(rel: bytes) -> tuple[bytes, bytes]:

@@ -13,7 +13,7 @@ from typing import NoReturn
 from bodega import errors
 from bodega._native.cffi_backend._bd import ffi, lib
 from bodega._native.cffi_backend._progress import ProgressBridge
-from bodega._native.cffi_backend._status import fail, new_error
+from bodega._native.cffi_backend._status import fail, job_error, new_error
 from bodega._native.values import METHODS, Stat
 
 KINDS = ("none", "file", "dir", "symlink", "reparse", "special")
@@ -366,6 +366,48 @@ class Dir:
             bridge.reraise()
             fail(e, None, self.path)
         return [_stat(after[i]) for i in range(done[0])]
+
+    def write_clones(self, src: "Dir", files: list) -> list[Stat | BaseException]:
+        """Creates each (path, source, hash, mode, mtime_ns, uid, gid) of files as a copy-on-write
+        clone of source (relative to src), in one native call without the GIL: the source is
+        hashed from the handle the clone is made from and must have hash (32 bytes), then the
+        new file at path (relative to this directory, its parents existing) gets its owner (uid
+        and gid, when not None), mode and mtime, never through a link.  Returns, in order, each
+        file's Stat after, or the error that kept it from being written (nothing left at its
+        path): IntegrityError when the source's hash differs, NotSupported or CrossDevice when
+        the volume cannot clone it (the files after such a one are not tried)."""
+        h, hs = self._h(), src._h()
+        n = len(files)
+        c = ffi.new("bd_new_clone[]", max(n, 1))
+        keep = []  # the buffers C points into, alive for the call
+        for i in range(n):
+            path, source, digest, mode, mtime_ns, uid, gid = files[i]
+            for p in (path, source):
+                if not p or b"\0" in p:
+                    raise errors.InvalidInput(f"not a relative path: {os.fsdecode(p)!r}")
+            if len(digest) != 32:
+                raise errors.InvalidInput("a clone's hash has 32 bytes")
+            if (uid is None) != (gid is None):
+                raise errors.InvalidInput("an owner needs both uid and gid")
+            keep.append((ffi.from_buffer(path), ffi.from_buffer(source)))
+            c[i].path, c[i].path_len = keep[-1][0], len(path)
+            c[i].src, c[i].src_len = keep[-1][1], len(source)
+            ffi.memmove(c[i].hash, digest, 32)
+            c[i].mode, c[i].mtime_ns = mode, mtime_ns
+            c[i].owner, c[i].uid, c[i].gid = uid is not None, uid or 0, gid or 0
+        e = new_error()
+        if lib.bd_clones_write(hs, h, c, n, ffi.NULL, e) != lib.BD_OK:
+            fail(e, src.path, self.path)
+        out: list[Stat | BaseException] = []
+        for i in range(n):
+            f = c[i]
+            if f.status == lib.BD_OK:
+                out.append(_stat(f.st))
+            elif f.at_source:
+                out.append(job_error(f.status, f.sys_errno, f.op, files[i][1], src.path))
+            else:
+                out.append(job_error(f.status, f.sys_errno, f.op, files[i][0], self.path))
+        return out
 
     def create_dirs(self, paths: list, mode: int = 0o700, progress: object = None,
                     interval_ns: int = 100_000_000) -> None:
