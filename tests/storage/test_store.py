@@ -10,6 +10,7 @@ from pathlib import Path
 
 import blake3
 import pytest
+import zstandard
 
 from bodega import errors
 from bodega.storage import volume
@@ -118,6 +119,50 @@ def test_zstd_level_is_tunable_and_checked(ext4_dir):
     assert sizes[1] < sizes[0]
     with pytest.raises(errors.InvalidInput, match="zstd level"):
         ObjectStore(ext4_dir / "s", zstd_level=99)
+
+
+def _stored_len(store: ObjectStore, digest: bytes) -> int:
+    return store.locate(digest).stored_len
+
+
+def _zstd_len(data: bytes, level: int) -> int:
+    return len(zstandard.ZstdCompressor(level=level).compress(data))
+
+
+def test_small_blobs_are_compressed_at_the_small_level_and_larger_ones_at_the_store_level(ext4_dir):
+    store = ObjectStore(ext4_dir / "store")
+    small, large = text(8000, seed=5), text(40_000, seed=5)
+    assert len(small) < store.config["clone_min"] <= len(large)
+    assert store.config["zstd_level_small"] != store.config["zstd_level"]
+    assert _zstd_len(small, store.config["zstd_level_small"]) != _zstd_len(small, store.config["zstd_level"])
+    with store.writer() as w:  # one blob alone, and a batch of both (the snapshot's path)
+        alone = w.put_bytes(small[1:])
+    batch = ext4_dir / "batch"
+    batch.mkdir()
+    (batch / "small").write_bytes(small)
+    (batch / "large").write_bytes(large)
+    with store.writer() as w:
+        puts = w.put_files(batch, [_Listed(b"small", len(small)), _Listed(b"large", len(large))])
+    assert _stored_len(store, alone) == _zstd_len(small[1:], store.config["zstd_level_small"])
+    assert _stored_len(store, puts[0].digest) == _zstd_len(small, store.config["zstd_level_small"])
+    assert _stored_len(store, puts[1].digest) == _zstd_len(large, store.config["zstd_level"])
+    assert store.read(puts[0].digest) == small and store.read(puts[1].digest) == large
+
+
+def test_a_level_given_to_the_store_compresses_every_blob_and_any_level_reads_back(ext4_dir):
+    small = text(8000, seed=6)
+    at19 = ObjectStore(ext4_dir / "store", zstd_level=19)  # a tuned or hand-set level
+    with at19.writer() as w:
+        digest = w.put_bytes(small)
+    assert _stored_len(at19, digest) == _zstd_len(small, 19)
+    assert ObjectStore(ext4_dir / "store").read(digest) == small  # read at the store's own levels
+
+
+class _Listed:
+    """A file to store, as a manifest lists it."""
+
+    def __init__(self, path: bytes, size: int) -> None:
+        self.path, self.size = path, size
 
 
 def test_materialize_writes_a_new_file_and_refuses_an_existing_one(ext4_dir):

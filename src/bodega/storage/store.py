@@ -54,7 +54,13 @@ RUN_MAX = 8 << 20
 
 DEFAULTS = {
     "zstd_level": 3,
-    "clone_min": 16 << 10,
+    # Blobs shorter than clone_min (small files, packed on every volume) are compressed at
+    # zstd's fastest non-negative level, restic's default: measured (docs/store.md) 13% (the
+    # generated tree) to 35% (a copy of /usr/lib) less compression time than level 3, for
+    # 0.7% to 2.4% more bytes.  Larger blobs and chunks keep level 3: at level 1 for every
+    # object the store on ext4 would outgrow borg's at zstd,3.
+    "zstd_level_small": 1,
+"clone_min": 16 << 10,
     "chunk_min": 1 << 20,
     "pack_max": 32 << 20,
     "chunker": chunking.NAME,
@@ -195,7 +201,7 @@ class ObjectStore:
         if zstd_level is not None:
             if not -7 <= zstd_level <= 22:
                 raise errors.InvalidInput(f"zstd level must be between -7 and 22, not {zstd_level}")
-            self.config["zstd_level"] = zstd_level
+            self.config["zstd_level"] = self.config["zstd_level_small"] = zstd_level  # every packed object
         if pack_max is not None:  # this process's packs only: a pack's size is in its own index
             if pack_max < 1:
                 raise errors.InvalidInput(f"pack size must be at least 1 byte, not {pack_max}")
@@ -316,6 +322,8 @@ class ObjectStore:
                 absent = table.missing(set(entries))
                 if len(absent) < len(entries):
                     entries = {d: e for d, e in entries.items() if d in absent}
+            # The entries already indexed put back after a bulk update, rather than a filter
+            # testing each entry: set and dict operations in C, measured 1.4x faster.
             kept = {d: index[d] for d in entries.keys() & index.keys()}
             index.update(entries)
             index.update(kept)
@@ -444,28 +452,51 @@ class ObjectStore:
         """A write session (holds the store lock shared until commit or abort)."""
         return StoreWriter(self)
 
-    def _zstd(self) -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
-        pair = getattr(self._local, "zstd", None)
-        if pair is None or pair[2] != self.config["zstd_level"]:
-            pair = (zstandard.ZstdCompressor(level=self.config["zstd_level"]), zstandard.ZstdDecompressor(),
-                    self.config["zstd_level"])
-            self._local.zstd = pair
-        return pair[0], pair[1]
+    def _compressor(self, level: int) -> zstandard.ZstdCompressor:
+        """This thread's compressor at level (a compressor is not shared across threads)."""
+        made = getattr(self._local, "compressors", None)
+        if made is None:
+            made = self._local.compressors = {}
+        c = made.get(level)
+        if c is None:
+            c = made[level] = zstandard.ZstdCompressor(level=level)
+        return c
+
+    def _decompressor(self) -> zstandard.ZstdDecompressor:
+        """This thread's decompressor (any level's frames)."""
+        d = getattr(self._local, "decompressor", None)
+        if d is None:
+            d = self._local.decompressor = zstandard.ZstdDecompressor()
+        return d
+
+    def _level(self, length: int) -> int:
+        """The zstd level of a blob of length bytes: zstd_level_small below clone_min."""
+        cfg = self.config
+        return cfg["zstd_level_small"] if length < cfg["clone_min"] else cfg["zstd_level"]
 
     def encode(self, data: bytes | memoryview) -> tuple[bytes | memoryview, int]:
         """The stored form of a blob and its codec: zstd when that is smaller, else raw."""
-        packed = self._zstd()[0].compress(data)
+        packed = self._compressor(self._level(len(data))).compress(data)
         return (packed, ZSTD) if len(packed) < len(data) else (data, RAW)
 
     def encode_many(self, blobs: Sequence[bytes | memoryview]) -> list[tuple[bytes | memoryview, int]]:
-        """encode for many blobs at once: one native call compresses them all, without the GIL."""
-        compressor = self._zstd()[0]
-        # zstandard refuses a batch whose elements are all empty (a snapshot whose only new
-        # content is empty files): those are encoded one by one
-        if not any(len(b) for b in blobs) or not hasattr(compressor, "multi_compress_to_buffer"):
-            return [self.encode(b) for b in blobs]  # (the cffi back end lacks it too)
-        packed = compressor.multi_compress_to_buffer(list(blobs), threads=1)
-        return [(p, ZSTD) if len(p) < len(b) else (b, RAW) for p, b in zip(packed, blobs)]
+        """encode for many blobs at once: one native call per level compresses them, without the GIL."""
+        by_level: dict[int, list[int]] = {}
+        for i, b in enumerate(blobs):
+            by_level.setdefault(self._level(len(b)), []).append(i)
+        out: list[tuple[bytes | memoryview, int]] = [None] * len(blobs)  # type: ignore[list-item]
+        for level, which in by_level.items():
+            compressor = self._compressor(level)
+            some = [blobs[i] for i in which]
+            # zstandard refuses a batch whose elements are all empty (a snapshot whose only new
+            # content is empty files): those are encoded one by one
+            if not any(len(b) for b in some) or not hasattr(compressor, "multi_compress_to_buffer"):
+                packed = [compressor.compress(b) for b in some]  # (the cffi back end lacks it too)
+            else:
+                packed = compressor.multi_compress_to_buffer(some, threads=1)
+            for i, p, b in zip(which, packed, some):
+                out[i] = (p, ZSTD) if len(p) < len(b) else (b, RAW)
+        return out
 
     # --- reading --------------------------------------------------------------------------
 
@@ -525,7 +556,7 @@ class ObjectStore:
             data = stored
         else:
             try:
-                data = self._zstd()[1].decompress(stored, max_output_size=entry.raw_len)
+                data = self._decompressor().decompress(stored, max_output_size=entry.raw_len)
             except zstandard.ZstdError as e:
                 raise self._damaged(digest, self._where(entry), f"does not decompress ({e})", file) from e
         if len(data) != entry.raw_len:
@@ -603,7 +634,7 @@ class ObjectStore:
         """Each stored record decoded: the zstd ones in one call where the binding has it."""
         decoded: dict[int, bytes | memoryview] = {i: stored[i] for i, e in records.items() if e.codec == RAW}
         packed = [i for i, e in records.items() if e.codec != RAW]
-        dctx = self._zstd()[1]
+        dctx = self._decompressor()
         if len(packed) > 1 and hasattr(dctx, "multi_decompress_to_buffer"):
             sizes = struct.pack(f"={len(packed)}Q", *(records[i].raw_len for i in packed))
             many = dctx.multi_decompress_to_buffer([stored[i] for i in packed], decompressed_sizes=sizes, threads=1)
@@ -1181,7 +1212,7 @@ class StoreWriter:
             os.unlink(staged)
             return Put(digest, 0, "known", size)
         dest = self.store._loose_str(digest)
-        sub = dest[:-65]  # objects/xx
+        sub = dest[:dest.rindex("/")]  # objects/xx
         if sub not in self._subdirs:
             os.makedirs(sub, exist_ok=True)
             self._subdirs.add(sub)
