@@ -150,12 +150,21 @@ def test_small_blobs_are_compressed_at_the_small_level_and_larger_ones_at_the_st
 
 
 def test_a_level_given_to_the_store_compresses_every_blob_and_any_level_reads_back(ext4_dir):
-    small = text(8000, seed=6)
+    small, large = text(8000, seed=6), text(40_000, seed=6)
     at19 = ObjectStore(ext4_dir / "store", zstd_level=19)  # a tuned or hand-set level
     with at19.writer() as w:
         digest = w.put_bytes(small)
+    batch = ext4_dir / "batch"
+    batch.mkdir()
+    (batch / "small").write_bytes(small[1:])
+    (batch / "large").write_bytes(large)
+    with at19.writer() as w:
+        puts = w.put_files(batch, [_Listed(b"small", len(small) - 1), _Listed(b"large", len(large))])
     assert _stored_len(at19, digest) == _zstd_len(small, 19)
-    assert ObjectStore(ext4_dir / "store").read(digest) == small  # read at the store's own levels
+    assert _stored_len(at19, puts[0].digest) == _zstd_len(small[1:], 19)
+    assert _stored_len(at19, puts[1].digest) == _zstd_len(large, 19)
+    default = ObjectStore(ext4_dir / "store")  # read at the store's own levels
+    assert [default.read(d) for d in (digest, puts[0].digest, puts[1].digest)] == [small, small[1:], large]
 
 
 class _Listed:

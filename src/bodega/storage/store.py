@@ -20,7 +20,7 @@ import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ContextManager, Iterable, Iterator, Protocol, Sequence
+from typing import Callable, ContextManager, Iterable, Iterator, NamedTuple, Protocol, Sequence
 
 import zstandard
 
@@ -91,9 +91,9 @@ def _os_errors(op: str, path: str | os.PathLike[str] | None = None) -> Iterator[
         raise errors.os_error(e, op, path) from e
 
 
-@dataclass(frozen=True)
-class Put:
-    """A file put in the store: the hash and length of the bytes stored, and the bytes it added."""
+class Put(NamedTuple):
+    """A file put in the store: the hash and length of the bytes stored, and the bytes it added
+    (a tuple: a first snapshot makes one per file, and a frozen dataclass costs twice as much)."""
 
     digest: bytes
     added_bytes: int
@@ -481,9 +481,13 @@ class ObjectStore:
 
     def encode_many(self, blobs: Sequence[bytes | memoryview]) -> list[tuple[bytes | memoryview, int]]:
         """encode for many blobs at once: one native call per level compresses them, without the GIL."""
-        by_level: dict[int, list[int]] = {}
-        for i, b in enumerate(blobs):
-            by_level.setdefault(self._level(len(b)), []).append(i)
+        cfg = self.config
+        small, large, cut = cfg["zstd_level_small"], cfg["zstd_level"], cfg["clone_min"]
+        by_level: dict[int, Sequence[int]] = {large: range(len(blobs))}
+        if small != large:
+            by_level = {small: [i for i, b in enumerate(blobs) if len(b) < cut]}
+            if len(by_level[small]) < len(blobs):
+                by_level[large] = [i for i, b in enumerate(blobs) if len(b) >= cut]
         out: list[tuple[bytes | memoryview, int]] = [None] * len(blobs)  # type: ignore[list-item]
         for level, which in by_level.items():
             compressor = self._compressor(level)
