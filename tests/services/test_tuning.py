@@ -93,6 +93,24 @@ def test_tuned_threads_and_batch_size_are_what_the_native_calls_get(tmp_path, mo
     assert max(batches) == 16 and sum(batches) >= 50
 
 
+def test_tune_times_the_other_knobs_at_the_store_s_own_zstd_levels(tmp_path, monkeypatch):
+    from bodega.storage import store
+
+    levels: list[int | None] = []
+    real_init = store.ObjectStore.__init__
+
+    def spy(self, root, **kw):
+        if ".bodega-tune-" in str(root):  # the tuner's stores, not the home's
+            levels.append(kw.get("zstd_level"))
+        real_init(self, root, **kw)
+
+    monkeypatch.setattr(store.ObjectStore, "__init__", spy)
+    with bodega.open(tmp_path / "home") as b:
+        tuning.tune(b, files=40, rounds=1)
+    assert levels and None in levels  # hash_threads, batch_files, pack_max: small files at the small level
+    assert set(levels) - {None} <= set(tuning.ZSTD_LEVELS)
+
+
 def test_a_value_set_by_hand_wins_over_the_tuned_one_and_auto_gives_it_back(tmp_path, monkeypatch):
     from bodega._native import manifest as native_manifest
 

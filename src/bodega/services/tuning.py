@@ -223,7 +223,9 @@ class Tuner:
         def run(value: int) -> dict[str, Any]:
             t = {name: KNOBS[name].default for name in ("hash_threads", "zstd_level", "pack_max", "batch_files")}
             t[knob] = value
-            store = ObjectStore(store_dir, zstd_level=t["zstd_level"], pack_max=t["pack_max"])
+            # the other knobs' runs keep the store's own levels (1 for small files, 3 for the rest)
+            level = value if knob == "zstd_level" else None
+            store = ObjectStore(store_dir, zstd_level=level, pack_max=t["pack_max"])
             engine = SnapshotEngine(store, threads=t["hash_threads"], hash_threads=t["hash_threads"],
                                     batch_files=t["batch_files"])
             info = engine.create(sample, state_dir, uuid.uuid4().hex, kind="full")
