@@ -60,7 +60,7 @@ DEFAULTS = {
     # 0.7% to 2.4% more bytes.  Larger blobs and chunks keep level 3: at level 1 for every
     # object the store on ext4 would outgrow borg's at zstd,3.
     "zstd_level_small": 1,
-"clone_min": 16 << 10,
+    "clone_min": 16 << 10,
     "chunk_min": 1 << 20,
     "pack_max": 32 << 20,
     "chunker": chunking.NAME,
