@@ -2,6 +2,7 @@
 import os
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyObject_GetBuffer, PyBuffer_Release
+from cpython.bytearray cimport PyByteArray_FromStringAndSize
 from cpython.pythread cimport (
     PyThread_type_lock, PyThread_allocate_lock, PyThread_free_lock, PyThread_acquire_lock,
     PyThread_release_lock, WAIT_LOCK, NOWAIT_LOCK,
@@ -235,7 +236,9 @@ def _hash_batch(root, relpaths, threads, progress, bint report, caps=None):
                 raise errors.InvalidInput("a cap is a size in bytes, not negative")
             offsets.append(total)
             total += cap
-        kept = bytearray(total if total else 1)
+        # Not zero-filled: each file's bytes are written before the view of them is handed out,
+        # and no view reaches past them (a batch's memset was 1.4% of a first snapshot's instructions).
+        kept = PyByteArray_FromStringAndSize(NULL, total if total else 1)
         arena = kept
     try:
         for i in range(n):
