@@ -42,6 +42,22 @@ def _bodega_first(tree: Path, base: Path, cold: bool = False) -> tuple[float, Sn
     return time.perf_counter() - start, engine
 
 
+def _bodega_first_closed(tree: Path, base: Path, cold: bool) -> float:
+    """A first snapshot into a fresh store under base, timed; the store closed afterwards."""
+    seconds, engine = _bodega_first(tree, base, cold)
+    engine.store.close()
+    return seconds
+
+
+def _restic_first(tree: Path, base: Path, cold: bool) -> float:
+    """restic's first backup into a fresh repository under base, timed."""
+    restic_init(base / "restic")
+    prepare(cold)
+    start = time.perf_counter()
+    restic_backup(base / "restic", tree)
+    return time.perf_counter() - start
+
+
 def _temperatures() -> list[bool]:
     """Warm, and cold when the caches can be dropped."""
     return [False, True] if can_drop_caches() else [False]
@@ -56,14 +72,14 @@ def test_first_snapshot(bench_tree, ratios):
         for _ in range(ROUNDS):
             base = _scratch(bench_tree)
             try:
-                seconds, engine = _bodega_first(bench_tree, base, cold)
-                ours.append(seconds)
-                engine.store.close()
-                restic_init(base / "restic")
-                prepare(cold)
-                start = time.perf_counter()
-                restic_backup(base / "restic", bench_tree)
-                theirs.append(time.perf_counter() - start)
+                # Who goes first alternates: the first to run after the previous round's
+                # removal shares the machine with the volume's freeing of that round's files.
+                if len(ours) % 2 == 0:
+                    ours.append(_bodega_first_closed(bench_tree, base, cold))
+                    theirs.append(_restic_first(bench_tree, base, cold))
+                else:
+                    theirs.append(_restic_first(bench_tree, base, cold))
+                    ours.append(_bodega_first_closed(bench_tree, base, cold))
                 if fs == "ext4" and not cold and len(ours) == 1:
                     borg_create(base / "borg", bench_tree)
                     sizes = {"bodega": disk_usage(base / "store"), "restic": disk_usage(base / "restic"),
