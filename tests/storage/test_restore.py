@@ -289,6 +289,27 @@ def test_loose_objects_are_cloned_without_a_lookup_of_each(cow_dir, monkeypatch)
     assert not (cow_dir / "again").exists()
 
 
+def test_a_restore_runs_with_the_cyclic_collector_paused(ext4_dir, monkeypatch):
+    """An object per entry: the collector would walk them all again and again, to free nothing."""
+    import gc
+
+    tree = ext4_dir / "tree"
+    tree.mkdir()
+    (tree / "f").write_bytes(b"f")
+    eng = engine_at(ext4_dir)
+    eng.create(tree, ext4_dir / "state", "s1")
+    real, seen = mat.write_tree, []
+
+    def write_tree(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mat, "write_tree", write_tree)
+    assert gc.isenabled()
+    eng.restore(ext4_dir / "out", ext4_dir / "state-out", "s1")
+    assert seen == [False] and gc.isenabled()
+
+
 def test_loose_objects_restored_to_another_volume_are_copied(cow_dir, ext4_dir, monkeypatch):
     """Loose objects of a store on XFS restored to ext4: the batch clone is refused (another
     volume), each file then goes the file-by-file way, which copies."""
