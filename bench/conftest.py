@@ -14,7 +14,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -104,6 +106,11 @@ def _image_mib(files: int) -> int:
     return max(1024, generated + real + 1024)
 
 
+def tree_mib(kind: str) -> int:
+    """About how many MiB the tree of kind ("generated" or "real") takes on a volume."""
+    return BENCH_FILES * 16 // 1024 if kind == "generated" else _real_mib()
+
+
 def _real_mib() -> int:
     """The real tree's size in MiB (du)."""
     if not REAL_SOURCE.is_dir():
@@ -133,6 +140,38 @@ def bench_xfs() -> Path:
     lm = loopfs.mount("xfs", _image_mib(BENCH_FILES))
     yield lm.path
     loopfs.unmount(lm)
+
+
+# Inode tables written by mkfs, not by the kernel's lazy-init thread while a benchmark is timed;
+# an inode per 8 KiB: room for several copies of a tree of small files.
+loopfs.MKFS["ext4-fresh"] = ["mkfs.ext4", "-q", "-F", "-i", "8192", "-E", "lazy_itable_init=0,lazy_journal_init=0"]
+loopfs.APT_PACKAGE["ext4-fresh"] = "e2fsprogs"
+
+
+@contextmanager
+def fresh_ext4(size_mib: int) -> Iterator[Path]:
+    """A freshly made ext4 volume on a loop device (root only), unmounted and removed afterwards.
+
+    Not /var/tmp: the host's volume is aged by whatever ran before (other sessions' trees,
+    packages), so its figures swing from run to run; a fresh volume is the same every run.
+    """
+    reason = loopfs.can_mount()
+    if reason:
+        need(reason)
+    lm = loopfs.mount("ext4-fresh", size_mib)
+    try:
+        yield lm.path
+    finally:
+        loopfs.unmount(lm)
+
+
+def make_tree(kind: str, volume: Path) -> Path:
+    """The tree of kind ("generated" or "real") made on volume, written back."""
+    if kind == "real":
+        return copy_real_tree(volume / "real")
+    treegen.generate(volume / "tree", BENCH_FILES, BENCH_SEED)
+    os.sync()  # written back now, not during the first timings
+    return volume / "tree"
 
 
 @pytest.fixture(scope="session")
@@ -217,8 +256,8 @@ def ext4_scratch(ext4_tree) -> Path:
 
 
 def tree_fs(tree: Path) -> str:
-    """"xfs" for a tree on the benchmark's XFS mount, else "ext4"."""
-    return "xfs" if tree.parent.name == "mnt" else "ext4"
+    """"xfs" for a tree on an XFS volume, else "ext4"."""
+    return "xfs" if fs_type(tree) == "xfs" else "ext4"
 
 
 def where(tree: Path) -> str:

@@ -266,6 +266,50 @@ def test_loose_objects_are_cloned_in_one_batch_each_checked_against_its_hash(cow
     assert not (cow_dir / "again").exists()
 
 
+def test_loose_objects_are_cloned_without_a_lookup_of_each(cow_dir, monkeypatch):
+    """The batch asks the store where all its objects are at once (no stat of each loose
+    object): a missing one is found by its clone, then named with the file that needs it."""
+    tree = _loose_tree(cow_dir / "tree")
+    eng = engine_at(cow_dir)
+    eng.create(tree, cow_dir / "state", "s1")
+    target = eng.manifest("s1")
+
+    def locate(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a loose object was looked up on its own")
+
+    with monkeypatch.context() as m:
+        m.setattr(ObjectStore, "locate", locate)
+        eng.restore(cow_dir / "out", cow_dir / "state-out", "s1")
+    assert mf.build(cow_dir / "out").root == target.root
+    gone = target.get(b"d1/f5.bin")
+    os.remove(eng.store.loose_path(gone.hash))
+    with pytest.raises(errors.ObjectMissing, match="d1/f5.bin") as info:
+        eng.restore(cow_dir / "again", cow_dir / "state-again", "s1")
+    assert info.value.details["object"] == gone.hash.hex()
+    assert not (cow_dir / "again").exists()
+
+
+def test_a_restore_runs_with_the_cyclic_collector_paused(ext4_dir, monkeypatch):
+    """An object per entry: the collector would walk them all again and again, to free nothing."""
+    import gc
+
+    tree = ext4_dir / "tree"
+    tree.mkdir()
+    (tree / "f").write_bytes(b"f")
+    eng = engine_at(ext4_dir)
+    eng.create(tree, ext4_dir / "state", "s1")
+    real, seen = mat.write_tree, []
+
+    def write_tree(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mat, "write_tree", write_tree)
+    assert gc.isenabled()
+    eng.restore(ext4_dir / "out", ext4_dir / "state-out", "s1")
+    assert seen == [False] and gc.isenabled()
+
+
 def test_loose_objects_restored_to_another_volume_are_copied(cow_dir, ext4_dir, monkeypatch):
     """Loose objects of a store on XFS restored to ext4: the batch clone is refused (another
     volume), each file then goes the file-by-file way, which copies."""

@@ -210,6 +210,18 @@ def test_bad_object_names_and_missing_objects(ext4_dir):
         store.read(bytes(32))
 
 
+def test_loose_names_say_where_each_unpacked_object_would_be_without_looking(cow_dir):
+    store = ObjectStore(cow_dir / "store")
+    small = put(store, cow_dir / "small.txt", text(100))  # packed
+    big = put(store, cow_dir / "big.bin", noise(200_000, 1))  # loose on a copy-on-write volume
+    absent = bytes(range(32))
+    assert isinstance(store.locate(big.digest), Path)
+    h = big.digest.hex().encode()
+    assert store.loose_names([small.digest, big.digest, absent]) == [
+        None, h[:2] + b"/" + h, absent.hex().encode()[:2] + b"/" + absent.hex().encode()]
+    assert (store.objects_dir / os.fsdecode(h[:2] + b"/" + h)).is_file()
+
+
 def test_unknown_store_version_is_refused(ext4_dir):
     ObjectStore(ext4_dir / "store")
     cfg = ext4_dir / "store" / "config.json"

@@ -122,7 +122,7 @@ class ObjectWriter:
         data = self.store.packed_blob(e.hash, file=e.path_str)
         if data is not None:
             return write_at(d, name, data, **meta), len(data)
-        where = self.store.locate(e.hash)
+        where = self.store.locate(e.hash, file=e.path_str)
         if isinstance(where, Path) and self._clone:
             got = self._clone_loose(d, name, e, where, meta)
             if got is not None:
@@ -190,27 +190,26 @@ class ObjectWriter:
                           done: list[tuple[bytes, Stat, int]]) -> list[tuple[bytes, Entry]]:
         """The loose objects of items cloned below root in one native call, each source hashed
         from the handle its clone is made from (its pages are usually cached; the clone's are
-        not); their results added to done.  Returns the items left to write one by one."""
-        objects_dir = self.store.objects_dir
-        below = len(os.fsencode(objects_dir)) + 1  # a loose object's path below objects_dir starts there
+        not); their results added to done.  Returns the items left to write one by one: those
+        a pack holds, and those not loose after all (write() finds them or says they are missing)."""
         loose, clones, rest = [], [], []
-        for rel, e in items:
-            where = self.store.locate(e.hash, file=e.path_str)
-            if isinstance(where, Path):
-                loose.append((rel, e))
-                clones.append((rel, os.fsencode(where)[below:], e.hash, self.owners.mode(e), e.mtime_ns,
-                               *self.owners.of(e)))
-            else:
+        for (rel, e), name in zip(items, self.store.loose_names([e.hash for _, e in items])):
+            if name is None:
                 rest.append((rel, e))
+            else:
+                loose.append((rel, e))
+                clones.append((rel, name, e.hash, self.owners.mode(e), e.mtime_ns, *self.owners.of(e)))
         if not loose:
             return rest
-        got = root.write_clones(self._loose_dir(objects_dir), clones)
+        got = root.write_clones(self._loose_dir(self.store.objects_dir), clones)
         for (rel, e), st in zip(loose, got):
             if isinstance(st, Stat):
                 done.append((e.path, st, st.size))
             elif isinstance(st, (errors.NotSupported, errors.CrossDevice)):
                 self._clone_many = False  # file by file: bd_file_clone_at knows every way to clone
                 rest.append((rel, e))
+            elif isinstance(st, errors.PathNotFound):
+                rest.append((rel, e))  # packed meanwhile, or missing: write() looks again and says which
             elif isinstance(st, errors.IntegrityError):
                 raise _corrupt(e, self.store.loose_path(e.hash))
             else:

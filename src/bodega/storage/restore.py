@@ -24,6 +24,7 @@ from bodega.storage import manifest as mf
 from bodega.storage import materialize as mat
 from bodega.storage import publish as pub
 from bodega.storage import restore_journal as rj
+from bodega.storage.flusher import flushing
 from bodega.storage.manifest import Entry, Manifest
 from bodega.storage.tree import Dir, Tree, owner_settable
 
@@ -110,8 +111,9 @@ def _full(engine: "SnapshotEngine", tree: Path, state_dir: Path, state: Tree, sn
         with state.subtree(rj.STAGING) as staging:
             staging.mkdir(ROOT, 0o755)
             with staging.subtree(ROOT) as new:
-                written = mat.write_tree(engine.store, target, new, threads=engine.threads,
-                                         progress=lambda f, b: progress("restore", b, total), cancel=cancel)
+                with flushing(new.root):  # written back while written: the flush below finds little left
+                    written = mat.write_tree(engine.store, target, new, threads=engine.threads,
+                                             progress=lambda f, b: progress("restore", b, total), cancel=cancel)
                 _keep_root_meta(tree, new)
                 new_root = pub.identity(new.lstat(b""))  # type: ignore[arg-type]
             faults.point("restore.staged", mode="full")
@@ -169,7 +171,9 @@ def _in_place(engine: "SnapshotEngine", tree: Path, state_dir: Path, state: Tree
     try:
         with state.subtree(rj.STAGING) as staging:
             staging.mkdir(rj.TRASH, 0o700)
-            _stage(engine, staging, plan.staged, owners, written, lambda f, b: progress("restore", b, total), cancel)
+            with flushing(staging.root):
+                _stage(engine, staging, plan.staged, owners, written, lambda f, b: progress("restore", b, total),
+                       cancel)
             faults.point("restore.staged", mode="in-place")
             _sync(staging, [name for name, e in plan.staged if e.kind == "file"])
             rj.commit(state, rj.Journal("in-place", snap_id, target.root_hex, task, ops=plan.ops, dirs=plan.dirs))

@@ -479,8 +479,9 @@ class SnapshotEngine:
         head.json then names snap_id, so the next snapshot's base is the one restored.  task:
         the id recorded in the journal (who committed it).
         """
-        return restore_run(self, tree, state_dir, snap_id, in_place=in_place, progress=progress, cancel=cancel,
-                           task=task)
+        with _collector_paused():  # a restore makes an object per entry and few cycles
+            return restore_run(self, tree, state_dir, snap_id, in_place=in_place, progress=progress, cancel=cancel,
+                               task=task)
 
     def recover(self, tree: Path, state_dir: Path) -> str | None:
         """Finishes or undoes a restore a crash interrupted; returns what it did (None: nothing)."""

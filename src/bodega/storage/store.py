@@ -419,6 +419,21 @@ class ObjectStore:
                 object=digest.hex(), path=file)
         return entry
 
+    def loose_names(self, digests: Sequence[bytes]) -> list[bytes | None]:
+        """For each digest no pack holds, where its loose object would be, relative to
+        objects_dir (b"hh/<hash>"; whether it is there, the read or clone that opens it finds
+        out, and locate() then says where else to look); None for each packed one.  No file is
+        looked at: a restore asks this of every file at once."""
+        unpacked = self._unpacked(set(digests))
+        out: list[bytes | None] = []
+        for digest in digests:
+            if digest in unpacked:
+                h = digest.hex().encode()
+                out.append(h[:2] + b"/" + h)
+            else:
+                out.append(None)
+        return out
+
     def pack_entries(self) -> dict[bytes, PackEntry]:
         """Every packed object and its entry (one per hash)."""
         with self._mutex:
