@@ -54,6 +54,26 @@ static void lay_out(bd_mf *m, size_t paths_len, size_t links_len)
     }
 }
 
+/* Allocates m's sections in one block: the table section, then the stat cache section
+ * (when with_cache) 8-byte aligned for its 64-bit columns; a valid pointer even when empty.
+ * zeroed or left for the caller to fill.  0 without memory. */
+static int alloc_sections(bd_mf *m, int with_cache, int zeroed)
+{
+    size_t cache_at = (m->table_len + 8) & ~(size_t)7;  /* one byte at least after the table */
+    size_t total = cache_at + (with_cache ? m->cache_len : 0);
+    m->table = zeroed ? calloc(1, total) : malloc(total);
+    if (!m->table)
+        return 0;
+    m->cache = with_cache ? m->table + cache_at : NULL;
+    return 1;
+}
+
+static bd_status no_memory(bd_mf *m, bd_error *e)
+{
+    bd_mf_free(m);
+    return bd_fail(e, BD_E_NOMEM, ENOMEM, "manifest", BD_PATH_AS_GIVEN, NULL);
+}
+
 bd_status bd_mf_alloc(size_t n, size_t paths_len, size_t links_len, int with_cache, bd_mf **out,
                       bd_error *e)
 {
@@ -61,23 +81,31 @@ bd_status bd_mf_alloc(size_t n, size_t paths_len, size_t links_len, int with_cac
         return bd_fail(e, BD_E_INVAL, 0, "manifest: too many entries", BD_PATH_AS_GIVEN, NULL);
     bd_mf *m = calloc(1, sizeof *m);
     if (!m)
-        return bd_fail(e, BD_E_NOMEM, ENOMEM, "manifest", BD_PATH_AS_GIVEN, NULL);
+        return no_memory(m, e);
     m->n = n;
     m->table_len = BD_MF_ROW_BYTES * n + paths_len + links_len;
-    /* +1: a valid pointer even for an empty manifest */
-    m->table = calloc(1, m->table_len + 1);
+    m->cache_len = with_cache ? BD_MF_CACHE_ROW_BYTES * n : 0;
     m->path_off = malloc((n + 1) * sizeof *m->path_off);
     m->link_off = malloc((n + 1) * sizeof *m->link_off);
-    if (with_cache) {
-        m->cache_len = BD_MF_CACHE_ROW_BYTES * n;
-        m->cache = calloc(1, m->cache_len + 1);
-    }
-    if (!m->table || !m->path_off || !m->link_off || (with_cache && !m->cache)) {
-        bd_mf_free(m);
-        return bd_fail(e, BD_E_NOMEM, ENOMEM, "manifest", BD_PATH_AS_GIVEN, NULL);
-    }
+    if (!m->path_off || !m->link_off || !alloc_sections(m, with_cache, 1))
+        return no_memory(m, e);
     lay_out(m, paths_len, links_len);
     m->path_off[0] = m->link_off[0] = 0;
+    *out = m;
+    return BD_OK;
+}
+
+bd_status bd_mf_alloc_raw(size_t table_len, size_t cache_len, int with_cache, bd_mf **out, bd_error *e)
+{
+    if (table_len > SIZE_MAX / 2 || cache_len > SIZE_MAX / 4)
+        return bd_fail(e, BD_E_NOMEM, ENOMEM, "manifest", BD_PATH_AS_GIVEN, NULL);
+    bd_mf *m = calloc(1, sizeof *m);
+    if (!m)
+        return no_memory(m, e);
+    m->table_len = table_len;
+    m->cache_len = with_cache ? cache_len : 0;
+    if (!alloc_sections(m, with_cache, 0))
+        return no_memory(m, e);
     *out = m;
     return BD_OK;
 }
@@ -94,8 +122,7 @@ void bd_mf_free(bd_mf *m)
 {
     if (!m)
         return;
-    free(m->table);
-    free(m->cache);
+    free(m->table);  /* the cache section too: one block */
     free(m->path_off);
     free(m->link_off);
     free(m);
@@ -354,30 +381,56 @@ int bd_mf_check_sections(const uint8_t *t, size_t table_len, const uint8_t *cach
     return ok;
 }
 
-bd_status bd_mf_from_sections(const uint8_t *table, size_t table_len, const uint8_t *cache,
-                              size_t cache_len, size_t n, int delta, int owners, int64_t scan_start_ns,
-                              int64_t racy_window_ns, bd_mf **out, bd_error *e)
+bd_status bd_mf_from_raw(bd_mf *m, size_t n, int delta, int owners, int64_t scan_start_ns,
+                         int64_t racy_window_ns, bd_error *e)
 {
+    if (n > UINT32_MAX - 1 || n > m->table_len / BD_MF_ROW_BYTES)
+        return bd_fail(e, BD_E_INVAL, 0, "manifest: unchecked sections", BD_PATH_AS_GIVEN, NULL);
     size_t paths_len = 0, links_len = 0;
     for (size_t i = 0; i < n; i++) {
-        paths_len += ld32(table + COL_PLEN * n + 4 * i);
-        links_len += ld32(table + COL_LLEN * n + 4 * i);
+        paths_len += ld32(m->table + COL_PLEN * n + 4 * i);
+        links_len += ld32(m->table + COL_LLEN * n + 4 * i);
     }
-    if (table_len != BD_MF_ROW_BYTES * n + paths_len + links_len || (cache && cache_len != BD_MF_CACHE_ROW_BYTES * n))
+    if (m->table_len != BD_MF_ROW_BYTES * n + paths_len + links_len
+        || (m->cache && m->cache_len != BD_MF_CACHE_ROW_BYTES * n))
         return bd_fail(e, BD_E_INVAL, 0, "manifest: unchecked sections", BD_PATH_AS_GIVEN, NULL);
-    bd_mf *m = NULL;
-    bd_status rc = bd_mf_alloc(n, paths_len, links_len, cache != NULL, &m, e);
-    if (rc != BD_OK)
-        return rc;
-    memcpy(m->table, table, table_len);
-    if (cache) {
-        memcpy(m->cache, cache, cache_len);
+    uint64_t *path_off = malloc((n + 1) * sizeof *path_off), *link_off = malloc((n + 1) * sizeof *link_off);
+    if (!path_off || !link_off) {
+        free(path_off);
+        free(link_off);
+        return bd_fail(e, BD_E_NOMEM, ENOMEM, "manifest", BD_PATH_AS_GIVEN, NULL);
+    }
+    m->n = n;
+    m->path_off = path_off;
+    m->link_off = link_off;
+    m->path_off[0] = m->link_off[0] = 0;
+    lay_out(m, paths_len, links_len);
+    bd_mf_index(m);
+    if (m->cache) {
         m->scan_start_ns = scan_start_ns;
         m->racy_window_ns = racy_window_ns;
     }
     m->delta = delta;
     m->owners = owners != 0;
-    bd_mf_index(m);
+    return BD_OK;
+}
+
+bd_status bd_mf_from_sections(const uint8_t *table, size_t table_len, const uint8_t *cache,
+                              size_t cache_len, size_t n, int delta, int owners, int64_t scan_start_ns,
+                              int64_t racy_window_ns, bd_mf **out, bd_error *e)
+{
+    bd_mf *m = NULL;
+    bd_status rc = bd_mf_alloc_raw(table_len, cache_len, cache != NULL, &m, e);
+    if (rc != BD_OK)
+        return rc;
+    memcpy(m->table, table, table_len);
+    if (cache)
+        memcpy(m->cache, cache, cache_len);
+    rc = bd_mf_from_raw(m, n, delta, owners, scan_start_ns, racy_window_ns, e);
+    if (rc != BD_OK) {
+        bd_mf_free(m);
+        return rc;
+    }
     *out = m;
     return BD_OK;
 }

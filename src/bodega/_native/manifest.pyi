@@ -13,6 +13,16 @@ def check_sections(
 ) -> tuple[int, int | None, bool, str] | None:
     """None when the sections follow docs/format.md; else (offset, entry|None, in_cache, what)."""
 
+class RawTable:
+    """A table being loaded in place: its sections written into view(), checked, then made a
+    Table with no copy."""
+
+    cache_offset: int
+    def __init__(self, table_len: int, cache_len: int | None) -> None: ...
+    def view(self) -> memoryview: ...
+    def check(self, n: int, delta: bool, owners: bool = False) -> tuple[int, int | None, bool, str] | None: ...
+    def table(self, scan_start_ns: int = 0, racy_window_ns: int = 0) -> Table: ...
+
 class Table:
     """A manifest's entries as the C column table (docs/format.md)."""
 

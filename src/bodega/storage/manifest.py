@@ -425,24 +425,47 @@ def _first_of(failures: list[BodegaError]) -> BodegaError:
 
 def loads(data: bytes | bytearray | memoryview) -> Manifest:
     """The manifest in data; ManifestCorrupt naming the offset when damaged."""
-    s = manifest_file.decode(data)
-    problem = _native.check_sections(s.table, s.cache, s.entries, s.delta, s.owners)
-    if problem is not None:
-        offset, entry, in_cache, what = problem
-        if s.version == 1 and not in_cache:
-            offset = manifest_file.v1_offset(offset, s.entries)
-        section = "cache" if in_cache else "table"
-        where = f" (entry {entry})" if entry is not None else ""
-        raise ManifestCorrupt(f"manifest damaged: {section} section byte {offset}{where}: {what}",
-                              offset=offset, section=section, entry=entry)
-    table = _native.Table.from_sections(s.table, s.cache, s.entries, s.delta, s.scan_start_ns,
-                                        s.racy_window_ns, s.owners)
-    if not s.delta:
+    h = manifest_file.read_header(data)
+    if h.version == manifest_file.VERSION:
+        table = _load_in_place(data, h)
+    else:  # version 1: its table is given the owner columns first, a copy
+        s = manifest_file.decode(data)
+        _raise_problem(_native.check_sections(s.table, s.cache, s.entries, s.delta, s.owners), h)
+        table = _native.Table.from_sections(s.table, s.cache, s.entries, s.delta, s.scan_start_ns,
+                                            s.racy_window_ns, s.owners)
+    if not h.delta:
         got = table.root()
-        if got != s.root:
+        if got != h.root:
             raise ManifestCorrupt(f"manifest damaged: its entries give the root {got.hex()[:16]}, "
-                                  f"its header says {s.root.hex()[:16]}", offset=64)
-    return Manifest(table, s.root, s.base_root)
+                                  f"its header says {h.root.hex()[:16]}", offset=64)
+    return Manifest(table, h.root, h.base_root)
+
+
+def _load_in_place(data: bytes | bytearray | memoryview, h: manifest_file.Header) -> _native.Table:
+    """The table of a current-version file, its blocks decompressed straight into the table's
+    own memory: no zeroed buffers, no copy (a third of a load, and its page faults)."""
+    raw = _native.RawTable(h.table_len, h.cache_len if h.has_cache else None)
+    with raw.view() as view, view[:h.table_len] as table:
+        if h.has_cache:
+            with view[raw.cache_offset:raw.cache_offset + h.cache_len] as cache:
+                manifest_file.read_sections(data, h, table, cache)
+        else:
+            manifest_file.read_sections(data, h, table, None)
+    _raise_problem(raw.check(h.entries, h.delta, h.owners), h)
+    return raw.table(h.scan_start_ns, h.racy_window_ns)
+
+
+def _raise_problem(problem: tuple[int, int | None, bool, str] | None, h: manifest_file.Header) -> None:
+    """ManifestCorrupt for what check_sections found, if anything."""
+    if problem is None:
+        return
+    offset, entry, in_cache, what = problem
+    if h.version == 1 and not in_cache:
+        offset = manifest_file.v1_offset(offset, h.entries)
+    section = "cache" if in_cache else "table"
+    where = f" (entry {entry})" if entry is not None else ""
+    raise ManifestCorrupt(f"manifest damaged: {section} section byte {offset}{where}: {what}",
+                          offset=offset, section=section, entry=entry)
 
 
 def load(path: PathLike) -> Manifest:
