@@ -258,6 +258,8 @@ cdef extern from "bodega/bd_scan.h" nogil:
 
     bd_status bd_scan_tree(const char *root_path, unsigned threads, bd_progress *p,
                            bd_scan **out, bd_error *e)
+    bd_status bd_scan_tree_sized(const char *root_path, unsigned threads, size_t expect_entries,
+                                 size_t expect_bytes, bd_progress *p, bd_scan **out, bd_error *e)
     void bd_scan_free(bd_scan *s)
     size_t bd_scan_count(const bd_scan *s)
     const bd_scan_entry *bd_scan_entries(const bd_scan *s)

@@ -45,6 +45,8 @@ class Table:
     def racy_window_ns(self) -> int: ...
     @property
     def nbytes(self) -> int: ...
+    @property
+    def text_bytes(self) -> int: ...
     def table_section(self) -> bytes: ...
     def cache_section(self) -> bytes | None: ...
     def root(self) -> bytes: ...
@@ -67,10 +69,12 @@ class Table:
     def same_table(self, other: Table) -> bool: ...
 
 def scan_tree(
-    path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *, threads: int = 0, start_ns: int | None = None
+    path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *, threads: int = 0, start_ns: int | None = None,
+    expect_entries: int = 0, expect_bytes: int = 0,
 ) -> Table:
     """The tree below path as a full table with a stat cache, every hash still zero, stamped
-    with start_ns (the wall clock in ns before the scan began; now when None)."""
+    with start_ns (the wall clock in ns before the scan began; now when None); the expected
+    sizes are only a hint."""
 
 def read_suspects(
     table: Table,

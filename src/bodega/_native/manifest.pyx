@@ -15,7 +15,7 @@ from bodega import errors
 from bodega._native.bd cimport (
     bd_error, bd_error_clear, bd_status, bd_fail_n, BD_OK, BD_E_IO, BD_E_CHANGED,
     BD_E_CANCELLED, BD_PATH_SRC, bd_dir, bd_dir_open, bd_dir_close, bd_hash_job,
-    bd_scan, bd_scan_tree, bd_scan_free, BD_SCAN_MAX_THREADS,
+    bd_scan, bd_scan_tree_sized, bd_scan_free, BD_SCAN_MAX_THREADS,
     bd_mf, bd_mf_problem, bd_mf_change, bd_mf_free, bd_mf_check_sections, bd_mf_from_sections,
     bd_mf_alloc_raw, bd_mf_from_raw,
     bd_mf_from_scan, bd_mf_reuse, bd_mf_reuse_copy, bd_mf_diff_unneeded, bd_mf_hash_files, bd_mf_root, bd_mf_find, bd_mf_diff,
@@ -123,6 +123,11 @@ cdef class Table:
     def nbytes(self) -> int:
         """Bytes of memory the table holds."""
         return self.m.table_len + self.m.cache_len + 16 * (self.m.n + 1)
+
+    @property
+    def text_bytes(self) -> int:
+        """Bytes of its paths and link targets."""
+        return self.m.table_len - BD_MF_ROW_BYTES * self.m.n
 
     def table_section(self) -> bytes:
         """The table section as stored."""
@@ -436,9 +441,11 @@ cdef bytes _root_of(path, int threads):
     return root
 
 
-def scan_tree(path, *, int threads=0, start_ns=None) -> Table:
+def scan_tree(path, *, int threads=0, start_ns=None, size_t expect_entries=0, size_t expect_bytes=0) -> Table:
     """The tree below path as a full table with a stat cache, every hash still zero, stamped
-    with start_ns (the wall clock in ns before the scan began; now when None)."""
+    with start_ns (the wall clock in ns before the scan began; now when None).  expect_entries
+    and expect_bytes (of paths and links), when known (the tree's last manifest), size its
+    buffers at once: only a hint."""
     cdef bytes root = _root_of(path, threads)
     cdef const char *c_root = root
     cdef unsigned c_threads = <unsigned>threads
@@ -451,7 +458,7 @@ def scan_tree(path, *, int threads=0, start_ns=None) -> Table:
     cdef ProgressRelay relay = ProgressRelay(None)  # Ctrl-C
     bd_error_clear(&err)
     with nogil:
-        rc = bd_scan_tree(c_root, c_threads, &relay.c, &s, &err)
+        rc = bd_scan_tree_sized(c_root, c_threads, expect_entries, expect_bytes, &relay.c, &s, &err)
         if rc == BD_OK:
             rc = bd_mf_from_scan(s, c_start_ns, &m, &err)
             bd_scan_free(s)

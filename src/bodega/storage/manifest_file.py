@@ -7,6 +7,7 @@ zero owner columns of version 2, so everything above sees one layout.
 """
 from __future__ import annotations
 
+import os
 import struct
 import threading
 import zlib
@@ -19,6 +20,7 @@ from bodega.errors import ManifestCorrupt, ManifestVersionUnsupported
 MAGIC = b"BODEGAMF"
 VERSION = 2
 READABLE = (1, 2)
+ROW_BYTES = 74  # table bytes per entry besides its path and link (bd_manifest.h)
 V1_ROW_BYTES = 66
 HEADER = struct.Struct("<8sHHIQQQqqII32s32s12sI")
 BLOCK = struct.Struct("<III")
@@ -224,6 +226,24 @@ def read_header(data: bytes | bytearray | memoryview) -> Header:
     _check_room(view, HEADER.size + table_blocks * (BLOCK.size + 1), cache_len, "cache")
     return Header(version, n, delta, has_cache, bool(flags & FLAG_OWNERS), table_len, cache_len, scan_start,
                   window, table_blocks, cache_blocks, bytes(root), bytes(base_root) if delta else None)
+
+
+def expected_size(path: str | bytes | os.PathLike) -> tuple[int, int]:
+    """(entries, bytes of paths and links) the manifest file at path announces, from its header
+    alone (a regular file's first bytes, read apart from the load that checks it all), or
+    (0, 0): a size hint for a scan of its tree, nothing that is trusted."""
+    try:
+        if not os.path.isfile(path):  # a pipe's header is the load's to read
+            return 0, 0
+        with open(path, "rb") as f:
+            head = f.read(HEADER.size)
+    except OSError:
+        return 0, 0
+    if len(head) < HEADER.size or head[:8] != MAGIC or zlib.crc32(head[:-4]) != struct.unpack_from("<I", head, HEADER.size - 4)[0]:
+        return 0, 0
+    version, n, table_len = struct.unpack_from("<H", head, 8)[0], *struct.unpack_from("<QQ", head, 16)
+    row = ROW_BYTES if version == VERSION else V1_ROW_BYTES
+    return (n, table_len - row * n) if version in READABLE and table_len >= row * n else (0, 0)
 
 
 def read_sections(data: bytes | bytearray | memoryview, h: Header, table: memoryview,

@@ -102,6 +102,11 @@ class Table:
         m = self._m
         return m.table_len + m.cache_len + 16 * (m.n + 1)
 
+    @property
+    def text_bytes(self) -> int:
+        """Bytes of its paths and link targets."""
+        return self._m.table_len - ROW_BYTES * self._m.n
+
     def table_section(self) -> bytes:
         """The table section as stored."""
         return ffi.buffer(self._m.table, self._m.table_len)[:]
@@ -387,9 +392,12 @@ def _root_of(path: object, threads: object) -> tuple[bytes, int]:
     return root, threads
 
 
-def scan_tree(path: object, *, threads: int = 0, start_ns: int | None = None) -> Table:
+def scan_tree(path: object, *, threads: int = 0, start_ns: int | None = None, expect_entries: int = 0,
+              expect_bytes: int = 0) -> Table:
     """The tree below path as a full table with a stat cache, every hash still zero, stamped
-    with start_ns (the wall clock in ns before the scan began; now when None)."""
+    with start_ns (the wall clock in ns before the scan began; now when None).  expect_entries
+    and expect_bytes (of paths and links), when known (the tree's last manifest), size its
+    buffers at once: only a hint."""
     root, threads = _root_of(path, threads)
     # wall clock, as file times are: the racy rule compares them
     start_ns = time.time_ns() if start_ns is None else start_ns
@@ -397,7 +405,7 @@ def scan_tree(path: object, *, threads: int = 0, start_ns: int | None = None) ->
     out = ffi.new("bd_mf **")
     e = new_error()
     relay = ProgressRelay(None)  # Ctrl-C
-    rc = lib.bd_scan_tree(root, threads, relay.c, s, e)
+    rc = lib.bd_scan_tree_sized(root, threads, expect_entries, expect_bytes, relay.c, s, e)
     if rc == lib.BD_OK:
         rc = lib.bd_mf_from_scan(s[0], start_ns, out, e)
         lib.bd_scan_free(s[0])
