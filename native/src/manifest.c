@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bodega/bd_manifest.h"
+#include "parallel.h"
 
 #define S_TYPE 0170000u
 #define S_REG 0100000u
@@ -54,6 +55,26 @@ static void lay_out(bd_mf *m, size_t paths_len, size_t links_len)
     }
 }
 
+/* Allocates m's sections in one block: the table section, then the stat cache section
+ * (when with_cache) 8-byte aligned for its 64-bit columns; a valid pointer even when empty.
+ * zeroed or left for the caller to fill.  0 without memory. */
+static int alloc_sections(bd_mf *m, int with_cache, int zeroed)
+{
+    size_t cache_at = (m->table_len + 8) & ~(size_t)7;  /* one byte at least after the table */
+    size_t total = cache_at + (with_cache ? m->cache_len : 0);
+    m->table = zeroed ? calloc(1, total) : malloc(total);
+    if (!m->table)
+        return 0;
+    m->cache = with_cache ? m->table + cache_at : NULL;
+    return 1;
+}
+
+static bd_status no_memory(bd_mf *m, bd_error *e)
+{
+    bd_mf_free(m);
+    return bd_fail(e, BD_E_NOMEM, ENOMEM, "manifest", BD_PATH_AS_GIVEN, NULL);
+}
+
 bd_status bd_mf_alloc(size_t n, size_t paths_len, size_t links_len, int with_cache, bd_mf **out,
                       bd_error *e)
 {
@@ -61,23 +82,31 @@ bd_status bd_mf_alloc(size_t n, size_t paths_len, size_t links_len, int with_cac
         return bd_fail(e, BD_E_INVAL, 0, "manifest: too many entries", BD_PATH_AS_GIVEN, NULL);
     bd_mf *m = calloc(1, sizeof *m);
     if (!m)
-        return bd_fail(e, BD_E_NOMEM, ENOMEM, "manifest", BD_PATH_AS_GIVEN, NULL);
+        return no_memory(m, e);
     m->n = n;
     m->table_len = BD_MF_ROW_BYTES * n + paths_len + links_len;
-    /* +1: a valid pointer even for an empty manifest */
-    m->table = calloc(1, m->table_len + 1);
+    m->cache_len = with_cache ? BD_MF_CACHE_ROW_BYTES * n : 0;
     m->path_off = malloc((n + 1) * sizeof *m->path_off);
     m->link_off = malloc((n + 1) * sizeof *m->link_off);
-    if (with_cache) {
-        m->cache_len = BD_MF_CACHE_ROW_BYTES * n;
-        m->cache = calloc(1, m->cache_len + 1);
-    }
-    if (!m->table || !m->path_off || !m->link_off || (with_cache && !m->cache)) {
-        bd_mf_free(m);
-        return bd_fail(e, BD_E_NOMEM, ENOMEM, "manifest", BD_PATH_AS_GIVEN, NULL);
-    }
+    if (!m->path_off || !m->link_off || !alloc_sections(m, with_cache, 1))
+        return no_memory(m, e);
     lay_out(m, paths_len, links_len);
     m->path_off[0] = m->link_off[0] = 0;
+    *out = m;
+    return BD_OK;
+}
+
+bd_status bd_mf_alloc_raw(size_t table_len, size_t cache_len, int with_cache, bd_mf **out, bd_error *e)
+{
+    if (table_len > SIZE_MAX / 2 || cache_len > SIZE_MAX / 4)
+        return bd_fail(e, BD_E_NOMEM, ENOMEM, "manifest", BD_PATH_AS_GIVEN, NULL);
+    bd_mf *m = calloc(1, sizeof *m);
+    if (!m)
+        return no_memory(m, e);
+    m->table_len = table_len;
+    m->cache_len = with_cache ? cache_len : 0;
+    if (!alloc_sections(m, with_cache, 0))
+        return no_memory(m, e);
     *out = m;
     return BD_OK;
 }
@@ -94,8 +123,7 @@ void bd_mf_free(bd_mf *m)
 {
     if (!m)
         return;
-    free(m->table);
-    free(m->cache);
+    free(m->table);  /* the cache section too: one block */
     free(m->path_off);
     free(m->link_off);
     free(m);
@@ -354,30 +382,56 @@ int bd_mf_check_sections(const uint8_t *t, size_t table_len, const uint8_t *cach
     return ok;
 }
 
-bd_status bd_mf_from_sections(const uint8_t *table, size_t table_len, const uint8_t *cache,
-                              size_t cache_len, size_t n, int delta, int owners, int64_t scan_start_ns,
-                              int64_t racy_window_ns, bd_mf **out, bd_error *e)
+bd_status bd_mf_from_raw(bd_mf *m, size_t n, int delta, int owners, int64_t scan_start_ns,
+                         int64_t racy_window_ns, bd_error *e)
 {
+    if (n > UINT32_MAX - 1 || n > m->table_len / BD_MF_ROW_BYTES)
+        return bd_fail(e, BD_E_INVAL, 0, "manifest: unchecked sections", BD_PATH_AS_GIVEN, NULL);
     size_t paths_len = 0, links_len = 0;
     for (size_t i = 0; i < n; i++) {
-        paths_len += ld32(table + COL_PLEN * n + 4 * i);
-        links_len += ld32(table + COL_LLEN * n + 4 * i);
+        paths_len += ld32(m->table + COL_PLEN * n + 4 * i);
+        links_len += ld32(m->table + COL_LLEN * n + 4 * i);
     }
-    if (table_len != BD_MF_ROW_BYTES * n + paths_len + links_len || (cache && cache_len != BD_MF_CACHE_ROW_BYTES * n))
+    if (m->table_len != BD_MF_ROW_BYTES * n + paths_len + links_len
+        || (m->cache && m->cache_len != BD_MF_CACHE_ROW_BYTES * n))
         return bd_fail(e, BD_E_INVAL, 0, "manifest: unchecked sections", BD_PATH_AS_GIVEN, NULL);
-    bd_mf *m = NULL;
-    bd_status rc = bd_mf_alloc(n, paths_len, links_len, cache != NULL, &m, e);
-    if (rc != BD_OK)
-        return rc;
-    memcpy(m->table, table, table_len);
-    if (cache) {
-        memcpy(m->cache, cache, cache_len);
+    uint64_t *path_off = malloc((n + 1) * sizeof *path_off), *link_off = malloc((n + 1) * sizeof *link_off);
+    if (!path_off || !link_off) {
+        free(path_off);
+        free(link_off);
+        return bd_fail(e, BD_E_NOMEM, ENOMEM, "manifest", BD_PATH_AS_GIVEN, NULL);
+    }
+    m->n = n;
+    m->path_off = path_off;
+    m->link_off = link_off;
+    m->path_off[0] = m->link_off[0] = 0;
+    lay_out(m, paths_len, links_len);
+    bd_mf_index(m);
+    if (m->cache) {
         m->scan_start_ns = scan_start_ns;
         m->racy_window_ns = racy_window_ns;
     }
     m->delta = delta;
     m->owners = owners != 0;
-    bd_mf_index(m);
+    return BD_OK;
+}
+
+bd_status bd_mf_from_sections(const uint8_t *table, size_t table_len, const uint8_t *cache,
+                              size_t cache_len, size_t n, int delta, int owners, int64_t scan_start_ns,
+                              int64_t racy_window_ns, bd_mf **out, bd_error *e)
+{
+    bd_mf *m = NULL;
+    bd_status rc = bd_mf_alloc_raw(table_len, cache_len, cache != NULL, &m, e);
+    if (rc != BD_OK)
+        return rc;
+    memcpy(m->table, table, table_len);
+    if (cache)
+        memcpy(m->cache, cache, cache_len);
+    rc = bd_mf_from_raw(m, n, delta, owners, scan_start_ns, racy_window_ns, e);
+    if (rc != BD_OK) {
+        bd_mf_free(m);
+        return rc;
+    }
     *out = m;
     return BD_OK;
 }
@@ -449,76 +503,133 @@ static int find_hard_links(const bd_scan *s, uint32_t *first)
     return 0;
 }
 
+/* Rows a worker of bd_mf_from_scan fills at once: the chunk's first offsets in paths and
+ * links are known before the workers start, so chunks fill in any order on any thread. */
+#define ROWS_CHUNK 4096u
+
+/* What the workers of bd_mf_from_scan share. */
+typedef struct scan_rows {
+    const bd_scan *s;
+    const uint32_t *first;     /* see find_hard_links */
+    bd_mf *m;
+    const uint64_t *poff;      /* per chunk: its first path offset, then its first link offset */
+    uint8_t *fine;             /* per chunk: 1 when a timestamp in it is not a whole second */
+} scan_rows;
+
+/* The link an entry of the scan gets in the manifest (a hard link: its first name). */
+static const char *link_of(const bd_scan_entry *en, const char *arena, const uint32_t *first, size_t i,
+                           uint32_t *len)
+{
+    const bd_scan_entry *x = &en[i];
+    if (first[i] != BD_MF_NONE) {
+        *len = en[first[i]].path_len;
+        return arena + en[first[i]].path_off;
+    }
+    *len = x->kind == BD_KIND_SYMLINK || x->kind == BD_KIND_REPARSE ? x->link_len : 0;
+    return arena + x->path_off + x->path_len;
+}
+
+/* bd_run_fn: fills the rows of chunks start .. end-1. */
+static bd_status fill_rows(void *ctx, unsigned worker, size_t start, size_t end, bd_error *e)
+{
+    (void)worker;
+    (void)e;
+    const scan_rows *r = ctx;
+    const bd_scan *s = r->s;
+    const bd_scan_entry *en = bd_scan_entries(s);
+    const char *arena = bd_scan_arena(s);
+    bd_mf *m = r->m;
+    for (size_t c = start; c < end; c++) {
+        uint64_t poff = r->poff[2 * c], loff = r->poff[2 * c + 1];
+        size_t last = (c + 1) * ROWS_CHUNK < m->n ? (c + 1) * ROWS_CHUNK : m->n;
+        uint16_t last_volume = UINT16_MAX;
+        uint64_t volume_id = 0;
+        int fine = 0;
+        for (size_t i = c * ROWS_CHUNK; i < last; i++) {
+            const bd_scan_entry *x = &en[i];
+            uint8_t k = x->kind;
+            uint32_t ll;
+            const char *link = link_of(en, arena, r->first, i, &ll);
+            m->path_off[i] = poff;
+            m->link_off[i] = loff;
+            m->kind[i] = k;
+            m->mode[i] = k == BD_KIND_SYMLINK ? S_LNK : x->mode;
+            m->attrs[i] = x->attrs & BD_MF_ATTRS_KEPT;
+            m->uid[i] = m->owners ? x->uid : 0;
+            m->gid[i] = m->owners ? x->gid : 0;
+            m->size[i] = k == BD_KIND_FILE ? x->size : (k == BD_KIND_SYMLINK || k == BD_KIND_REPARSE) ? ll : 0;
+            m->mtime_ns[i] = x->mtime_ns;
+            m->path_len[i] = x->path_len;
+            m->link_len[i] = ll;
+            memcpy(m->paths + poff, arena + x->path_off, x->path_len);
+            memcpy(m->links + loff, link, ll);
+            m->flags[i] = flags_of(m->paths + poff, x->path_len, m->links + loff, ll);
+            m->ctime_ns[i] = x->ctime_ns;
+            m->file_id[i] = x->file_id;
+            m->file_id_hi[i] = x->file_id_hi;
+            if (x->volume != last_volume) {
+                last_volume = x->volume;
+                volume_id = bd_scan_volume_id(s, x->volume);
+            }
+            m->volume_id[i] = volume_id;
+            fine |= x->mtime_ns % 1000000000LL || x->ctime_ns % 1000000000LL;
+            poff += x->path_len;
+            loff += ll;
+        }
+        r->fine[c] = (uint8_t)fine;
+    }
+    return BD_OK;
+}
+
 bd_status bd_mf_from_scan(const bd_scan *s, int64_t scan_start_ns, bd_mf **out, bd_error *e)
 {
-    size_t n = bd_scan_count(s);
+    size_t n = bd_scan_count(s), chunks = (n + ROWS_CHUNK - 1) / ROWS_CHUNK;
     const bd_scan_entry *en = bd_scan_entries(s);
     const char *arena = bd_scan_arena(s);
     uint32_t *first = malloc((n ? n : 1) * sizeof *first);
-    if (!first || find_hard_links(s, first) != 0) {
+    uint64_t *poff = malloc((2 * chunks + 1) * sizeof *poff);
+    uint8_t *fine = malloc(chunks + 1);
+    if (!first || !poff || !fine || find_hard_links(s, first) != 0) {
         free(first);
+        free(poff);
+        free(fine);
         return bd_fail(e, BD_E_NOMEM, ENOMEM, "manifest", BD_PATH_AS_GIVEN, NULL);
     }
-    size_t paths_len = 0, links_len = 0;
+    uint64_t paths_len = 0, links_len = 0;
     for (size_t i = 0; i < n; i++) {
+        if (i % ROWS_CHUNK == 0) {
+            poff[2 * (i / ROWS_CHUNK)] = paths_len;
+            poff[2 * (i / ROWS_CHUNK) + 1] = links_len;
+        }
+        uint32_t ll;
+        (void)link_of(en, arena, first, i, &ll);
         paths_len += en[i].path_len;
-        if (en[i].kind == BD_KIND_SYMLINK || en[i].kind == BD_KIND_REPARSE)
-            links_len += en[i].link_len;
-        else if (first[i] != BD_MF_NONE)
-            links_len += en[first[i]].path_len;
+        links_len += ll;
     }
     bd_mf *m = NULL;
     bd_status rc = bd_mf_alloc(n, paths_len, links_len, 1, &m, e);
-    if (rc != BD_OK) {
-        free(first);
-        return rc;
+    if (rc == BD_OK) {
+        m->owners = bd_owners_recorded();
+        /* Two threads at most: the table is written at memory speed, a third adds nothing. */
+        scan_rows r = {s, first, m, poff, fine};
+        rc = bd_parallel_for(chunks, 1, 2, fill_rows, &r, NULL, e);
     }
-    m->owners = bd_owners_recorded();
-    int coarse = n > 0;
-    uint64_t poff = 0, loff = 0;
-    uint16_t last_volume = UINT16_MAX;
-    uint64_t volume_id = 0;
-    for (size_t i = 0; i < n; i++) {
-        const bd_scan_entry *x = &en[i];
-        uint8_t k = x->kind;
-        int is_link = k == BD_KIND_SYMLINK || k == BD_KIND_REPARSE;
-        const char *link = arena + x->path_off + x->path_len;
-        uint32_t ll = is_link ? x->link_len : 0;
-        if (first[i] != BD_MF_NONE) {  /* a hard link: its link is its first name */
-            link = arena + en[first[i]].path_off;
-            ll = en[first[i]].path_len;
-        }
-        m->kind[i] = k;
-        m->mode[i] = k == BD_KIND_SYMLINK ? S_LNK : x->mode;
-        m->attrs[i] = x->attrs & BD_MF_ATTRS_KEPT;
-        m->uid[i] = m->owners ? x->uid : 0;
-        m->gid[i] = m->owners ? x->gid : 0;
-        m->size[i] = k == BD_KIND_FILE ? x->size : is_link ? ll : 0;
-        m->mtime_ns[i] = x->mtime_ns;
-        m->path_len[i] = x->path_len;
-        m->link_len[i] = ll;
-        memcpy(m->paths + poff, arena + x->path_off, x->path_len);
-        memcpy(m->links + loff, link, ll);
-        m->flags[i] = flags_of(m->paths + poff, x->path_len, m->links + loff, ll);
-        m->ctime_ns[i] = x->ctime_ns;
-        m->file_id[i] = x->file_id;
-        m->file_id_hi[i] = x->file_id_hi;
-        if (x->volume != last_volume) {
-            last_volume = x->volume;
-            volume_id = bd_scan_volume_id(s, x->volume);
-        }
-        m->volume_id[i] = volume_id;
-        if (x->mtime_ns % 1000000000LL || x->ctime_ns % 1000000000LL)
-            coarse = 0;
-        poff += x->path_len;
-        loff += ll;
+    if (rc == BD_OK) {
+        int coarse = n > 0;
+        for (size_t c = 0; c < chunks; c++)
+            coarse &= !fine[c];
+        m->path_off[n] = paths_len;
+        m->link_off[n] = links_len;
+        m->scan_start_ns = scan_start_ns;
+        m->racy_window_ns = coarse ? BD_MF_RACY_COARSE_NS : BD_MF_RACY_FINE_NS;
+        *out = m;
+    } else {
+        bd_mf_free(m);
     }
     free(first);
-    bd_mf_index(m);
-    m->scan_start_ns = scan_start_ns;
-    m->racy_window_ns = coarse ? BD_MF_RACY_COARSE_NS : BD_MF_RACY_FINE_NS;
-    *out = m;
-    return BD_OK;
+    free(poff);
+    free(fine);
+    return rc;
 }
 
 /* ---- merging by path --------------------------------------------------------------- */

@@ -1017,7 +1017,30 @@ static void walk_free(walk *w)
     bd_mutex_free(w->lock);
 }
 
+/* Reserves room for the entries a hint expects, and for their paths and sorted order: best
+ * effort (without memory, the walk grows its buffers as it would without a hint). */
+static void reserve_expected(walk *w, size_t entries, size_t bytes)
+{
+    if (entries > BD_SCAN_HINT_MAX_ENTRIES)
+        entries = BD_SCAN_HINT_MAX_ENTRIES;
+    if (bytes > BD_SCAN_HINT_MAX_BYTES)
+        bytes = BD_SCAN_HINT_MAX_BYTES;
+    if (!entries)
+        return;
+    size_t slack = entries / 32 + 64;  /* a few more than last time, without a doubling */
+    (void)RESERVE(w->entries, w->entries_cap, entries + slack);
+    (void)RESERVE(w->order, w->order_cap, entries + entries / 4 + slack);  /* a directory twice */
+    if (bytes)
+        (void)RESERVE(w->arena, w->arena_cap, bytes + bytes / 32 + 4096);
+}
+
 bd_status bd_scan_dir(bd_dir *root, unsigned threads, bd_progress *p, bd_scan **out, bd_error *e)
+{
+    return bd_scan_dir_sized(root, threads, 0, 0, p, out, e);
+}
+
+bd_status bd_scan_dir_sized(bd_dir *root, unsigned threads, size_t expect_entries, size_t expect_bytes,
+                            bd_progress *p, bd_scan **out, bd_error *e)
 {
     if (!root || !out)
         return bd_fail(e, BD_E_INVAL, EINVAL, "bd_scan_dir", BD_PATH_AS_GIVEN, 0);
@@ -1045,6 +1068,7 @@ bd_status bd_scan_dir(bd_dir *root, unsigned threads, bd_progress *p, bd_scan **
         w.dirs[0].first_run = w.dirs[0].last_run = NO_INDEX;
         w.ndirs = 1;
         w.tasks[w.ntasks++] = 0;
+        reserve_expected(&w, expect_entries, expect_bytes);
         rc = run_walk(&w, threads, e);
     }
     if (rc == BD_OK)
@@ -1061,11 +1085,17 @@ bd_status bd_scan_dir(bd_dir *root, unsigned threads, bd_progress *p, bd_scan **
 bd_status bd_scan_tree(const char *root_path, unsigned threads, bd_progress *p, bd_scan **out,
                        bd_error *e)
 {
+    return bd_scan_tree_sized(root_path, threads, 0, 0, p, out, e);
+}
+
+bd_status bd_scan_tree_sized(const char *root_path, unsigned threads, size_t expect_entries,
+                             size_t expect_bytes, bd_progress *p, bd_scan **out, bd_error *e)
+{
     bd_dir *root;
     bd_status rc = bd_dir_open(root_path, &root, e);
     if (rc != BD_OK)
         return rc;
-    rc = bd_scan_dir(root, threads, p, out, e);
+    rc = bd_scan_dir_sized(root, threads, expect_entries, expect_bytes, p, out, e);
     bd_dir_close(root);
     return rc;
 }

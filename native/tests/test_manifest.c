@@ -333,3 +333,51 @@ TEST(manifest_hard_links_beside_names_outside_the_tree)
     ASSERT(!wrong);
     ASSERT(ok);
 }
+
+/* A raw manifest filled with another's sections becomes the same manifest (no copy made of
+ * them), and one whose lengths do not add up stays raw; a scan told to expect a size (too
+ * small, right or absurdly large: only a hint) lists the same tree. */
+TEST(manifest_from_raw_sections_and_sized_scans)
+{
+    bd_error e;
+    SANDBOX(sb);
+    ASSERT(sandbox_write(sb, "a", "data", 4) == 0);
+    ASSERT(sandbox_write(sb, "b", "more data", 9) == 0);
+    ASSERT_OK(bd_dir_create_at(sb->dir, "d", 1, 0755, &e), &e);
+    ASSERT(sandbox_write(sb, "d/c", "x", 1) == 0);
+    bd_scan *s;
+    bd_mf *m, *raw, *sized;
+    ASSERT_OK(bd_scan_tree(sb->path, 1, NULL, &s, &e), &e);
+    bd_status rc = bd_mf_from_scan(s, 7, &m, (bd_error_clear(&e), &e));
+    bd_scan_free(s);
+    ASSERT_INT(rc, ==, BD_OK);
+    ASSERT_OK(bd_mf_alloc_raw(m->table_len, m->cache_len, 1, &raw, &e), &e);
+    memcpy(raw->table, m->table, m->table_len);
+    memcpy(raw->cache, m->cache, m->cache_len);
+    int refused = bd_mf_from_raw(raw, m->n + 1, 0, m->owners, 7, 9, (bd_error_clear(&e), &e)) == BD_E_INVAL
+                  && raw->n == 0;
+    rc = bd_mf_from_raw(raw, m->n, 0, m->owners, 7, 9, (bd_error_clear(&e), &e));
+    int same = rc == BD_OK && raw->n == m->n && raw->path_off[m->n] == m->path_off[m->n]
+               && memcmp(raw->hash, m->hash, 32 * m->n) == 0 && raw->file_id[2] == m->file_id[2]
+               && raw->racy_window_ns == 9 && ((uintptr_t)raw->cache & 7) == 0;
+    bd_mf_free(raw);
+    size_t hints[][2] = {{1, 1}, {m->n, m->table_len}, {SIZE_MAX / 2, SIZE_MAX / 2}};
+    int listed = 1;
+    for (size_t h = 0; h < sizeof hints / sizeof hints[0]; h++) {
+        rc = bd_scan_tree_sized(sb->path, 2, hints[h][0], hints[h][1], NULL, &s, (bd_error_clear(&e), &e));
+        if (rc != BD_OK) {
+            listed = 0;
+            break;
+        }
+        rc = bd_mf_from_scan(s, 7, &sized, (bd_error_clear(&e), &e));
+        bd_scan_free(s);
+        listed = listed && rc == BD_OK && sized->table_len == m->table_len
+                 && memcmp(sized->table, m->table, m->table_len) == 0;
+        if (rc == BD_OK)
+            bd_mf_free(sized);
+    }
+    bd_mf_free(m);
+    ASSERT(refused);
+    ASSERT(same);
+    ASSERT(listed);
+}

@@ -263,6 +263,52 @@ def test_a_header_claiming_more_than_the_file_holds_is_refused_before_any_alloca
         mf.loads(bytes(data))
 
 
+def test_a_raw_table_becomes_a_table_only_once_checked(tree):
+    """A file's sections decompress into a RawTable's own memory, which becomes the Table with
+    no copy: only after check() passed on what was written, and a view taken after the check
+    (more writes) means another check."""
+    m = mf.build(tree)
+    data = m.to_bytes()
+    h = manifest_file.read_header(data)
+    raw = native.RawTable(h.table_len, h.cache_len)
+    with raw.view() as view:
+        manifest_file.read_sections(data, h, view[:h.table_len], view[raw.cache_offset:raw.cache_offset + h.cache_len])
+    with pytest.raises(errors.InternalError):
+        raw.table()  # unchecked
+    assert raw.check(h.entries, h.delta, h.owners) is None
+    raw.view().release()
+    with pytest.raises(errors.InternalError):
+        raw.table()  # written to since the check
+    assert raw.check(h.entries, h.delta, h.owners) is None
+    table = raw.table(h.scan_start_ns, h.racy_window_ns)
+    assert table.same_table(m._table) and table.cache_section() == m._table.cache_section()
+    assert (table.scan_start_ns, table.racy_window_ns) == (m._table.scan_start_ns, m._table.racy_window_ns)
+    with pytest.raises(errors.InternalError):
+        raw.check(h.entries, h.delta, h.owners)  # its memory is the table's now
+    broken = native.RawTable(h.table_len, h.cache_len)
+    with broken.view() as view:  # a table of zeros: its path lengths add up to nothing
+        manifest_file.read_sections(data, h, view[:h.table_len], view[broken.cache_offset:broken.cache_offset + h.cache_len])
+        view[:h.table_len] = bytes(h.table_len)
+    assert broken.check(h.entries, h.delta, h.owners) is not None
+    with pytest.raises(errors.InternalError):
+        broken.table()
+
+
+def test_the_size_a_manifest_file_announces_is_only_a_hint(tree, tmp_path):
+    """expected_size reads a saved manifest's header alone: the scan of its tree is sized by
+    it, and lists the same tree whatever the hint says (too small, absurdly large, none)."""
+    m = mf.build(tree)
+    m.save(tmp_path / "m.bgm")
+    assert manifest_file.expected_size(tmp_path / "m.bgm") == (len(m), m._table.text_bytes)
+    assert m._table.text_bytes == len(m._table.table_section()) - native.ROW_BYTES * len(m) > 0
+    (tmp_path / "junk").write_bytes(b"not a manifest" * 20)
+    for no_hint in (tmp_path / "missing", tmp_path / "junk", tmp_path, tmp_path / "m.bgm.part"):
+        assert manifest_file.expected_size(no_hint) == (0, 0)
+    for entries, size in ((1, 1), (len(m), m._table.text_bytes), (2 ** 40, 2 ** 50), (0, 0)):
+        scanned = native.scan_tree(tree, threads=2, start_ns=5, expect_entries=entries, expect_bytes=size)
+        assert scanned.same_table(native.scan_tree(tree, threads=1, start_ns=5))
+
+
 def test_every_bit_flip_is_caught(tree):
     data = mf.build(tree).to_bytes()
     for pos in list(range(0, 144, 3)) + list(range(144, len(data), max(1, len(data) // 300))):

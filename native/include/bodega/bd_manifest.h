@@ -107,6 +107,18 @@ bd_status bd_mf_from_sections(const uint8_t *table, size_t table_len, const uint
                               size_t cache_len, size_t n, int delta, int owners, int64_t scan_start_ns,
                               int64_t racy_window_ns, bd_mf **out, bd_error *e);
 
+/* A manifest to load in place: its table section (table_len bytes at m->table) and, when
+ * with_cache, its stat cache section (cache_len bytes at m->cache) allocated but not
+ * initialised, for the caller to write (a file's blocks decompressed straight into them: no
+ * copy of the sections, no zeroing), check with bd_mf_check_sections, then bd_mf_from_raw.
+ * Until then it holds no entries (n is 0) and only bd_mf_free may be called on it. */
+bd_status bd_mf_alloc_raw(size_t table_len, size_t cache_len, int with_cache, bd_mf **out, bd_error *e);
+
+/* Makes the manifest of n entries out of a raw one whose sections bd_mf_check_sections
+ * accepted (for the same n, delta and owners).  On failure m stays raw. */
+bd_status bd_mf_from_raw(bd_mf *m, size_t n, int delta, int owners, int64_t scan_start_ns,
+                         int64_t racy_window_ns, bd_error *e);
+
 /* Makes a full manifest with a stat cache from a scan, every hash still zero.  The racy
  * window is BD_MF_RACY_COARSE_NS when every timestamp is a whole second, else FINE.  Owners
  * are recorded where bd_owners_recorded() says; the files of one inode (nlink > 1, same

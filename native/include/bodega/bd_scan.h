@@ -82,6 +82,20 @@ bd_status bd_scan_tree(const char *root_path, unsigned threads, bd_progress *p,
 bd_status bd_scan_dir(bd_dir *root, unsigned threads, bd_progress *p, bd_scan **out,
                       bd_error *e);
 
+/* The most entries and path bytes a size hint reserves room for (beyond, the scan grows). */
+#define BD_SCAN_HINT_MAX_ENTRIES (1u << 22)
+#define BD_SCAN_HINT_MAX_BYTES ((size_t)1 << 28)
+
+/* bd_scan_tree and bd_scan_dir told what the tree is expected to hold (say, what its last
+ * manifest held): room for that many entries and bytes of paths and link targets is
+ * reserved at once, not grown to by doubling, which copies and touches fresh pages several
+ * times over.  Only a hint, capped at the maxima above: 0 knows nothing, and a tree of any
+ * size is scanned the same. */
+bd_status bd_scan_tree_sized(const char *root_path, unsigned threads, size_t expect_entries,
+                             size_t expect_bytes, bd_progress *p, bd_scan **out, bd_error *e);
+bd_status bd_scan_dir_sized(bd_dir *root, unsigned threads, size_t expect_entries, size_t expect_bytes,
+                            bd_progress *p, bd_scan **out, bd_error *e);
+
 void bd_scan_free(bd_scan *s);
 
 /* Number of entries. */

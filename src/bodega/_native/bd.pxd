@@ -258,6 +258,8 @@ cdef extern from "bodega/bd_scan.h" nogil:
 
     bd_status bd_scan_tree(const char *root_path, unsigned threads, bd_progress *p,
                            bd_scan **out, bd_error *e)
+    bd_status bd_scan_tree_sized(const char *root_path, unsigned threads, size_t expect_entries,
+                                 size_t expect_bytes, bd_progress *p, bd_scan **out, bd_error *e)
     void bd_scan_free(bd_scan *s)
     size_t bd_scan_count(const bd_scan *s)
     const bd_scan_entry *bd_scan_entries(const bd_scan *s)
@@ -324,6 +326,9 @@ cdef extern from "bodega/bd_manifest.h" nogil:
     bd_status bd_mf_from_sections(const uint8_t *table, size_t table_len, const uint8_t *cache,
                                   size_t cache_len, size_t n, int delta, int owners, int64_t scan_start_ns,
                                   int64_t racy_window_ns, bd_mf **out, bd_error *e)
+    bd_status bd_mf_alloc_raw(size_t table_len, size_t cache_len, int with_cache, bd_mf **out, bd_error *e)
+    bd_status bd_mf_from_raw(bd_mf *m, size_t n, int delta, int owners, int64_t scan_start_ns,
+                             int64_t racy_window_ns, bd_error *e)
     void bd_mf_link_hashes(bd_mf *m)
     bd_status bd_mf_from_scan(const bd_scan *s, int64_t scan_start_ns, bd_mf **out, bd_error *e)
     size_t bd_mf_reuse(bd_mf *cur, const bd_mf *prev, uint32_t *suspects)

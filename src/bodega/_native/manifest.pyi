@@ -13,6 +13,16 @@ def check_sections(
 ) -> tuple[int, int | None, bool, str] | None:
     """None when the sections follow docs/format.md; else (offset, entry|None, in_cache, what)."""
 
+class RawTable:
+    """A table being loaded in place: its sections written into view(), checked, then made a
+    Table with no copy."""
+
+    cache_offset: int
+    def __init__(self, table_len: int, cache_len: int | None) -> None: ...
+    def view(self) -> memoryview: ...
+    def check(self, n: int, delta: bool, owners: bool = False) -> tuple[int, int | None, bool, str] | None: ...
+    def table(self, scan_start_ns: int = 0, racy_window_ns: int = 0) -> Table: ...
+
 class Table:
     """A manifest's entries as the C column table (docs/format.md)."""
 
@@ -35,6 +45,8 @@ class Table:
     def racy_window_ns(self) -> int: ...
     @property
     def nbytes(self) -> int: ...
+    @property
+    def text_bytes(self) -> int: ...
     def table_section(self) -> bytes: ...
     def cache_section(self) -> bytes | None: ...
     def root(self) -> bytes: ...
@@ -57,10 +69,12 @@ class Table:
     def same_table(self, other: Table) -> bool: ...
 
 def scan_tree(
-    path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *, threads: int = 0, start_ns: int | None = None
+    path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *, threads: int = 0, start_ns: int | None = None,
+    expect_entries: int = 0, expect_bytes: int = 0,
 ) -> Table:
     """The tree below path as a full table with a stat cache, every hash still zero, stamped
-    with start_ns (the wall clock in ns before the scan began; now when None)."""
+    with start_ns (the wall clock in ns before the scan began; now when None); the expected
+    sizes are only a hint."""
 
 def read_suspects(
     table: Table,

@@ -3,6 +3,7 @@
 import os
 import time
 
+from cpython.buffer cimport PyBuffer_FillInfo
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from libc.errno cimport ENOENT
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
@@ -14,8 +15,9 @@ from bodega import errors
 from bodega._native.bd cimport (
     bd_error, bd_error_clear, bd_status, bd_fail_n, BD_OK, BD_E_IO, BD_E_CHANGED,
     BD_E_CANCELLED, BD_PATH_SRC, bd_dir, bd_dir_open, bd_dir_close, bd_hash_job,
-    bd_scan, bd_scan_tree, bd_scan_free, BD_SCAN_MAX_THREADS,
+    bd_scan, bd_scan_tree_sized, bd_scan_free, BD_SCAN_MAX_THREADS,
     bd_mf, bd_mf_problem, bd_mf_change, bd_mf_free, bd_mf_check_sections, bd_mf_from_sections,
+    bd_mf_alloc_raw, bd_mf_from_raw,
     bd_mf_from_scan, bd_mf_reuse, bd_mf_reuse_copy, bd_mf_diff_unneeded, bd_mf_hash_files, bd_mf_root, bd_mf_find, bd_mf_diff,
     bd_mf_changes_free, bd_mf_delta, bd_mf_apply, bd_mf_link_hashes, BD_MF_NONE, BD_MF_ROW_BYTES,
 )
@@ -24,6 +26,13 @@ from bodega._native._status cimport job_error, raise_status
 
 KINDS = ("deleted", "file", "dir", "symlink", "reparse", "special")
 ROW_BYTES = BD_MF_ROW_BYTES
+
+
+cdef object _problem(int ok, bd_mf_problem *pr):
+    if ok:
+        return None
+    return (pr.offset, None if pr.entry == <uint64_t>-1 else pr.entry, bool(pr.in_cache),
+            pr.what.decode())
 
 
 def check_sections(const uint8_t[::1] table, cache, uint64_t n, bint delta, bint owners=False):
@@ -40,10 +49,7 @@ def check_sections(const uint8_t[::1] table, cache, uint64_t n, bint delta, bint
     cdef int ok
     with nogil:
         ok = bd_mf_check_sections(tp, table.shape[0], cp, clen, n, delta, owners, &pr)
-    if ok:
-        return None
-    return (pr.offset, None if pr.entry == <uint64_t>-1 else pr.entry, bool(pr.in_cache),
-            pr.what.decode())
+    return _problem(ok, &pr)
 
 
 cdef class Table:
@@ -117,6 +123,11 @@ cdef class Table:
     def nbytes(self) -> int:
         """Bytes of memory the table holds."""
         return self.m.table_len + self.m.cache_len + 16 * (self.m.n + 1)
+
+    @property
+    def text_bytes(self) -> int:
+        """Bytes of its paths and link targets."""
+        return self.m.table_len - BD_MF_ROW_BYTES * self.m.n
 
     def table_section(self) -> bytes:
         """The table section as stored."""
@@ -316,6 +327,73 @@ cdef class Table:
                 memcmp(self.m.table, other.m.table, self.m.table_len) == 0)
 
 
+cdef class RawTable:
+    """A table being loaded in place: its sections written into view() (the table section from
+    0, the stat cache section from cache_offset), checked, then made a Table with no copy."""
+
+    cdef bd_mf *m
+    cdef Py_ssize_t exports
+    cdef bint checked
+    cdef size_t n
+    cdef bint delta, owners
+    cdef readonly Py_ssize_t cache_offset
+
+    def __cinit__(self, size_t table_len, cache_len):
+        cdef bd_error err
+        bd_error_clear(&err)
+        if bd_mf_alloc_raw(table_len, cache_len or 0, cache_len is not None, &self.m, &err) != BD_OK:
+            raise_status(&err)
+        self.cache_offset = self.m.cache - self.m.table if self.m.cache != NULL else self.m.table_len
+
+    def __dealloc__(self):
+        bd_mf_free(self.m)
+
+    def __getbuffer__(self, Py_buffer *buffer, int flags):
+        if self.m == NULL:
+            raise errors.InternalError("this raw table is a Table now")
+        cdef Py_ssize_t end = self.cache_offset + self.m.cache_len if self.m.cache != NULL else self.m.table_len
+        PyBuffer_FillInfo(buffer, self, self.m.table, end, 0, flags)
+        self.exports += 1
+        self.checked = False  # what is written through it must be checked again
+
+    def __releasebuffer__(self, Py_buffer *buffer):
+        self.exports -= 1
+
+    def view(self) -> memoryview:
+        """The sections' memory, writable (release it before table())."""
+        return memoryview(self)
+
+    def check(self, uint64_t n, bint delta, bint owners=False):
+        """check_sections on the sections as written: None when they are valid, and table()
+        may be called; else (offset, entry|None, in_cache, what)."""
+        if self.m == NULL or self.exports:
+            raise errors.InternalError("a raw table is checked before it becomes a Table, its views released")
+        cdef bd_mf_problem pr
+        cdef int ok
+        with nogil:
+            ok = bd_mf_check_sections(self.m.table, self.m.table_len, self.m.cache, self.m.cache_len,
+                                      n, delta, owners, &pr)
+        self.checked = ok
+        self.n, self.delta, self.owners = n, delta, owners  # what from_raw is given
+        return _problem(ok, &pr)
+
+    def table(self, int64_t scan_start_ns=0, int64_t racy_window_ns=0) -> Table:
+        """The Table these sections make (taking their memory), once check() passed and every
+        view is released."""
+        if self.m == NULL or not self.checked or self.exports:
+            raise errors.InternalError("a raw table becomes a Table once checked, its views released")
+        cdef bd_error err
+        bd_error_clear(&err)
+        cdef bd_status rc
+        with nogil:
+            rc = bd_mf_from_raw(self.m, self.n, self.delta, self.owners, scan_start_ns, racy_window_ns, &err)
+        if rc != BD_OK:
+            raise_status(&err)
+        cdef Table t = Table.wrap(self.m)
+        self.m = NULL
+        return t
+
+
 cdef Table _merge(Table a, Table b, bint apply):
     """bd_mf_apply(a, b) when apply, else bd_mf_delta(a, b)."""
     cdef bd_mf *out = NULL
@@ -363,9 +441,11 @@ cdef bytes _root_of(path, int threads):
     return root
 
 
-def scan_tree(path, *, int threads=0, start_ns=None) -> Table:
+def scan_tree(path, *, int threads=0, start_ns=None, size_t expect_entries=0, size_t expect_bytes=0) -> Table:
     """The tree below path as a full table with a stat cache, every hash still zero, stamped
-    with start_ns (the wall clock in ns before the scan began; now when None)."""
+    with start_ns (the wall clock in ns before the scan began; now when None).  expect_entries
+    and expect_bytes (of paths and links), when known (the tree's last manifest), size its
+    buffers at once: only a hint."""
     cdef bytes root = _root_of(path, threads)
     cdef const char *c_root = root
     cdef unsigned c_threads = <unsigned>threads
@@ -378,7 +458,7 @@ def scan_tree(path, *, int threads=0, start_ns=None) -> Table:
     cdef ProgressRelay relay = ProgressRelay(None)  # Ctrl-C
     bd_error_clear(&err)
     with nogil:
-        rc = bd_scan_tree(c_root, c_threads, &relay.c, &s, &err)
+        rc = bd_scan_tree_sized(c_root, c_threads, expect_entries, expect_bytes, &relay.c, &s, &err)
         if rc == BD_OK:
             rc = bd_mf_from_scan(s, c_start_ns, &m, &err)
             bd_scan_free(s)

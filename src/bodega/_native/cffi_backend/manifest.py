@@ -27,6 +27,10 @@ def _section(data: object) -> object:
     return ffi.from_buffer(data) if len(memoryview(data)) else ffi.from_buffer(b"\0")
 
 
+def _problem(pr: object) -> tuple[int, int | None, bool, str]:
+    return (pr.offset, None if pr.entry == 2 ** 64 - 1 else pr.entry, bool(pr.in_cache), ffi.string(pr.what).decode())
+
+
 def check_sections(table: bytes, cache: bytes | None, n: int, delta: bool,
                    owners: bool = False) -> tuple[int, int | None, bool, str] | None:
     """None when the sections follow docs/format.md; else (offset, entry|None, in_cache, what)."""
@@ -35,7 +39,7 @@ def check_sections(table: bytes, cache: bytes | None, n: int, delta: bool,
     pr = ffi.new("bd_mf_problem *")
     if lib.bd_mf_check_sections(_section(table), tlen, cp, clen, n, bool(delta), bool(owners), pr):
         return None
-    return (pr.offset, None if pr.entry == 2 ** 64 - 1 else pr.entry, bool(pr.in_cache), ffi.string(pr.what).decode())
+    return _problem(pr)
 
 
 def _wrap(m: object) -> Table:
@@ -97,6 +101,11 @@ class Table:
         """Bytes of memory the table holds."""
         m = self._m
         return m.table_len + m.cache_len + 16 * (m.n + 1)
+
+    @property
+    def text_bytes(self) -> int:
+        """Bytes of its paths and link targets."""
+        return self._m.table_len - ROW_BYTES * self._m.n
 
     def table_section(self) -> bytes:
         """The table section as stored."""
@@ -290,6 +299,62 @@ def _table(value: object) -> Table:
     return value
 
 
+class RawTable:
+    """A table being loaded in place: its sections written into view() (the table section from
+    0, the stat cache section from cache_offset), checked, then made a Table with no copy."""
+
+    __slots__ = ("_m", "_checked", "_args", "cache_offset")
+
+    def __init__(self, table_len: int, cache_len: int | None) -> None:
+        out = ffi.new("bd_mf **")
+        e = new_error()
+        if lib.bd_mf_alloc_raw(table_len, cache_len or 0, cache_len is not None, out, e) != lib.BD_OK:
+            raise_status(e)
+        self._m = ffi.gc(out[0], lib.bd_mf_free)
+        m = self._m
+        self.cache_offset = m.table_len if m.cache == ffi.NULL else int(ffi.cast("uintptr_t", m.cache)) - int(
+            ffi.cast("uintptr_t", m.table))
+        self._checked = False
+        self._args = (0, False, False)
+
+    def view(self) -> memoryview:
+        """The sections' memory, writable (release it before table(): it does not keep this
+        raw table alive)."""
+        m = self._live()
+        self._checked = False  # what is written through it must be checked again
+        end = self.cache_offset + m.cache_len if m.cache != ffi.NULL else m.table_len
+        return memoryview(ffi.buffer(m.table, end))
+
+    def _live(self) -> object:
+        if self._m is None:
+            raise errors.InternalError("this raw table is a Table now")
+        return self._m
+
+    def check(self, n: int, delta: bool, owners: bool = False) -> tuple[int, int | None, bool, str] | None:
+        """check_sections on the sections as written: None when they are valid, and table()
+        may be called; else (offset, entry|None, in_cache, what)."""
+        m = self._live()
+        pr = ffi.new("bd_mf_problem *")
+        self._checked = bool(lib.bd_mf_check_sections(m.table, m.table_len, m.cache, m.cache_len, n, bool(delta),
+                                                      bool(owners), pr))
+        self._args = (n, bool(delta), bool(owners))
+        return None if self._checked else _problem(pr)
+
+    def table(self, scan_start_ns: int = 0, racy_window_ns: int = 0) -> Table:
+        """The Table these sections make (taking their memory), once check() passed and every
+        view is released."""
+        m = self._live()
+        if not self._checked:
+            raise errors.InternalError("a raw table becomes a Table once checked, its views released")
+        e = new_error()
+        n, delta, owners = self._args
+        if lib.bd_mf_from_raw(m, n, delta, owners, scan_start_ns, racy_window_ns, e) != lib.BD_OK:
+            raise_status(e)
+        t = Table.__new__(Table)
+        t._m, self._m = m, None
+        return t
+
+
 def _merge(a: Table, b: Table, fn: Callable) -> Table:
     """fn(a, b): bd_mf_apply or bd_mf_delta."""
     out = ffi.new("bd_mf **")
@@ -327,9 +392,12 @@ def _root_of(path: object, threads: object) -> tuple[bytes, int]:
     return root, threads
 
 
-def scan_tree(path: object, *, threads: int = 0, start_ns: int | None = None) -> Table:
+def scan_tree(path: object, *, threads: int = 0, start_ns: int | None = None, expect_entries: int = 0,
+              expect_bytes: int = 0) -> Table:
     """The tree below path as a full table with a stat cache, every hash still zero, stamped
-    with start_ns (the wall clock in ns before the scan began; now when None)."""
+    with start_ns (the wall clock in ns before the scan began; now when None).  expect_entries
+    and expect_bytes (of paths and links), when known (the tree's last manifest), size its
+    buffers at once: only a hint."""
     root, threads = _root_of(path, threads)
     # wall clock, as file times are: the racy rule compares them
     start_ns = time.time_ns() if start_ns is None else start_ns
@@ -337,7 +405,7 @@ def scan_tree(path: object, *, threads: int = 0, start_ns: int | None = None) ->
     out = ffi.new("bd_mf **")
     e = new_error()
     relay = ProgressRelay(None)  # Ctrl-C
-    rc = lib.bd_scan_tree(root, threads, relay.c, s, e)
+    rc = lib.bd_scan_tree_sized(root, threads, expect_entries, expect_bytes, relay.c, s, e)
     if rc == lib.BD_OK:
         rc = lib.bd_mf_from_scan(s[0], start_ns, out, e)
         lib.bd_scan_free(s[0])
