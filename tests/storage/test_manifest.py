@@ -909,3 +909,17 @@ def test_hashed_files_lists_every_file_with_its_size_and_hash(tree):
     assert set(files) == {e.path for e in m if e.kind == "file"}
     one = files[b"a/one.bin"]
     assert (one.size, one.digest) == (os.stat(tree / "a" / "one.bin").st_size, m.get("a/one.bin").hash)
+
+def test_a_drafts_hashed_rows_skip_its_unread_files_natively(tree):
+    """A draft's unread files (zero hash) are not listed as hashed, on the native side too."""
+    draft = mf.build_draft(tree, None, unread_min=1)
+    unread = {f.path for f in draft.unread}
+    files = {e.path for e in mf.build(tree) if e.kind == "file" and e.link is None}
+    assert unread and unread < files
+    every = draft._table.hashed_files()
+    known = draft._table.hashed_files(known_only=True)
+    assert {r[0] for r in every} == files  # zero hashes included
+    assert {r[0] for r in known} == files - unread and all(r[2] != bytes(32) for r in known)
+    assert [r[0] for r in draft.hashed_rows()] == [r[0] for r in known]
+    built = mf.build(tree)
+    assert {r[0]: r[2] for r in known} == {p: built.get(p).hash for p in files - unread}

@@ -266,14 +266,18 @@ cdef class Table:
                 ctime[i], ino[i], ino_hi[i], dev[i] = f.ctime_ns[j], f.file_id[j], f.file_id_hi[j], f.volume_id[j]
         return bytes(out)
 
-    def hashed_files(self) -> list:
+    def hashed_files(self, bint known_only=False) -> list:
         """(path, size, hash) of every regular file but hard links after their first name (the
-        same content: see link_hashes)."""
+        same content: see link_hashes); known_only: only those whose hash is set (not zero)."""
         cdef bd_mf *m = self.m
         cdef size_t i
+        cdef uint8_t zero[32]
+        memset(zero, 0, 32)
         out = []
         for i in range(m.n):
             if m.kind[i] == 1 and m.link_len[i] == 0:
+                if known_only and memcmp(m.hash + 32 * i, zero, 32) == 0:
+                    continue
                 out.append((self._path(i), m.size[i], PyBytes_FromStringAndSize(<const char *>m.hash + 32 * i, 32)))
         return out
 

@@ -251,7 +251,9 @@ class Draft:
 
     def hashed_rows(self) -> list[tuple[bytes, int, bytes]]:
         """The files whose hash is known, as (path, size, digest) rows (no object per file)."""
-        rows = self._table.hashed_files()
+        # A file not read yet has a zero hash: skipped natively (a first snapshot's draft
+        # would otherwise make a row for every file, only to drop it here).
+        rows = self._table.hashed_files(known_only=bool(self._missing))
         return [r for r in rows if r[0] not in self._missing] if self._missing else rows
 
     def set_content(self, path: bytes, digest: bytes, size: int) -> None:

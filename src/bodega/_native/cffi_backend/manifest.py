@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Callable
 from bodega import errors
 from bodega._native.cffi_backend._bd import ffi, lib
 from bodega._native.cffi_backend._progress import ProgressRelay
+
+_UNSET = bytes(32)  # the hash of a file not read yet
 from bodega._native.cffi_backend._status import job_error, new_error, raise_status
 
 if TYPE_CHECKING:
@@ -244,12 +246,13 @@ class Table:
             ctime[i], ino[i], ino_hi[i], dev[i] = f.ctime_ns[j], f.file_id[j], f.file_id_hi[j], f.volume_id[j]
         return ctime.tobytes() + ino.tobytes() + ino_hi.tobytes() + dev.tobytes()
 
-    def hashed_files(self) -> list:
+    def hashed_files(self, known_only: bool = False) -> list:
         """(path, size, hash) of every regular file but hard links after their first name (the
-        same content: see link_hashes)."""
+        same content: see link_hashes); known_only: only those whose hash is set (not zero)."""
         m = self._m
-        return [(self._path(i), m.size[i], ffi.buffer(m.hash + 32 * i, 32)[:])
+        rows = [(self._path(i), m.size[i], ffi.buffer(m.hash + 32 * i, 32)[:])
                 for i in range(m.n) if m.kind[i] == 1 and m.link_len[i] == 0]
+        return [r for r in rows if r[2] != _UNSET] if known_only else rows
 
     def file_bytes(self) -> int:
         """Total size of the regular files."""
