@@ -531,3 +531,95 @@ def test_a_live_manifest_that_cannot_be_saved_fails_the_snapshot_before_its_head
     with pytest.raises(errors.NoSpace, match="live manifest"):
         eng.create(tree, ext4_dir / "state", "s2", base="s1")
     assert SnapshotEngine.head(ext4_dir / "state") == "s1"
+
+
+def test_the_snapshot_file_is_written_while_the_objects_are_made_durable(ext4_dir, monkeypatch):
+    """The snapshot file is staged (written and synced) beside the objects' commit, and
+    published only once that commit is done."""
+    import threading
+
+    from bodega.storage.store import StoreWriter
+
+    tree = make_tree(ext4_dir / "tree", files=10)
+    eng = engine_at(ext4_dir)
+    staged = threading.Event()
+    seen_during_commit: list[object] = []
+    stage_snap, commit_objects = SnapshotEngine._stage_snap, StoreWriter.commit_objects
+
+    def staging(self, *a):
+        path = stage_snap(self, *a)
+        staged.set()
+        return path
+
+    def committing(self):
+        # the staging runs on another thread meanwhile: wait for it (the old order staged
+        # only after this returned, and timed out here)
+        seen_during_commit.append(staged.wait(timeout=60))
+        seen_during_commit.append(eng.path("s1").exists())
+        return commit_objects(self)
+
+    monkeypatch.setattr(SnapshotEngine, "_stage_snap", staging)
+    monkeypatch.setattr(StoreWriter, "commit_objects", committing)
+    info = eng.create(tree, ext4_dir / "state", "s1")
+    # staged during the commit, published after it (the session's end commits once more: nothing left)
+    assert seen_during_commit[:2] == [True, False]
+    assert eng.info("s1") == info and eng.manifest("s1").root == root_of(tree)
+    assert not [p for p in eng.store.tmp.iterdir() if p.name.endswith(".snap")]
+
+
+def test_a_failed_commit_of_the_objects_publishes_no_snapshot_and_leaves_no_staged_file(ext4_dir, monkeypatch):
+    from bodega.storage.store import StoreWriter
+
+    tree = make_tree(ext4_dir / "tree", files=10)
+    eng = engine_at(ext4_dir)
+
+    def failing(self):
+        raise errors.StoreBusy("commit failed (test)")
+
+    monkeypatch.setattr(StoreWriter, "commit_objects", failing)
+    with pytest.raises(errors.StoreBusy, match="commit failed"):
+        eng.create(tree, ext4_dir / "state", "s1")
+    assert eng.ids() == [] and not eng.exists("s1")
+    assert not [p for p in eng.store.tmp.iterdir() if p.name.endswith(".snap")]
+    assert SnapshotEngine.head(ext4_dir / "state") is None
+    monkeypatch.undo()
+    eng.create(tree, ext4_dir / "state", "s1")  # and the next try succeeds
+    assert eng.manifest("s1").root == root_of(tree)
+
+
+def test_the_store_starts_on_the_first_batch_before_the_last_is_cut(ext4_dir, monkeypatch):
+    """The workers take each batch as it is cut (not once every batch is), and the snapshot
+    is the same as one stored batch after batch."""
+    import threading
+
+    from bodega.storage import snapshot as snapshot_module
+    from bodega.storage.store import StoreWriter
+
+    tree = make_tree(ext4_dir / "tree", files=40)
+    first_stored = threading.Event()
+    waited: list[bool] = []
+    batches, put_files = snapshot_module._batches, StoreWriter.put_files
+
+    def cutting(files, most_files=snapshot_module.BATCH_FILES, most_bytes=16 << 20):
+        for i, part in enumerate(batches(files, most_files, most_bytes)):
+            yield part
+            if i == 0:  # the old code cut every batch before a worker took one: timed out here
+                waited.append(first_stored.wait(timeout=60))
+
+    def putting(self, root, files):
+        got = put_files(self, root, files)
+        first_stored.set()
+        return got
+
+    monkeypatch.setattr(snapshot_module, "_batches", cutting)
+    monkeypatch.setattr(StoreWriter, "put_files", putting)
+    eng = engine_at(ext4_dir / "a", batch_files=4)
+    eng.create(tree, ext4_dir / "a" / "state", "s1")
+    assert waited == [True]
+    monkeypatch.undo()
+    one_batch = engine_at(ext4_dir / "b", batch_files=10_000)
+    one_batch.create(tree, ext4_dir / "b" / "state", "s1")
+    assert list(eng.manifest("s1")) == list(one_batch.manifest("s1"))
+    assert eng.manifest("s1").root == root_of(tree)
+    report = eng.verify(["s1"], read_data=1.0)
+    assert report.ok and report.objects_checked == len({e.hash for e in eng.manifest("s1") if e.kind == "file"})
