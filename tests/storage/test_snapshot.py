@@ -623,3 +623,61 @@ def test_the_store_starts_on_the_first_batch_before_the_last_is_cut(ext4_dir, mo
     assert eng.manifest("s1").root == root_of(tree)
     report = eng.verify(["s1"], read_data=1.0)
     assert report.ok and report.objects_checked == len({e.hash for e in eng.manifest("s1") if e.kind == "file"})
+
+
+def test_each_stored_batch_sets_its_hashes_in_the_draft_before_the_store_ends(ext4_dir, monkeypatch):
+    """A batch's hashes go into the draft as soon as it is stored (not all once every batch
+    is): the last batches wait here until the first batch's hashes are set."""
+    import threading
+
+    from bodega.storage.store import StoreWriter
+
+    tree = make_tree(ext4_dir / "tree", files=40)
+    set_once = threading.Event()
+    waited: list[bool] = []
+    calls = [0]
+    lock = threading.Lock()
+    set_contents, put_files = mf.Draft.set_contents, StoreWriter.put_files
+
+    def setting(self, *a):
+        set_contents(self, *a)
+        set_once.set()
+
+    def putting(self, root, files):
+        with lock:
+            calls[0] += 1
+            late = calls[0] > 4
+        if late:  # the old code set every hash after the last batch: timed out here
+            waited.append(set_once.wait(timeout=60))
+        return put_files(self, root, files)
+
+    monkeypatch.setattr(mf.Draft, "set_contents", setting)
+    monkeypatch.setattr(StoreWriter, "put_files", putting)
+    eng = engine_at(ext4_dir / "a", batch_files=4)
+    eng.create(tree, ext4_dir / "a" / "state", "s1")
+    assert waited and all(waited)
+    assert eng.manifest("s1").root == root_of(tree)
+
+
+def test_batches_mixing_unread_files_and_files_the_store_lacks_give_the_trees_manifest(ext4_dir):
+    """A tree whose stat cache vouches for files a new store lacks: those (hashed already) are
+    stored after the unread ones, in batches that straddle the two kinds."""
+    tree = make_tree(ext4_dir / "tree", files=30)
+    first = engine_at(ext4_dir / "a", clock=later)  # its stat cache vouches for every file
+    first.create(tree, ext4_dir / "state", "s1")
+    for i in range(0, 30, 4):  # new and changed files: unread by the next scan
+        (tree / f"d{i % 6}" / f"new{i}.txt").write_bytes(b"new %d" % i)
+    (tree / "d0" / "f0.bin").write_bytes(b"changed")
+    other = engine_at(ext4_dir / "b", batch_files=4, clock=later)  # a new store: it lacks the vouched-for files
+    seen: list[list[bool]] = []  # per round, whether each file to store had a hash already
+    store_files = other._store_files
+    other._store_files = lambda tree, files, *a: (seen.append([hasattr(f, "digest") for f in files]),
+                                                  store_files(tree, files, *a))[1]
+    info = other.create(tree, ext4_dir / "state", "s2")
+    unread = seen[0].index(True)  # the unread files come first, then those the store lacks
+    assert unread % 4 and not any(seen[0][:unread]) and all(seen[0][unread:])  # a batch holds both kinds
+    assert len(seen[0]) > 3 * 4
+    assert other.info("s2").files_read < info.files  # some files were vouched for, not read
+    assert info.root == root_of(tree).hex()
+    report = other.verify(["s2"], read_data=1.0)
+    assert report.ok and report.objects_checked == len({e.hash for e in other.manifest("s2") if e.kind == "file"})
