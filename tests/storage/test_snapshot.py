@@ -524,7 +524,7 @@ def test_a_live_manifest_that_cannot_be_saved_fails_the_snapshot_before_its_head
     eng.create(tree, ext4_dir / "state", "s1")
     (tree / "new.txt").write_bytes(b"new")
 
-    def full_disk(state_dir, m):
+    def full_disk(state_dir, m, table_frames=None):
         raise errors.NoSpace(28, "no space left to save the live manifest")
 
     monkeypatch.setattr(SnapshotEngine, "_save_live", staticmethod(full_disk))
@@ -681,3 +681,28 @@ def test_batches_mixing_unread_files_and_files_the_store_lacks_give_the_trees_ma
     assert info.root == root_of(tree).hex()
     report = other.verify(["s2"], read_data=1.0)
     assert report.ok and report.objects_checked == len({e.hash for e in other.manifest("s2") if e.kind == "file"})
+
+
+def test_the_snapshot_file_and_the_live_manifest_share_one_compression_of_the_table(ext4_dir, monkeypatch):
+    """A full snapshot's file and the tree's live manifest hold the same table: its blocks are
+    compressed once, and both files are byte for byte what each would be on its own."""
+    from bodega.storage import manifest_file
+
+    tree = make_tree(ext4_dir / "tree", files=20)
+    eng = engine_at(ext4_dir)
+    compressed: list[int] = []
+    compress = manifest_file._compress
+    monkeypatch.setattr(manifest_file, "_compress", lambda piece: (compressed.append(len(piece)), compress(piece))[1])
+    eng.create(tree, ext4_dir / "state", "s1")
+    monkeypatch.undo()
+    live = SnapshotEngine.live_manifest(ext4_dir / "state")
+    table, cache = live._table.table_section(), live._table.cache_section()
+    assert sorted(compressed) == sorted([len(table), len(cache)])  # the old code compressed the table twice
+    assert SnapshotEngine.live_manifest_path(ext4_dir / "state").read_bytes() == live.to_bytes(stat_cache=True)
+    head, _, body = eng.path("s1").read_bytes().partition(b"\n")
+    assert body == live.to_bytes(stat_cache=False) and body == eng.manifest("s1").to_bytes(stat_cache=False)
+    # a delta's file holds another table: only the live manifest takes the shared frames
+    (tree / "new.txt").write_bytes(b"new")
+    info = eng.create(tree, ext4_dir / "state", "s2", base="s1")
+    assert info.type == "delta" and eng.manifest("s2").root == root_of(tree)
+    assert SnapshotEngine.live_manifest(ext4_dir / "state").root == root_of(tree)
