@@ -742,7 +742,7 @@ def _record_batch(draft: mf.Draft, unread: int, suspects: set[bytes], start: int
         draft.set_contents(paths, digests, sizes)
 
 
-def _discard_staged(staging: "Future[Path]", discard: Callable[[Iterable[str]], None]) -> None:
+def _discard_staged(staging: Future[Path], discard: Callable[[Iterable[str]], None]) -> None:
     """Removes a staged snapshot file once its writer is done (nothing when writing it failed)."""
     try:
         staged = staging.result()
