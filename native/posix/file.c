@@ -65,6 +65,23 @@ bd_status bd_file_pread(bd_file *f, void *buf, size_t cap, uint64_t offset, size
     }
 }
 
+/* Linux caps one WILLNEED at the readahead window (128 KiB on many devices): asked for in
+ * steps, the whole range is read. */
+#define WILL_READ_STEP ((uint64_t)1 << 20)
+
+void bd_file_will_read(bd_file *f, uint64_t off, uint64_t len)
+{
+#ifdef POSIX_FADV_WILLNEED
+    for (uint64_t end = off + len; off < end; off += WILL_READ_STEP) {
+        uint64_t step = end - off < WILL_READ_STEP ? end - off : WILL_READ_STEP;
+        if (posix_fadvise(f->fd, (off_t)off, (off_t)step, POSIX_FADV_WILLNEED) != 0)
+            return;
+    }
+#else
+    (void)f, (void)off, (void)len;
+#endif
+}
+
 bd_status bd_file_stat(bd_file *f, bd_stat *out, bd_error *e)
 {
     return bd_posix_stat(f->fd, "", out, e);

@@ -54,6 +54,41 @@ TEST(file_pread)
     ASSERT_INT(st2.file_id, ==, st.file_id);
 }
 
+TEST(file_will_read_is_a_hint_that_changes_nothing)
+{
+    /* Asked for beyond its end, across several of the platform's steps, or for nothing: the
+     * handle reads the same bytes and metadata after (the hint never fails, never moves). */
+    bd_error e;
+    SANDBOX(sb);
+    size_t size = (3 << 20) + 5;
+    char *data = malloc(size), *back = malloc(size);
+    ASSERT(data && back);
+    for (size_t i = 0; i < size; i++)
+        data[i] = (char)(i * 13 + i / 4096);
+    ASSERT_INT(sandbox_write(sb, "f", data, size), ==, 0);
+    bd_file *f;
+    bd_stat st, st2;
+    ASSERT_OK(bd_file_open_read(sb->dir, S("f"), &f, &st, &e), &e);
+    bd_file_will_read(f, 0, 0);
+    bd_file_will_read(f, 0, st.size);
+    bd_file_will_read(f, (1 << 20) - 1, (uint64_t)1 << 40);
+    bd_file_will_read(f, st.size + 4096, 100);
+    size_t n, done = 0;
+    while (done < size) {
+        ASSERT_OK(bd_file_pread(f, back + done, size - done, done, &n, &e), &e);
+        ASSERT(n > 0);
+        done += n;
+    }
+    ASSERT(memcmp(back, data, size) == 0);
+    ASSERT_OK(bd_file_stat(f, &st2, &e), &e);
+    ASSERT_INT(st2.size, ==, st.size);
+    ASSERT_INT(st2.mtime_ns, ==, st.mtime_ns);
+    ASSERT_INT(st2.ctime_ns, ==, st.ctime_ns);
+    bd_file_close(f);
+    free(data);
+    free(back);
+}
+
 TEST(file_open_errors)
 {
     bd_error e;

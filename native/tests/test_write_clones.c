@@ -1,6 +1,7 @@
 /* test_write_clones.c: new files cloned from an open handle, and a batch of them checked
  * against their hash. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +150,60 @@ TEST(clones_write_checks_each_source_against_its_hash)
     bd_dir_close(store);
     free(one);
     free(two);
+}
+
+TEST(clones_write_reports_each_source_at_its_own_turn_across_the_sources_opened_ahead)
+{
+    /* More files than are opened ahead, from several directories, with a missing source and
+     * a corrupt one past the first window: each failure is its own file's (its status and
+     * source path), every other file is its own source's clone. */
+    enum { N = 21, MISSING = 9, CORRUPT = 17 };
+    bd_error e;
+    bd_dir *d;
+    SANDBOX(sb);
+    char *data[3] = { pattern(1), pattern(2), pattern(3) };
+    ASSERT(data[0] && data[1] && data[2]);
+    ASSERT_OK(bd_dir_create_at(sb->dir, S("s0"), 0700, &e), &e);
+    ASSERT_OK(bd_dir_create_at(sb->dir, S("s1"), 0700, &e), &e);
+    ASSERT_OK(bd_dir_create_at(sb->dir, S("d"), 0700, &e), &e);
+    ASSERT_OK(bd_dir_open_at(sb->dir, S("d"), &d, &e), &e);
+    char src[3][8], dst[N][8];
+    for (int k = 0; k < 3; k++) {
+        snprintf(src[k], sizeof src[k], "s%d/o%d", k % 2, k);
+        ASSERT_INT(sandbox_write(sb, src[k], data[k], SIZE), ==, 0);
+    }
+    bd_new_clone files[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(dst[i], sizeof dst[i], "d/f%d", i);
+        files[i] = nc(dst[i], i == MISSING ? "s1/none" : src[i % 3], data[i % 3]);
+    }
+    files[CORRUPT] = nc(dst[CORRUPT], src[CORRUPT % 3], data[(CORRUPT + 1) % 3]);
+    bd_error_clear(&e);
+    ASSERT_OK(bd_clones_write(sb->dir, sb->dir, files, N, NULL, &e), &e);
+    int clones = can_clone(sb);
+    if (clones) {
+        ASSERT_INT(files[MISSING].status, ==, BD_E_IO);
+        ASSERT_INT(files[MISSING].sys_errno, ==, ENOENT);
+        ASSERT(files[MISSING].at_source);
+        ASSERT_INT(files[CORRUPT].status, ==, BD_E_CORRUPT);
+        ASSERT(files[CORRUPT].at_source);
+    }
+    for (int i = 0; i < N; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "f%d", i);
+        if (!clones) {  /* the first file found it out: the others, opened ahead or not, are not tried */
+            ASSERT_INT(files[i].status, ==, BD_E_NOTSUP);
+            ASSERT(!exists(d, name));
+        } else if (i == MISSING || i == CORRUPT) {
+            ASSERT(!exists(d, name));
+        } else {
+            ASSERT_INT(files[i].status, ==, BD_OK);
+            ASSERT(same_as(d, name, data[i % 3]));
+        }
+    }
+    bd_dir_close(d);
+    for (int k = 0; k < 3; k++)
+        free(data[k]);
 }
 
 TEST(clones_write_cancelled_leaves_files_cancelled)

@@ -40,6 +40,11 @@ bd_status bd_file_pread(bd_file *f, void *buf, size_t cap, uint64_t offset, size
     return BD_OK;
 }
 
+void bd_file_will_read(bd_file *f, uint64_t off, uint64_t len)
+{
+    (void)f, (void)off, (void)len;  /* no readahead call for a handle: the cache manager reads ahead itself */
+}
+
 bd_status bd_file_stat(bd_file *f, bd_stat *out, bd_error *e)
 {
     DWORD err = bd_win_stat_handle(f->h, out);

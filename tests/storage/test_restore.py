@@ -266,6 +266,35 @@ def test_loose_objects_are_cloned_in_one_batch_each_checked_against_its_hash(cow
     assert not (cow_dir / "again").exists()
 
 
+def test_a_large_object_corrupt_past_what_is_read_ahead_is_refused(cow_dir, monkeypatch):
+    """More loose objects in one batch than the native core opens ahead, one of them larger
+    than the bytes it asks for ahead: restored bit-exact; a bit flipped late in the large
+    object (past what was asked for ahead) is still found, named, and nothing is published."""
+    tree = cow_dir / "tree"
+    for i in range(11):
+        d = tree / f"d{i % 3}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"f{i}.bin").write_bytes(os.urandom(20_000 + 10_000 * i))
+    (tree / "large.bin").write_bytes(os.urandom(6 << 20))
+    eng = engine_at(cow_dir)
+    eng.create(tree, cow_dir / "state", "s1")
+    target = eng.manifest("s1")
+    large = target.get(b"large.bin")
+    assert isinstance(eng.store.locate(large.hash), Path)
+
+    def one_by_one(*args: object) -> None:
+        raise AssertionError("a loose object was cloned on its own")
+
+    monkeypatch.setattr(mat.ObjectWriter, "_clone_loose", one_by_one)
+    eng.restore(cow_dir / "out", cow_dir / "state-out", "s1")
+    assert mf.build(cow_dir / "out").root == target.root
+    flip_bit(eng.store.loose_path(large.hash), (5 << 20) + 12_345)
+    with pytest.raises(errors.ObjectCorrupt, match="large.bin") as info:
+        eng.restore(cow_dir / "again", cow_dir / "state-again", "s1")
+    assert info.value.details["object"] == large.hash.hex()
+    assert not (cow_dir / "again").exists()
+
+
 def test_loose_objects_are_cloned_without_a_lookup_of_each(cow_dir, monkeypatch):
     """The batch asks the store where all its objects are at once (no stat of each loose
     object): a missing one is found by its clone, then named with the file that needs it."""

@@ -140,6 +140,11 @@ bd_status bd_file_open_read(bd_dir *d, const char *name, size_t name_len, bd_fil
 /* Reads up to cap bytes at offset; *n is 0 at end of file. */
 bd_status bd_file_pread(bd_file *f, void *buf, size_t cap, uint64_t offset, size_t *n, bd_error *e);
 
+/* A hint that len bytes at off are read soon: where the system has a readahead call their
+ * reads start now and nobody waits for them (so reads of several files overlap each other
+ * and the work between them); elsewhere nothing.  Never fails: a hint. */
+void bd_file_will_read(bd_file *f, uint64_t off, uint64_t len);
+
 /* Metadata from the open handle. */
 bd_status bd_file_stat(bd_file *f, bd_stat *out, bd_error *e);
 
