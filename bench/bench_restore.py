@@ -1,5 +1,6 @@
 """Restore: bodega vs `restic restore` to an empty directory, and onto the live tree after 1%,
-on the generated and the real tree, warm and cold (caches dropped before each run of each
+on the generated and the real tree, warm (each tool's source, store, repository or tree, read
+into the page cache just before its run) and cold (caches dropped before each run of each
 tool), beside two floors: a copy-on-write clone of the tree (every inode, no data written) and
 `bsdtar -xf` of an uncompressed tar of the tree from the page cache (every file written with
 plain writes), each synced as a restore is.  On XFS also through the CLI (`bodega snapshot
@@ -106,8 +107,8 @@ def _temperatures() -> list[bool]:
     return [False, True] if can_drop_caches() else [False]
 
 
-def _timed(fn, cold: bool) -> float:
-    prepare(cold)
+def _timed(fn, cold: bool, reads: tuple[Path, ...] = ()) -> float:
+    prepare(cold, reads)
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
@@ -129,13 +130,15 @@ def test_restore_to_an_empty_directory(restore_tree, ratios):
             times: dict[str, list[float]] = {"bodega": [], "restic": [], "cp -a --reflink=always": []}
             for i in range(ROUNDS):
                 with _restore_area(restore_tree) as area:
+                    # warm: each tool's source (store, repository, tree) read just before its run
                     times["bodega"].append(_timed(
-                        lambda: engine.restore(area / "ours", area / "state", "s1"), cold))
-                    times["restic"].append(_timed(lambda: restic_restore(base / "restic", area / "theirs"), cold))
+                        lambda: engine.restore(area / "ours", area / "state", "s1"), cold, (base / "store",)))
+                    times["restic"].append(_timed(lambda: restic_restore(base / "restic", area / "theirs"), cold,
+                                                  (base / "restic",)))
                     if fs == "xfs":
                         times["cp -a --reflink=always"].append(_timed(
                             lambda: run_peer(["cp", "-a", "--reflink=always", str(restore_tree), str(area / "cp")]),
-                            cold))
+                            cold, (restore_tree,)))
             for tool, xs in times.items():
                 if xs:
                     ratios.record(group, tool, _median(xs))
@@ -155,7 +158,6 @@ def _floors(tree: Path, tar: Path) -> dict[str, float]:
     everywhere `bsdtar -xf` of an uncompressed tar of the tree from the page cache (every
     file created and written with plain writes, one thread)."""
     clones, untars = [], []
-    run_peer(["cat", str(tar)], stdout=open(os.devnull, "wb"))  # the tar in the page cache
     for _ in range(ROUNDS):
         with _restore_area(tree) as area:
             if _fs(tree) == "xfs":
@@ -163,13 +165,13 @@ def _floors(tree: Path, tar: Path) -> dict[str, float]:
                     result = clone_tree(tree, area / "clone", threads=2, mode="require")
                     os.sync()
                     assert result.bytes_copied == 0 and result.files > 0
-                clones.append(_timed(clone, False))
+                clones.append(_timed(clone, False, (tree,)))
             (area / "untar").mkdir()
 
             def untar() -> None:
                 run_peer(["bsdtar", "-xf", str(tar), "-C", str(area / "untar")])
                 os.sync()
-            untars.append(_timed(untar, False))
+            untars.append(_timed(untar, False, (tar,)))  # the tar in the page cache
     out = {"floor: bsdtar -xf of a tar in page cache, synced": _median(untars)}
     if clones:
         out["floor: clone_tree of the tree (no byte written), synced"] = _median(clones)

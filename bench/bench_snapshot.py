@@ -1,5 +1,6 @@
 """Snapshots: bodega vs `restic backup` (and the store size vs borg), same tree, one run, on
-the generated and the real tree, warm and cold (caches dropped before each run of each tool);
+the generated and the real tree, warm (the tree read into the page cache just before each
+tool's run) and cold (caches dropped before each run of each tool);
 the snapshot after 1% changed also through the CLI (`bodega snapshot create`, start-up included).
 
 Acceptance (issue 13): the first snapshot on XFS at least 4x faster than `restic backup`
@@ -36,7 +37,7 @@ def _median(xs: list[float]) -> float:
 
 def _bodega_first(tree: Path, base: Path, cold: bool = False) -> tuple[float, SnapshotEngine]:
     engine = SnapshotEngine(ObjectStore(base / "store"))
-    prepare(cold)
+    prepare(cold, (tree,))
     start = time.perf_counter()
     engine.create(tree, base / "state", "first")
     return time.perf_counter() - start, engine
@@ -52,7 +53,7 @@ def _bodega_first_closed(tree: Path, base: Path, cold: bool) -> float:
 def _restic_first(tree: Path, base: Path, cold: bool) -> float:
     """restic's first backup into a fresh repository under base, timed."""
     restic_init(base / "restic")
-    prepare(cold)
+    prepare(cold, (tree,))
     start = time.perf_counter()
     restic_backup(base / "restic", tree)
     return time.perf_counter() - start

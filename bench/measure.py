@@ -4,7 +4,9 @@ machine, warm (what the previous steps left in the page cache) or cold (caches d
 from __future__ import annotations
 
 import os
-from typing import Callable
+import subprocess
+from pathlib import Path
+from typing import Callable, Iterable
 
 from bodega.storage.timing import interleaved
 
@@ -35,9 +37,29 @@ def can_drop_caches() -> bool:
     return os.environ.get("BODEGA_BENCH_COLD", "1") != "0" and os.access("/proc/sys/vm/drop_caches", os.W_OK)
 
 
-def prepare(cold: bool) -> None:
-    """Before a timed run: settled, and for a cold run with every cache dropped."""
-    drop_caches() if cold else settle()
+def warm(paths: Iterable[Path]) -> None:
+    """Reads every file under paths into the page cache.
+
+    A warm run is warm for every tool: what a tool reads (the tree it backs up, the store or
+    repository it restores from) is read into the page cache just before its run.  Otherwise
+    the tool timed after another that wrote gigabytes (a peer's restore, a repository) finds
+    its own data pushed out of the cache: on a loop-mounted volume every page is cached
+    twice (the volume's file and the image's), so a 5 GiB store and a peer's restore of a
+    5 GiB tree do not fit together in 24 GiB.
+    """
+    for path in paths:
+        subprocess.run(["find", str(path), "-type", "f", "-exec", "cat", "{}", "+"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
+def prepare(cold: bool, reads: Iterable[Path] = ()) -> None:
+    """Before a timed run: settled, and for a cold run with every cache dropped; for a warm
+    one with what the run reads (reads) in the page cache."""
+    if cold:
+        drop_caches()
+    else:
+        warm(reads)
+        settle()
 
 
 def median_seconds(fn: Callable[[], object], rounds: int = ROUNDS, cold: bool = False) -> float:
