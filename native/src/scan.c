@@ -13,7 +13,8 @@
  * "name", its contents by "name/").  Then the ordering phase, on the caller's thread, visits directories depth
  * first, taking each one's children in that order (only a directory listed in several runs
  * is sorted again), which yields the byte order of full paths, and permutes the entry array
- * in place.
+ * in place (or, for a manifest built from the scan, hands over that order instead: its rows
+ * are filled through it, on two threads, and the entries are never moved; scan_order.h).
  *
  * Memory: 96 bytes per entry plus its path, 4 bytes per entry (8 per directory) of sorted
  * order, a 4-byte permutation during the ordering, a few bytes per directory, and no
@@ -25,6 +26,7 @@
 
 #include "bodega/bd_scan.h"
 #include "bodega/bd_thread.h"
+#include "scan_order.h"
 
 #define NO_INDEX UINT32_MAX
 #define BATCH_ENTRIES 256        /* entries a worker gathers before taking the lock */
@@ -44,6 +46,7 @@
 struct bd_scan {
     bd_scan_entry *entries;
     size_t count;
+    uint32_t *order;      /* sorted position -> index in entries; NULL when entries are sorted */
     char *arena;
     size_t arena_len;
     uint64_t *volumes;
@@ -944,8 +947,9 @@ static void permute(bd_scan_entry *entries, uint32_t *perm, size_t n)
     }
 }
 
-/* Sorts the walked entries into s. */
-static bd_status order(walk *w, bd_scan *s, bd_error *e)
+/* Sorts the walked entries into s: permutes them, or with gather leaves them in walk order
+ * and hands s the sorted order (scan_order.h). */
+static bd_status order(walk *w, bd_scan *s, int gather, bd_error *e)
 {
     size_t n = w->n;
     uint32_t *perm = malloc((n ? n : 1) * sizeof *perm);
@@ -978,8 +982,12 @@ static bd_status order(walk *w, bd_scan *s, bd_error *e)
         free(perm);
         return rc;
     }
-    permute(w->entries, perm, n);
-    free(perm);
+    if (gather) {
+        s->order = perm;
+    } else {
+        permute(w->entries, perm, n);
+        free(perm);
+    }
     /* Hand the buffers over, giving back their unused tails. */
     s->entries = w->entries;
     s->count = n;
@@ -1039,8 +1047,8 @@ bd_status bd_scan_dir(bd_dir *root, unsigned threads, bd_progress *p, bd_scan **
     return bd_scan_dir_sized(root, threads, 0, 0, p, out, e);
 }
 
-bd_status bd_scan_dir_sized(bd_dir *root, unsigned threads, size_t expect_entries, size_t expect_bytes,
-                            bd_progress *p, bd_scan **out, bd_error *e)
+static bd_status scan_below(bd_dir *root, unsigned threads, size_t expect_entries, size_t expect_bytes,
+                          int gather, bd_progress *p, bd_scan **out, bd_error *e)
 {
     if (!root || !out)
         return bd_fail(e, BD_E_INVAL, EINVAL, "bd_scan_dir", BD_PATH_AS_GIVEN, 0);
@@ -1072,7 +1080,7 @@ bd_status bd_scan_dir_sized(bd_dir *root, unsigned threads, size_t expect_entrie
         rc = run_walk(&w, threads, e);
     }
     if (rc == BD_OK)
-        rc = order(&w, s, e);
+        rc = order(&w, s, gather, e);
     walk_free(&w);
     if (rc != BD_OK) {
         bd_scan_free(s);
@@ -1080,6 +1088,36 @@ bd_status bd_scan_dir_sized(bd_dir *root, unsigned threads, size_t expect_entrie
     }
     *out = s;
     return BD_OK;
+}
+
+bd_status bd_scan_dir_sized(bd_dir *root, unsigned threads, size_t expect_entries, size_t expect_bytes,
+                            bd_progress *p, bd_scan **out, bd_error *e)
+{
+    return scan_below(root, threads, expect_entries, expect_bytes, 0, p, out, e);
+}
+
+/* The scan below the directory at root_path (opened, scanned, closed); gather: see order(). */
+static bd_status scan_path(const char *root_path, unsigned threads, size_t expect_entries, size_t expect_bytes,
+                           int gather, bd_progress *p, bd_scan **out, bd_error *e)
+{
+    bd_dir *root;
+    bd_status rc = bd_dir_open(root_path, &root, e);
+    if (rc != BD_OK)
+        return rc;
+    rc = scan_below(root, threads, expect_entries, expect_bytes, gather, p, out, e);
+    bd_dir_close(root);
+    return rc;
+}
+
+bd_status bd_scan_tree_gathered(const char *root_path, unsigned threads, size_t expect_entries,
+                                size_t expect_bytes, bd_progress *p, bd_scan **out, bd_error *e)
+{
+    return scan_path(root_path, threads, expect_entries, expect_bytes, 1, p, out, e);
+}
+
+const uint32_t *bd_scan_sorted_order(const bd_scan *s)
+{
+    return s->order;
 }
 
 bd_status bd_scan_tree(const char *root_path, unsigned threads, bd_progress *p, bd_scan **out,
@@ -1091,19 +1129,14 @@ bd_status bd_scan_tree(const char *root_path, unsigned threads, bd_progress *p, 
 bd_status bd_scan_tree_sized(const char *root_path, unsigned threads, size_t expect_entries,
                              size_t expect_bytes, bd_progress *p, bd_scan **out, bd_error *e)
 {
-    bd_dir *root;
-    bd_status rc = bd_dir_open(root_path, &root, e);
-    if (rc != BD_OK)
-        return rc;
-    rc = bd_scan_dir_sized(root, threads, expect_entries, expect_bytes, p, out, e);
-    bd_dir_close(root);
-    return rc;
+    return scan_path(root_path, threads, expect_entries, expect_bytes, 0, p, out, e);
 }
 
 void bd_scan_free(bd_scan *s)
 {
     if (s) {
         free(s->entries);
+        free(s->order);
         free(s->arena);
         free(s->volumes);
         free(s);
