@@ -162,6 +162,12 @@ def _needed_by(file: str | None) -> str:
     return f" (needed by {file})" if file else ""
 
 
+def _loose_rel(digest: bytes) -> str:
+    """Where a loose object lives relative to the objects directory: "hh/<hash>"."""
+    h = digest.hex()
+    return f"{h[:2]}/{h}"
+
+
 def _record_end(entry: PackEntry) -> int:
     return entry.offset + entry.stored_len
 
@@ -365,8 +371,7 @@ class ObjectStore:
         return Path(self._loose_str(digest))
 
     def _loose_str(self, digest: bytes) -> str:
-        h = digest.hex()
-        return f"{self._objects_str}/{h[:2]}/{h}"
+        return f"{self._objects_str}/{_loose_rel(digest)}"
 
     def pack_path(self, name: str) -> Path:
         """Where a pack lives (for a remote store: its local copy)."""
@@ -427,11 +432,7 @@ class ObjectStore:
         unpacked = self._unpacked(set(digests))
         out: list[bytes | None] = []
         for digest in digests:
-            if digest in unpacked:
-                h = digest.hex().encode()
-                out.append(h[:2] + b"/" + h)
-            else:
-                out.append(None)
+            out.append(_loose_rel(digest).encode() if digest in unpacked else None)
         return out
 
     def pack_entries(self) -> dict[bytes, PackEntry]:
