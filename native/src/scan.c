@@ -77,6 +77,7 @@ typedef struct scan_run {
  * block of its contents ("name/"). */
 typedef struct sort_item {
     const unsigned char *name;
+    uint64_t key;      /* its first 8 bytes (a block's '/' included) big-endian, 0-padded */
     uint32_t len;
     uint32_t ref;      /* entry index (in its batch, or in the walk), or dir index for a block */
     uint32_t block;
@@ -177,9 +178,28 @@ static int stopping(walk *w)
     return ATOMIC_LOAD(&w->stop) || bd_progress_cancelled(w->p);
 }
 
+/* Sets it->key from its name and block (see sort_item). */
+static void set_key(sort_item *it)
+{
+    const unsigned char *p = it->name;
+    uint64_t key = 0;
+    if (it->len >= 8) {  /* most names: a plain big-endian load (one bswap, when compiled) */
+        key = (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 | (uint64_t)p[3] << 32 |
+              (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 | (uint64_t)p[6] << 8 | (uint64_t)p[7];
+    } else {
+        for (uint32_t i = 0; i < 8; i++)
+            key = key << 8 | (i < it->len ? p[i] : i == it->len && it->block ? '/' : 0);
+    }
+    it->key = key;
+}
+
 static int item_cmp(const void *x, const void *y)
 {
     const sort_item *a = x, *b = y;
+    /* Names hold no NUL: a key's zero padding sorts an ended name first, as the end does
+       below, so unequal keys order the items; most pairs stop here, without memcmp. */
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
     uint32_t m = a->len < b->len ? a->len : b->len;
     int c = memcmp(a->name, b->name, m);
     if (c)
@@ -377,6 +397,27 @@ static void publish_locked(worker *k)
     k->published = 1;
 }
 
+/* Sorts n items by name: most directories' batches are small, and an insertion sort of them
+ * inline, on their keys, costs a fraction of qsort's calls (a fifth of a scan's user-space
+ * instructions went to qsort at 100k entries). */
+#define SMALL_SORT 24u
+static void sort_items(sort_item *items, size_t n)
+{
+    if (n > SMALL_SORT) {
+        qsort(items, n, sizeof *items, item_cmp);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        sort_item x = items[i];
+        size_t j = i;
+        while (j > 0 && (items[j - 1].key > x.key || (items[j - 1].key == x.key && item_cmp(&items[j - 1], &x) > 0))) {
+            items[j] = items[j - 1];
+            j--;
+        }
+        items[j] = x;
+    }
+}
+
 /* Sorts the batch by name, a subdirectory twice ("name", and "name/" for its contents),
  * on the worker's thread and outside the lock: the ordering phase then sorts only the
  * directories listed in several batches. */
@@ -391,12 +432,14 @@ static void sort_batch(worker *k)
         it->len = (uint32_t)(en->path_len - k->prefix_len);
         it->ref = i;
         it->block = 0;
+        set_key(it);
         if (en->kind == BD_KIND_DIR) {
             k->items[n] = *it;
-            k->items[n++].block = 1;
+            k->items[n].block = 1;
+            set_key(&k->items[n++]);
         }
     }
-    qsort(k->items, n, sizeof *k->items, item_cmp);
+    sort_items(k->items, n);
     for (uint32_t j = 0; j < n; j++)
         k->order[j] = k->items[j].ref * 2 + k->items[j].block;
     k->nitems = n;
@@ -907,15 +950,17 @@ static bd_status push_dir(order_state *o, uint32_t dir, bd_error *e)
                 it->len = (uint32_t)(en->path_len - skip);
                 it->ref = i;
                 it->block = 0;
+                set_key(it);
                 if (en->kind == BD_KIND_DIR) {
                     sort_item *blk = &o->items[o->nitems++];
                     *blk = *it;
                     blk->ref = en->parent;  /* its own dir index, during the walk */
                     blk->block = 1;
+                    set_key(blk);
                 }
             }
         }
-        qsort(o->items + begin, o->nitems - begin, sizeof *o->items, item_cmp);
+        sort_items(o->items + begin, o->nitems - begin);
     }
     if (!RESERVE(o->frames, o->frames_cap, o->nframes + 1))
         return no_memory(e);
