@@ -992,3 +992,18 @@ def test_a_drafts_hashed_rows_skip_its_unread_files_natively(tree):
     assert [r[0] for r in draft.hashed_rows()] == [r[0] for r in known]
     built = mf.build(tree)
     assert {r[0]: r[2] for r in known} == {p: built.get(p).hash for p in files - unread}
+
+
+def test_a_files_bytes_are_the_same_from_its_tables_frames_made_beforehand(tree, monkeypatch):
+    """to_bytes with table_frames() made once (shared by a snapshot file and the live
+    manifest) writes exactly what it writes alone, with or without the stat cache; frames
+    of another table's block count are refused."""
+    monkeypatch.setattr(manifest_file, "BLOCK_RAW_MAX", 256)  # several blocks per section
+    m = mf.build(tree)
+    frames = m.table_frames()
+    assert len(frames) > 2
+    for cache in (False, True):
+        assert m.to_bytes(stat_cache=cache, table_frames=frames) == m.to_bytes(stat_cache=cache)
+    assert mf.loads(m.to_bytes(stat_cache=True, table_frames=frames)).root == m.root
+    with pytest.raises(ValueError, match="table frames"):
+        m.to_bytes(table_frames=frames[:-1])

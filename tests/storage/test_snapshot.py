@@ -524,10 +524,185 @@ def test_a_live_manifest_that_cannot_be_saved_fails_the_snapshot_before_its_head
     eng.create(tree, ext4_dir / "state", "s1")
     (tree / "new.txt").write_bytes(b"new")
 
-    def full_disk(state_dir, m):
+    def full_disk(state_dir, m, table_frames=None):
         raise errors.NoSpace(28, "no space left to save the live manifest")
 
     monkeypatch.setattr(SnapshotEngine, "_save_live", staticmethod(full_disk))
     with pytest.raises(errors.NoSpace, match="live manifest"):
         eng.create(tree, ext4_dir / "state", "s2", base="s1")
     assert SnapshotEngine.head(ext4_dir / "state") == "s1"
+
+
+def test_the_snapshot_file_is_written_while_the_objects_are_made_durable(ext4_dir, monkeypatch):
+    """The snapshot file is staged (written and synced) beside the objects' commit, and
+    published only once that commit is done."""
+    import threading
+
+    from bodega.storage.store import StoreWriter
+
+    tree = make_tree(ext4_dir / "tree", files=10)
+    eng = engine_at(ext4_dir)
+    staged = threading.Event()
+    seen_during_commit: list[object] = []
+    stage_snap, commit_objects = SnapshotEngine._stage_snap, StoreWriter.commit_objects
+
+    def staging(self, *a):
+        path = stage_snap(self, *a)
+        staged.set()
+        return path
+
+    def committing(self):
+        # the staging runs on another thread meanwhile: wait for it (the old order staged
+        # only after this returned, and timed out here)
+        seen_during_commit.append(staged.wait(timeout=60))
+        seen_during_commit.append(eng.path("s1").exists())
+        return commit_objects(self)
+
+    monkeypatch.setattr(SnapshotEngine, "_stage_snap", staging)
+    monkeypatch.setattr(StoreWriter, "commit_objects", committing)
+    info = eng.create(tree, ext4_dir / "state", "s1")
+    # staged during the commit, published after it (the session's end commits once more: nothing left)
+    assert seen_during_commit[:2] == [True, False]
+    assert eng.info("s1") == info and eng.manifest("s1").root == root_of(tree)
+    assert not [p for p in eng.store.tmp.iterdir() if p.name.endswith(".snap")]
+
+
+def test_a_failed_commit_of_the_objects_publishes_no_snapshot_and_leaves_no_staged_file(ext4_dir, monkeypatch):
+    from bodega.storage.store import StoreWriter
+
+    tree = make_tree(ext4_dir / "tree", files=10)
+    eng = engine_at(ext4_dir)
+
+    def failing(self):
+        raise errors.StoreBusy("commit failed (test)")
+
+    monkeypatch.setattr(StoreWriter, "commit_objects", failing)
+    with pytest.raises(errors.StoreBusy, match="commit failed"):
+        eng.create(tree, ext4_dir / "state", "s1")
+    assert eng.ids() == [] and not eng.exists("s1")
+    assert not [p for p in eng.store.tmp.iterdir() if p.name.endswith(".snap")]
+    assert SnapshotEngine.head(ext4_dir / "state") is None
+    monkeypatch.undo()
+    eng.create(tree, ext4_dir / "state", "s1")  # and the next try succeeds
+    assert eng.manifest("s1").root == root_of(tree)
+
+
+def test_the_store_starts_on_the_first_batch_before_the_last_is_cut(ext4_dir, monkeypatch):
+    """The workers take each batch as it is cut (not once every batch is), and the snapshot
+    is the same as one stored batch after batch."""
+    import threading
+
+    from bodega.storage import snapshot as snapshot_module
+    from bodega.storage.store import StoreWriter
+
+    tree = make_tree(ext4_dir / "tree", files=40)
+    first_stored = threading.Event()
+    waited: list[bool] = []
+    batches, put_files = snapshot_module._batches, StoreWriter.put_files
+
+    def cutting(files, most_files=snapshot_module.BATCH_FILES, most_bytes=16 << 20):
+        for i, part in enumerate(batches(files, most_files, most_bytes)):
+            yield part
+            if i == 0:  # the old code cut every batch before a worker took one: timed out here
+                waited.append(first_stored.wait(timeout=60))
+
+    def putting(self, root, files):
+        got = put_files(self, root, files)
+        first_stored.set()
+        return got
+
+    monkeypatch.setattr(snapshot_module, "_batches", cutting)
+    monkeypatch.setattr(StoreWriter, "put_files", putting)
+    eng = engine_at(ext4_dir / "a", batch_files=4)
+    eng.create(tree, ext4_dir / "a" / "state", "s1")
+    assert waited == [True]
+    monkeypatch.undo()
+    one_batch = engine_at(ext4_dir / "b", batch_files=10_000)
+    one_batch.create(tree, ext4_dir / "b" / "state", "s1")
+    assert list(eng.manifest("s1")) == list(one_batch.manifest("s1"))
+    assert eng.manifest("s1").root == root_of(tree)
+    report = eng.verify(["s1"], read_data=1.0)
+    assert report.ok and report.objects_checked == len({e.hash for e in eng.manifest("s1") if e.kind == "file"})
+
+
+def test_each_stored_batch_sets_its_hashes_in_the_draft_before_the_store_ends(ext4_dir, monkeypatch):
+    """A batch's hashes go into the draft as soon as it is stored (not all once every batch
+    is): the last batches wait here until the first batch's hashes are set."""
+    import threading
+
+    from bodega.storage.store import StoreWriter
+
+    tree = make_tree(ext4_dir / "tree", files=40)
+    set_once = threading.Event()
+    waited: list[bool] = []
+    calls = [0]
+    lock = threading.Lock()
+    set_contents, put_files = mf.Draft.set_contents, StoreWriter.put_files
+
+    def setting(self, *a):
+        set_contents(self, *a)
+        set_once.set()
+
+    def putting(self, root, files):
+        with lock:
+            calls[0] += 1
+            late = calls[0] > 4
+        if late:  # the old code set every hash after the last batch: timed out here
+            waited.append(set_once.wait(timeout=60))
+        return put_files(self, root, files)
+
+    monkeypatch.setattr(mf.Draft, "set_contents", setting)
+    monkeypatch.setattr(StoreWriter, "put_files", putting)
+    eng = engine_at(ext4_dir / "a", batch_files=4)
+    eng.create(tree, ext4_dir / "a" / "state", "s1")
+    assert waited and all(waited)
+    assert eng.manifest("s1").root == root_of(tree)
+
+
+def test_batches_mixing_unread_files_and_files_the_store_lacks_give_the_trees_manifest(ext4_dir):
+    """A tree whose stat cache vouches for files a new store lacks: those (hashed already) are
+    stored after the unread ones, in batches that straddle the two kinds."""
+    tree = make_tree(ext4_dir / "tree", files=30)
+    first = engine_at(ext4_dir / "a", clock=later)  # its stat cache vouches for every file
+    first.create(tree, ext4_dir / "state", "s1")
+    for i in range(0, 30, 4):  # new and changed files: unread by the next scan
+        (tree / f"d{i % 6}" / f"new{i}.txt").write_bytes(b"new %d" % i)
+    (tree / "d0" / "f0.bin").write_bytes(b"changed")
+    other = engine_at(ext4_dir / "b", batch_files=4, clock=later)  # a new store: it lacks the vouched-for files
+    seen: list[list[bool]] = []  # per round, whether each file to store had a hash already
+    store_files = other._store_files
+    other._store_files = lambda tree, files, *a: (seen.append([hasattr(f, "digest") for f in files]),
+                                                  store_files(tree, files, *a))[1]
+    info = other.create(tree, ext4_dir / "state", "s2")
+    unread = seen[0].index(True)  # the unread files come first, then those the store lacks
+    assert unread % 4 and not any(seen[0][:unread]) and all(seen[0][unread:])  # a batch holds both kinds
+    assert len(seen[0]) > 3 * 4
+    assert other.info("s2").files_read < info.files  # some files were vouched for, not read
+    assert info.root == root_of(tree).hex()
+    report = other.verify(["s2"], read_data=1.0)
+    assert report.ok and report.objects_checked == len({e.hash for e in other.manifest("s2") if e.kind == "file"})
+
+
+def test_the_snapshot_file_and_the_live_manifest_share_one_compression_of_the_table(ext4_dir, monkeypatch):
+    """A full snapshot's file and the tree's live manifest hold the same table: its blocks are
+    compressed once, and both files are byte for byte what each would be on its own."""
+    from bodega.storage import manifest_file
+
+    tree = make_tree(ext4_dir / "tree", files=20)
+    eng = engine_at(ext4_dir)
+    compressed: list[int] = []
+    compress = manifest_file._compress
+    monkeypatch.setattr(manifest_file, "_compress", lambda piece: (compressed.append(len(piece)), compress(piece))[1])
+    eng.create(tree, ext4_dir / "state", "s1")
+    monkeypatch.undo()
+    live = SnapshotEngine.live_manifest(ext4_dir / "state")
+    table, cache = live._table.table_section(), live._table.cache_section()
+    assert sorted(compressed) == sorted([len(table), len(cache)])  # the old code compressed the table twice
+    assert SnapshotEngine.live_manifest_path(ext4_dir / "state").read_bytes() == live.to_bytes(stat_cache=True)
+    head, _, body = eng.path("s1").read_bytes().partition(b"\n")
+    assert body == live.to_bytes(stat_cache=False) and body == eng.manifest("s1").to_bytes(stat_cache=False)
+    # a delta's file holds another table: only the live manifest takes the shared frames
+    (tree / "new.txt").write_bytes(b"new")
+    info = eng.create(tree, ext4_dir / "state", "s2", base="s1")
+    assert info.type == "delta" and eng.manifest("s2").root == root_of(tree)
+    assert SnapshotEngine.live_manifest(ext4_dir / "state").root == root_of(tree)

@@ -188,17 +188,22 @@ class Manifest:
 
     # ---- bytes and files --------------------------------------------------------------
 
-    def to_bytes(self, stat_cache: bool = True) -> bytes:
-        """The binary file (docs/format.md); stat_cache=False leaves the host-local part out."""
+    def to_bytes(self, stat_cache: bool = True, table_frames: list[bytes] | None = None) -> bytes:
+        """The binary file (docs/format.md); stat_cache=False leaves the host-local part out.
+        table_frames: this manifest's table_frames(), when made already (shared by two files)."""
         t = self._table
         cache = t.cache_section() if stat_cache else None
         return manifest_file.encode(manifest_file.Sections(
             len(t), t.delta, self.root, self.base_root, t.table_section(), cache,
-            t.scan_start_ns, t.racy_window_ns, t.owners))
+            t.scan_start_ns, t.racy_window_ns, t.owners), table_frames)
 
-    def save(self, path: PathLike, stat_cache: bool = True) -> None:
+    def table_frames(self) -> list[bytes]:
+        """The table's compressed blocks, as to_bytes writes them with or without the stat cache."""
+        return manifest_file.compress_section(self._table.table_section())
+
+    def save(self, path: PathLike, stat_cache: bool = True, table_frames: list[bytes] | None = None) -> None:
         """Writes the binary file atomically (a temporary file renamed over path)."""
-        write_file_atomic(Path(os.fsdecode(path)), self.to_bytes(stat_cache))
+        write_file_atomic(Path(os.fsdecode(path)), self.to_bytes(stat_cache, table_frames))
 
     # ---- deltas -----------------------------------------------------------------------
 

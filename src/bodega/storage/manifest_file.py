@@ -66,18 +66,32 @@ def _pieces(section: bytes) -> list[memoryview]:
     return [view[i:i + BLOCK_RAW_MAX] for i in range(0, len(section), BLOCK_RAW_MAX)]
 
 
-def encode(s: Sections) -> bytes:
-    """The file bytes for s."""
-    table_pieces = _pieces(s.table)
-    cache_pieces = _pieces(s.cache) if s.cache is not None else []
-    pieces = table_pieces + cache_pieces
+def _compress_pieces(pieces: list[memoryview]) -> list[bytes]:
     if len(pieces) > 1:
         from concurrent.futures import ThreadPoolExecutor  # only writers pay for its import
 
         with ThreadPoolExecutor() as pool:  # zstd drops the GIL: blocks compress on every core
-            frames = list(pool.map(_compress, pieces))
+            return list(pool.map(_compress, pieces))
+    return [_compress(p) for p in pieces]
+
+
+def compress_section(section: bytes | bytearray) -> list[bytes]:
+    """A section's blocks, each compressed (its frames): what encode writes for it."""
+    return _compress_pieces(_pieces(section))
+
+
+def encode(s: Sections, table_frames: list[bytes] | None = None) -> bytes:
+    """The file bytes for s; table_frames: compress_section(s.table), when made already (a
+    snapshot file and the live manifest of one table share them)."""
+    table_pieces = _pieces(s.table)
+    cache_pieces = _pieces(s.cache) if s.cache is not None else []
+    pieces = table_pieces + cache_pieces
+    if table_frames is None:
+        frames = _compress_pieces(pieces)
+    elif len(table_frames) != len(table_pieces):
+        raise ValueError(f"{len(table_frames)} table frames for a table of {len(table_pieces)} blocks")
     else:
-        frames = [_compress(p) for p in pieces]
+        frames = table_frames + _compress_pieces(cache_pieces)
     flags = (FLAG_DELTA if s.delta else 0) | (FLAG_CACHE if s.cache is not None else 0) | (FLAG_OWNERS if s.owners else 0)
     head = HEADER.pack(MAGIC, VERSION, HEADER.size, flags, s.entries, len(s.table),
                        len(s.cache) if s.cache is not None else 0,
