@@ -5,6 +5,7 @@
 #include "test.h"
 #include "bodega/bd_manifest.h"
 #include "bodega/bd_scan.h"
+#include "../src/scan_order.h"
 
 /* One entry of a manifest made by make_mf: a file's hash is 32 bytes of hash_byte. */
 typedef struct row {
@@ -215,6 +216,56 @@ TEST(manifest_hard_links_are_checked)
     ASSERT(!ok_on_dir);
 }
 
+/* A load checks each path only past the components it shares with the path before it:
+ * whatever follows them is still refused when malformed, out of order, or flagged wrong. */
+static const char *paths_problem(const char *const *paths, size_t n, const uint8_t *flags)
+{
+    row rows[8];
+    for (size_t i = 0; i < n; i++) {
+        row r = {paths[i], BD_KIND_DIR, 0, S, S, 1, 0, NULL};
+        rows[i] = r;
+    }
+    bd_mf *m = make_mf(rows, n, S);
+    if (!m)
+        return "no memory";
+    if (flags)
+        memcpy(m->flags, flags, n);
+    bd_mf_problem pr;
+    int ok = table_ok(m, 0, 0, &pr);
+    bd_mf_free(m);
+    return ok ? NULL : pr.what;
+}
+
+TEST(manifest_paths_checked_past_their_shared_components)
+{
+    const char *good[] = {"a", "a/b", "a/b/c", "a/b/cd", "a/bc", "a/bc/x", "b"};
+    const char *dotdot[] = {"a/b", "a/b/.."};
+    const char *dot[] = {"a/bc", "a/bc/x/."};
+    const char *trailing[] = {"a/b", "a/b/"};
+    const char *empty[] = {"a", "a//b"};
+    const char *repeated[] = {"a/b/c", "a/b/c"};
+    const char *backwards[] = {"a/b/d", "a/b/c"};
+    const char *prefix_after[] = {"a/b/cd", "a/b/c"};
+    const char *not_utf8[] = {"d/x", "d/\xff", "d/\xff/a"};
+    const uint8_t right[] = {0, BD_MF_PATH_NOT_UTF8, BD_MF_PATH_NOT_UTF8};
+    const uint8_t shared_wrong[] = {0, BD_MF_PATH_NOT_UTF8, 0};  /* the bad byte is in the shared part */
+    const char *utf8[] = {"e/\xc3\xa9", "e/\xc3\xa9/\xc3", "e/\xc3\xa9/\xc3\xa9"};
+    const uint8_t utf8_right[] = {0, BD_MF_PATH_NOT_UTF8, 0};
+    const uint8_t tail_wrong[] = {0, 0, 0};  /* a cut character after the shared part */
+    ASSERT(paths_problem(good, 7, NULL) == NULL);
+    ASSERT(strcmp(paths_problem(dotdot, 2, NULL), "malformed path") == 0);
+    ASSERT(strcmp(paths_problem(dot, 2, NULL), "malformed path") == 0);
+    ASSERT(strcmp(paths_problem(trailing, 2, NULL), "malformed path") == 0);
+    ASSERT(strcmp(paths_problem(empty, 2, NULL), "malformed path") == 0);
+    ASSERT(strcmp(paths_problem(repeated, 2, NULL), "paths out of order or repeated") == 0);
+    ASSERT(strcmp(paths_problem(backwards, 2, NULL), "paths out of order or repeated") == 0);
+    ASSERT(strcmp(paths_problem(prefix_after, 2, NULL), "paths out of order or repeated") == 0);
+    ASSERT(paths_problem(not_utf8, 3, right) == NULL);
+    ASSERT(strcmp(paths_problem(not_utf8, 3, shared_wrong), "UTF-8 flags do not match the bytes") == 0);
+    ASSERT(paths_problem(utf8, 3, utf8_right) == NULL);
+    ASSERT(strcmp(paths_problem(utf8, 3, tail_wrong), "UTF-8 flags do not match the bytes") == 0);
+}
+
 TEST(manifest_owners_only_when_recorded)
 {
     bd_mf_problem pr;
@@ -380,4 +431,78 @@ TEST(manifest_from_raw_sections_and_sized_scans)
     ASSERT(refused);
     ASSERT(same);
     ASSERT(listed);
+}
+
+/* A manifest scanned with bd_mf_scan_tree (the scan's entries read through their sorted
+ * order, never moved) equals the one built from a sorted scan, byte for byte: across
+ * directories listed in several batches (256 entries each), "x" < "x-y" < "x.z" < "x/..."
+ * orders, links, and hard links whose first name is in another batch. */
+TEST(manifest_scan_tree_equals_a_sorted_scan)
+{
+    bd_error e;
+    SANDBOX(sb);
+    char name[32];
+    ASSERT_OK(bd_dir_create_at(sb->dir, "w", 1, 0755, &e), &e);
+    for (int i = 0; i < 700; i++) {  /* listed in three batches, written in reverse */
+        snprintf(name, sizeof name, "w/f%03d", 699 - i);
+        ASSERT(sandbox_write(sb, name, name, strlen(name)) == 0);
+    }
+    ASSERT_OK(bd_dir_create_at(sb->dir, "x", 1, 0755, &e), &e);
+    ASSERT(sandbox_write(sb, "x-y", "1", 1) == 0);
+    ASSERT(sandbox_write(sb, "x.z", "2", 1) == 0);
+    ASSERT(sandbox_write(sb, "x/in", "3", 1) == 0);
+    /* Wine cannot make a symlink (FSCTL_SET_REPARSE_POINT): there the tree has a file instead */
+    if (test_wine_version())
+        ASSERT(sandbox_write(sb, "x0", "w/f001", 6) == 0);
+    else
+        ASSERT_OK(bd_link_create_at(sb->dir, "x0", 2, "w/f001", 6, 0, &e), &e);
+    bd_dir *w;
+    ASSERT_OK(bd_dir_open_at(sb->dir, "w", 1, &w, &e), &e);
+    bd_status rc = bd_hardlink_at(w, "f650", 4, sb->dir, "a-first", 7, (bd_error_clear(&e), &e));
+    if (rc == BD_OK)
+        rc = bd_hardlink_at(w, "f002", 4, w, "zz-last", 7, (bd_error_clear(&e), &e));
+    bd_dir_close(w);
+    ASSERT_INT(rc, ==, BD_OK);
+    bd_scan *s;
+    bd_mf *sorted, *gathered;
+    ASSERT_OK(bd_scan_tree(sb->path, 2, NULL, &s, &e), &e);
+    int was_sorted = bd_scan_sorted_order(s) == NULL;
+    rc = bd_mf_from_scan(s, 7, &sorted, (bd_error_clear(&e), &e));
+    bd_scan_free(s);
+    ASSERT_INT(rc, ==, BD_OK);
+    int equal = 1;
+    for (unsigned threads = 1; threads <= 2 && equal; threads++) {
+        rc = bd_mf_scan_tree(sb->path, threads, 0, 0, 7, NULL, &gathered, (bd_error_clear(&e), &e));
+        equal = rc == BD_OK && gathered->n == sorted->n && gathered->table_len == sorted->table_len
+                && memcmp(gathered->table, sorted->table, sorted->table_len) == 0
+                && memcmp(gathered->cache, sorted->cache, sorted->cache_len) == 0
+                && gathered->racy_window_ns == sorted->racy_window_ns
+                && gathered->path_off[gathered->n] == sorted->path_off[sorted->n];
+        if (rc == BD_OK)
+            bd_mf_free(gathered);
+    }
+    size_t n = sorted->n;
+    /* a-first, w, w/f000 .. w/f699, w/zz-last, x, x-y, x.z, x/in, x0 */
+    int links = n == 700 + 8 && sorted->link_len[652] == 7      /* w/f650: a hard link of a-first */
+                && sorted->link_len[702] == 6  /* w/zz-last */
+                && sorted->link_len[n - 1] == (test_wine_version() ? 0 : 6);  /* x0 */
+    bd_mf_problem pr;
+    int valid = table_ok(sorted, 0, sorted->owners, &pr);
+    bd_mf_free(sorted);
+    ASSERT(was_sorted);
+    ASSERT(equal);
+    ASSERT(links);
+    ASSERT(valid);
+}
+
+TEST(manifest_scan_tree_of_a_missing_root_fails)
+{
+    bd_error e;
+    bd_mf *m = NULL;
+    SANDBOX(sb);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/missing", sb->path);
+    bd_error_clear(&e);
+    ASSERT_INT(bd_mf_scan_tree(path, 2, 0, 0, 7, NULL, &m, &e), !=, BD_OK);
+    ASSERT(m == NULL);
 }

@@ -161,6 +161,32 @@ def test_directories_of_one_batch_and_of_several_are_ordered_with_their_parents(
         assert (s[e.parent].path == head) if head else e.parent is None
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("width", [3, 40])  # sorted inline (24 items or fewer) or by qsort
+def test_names_alike_in_their_first_eight_bytes_are_ordered(tmp_path, threads, width):
+    """A batch is sorted on each name's first 8 bytes (a subdirectory's contents with their
+    '/') and only ties compare the rest: names that end, fork or take their '/' at the 8th
+    byte, or before or after it, and bytes past 0x7F, still give the byte order."""
+    names = [b"abcdefg", b"abcdefg-", b"abcdefg.", b"abcdefg0", b"abcdefgh", b"abcdefgh-x",
+             b"abcdefgh.x", b"abcdefgh0", b"abcdefghi", b"abcdefgh\xff", b"abcdefg\xc3\xa9",
+             b"abcdefghijklmnop", b"abcdefghijklmno", b"abcdefghijklmnop.q", b"\xff\xff\xff\xff\xff\xff\xff\xff\xff"]
+    for d in range(width // 3):
+        base = os.path.join(os.fsencode(tmp_path), b"d%02d" % d)
+        os.makedirs(base)
+        for i, name in enumerate(names[: 3 if width == 3 else len(names)]):
+            path = os.path.join(base, name)
+            if i % 2 == 0:
+                os.makedirs(os.path.join(path, b"child"))
+            else:
+                with open(path, "wb") as f:
+                    f.write(name)
+    for name in names:  # the top directory: one batch of every name
+        path = os.path.join(os.fsencode(tmp_path), name)
+        os.makedirs(os.path.join(path, b"x"))
+    s = scan(tmp_path, threads=threads)
+    assert [e.path for e in s] == sorted(walked(tmp_path))
+
+
 def test_empty_directory_gives_an_empty_scan(tmp_path):
     s = scan(tmp_path)
     assert len(s) == 0 and list(s) == [] and s.nbytes > 0

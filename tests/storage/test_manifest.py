@@ -500,6 +500,75 @@ def test_long_paths_are_checked_past_every_word(path, valid):
             mf.loads(data)
 
 
+def _utf8_tree(root: Path) -> None:
+    """Names whose bytes that are not UTF-8 sit in a component shared with the path before
+    (b"d\xff/..."), or right after one (b"e\xc3\xa9/x\xc3", a cut character)."""
+    for rel in (b"d\xff/a", b"d\xff/b", b"d\xffz", b"dx/a", b"e\xc3\xa9/x\xc3", b"e\xc3\xa9/x\xc3\xa9",
+                b"e\xc3\xa9/y", b"\xc3\xa9/\xc3\xa9\xc3\xa9/ok"):
+        path = os.path.join(os.fsencode(root), rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(rel)
+
+
+def test_utf8_flags_past_shared_components_equal_the_reference(tmp_path):
+    """A scan and a load look at UTF-8 only past the components a path shares with the path
+    before it: the flags still equal the reference's, and the file loads."""
+    if sys.platform == "win32":
+        need("names that are not UTF-8")
+    _utf8_tree(tmp_path / "t")
+    m = mf.build(tmp_path / "t")
+    want = ref.entries(tmp_path / "t")
+    assert m._table.table_section() == ref.table_section(want)
+    assert not m.get(b"d\xff/a").path_is_utf8 and not m.get(b"e\xc3\xa9/x\xc3").path_is_utf8
+    assert m.get(b"e\xc3\xa9/x\xc3\xa9").path_is_utf8 and m.get(b"e\xc3\xa9/y").path_is_utf8
+    assert mf.loads(m.to_bytes()) == m
+
+
+@pytest.mark.parametrize("paths, wrong", [
+    ([b"d/x", b"d/\xff", b"d/\xff/a"], 2),             # the bad byte in the shared component
+    ([b"e/\xc3\xa9", b"e/\xc3\xa9/\xc3"], 1),           # a cut character after it
+    ([b"e/\xc3\xa9/\xc3", b"e/\xc3\xa9/\xc3\xa9"], 1),  # valid after a path that is not
+])
+def test_a_utf8_flag_wrong_past_a_shared_component_is_refused(paths, wrong):
+    """A load checks a path's UTF-8 flag only past the components it shares with the path
+    before it (that path's flag, checked, vouches for them): a wrong flag is still found."""
+    es = [{"path": p, "kind": 2, "mode": 0o40755, "attrs": 0, "size": 0, "mtime_ns": 7,
+           "hash": bytes(32), "link": b""} for p in paths]
+    table = ref.table_section(es)
+    assert mf.loads(_encode_raw(table, len(es), root=ref.root_hash(es))).root == ref.root_hash(es)
+    damaged = bytearray(table)
+    damaged[len(table) - len(es) + wrong] ^= 1  # the flags column ends the table section
+    with pytest.raises(errors.ManifestCorrupt, match="UTF-8 flags do not match"):
+        mf.loads(_encode_raw(bytes(damaged), len(es), root=ref.root_hash(es)))
+
+
+@pytest.mark.parametrize("size", [0, 100, 70_000])
+def test_load_reads_a_manifest_through_a_pipe_and_a_file_alike(tmp_path, size):
+    """load reads a regular file into one buffer of its size, a pipe to its end: the same
+    manifest either way, and a file that is no manifest is refused after its first bytes."""
+    if not hasattr(os, "mkfifo"):
+        need("named pipes")
+    tree = tmp_path / "t"
+    tree.mkdir()
+    (tree / "f").write_bytes(b"x" * size)
+    m = mf.build(tree)
+    m.save(tmp_path / "m.bgm")
+    assert mf.load(tmp_path / "m.bgm") == m
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    data = m.to_bytes()
+    writer = threading.Thread(target=lambda: fifo.write_bytes(data))
+    writer.start()
+    try:
+        assert mf.load(fifo) == m
+    finally:
+        writer.join()
+    (tmp_path / "other").write_bytes(b"not a manifest" * 1000)
+    with pytest.raises(errors.ManifestCorrupt, match="bad magic"):
+        mf.load(tmp_path / "other")
+
+
 # ---- deltas -------------------------------------------------------------------------------
 
 def _change_tree(root: Path) -> None:

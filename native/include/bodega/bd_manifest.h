@@ -126,6 +126,12 @@ bd_status bd_mf_from_raw(bd_mf *m, size_t n, int delta, int owners, int64_t scan
  * path as its link. */
 bd_status bd_mf_from_scan(const bd_scan *s, int64_t scan_start_ns, bd_mf **out, bd_error *e);
 
+/* bd_scan_tree_sized (with its size hint), then bd_mf_from_scan: the tree's manifest, the
+ * scan freed.  Its entries are never sorted in place: the rows are filled through their
+ * sorted order, on the threads that fill them, not moved first on one. */
+bd_status bd_mf_scan_tree(const char *root_path, unsigned threads, size_t expect_entries, size_t expect_bytes,
+                          int64_t scan_start_ns, bd_progress *p, bd_mf **out, bd_error *e);
+
 /* The racy rule: for every file of cur, takes prev's hash when prev (may be NULL) has a stat
  * cache and the same path was a file there with equal size, mtime, ctime, file id and volume,
  * both times before prev's scan_start_ns - racy_window_ns.  Writes the index of every other

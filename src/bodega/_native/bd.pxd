@@ -331,6 +331,9 @@ cdef extern from "bodega/bd_manifest.h" nogil:
                              int64_t racy_window_ns, bd_error *e)
     void bd_mf_link_hashes(bd_mf *m)
     bd_status bd_mf_from_scan(const bd_scan *s, int64_t scan_start_ns, bd_mf **out, bd_error *e)
+    bd_status bd_mf_scan_tree(const char *root_path, unsigned threads, size_t expect_entries,
+                              size_t expect_bytes, int64_t scan_start_ns, bd_progress *p, bd_mf **out,
+                              bd_error *e)
     size_t bd_mf_reuse(bd_mf *cur, const bd_mf *prev, uint32_t *suspects)
     size_t bd_mf_reuse_copy(bd_mf *cur, const bd_mf *src, const uint8_t *vouched, uint32_t *suspects)
     size_t bd_mf_diff_unneeded(const bd_mf *cur, const bd_mf *prev, uint32_t *idx, size_t k)

@@ -15,10 +15,10 @@ from bodega import errors
 from bodega._native.bd cimport (
     bd_error, bd_error_clear, bd_status, bd_fail_n, BD_OK, BD_E_IO, BD_E_CHANGED,
     BD_E_CANCELLED, BD_PATH_SRC, bd_dir, bd_dir_open, bd_dir_close, bd_hash_job,
-    bd_scan, bd_scan_tree_sized, bd_scan_free, BD_SCAN_MAX_THREADS,
+    BD_SCAN_MAX_THREADS,
     bd_mf, bd_mf_problem, bd_mf_change, bd_mf_free, bd_mf_check_sections, bd_mf_from_sections,
     bd_mf_alloc_raw, bd_mf_from_raw,
-    bd_mf_from_scan, bd_mf_reuse, bd_mf_reuse_copy, bd_mf_diff_unneeded, bd_mf_hash_files, bd_mf_root, bd_mf_find, bd_mf_diff,
+    bd_mf_scan_tree, bd_mf_reuse, bd_mf_reuse_copy, bd_mf_diff_unneeded, bd_mf_hash_files, bd_mf_root, bd_mf_find, bd_mf_diff,
     bd_mf_changes_free, bd_mf_delta, bd_mf_apply, bd_mf_link_hashes, BD_MF_NONE, BD_MF_ROW_BYTES,
 )
 from bodega._native._progress cimport ProgressRelay
@@ -455,17 +455,13 @@ def scan_tree(path, *, int threads=0, start_ns=None, size_t expect_entries=0, si
     cdef unsigned c_threads = <unsigned>threads
     # wall clock, as file times are: the racy rule compares them
     cdef int64_t c_start_ns = time.time_ns() if start_ns is None else start_ns
-    cdef bd_scan *s = NULL
     cdef bd_mf *m = NULL
     cdef bd_error err
     cdef bd_status rc
     cdef ProgressRelay relay = ProgressRelay(None)  # Ctrl-C
     bd_error_clear(&err)
     with nogil:
-        rc = bd_scan_tree_sized(c_root, c_threads, expect_entries, expect_bytes, &relay.c, &s, &err)
-        if rc == BD_OK:
-            rc = bd_mf_from_scan(s, c_start_ns, &m, &err)
-            bd_scan_free(s)
+        rc = bd_mf_scan_tree(c_root, c_threads, expect_entries, expect_bytes, c_start_ns, &relay.c, &m, &err)
     if rc != BD_OK:
         relay.reraise()
         raise_status(&err, src=root)

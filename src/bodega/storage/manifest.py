@@ -483,14 +483,40 @@ def _raise_problem(problem: tuple[int, int | None, bool, str] | None, h: manifes
                           offset=offset, section=section, entry=entry)
 
 
+def _read_manifest_bytes(path: PathLike) -> bytes | bytearray:
+    """The bytes of the file at path, or only its first ones when they are not a manifest's
+    magic.  A regular file is read straight into one buffer of its size: a buffered read()
+    and the join with the magic would copy a large manifest twice more, and fault in fresh
+    pages for each copy, on the thread that loads beside a diff's scan."""
+    magic = manifest_file.MAGIC
+    with open(path, "rb", buffering=0) as f:
+        head = f.read(len(magic))
+        if head != magic:
+            return head
+        size = os.fstat(f.fileno()).st_size
+        if size <= len(magic):  # a pipe, or a file that says nothing of its size
+            return head + f.readall()
+        data = bytearray(size)
+        data[:len(magic)] = head
+        with memoryview(data) as view:
+            got = len(magic)
+            while got < size:
+                n = f.readinto(view[got:])
+                if not n:
+                    break
+                got += n
+        if got < size:  # shrank while read: what was there
+            del data[got:]
+        else:  # grew while read: the rest too, which the checks then judge
+            data += f.readall()
+        return data
+
+
 def load(path: PathLike) -> Manifest:
     """The manifest in the file at path (a pipe too; a device or file that is no manifest is
     refused after its first bytes, not read to its end)."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(len(manifest_file.MAGIC))
-            if data == manifest_file.MAGIC:
-                data += f.read()
+        data = _read_manifest_bytes(path)
     except OSError as exc:
         raise os_error(exc, "open manifest", path) from None
     try:

@@ -404,14 +404,10 @@ def scan_tree(path: object, *, threads: int = 0, start_ns: int | None = None, ex
     root, threads = _root_of(path, threads)
     # wall clock, as file times are: the racy rule compares them
     start_ns = time.time_ns() if start_ns is None else start_ns
-    s = ffi.new("bd_scan **")
     out = ffi.new("bd_mf **")
     e = new_error()
     relay = ProgressRelay(None)  # Ctrl-C
-    rc = lib.bd_scan_tree_sized(root, threads, expect_entries, expect_bytes, relay.c, s, e)
-    if rc == lib.BD_OK:
-        rc = lib.bd_mf_from_scan(s[0], start_ns, out, e)
-        lib.bd_scan_free(s[0])
+    rc = lib.bd_mf_scan_tree(root, threads, expect_entries, expect_bytes, start_ns, relay.c, out, e)
     if rc != lib.BD_OK:
         relay.reraise()
         raise_status(e, src=root)
