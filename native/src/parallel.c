@@ -186,8 +186,8 @@ static void post(pool *pl, job *j, unsigned seats)
         pl->starting++;
         bd_atomic_fetch_add_u64(&threads_started, 1);
     }
-    if (pl->idle)
-        bd_cond_broadcast(pl->wake);
+    for (unsigned k = 0; k < seats && k < pl->idle; k++)
+        bd_cond_signal(pl->wake); /* as many as it has seats: the other idle threads sleep on */
     bd_mutex_unlock(pl->mu);
 }
 
