@@ -411,6 +411,37 @@ def test_wrong_root_in_header_is_refused(tree):
         mf.loads(data)
 
 
+def test_a_diff_of_a_tree_checks_the_files_root_when_it_shows_it(tree, tmp_path):
+    """A diff of a tree against a manifest file whose header's root is not its entries' (its
+    checksums right): the changes are told, and the root is refused where it is shown."""
+    m = mf.build(tree)
+    bad = tmp_path / "bad.bgm"
+    bad.write_bytes(_encode_raw(m._table.table_section(), len(m), root=bytes(31) + b"\1"))
+    (tree / "added-file").write_bytes(b"x")
+    d = mf.diff(bad, tree)
+    assert [c.path for c in d] == [b"added-file"]
+    with pytest.raises(errors.ManifestCorrupt, match=f"{bad}: manifest damaged: its entries give the root"):
+        d.old_root
+    with pytest.raises(errors.ManifestCorrupt, match="root"):
+        d.to_json()
+    with pytest.raises(errors.ManifestCorrupt, match="root"):
+        mf.load(bad, check_root=False).save(tmp_path / "copy.bgm")  # never written with its root unchecked
+    good = tmp_path / "good.bgm"
+    m.save(good)
+    assert mf.load(good, check_root=False).root == m.root
+
+
+def test_a_diff_of_a_tree_refuses_a_damaged_manifest_file(tree, tmp_path):
+    """Only the root's check waits: a block that fails its checksum is refused at once."""
+    path = tmp_path / "m.bgm"
+    mf.build(tree).save(path)
+    data = bytearray(path.read_bytes())
+    data[manifest_file.HEADER.size + manifest_file.BLOCK.size + 3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(errors.ManifestCorrupt, match="checksum"):
+        mf.diff(path, tree)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_fuzz_mutated_files_never_load_wrong(tree, data):
