@@ -158,8 +158,28 @@ static uint64_t ld64(const uint8_t *p)
 }
 
 /* 1 when s[0..n) is valid UTF-8 (no overlong forms, no surrogates, at most U+10FFFF). */
+/* Whether the n bytes at s are all ASCII: the words OR-ed together, the tail as one word
+ * that overlaps the last full one (most names are ASCII: no byte is looked at alone). */
+static int is_ascii(const uint8_t *s, size_t n)
+{
+    uint64_t acc = 0, w;
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++)
+            acc |= s[i];
+        return !(acc & 0x80);
+    }
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, 8);
+        acc |= w;
+    }
+    memcpy(&w, s + n - 8, 8);
+    return !((acc | w) & 0x8080808080808080ULL);
+}
+
 static int is_utf8(const uint8_t *s, size_t n)
 {
+    if (is_ascii(s, n))
+        return 1;
     size_t i = 0;
     while (i < n) {
         uint8_t c = s[i];
