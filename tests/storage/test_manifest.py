@@ -1038,3 +1038,47 @@ def test_a_files_bytes_are_the_same_from_its_tables_frames_made_beforehand(tree,
     assert mf.loads(m.to_bytes(stat_cache=True, table_frames=frames)).root == m.root
     with pytest.raises(ValueError, match="table frames"):
         m.to_bytes(table_frames=frames[:-1])
+
+
+def test_a_table_given_by_its_length_with_its_frames_encodes_the_same_bytes(tree, monkeypatch):
+    """encode given a table's frames reads only its length (to_bytes copies the native table
+    section no more once it is compressed): the file is the one its bytes give; a length
+    without frames, or frames of another block count, are refused."""
+    monkeypatch.setattr(manifest_file, "BLOCK_RAW_MAX", 256)  # several blocks per section
+    m = mf.build(tree)
+    t = m._table
+    table = t.table_section()
+    assert t.table_len == len(table)
+    frames = manifest_file.compress_section(table)
+
+    def sections(table_or_len: bytes | int) -> manifest_file.Sections:
+        return manifest_file.Sections(len(t), t.delta, m.root, None, table_or_len, t.cache_section(),
+                                      t.scan_start_ns, t.racy_window_ns, t.owners)
+
+    whole = manifest_file.encode(sections(table))
+    assert manifest_file.encode(sections(len(table)), frames) == whole
+    assert mf.loads(whole).root == m.root
+    with pytest.raises(ValueError, match="needs its frames"):
+        manifest_file.encode(sections(len(table)))
+    with pytest.raises(ValueError, match="table frames"):
+        manifest_file.encode(sections(len(table)), frames[:-1])
+
+
+def test_a_tables_path_sizes_are_made_as_the_rows_asked_for(tree):
+    """path_sizes makes each (path, size) as the given tuple class (a draft's UnreadFiles,
+    made in C), equal to the plain tuples, kept alive after a collection; a class that is
+    not a plain tuple is refused."""
+    import gc
+
+    table = mf.build(tree)._table
+    idx = [i for i in range(len(table)) if table.row(i)[1] == "file"]
+    plain = table.path_sizes(idx)
+    rows = table.path_sizes(idx, mf.UnreadFile)
+    gc.collect()
+    assert rows == plain and all(type(r) is mf.UnreadFile for r in rows)
+    assert [(r.path, r.size) for r in rows] == [(table.path(i), table.row(i)[4]) for i in idx]
+    assert all(type(r) is tuple for r in plain)
+    with pytest.raises(TypeError):
+        table.path_sizes(idx, list)
+    with pytest.raises(IndexError):
+        table.path_sizes([len(table)], mf.UnreadFile)

@@ -7,6 +7,7 @@ adds the file format, the API and the entry objects.
 """
 from __future__ import annotations
 
+import operator
 import os
 import threading
 import time
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from bodega.storage.manifest_diff import Diff
 
 T = TypeVar("T")
+_path_of = operator.itemgetter(0)  # a file row's path (UnreadFile, HashedFile)
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 ProgressCallback = Callable[["Progress"], object]
 WallClock = Callable[[], int]
@@ -198,8 +200,9 @@ class Manifest:
         table_frames: this manifest's table_frames(), when made already (shared by two files)."""
         t = self._table
         cache = t.cache_section() if stat_cache else None
+        table = t.table_len if table_frames is not None else t.table_section()  # no copy when compressed already
         return manifest_file.encode(manifest_file.Sections(
-            len(t), t.delta, self.root, self.base_root, t.table_section(), cache,
+            len(t), t.delta, self.root, self.base_root, table, cache,
             t.scan_start_ns, t.racy_window_ns, t.owners), table_frames)
 
     def table_frames(self) -> list[bytes]:
@@ -246,7 +249,7 @@ class Draft:
     def __init__(self, table: _native.Table, unread: list[UnreadFile], files_read: int) -> None:
         self._table = table
         self.unread = unread
-        self._missing = {f.path for f in unread}
+        self._missing = set(map(_path_of, unread))  # by a C-level map: half the time of a comprehension
         self.files_read = files_read + len(unread)
 
     @classmethod
@@ -430,7 +433,7 @@ def _complete(table: _native.Table, path: PathLike, previous: Manifest | None, t
                                                          leave_min=unread_min, diff_only=diff_only)
     if failures:
         raise _first_of(failures)
-    return Draft(table, list(map(UnreadFile._make, table.path_sizes(unread))), files_read)
+    return Draft(table, table.path_sizes(unread, UnreadFile), files_read)
 
 
 def _first_of(failures: list[BodegaError]) -> BodegaError:

@@ -42,7 +42,7 @@ class Sections:
     delta: bool
     root: bytes
     base_root: bytes | None
-    table: bytes | bytearray
+    table: bytes | bytearray | int  # an int: its length alone, for encode given its frames
     cache: bytes | bytearray | None
     scan_start_ns: int
     racy_window_ns: int
@@ -80,28 +80,38 @@ def compress_section(section: bytes | bytearray) -> list[bytes]:
     return _compress_pieces(_pieces(section))
 
 
+def _raw_lengths(length: int) -> list[int]:
+    """The raw length of each block of a section of length bytes."""
+    return [min(BLOCK_RAW_MAX, length - i) for i in range(0, length, BLOCK_RAW_MAX)]
+
+
 def encode(s: Sections, table_frames: list[bytes] | None = None) -> bytes:
     """The file bytes for s; table_frames: compress_section(s.table), when made already (a
-    snapshot file and the live manifest of one table share them)."""
-    table_pieces = _pieces(s.table)
+    snapshot file and the live manifest of one table share them); s.table may then be the
+    table's length alone (its bytes are not read: a copy of 17 MB at 100k entries saved)."""
     cache_pieces = _pieces(s.cache) if s.cache is not None else []
-    pieces = table_pieces + cache_pieces
     if table_frames is None:
-        frames = _compress_pieces(pieces)
-    elif len(table_frames) != len(table_pieces):
-        raise ValueError(f"{len(table_frames)} table frames for a table of {len(table_pieces)} blocks")
+        if isinstance(s.table, int):
+            raise ValueError("a table given by its length alone needs its frames")
+        table_pieces = _pieces(s.table)
+        frames = _compress_pieces(table_pieces + cache_pieces)
+        table_len = len(s.table)
     else:
+        table_len = s.table if isinstance(s.table, int) else len(s.table)
+        if len(table_frames) != len(_raw_lengths(table_len)):
+            raise ValueError(f"{len(table_frames)} table frames for a table of {len(_raw_lengths(table_len))} blocks")
         frames = table_frames + _compress_pieces(cache_pieces)
+    raw_lengths = _raw_lengths(table_len) + [len(p) for p in cache_pieces]
     flags = (FLAG_DELTA if s.delta else 0) | (FLAG_CACHE if s.cache is not None else 0) | (FLAG_OWNERS if s.owners else 0)
-    head = HEADER.pack(MAGIC, VERSION, HEADER.size, flags, s.entries, len(s.table),
+    head = HEADER.pack(MAGIC, VERSION, HEADER.size, flags, s.entries, table_len,
                        len(s.cache) if s.cache is not None else 0,
                        s.scan_start_ns if s.cache is not None else 0,
                        s.racy_window_ns if s.cache is not None else 0,
-                       len(table_pieces), len(cache_pieces), s.root, s.base_root or ZERO_ROOT,
+                       len(raw_lengths) - len(cache_pieces), len(cache_pieces), s.root, s.base_root or ZERO_ROOT,
                        bytes(12), 0)
     out = [head[:-4], struct.pack("<I", zlib.crc32(head[:-4]))]
-    for piece, frame in zip(pieces, frames):
-        out.append(BLOCK.pack(len(frame), len(piece), zlib.crc32(frame)))
+    for raw_len, frame in zip(raw_lengths, frames):
+        out.append(BLOCK.pack(len(frame), raw_len, zlib.crc32(frame)))
         out.append(frame)
     return b"".join(out)
 

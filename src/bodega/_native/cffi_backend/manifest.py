@@ -105,6 +105,11 @@ class Table:
         return m.table_len + m.cache_len + 16 * (m.n + 1)
 
     @property
+    def table_len(self) -> int:
+        """Bytes of the table section."""
+        return self._m.table_len
+
+    @property
     def text_bytes(self) -> int:
         """Bytes of its paths and link targets."""
         return self._m.table_len - ROW_BYTES * self._m.n
@@ -198,12 +203,15 @@ class Table:
             m.size[i] = sizes[k]
         return -1
 
-    def path_sizes(self, indices: object) -> list:
-        """(path, size) of the entries at indices, in order."""
+    def path_sizes(self, indices: object, row: type = tuple) -> list:
+        """(path, size) of the entries at indices, in order, each a row: a tuple, or a class of
+        two-item tuples (a NamedTuple)."""
+        if not issubclass(row, tuple):
+            raise TypeError("path_sizes makes tuples or plain tuple subclasses")
         out = []
         for i in indices:
             i = self._check(i)
-            out.append((self._path(i), self._m.size[i]))
+            out.append(tuple.__new__(row, (self._path(i), self._m.size[i])))
         return out
 
     def link_hashes(self) -> None:
