@@ -19,9 +19,9 @@
 #define S_SOCK 0140000u
 
 #define NOT_FOUND ((size_t)-1)
+#define ROOT_DOMAIN "bodega.manifest.root.v1"
 
 static volatile uint64_t last_serial;  /* bd_mf's serial: the tables made so far */
-#define ROOT_DOMAIN "bodega.manifest.root.v1"
 
 static const uint8_t ZERO_HASH[BD_HASH_LEN];
 
@@ -157,7 +157,6 @@ static uint64_t ld64(const uint8_t *p)
     return (uint64_t)ld32(p) | (uint64_t)ld32(p + 4) << 32;
 }
 
-/* 1 when s[0..n) is valid UTF-8 (no overlong forms, no surrogates, at most U+10FFFF). */
 /* Whether the n bytes at s are all ASCII: the words OR-ed together, the tail as one word
  * that overlaps the last full one (most names are ASCII: no byte is looked at alone). */
 static int is_ascii(const uint8_t *s, size_t n)
@@ -176,6 +175,7 @@ static int is_ascii(const uint8_t *s, size_t n)
     return !((acc | w) & 0x8080808080808080ULL);
 }
 
+/* 1 when s[0..n) is valid UTF-8 (no overlong forms, no surrogates, at most U+10FFFF). */
 static int is_utf8(const uint8_t *s, size_t n)
 {
     if (is_ascii(s, n))

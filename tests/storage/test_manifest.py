@@ -556,6 +556,25 @@ def test_utf8_flags_past_shared_components_equal_the_reference(tmp_path):
     assert mf.loads(m.to_bytes()) == m
 
 
+def test_utf8_flags_wherever_the_one_byte_past_ascii_sits(tmp_path):
+    """Names of 1 to 19 bytes with one byte that is not ASCII (a lone 0xff, or the first byte
+    of a "\xc3\xa9") at each place, the last word's included: the flags equal the reference's,
+    in a scan and in a load."""
+    if sys.platform == "win32":
+        need("names that are not UTF-8")
+    root = tmp_path / "t"
+    root.mkdir()
+    for n in range(1, 20):
+        for at in range(n):
+            for odd in (b"\xff", b"\xc3\xa9"):
+                name = b"a" * at + odd + b"b" * (n - at - 1)
+                open(os.path.join(os.fsencode(root), name), "wb").close()
+    m = mf.build(root)
+    assert m._table.table_section() == ref.table_section(ref.entries(root))
+    assert sum(not e.path_is_utf8 for e in m) == sum(range(1, 20))
+    assert mf.loads(m.to_bytes()) == m
+
+
 @pytest.mark.parametrize("paths, wrong", [
     ([b"d/x", b"d/\xff", b"d/\xff/a"], 2),             # the bad byte in the shared component
     ([b"e/\xc3\xa9", b"e/\xc3\xa9/\xc3"], 1),           # a cut character after it
