@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "bodega/bd_manifest.h"
+#include "bodega/bd_memory.h"
+#include "bodega/bd_thread.h"
 #include "parallel.h"
 #include "scan_order.h"
 
@@ -18,6 +20,8 @@
 
 #define NOT_FOUND ((size_t)-1)
 #define ROOT_DOMAIN "bodega.manifest.root.v1"
+
+static volatile uint64_t last_serial;  /* bd_mf's serial: the tables made so far */
 
 static const uint8_t ZERO_HASH[BD_HASH_LEN];
 
@@ -66,6 +70,7 @@ static int alloc_sections(bd_mf *m, int with_cache, int zeroed)
     m->table = zeroed ? calloc(1, total) : malloc(total);
     if (!m->table)
         return 0;
+    bd_memory_prefer_large_pages(m->table, total);  /* filled next, in full: fewer page faults */
     m->cache = with_cache ? m->table + cache_at : NULL;
     return 1;
 }
@@ -85,6 +90,7 @@ static bd_status mf_alloc(size_t n, size_t paths_len, size_t links_len, int with
     bd_mf *m = calloc(1, sizeof *m);
     if (!m)
         return no_memory(m, e);
+    m->serial = bd_atomic_fetch_add_u64(&last_serial, 1) + 1;
     m->n = n;
     m->table_len = BD_MF_ROW_BYTES * n + paths_len + links_len;
     m->cache_len = with_cache ? BD_MF_CACHE_ROW_BYTES * n : 0;
@@ -111,6 +117,7 @@ bd_status bd_mf_alloc_raw(size_t table_len, size_t cache_len, int with_cache, bd
     bd_mf *m = calloc(1, sizeof *m);
     if (!m)
         return no_memory(m, e);
+    m->serial = bd_atomic_fetch_add_u64(&last_serial, 1) + 1;
     m->table_len = table_len;
     m->cache_len = with_cache ? cache_len : 0;
     if (!alloc_sections(m, with_cache, 0))
@@ -134,6 +141,7 @@ void bd_mf_free(bd_mf *m)
     free(m->table);  /* the cache section too: one block */
     free(m->path_off);
     free(m->link_off);
+    free(m->pair);
     free(m);
 }
 
@@ -149,9 +157,29 @@ static uint64_t ld64(const uint8_t *p)
     return (uint64_t)ld32(p) | (uint64_t)ld32(p + 4) << 32;
 }
 
+/* Whether the n bytes at s are all ASCII: the words OR-ed together, the tail as one word
+ * that overlaps the last full one (most names are ASCII: no byte is looked at alone). */
+static int is_ascii(const uint8_t *s, size_t n)
+{
+    uint64_t acc = 0, w;
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++)
+            acc |= s[i];
+        return !(acc & 0x80);
+    }
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, 8);
+        acc |= w;
+    }
+    memcpy(&w, s + n - 8, 8);
+    return !((acc | w) & 0x8080808080808080ULL);
+}
+
 /* 1 when s[0..n) is valid UTF-8 (no overlong forms, no surrogates, at most U+10FFFF). */
 static int is_utf8(const uint8_t *s, size_t n)
 {
+    if (is_ascii(s, n))
+        return 1;
     size_t i = 0;
     while (i < n) {
         uint8_t c = s[i];
@@ -733,24 +761,54 @@ static int seek(const bd_mf *a, size_t *i, const bd_mf *b, size_t j)
     return 0;
 }
 
+/* cur's pairing with prev (bd_mf's pair), its rows not filled yet; NULL when either is a
+ * delta or without memory (then every merge compares paths). */
+static uint32_t *pairing(bd_mf *cur, const bd_mf *prev)
+{
+    cur->paired_with = 0;
+    if (!prev || prev->delta || cur->delta)
+        return NULL;
+    if (!cur->pair)
+        cur->pair = malloc((cur->n ? cur->n : 1) * sizeof *cur->pair);
+    return cur->pair;
+}
+
+/* Whether m was paired with other by bd_mf_reuse. */
+static int paired(const bd_mf *m, const bd_mf *other)
+{
+    return m->pair && m->paired_with == other->serial;
+}
+
 size_t bd_mf_reuse(bd_mf *cur, const bd_mf *prev, uint32_t *suspects)
 {
     size_t k = 0, j = 0;
     int64_t cutoff = prev ? prev->scan_start_ns - prev->racy_window_ns : 0;
     int usable = prev && prev->cache && !prev->delta;
+    uint32_t *pair = pairing(cur, prev);
     for (size_t i = 0; i < cur->n; i++) {
-        if (cur->kind[i] != BD_KIND_FILE || cur->link_len[i])
+        int is_file = cur->kind[i] == BD_KIND_FILE && !cur->link_len[i];
+        if (!pair && !is_file)
             continue;
-        if (usable && seek(prev, &j, cur, i) && prev->kind[j] == BD_KIND_FILE &&
+        /* Every entry is sought when pairing, a plain file only otherwise. */
+        int found = (pair || usable) && seek(prev, &j, cur, i);
+        if (pair)
+            pair[i] = found ? (uint32_t)j : BD_MF_NONE;
+        if (!is_file)
+            goto next;
+        if (usable && found && prev->kind[j] == BD_KIND_FILE &&
             prev->size[j] == cur->size[i] && prev->mtime_ns[j] == cur->mtime_ns[i] &&
             prev->ctime_ns[j] == cur->ctime_ns[i] && prev->file_id[j] == cur->file_id[i] &&
             prev->file_id_hi[j] == cur->file_id_hi[i] && prev->volume_id[j] == cur->volume_id[i] &&
             prev->mtime_ns[j] < cutoff && prev->ctime_ns[j] < cutoff) {
             memcpy(cur->hash + 32 * i, prev->hash + 32 * j, BD_HASH_LEN);
-            continue;
+            goto next;
         }
         suspects[k++] = (uint32_t)i;
+    next:
+        j += found;  /* paths are unique: prev's entry j pairs with no later entry */
     }
+    if (pair)
+        cur->paired_with = prev->serial;
     return k;
 }
 
@@ -808,8 +866,15 @@ size_t bd_mf_diff_unneeded(const bd_mf *cur, const bd_mf *prev, uint32_t *idx, s
         free(state), free(gone), free(left);
         return k;
     }
+    int by_pair = paired(cur, prev);
     while (i < cur->n || j < prev->n) {
-        int c = i == cur->n ? 1 : j == prev->n ? -1 : cmp_entries(cur, i, prev, j);
+        int c;
+        if (by_pair) {  /* bd_mf_reuse paired the rows: no path is compared */
+            uint32_t p = i < cur->n ? cur->pair[i] : BD_MF_NONE;
+            c = p == BD_MF_NONE ? (i < cur->n ? -1 : 1) : j < p ? 1 : 0;
+        } else {
+            c = i == cur->n ? 1 : j == prev->n ? -1 : cmp_entries(cur, i, prev, j);
+        }
         if (c < 0) {
             i++;
         } else if (c > 0) {
@@ -941,8 +1006,9 @@ size_t bd_mf_find(const bd_mf *m, const char *path, size_t len)
 
 static int link_equal(const bd_mf *a, size_t i, const bd_mf *b, size_t j)
 {
+    /* Most entries have no link: no call to compare nothing. */
     return a->link_len[i] == b->link_len[j] &&
-           memcmp(a->links + a->link_off[i], b->links + b->link_off[j], a->link_len[i]) == 0;
+           (!a->link_len[i] || memcmp(a->links + a->link_off[i], b->links + b->link_off[j], a->link_len[i]) == 0);
 }
 
 /* What changed from a's entry i to b's entry j (same path). */
@@ -986,8 +1052,13 @@ bd_status bd_mf_diff(const bd_mf *a, const bd_mf *b, bd_mf_change **out, size_t 
     bd_mf_change *ch = NULL;
     size_t nch = 0, cap = 0, i = 0, j = 0;
     int ok = 1;
+    int by_pair = paired(b, a);
     while (ok && (i < a->n || j < b->n)) {
-        int c = i == a->n ? 1 : j == b->n ? -1 : cmp_entries(a, i, b, j);
+        int c;
+        if (by_pair && j < b->n && b->pair[j] != BD_MF_NONE)  /* paired by bd_mf_reuse */
+            c = i < b->pair[j] ? -1 : 0;
+        else  /* only around an added entry, when paired */
+            c = i == a->n ? 1 : j == b->n ? -1 : cmp_entries(a, i, b, j);
         if (c < 0) {
             ok = push_change(&ch, &nch, &cap, (uint32_t)i, BD_MF_NONE, BD_MF_CH_DELETED);
             i++;

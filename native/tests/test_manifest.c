@@ -506,3 +506,70 @@ TEST(manifest_scan_tree_of_a_missing_root_fails)
     ASSERT_INT(bd_mf_scan_tree(path, 2, 0, 0, 7, NULL, &m, &e), !=, BD_OK);
     ASSERT(m == NULL);
 }
+
+/* bd_mf_diff of old and new as (old index, new index, what) triples, "o n w;" each. */
+static void diff_text(const bd_mf *old_mf, const bd_mf *new_mf, char *out, size_t cap)
+{
+    bd_mf_change *ch = NULL;
+    size_t n = 0, used = 0;
+    bd_error e;
+    bd_error_clear(&e);
+    out[0] = 0;
+    if (bd_mf_diff(old_mf, new_mf, &ch, &n, &e) != BD_OK) {
+        snprintf(out, cap, "failed");
+        return;
+    }
+    for (size_t i = 0; i < n && used < cap; i++)
+        used += (size_t)snprintf(out + used, cap - used, "%d %d %u;", (int)ch[i].old_index,
+                                 (int)ch[i].new_index, ch[i].what);
+    bd_mf_changes_free(ch);
+}
+
+TEST(manifest_diff_after_reuse_pairs_rows_as_a_merge_would)
+{
+    /* Added, deleted and kept entries interleaved, at both ends too. */
+    const row old_rows[] = {
+        {"a", BD_KIND_FILE, 1, 10 * S, 10 * S, 1, 0x11, NULL},    /* deleted first */
+        {"b", BD_KIND_DIR, 0, 10 * S, 10 * S, 2, 0, NULL},
+        {"b/c", BD_KIND_FILE, 2, 10 * S, 10 * S, 3, 0x22, NULL},
+        {"b/e", BD_KIND_FILE, 3, 10 * S, 10 * S, 4, 0x33, NULL},  /* deleted after an added b/d */
+        {"f", BD_KIND_FILE, 4, 10 * S, 10 * S, 5, 0x44, NULL},    /* modified */
+        {"h", BD_KIND_FILE, 5, 10 * S, 10 * S, 6, 0x55, NULL},
+        {"z", BD_KIND_FILE, 6, 10 * S, 10 * S, 7, 0x66, NULL},    /* deleted last */
+    };
+    const row new_rows[] = {
+        {"0", BD_KIND_FILE, 1, 10 * S, 10 * S, 8, 0x77, NULL},    /* added first */
+        {"b", BD_KIND_DIR, 0, 10 * S, 10 * S, 2, 0, NULL},
+        {"b/c", BD_KIND_FILE, 2, 10 * S, 10 * S, 3, 0x22, NULL},
+        {"b/d", BD_KIND_FILE, 3, 10 * S, 10 * S, 9, 0x33, NULL},
+        {"f", BD_KIND_FILE, 9, 10 * S, 10 * S, 5, 0x45, NULL},
+        {"g", BD_KIND_FILE, 9, 10 * S, 10 * S, 10, 0x88, NULL},   /* added between kept ones */
+        {"h", BD_KIND_FILE, 5, 10 * S, 10 * S, 6, 0x55, NULL},
+        {"y", BD_KIND_FILE, 5, 10 * S, 10 * S, 11, 0x99, NULL},   /* added before a deleted z */
+    };
+    /* Another old table with other paths, made after new was paired with old. */
+    const row other_rows[] = {
+        {"b", BD_KIND_DIR, 0, 10 * S, 10 * S, 2, 0, NULL},
+        {"g", BD_KIND_FILE, 9, 10 * S, 10 * S, 10, 0x88, NULL},
+    };
+    bd_mf *old_mf = make_mf(old_rows, 7, 100 * S), *new_mf = make_mf(new_rows, 8, 200 * S);
+    bd_mf *plain_new = make_mf(new_rows, 8, 200 * S), *other = make_mf(other_rows, 2, 100 * S);
+    ASSERT(old_mf && new_mf && plain_new && other);
+    uint32_t idx[8];
+    bd_mf_reuse(new_mf, old_mf, idx);  /* new_mf's rows paired with old_mf's */
+    char paired[512], merged[512], other_paired[512], other_merged[512];
+    diff_text(old_mf, new_mf, paired, sizeof paired);
+    diff_text(old_mf, plain_new, merged, sizeof merged);
+    diff_text(other, new_mf, other_paired, sizeof other_paired);
+    diff_text(other, plain_new, other_merged, sizeof other_merged);
+    int was_paired = new_mf->pair != NULL && new_mf->paired_with == old_mf->serial;
+    bd_mf_free(old_mf);
+    bd_mf_free(new_mf);
+    bd_mf_free(plain_new);
+    bd_mf_free(other);
+    ASSERT(was_paired);
+    /* old 0 a, 3 b/e, 6 z deleted; new 0 0, 3 b/d, 5 g, 7 y added; f modified */
+    ASSERT_STR(merged, "-1 0 1;0 -1 2;-1 3 1;3 -1 2;4 4 4;-1 5 1;-1 7 1;6 -1 2;");
+    ASSERT_STR(paired, merged);
+    ASSERT_STR(other_paired, other_merged);
+}

@@ -411,6 +411,37 @@ def test_wrong_root_in_header_is_refused(tree):
         mf.loads(data)
 
 
+def test_a_diff_of_a_tree_checks_the_files_root_when_it_shows_it(tree, tmp_path):
+    """A diff of a tree against a manifest file whose header's root is not its entries' (its
+    checksums right): the changes are told, and the root is refused where it is shown."""
+    m = mf.build(tree)
+    bad = tmp_path / "bad.bgm"
+    bad.write_bytes(_encode_raw(m._table.table_section(), len(m), root=bytes(31) + b"\1"))
+    (tree / "added-file").write_bytes(b"x")
+    d = mf.diff(bad, tree)
+    assert [c.path for c in d] == [b"added-file"]
+    with pytest.raises(errors.ManifestCorrupt, match=f"{bad}: manifest damaged: its entries give the root"):
+        d.old_root
+    with pytest.raises(errors.ManifestCorrupt, match="root"):
+        d.to_json()
+    with pytest.raises(errors.ManifestCorrupt, match="root"):
+        mf.load(bad, check_root=False).save(tmp_path / "copy.bgm")  # never written with its root unchecked
+    good = tmp_path / "good.bgm"
+    m.save(good)
+    assert mf.load(good, check_root=False).root == m.root
+
+
+def test_a_diff_of_a_tree_refuses_a_damaged_manifest_file(tree, tmp_path):
+    """Only the root's check waits: a block that fails its checksum is refused at once."""
+    path = tmp_path / "m.bgm"
+    mf.build(tree).save(path)
+    data = bytearray(path.read_bytes())
+    data[manifest_file.HEADER.size + manifest_file.BLOCK.size + 3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(errors.ManifestCorrupt, match="checksum"):
+        mf.diff(path, tree)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_fuzz_mutated_files_never_load_wrong(tree, data):
@@ -522,6 +553,25 @@ def test_utf8_flags_past_shared_components_equal_the_reference(tmp_path):
     assert m._table.table_section() == ref.table_section(want)
     assert not m.get(b"d\xff/a").path_is_utf8 and not m.get(b"e\xc3\xa9/x\xc3").path_is_utf8
     assert m.get(b"e\xc3\xa9/x\xc3\xa9").path_is_utf8 and m.get(b"e\xc3\xa9/y").path_is_utf8
+    assert mf.loads(m.to_bytes()) == m
+
+
+def test_utf8_flags_wherever_the_one_byte_past_ascii_sits(tmp_path):
+    """Names of 1 to 19 bytes with one byte that is not ASCII (a lone 0xff, or the first byte
+    of a "\xc3\xa9") at each place, the last word's included: the flags equal the reference's,
+    in a scan and in a load."""
+    if sys.platform == "win32":
+        need("names that are not UTF-8")
+    root = tmp_path / "t"
+    root.mkdir()
+    for n in range(1, 20):
+        for at in range(n):
+            for odd in (b"\xff", b"\xc3\xa9"):
+                name = b"a" * at + odd + b"b" * (n - at - 1)
+                open(os.path.join(os.fsencode(root), name), "wb").close()
+    m = mf.build(root)
+    assert m._table.table_section() == ref.table_section(ref.entries(root))
+    assert sum(not e.path_is_utf8 for e in m) == sum(range(1, 20))
     assert mf.loads(m.to_bytes()) == m
 
 

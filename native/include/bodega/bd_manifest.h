@@ -53,6 +53,14 @@ typedef struct bd_mf {
     int64_t scan_start_ns, racy_window_ns;
     /* n + 1 offsets of each entry's path in paths and link in links */
     uint64_t *path_off, *link_off;
+    /* Set by bd_mf_reuse: for each entry, the entry of the same path in the table whose
+     * serial is paired_with (BD_MF_NONE: none), so that bd_mf_diff_unneeded and bd_mf_diff
+     * of the same two tables pair their rows without comparing paths again.  A table's
+     * paths never change once made, and serials are never reused, so a pairing cannot go
+     * stale. */
+    uint64_t serial;               /* unique among the tables of this process */
+    uint64_t paired_with;          /* 0: no pairing */
+    uint32_t *pair;
 } bd_mf;
 
 /* Where a table or cache section breaks the format: byte offset in its section, the entry
@@ -136,7 +144,9 @@ bd_status bd_mf_scan_tree(const char *root_path, unsigned threads, size_t expect
  * cache and the same path was a file there with equal size, mtime, ctime, file id and volume,
  * both times before prev's scan_start_ns - racy_window_ns.  Writes the index of every other
  * file of cur (a suspect, to be read) to suspects (room for cur->n) and returns their count.
- * Hard links after their first name are never suspects: bd_mf_link_hashes fills them. */
+ * Hard links after their first name are never suspects: bd_mf_link_hashes fills them.
+ * Also pairs cur's entries with prev's (bd_mf's pair) when both are full manifests and
+ * memory allows. */
 size_t bd_mf_reuse(bd_mf *cur, const bd_mf *prev, uint32_t *suspects);
 
 /* The copy rule: cur is a copy (a clone) of src's tree, made after src's vouched files (those

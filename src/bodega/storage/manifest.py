@@ -108,15 +108,20 @@ class Manifest:
                  files_read: int = 0) -> None:
         self._table = table
         self._root = root  # None: a full manifest's own, computed when first asked for
+        self._claimed: tuple[bytes, str] | None = None  # a file's root, checked on first use
         self.base_root = base_root
         self.files_read = files_read  # files read to build it (the rest came from the stat cache)
 
     @property
     def root(self) -> bytes:
         """The root hash (of a full manifest: its entries' hash tree, computed once, on first use,
-        so that a diff of a live tree pays for no root it does not show)."""
+        so that a diff of a live tree pays for no root it does not show).  For a file loaded
+        with check_root=False: ManifestCorrupt when its header's root is not its entries'."""
         if self._root is None:
-            self._root = self._table.root()
+            got = self._table.root()
+            if self._claimed is not None:
+                _check_root(got, *self._claimed)
+            self._root = got
         return self._root
 
     # ---- the entries ------------------------------------------------------------------
@@ -441,8 +446,17 @@ def _first_of(failures: list[BodegaError]) -> BodegaError:
     return first
 
 
-def loads(data: bytes | bytearray | memoryview) -> Manifest:
-    """The manifest in data; ManifestCorrupt naming the offset when damaged."""
+def loads(data: bytes | bytearray | memoryview, *, check_root: bool = True) -> Manifest:
+    """The manifest in data; ManifestCorrupt naming the offset when damaged.
+
+    check_root=False leaves the root hash of a full manifest to be recomputed and checked
+    against the header's when first used (shown, compared, written): a diff of a tree
+    against the file shows none, and a tenth of a load's work goes.  Every other check is
+    made now (docs/format.md, "Reading")."""
+    return _loads(data, check_root, "")
+
+
+def _loads(data: bytes | bytearray | memoryview, check_root: bool, source: str) -> Manifest:
     h = manifest_file.read_header(data)
     if h.version == manifest_file.VERSION:
         table = _load_in_place(data, h)
@@ -451,12 +465,21 @@ def loads(data: bytes | bytearray | memoryview) -> Manifest:
         _raise_problem(_native.check_sections(s.table, s.cache, s.entries, s.delta, s.owners), h)
         table = _native.Table.from_sections(s.table, s.cache, s.entries, s.delta, s.scan_start_ns,
                                             s.racy_window_ns, s.owners)
-    if not h.delta:
-        got = table.root()
-        if got != h.root:
-            raise ManifestCorrupt(f"manifest damaged: its entries give the root {got.hex()[:16]}, "
-                                  f"its header says {h.root.hex()[:16]}", offset=64)
-    return Manifest(table, h.root, h.base_root)
+    if h.delta:
+        return Manifest(table, h.root, h.base_root)
+    if check_root:
+        _check_root(table.root(), h.root, "")
+        return Manifest(table, h.root)
+    m = Manifest(table)
+    m._claimed = (h.root, source)
+    return m
+
+
+def _check_root(got: bytes, header_root: bytes, source: str) -> None:
+    """ManifestCorrupt when a file's entries give another root than its header's."""
+    if got != header_root:
+        raise ManifestCorrupt(f"{source}manifest damaged: its entries give the root {got.hex()[:16]}, "
+                              f"its header says {header_root.hex()[:16]}", offset=64)
 
 
 def _load_in_place(data: bytes | bytearray | memoryview, h: manifest_file.Header) -> _native.Table:
@@ -515,15 +538,16 @@ def _read_manifest_bytes(path: PathLike) -> bytes | bytearray:
         return data
 
 
-def load(path: PathLike) -> Manifest:
+def load(path: PathLike, *, check_root: bool = True) -> Manifest:
     """The manifest in the file at path (a pipe too; a device or file that is no manifest is
-    refused after its first bytes, not read to its end)."""
+    refused after its first bytes, not read to its end); check_root as for loads()."""
     try:
         data = _read_manifest_bytes(path)
     except OSError as exc:
         raise os_error(exc, "open manifest", path) from None
     try:
-        return loads(data)
+        # A root checked later names the file itself: load's prefix is gone by then.
+        return _loads(data, check_root, f"{os.fsdecode(path)}: ")
     except BodegaError as exc:
         exc.args = (f"{os.fsdecode(path)}: {exc.args[0]}",) if exc.args else exc.args
         raise
@@ -552,8 +576,11 @@ def diff(old: Manifest | PathLike, new: Manifest | PathLike, *, renames: bool = 
         given = (old, new)
         known = sides[other]
         expect = _expected(known) if known is not None else manifest_file.expected_size(given[other])
-        table, sides[other] = _scan_while(given[t], lambda: known if known is not None else load(given[other]),
-                                          expect=expect)
+        # The file's root is checked only if shown (the text of a diff shows none).
+        def side() -> Manifest:
+            return known if known is not None else load(given[other], check_root=False)
+
+        table, sides[other] = _scan_while(given[t], side, expect=expect)
         draft = _complete(table, given[t], sides[other], 0, progress, diff_only=t == 1)
         if t == 1 and sides[0] is not None:
             _full(sides[0], "a diff's old side")
