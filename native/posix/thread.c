@@ -117,3 +117,8 @@ unsigned bd_cpu_count(void)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (unsigned)n : 1u;
 }
+
+uint64_t bd_process_id(void)
+{
+    return (uint64_t)getpid();
+}

@@ -1,92 +1,218 @@
-/* parallel.c: numbered work items on a few threads; the caller's thread ticks progress. */
+/* parallel.c: numbered work items on a few threads; the caller's thread ticks progress.
+ *
+ * The helpers come from one pool per process, started as calls need them and kept: a
+ * snapshot makes thousands of calls (one per batch of files), and starting and ending
+ * threads for each cost more CPU than the work of a short batch. */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "bodega/bd_thread.h"
 #include "parallel.h"
 
 #define WAIT_NS 20000000ULL /* how often a waiting caller wakes to tick progress: 20 ms */
+#define POOL_MAX 64         /* threads the pool keeps at most; callers beyond share them */
 
-typedef struct pool {
+typedef struct job job;
+
+/* One call of bd_parallel_for. */
+struct job {
     size_t n, batch, next;
     bd_run_fn fn;
     void *ctx;
     bd_progress *p;
-    bd_mutex *mu;       /* guards next, stop, running and the first failure */
-    bd_cond *done;      /* signalled when a helper finishes */
-    unsigned running;   /* helpers still working */
+    bd_mutex *mu;       /* guards next, stop and the first failure */
     int stop;
     bd_status status;
     bd_error err;
+    /* guarded by the pool's lock: */
+    unsigned seats;     /* helpers it may still take from the pool */
+    unsigned worker;    /* the number the next helper gets */
+    unsigned running;   /* helpers working on it */
+    bd_cond *done;      /* signalled when the last of them finishes */
+    job *queued;        /* the next job with seats left */
+};
+
+/* The helper threads of this process. */
+typedef struct pool {
+    uint64_t pid;       /* the process that made it (a forked child makes its own) */
+    bd_mutex *mu;       /* guards everything below and the jobs' seats */
+    bd_cond *wake;      /* idle threads wait here for seats */
+    job *open;          /* jobs with seats left, oldest first */
+    unsigned seats;     /* their seats, all told */
+    unsigned threads, idle, starting;
+    bd_thread *tids[POOL_MAX];  /* never joined: the threads live as long as the process */
 } pool;
 
-typedef struct helper {
-    pool *pl;
-    unsigned worker;
-} helper;
+static volatile uint64_t the_pool;       /* a pool *, this process's or a parent's */
+static volatile uint64_t threads_started;
 
-static void lock(pool *pl)
+uint64_t bd_parallel_threads_started(void)
 {
-    if (pl->mu)
-        bd_mutex_lock(pl->mu);
+    return bd_atomic_load_u64(&threads_started);
 }
 
-static void unlock(pool *pl)
+static void pool_free(pool *pl)
 {
-    if (pl->mu)
-        bd_mutex_unlock(pl->mu);
+    bd_cond_free(pl->wake);
+    bd_mutex_free(pl->mu);
+    free(pl);
 }
 
-static int claim(pool *pl, size_t *start, size_t *end)
+/* This process's pool, made on first use; NULL without memory.  A forked child finds its
+ * parent's pool (with none of its threads, and a lock maybe held at the fork) and leaves
+ * it alone: it makes its own, so no lock is shared across a fork. */
+static pool *the_pool_of_this_process(void)
+{
+    uint64_t me = bd_process_id();
+    for (;;) {
+        uint64_t seen = bd_atomic_load_u64(&the_pool);
+        pool *pl = (pool *)(uintptr_t)seen;
+        if (pl && pl->pid == me)
+            return pl;
+        bd_error ignored;
+        pool *fresh = calloc(1, sizeof *fresh);
+        if (!fresh)
+            return 0;
+        fresh->pid = me;
+        if (bd_mutex_new(&fresh->mu, &ignored) != BD_OK || bd_cond_new(&fresh->wake, &ignored) != BD_OK) {
+            pool_free(fresh);
+            return 0;
+        }
+        if (bd_atomic_cas_u64(&the_pool, seen, (uint64_t)(uintptr_t)fresh))
+            return fresh;
+        pool_free(fresh); /* another thread made one first */
+    }
+}
+
+static void lock(job *j)
+{
+    if (j->mu)
+        bd_mutex_lock(j->mu);
+}
+
+static void unlock(job *j)
+{
+    if (j->mu)
+        bd_mutex_unlock(j->mu);
+}
+
+static int claim(job *j, size_t *start, size_t *end)
 {
     int ok;
-    lock(pl);
-    ok = !pl->stop && pl->next < pl->n;
+    lock(j);
+    ok = !j->stop && j->next < j->n;
     if (ok) {
-        *start = pl->next;
-        *end = pl->n - pl->next > pl->batch ? pl->next + pl->batch : pl->n;
-        pl->next = *end;
+        *start = j->next;
+        *end = j->n - j->next > j->batch ? j->next + j->batch : j->n;
+        j->next = *end;
     }
-    unlock(pl);
+    unlock(j);
     return ok;
 }
 
-static void fail(pool *pl, bd_status rc, const bd_error *we)
+static void fail(job *j, bd_status rc, const bd_error *we)
 {
-    lock(pl);
-    if (!pl->stop) {
-        pl->stop = 1;
-        pl->status = rc;
-        pl->err = *we;
+    lock(j);
+    if (!j->stop) {
+        j->stop = 1;
+        j->status = rc;
+        j->err = *we;
     }
-    unlock(pl);
+    unlock(j);
 }
 
-static void work(pool *pl, unsigned worker)
+static void work(job *j, unsigned worker)
 {
     bd_error we;
     size_t start, end;
     bd_error_clear(&we);
-    while (claim(pl, &start, &end)) {
-        bd_status rc = bd_progress_cancelled(pl->p)
+    while (claim(j, &start, &end)) {
+        bd_status rc = bd_progress_cancelled(j->p)
                            ? bd_fail(&we, BD_E_CANCELLED, 0, "cancel", BD_PATH_AS_GIVEN, 0)
-                           : pl->fn(pl->ctx, worker, start, end, &we);
+                           : j->fn(j->ctx, worker, start, end, &we);
         if (rc == BD_OK && worker == 0)
-            rc = bd_progress_tick(pl->p, 0, &we);
+            rc = bd_progress_tick(j->p, 0, &we);
         if (rc != BD_OK) {
-            fail(pl, rc, &we);
+            fail(j, rc, &we);
             return;
         }
     }
 }
 
-static void helper_main(void *arg)
+/* A pool thread: takes a seat of the oldest open job, helps it until its items run out,
+ * and waits for the next. */
+static void pool_thread(void *arg)
 {
-    helper *h = arg;
-    pool *pl = h->pl;
-    work(pl, h->worker);
+    pool *pl = arg;
     bd_mutex_lock(pl->mu);
-    pl->running--;
-    bd_cond_signal(pl->done);
+    pl->starting--;
+    for (;;) {
+        while (!pl->open) {
+            pl->idle++;
+            bd_cond_wait(pl->wake, pl->mu);
+            pl->idle--;
+        }
+        job *j = pl->open;
+        unsigned worker = j->worker++;
+        pl->seats--;
+        if (--j->seats == 0)
+            pl->open = j->queued;
+        j->running++;
+        bd_mutex_unlock(pl->mu);
+        work(j, worker);
+        bd_mutex_lock(pl->mu);
+        if (--j->running == 0)
+            bd_cond_signal(j->done); /* j may be gone once the lock is let go */
+    }
+}
+
+/* Offers a job `seats` helpers: idle threads are woken, and threads started for the seats
+ * they cannot fill (those that fail to start are done without). */
+static void post(pool *pl, job *j, unsigned seats)
+{
+    bd_mutex_lock(pl->mu);
+    j->seats = seats;
+    j->worker = 1;
+    job **at = &pl->open;
+    while (*at)
+        at = &(*at)->queued;
+    *at = j;
+    pl->seats += seats;
+    while (pl->threads < POOL_MAX && pl->idle + pl->starting < pl->seats) {
+        bd_error ignored;
+        if (bd_thread_start(&pl->tids[pl->threads], pool_thread, pl, &ignored) != BD_OK)
+            break;
+        pl->threads++;
+        pl->starting++;
+        bd_atomic_fetch_add_u64(&threads_started, 1);
+    }
+    for (unsigned k = 0; k < seats && k < pl->idle; k++)
+        bd_cond_signal(pl->wake); /* as many as it has seats: the other idle threads sleep on */
+    bd_mutex_unlock(pl->mu);
+}
+
+/* Takes back a job's seats no thread took (its items are all claimed now), then waits for
+ * its helpers, ticking progress meanwhile. */
+static void finish(pool *pl, job *j)
+{
+    bd_mutex_lock(pl->mu);
+    if (j->seats) {
+        job **at = &pl->open;
+        while (*at != j)
+            at = &(*at)->queued;
+        *at = j->queued;
+        pl->seats -= j->seats;
+        j->seats = 0;
+    }
+    while (j->running > 0) {
+        bd_cond_timedwait(j->done, pl->mu, WAIT_NS);
+        bd_mutex_unlock(pl->mu);
+        bd_error te;
+        bd_error_clear(&te);
+        if (bd_progress_tick(j->p, 0, &te) != BD_OK)
+            fail(j, te.code, &te);
+        bd_mutex_lock(pl->mu);
+    }
     bd_mutex_unlock(pl->mu);
 }
 
@@ -114,66 +240,36 @@ size_t bd_parallel_run(size_t n, size_t batch, unsigned threads)
 bd_status bd_parallel_for(size_t n, size_t batch, unsigned threads, bd_run_fn fn, void *ctx,
                           bd_progress *p, bd_error *e)
 {
-    pool pl = {0};
+    job j = {0};
     unsigned workers = bd_parallel_workers(n, batch ? batch : 1, threads);
-    bd_thread **tids = 0;
-    helper *helpers = 0;
-    pl.n = n;
-    pl.batch = batch ? batch : 1;
-    pl.fn = fn;
-    pl.ctx = ctx;
-    pl.p = p;
-    bd_error_clear(&pl.err);
+    pool *pl = 0;
+    j.n = n;
+    j.batch = batch ? batch : 1;
+    j.fn = fn;
+    j.ctx = ctx;
+    j.p = p;
+    bd_error_clear(&j.err);
     if (workers > 1) {
-        bd_error ignored; /* without locks or threads, the caller just works alone */
-        tids = calloc(workers, sizeof *tids);
-        helpers = calloc(workers, sizeof *helpers);
-        if (!tids || !helpers || bd_mutex_new(&pl.mu, &ignored) != BD_OK
-            || bd_cond_new(&pl.done, &ignored) != BD_OK) {
-            bd_mutex_free(pl.mu);
-            pl.mu = 0;
-            workers = 1;
+        bd_error ignored; /* without a pool, locks or threads, the caller just works alone */
+        pl = the_pool_of_this_process();
+        if (pl && (bd_mutex_new(&j.mu, &ignored) != BD_OK || bd_cond_new(&j.done, &ignored) != BD_OK)) {
+            bd_mutex_free(j.mu);
+            j.mu = 0;
+            pl = 0;
         }
     }
-    for (unsigned w = 1; w < workers; w++) {
-        bd_error ignored;
-        helpers[w].pl = &pl;
-        helpers[w].worker = w;
-        bd_mutex_lock(pl.mu);
-        pl.running++;
-        bd_mutex_unlock(pl.mu);
-        if (bd_thread_start(&tids[w], helper_main, &helpers[w], &ignored) != BD_OK) {
-            bd_mutex_lock(pl.mu);
-            pl.running--;
-            bd_mutex_unlock(pl.mu);
-            tids[w] = 0;
-        }
+    if (pl)
+        post(pl, &j, workers - 1);
+    work(&j, 0);
+    if (pl) {
+        finish(pl, &j);
+        bd_cond_free(j.done);
+        bd_mutex_free(j.mu);
     }
-    work(&pl, 0);
-    if (pl.mu) {
-        bd_mutex_lock(pl.mu);
-        while (pl.running > 0) {
-            bd_cond_timedwait(pl.done, pl.mu, WAIT_NS);
-            bd_mutex_unlock(pl.mu);
-            bd_error te;
-            bd_error_clear(&te);
-            if (bd_progress_tick(p, 0, &te) != BD_OK)
-                fail(&pl, te.code, &te);
-            bd_mutex_lock(pl.mu);
-        }
-        bd_mutex_unlock(pl.mu);
-        for (unsigned w = 1; w < workers; w++)
-            if (tids[w])
-                bd_thread_join(tids[w]);
-        bd_cond_free(pl.done);
-        bd_mutex_free(pl.mu);
-    }
-    free(tids);
-    free(helpers);
-    if (pl.stop) {
+    if (j.stop) {
         if (e && e->code == BD_OK)
-            *e = pl.err;
-        return pl.status;
+            *e = j.err;
+        return j.status;
     }
     return BD_OK;
 }

@@ -5,11 +5,16 @@
  * while it waits for the others, so a Python callback only ever runs on the thread that
  * holds the call.  Items are claimed in runs of `batch` consecutive indices, so neighbours
  * (files of one directory, small files hashed together) stay on one worker.
+ *
+ * Helpers are threads of a pool kept for the process (at most 64), shared by concurrent
+ * callers; a forked child starts its own.  A caller whose helpers are all busy elsewhere
+ * works alone: it never waits for a helper to start, only for those working on its items.
  */
 #ifndef BODEGA_PARALLEL_H
 #define BODEGA_PARALLEL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "bodega/bd_progress.h"
 #include "bodega/bd_status.h"
 
@@ -32,5 +37,8 @@ unsigned bd_parallel_workers(size_t n, size_t batch, unsigned threads);
  * shorter when n holds fewer runs than threads, so that every thread gets a share.  For
  * items that wait on a device (cold files), threads in flight matter more than long runs. */
 size_t bd_parallel_run(size_t n, size_t batch, unsigned threads);
+
+/* Threads the pool has started in this process so far (for tests: they are reused). */
+uint64_t bd_parallel_threads_started(void);
 
 #endif

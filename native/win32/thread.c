@@ -104,3 +104,8 @@ unsigned bd_cpu_count(void)
         n = (unsigned)GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
     return n ? n : 1u;
 }
+
+uint64_t bd_process_id(void)
+{
+    return (uint64_t)GetCurrentProcessId();
+}

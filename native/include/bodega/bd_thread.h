@@ -37,6 +37,10 @@ void bd_cond_broadcast(bd_cond *c);
 /* Number of CPUs this process may run on (at least 1). */
 unsigned bd_cpu_count(void);
 
+/* This process's id: a forked child sees another one than its parent, so state kept for
+ * threads of the parent (which the child does not have) can be told apart. */
+uint64_t bd_process_id(void);
+
 /* ---- atomics ---------------------------------------------------------------------- */
 
 #if defined(_MSC_VER)  /* MSVC, and clang-cl with the MSVC ABI */
@@ -70,6 +74,12 @@ static inline uint64_t bd_atomic_exchange_u64(volatile uint64_t *p, uint64_t v)
 {
     return (uint64_t)_InterlockedExchange64((volatile long long *)p, (long long)v);
 }
+/* Sets *p to v if it holds expected; 1 when it did. */
+static inline int bd_atomic_cas_u64(volatile uint64_t *p, uint64_t expected, uint64_t v)
+{
+    return (uint64_t)_InterlockedCompareExchange64((volatile long long *)p, (long long)v, (long long)expected)
+           == expected;
+}
 
 #elif defined(__GNUC__) || defined(__clang__)
 
@@ -100,6 +110,11 @@ static inline uint64_t bd_atomic_fetch_add_u64(volatile uint64_t *p, uint64_t v)
 static inline uint64_t bd_atomic_exchange_u64(volatile uint64_t *p, uint64_t v)
 {
     return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
+}
+/* Sets *p to v if it holds expected; 1 when it did. */
+static inline int bd_atomic_cas_u64(volatile uint64_t *p, uint64_t expected, uint64_t v)
+{
+    return __atomic_compare_exchange_n(p, &expected, v, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
 #else
