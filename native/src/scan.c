@@ -37,7 +37,10 @@
 #define MAX_VOLUMES 65535u
 #define CARRY_CHUNK 16u          /* handles a worker may open ahead per lock hold */
 /* The handles held: most opened ahead for directories still to list (wide directories
- * need many), the rest cached for subdirectories still to open from them by name. */
+ * need many), the rest cached for subdirectories still to open from them by name.  A
+ * directory beyond MAX_AHEAD costs one stat more (by name when listed, then through its
+ * handle when opened, the check): 6.4k of the 11.5k directories of /usr/lib with
+ * BD_SCAN_MAX_OPEN 128, at most 0.5k with 512 (5% fewer stats, a few ms of CPU). */
 #define MAX_CACHED (BD_SCAN_MAX_OPEN / 4)
 #define MAX_AHEAD (BD_SCAN_MAX_OPEN - MAX_CACHED)
 
