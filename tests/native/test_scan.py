@@ -426,6 +426,71 @@ def test_directory_swapped_for_a_link_after_its_listing_is_not_entered(tmp_path)
     assert len(s) == 1100 - len(extra) + 40
 
 
+def tree_with_an_unread_directory(root: Path) -> str:
+    """1000 files and 200 directories (each holding a file "f") in root; returns the name of a
+    directory listed before the 1024th entry (where the first progress callback runs, on the
+    listing thread: TICK_EVERY in scan.c) and after more than 3/4 of BD_SCAN_MAX_OPEN
+    directories: on one thread its metadata is not read when it is listed (scan.c,
+    read_subdir), only once it is opened, after the root's listing."""
+    root.mkdir()
+    for i in range(1000):
+        (root / f"f{i:04d}").write_bytes(b"")
+    for i in range(200):
+        (root / f"d{i:03d}").mkdir()
+        (root / f"d{i:03d}" / "f").write_bytes(b"")
+    order = os.listdir(root)  # the order getdents64 gives the scan too
+    victim = [n for n in order[:1023] if n.startswith("d")][-1]
+    assert sum(n.startswith("d") for n in order[:order.index(victim)]) > 100
+    return victim
+
+
+def test_directory_removed_between_its_listing_and_its_opening_is_left_out(tmp_path):
+    """A directory that vanishes before the scan opens it is left out, as a vanished file is."""
+    root = tmp_path / "root"
+    victim = tree_with_an_unread_directory(root)
+    removed = []
+
+    def progress(files, nbytes):
+        if not removed:
+            shutil.rmtree(root / victim)
+            removed.append(files)
+
+    s = scan(root, progress=progress, threads=1)
+    assert removed, "the callback never ran mid-listing"
+    paths = [e.path for e in s]
+    assert victim.encode() not in paths
+    assert paths == sorted(walked(root)) and len(paths) == 1000 + 2 * 199
+    for e in s:  # parents point at the right entries, the one left out counted out
+        assert (e.parent is None) == (b"/" not in e.path)
+        assert e.parent is None or s[e.parent].path == e.path.rsplit(b"/", 1)[0]
+
+
+def test_directory_replaced_by_another_before_its_opening_is_the_one_listed(tmp_path):
+    """A directory renamed into the place of one listed but not opened yet: the scan describes
+    and lists the directory it opened, the new one, never a mix of the two."""
+    root, other = tmp_path / "root", tmp_path / "other"
+    victim = tree_with_an_unread_directory(root)
+    other.mkdir()
+    (other / "inside").write_text("moved in")
+    swapped = []
+
+    def progress(files, nbytes):
+        if not swapped:
+            os.rename(root / victim, tmp_path / "hold")
+            os.rename(other, root / victim)
+            swapped.append(files)
+
+    s = scan(root, progress=progress, threads=1)
+    assert swapped, "the callback never ran mid-listing"
+    by_path = {e.path: e for e in s}
+    st = os.lstat(root / victim)
+    entry = by_path[victim.encode()]
+    assert (entry.kind, entry.file_id, entry.mtime_ns, entry.nlink) == (Kind.DIR, st.st_ino, st.st_mtime_ns, st.st_nlink)
+    assert [e.path for e in s] == sorted(walked(root))
+    assert by_path[victim.encode() + b"/inside"].size == len("moved in")
+    assert victim.encode() + b"/f" not in by_path
+
+
 # --- progress and cancel ------------------------------------------------------------------
 
 def make_wide_tree(root: Path, dirs: int = 300, files: int = 10) -> int:
