@@ -388,6 +388,21 @@ def test_directory_swapped_for_a_link_never_redirects(tmp_path):
     assert outcomes["ok"] > 0 and sum(outcomes.values()) > outcomes["ok"], outcomes  # the race happened
 
 
+def scan_changed_mid_listing(root: Path, change) -> list:
+    """The scan of root on one thread, change() called once from the first progress callback,
+    on the listing thread at its 1024th entry (TICK_EVERY in scan.c)."""
+    changed = []
+
+    def progress(files, nbytes):
+        if not changed:
+            change()
+            changed.append(files)
+
+    s = scan(root, progress=progress, threads=1)
+    assert changed, "the callback never ran mid-listing"
+    return s
+
+
 def test_directory_swapped_for_a_link_after_its_listing_is_not_entered(tmp_path):
     """The listing names a directory; before the scan opens it, it becomes a link out of the tree.
 
@@ -409,16 +424,12 @@ def test_directory_swapped_for_a_link_after_its_listing_is_not_entered(tmp_path)
     for n in extra:
         (root / n).unlink()
     assert os.listdir(root).index(victim) == 1024
-    swapped = []
 
-    def progress(files, nbytes):
-        if not swapped:
-            os.rename(root / victim, tmp_path / "hold")
-            os.symlink(outside, root / victim)
-            swapped.append(files)
+    def swap():
+        os.rename(root / victim, tmp_path / "hold")
+        os.symlink(outside, root / victim)
 
-    s = scan(root, progress=progress, threads=1)
-    assert swapped, "the callback never ran mid-listing"
+    s = scan_changed_mid_listing(root, swap)
     by_path = {e.path: e for e in s}
     assert by_path[victim.encode()].kind == Kind.SYMLINK  # what the name is when opened
     assert by_path[victim.encode()].link_target == os.fsencode(outside)
@@ -448,15 +459,7 @@ def test_directory_removed_between_its_listing_and_its_opening_is_left_out(tmp_p
     """A directory that vanishes before the scan opens it is left out, as a vanished file is."""
     root = tmp_path / "root"
     victim = tree_with_an_unread_directory(root)
-    removed = []
-
-    def progress(files, nbytes):
-        if not removed:
-            shutil.rmtree(root / victim)
-            removed.append(files)
-
-    s = scan(root, progress=progress, threads=1)
-    assert removed, "the callback never ran mid-listing"
+    s = scan_changed_mid_listing(root, lambda: shutil.rmtree(root / victim))
     paths = [e.path for e in s]
     assert victim.encode() not in paths
     assert paths == sorted(walked(root)) and len(paths) == 1000 + 2 * 199
@@ -472,16 +475,12 @@ def test_directory_replaced_by_another_before_its_opening_is_the_one_listed(tmp_
     victim = tree_with_an_unread_directory(root)
     other.mkdir()
     (other / "inside").write_text("moved in")
-    swapped = []
 
-    def progress(files, nbytes):
-        if not swapped:
-            os.rename(root / victim, tmp_path / "hold")
-            os.rename(other, root / victim)
-            swapped.append(files)
+    def replace():
+        os.rename(root / victim, tmp_path / "hold")
+        os.rename(other, root / victim)
 
-    s = scan(root, progress=progress, threads=1)
-    assert swapped, "the callback never ran mid-listing"
+    s = scan_changed_mid_listing(root, replace)
     by_path = {e.path: e for e in s}
     st = os.lstat(root / victim)
     entry = by_path[victim.encode()]
