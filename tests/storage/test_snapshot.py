@@ -625,6 +625,56 @@ def test_the_store_starts_on_the_first_batch_before_the_last_is_cut(ext4_dir, mo
     assert report.ok and report.objects_checked == len({e.hash for e in eng.manifest("s1") if e.kind == "file"})
 
 
+def _small_tree(root: Path, files: int) -> Path:
+    root.mkdir()
+    for d in range(4):
+        (root / f"d{d}").mkdir()
+    for i in range(files):
+        (root / f"d{i % 4}" / f"f{i}.txt").write_bytes(b"file %d\n" % i)
+    return root
+
+
+def _stored_batches(engine: SnapshotEngine, tree: Path, state: Path, monkeypatch) -> list[int]:
+    """The number of files of each batch a first snapshot of tree stores."""
+    from bodega.storage.store import StoreWriter
+
+    sizes: list[int] = []
+    put_files = StoreWriter.put_files
+
+    def putting(self, root, files):
+        sizes.append(len(files))
+        return put_files(self, root, files)
+
+    monkeypatch.setattr(StoreWriter, "put_files", putting)
+    engine.create(tree, state, "s1")
+    monkeypatch.undo()
+    return sorted(sizes)
+
+
+def test_a_store_of_many_files_is_cut_at_batch_files(ext4_dir, monkeypatch):
+    """A first snapshot of many small files goes in batches of the default batch size (1024 files:
+    fewer calls and thread wake-ups than 256), however many files there are beyond it."""
+    tree = _small_tree(ext4_dir / "tree", 5000)
+    eng = engine_at(ext4_dir / "a", threads=2)
+    sizes = _stored_batches(eng, tree, ext4_dir / "a" / "state", monkeypatch)
+    assert sum(sizes) == 5000 and max(sizes) == 1024 and len(sizes) == 5  # the old default cut 20 of 256
+    assert eng.manifest("s1").root == root_of(tree)
+
+
+def test_a_store_of_few_files_gives_each_worker_two_batches(ext4_dir, monkeypatch):
+    """Fewer files than two batches per worker are cut finer (down to 256 a batch), so every
+    core has work; never below what batch_files asks."""
+    tree = _small_tree(ext4_dir / "tree", 2000)
+    eng = engine_at(ext4_dir / "a", threads=2, batch_files=4096)  # the old code: one batch of 2000
+    assert _stored_batches(eng, tree, ext4_dir / "a" / "state", monkeypatch) == [500, 500, 500, 500]
+    fine = engine_at(ext4_dir / "b", threads=2, batch_files=100)
+    assert _stored_batches(fine, tree, ext4_dir / "b" / "state", monkeypatch) == [100] * 20
+    few = _small_tree(ext4_dir / "few", 300)  # 75 a worker's batch: batches of 256 instead
+    eng2 = engine_at(ext4_dir / "c", threads=2)
+    assert _stored_batches(eng2, few, ext4_dir / "c" / "state", monkeypatch) == [44, 256]
+    assert eng.manifest("s1").root == root_of(tree) and eng2.manifest("s1").root == root_of(few)
+
+
 def test_each_stored_batch_sets_its_hashes_in_the_draft_before_the_store_ends(ext4_dir, monkeypatch):
     """A batch's hashes go into the draft as soon as it is stored (not all once every batch
     is): the last batches wait here until the first batch's hashes are set."""

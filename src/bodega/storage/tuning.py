@@ -42,7 +42,8 @@ KNOBS: dict[str, Knob] = {
                           min(_cpus(), 16)),
     "zstd_level": Knob("zstd level of the objects packed into the store", 1, 19, 3),
     "pack_max": Knob("bytes in a store pack before the next one starts", 1 << 20, 1 << 30, 32 << 20),
-    "batch_files": Knob("small files read, hashed and stored together in one native batch", 16, 4096, 256),
+    "batch_files": Knob("small files read, hashed and stored together in one native batch", 16, 4096,
+                        1024),
 }
 
 
