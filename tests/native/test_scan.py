@@ -444,11 +444,12 @@ def tree_with_an_unread_directory(root: Path) -> str:
     directories: on one thread its metadata is not read when it is listed (scan.c,
     read_subdir), only once it is opened, after the root's listing."""
     root.mkdir()
-    for i in range(1000):
-        (root / f"f{i:04d}").write_bytes(b"")
-    for i in range(200):
-        (root / f"d{i:03d}").mkdir()
-        (root / f"d{i:03d}" / "f").write_bytes(b"")
+    for i in range(1200):  # a directory every 6th: spread so in creation order too (XFS lists in it)
+        if i % 6:
+            (root / f"f{i:04d}").write_bytes(b"")
+        else:
+            (root / f"d{i:04d}").mkdir()
+            (root / f"d{i:04d}" / "f").write_bytes(b"")
     order = os.listdir(root)  # the order getdents64 gives the scan too
     victim = [n for n in order[:1023] if n.startswith("d")][-1]
     assert sum(n.startswith("d") for n in order[:order.index(victim)]) > 100
