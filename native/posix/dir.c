@@ -104,17 +104,21 @@ void bd_dir_close(bd_dir *d)
     }
 }
 
+static bd_kind kind_of_mode(mode_t mode)
+{
+    if (S_ISREG(mode))
+        return BD_KIND_FILE;
+    if (S_ISDIR(mode))
+        return BD_KIND_DIR;
+    if (S_ISLNK(mode))
+        return BD_KIND_SYMLINK;
+    return BD_KIND_SPECIAL;
+}
+
 void bd_posix_stat_from(const struct stat *st, bd_stat *out)
 {
     memset(out, 0, sizeof *out);
-    if (S_ISREG(st->st_mode))
-        out->kind = BD_KIND_FILE;
-    else if (S_ISDIR(st->st_mode))
-        out->kind = BD_KIND_DIR;
-    else if (S_ISLNK(st->st_mode))
-        out->kind = BD_KIND_SYMLINK;
-    else
-        out->kind = BD_KIND_SPECIAL;
+    out->kind = (uint8_t)kind_of_mode(st->st_mode);
     out->mode = (uint32_t)st->st_mode;
     out->nlink = (uint32_t)st->st_nlink;
     out->uid = (uint32_t)st->st_uid;
@@ -133,24 +137,23 @@ void bd_posix_stat_from(const struct stat *st, bd_stat *out)
 }
 
 #if defined(__linux__) && defined(STATX_BASIC_STATS)
-/* statx with AT_STATX_DONT_SYNC: never waits on a network filesystem to revalidate. */
+/* statx with AT_STATX_DONT_SYNC: never waits on a network filesystem to revalidate.  Its
+ * fields go straight into out, the values bd_posix_stat_from gives for the same file (one
+ * call per scanned entry: no struct stat between them). */
 static void stat_from_statx(const struct statx *sx, bd_stat *out)
 {
-    struct stat st;
-    memset(&st, 0, sizeof st);
-    st.st_mode = sx->stx_mode;
-    st.st_nlink = sx->stx_nlink;
-    st.st_uid = sx->stx_uid;
-    st.st_gid = sx->stx_gid;
-    st.st_size = (off_t)sx->stx_size;
-    st.st_blocks = (blkcnt_t)sx->stx_blocks;
-    st.st_mtim.tv_sec = sx->stx_mtime.tv_sec;
-    st.st_mtim.tv_nsec = sx->stx_mtime.tv_nsec;
-    st.st_ctim.tv_sec = sx->stx_ctime.tv_sec;
-    st.st_ctim.tv_nsec = sx->stx_ctime.tv_nsec;
-    st.st_dev = makedev(sx->stx_dev_major, sx->stx_dev_minor);
-    st.st_ino = (ino_t)sx->stx_ino;
-    bd_posix_stat_from(&st, out);
+    memset(out, 0, sizeof *out);
+    out->kind = (uint8_t)kind_of_mode(sx->stx_mode);
+    out->mode = (uint32_t)sx->stx_mode;
+    out->nlink = (uint32_t)sx->stx_nlink;
+    out->uid = (uint32_t)sx->stx_uid;
+    out->gid = (uint32_t)sx->stx_gid;
+    out->size = (uint64_t)(off_t)sx->stx_size;
+    out->alloc_size = (uint64_t)(blkcnt_t)sx->stx_blocks * 512u;
+    out->mtime_ns = (int64_t)sx->stx_mtime.tv_sec * 1000000000 + sx->stx_mtime.tv_nsec;
+    out->ctime_ns = (int64_t)sx->stx_ctime.tv_sec * 1000000000 + sx->stx_ctime.tv_nsec;
+    out->volume_id = (uint64_t)makedev(sx->stx_dev_major, sx->stx_dev_minor);
+    out->file_id = (uint64_t)sx->stx_ino;
 }
 #endif
 

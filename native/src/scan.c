@@ -5,9 +5,10 @@
  * parent's handle) as soon as its parent's listing meets it, and its metadata read from
  * that handle, which its task carries: one call fewer than a stat by name and a later
  * open, and its parent's handle need not stay open for it.  Beyond MAX_AHEAD handles so
- * held, a subdirectory is read by name instead and opened when its task is taken, from its
- * parent's handle (cached, at most MAX_CACHED, else reopened), and checked to be the one
- * listed.  A directory's entries are appended in batches to one shared entry array (full
+ * held, a subdirectory is opened when its task is taken, from its parent's handle (cached,
+ * at most MAX_CACHED, else reopened), and its metadata read then from that handle when the
+ * listing gave none (read_subdir), else the handle is checked to be the directory listed.
+ * A directory's entries are appended in batches to one shared entry array (full
  * paths and link targets to the arena), each batch recorded as a "run" of its directory's
  * children, sorted by name by the worker that listed it (a subdirectory twice: itself by
  * "name", its contents by "name/").  Then the ordering phase, on the caller's thread, visits directories depth
@@ -38,11 +39,14 @@
 #define CARRY_CHUNK 16u          /* handles a worker may open ahead per lock hold */
 /* The handles held: most opened ahead for directories still to list (wide directories
  * need many), the rest cached for subdirectories still to open from them by name.  A
- * directory beyond MAX_AHEAD costs one stat more (by name when listed, then through its
- * handle when opened, the check): 6.4k of the 11.5k directories of /usr/lib with
- * BD_SCAN_MAX_OPEN 128, at most 0.5k with 512 (5% fewer stats, a few ms of CPU). */
+ * directory beyond MAX_AHEAD (6.4k of the 11.5k directories of /usr/lib with
+ * BD_SCAN_MAX_OPEN 128) costs no stat more: its metadata is read once, from its handle. */
 #define MAX_CACHED (BD_SCAN_MAX_OPEN / 4)
 #define MAX_AHEAD (BD_SCAN_MAX_OPEN - MAX_CACHED)
+
+/* During the walk, the kind of a directory's entry that vanished before its opening: it is
+ * left out of the scan (order). */
+#define KIND_GONE BD_KIND_NONE
 
 #define ATOMIC_LOAD(p) bd_atomic_load_int(p)
 #define ATOMIC_STORE(p, v) bd_atomic_store_int((p), (v))
@@ -67,6 +71,7 @@ typedef struct scan_dir {
     uint32_t users;       /* threads opening a subdirectory from handle right now */
     uint32_t first_run, last_run;
     uint32_t sorted_pos;  /* ordering: index of its entry once sorted */
+    unsigned char unread; /* its entry holds no metadata yet: its task reads it (open_task) */
 } scan_dir;
 
 /* Consecutive entries of one directory, appended by one flush, and their sorted order:
@@ -112,6 +117,7 @@ typedef struct walk {
     size_t open_handles;      /* in dirs[].handle, the root's included */
     size_t ahead;             /* of those, opened ahead for directories not taken yet */
     size_t reserved;          /* the workers' budgets, and handles in their batches */
+    size_t gone;              /* entries of KIND_GONE */
     bd_error err;             /* the first failure */
 } walk;
 
@@ -125,6 +131,10 @@ typedef struct worker {
     size_t prefix_len, prefix_cap;
     bd_scan_entry seen;       /* its entry, as its parent's listing saw it */
     uint64_t seen_volume;
+    int seen_unread;          /* ... which read no metadata for it (scan_dir.unread) */
+    int settle;               /* own holds the metadata its entry still lacks (settle_locked) */
+    bd_stat own;
+    uint16_t own_volume;
     bd_dir *from;             /* the parent's handle it is opened from */
     int from_temp;            /* from was reopened for this task: close it when done */
     int holds_parent;         /* the parent is still waiting for this task to open */
@@ -134,10 +144,12 @@ typedef struct worker {
     int published;            /* handle is in dirs[dir], pinned by this task (pending) */
     bd_scan_entry batch[BATCH_ENTRIES];
     bd_dir *carried[BATCH_ENTRIES];      /* a subdirectory of the batch, opened ahead */
+    unsigned char unread[BATCH_ENTRIES]; /* a subdirectory of the batch without metadata */
     unsigned budget;                     /* handles it may still open ahead (w->reserved) */
     int budget_spent;                    /* the walk had none left to give this task */
     uint32_t nbatch;
     sort_item items[2 * BATCH_ENTRIES];  /* the batch sorted by name (sort_batch) */
+    sort_item scratch[2 * BATCH_ENTRIES];
     uint32_t order[2 * BATCH_ENTRIES];   /* ... as run codes */
     uint32_t nitems;
     uint32_t sorted;                     /* entries of the batch that order covers */
@@ -299,9 +311,9 @@ static void release_locked(worker *k)
 
 /* ---- opening directories ------------------------------------------------------------ */
 
-/* Opens `name` in parent and checks it is the directory the listing saw. */
-static bd_status open_checked(bd_dir *parent, const char *name, size_t len, const bd_scan_entry *seen,
-                              uint64_t volume_id, bd_dir **out, bd_error *e)
+/* Opens the directory `name` in parent (no-follow) and reads its metadata from the handle. */
+static bd_status open_read(bd_dir *parent, const char *name, size_t len, bd_stat *st, bd_dir **out,
+                           bd_error *e)
 {
     bd_dir *d;
     bd_status rc = bd_dir_open_at(parent, name, len, &d, e);
@@ -310,14 +322,27 @@ static bd_status open_checked(bd_dir *parent, const char *name, size_t len, cons
             rc = e->code = BD_E_CHANGED;
         return rc;
     }
-    bd_stat st;
-    rc = bd_dir_stat(d, &st, e);
-    if (rc == BD_OK && (st.file_id != seen->file_id || st.file_id_hi != seen->file_id_hi
-                        || st.volume_id != volume_id))
-        rc = bd_fail(e, BD_E_CHANGED, 0, "open", BD_PATH_AS_GIVEN, 0);
+    rc = bd_dir_stat(d, st, e);
     if (rc != BD_OK) {
         bd_dir_close(d);
         return rc;
+    }
+    *out = d;
+    return BD_OK;
+}
+
+/* Opens `name` in parent and checks it is the directory the listing saw. */
+static bd_status open_checked(bd_dir *parent, const char *name, size_t len, const bd_scan_entry *seen,
+                              uint64_t volume_id, bd_dir **out, bd_error *e)
+{
+    bd_stat st;
+    bd_dir *d;
+    bd_status rc = open_read(parent, name, len, &st, &d, e);
+    if (rc != BD_OK)
+        return rc;
+    if (st.file_id != seen->file_id || st.file_id_hi != seen->file_id_hi || st.volume_id != volume_id) {
+        bd_dir_close(d);
+        return bd_fail(e, BD_E_CHANGED, 0, "open", BD_PATH_AS_GIVEN, 0);
     }
     *out = d;
     return BD_OK;
@@ -409,25 +434,91 @@ static void publish_locked(worker *k)
     k->published = 1;
 }
 
-/* Sorts n items by name: most directories' batches are small, and an insertion sort of them
- * inline, on their keys, costs a fraction of qsort's calls (a fifth of a scan's user-space
- * instructions went to qsort at 100k entries). */
-#define SMALL_SORT 24u
-static void sort_items(sort_item *items, size_t n)
+/* Copies st (and its volume index) into en, its path, link and parent left as they are. */
+static void set_metadata(bd_scan_entry *en, const bd_stat *st, uint16_t volume)
 {
-    if (n > SMALL_SORT) {
-        qsort(items, n, sizeof *items, item_cmp);
+    en->size = st->size;
+    en->alloc_size = st->alloc_size;
+    en->mtime_ns = st->mtime_ns;
+    en->ctime_ns = st->ctime_ns;
+    en->file_id = st->file_id;
+    en->file_id_hi = st->file_id_hi;
+    en->mode = st->mode;
+    en->nlink = st->nlink;
+    en->uid = st->uid;
+    en->gid = st->gid;
+    en->attrs = st->attrs;
+    en->reparse_tag = st->reparse_tag;
+    en->volume = volume;
+    en->kind = st->kind;
+}
+
+/* Gives the task's entry the metadata read from its handle (open_task), before any of its
+ * subdirectories is pushed: a reopen through it checks the handle against it
+ * (reopen_locked).  Locked. */
+static void settle_locked(worker *k)
+{
+    if (!k->settle)
         return;
-    }
+    walk *w = k->w;
+    set_metadata(&w->entries[w->dirs[k->dir].entry], &k->own, k->own_volume);
+    w->dirs[k->dir].unread = 0;
+    k->settle = 0;
+}
+
+/* a before b: on their keys, inline, and only on a tie through item_cmp. */
+static int item_before(const sort_item *a, const sort_item *b)
+{
+    return a->key != b->key ? a->key < b->key : item_cmp(a, b) < 0;
+}
+
+#define SMALL_SORT 24u
+
+static void insertion_sort(sort_item *items, size_t n)
+{
     for (size_t i = 1; i < n; i++) {
         sort_item x = items[i];
         size_t j = i;
-        while (j > 0 && (items[j - 1].key > x.key || (items[j - 1].key == x.key && item_cmp(&items[j - 1], &x) > 0))) {
+        while (j > 0 && item_before(&x, &items[j - 1])) {
             items[j] = items[j - 1];
             j--;
         }
         items[j] = x;
     }
+}
+
+/* Sorts n items by name: runs of SMALL_SORT by insertion, then merged through scratch (room
+ * for n), every comparison inline on the keys.  Most directories' batches are small, and
+ * qsort's call per comparison and its buffer cost more than the sorting: a fifth of a
+ * scan's user-space instructions at 100k entries before the insertion sort, and still 1 in
+ * 8 of its user time on /usr/lib (256-entry batches) before the merge.  Without scratch (no
+ * memory for it), qsort. */
+static void sort_items(sort_item *items, size_t n, sort_item *scratch)
+{
+    if (n > SMALL_SORT && !scratch) {
+        qsort(items, n, sizeof *items, item_cmp);
+        return;
+    }
+    for (size_t i = 0; i < n; i += SMALL_SORT)
+        insertion_sort(items + i, n - i < SMALL_SORT ? n - i : SMALL_SORT);
+    sort_item *from = items, *to = scratch;
+    for (size_t width = SMALL_SORT; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t a = lo, b = mid, out = lo;
+            while (a < mid && b < hi)
+                to[out++] = item_before(&from[b], &from[a]) ? from[b++] : from[a++];
+            while (a < mid)
+                to[out++] = from[a++];
+            while (b < hi)
+                to[out++] = from[b++];
+        }
+        sort_item *t = from;
+        from = to;
+        to = t;
+    }
+    if (from != items)
+        memcpy(items, from, n * sizeof *items);
 }
 
 /* Sorts the batch by name, a subdirectory twice ("name", and "name/" for its contents),
@@ -451,7 +542,7 @@ static void sort_batch(worker *k)
             set_key(&k->items[n++]);
         }
     }
-    sort_items(k->items, n);
+    sort_items(k->items, n, k->scratch);
     for (uint32_t j = 0; j < n; j++)
         k->order[j] = k->items[j].ref * 2 + k->items[j].block;
     k->nitems = n;
@@ -463,6 +554,7 @@ static bd_status flush_locked(worker *k)
 {
     walk *w = k->w;
     uint32_t nb = k->nbatch;
+    settle_locked(k);
     if (nb == 0)
         return BD_OK;
     if (k->sorted != nb)
@@ -492,6 +584,7 @@ static bd_status flush_locked(worker *k)
             sd->entry = base + i;
             sd->parent = k->dir;
             sd->first_run = sd->last_run = NO_INDEX;
+            sd->unread = k->unread[i];
             en->parent = id;
             w->tasks[w->ntasks++] = id;
             if (k->carried[i]) {  /* its task needs no handle of its parent */
@@ -558,13 +651,30 @@ static bd_status checkpoint(worker *k)
 }
 
 /* A subdirectory met in the listing (listed: its metadata when the listing read it): opened
- * now while the budget allows, its metadata read from the handle (*sub), else read by name
- * (*sub NULL).  *gone when it vanished since the listing. */
+ * now while the budget allows, its metadata read from the handle (*sub).  Else its task
+ * opens it later, and *st is what the listing read, or, when it read nothing (a Linux
+ * listing names a directory by its type alone), *unread and st holds only the kind: the
+ * task reads the metadata from the handle it opens (open_task).
+ *
+ * Why not read it by name now: it would be read twice, by name now and from the handle when
+ * opened, the second only to check the handle is the directory the first described (a
+ * tenth of a scan's stats on /usr/lib, 6.4k of 85k).  Read once, from the handle, it needs no
+ * check: the entry then describes the very directory that was opened and listed, opened
+ * no-follow from its parent's handle as every directory is.  Whatever happened to the name
+ * meanwhile, a link swapped in is refused by that open (BD_E_UNSAFE_PATH), a file by its
+ * O_DIRECTORY (BD_E_CHANGED), a directory removed is left out (finish_locked), and another
+ * directory renamed into its place is the one described and listed, as it would have been
+ * had it been there at the listing.  Nothing outside the tree is reached either way.
+ *
+ * If the open now fails otherwise (a link swapped in, no permission), what the name is now
+ * decides: read by name, and a directory's task meets its error when it opens it.  *gone
+ * when it vanished since the listing. */
 static bd_status read_subdir(worker *k, const char *name, size_t name_len, const bd_stat *listed,
-                             bd_stat *st, bd_dir **sub, int *gone)
+                             bd_stat *st, bd_dir **sub, int *gone, int *unread)
 {
     *sub = 0;
     *gone = 0;
+    *unread = 0;
     if (k->budget == 0 && !k->budget_spent) {
         bd_mutex_lock(k->w->lock);
         budget_locked(k);
@@ -586,9 +696,15 @@ static bd_status read_subdir(worker *k, const char *name, size_t name_len, const
             *gone = 1;
             return BD_OK;
         }
-        /* Anything else (a link swapped in, no permission): what the name is now decides,
-         * and a directory's task meets its error when it opens it. */
-        bd_error_clear(&le);
+        bd_error_clear(&le);  /* what the listing read, else the name now, decides */
+    } else if (listed) {
+        *st = *listed;
+        return BD_OK;
+    } else {
+        memset(st, 0, sizeof *st);
+        st->kind = BD_KIND_DIR;
+        *unread = 1;
+        return BD_OK;
     }
     if (listed) {
         *st = *listed;
@@ -615,9 +731,10 @@ static int on_entry(void *ctx, const char *name, size_t name_len, const bd_stat 
     const bd_stat *st = listed;
     bd_stat own;
     bd_dir *sub = 0;
+    int unread = 0;
     if (!listed || listed->kind == BD_KIND_DIR) {
         int gone;
-        if (read_subdir(k, name, name_len, listed, &own, &sub, &gone) != BD_OK)
+        if (read_subdir(k, name, name_len, listed, &own, &sub, &gone, &unread) != BD_OK)
             return 1;
         if (gone)
             return 0;
@@ -646,25 +763,14 @@ static int on_entry(void *ctx, const char *name, size_t name_len, const bd_stat 
         no_memory(&k->e);
         goto fail;
     }
-    if (volume_index(k, st->volume_id, &en->volume) != BD_OK)
+    uint16_t volume = 0;  /* an unread directory's comes with its metadata (settle_locked) */
+    if (!unread && volume_index(k, st->volume_id, &volume) != BD_OK)
         goto fail;
     en->path_off = k->text_len;
     en->path_len = (uint32_t)path_len;
     en->link_len = (uint32_t)link_len;
-    en->size = st->size;
-    en->alloc_size = st->alloc_size;
-    en->mtime_ns = st->mtime_ns;
-    en->ctime_ns = st->ctime_ns;
-    en->file_id = st->file_id;
-    en->file_id_hi = st->file_id_hi;
-    en->mode = st->mode;
-    en->nlink = st->nlink;
-    en->uid = st->uid;
-    en->gid = st->gid;
-    en->attrs = st->attrs;
-    en->reparse_tag = st->reparse_tag;
     en->parent = NO_INDEX;
-    en->kind = st->kind;
+    set_metadata(en, st, volume);
     char *out = k->text + k->text_len;
     if (k->prefix_len)  /* the root's entries have no prefix (and prefix may be NULL) */
         memcpy(out, k->prefix, k->prefix_len);
@@ -673,6 +779,7 @@ static int on_entry(void *ctx, const char *name, size_t name_len, const bd_stat 
     k->text_len += path_len + link_len;
     if (st->kind == BD_KIND_FILE)
         k->batch_bytes += st->size;
+    k->unread[k->nbatch] = (unsigned char)unread;
     k->carried[k->nbatch++] = sub;
     if (++k->since_tick >= TICK_EVERY) {
         k->since_tick = 0;
@@ -698,6 +805,7 @@ static bd_status take_locked(worker *k, uint32_t dir)
     k->prefix_len = 0;
     k->from = k->handle = 0;
     k->from_temp = k->holds_parent = k->published = 0;
+    k->seen_unread = k->settle = 0;
     k->nbatch = 0;
     k->text_len = 0;
     k->batch_bytes = 0;
@@ -717,7 +825,8 @@ static bd_status take_locked(worker *k, uint32_t dir)
         w->dirs[dir].pending++;
     }
     k->seen = w->entries[w->dirs[dir].entry];
-    k->seen_volume = w->volumes[k->seen.volume];
+    k->seen_unread = w->dirs[dir].unread;
+    k->seen_volume = k->seen_unread ? 0 : w->volumes[k->seen.volume];
     if (!RESERVE(k->prefix, k->prefix_cap, (size_t)k->seen.path_len + 1))
         return no_memory(&k->e);
     memcpy(k->prefix, w->arena + k->seen.path_off, k->seen.path_len);
@@ -745,13 +854,24 @@ static bd_status take_locked(worker *k, uint32_t dir)
 
 /* Opens the task's directory (not the root) from its parent's handle, which stays open
  * meanwhile: not for lack of pending subdirectories (this task counts), nor to save
- * handles (users).  Leaves k->handle NULL when the directory vanished. */
+ * handles (users); checked against what the listing read, or, when it read nothing, its
+ * metadata read from the handle (read_subdir).  Leaves k->handle NULL when the directory
+ * vanished. */
 static bd_status open_task(worker *k)
 {
     bd_error *e = &k->e;
     size_t skip = name_start(k->prefix, k->prefix_len - 1);
-    bd_status rc = open_checked(k->from, k->prefix + skip, k->prefix_len - 1 - skip, &k->seen,
-                                k->seen_volume, &k->handle, e);
+    const char *name = k->prefix + skip;
+    size_t len = k->prefix_len - 1 - skip;
+    bd_status rc;
+    if (k->seen_unread) {
+        rc = open_read(k->from, name, len, &k->own, &k->handle, e);
+        if (rc == BD_OK)
+            rc = volume_index(k, k->own.volume_id, &k->own_volume);
+        k->settle = rc == BD_OK;
+    } else {
+        rc = open_checked(k->from, name, len, &k->seen, k->seen_volume, &k->handle, e);
+    }
     if (rc != BD_OK && e->sys_errno == ENOENT) {
         bd_error_clear(e);
         return BD_OK;
@@ -777,6 +897,10 @@ static bd_status list_task(worker *k)
 static bd_status finish_locked(worker *k, bd_status rc)
 {
     walk *w = k->w;
+    if (rc == BD_OK && !k->handle) {  /* vanished before its opening: left out */
+        w->entries[w->dirs[k->dir].entry].kind = KIND_GONE;
+        w->gone++;
+    }
     if (k->holds_parent) {
         uint32_t parent = w->dirs[k->dir].parent;
         if (k->from_temp)
@@ -948,6 +1072,8 @@ typedef struct order_state {
     walk *w;
     sort_item *items;
     size_t nitems, items_cap;
+    sort_item *scratch;
+    size_t scratch_cap;
     frame *frames;
     size_t nframes, frames_cap;
 } order_state;
@@ -966,6 +1092,8 @@ static bd_status push_dir(order_state *o, uint32_t dir, bd_error *e)
         for (uint32_t j = 0; j < run->items; j++) {
             uint32_t code = w->order[run->order + j];
             uint32_t i = run->start + code / 2;
+            if (w->gone && w->entries[i].kind == KIND_GONE)
+                continue;
             sort_item *it = &o->items[o->nitems++];
             it->name = 0;  /* sorted already: only ref and block are read from here on */
             it->len = 0;
@@ -979,6 +1107,8 @@ static bd_status push_dir(order_state *o, uint32_t dir, bd_error *e)
                 return no_memory(e);
             for (uint32_t i = run->start; i < run->start + run->count; i++) {
                 const bd_scan_entry *en = &w->entries[i];
+                if (en->kind == KIND_GONE)
+                    continue;
                 const char *path = w->arena + en->path_off;
                 size_t skip = name_start(path, en->path_len);
                 sort_item *it = &o->items[o->nitems++];
@@ -996,7 +1126,8 @@ static bd_status push_dir(order_state *o, uint32_t dir, bd_error *e)
                 }
             }
         }
-        sort_items(o->items + begin, o->nitems - begin);
+        size_t n = o->nitems - begin;
+        sort_items(o->items + begin, n, RESERVE(o->scratch, o->scratch_cap, n) ? o->scratch : 0);
     }
     if (!RESERVE(o->frames, o->frames_cap, o->nframes + 1))
         return no_memory(e);
@@ -1029,12 +1160,13 @@ static void permute(bd_scan_entry *entries, uint32_t *perm, size_t n)
 }
 
 /* Sorts the walked entries into s: permutes them, or with gather leaves them in walk order
- * and hands s the sorted order (scan_order.h). */
+ * and hands s the sorted order (scan_order.h).  Entries of KIND_GONE are left out: placed
+ * after the others, beyond the count. */
 static bd_status order(walk *w, bd_scan *s, int gather, bd_error *e)
 {
-    size_t n = w->n;
+    size_t n = w->n, kept = n - w->gone;
     uint32_t *perm = malloc((n ? n : 1) * sizeof *perm);
-    order_state o = {w, 0, 0, 0, 0, 0, 0};
+    order_state o = {w, 0, 0, 0, 0, 0, 0, 0, 0};
     bd_status rc = perm ? push_dir(&o, 0, e) : no_memory(e);
     size_t pos = 0;
     while (rc == BD_OK && o.nframes) {
@@ -1058,11 +1190,15 @@ static bd_status order(walk *w, bd_scan *s, int gather, bd_error *e)
         perm[pos++] = it.ref;
     }
     free(o.items);
+    free(o.scratch);
     free(o.frames);
     if (rc != BD_OK) {
         free(perm);
         return rc;
     }
+    for (size_t i = 0; pos < n; i++)
+        if (w->entries[i].kind == KIND_GONE)
+            perm[pos++] = (uint32_t)i;
     if (gather) {
         s->order = perm;
     } else {
@@ -1071,9 +1207,10 @@ static bd_status order(walk *w, bd_scan *s, int gather, bd_error *e)
     }
     /* Hand the buffers over, giving back their unused tails. */
     s->entries = w->entries;
-    s->count = n;
+    s->count = kept;
     w->entries = 0;
-    bd_scan_entry *entries = realloc(s->entries, (n ? n : 1) * sizeof *s->entries);
+    size_t held = gather ? n : kept;  /* gathered, the entries left out stay among them */
+    bd_scan_entry *entries = realloc(s->entries, (held ? held : 1) * sizeof *s->entries);
     if (entries)
         s->entries = entries;
     s->arena = w->arena;

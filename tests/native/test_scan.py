@@ -388,6 +388,21 @@ def test_directory_swapped_for_a_link_never_redirects(tmp_path):
     assert outcomes["ok"] > 0 and sum(outcomes.values()) > outcomes["ok"], outcomes  # the race happened
 
 
+def scan_changed_mid_listing(root: Path, change) -> list:
+    """The scan of root on one thread, change() called once from the first progress callback,
+    on the listing thread at its 1024th entry (TICK_EVERY in scan.c)."""
+    changed = []
+
+    def progress(files, nbytes):
+        if not changed:
+            change()
+            changed.append(files)
+
+    s = scan(root, progress=progress, threads=1)
+    assert changed, "the callback never ran mid-listing"
+    return s
+
+
 def test_directory_swapped_for_a_link_after_its_listing_is_not_entered(tmp_path):
     """The listing names a directory; before the scan opens it, it becomes a link out of the tree.
 
@@ -409,21 +424,71 @@ def test_directory_swapped_for_a_link_after_its_listing_is_not_entered(tmp_path)
     for n in extra:
         (root / n).unlink()
     assert os.listdir(root).index(victim) == 1024
-    swapped = []
 
-    def progress(files, nbytes):
-        if not swapped:
-            os.rename(root / victim, tmp_path / "hold")
-            os.symlink(outside, root / victim)
-            swapped.append(files)
+    def swap():
+        os.rename(root / victim, tmp_path / "hold")
+        os.symlink(outside, root / victim)
 
-    s = scan(root, progress=progress, threads=1)
-    assert swapped, "the callback never ran mid-listing"
+    s = scan_changed_mid_listing(root, swap)
     by_path = {e.path: e for e in s}
     assert by_path[victim.encode()].kind == Kind.SYMLINK  # what the name is when opened
     assert by_path[victim.encode()].link_target == os.fsencode(outside)
     assert not [p for p in by_path if p.startswith(victim.encode() + b"/") or p.endswith(b"secret")]
     assert len(s) == 1100 - len(extra) + 40
+
+
+def tree_with_an_unread_directory(root: Path) -> str:
+    """1000 files and 200 directories (each holding a file "f") in root; returns the name of a
+    directory listed before the 1024th entry (where the first progress callback runs, on the
+    listing thread: TICK_EVERY in scan.c) and after more than 3/4 of BD_SCAN_MAX_OPEN
+    directories: on one thread its metadata is not read when it is listed (scan.c,
+    read_subdir), only once it is opened, after the root's listing."""
+    root.mkdir()
+    for i in range(1200):  # a directory every 6th: spread so in creation order too (XFS lists in it)
+        if i % 6:
+            (root / f"f{i:04d}").write_bytes(b"")
+        else:
+            (root / f"d{i:04d}").mkdir()
+            (root / f"d{i:04d}" / "f").write_bytes(b"")
+    order = os.listdir(root)  # the order getdents64 gives the scan too
+    victim = [n for n in order[:1023] if n.startswith("d")][-1]
+    assert sum(n.startswith("d") for n in order[:order.index(victim)]) > 100
+    return victim
+
+
+def test_directory_removed_between_its_listing_and_its_opening_is_left_out(tmp_path):
+    """A directory that vanishes before the scan opens it is left out, as a vanished file is."""
+    root = tmp_path / "root"
+    victim = tree_with_an_unread_directory(root)
+    s = scan_changed_mid_listing(root, lambda: shutil.rmtree(root / victim))
+    paths = [e.path for e in s]
+    assert victim.encode() not in paths
+    assert paths == sorted(walked(root)) and len(paths) == 1000 + 2 * 199
+    for e in s:  # parents point at the right entries, the one left out counted out
+        assert (e.parent is None) == (b"/" not in e.path)
+        assert e.parent is None or s[e.parent].path == e.path.rsplit(b"/", 1)[0]
+
+
+def test_directory_replaced_by_another_before_its_opening_is_the_one_listed(tmp_path):
+    """A directory renamed into the place of one listed but not opened yet: the scan describes
+    and lists the directory it opened, the new one, never a mix of the two."""
+    root, other = tmp_path / "root", tmp_path / "other"
+    victim = tree_with_an_unread_directory(root)
+    other.mkdir()
+    (other / "inside").write_text("moved in")
+
+    def replace():
+        os.rename(root / victim, tmp_path / "hold")
+        os.rename(other, root / victim)
+
+    s = scan_changed_mid_listing(root, replace)
+    by_path = {e.path: e for e in s}
+    st = os.lstat(root / victim)
+    entry = by_path[victim.encode()]
+    assert (entry.kind, entry.file_id, entry.mtime_ns, entry.nlink) == (Kind.DIR, st.st_ino, st.st_mtime_ns, st.st_nlink)
+    assert [e.path for e in s] == sorted(walked(root))
+    assert by_path[victim.encode() + b"/inside"].size == len("moved in")
+    assert victim.encode() + b"/f" not in by_path
 
 
 # --- progress and cancel ------------------------------------------------------------------

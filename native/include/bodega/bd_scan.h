@@ -26,12 +26,15 @@
  *     e->path the relative path of that directory, path_base BD_PATH_SRC;
  *   - a directory replaced between its listing and its opening by a link or another
  *     object, or a link that stopped being one before its target was read:
- *     BD_E_UNSAFE_PATH or BD_E_CHANGED naming it;
+ *     BD_E_UNSAFE_PATH or BD_E_CHANGED naming it (replaced by another directory, it is
+ *     BD_E_CHANGED only where the listing read the first one's metadata, as on Windows;
+ *     elsewhere its metadata is read from the handle opened, and the directory opened is
+ *     the one described and listed);
  *   - a link target longer than 64 KiB: BD_E_INVAL (ENAMETOOLONG) naming the link;
  *   - cancelled through the bd_progress: BD_E_CANCELLED.
- * Entries that vanish while the scan runs are left out (a directory removed after its
- * metadata was read by name and before its opening is kept, empty): a scan of a live tree
- * shows each directory as it was when listed.
+ * Entries that vanish while the scan runs are left out (a directory removed between its
+ * listing and its opening included): a scan of a live tree shows each directory as it was
+ * when listed.
  *
  * Threads: the walk runs on `threads` threads (the caller's thread included; 0 = one per
  * CPU, at most BD_SCAN_MAX_THREADS).  Progress counts entries (files_done) and the sizes of
