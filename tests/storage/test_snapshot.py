@@ -567,6 +567,37 @@ def test_the_snapshot_file_is_written_while_the_objects_are_made_durable(ext4_di
     assert not [p for p in eng.store.tmp.iterdir() if p.name.endswith(".snap")]
 
 
+def test_the_objects_are_made_durable_while_the_snapshot_is_described(ext4_dir, monkeypatch):
+    """The objects' commit (I/O waits: the last pack and the directories synced) starts as
+    soon as the store ends, while the snapshot's header is still being made; the snapshot
+    is still published only after it."""
+    import threading
+
+    from bodega.storage.store import StoreWriter
+
+    tree = make_tree(ext4_dir / "tree", files=10)
+    eng = engine_at(ext4_dir)
+    committing = threading.Event()
+    seen: list[bool] = []
+    file_count, commit_objects = mf.Manifest.file_count, StoreWriter.commit_objects
+
+    def counting(self):
+        # the old order committed only after the header was made, and timed out here
+        seen.append(committing.wait(timeout=20))
+        return file_count(self)
+
+    def commit(self):
+        committing.set()
+        seen.append(eng.path("s1").exists())
+        return commit_objects(self)
+
+    monkeypatch.setattr(mf.Manifest, "file_count", counting)
+    monkeypatch.setattr(StoreWriter, "commit_objects", commit)
+    info = eng.create(tree, ext4_dir / "state", "s1")
+    assert True in seen[:2] and False in seen[:2]  # the commit began meanwhile, before the publish
+    assert eng.info("s1") == info and info.files == 11 and eng.manifest("s1").root == root_of(tree)
+
+
 def test_a_failed_commit_of_the_objects_publishes_no_snapshot_and_leaves_no_staged_file(ext4_dir, monkeypatch):
     from bodega.storage.store import StoreWriter
 
