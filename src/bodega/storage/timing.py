@@ -1,5 +1,8 @@
 """Timing contenders as the benchmarks, `bodega tune` and `bodega bench` do: wall-clock rounds,
-the contenders taking turns within each round so that a busy machine slows them all alike."""
+the contenders taking turns within each round so that a busy machine slows them all alike, in
+the given order and then in the reverse one (A B B A): a slow drift of the machine falls on all
+alike, and no contender always runs right after the same other (a run can leave the machine
+slower or faster for the next one: caches, write-back, memory compaction)."""
 from __future__ import annotations
 
 import statistics
@@ -34,8 +37,9 @@ def interleaved(contenders: dict[str, Callable[[], object]], rounds: int,
     if rounds < 1:
         raise ValueError(f"rounds must be at least 1, not {rounds}")
     times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, fn in contenders.items():
+    order = list(contenders.items())
+    for r in range(rounds):
+        for name, fn in (order if r % 2 == 0 else order[::-1]):
             if before is not None:
                 before()
             start = time.perf_counter()

@@ -9,6 +9,7 @@ import zlib
 import pytest
 
 from bodega import errors
+from bodega.storage.archive import open_archive
 from bodega.storage.archive.member import FILE
 from bodega.storage.archive.sevenzip_format import (
     COPY, DEFLATE, K_CRC, K_END, K_FILES_INFO, K_FOLDER, K_HEADER, K_MAIN_STREAMS, K_NAME, K_PACK_INFO, K_SIZE,
@@ -108,6 +109,31 @@ def test_a_header_cut_short_is_refused(tmp_path):
     path.write_bytes(sevenzip(header[:-6], b"hello 7z"))
     with pytest.raises(errors.ArchiveCorrupt, match="ends early"):
         read(path)
+
+
+def with_version(data: bytes, major: int) -> bytes:
+    return data[:6] + bytes([major]) + data[7:]
+
+
+@pytest.mark.parametrize("offset", [2**63 - 2, 2**64 - 1, 1 << 40])
+def test_a_later_version_whose_header_lies_past_the_end_is_refused_before_py7zr(tmp_path, offset):
+    # found by fuzz_archive: py7zr seeked there and raised OSError(EINVAL), which escaped
+    good = one_file()
+    _, length, crc = struct.unpack_from("<QQI", good, 12)
+    tail = struct.pack("<QQI", offset, length, crc)
+    path = tmp_path / "far.7z"
+    path.write_bytes(with_version(SIGNATURE + struct.pack("<I", zlib.crc32(tail)) + tail + good[32:], 64))
+    with pytest.raises(errors.ArchiveCorrupt, match="past the end"):
+        SevenZipArchive(str(path))
+    with pytest.raises(errors.ArchiveCorrupt, match="past the end"):
+        open_archive(str(path)).close()
+
+
+def test_a_later_version_with_a_sound_start_header_is_left_to_py7zr(tmp_path):
+    path = tmp_path / "v64.7z"
+    path.write_bytes(with_version(one_file(), 64))
+    with pytest.raises(NeedsPy7zr, match="version 64"):
+        SevenZipArchive(str(path))
 
 
 def test_a_method_it_does_not_read_is_left_to_py7zr(tmp_path):

@@ -402,17 +402,19 @@ def plain_header(f: BinaryIO, path: str, size: int) -> tuple[bytes, int]:
         start = f.read(START_HEADER)
         if len(start) < START_HEADER or start[:6] != SIGNATURE[:6]:
             raise _Corrupt("no 7z signature header")
-        if start[6] != 0:
-            raise NeedsPy7zr(f"7z format version {start[6]}.{start[7]}")
         if _isal.crc32(start[12:]) != struct.unpack_from("<I", start, 8)[0]:
             raise _Corrupt("the signature header's CRC does not match")
         offset, length, crc = struct.unpack_from("<QQI", start, 12)
         data_end = START_HEADER + offset
-        if length == 0:
-            return b"", data_end  # an empty archive
-        if data_end + length > size:
+        if length and data_end + length > size:
             raise _Corrupt(f"the header ({length} bytes at {data_end}) lies past the end of the "
                            f"{size}-byte file (truncated?)")
+        # Checked after the start header, whose layout every version shares: py7zr, which
+        # reads other versions, seeks where the start header says without checking it.
+        if start[6] != 0:
+            raise NeedsPy7zr(f"7z format version {start[6]}.{start[7]}")
+        if length == 0:
+            return b"", data_end  # an empty archive
         f.seek(data_end)
         data = f.read(length)
         if len(data) != length or _isal.crc32(data) != crc:
