@@ -60,7 +60,8 @@ cdef class TarReader:
         members = []
         for i in range(count):
             m = &self.out[i]
-            members.append((m.type, names[m.name_off:m.name_off + m.name_len],
+            # the type flag's byte as 0..255 (a C char may be signed: a hostile 0xE9 is not -23)
+            members.append((<unsigned char>m.type, names[m.name_off:m.name_off + m.name_len],
                             names[m.link_off:m.link_off + m.link_len], m.mode, m.mtime_ns, m.size, m.data_off,
                             bool(m.data_whole)))
         return members, used, need

@@ -117,6 +117,25 @@ def test_a_gnu_sparse_member_is_refused_as_unsupported(tmp_path):
     assert exc.value.member == "holes"
 
 
+@pytest.mark.parametrize("flag", [b"\xe9", b"\x80", b"\xff", b"Z"])
+def test_an_unknown_type_flag_is_a_special_member_named_by_its_byte(tmp_path, flag):
+    # found by fuzz_archive: a flag byte of 0x80 or more came out of the native reader as a
+    # negative number, and naming it raised ValueError
+    odd = tarfile.TarInfo("odd")
+    odd.size = 10
+    raw = bytearray(odd.tobuf(tarfile.USTAR_FORMAT))
+    raw[156:157] = flag
+    raw[148:156] = b"%06o\0 " % (sum(raw[:148]) + 8 * 32 + sum(raw[156:512]))  # the checksum again
+    after = tarfile.TarInfo("after")
+    after.size = 3
+    path = tmp_path / "odd.tar"
+    path.write_bytes(bytes(raw) + b"x" * 10 + b"\0" * 502 + after.tobuf(tarfile.USTAR_FORMAT) + b"abc"
+                     + b"\0" * 509 + b"\0" * 1024)
+    with open_archive(path) as a:
+        got = [(m.name, m.kind, m.detail, m.open().read() if m.kind == "file" else None) for m in a]
+    assert got == [(b"odd", "special", f"tar type {flag!r}", None), (b"after", "file", "", b"abc")]
+
+
 def test_gzip_members_one_after_another_and_zero_padding_read_whole(tmp_path):
     one = write_tar(tmp_path / "1.tar", [Entry("a", data=b"A" * 5000)]).read_bytes()
     cut = len(one) // 1024 * 512  # split the tar stream between two gzip members
