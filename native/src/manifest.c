@@ -67,10 +67,11 @@ static int alloc_sections(bd_mf *m, int with_cache, int zeroed)
 {
     size_t cache_at = (m->table_len + 8) & ~(size_t)7;  /* one byte at least after the table */
     size_t total = cache_at + (with_cache ? m->cache_len : 0);
-    m->table = zeroed ? calloc(1, total) : malloc(total);
+    m->table = bd_memory_alloc(total);  /* a large one kept from a manifest freed before */
     if (!m->table)
         return 0;
-    bd_memory_prefer_large_pages(m->table, total);  /* filled next, in full: fewer page faults */
+    if (zeroed)
+        memset(m->table, 0, total);
     m->cache = with_cache ? m->table + cache_at : NULL;
     return 1;
 }
@@ -138,7 +139,7 @@ void bd_mf_free(bd_mf *m)
 {
     if (!m)
         return;
-    free(m->table);  /* the cache section too: one block */
+    bd_memory_free(m->table);  /* the cache section too: one block */
     free(m->path_off);
     free(m->link_off);
     free(m->pair);

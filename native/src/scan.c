@@ -167,8 +167,9 @@ typedef struct worker {
 /* ---- small tools -------------------------------------------------------------------- */
 
 /* Makes room for `need` elements of `size` bytes in the buffer whose pointer is at slot
- * (capacity *cap), doubling.  0 when out of memory (the buffer is kept). */
-static int reserve(void *slot, size_t *cap, size_t need, size_t size)
+ * (capacity *cap), doubling; kept: a bd_memory_alloc buffer.  0 when out of memory (the
+ * buffer is kept). */
+static int reserve(void *slot, size_t *cap, size_t need, size_t size, int kept)
 {
     if (need <= *cap)
         return 1;
@@ -177,16 +178,20 @@ static int reserve(void *slot, size_t *cap, size_t need, size_t size)
         c *= 2;
     void *buf;
     memcpy(&buf, slot, sizeof buf);  /* slot is a T**: no aliasing through void** */
-    buf = realloc(buf, c * size);
+    buf = kept ? bd_memory_resize(buf, c * size) : realloc(buf, c * size);
     if (!buf)
         return 0;
-    bd_memory_prefer_large_pages(buf, c * size);  /* the walk's big arrays: fewer page faults */
+    if (!kept)
+        bd_memory_prefer_large_pages(buf, c * size);  /* the walk's big arrays: fewer page faults */
     memcpy(slot, &buf, sizeof buf);
     *cap = c;
     return 1;
 }
 
-#define RESERVE(buf, cap, need) reserve(&(buf), &(cap), (need), sizeof *(buf))
+#define RESERVE(buf, cap, need) reserve(&(buf), &(cap), (need), sizeof *(buf), 0)
+/* For the entries and the arena, the scan's largest arrays, which the scan hands over and
+ * bd_scan_free releases: from bd_memory_alloc (bd_memory.h), freed with bd_memory_free. */
+#define RESERVE_KEPT(buf, cap, need) reserve(&(buf), &(cap), (need), sizeof *(buf), 1)
 
 static bd_status no_memory(bd_error *e)
 {
@@ -563,8 +568,8 @@ static bd_status flush_locked(worker *k)
     for (uint32_t i = 0; i < nb; i++)
         subdirs += k->batch[i].kind == BD_KIND_DIR;
     if (w->n + nb >= NO_INDEX
-        || !RESERVE(w->entries, w->entries_cap, w->n + nb)
-        || !RESERVE(w->arena, w->arena_cap, w->arena_len + k->text_len)
+        || !RESERVE_KEPT(w->entries, w->entries_cap, w->n + nb)
+        || !RESERVE_KEPT(w->arena, w->arena_cap, w->arena_len + k->text_len)
         || !RESERVE(w->runs, w->runs_cap, w->nruns + 1)
         || !RESERVE(w->order, w->order_cap, w->norder + k->nitems)
         || !RESERVE(w->dirs, w->dirs_cap, w->ndirs + subdirs)
@@ -1210,13 +1215,13 @@ static bd_status order(walk *w, bd_scan *s, int gather, bd_error *e)
     s->count = kept;
     w->entries = 0;
     size_t held = gather ? n : kept;  /* gathered, the entries left out stay among them */
-    bd_scan_entry *entries = realloc(s->entries, (held ? held : 1) * sizeof *s->entries);
+    bd_scan_entry *entries = bd_memory_resize(s->entries, (held ? held : 1) * sizeof *s->entries);
     if (entries)
         s->entries = entries;
     s->arena = w->arena;
     s->arena_len = w->arena_len;
     w->arena = 0;
-    char *arena = realloc(s->arena, s->arena_len ? s->arena_len : 1);
+    char *arena = bd_memory_resize(s->arena, s->arena_len ? s->arena_len : 1);
     if (arena)
         s->arena = arena;
     s->volumes = w->volumes;
@@ -1232,8 +1237,8 @@ static void walk_free(walk *w)
     for (size_t d = 1; d < w->ndirs; d++)
         if (w->dirs[d].handle)
             bd_dir_close(w->dirs[d].handle);
-    free(w->entries);
-    free(w->arena);
+    bd_memory_free(w->entries);
+    bd_memory_free(w->arena);
     free(w->dirs);
     free(w->runs);
     free(w->order);
@@ -1254,10 +1259,10 @@ static void reserve_expected(walk *w, size_t entries, size_t bytes)
     if (!entries)
         return;
     size_t slack = entries / 32 + 64;  /* a few more than last time, without a doubling */
-    (void)RESERVE(w->entries, w->entries_cap, entries + slack);
+    (void)RESERVE_KEPT(w->entries, w->entries_cap, entries + slack);
     (void)RESERVE(w->order, w->order_cap, entries + entries / 4 + slack);  /* a directory twice */
     if (bytes)
-        (void)RESERVE(w->arena, w->arena_cap, bytes + bytes / 32 + 4096);
+        (void)RESERVE_KEPT(w->arena, w->arena_cap, bytes + bytes / 32 + 4096);
 }
 
 bd_status bd_scan_dir(bd_dir *root, unsigned threads, bd_progress *p, bd_scan **out, bd_error *e)
@@ -1353,9 +1358,9 @@ bd_status bd_scan_tree_sized(const char *root_path, unsigned threads, size_t exp
 void bd_scan_free(bd_scan *s)
 {
     if (s) {
-        free(s->entries);
+        bd_memory_free(s->entries);
         free(s->order);
-        free(s->arena);
+        bd_memory_free(s->arena);
         free(s->volumes);
         free(s);
     }
