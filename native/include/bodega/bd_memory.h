@@ -28,7 +28,8 @@
  * and locked memory there) and wherever the OS refuses. */
 void bd_memory_prefer_large_pages(void *p, size_t len);
 
-/* At most this many blocks, and bytes, are kept for reuse in a process. */
+/* At most this many blocks, and bytes, are kept for reuse in a process (by each copy of the
+ * core: every Python extension module links its own). */
 #define BD_MEMORY_KEPT_BLOCKS 8
 #define BD_MEMORY_KEPT_BYTES ((size_t)256 << 20)
 
