@@ -1210,7 +1210,8 @@ static bd_status order(walk *w, bd_scan *s, int gather, bd_error *e)
         permute(w->entries, perm, n);
         free(perm);
     }
-    /* Hand the buffers over, giving back their unused tails. */
+    /* Hand the buffers over, giving back the unused tails of the small ones (a large one
+       keeps its size: freed, it is kept for the next scan, bd_memory.h). */
     s->entries = w->entries;
     s->count = kept;
     w->entries = 0;
