@@ -4,8 +4,8 @@
  * the loaded manifest's sections) and takes one page fault per 4 KiB page of them: at 100k
  * entries about 10k faults, a tenth of the diff's CPU.  Asking for large pages cuts them to
  * a few dozen.
- */
-/* A process that diffs again and again (a library user, the panel, a benchmark) would get
+ *
+ * A process that diffs again and again (a library user, the panel, a benchmark) would get
  * those buffers back from malloc as fresh pages every time, or not, as malloc's history
  * decides: freed, a large block goes back to the OS, and the next diff faults and zeroes it
  * in again, which on a machine whose memory is full of page cache means reclaiming first.
