@@ -89,6 +89,15 @@ void bd_file_will_read(bd_file *f, uint64_t off, uint64_t len)
 #endif
 }
 
+void bd_file_drop_cached(bd_file *f)
+{
+#ifdef POSIX_FADV_DONTNEED
+    (void)posix_fadvise(f->fd, 0, 0, POSIX_FADV_DONTNEED);
+#else
+    (void)f;
+#endif
+}
+
 bd_status bd_file_stat(bd_file *f, bd_stat *out, bd_error *e)
 {
     return bd_posix_stat(f->fd, "", out, e);

@@ -32,6 +32,14 @@ typedef struct batch {
     bd_progress *p;
 } batch;
 
+/* Closes a job's file, its pages dropped from the cache first when the job asks. */
+static void close_job_file(const bd_hash_job *job, bd_file *f)
+{
+    if (job->drop_cached)
+        bd_file_drop_cached(f);
+    bd_file_close(f);
+}
+
 static void job_result(bd_hash_job *job, bd_status rc, const bd_error *e)
 {
     job->status = rc;
@@ -100,7 +108,7 @@ static bd_status hash_run(void *ctx, unsigned w, size_t start, size_t end, bd_er
         bd_status rc = open_job(b, wk, job, &f, &before, &fe);
         int keep = rc == BD_OK && job->keep && before.size <= job->keep_cap;
         if (rc == BD_OK && !keep && b->file_threads > 1 && before.size >= BIG_FILE) {
-            bd_file_close(f);
+            bd_file_close(f);  /* its pages kept: read in the second pass */
             b->deferred[i] = 1;
             continue;
         }
@@ -111,7 +119,7 @@ static bd_status hash_run(void *ctx, unsigned w, size_t start, size_t end, bd_er
             rc = bd_read_exact(f, to, size, 0, &fe);
             if (rc == BD_OK)
                 rc = bd_check_unchanged(f, &before, &fe);
-            bd_file_close(f);
+            close_job_file(job, f);
             if (rc == BD_OK) {
                 job->st = before;
                 job->kept = keep;
@@ -124,11 +132,11 @@ static bd_status hash_run(void *ctx, unsigned w, size_t start, size_t end, bd_er
             }
         } else if (rc == BD_OK && keep) {
             rc = read_kept(f, &before, job, &fe);
-            bd_file_close(f);
+            close_job_file(job, f);
             bd_progress_add(b->p, 0, rc == BD_OK ? before.size : 0);
         } else if (rc == BD_OK) {
             rc = bd_hash_open_file(f, &before, 1, wk->buf, job->hash, b->p, w == 0, &fe);
-            bd_file_close(f);
+            close_job_file(job, f);
             if (rc == BD_OK)
                 job->st = before;
         }
@@ -155,7 +163,7 @@ static bd_status hash_alone(batch *b, size_t i, unsigned threads, bd_error *e)
     bd_status rc = open_job(b, &b->workers[0], job, &f, &before, &fe);
     if (rc == BD_OK) {
         rc = bd_hash_open_file(f, &before, threads, b->workers[0].buf, job->hash, b->p, 1, &fe);
-        bd_file_close(f);
+        close_job_file(job, f);
         if (rc == BD_OK)
             job->st = before;
     }

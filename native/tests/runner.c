@@ -7,6 +7,9 @@
 #ifdef _WIN32
 #include <windows.h>
 #else
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #endif
 
@@ -235,6 +238,52 @@ int sandbox_write(const sandbox *sb, const char *rel, const void *data, size_t n
         return -1;
     int rc = fwrite(data, 1, n, f) == n ? 0 : -1;
     return fclose(f) == 0 ? rc : -1;
+}
+
+long resident_pages(const sandbox *sb, const char *rel)
+{
+#ifdef _WIN32
+    (void)sb, (void)rel;
+    return -1;
+#else
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", sb->path, rel);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = ((size_t)st.st_size + page - 1) / page;
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    unsigned char *vec = malloc(pages);
+    long resident = -1;
+    if (map != MAP_FAILED && vec && mincore(map, (size_t)st.st_size, vec) == 0)
+        for (size_t i = resident = 0; i < pages; i++)
+            resident += vec[i] & 1;
+    free(vec);
+    if (map != MAP_FAILED)
+        munmap(map, (size_t)st.st_size);
+    close(fd);
+    return resident;
+#endif
+}
+
+int sandbox_sync(const sandbox *sb, const char *rel)
+{
+#ifdef _WIN32
+    (void)sb, (void)rel;
+    return 0;
+#else
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", sb->path, rel);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+    if (fd >= 0)
+        close(fd);
+    return rc;
+#endif
 }
 
 long read_all(bd_dir *d, const char *name, char *buf, size_t cap)

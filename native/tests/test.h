@@ -113,6 +113,14 @@ int remove_tree(bd_dir *parent, const char *name);
         return;                                                                        \
     }
 
+/* How many of sb/rel's pages are in the page cache (mincore of a map of it); -1 where the
+ * platform cannot tell (Windows) or the file cannot be mapped. */
+long resident_pages(const sandbox *sb, const char *rel);
+
+/* Writes sb/rel's pages to the disk (fsync) so that the cache may drop them; 0 on success
+ * (and on Windows, where nothing asks for it). */
+int sandbox_sync(const sandbox *sb, const char *rel);
+
 /* Reads a whole small file through bd_file_open_read/pread; returns its length or -1. */
 long read_all(bd_dir *d, const char *name, char *buf, size_t cap);
 

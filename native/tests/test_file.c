@@ -89,6 +89,43 @@ TEST(file_will_read_is_a_hint_that_changes_nothing)
     free(back);
 }
 
+TEST(file_drop_cached_empties_the_cache_of_a_file_read)
+{
+    /* Read (so cached) and written back, the file's pages leave the cache when dropped; the
+     * handle still reads the same bytes after (from the disk). */
+    bd_error e;
+    SANDBOX(sb);
+    size_t size = (1 << 20) + 3;
+    char *data = pattern(size, 7), *back = malloc(size);
+    ASSERT(data && back);
+    ASSERT_INT(sandbox_write(sb, "f", data, size), ==, 0);
+    ASSERT_INT(sandbox_sync(sb, "f"), ==, 0);
+    bd_file *f;
+    ASSERT_OK(bd_file_open_read(sb->dir, S("f"), &f, 0, &e), &e);
+    size_t n, done = 0;
+    while (done < size) {
+        ASSERT_OK(bd_file_pread(f, back + done, size - done, done, &n, &e), &e);
+        ASSERT(n > 0);
+        done += n;
+    }
+#ifndef _WIN32
+    ASSERT(resident_pages(sb, "f") > 0);
+#endif
+    bd_file_drop_cached(f);
+#ifndef _WIN32
+    ASSERT_INT(resident_pages(sb, "f"), ==, 0);
+#endif
+    memset(back, 0, size);
+    for (done = 0; done < size; done += n) {
+        ASSERT_OK(bd_file_pread(f, back + done, size - done, done, &n, &e), &e);
+        ASSERT(n > 0);
+    }
+    ASSERT(memcmp(back, data, size) == 0);
+    bd_file_close(f);
+    free(data);
+    free(back);
+}
+
 TEST(file_open_errors)
 {
     bd_error e;

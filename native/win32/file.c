@@ -45,6 +45,11 @@ void bd_file_will_read(bd_file *f, uint64_t off, uint64_t len)
     (void)f, (void)off, (void)len;  /* no readahead call for a handle: the cache manager reads ahead itself */
 }
 
+void bd_file_drop_cached(bd_file *f)
+{
+    (void)f;  /* no call drops one handle's cached pages: the cache manager trims them itself */
+}
+
 bd_status bd_file_stat(bd_file *f, bd_stat *out, bd_error *e)
 {
     DWORD err = bd_win_stat_handle(f->h, out);

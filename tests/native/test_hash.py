@@ -483,3 +483,17 @@ def test_hash_files_accepts_bytes_paths_that_are_not_utf8(tmp_path):
     with open(os.path.join(os.fsencode(tmp_path), name), "wb") as f:
         f.write(b"latin-1 name")
     assert bh.hash_files(tmp_path, [name]) == [blake3.blake3(b"latin-1 name").digest()]
+
+
+def test_a_report_that_drops_the_cache_hashes_and_fails_the_same(tmp_path):
+    """drop_cached changes what stays cached (native/tests/test_hash_files.c checks that), not the results."""
+    sizes = [0, 3000, (1 << 20) + 7, (9 << 20) + 3]
+    names = [f"f{i}" for i in range(len(sizes))]
+    for name, size in zip(names, sizes):
+        (tmp_path / name).write_bytes(random_bytes(size, seed=size))
+    names.append("gone")
+    kept = bh.hash_files_report(tmp_path, names, threads=2)
+    dropped = bh.hash_files_report(tmp_path, names, threads=2, drop_cached=True)
+    assert [r.digest for r in dropped] == [r.digest for r in kept]
+    assert [r.digest for r in dropped[:-1]] == [blake3.blake3((tmp_path / n).read_bytes()).digest() for n in names[:-1]]
+    assert isinstance(dropped[-1].error, errors.PathNotFound)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -478,6 +479,33 @@ def test_clone_probe_is_false_on_ext4_and_true_on_xfs(ext4_dir, cow_dir):
 
 
 # --- put_files: many files at once, each named by the bytes stored --------------------------
+
+def _cached_pages(path: Path) -> int:
+    """How many of path's pages the page cache holds (util-linux's fincore)."""
+    out = subprocess.run(["fincore", "--noheadings", "--raw", "--output", "PAGES", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    return int(out.split()[0])
+
+
+def test_on_xfs_put_files_leaves_no_clone_in_the_page_cache(cow_dir):
+    """A clone is read once, to hash it: its pages leave the cache, and the tree's stay
+    (a first snapshot of a large tree would otherwise cache its large files twice)."""
+    tree = cow_dir / "tree"
+    tree.mkdir()
+    contents = {b"big": noise(4 << 20, 3), b"mid": noise(200 << 10, 4)}
+    for rel, data in contents.items():
+        (tree / rel.decode()).write_bytes(data)
+    os.sync()  # written back: a clean page can leave the cache
+    files = _hashed(tree)  # reads the tree, into the cache
+    store = ObjectStore(cow_dir / "store")
+    with store.writer() as w:
+        puts = w.put_files(tree, files)
+    assert [p.stored_as for p in puts] == ["clone", "clone"]
+    for f, p in zip(files, puts):
+        assert p.digest == blake3.blake3(contents[f.path]).digest()
+        assert _cached_pages(store.loose_path(p.digest)) == 0
+        assert _cached_pages(tree / f.path.decode()) > 0
+
 
 def _hashed(tree: Path, digest: bytes | None = None):
     """The tree's files as a manifest saw them, optionally with a digest the test chose."""

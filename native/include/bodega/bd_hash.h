@@ -139,6 +139,8 @@ typedef struct bd_hash_job {
     uint8_t *keep;          /* in: when not NULL, a file of at most keep_cap bytes is also */
     size_t keep_cap;        /*     copied here, from the very read that hashed it */
     int kept;               /* out: 1 when keep holds the file's st.size bytes */
+    int drop_cached;        /* in: 1 drops the file's pages from the cache once hashed (a
+                               store's fresh clone: read once, its pages nobody else's) */
 } bd_hash_job;
 
 /* Hashes every job's file under root on up to `threads` threads (0: one per CPU).  Each
@@ -146,6 +148,7 @@ typedef struct bd_hash_job {
  * keeps the directories of its last path open, so sorted paths open each directory about
  * once per worker.  Files of 8 MiB and more are hashed afterwards, each on all threads.
  * Jobs with keep get their bytes too (what a store needs: content and hash from one read).
+ * Jobs with drop_cached leave no pages in the cache once hashed.
  * A file that fails gets its own status (same codes as bd_hash_file) and the batch goes
  * on.  Returns BD_OK once every job has a status, BD_E_CANCELLED when cancelled (jobs not
  * reached keep status BD_E_CANCELLED), BD_E_NOMEM / BD_E_IO when the workers could not

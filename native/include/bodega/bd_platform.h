@@ -145,6 +145,11 @@ bd_status bd_file_pread(bd_file *f, void *buf, size_t cap, uint64_t offset, size
  * and the work between them); elsewhere nothing.  Never fails: a hint. */
 void bd_file_will_read(bd_file *f, uint64_t off, uint64_t len);
 
+/* A hint that the file's cached pages are not wanted again (a store's fresh clone, hashed
+ * once): where the system has such a call they leave the page cache now, rather than push
+ * out what others read; elsewhere nothing.  Never fails: a hint. */
+void bd_file_drop_cached(bd_file *f);
+
 /* Metadata from the open handle. */
 bd_status bd_file_stat(bd_file *f, bd_stat *out, bd_error *e);
 

@@ -188,6 +188,7 @@ cdef extern from "bodega/bd_hash.h" nogil:
         uint8_t *keep
         size_t keep_cap
         int kept
+        int drop_cached
 
     bd_status bd_hash_files(bd_dir *root, bd_hash_job *jobs, size_t n, unsigned threads,
                             bd_progress *p, bd_error *e)

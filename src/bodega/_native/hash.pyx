@@ -206,11 +206,12 @@ cdef object _job_error(const bd_hash_job *job, object root):
     return job_error(job.status, job.sys_errno, job.op, job.path, job.path_len, root)
 
 
-def _hash_batch(root, relpaths, threads, progress, bint report, caps=None):
+def _hash_batch(root, relpaths, threads, progress, bint report, caps=None, bint drop_cached=False):
     """Runs bd_hash_files: one FileHash per path (report), else the digests, raising the first error.
 
     With caps (bytes per path), the files of at most that size are kept as well: the result
-    is then (FileHash, memoryview of the bytes or None) per path.
+    is then (FileHash, memoryview of the bytes or None) per path.  drop_cached: each file's
+    pages leave the page cache once it is hashed.
     """
     cdef bd_error e
     cdef bd_dir *d = NULL
@@ -246,6 +247,7 @@ def _hash_batch(root, relpaths, threads, progress, bint report, caps=None):
             jobs[i].path_len = len(<bytes>paths[i])
             jobs[i].keep = NULL
             jobs[i].keep_cap = 0
+            jobs[i].drop_cached = drop_cached
             if caps is not None:
                 jobs[i].keep = &arena[0] + <Py_ssize_t>offsets[i]
                 jobs[i].keep_cap = <size_t>caps[i]
@@ -281,9 +283,13 @@ def _hash_batch(root, relpaths, threads, progress, bint report, caps=None):
         free(jobs)
 
 
-def hash_files_report(root, relpaths, *, threads=None, progress=None):
-    """Hashes many files under root on all cores; each result carries its digest or its error."""
-    return _hash_batch(root, relpaths, threads, progress, True)
+def hash_files_report(root, relpaths, *, threads=None, progress=None, drop_cached=False):
+    """Hashes many files under root on all cores; each result carries its digest or its error.
+
+    drop_cached: the files' pages leave the page cache once hashed (files read once, such
+    as a store's fresh clones, then push out nothing a user reads).
+    """
+    return _hash_batch(root, relpaths, threads, progress, True, None, drop_cached)
 
 
 def read_files(root, relpaths, caps, *, threads=None, progress=None):

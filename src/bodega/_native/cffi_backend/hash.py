@@ -149,11 +149,12 @@ def _job_error(job: object, root: bytes) -> BaseException:
 
 
 def _hash_batch(root: object, relpaths: Iterable, threads: int | None, progress: ProgressCallback | None,
-                report: bool, caps: Iterable[int] | None = None) -> list:
+                report: bool, caps: Iterable[int] | None = None, drop_cached: bool = False) -> list:
     """Runs bd_hash_files: one FileHash per path (report), else the digests, raising the first error.
 
     With caps (bytes per path), the files of at most that size are kept as well: the result
-    is then (FileHash, memoryview of the bytes or None) per path.
+    is then (FileHash, memoryview of the bytes or None) per path.  drop_cached: each file's
+    pages leave the page cache once it is hashed.
     """
     nthreads = thread_count(threads)
     relay = ProgressRelay(progress)
@@ -179,6 +180,7 @@ def _hash_batch(root: object, relpaths: Iterable, threads: int | None, progress:
     for i in range(n):
         jobs[i].path = keep_alive[i]
         jobs[i].path_len = len(paths[i])
+        jobs[i].drop_cached = drop_cached
         if caps is not None:
             jobs[i].keep = arena + offsets[i]
             jobs[i].keep_cap = caps[i]
@@ -212,9 +214,13 @@ def _hash_batch(root: object, relpaths: Iterable, threads: int | None, progress:
 
 
 def hash_files_report(root: object, relpaths: Iterable, *, threads: int | None = None,
-                      progress: ProgressCallback | None = None) -> list[FileHash]:
-    """Hashes many files under root on all cores; each result carries its digest or its error."""
-    return _hash_batch(root, relpaths, threads, progress, True)
+                      progress: ProgressCallback | None = None, drop_cached: bool = False) -> list[FileHash]:
+    """Hashes many files under root on all cores; each result carries its digest or its error.
+
+    drop_cached: the files' pages leave the page cache once hashed (files read once, such
+    as a store's fresh clones, then push out nothing a user reads).
+    """
+    return _hash_batch(root, relpaths, threads, progress, True, None, drop_cached)
 
 
 def read_files(root: object, relpaths: Iterable, caps: Iterable[int], *, threads: int | None = None,
