@@ -12,11 +12,12 @@
 
 #include "bodega/bd_memory.h"
 #include "bodega/bd_thread.h"
+#include "process_local.h"
 
 #define HEAD 16
 
 typedef struct kept_list {
-    uint64_t pid;
+    process_local made;  /* first: the process that made it */
     bd_mutex *mu;
     void *block[BD_MEMORY_KEPT_BLOCKS];  /* blocks (heads), oldest first */
     size_t count, bytes;
@@ -37,29 +38,21 @@ static void *buffer_of(void *head, size_t cap)
     return (unsigned char *)head + HEAD;
 }
 
+static int list_init(void *obj)
+{
+    bd_error ignored;
+    return bd_mutex_new(&((kept_list *)obj)->mu, &ignored) != BD_OK;
+}
+
+static void list_fini(void *obj)
+{
+    bd_mutex_free(((kept_list *)obj)->mu);
+}
+
 /* This process's list, made on first use; NULL without memory (nothing is kept then). */
 static kept_list *list_of_this_process(void)
 {
-    uint64_t me = bd_process_id();
-    for (;;) {
-        uint64_t seen = bd_atomic_load_u64(&the_list);
-        kept_list *l = (kept_list *)(uintptr_t)seen;
-        if (l && l->pid == me)
-            return l;
-        bd_error ignored;
-        kept_list *fresh = calloc(1, sizeof *fresh);
-        if (!fresh)
-            return NULL;
-        fresh->pid = me;
-        if (bd_mutex_new(&fresh->mu, &ignored) != BD_OK) {
-            free(fresh);
-            return NULL;
-        }
-        if (bd_atomic_cas_u64(&the_list, seen, (uint64_t)(uintptr_t)fresh))
-            return fresh;
-        bd_mutex_free(fresh->mu);  /* another thread made one first */
-        free(fresh);
-    }
+    return process_local_get(&the_list, sizeof(kept_list), list_init, list_fini);
 }
 
 static void drop(kept_list *l, size_t i)

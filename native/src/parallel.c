@@ -8,6 +8,7 @@
 
 #include "bodega/bd_thread.h"
 #include "parallel.h"
+#include "process_local.h"
 
 #define WAIT_NS 20000000ULL /* how often a waiting caller wakes to tick progress: 20 ms */
 #define POOL_MAX 64         /* threads the pool keeps at most; callers beyond share them */
@@ -34,7 +35,7 @@ struct job {
 
 /* The helper threads of this process. */
 typedef struct pool {
-    uint64_t pid;       /* the process that made it (a forked child makes its own) */
+    process_local made; /* first: the process that made it (a forked child makes its own) */
     bd_mutex *mu;       /* guards everything below and the jobs' seats */
     bd_cond *wake;      /* idle threads wait here for seats */
     job *open;          /* jobs with seats left, oldest first */
@@ -51,37 +52,25 @@ uint64_t bd_parallel_threads_started(void)
     return bd_atomic_load_u64(&threads_started);
 }
 
-static void pool_free(pool *pl)
+static int pool_init(void *obj)
 {
-    bd_cond_free(pl->wake);
-    bd_mutex_free(pl->mu);
-    free(pl);
+    pool *pl = obj;
+    bd_error ignored;
+    return bd_mutex_new(&pl->mu, &ignored) != BD_OK || bd_cond_new(&pl->wake, &ignored) != BD_OK;
 }
 
-/* This process's pool, made on first use; NULL without memory.  A forked child finds its
- * parent's pool (with none of its threads, and a lock maybe held at the fork) and leaves
- * it alone: it makes its own, so no lock is shared across a fork. */
+static void pool_fini(void *obj)
+{
+    pool *pl = obj;
+    bd_cond_free(pl->wake);
+    bd_mutex_free(pl->mu);
+}
+
+/* This process's pool, made on first use; NULL without memory (process_local.h: a forked
+ * child makes its own). */
 static pool *the_pool_of_this_process(void)
 {
-    uint64_t me = bd_process_id();
-    for (;;) {
-        uint64_t seen = bd_atomic_load_u64(&the_pool);
-        pool *pl = (pool *)(uintptr_t)seen;
-        if (pl && pl->pid == me)
-            return pl;
-        bd_error ignored;
-        pool *fresh = calloc(1, sizeof *fresh);
-        if (!fresh)
-            return 0;
-        fresh->pid = me;
-        if (bd_mutex_new(&fresh->mu, &ignored) != BD_OK || bd_cond_new(&fresh->wake, &ignored) != BD_OK) {
-            pool_free(fresh);
-            return 0;
-        }
-        if (bd_atomic_cas_u64(&the_pool, seen, (uint64_t)(uintptr_t)fresh))
-            return fresh;
-        pool_free(fresh); /* another thread made one first */
-    }
+    return process_local_get(&the_pool, sizeof(pool), pool_init, pool_fini);
 }
 
 static void lock(job *j)
