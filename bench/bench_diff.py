@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -186,11 +187,27 @@ def test_the_kernel_floor_of_a_scan(setup, ratios, tmp_path):
             assert int(seen) == entries  # the floor saw every entry a scan lists
             floor_seconds.append(float(ms) / 1000)
 
-        fns = {"bodega": lambda: bodega_live_diff(setup), "kernel floor": kernel_floor, **peers(setup)}
+        runs: list[tuple[float, float, float, int]] = []  # bodega's wall, user, system seconds, page faults
+
+        def bodega_diff() -> None:
+            before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+            bodega_live_diff(setup)
+            wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
+            runs.append((wall, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime,
+                         after.ru_minflt - before.ru_minflt))
+
+        fns = {"bodega": bodega_diff, "kernel floor": kernel_floor, **peers(setup)}
         medians = interleaved_medians(fns, FLOOR_ROUNDS)
         served.stdin.close()
     assert served.returncode == 0
     group = f"scan floor, {setup.kind} tree"
+    # Where bodega's time goes in these rounds (odd rounds run in reverse order: bodega right
+    # after the floor's scan; even ones begin with bodega, right after its previous run).
+    wall, user, system, faults = (statistics.median(column) for column in zip(*runs))
+    after_floor = statistics.median(r[0] for r in runs[1::2]) if len(runs) > 1 else float("nan")
+    ratios.note(f"{group}: bodega's diff a run (medians): {wall * 1e3:.0f} ms, CPU {user * 1e3:.0f} ms user + "
+                f"{system * 1e3:.0f} ms system, {faults:.0f} page faults; right after the floor "
+                f"{after_floor * 1e3:.0f} ms, after itself {statistics.median(r[0] for r in runs[::2]) * 1e3:.0f} ms")
     ratios.record(group, "bodega", medians["bodega"])
     ratios.record(group, "kernel: getdents64 + fstatat, 2 threads", statistics.median(floor_seconds))
     ratios.record(group, "rsync / 4 (the acceptance bound)", medians["rsync"] / 4)
