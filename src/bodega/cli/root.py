@@ -17,11 +17,11 @@ import traceback
 from typing import Any, Sequence
 
 import click
-from click.utils import make_default_short_help
 
 from bodega import __version__
 from bodega.cli import COMMANDS, ROOT_HELP
 from bodega.cli.output import one_line
+from bodega.cli.top_help import short_help
 from bodega.errors import BodegaError, Cancelled
 
 USAGE_EXIT = 2
@@ -57,7 +57,7 @@ class BodegaGroup(click.Group):
         rows = [(name, COMMANDS[name].help) for name in sorted(COMMANDS)]
         limit = formatter.width - 6 - max(len(name) for name, _ in rows)
         with formatter.section("Commands"):
-            formatter.write_dl([(name, make_default_short_help(text, limit)) for name, text in rows])
+            formatter.write_dl([(name, short_help(text, limit)) for name, text in rows])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
