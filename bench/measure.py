@@ -64,12 +64,12 @@ def prepare(cold: bool, reads: Iterable[Path] = ()) -> None:
 
 def median_seconds(fn: Callable[[], object], rounds: int = ROUNDS, cold: bool = False) -> float:
     """The median wall time of fn() over rounds runs (cold: caches dropped before each)."""
-    return interleaved({"fn": fn}, rounds, before=lambda: prepare(cold))["fn"].median
+    return interleaved({"fn": fn}, rounds, before_each=lambda _: prepare(cold))["fn"].median
 
 
 def interleaved_medians(contenders: dict[str, Callable[[], object]], rounds: int = ROUNDS,
                         cold: bool = False) -> dict[str, float]:
     """The median wall time of each contender, their runs taking turns so that a busy
     machine slows them all alike (cold: caches dropped before each run)."""
-    timings = interleaved(contenders, rounds, before=lambda: prepare(cold))
+    timings = interleaved(contenders, rounds, before_each=lambda _: prepare(cold))
     return {name: t.median for name, t in timings.items()}

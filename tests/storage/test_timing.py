@@ -25,9 +25,9 @@ def test_the_backward_round_changes_what_each_contender_follows():
 def test_before_and_after_each_run_around_every_timed_run():
     log: list[str] = []
     interleaved({"x": lambda: log.append("x"), "y": lambda: log.append("y")}, rounds=2,
-                before=lambda: log.append("before"), after_each=lambda name: log.append(f"after {name}"))
-    assert log == ["before", "x", "after x", "before", "y", "after y",
-                   "before", "y", "after y", "before", "x", "after x"]
+                before_each=lambda name: log.append(f"before {name}"), after_each=lambda name: log.append(f"after {name}"))
+    assert log == ["before x", "x", "after x", "before y", "y", "after y",
+                   "before y", "y", "after y", "before x", "x", "after x"]
 
 
 def test_no_round_is_refused():

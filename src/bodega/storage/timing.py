@@ -30,18 +30,18 @@ class Timing:
 
 
 def interleaved(contenders: dict[str, Callable[[], object]], rounds: int,
-                before: Callable[[], object] | None = None,
+                before_each: Callable[[str], object] | None = None,
                 after_each: Callable[[str], object] | None = None) -> dict[str, Timing]:
-    """Each contender's wall times over rounds, their runs taking turns (before: called before
-    each timed run, untimed; after_each: called with the contender's name after its run, untimed)."""
+    """Each contender's wall times over rounds, their runs taking turns (before_each and
+    after_each: called with the contender's name before and after its run, untimed)."""
     if rounds < 1:
         raise ValueError(f"rounds must be at least 1, not {rounds}")
     times: dict[str, list[float]] = {name: [] for name in contenders}
     order = list(contenders.items())
     for r in range(rounds):
         for name, fn in (order if r % 2 == 0 else order[::-1]):
-            if before is not None:
-                before()
+            if before_each is not None:
+                before_each(name)
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
