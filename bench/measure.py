@@ -43,9 +43,9 @@ def warm(paths: Iterable[Path]) -> None:
     A warm run is warm for every tool: what a tool reads (the tree it backs up, the store or
     repository it restores from) is read into the page cache just before its run.  Otherwise
     the tool timed after another that wrote gigabytes (a peer's restore, a repository) finds
-    its own data pushed out of the cache: on a loop-mounted volume every page is cached
-    twice (the volume's file and the image's), so a 5 GiB store and a peer's restore of a
-    5 GiB tree do not fit together in 24 GiB.
+    its own data pushed out of the cache: a 5 GiB store and a peer's restore of a 5 GiB tree
+    did not fit together in 24 GiB, when loop devices still cached every page a second time
+    (conftest.DIRECT_IO).
     """
     for path in paths:
         subprocess.run(["find", str(path), "-type", "f", "-exec", "cat", "{}", "+"],

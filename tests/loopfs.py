@@ -56,8 +56,10 @@ def _ensure_mkfs(fstype: str) -> None:
                        check=True, capture_output=True)
 
 
-def mount(fstype: str, size_mib: int = 1024, workdir: str | None = None) -> LoopMount:
-    """Formats a sparse image of size_mib as fstype and mounts it on a loop device."""
+def mount(fstype: str, size_mib: int = 1024, workdir: str | None = None, direct_io: bool = False) -> LoopMount:
+    """Formats a sparse image of size_mib as fstype and mounts it on a loop device (direct_io:
+    the device reads and writes its image past the page cache, as a disk has none below the
+    volume's own)."""
     reason = can_mount()
     if reason:
         raise RuntimeError(reason)
@@ -69,10 +71,14 @@ def mount(fstype: str, size_mib: int = 1024, workdir: str | None = None) -> Loop
     with open(image, "wb") as f:
         f.truncate(size_mib * 1024 * 1024)
     subprocess.run([*MKFS[fstype], str(image)], check=True, capture_output=True)
-    device = subprocess.run(["losetup", "--find", "--show", str(image)], check=True,
+    device = subprocess.run(["losetup", "--find", "--show", *(["--direct-io=on"] if direct_io else []), str(image)],
+                            check=True,
                             capture_output=True, text=True).stdout.strip()
     lm = LoopMount(fstype, mnt, image, device)
     _live.append(lm)
+    if direct_io and Path(f"/sys/block/{Path(device).name}/loop/dio").read_text().strip() != "1":
+        unmount(lm)  # the kernel fell back to cached I/O: the figures would not be what they claim
+        raise RuntimeError(f"{device} ignored --direct-io")
     try:
         subprocess.run(["mount", device, str(mnt)], check=True, capture_output=True)
     except subprocess.CalledProcessError:
