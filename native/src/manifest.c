@@ -532,8 +532,9 @@ static int may_have_links(const bd_scan_entry *x)
     return x->kind == BD_KIND_FILE && x->nlink > 1;
 }
 
-/* A slot of the inode table for an entry's inode (splitmix64's finaliser over its ids). */
-static size_t inode_slot(const bd_scan_entry *x, size_t mask)
+/* An entry's inode hashed (splitmix64's finaliser over its ids): its low bits pick a slot of
+ * the inode table, its high 32 a tag kept beside the slot's entry. */
+static uint64_t inode_hash(const bd_scan_entry *x)
 {
     uint64_t h = x->file_id ^ (x->file_id_hi * 0x9E3779B97F4A7C15ULL) ^ ((uint64_t)x->volume << 48);
     h ^= h >> 30;
@@ -541,7 +542,7 @@ static size_t inode_slot(const bd_scan_entry *x, size_t mask)
     h ^= h >> 27;
     h *= 0x94D049BB133111EBULL;
     h ^= h >> 31;
-    return (size_t)(h & mask);
+    return h;
 }
 
 static int same_inode(const bd_scan_entry *a, const bd_scan_entry *b)
@@ -549,12 +550,21 @@ static int same_inode(const bd_scan_entry *a, const bd_scan_entry *b)
     return a->volume == b->volume && a->file_id == b->file_id && a->file_id_hi == b->file_id_hi;
 }
 
+/* A slot of the inode table: the entry holding it (BD_MF_NONE: free), and its hash's tag. */
+typedef struct inode_slot {
+    uint32_t entry;
+    uint32_t tag;
+} inode_slot;
+
 /* first[i] = the index of the first name (in path order) of entry i's inode when entry i is
  * a hard link after it, else BD_MF_NONE.  Returns 0, or -1 without memory.
  *
  * One pass in path order over an open-addressing table of inodes: the first name met is the
  * first in path order.  Linear in the entries: a tree whose every file has a name outside it
- * too (a `cp -al` mirror, a package store) pays no sort. */
+ * too (a `cp -al` mirror, a package store) pays no sort.  A probe compares tags, and reads the
+ * entry a slot holds only when they match: there every file is in the table, and reading
+ * the entry of each occupied slot a probe passed (scattered through the scan) cost a cache
+ * miss each. */
 static int find_hard_links(const bd_scan *s, uint32_t *first)
 {
     size_t n = bd_scan_count(s), k = 0;
@@ -569,21 +579,24 @@ static int find_hard_links(const bd_scan *s, uint32_t *first)
     size_t cap = 4;
     while (cap < 2 * k)  /* at most half full: short probes */
         cap *= 2;
-    uint32_t *slots = malloc(cap * sizeof *slots);
+    inode_slot *slots = malloc(cap * sizeof *slots);
     if (!slots)
         return -1;
-    memset(slots, 0xFF, cap * sizeof *slots);  /* every slot BD_MF_NONE */
+    memset(slots, 0xFF, cap * sizeof *slots);  /* every entry BD_MF_NONE */
     for (size_t i = 0; i < n; i++) {
         const bd_scan_entry *x = sorted_entry(en, order, i);
         if (!may_have_links(x))
             continue;
-        for (size_t h = inode_slot(x, cap - 1);; h = (h + 1) & (cap - 1)) {
-            uint32_t j = slots[h];
+        uint64_t h = inode_hash(x);
+        uint32_t tag = (uint32_t)(h >> 32);
+        for (size_t at = (size_t)h & (cap - 1);; at = (at + 1) & (cap - 1)) {
+            uint32_t j = slots[at].entry;
             if (j == BD_MF_NONE) {
-                slots[h] = (uint32_t)i;
+                slots[at].entry = (uint32_t)i;
+                slots[at].tag = tag;
                 break;
             }
-            if (same_inode(sorted_entry(en, order, j), x)) {
+            if (slots[at].tag == tag && same_inode(sorted_entry(en, order, j), x)) {
                 first[i] = j;
                 break;
             }
