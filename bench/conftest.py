@@ -136,7 +136,8 @@ def copy_real_tree(dest: Path) -> Path:
 # file's, as on no disk: a restore of the generated tree (1.6 GB) then needed 3.2 GB of page
 # cache, and with the cache full bodega's ext4 restore took 4.8-5.0 s with 250k pages
 # reclaimed by kswapd, against 3.9-4.2 s and none with direct I/O (restic: 11.4 and 11.3 s).
-DIRECT_IO = True
+# BODEGA_BENCH_LOOP_DIRECT_IO=0 measures with cached loop devices, to compare.
+DIRECT_IO = os.environ.get("BODEGA_BENCH_LOOP_DIRECT_IO", "1") != "0"
 
 
 @pytest.fixture(scope="session")
