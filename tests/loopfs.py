@@ -71,8 +71,8 @@ def mount(fstype: str, size_mib: int = 1024, workdir: str | None = None, direct_
     with open(image, "wb") as f:
         f.truncate(size_mib * 1024 * 1024)
     subprocess.run([*MKFS[fstype], str(image)], check=True, capture_output=True)
-    device = subprocess.run(["losetup", "--find", "--show", *(["--direct-io=on"] if direct_io else []), str(image)],
-                            check=True,
+    dio = ["--direct-io=on"] if direct_io else []
+    device = subprocess.run(["losetup", "--find", "--show", *dio, str(image)], check=True,
                             capture_output=True, text=True).stdout.strip()
     lm = LoopMount(fstype, mnt, image, device)
     _live.append(lm)

@@ -562,9 +562,9 @@ typedef struct inode_slot {
  * One pass in path order over an open-addressing table of inodes: the first name met is the
  * first in path order.  Linear in the entries: a tree whose every file has a name outside it
  * too (a `cp -al` mirror, a package store) pays no sort.  A probe compares tags, and reads the
- * entry a slot holds only when they match: there every file is in the table, and reading
- * the entry of each occupied slot a probe passed (scattered through the scan) cost a cache
- * miss each. */
+ * entry a slot holds only when they match: in such a tree every file is in the table, and
+ * reading the entry of each occupied slot a probe passed (scattered through the scan) cost a
+ * cache miss each. */
 static int find_hard_links(const bd_scan *s, uint32_t *first)
 {
     size_t n = bd_scan_count(s), k = 0;
