@@ -83,7 +83,9 @@ typedef struct bd_new_dir {
  * tree is filled), its parents opened one component at a time without following a link
  * (BD_E_UNSAFE_PATH for a link).  After each directory one file is added to p and p ticks:
  * a cancel stops before the next (BD_E_CANCELLED).  On failure e->path is the directory's
- * path; *done (always set) counts the directories created. */
+ * path; *done (always set) counts the directories created.  Many directories (a thousand
+ * or more) are made a depth at a time on one thread per CPU: then those created before a
+ * failure or a cancel need not be the first *done of dirs. */
 bd_status bd_dirs_create(bd_dir *root, const bd_new_dir *dirs, size_t n, uint32_t mode, bd_progress *p,
                          size_t *done, bd_error *e);
 
@@ -96,7 +98,8 @@ bd_status bd_dirs_create(bd_dir *root, const bd_new_dir *dirs, size_t n, uint32_
  * where each directory's stat once finished goes (after[i] for dirs[i]).  After each, one
  * file is added to p and p ticks (a cancel stops before the next).  On failure e->path is
  * the directory's path; *done (always set) counts the directories finished (the last
- * *done of dirs). */
+ * *done of dirs when they are few; many are finished as bd_dirs_create makes them, a
+ * depth at a time from the deepest, on one thread per CPU). */
 bd_status bd_dirs_finish(bd_dir *root, const bd_new_dir *dirs, size_t n, bd_stat *after, bd_progress *p,
                          size_t *done, bd_error *e);
 

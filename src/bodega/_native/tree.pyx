@@ -586,8 +586,9 @@ cdef class Dir:
     def create_dirs(self, paths, mode=0o700, progress=None, interval_ns=100_000_000):
         """Creates each directory of paths in order (relative to this directory, '/'-separated
         names, a parent before its children), exclusive, with mode; one native call without
-        the GIL, never through a link.  progress(dirs, 0) is called at most every interval_ns
-        and may raise to stop; on failure those before the failing one stay."""
+        the GIL, never through a link (many at once on one thread per CPU, a depth at a
+        time).  progress(dirs, 0) is called at most every interval_ns and may raise to stop;
+        on failure those created stay."""
         cdef Py_ssize_t n = len(paths), i
         cdef bd_new_dir *c = <bd_new_dir *>malloc(max(n, 1) * sizeof(bd_new_dir))
         cdef ProgressBridge bridge = ProgressBridge(progress)
