@@ -130,7 +130,7 @@ TEST(write_dirs_cancel_stops_before_the_next_directory)
     ASSERT_INT(st.mtime_ns, !=, 1500000000000000000LL);
 }
 
-/* Enough directories for the threads (more than write_dirs.c's PARALLEL_MIN), four deep,
+/* Enough directories for the threads (more than write_dirs.c's PARALLEL_MIN), three deep,
  * given as a tree lists them (each parent followed by its whole subtree, not by depth). */
 #define WIDE 12
 #define MANY (WIDE + WIDE * WIDE + WIDE * WIDE * WIDE)
